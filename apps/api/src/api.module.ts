@@ -1,0 +1,59 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { LoggerModule } from 'nestjs-pino';
+import { loggerOptions } from '@fathom/telemetry';
+import { ApiExceptionFilter } from './common/api-exception.filter';
+import { API_CONFIG, type ApiConfig } from './config/api.config';
+import { HealthController } from './health/health.controller';
+import { InferController } from './infer/infer.controller';
+import { JobCanceller } from './jobs/job-canceller.service';
+import { JobReader } from './jobs/job-reader.service';
+import { JobSubmitter } from './jobs/job-submitter.service';
+import { JobsController } from './jobs/jobs.controller';
+import { ModelsController } from './models/models.controller';
+import { ServedModelsService } from './models/served-models.service';
+import { QueueRegistry } from './queues/queue.registry';
+import { JobEventsRelay } from './realtime/job-events.relay';
+import { JobsGateway } from './realtime/jobs.gateway';
+import { redisProviders } from './redis.providers';
+import { ImageInspector } from './uploads/image-inspector';
+import { WebController } from './web/web.controller';
+
+@Module({})
+export class ApiModule {
+  /** Config is passed in, not read from process.env here, so tests can run several instances. */
+  static forRoot(config: ApiConfig): DynamicModule {
+    return {
+      module: ApiModule,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: {
+            ...loggerOptions('fathom-api', config.LOG_LEVEL),
+            autoLogging: { ignore: (req) => ['/healthz', '/readyz'].includes(req.url ?? '') },
+            // Request bodies (images) and headers stay out of the logs: method, url, status, time.
+            serializers: {
+              req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+              res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+            },
+          },
+        }),
+        TerminusModule,
+      ],
+      controllers: [JobsController, InferController, ModelsController, HealthController, WebController],
+      providers: [
+        { provide: API_CONFIG, useValue: config },
+        ...redisProviders,
+        QueueRegistry,
+        ServedModelsService,
+        ImageInspector,
+        JobReader,
+        JobSubmitter,
+        JobCanceller,
+        JobsGateway,
+        JobEventsRelay,
+        { provide: APP_FILTER, useClass: ApiExceptionFilter },
+      ],
+    };
+  }
+}

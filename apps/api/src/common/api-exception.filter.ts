@@ -1,0 +1,85 @@
+import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { ZodError } from 'zod';
+import { ErrorCode, FathomError, type ErrorBody } from '@fathom/contracts';
+import { ERROR_STATUS } from './error-status';
+
+/** Fastify and its plugins (multipart) throw errors with a `code` like FST_REQ_FILE_TOO_LARGE. */
+interface FastifyStyleError {
+  code?: unknown;
+  statusCode?: unknown;
+  message?: unknown;
+}
+
+const FASTIFY_CODES: Record<string, { code: ErrorCode; status: number; message?: string }> = {
+  FST_REQ_FILE_TOO_LARGE: { code: ErrorCode.ImageTooLarge, status: 413, message: 'The uploaded file is larger than the limit.' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: ErrorCode.ImageTooLarge, status: 413, message: 'The request body is larger than the limit.' },
+  FST_INVALID_MULTIPART_CONTENT_TYPE: { code: ErrorCode.InvalidRequest, status: 400, message: 'Expected a multipart/form-data request.' },
+  FST_FILES_LIMIT_ERROR: { code: ErrorCode.InvalidRequest, status: 400, message: 'Send exactly one file, in the `image` field.' },
+  FST_PARTS_LIMIT_ERROR: { code: ErrorCode.InvalidRequest, status: 400, message: 'Too many form parts.' },
+  FST_FIELDS_LIMIT_ERROR: { code: ErrorCode.InvalidRequest, status: 400, message: 'Too many form fields.' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: ErrorCode.InvalidRequest, status: 415, message: 'Unsupported request Content-Type.' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: ErrorCode.InvalidRequest, status: 400, message: 'The JSON body is empty.' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: ErrorCode.InvalidRequest, status: 400 },
+};
+
+const HTTP_STATUS_CODES: Record<number, ErrorCode> = {
+  400: ErrorCode.InvalidRequest,
+  404: ErrorCode.RouteNotFound,
+  405: ErrorCode.RouteNotFound,
+  413: ErrorCode.ImageTooLarge,
+  415: ErrorCode.InvalidRequest,
+  503: ErrorCode.ServiceUnavailable,
+};
+
+export interface MappedError {
+  status: number;
+  body: ErrorBody;
+  retryAfterSeconds?: number;
+}
+
+/** Turns anything thrown into the public error shape; unknown errors never leak their text. */
+export function mapError(error: unknown): MappedError {
+  if (error instanceof FathomError) {
+    const body: ErrorBody = { error: { code: error.code, message: error.message } };
+    if (error.details !== undefined) body.error.details = error.details;
+    return { status: ERROR_STATUS[error.code], body, retryAfterSeconds: error.retryAfterSeconds };
+  }
+  if (error instanceof ZodError) {
+    return {
+      status: 400,
+      body: { error: { code: ErrorCode.InvalidRequest, message: 'The request is invalid.', details: error.issues.map(({ path, message }) => ({ path, message })) } },
+    };
+  }
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    const code = HTTP_STATUS_CODES[status] ?? (status >= 500 ? ErrorCode.Internal : ErrorCode.InvalidRequest);
+    const message = status === 404 ? 'No such route.' : error.message;
+    return { status, body: { error: { code, message } } };
+  }
+  const fastifyError = error as FastifyStyleError;
+  if (typeof fastifyError?.code === 'string' && fastifyError.code in FASTIFY_CODES) {
+    const mapped = FASTIFY_CODES[fastifyError.code]!;
+    const message = mapped.message ?? (typeof fastifyError.message === 'string' ? fastifyError.message : 'Bad request.');
+    return { status: mapped.status, body: { error: { code: mapped.code, message } } };
+  }
+  if (typeof fastifyError?.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    const status = fastifyError.statusCode;
+    return { status, body: { error: { code: HTTP_STATUS_CODES[status] ?? ErrorCode.InvalidRequest, message: 'Bad request.' } } };
+  }
+  return { status: 500, body: { error: { code: ErrorCode.Internal, message: 'Internal error.' } } };
+}
+
+@Catch()
+export class ApiExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger(ApiExceptionFilter.name);
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') return;
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const mapped = mapError(error);
+    if (mapped.status >= 500 && !(error instanceof FathomError)) this.logger.error(error);
+    if (mapped.retryAfterSeconds !== undefined) void reply.header('Retry-After', String(mapped.retryAfterSeconds));
+    void reply.status(mapped.status).header('Content-Type', 'application/json; charset=utf-8').send(mapped.body);
+  }
+}

@@ -1,0 +1,45 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
+import type { Redis } from 'ioredis';
+import { REDIS } from '../redis.providers';
+import { ServedModelsService } from '../models/served-models.service';
+
+@ApiTags('health')
+@Controller()
+export class HealthController {
+  constructor(
+    @Inject(HealthCheckService) private readonly health: HealthCheckService,
+    @Inject(HealthIndicatorService) private readonly indicators: HealthIndicatorService,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(ServedModelsService) private readonly models: ServedModelsService,
+  ) {}
+
+  @Get('healthz')
+  @ApiOperation({ summary: 'Liveness: the process answers' })
+  healthz(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  @Get('readyz')
+  @HealthCheck()
+  @ApiOperation({ summary: 'Readiness: Redis answers and at least one worker is alive' })
+  readyz(): Promise<HealthCheckResult> {
+    return this.health.check([
+      async () => {
+        const session = this.indicators.check('redis');
+        try {
+          await this.redis.ping();
+          return session.up();
+        } catch (error) {
+          return session.down({ message: error instanceof Error ? error.message : 'unreachable' });
+        }
+      },
+      async () => {
+        const session = this.indicators.check('workers');
+        const workers = await this.models.liveWorkers().catch(() => []);
+        return workers.length > 0 ? session.up({ alive: workers.length }) : session.down({ alive: 0, message: 'no live worker' });
+      },
+    ]);
+  }
+}

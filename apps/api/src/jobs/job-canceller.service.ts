@@ -1,0 +1,41 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ErrorCode, FathomError, type JobStatus } from '@fathom/contracts';
+import { JobRecordStore } from '@fathom/queue';
+import { BlobStore } from '@fathom/storage';
+import { QueueRegistry } from '../queues/queue.registry';
+import { JobReader } from './job-reader.service';
+
+/** Cancels queued jobs. A job a worker has started runs to the end: inference cannot be interrupted. */
+@Injectable()
+export class JobCanceller {
+  private readonly logger = new Logger(JobCanceller.name);
+
+  constructor(
+    @Inject(JobReader) private readonly reader: JobReader,
+    @Inject(JobRecordStore) private readonly records: JobRecordStore,
+    @Inject(QueueRegistry) private readonly queues: QueueRegistry,
+    @Inject(BlobStore) private readonly blobs: BlobStore,
+  ) {}
+
+  async cancel(jobId: string): Promise<JobStatus> {
+    const { record, job, status } = await this.reader.snapshot(jobId);
+    if (status.state === 'cancelled') return status;
+    if (status.state !== 'queued' || !job) throw this.notCancellable(jobId, status.state);
+    // Marked first, so the `removed` event that every API instance sees already reads as a cancellation.
+    const cancelledAt = Date.now();
+    await this.records.setCancelled(record, cancelledAt);
+    const removed = await this.queues.queue(record.queue).remove(jobId);
+    if (removed !== 1) {
+      // A worker took it between our read and the removal (BullMQ does not remove a locked job).
+      await this.records.setCancelled(record, undefined);
+      throw this.notCancellable(jobId, 'active');
+    }
+    await this.blobs.delete(this.blobs.inputKey(jobId));
+    this.logger.log({ msg: 'job cancelled', jobId });
+    return this.reader.status(jobId);
+  }
+
+  private notCancellable(jobId: string, state: string): FathomError {
+    return new FathomError(ErrorCode.JobNotCancellable, `Job "${jobId}" is ${state}; only queued jobs can be cancelled.`, { state });
+  }
+}

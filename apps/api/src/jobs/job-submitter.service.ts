@@ -1,0 +1,143 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { z } from 'zod';
+import {
+  ErrorCode,
+  FathomError,
+  INFERENCE_JOB_NAME,
+  parseTaskOptions,
+  type InferenceJobData,
+  type JobAccepted,
+  type ServedModel,
+  type TaskOptions,
+} from '@fathom/contracts';
+import { IdempotencyStore, inferenceJobOptions, JobRecordStore } from '@fathom/queue';
+import { BlobStore } from '@fathom/storage';
+import { API_CONFIG, type ApiConfig } from '../config/api.config';
+import { ServedModelsService } from '../models/served-models.service';
+import { QueueRegistry } from '../queues/queue.registry';
+import { ImageInspector } from '../uploads/image-inspector';
+import type { UploadForm } from '../uploads/upload-form.reader';
+import { jobLinks } from './job-links';
+import { JobReader } from './job-reader.service';
+
+export interface Submission {
+  accepted: JobAccepted;
+  /** True when an Idempotency-Key matched an earlier submission. */
+  replayed: boolean;
+  queue: string;
+}
+
+const IDEMPOTENCY_KEY = z.string().min(1).max(255);
+
+/** Validates an upload and puts it on its model's queue. Nothing is queued that a worker would refuse. */
+@Injectable()
+export class JobSubmitter {
+  private readonly logger = new Logger(JobSubmitter.name);
+
+  constructor(
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @Inject(ServedModelsService) private readonly models: ServedModelsService,
+    @Inject(ImageInspector) private readonly inspector: ImageInspector,
+    @Inject(QueueRegistry) private readonly queues: QueueRegistry,
+    @Inject(BlobStore) private readonly blobs: BlobStore,
+    @Inject(JobRecordStore) private readonly records: JobRecordStore,
+    @Inject(IdempotencyStore) private readonly idempotency: IdempotencyStore,
+    @Inject(JobReader) private readonly reader: JobReader,
+  ) {}
+
+  async submit(form: UploadForm, idempotencyKey: string | undefined): Promise<Submission> {
+    if (!form.model) throw new FathomError(ErrorCode.MissingField, 'The `model` field is missing. See GET /v1/models.', { field: 'model' });
+    const model = await this.models.resolve(form.model);
+    const options = this.parseOptions(model, form.options);
+    const image = await this.inspector.inspect(form.image.bytes);
+    const jobId = randomUUID();
+
+    if (idempotencyKey !== undefined) {
+      const key = IDEMPOTENCY_KEY.safeParse(idempotencyKey);
+      if (!key.success) throw new FathomError(ErrorCode.InvalidRequest, 'The Idempotency-Key header must be 1–255 characters.');
+      const fingerprint = fingerprintOf(model, options, form.image.bytes);
+      const claim = await this.idempotency.claim(key.data, jobId, fingerprint);
+      if (!claim.claimed) {
+        if (claim.fingerprint !== fingerprint) {
+          throw new FathomError(ErrorCode.IdempotencyKeyConflict, 'This Idempotency-Key was already used for a different request.');
+        }
+        const status = await this.reader.status(claim.jobId);
+        return { accepted: { id: status.id, state: status.state, links: status.links }, replayed: true, queue: model.queue };
+      }
+      try {
+        await this.enqueue(jobId, model, options, form, image);
+      } catch (error) {
+        await this.idempotency.release(key.data, jobId);
+        throw error;
+      }
+    } else {
+      await this.enqueue(jobId, model, options, form, image);
+    }
+    return { accepted: { id: jobId, state: 'queued', links: jobLinks(jobId) }, replayed: false, queue: model.queue };
+  }
+
+  private parseOptions(model: ServedModel, raw: string | undefined): TaskOptions {
+    let json: unknown = {};
+    if (raw !== undefined && raw.trim() !== '') {
+      try {
+        json = JSON.parse(raw);
+      } catch {
+        throw new FathomError(ErrorCode.InvalidOptions, 'The `options` field must be a JSON object, e.g. {"output":"colormap","colormap":"turbo"}.');
+      }
+    }
+    try {
+      return parseTaskOptions(model.task, json);
+    } catch (error) {
+      const issues = error instanceof z.ZodError ? error.issues.map(({ path, message }) => ({ path: path.join('.'), message })) : undefined;
+      throw new FathomError(ErrorCode.InvalidOptions, `Invalid options for the ${model.task} task.`, issues);
+    }
+  }
+
+  private async enqueue(
+    jobId: string,
+    model: ServedModel,
+    options: TaskOptions,
+    form: UploadForm,
+    image: Awaited<ReturnType<ImageInspector['inspect']>>,
+  ): Promise<void> {
+    const queue = this.queues.queue(model.queue);
+    const waiting = await queue.getJobCountByTypes('waiting', 'prioritized', 'delayed', 'paused');
+    if (waiting >= this.config.API_MAX_QUEUE_DEPTH) {
+      throw new FathomError(
+        ErrorCode.QueueFull,
+        `The queue for ${model.name}@${model.version} is full (${waiting} jobs waiting). Retry later.`,
+        undefined,
+        this.config.API_RETRY_AFTER_SECONDS,
+      );
+    }
+    const blobKey = this.blobs.inputKey(jobId);
+    const now = Date.now();
+    const filename = form.image.filename?.slice(0, 255);
+    const data: InferenceJobData = {
+      jobId,
+      model: { name: model.name, version: model.version, task: model.task },
+      options,
+      input: { blobKey, bytes: image.bytes, format: image.format, width: image.width, height: image.height, filename },
+      submittedAt: now,
+    };
+    try {
+      await this.blobs.put(blobKey, form.image.bytes);
+      await this.records.create({ id: jobId, queue: model.queue, model: data.model, createdAt: now, filename });
+      await queue.add(INFERENCE_JOB_NAME, data, inferenceJobOptions(jobId, {
+        attempts: this.config.JOB_ATTEMPTS,
+        backoffMs: this.config.JOB_BACKOFF_MS,
+        retentionSeconds: this.config.STORAGE_RETENTION_SECONDS,
+      }));
+    } catch (error) {
+      // Not accepted, so leave nothing behind that would later read as "expired".
+      await Promise.allSettled([this.blobs.delete(blobKey), this.records.delete(jobId)]);
+      throw new FathomError(ErrorCode.ServiceUnavailable, 'The job could not be queued. Retry later.', undefined, this.config.API_RETRY_AFTER_SECONDS, { cause: error });
+    }
+    this.logger.log({ msg: 'job accepted', jobId, model: model.name, version: model.version, bytes: image.bytes, width: image.width, height: image.height });
+  }
+}
+
+function fingerprintOf(model: ServedModel, options: TaskOptions, bytes: Buffer): string {
+  return createHash('sha256').update(`${model.name}@${model.version}\n${JSON.stringify(options)}\n`).update(bytes).digest('hex');
+}

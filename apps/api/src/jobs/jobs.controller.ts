@@ -1,0 +1,72 @@
+import { Controller, Delete, Get, Headers, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { JobAccepted, JobStatus } from '@fathom/contracts';
+import { ErrorBodyDto, JobAcceptedDto, JobStatusDto, UPLOAD_FORM_SCHEMA } from '../api-docs';
+import { readUploadForm } from '../uploads/upload-form.reader';
+import { JobCanceller } from './job-canceller.service';
+import { JobReader } from './job-reader.service';
+import { JobSubmitter } from './job-submitter.service';
+import { sendArtifact } from './send-artifact';
+
+@ApiTags('jobs')
+@Controller('v1/jobs')
+export class JobsController {
+  constructor(
+    @Inject(JobSubmitter) private readonly submitter: JobSubmitter,
+    @Inject(JobReader) private readonly reader: JobReader,
+    @Inject(JobCanceller) private readonly canceller: JobCanceller,
+  ) {}
+
+  @Post()
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Submit an image for inference' })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody({ schema: UPLOAD_FORM_SCHEMA })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'The same key returns the same job.' })
+  @ApiResponse({ status: 202, type: JobAcceptedDto, description: 'Accepted and queued.' })
+  @ApiResponse({ status: 400, type: ErrorBodyDto, description: 'A field is missing or invalid.' })
+  @ApiResponse({ status: 404, type: ErrorBodyDto, description: 'No worker serves that model.' })
+  @ApiResponse({ status: 413, type: ErrorBodyDto, description: 'Too many bytes or pixels.' })
+  @ApiResponse({ status: 415, type: ErrorBodyDto, description: 'Not an image we decode.' })
+  @ApiResponse({ status: 503, type: ErrorBodyDto, description: 'The queue is full; see Retry-After.' })
+  async submit(
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<JobAccepted> {
+    const submission = await this.submitter.submit(await readUploadForm(request), idempotencyKey);
+    void reply.header('Location', submission.accepted.links.self);
+    if (submission.replayed) void reply.header('Idempotent-Replayed', 'true');
+    return submission.accepted;
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: "A job's state, progress, timings and result summary" })
+  @ApiResponse({ status: 200, type: JobStatusDto })
+  @ApiResponse({ status: 404, type: ErrorBodyDto })
+  @ApiResponse({ status: 410, type: ErrorBodyDto, description: 'Expired after the retention period.' })
+  async status(@Param('id') id: string): Promise<JobStatus> {
+    return this.reader.status(id);
+  }
+
+  @Get(':id/result')
+  @ApiOperation({ summary: 'Download the artifact (image/png for dense maps)' })
+  @ApiProduces('image/png', 'application/json')
+  @ApiQuery({ name: 'download', required: false, description: '1 adds Content-Disposition: attachment' })
+  @ApiResponse({ status: 200, description: 'The artifact bytes.' })
+  @ApiResponse({ status: 409, type: ErrorBodyDto, description: 'Not ready yet, or the job failed.' })
+  @ApiResponse({ status: 410, type: ErrorBodyDto })
+  async result(@Param('id') id: string, @Query('download') download: string | undefined, @Res() reply: FastifyReply): Promise<void> {
+    const { bytes, result } = await this.reader.result(id);
+    await sendArtifact(reply, id, bytes, result, download === '1' || download === 'true');
+  }
+
+  @Delete(':id')
+  @ApiOperation({ summary: 'Cancel a queued job' })
+  @ApiResponse({ status: 200, type: JobStatusDto })
+  @ApiResponse({ status: 409, type: ErrorBodyDto, description: 'The job is running or finished.' })
+  async cancel(@Param('id') id: string): Promise<JobStatus> {
+    return this.canceller.cancel(id);
+  }
+}

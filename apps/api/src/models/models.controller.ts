@@ -1,0 +1,18 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { ModelListing } from '@fathom/contracts';
+import { ModelListDto } from '../api-docs';
+import { ServedModelsService } from './served-models.service';
+
+@ApiTags('models')
+@Controller('v1/models')
+export class ModelsController {
+  constructor(@Inject(ServedModelsService) private readonly models: ServedModelsService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Models that live workers serve now, with their task options' })
+  @ApiResponse({ status: 200, type: ModelListDto })
+  async list(): Promise<{ models: ModelListing[] }> {
+    return { models: await this.models.listings() };
+  }
+}

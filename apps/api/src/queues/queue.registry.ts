@@ -1,0 +1,74 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { createInferenceQueue, createRedisConnection, type InferenceQueue } from '@fathom/queue';
+import { API_CONFIG, type ApiConfig } from '../config/api.config';
+import { REDIS } from '../redis.providers';
+
+export type QueueEventsListener = (queueName: string, events: QueueEvents) => void;
+
+/**
+ * The API's handles on per-model queues, created on first use: a Queue to add and read jobs, and
+ * a QueueEvents stream reader so worker events reach this instance's sockets.
+ */
+@Injectable()
+export class QueueRegistry implements OnApplicationShutdown {
+  private readonly logger = new Logger(QueueRegistry.name);
+  private readonly queues = new Map<string, InferenceQueue>();
+  private readonly events = new Map<string, Promise<QueueEvents>>();
+  private readonly listeners: QueueEventsListener[] = [];
+
+  constructor(
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @Inject(REDIS) private readonly redis: Redis,
+  ) {}
+
+  queue(name: string): InferenceQueue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = createInferenceQueue(name, this.redis, this.config.REDIS_PREFIX);
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** Resolves once this instance is reading the queue's event stream. */
+  queueEvents(name: string): Promise<QueueEvents> {
+    let events = this.events.get(name);
+    if (!events) {
+      events = this.openQueueEvents(name);
+      this.events.set(name, events);
+      events.catch(() => this.events.delete(name));
+    }
+    return events;
+  }
+
+  onQueueEvents(listener: QueueEventsListener): void {
+    this.listeners.push(listener);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const events = await Promise.allSettled([...this.events.values()]);
+    await Promise.all(events.map((e) => (e.status === 'fulfilled' ? e.value.close() : undefined)));
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+
+  private async openQueueEvents(name: string): Promise<QueueEvents> {
+    // Start right after the stream's newest entry, not at '$' once the first XREAD runs: events
+    // written while this reader connects would otherwise be lost.
+    const streamKey = `${this.config.REDIS_PREFIX}:${name}:events`;
+    const newest = await this.redis.xrevrange(streamKey, '+', '-', 'COUNT', 1);
+    const lastEventId = newest[0]?.[0] ?? '0-0';
+    const events = new QueueEvents(name, {
+      connection: createRedisConnection(this.config.REDIS_URL, 'blocking'),
+      prefix: this.config.REDIS_PREFIX,
+      lastEventId,
+      autorun: false,
+    });
+    events.on('error', (error) => this.logger.warn(`queue events ${name}: ${error.message}`));
+    for (const listener of this.listeners) listener(name, events);
+    void events.run().catch((error: Error) => this.logger.error(`queue events ${name} stopped: ${error.message}`));
+    await events.waitUntilReady();
+    return events;
+  }
+}

@@ -1,0 +1,104 @@
+import { Inject, Logger } from '@nestjs/common';
+import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import type { Namespace, Socket } from 'socket.io';
+import {
+  ErrorCode,
+  JOBS_NAMESPACE,
+  subscribeRequestSchema,
+  TERMINAL_STATES,
+  WsEvent,
+  type JobFailure,
+  type JobServerEvents,
+  type JobStatus,
+} from '@fathom/contracts';
+import { mapError } from '../common/api-exception.filter';
+import { JobReader } from '../jobs/job-reader.service';
+import { QueueRegistry } from '../queues/queue.registry';
+import { terminalEventOf } from './job-event.payloads';
+
+type SubscribeReply = { ok: true; status: JobStatus } | { ok: false; error: JobFailure };
+type JobEventName = keyof JobServerEvents;
+
+const TERMINAL_EVENTS: ReadonlySet<JobEventName> = new Set<JobEventName>([WsEvent.Completed, WsEvent.Failed, WsEvent.Cancelled]);
+
+export const jobRoom = (jobId: string) => `job:${jobId}`;
+
+/**
+ * socket.io namespace /jobs. A client emits `subscribe` {jobId}; it joins the job's room and at once
+ * receives `job.state` (and the terminal event if the job already ended), so a job that finished
+ * before the subscription is never missed. Worker events arrive through JobEventsRelay.
+ */
+@WebSocketGateway({ namespace: JOBS_NAMESPACE, cors: { origin: true } })
+export class JobsGateway {
+  private readonly logger = new Logger(JobsGateway.name);
+
+  @WebSocketServer()
+  private readonly namespace!: Namespace;
+
+  constructor(
+    @Inject(JobReader) private readonly reader: JobReader,
+    @Inject(QueueRegistry) private readonly queues: QueueRegistry,
+  ) {}
+
+  @SubscribeMessage(WsEvent.Subscribe)
+  async subscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SubscribeReply> {
+    const request = subscribeRequestSchema.safeParse(body);
+    if (!request.success) return this.refuse(socket, undefined, { code: ErrorCode.InvalidRequest, message: 'Emit subscribe with {"jobId": "<id>"}.' });
+    const { jobId } = request.data;
+    try {
+      const record = await this.reader.record(jobId);
+      // Listen before joining, join before reading: an event can then arrive twice, never zero times.
+      await this.queues.queueEvents(record.queue);
+      await socket.join(jobRoom(jobId));
+      const { status, job } = await this.reader.snapshot(jobId);
+      socket.emit(WsEvent.State, status);
+      if (TERMINAL_STATES.includes(status.state)) {
+        const terminal = terminalEventOf(status, job?.returnvalue);
+        if (terminal) this.emitToSocket(socket, jobId, terminal.event, terminal.payload);
+      }
+      return { ok: true, status };
+    } catch (error) {
+      return this.refuse(socket, jobId, mapError(error).body.error);
+    }
+  }
+
+  @SubscribeMessage(WsEvent.Unsubscribe)
+  async unsubscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<void> {
+    const request = subscribeRequestSchema.safeParse(body);
+    if (request.success) await socket.leave(jobRoom(request.data.jobId));
+  }
+
+  /** True when a socket of this instance listens to the job. */
+  hasListeners(jobId: string): boolean {
+    return (this.namespace.adapter.rooms.get(jobRoom(jobId))?.size ?? 0) > 0;
+  }
+
+  /** Emits to this instance's sockets in the job's room; each socket gets a job's end once. */
+  emitToJob<E extends JobEventName>(jobId: string, event: E, payload: Parameters<JobServerEvents[E]>[0]): number {
+    const members = this.namespace.adapter.rooms.get(jobRoom(jobId));
+    if (!members) return 0;
+    let delivered = 0;
+    for (const socketId of [...members]) {
+      const socket = this.namespace.sockets.get(socketId);
+      if (socket && this.emitToSocket(socket, jobId, event, payload)) delivered += 1;
+    }
+    return delivered;
+  }
+
+  private emitToSocket<E extends JobEventName>(socket: Socket, jobId: string, event: E, payload: Parameters<JobServerEvents[E]>[0]): boolean {
+    if (TERMINAL_EVENTS.has(event)) {
+      const ended = ((socket.data as { ended?: Set<string> }).ended ??= new Set<string>());
+      if (ended.has(jobId)) return false;
+      ended.add(jobId);
+      void socket.leave(jobRoom(jobId));
+    }
+    socket.emit(event, payload);
+    return true;
+  }
+
+  private refuse(socket: Socket, jobId: string | undefined, error: JobFailure): SubscribeReply {
+    this.logger.debug({ msg: 'subscription refused', jobId, code: error.code });
+    socket.emit(WsEvent.Error, { jobId, error });
+    return { ok: false, error };
+  }
+}

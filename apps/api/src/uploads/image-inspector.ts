@@ -1,0 +1,87 @@
+import { Inject, Injectable } from '@nestjs/common';
+import sharp, { type Metadata } from 'sharp';
+import { DECODE_FAIL_ON, ErrorCode, FathomError, imageFormatSchema, type ImageFormat } from '@fathom/contracts';
+import { API_CONFIG, type ApiConfig } from '../config/api.config';
+
+export interface InspectedImage {
+  format: ImageFormat;
+  /** As displayed, after EXIF orientation. */
+  width: number;
+  height: number;
+  bytes: number;
+}
+
+/** sharp's names for what its header reader found, mapped to the formats we accept. */
+const SHARP_FORMATS: Record<string, ImageFormat> = { jpeg: 'jpeg', png: 'png', webp: 'webp', gif: 'gif', tiff: 'tiff', heif: 'avif' };
+
+/**
+ * Decides whether an upload is an image a worker can decode, before anything is queued: the format
+ * is sniffed from the bytes (sharp's loaders match magic numbers, never the name or Content-Type),
+ * the byte and pixel limits are checked from the header, and only then is it decoded once, at a
+ * small size, to refuse files whose data is broken.
+ */
+@Injectable()
+export class ImageInspector {
+  constructor(@Inject(API_CONFIG) private readonly config: ApiConfig) {}
+
+  async inspect(bytes: Buffer): Promise<InspectedImage> {
+    if (bytes.length === 0) throw new FathomError(ErrorCode.MissingField, 'The `image` file is empty.', { field: 'image' });
+    if (bytes.length > this.config.API_MAX_UPLOAD_BYTES) {
+      throw new FathomError(ErrorCode.ImageTooLarge, `The image is ${bytes.length} bytes; the limit is ${this.config.API_MAX_UPLOAD_BYTES}.`);
+    }
+    const header = await this.readHeader(bytes);
+    const format = this.acceptedFormat(header);
+    const { width, height } = header.autoOrient ?? header;
+    if (!width || !height) throw new FathomError(ErrorCode.ImageUndecodable, 'The image header has no valid size.');
+    if (width * height > this.config.API_MAX_PIXELS) {
+      throw new FathomError(
+        ErrorCode.ImageTooManyPixels,
+        `The image is ${width}×${height} (${(width * height / 1e6).toFixed(1)} MP); the limit is ${(this.config.API_MAX_PIXELS / 1e6).toFixed(1)} MP.`,
+        { width, height, maxPixels: this.config.API_MAX_PIXELS },
+      );
+    }
+    await this.checkDecodes(bytes, format);
+    return { format, width, height, bytes: bytes.length };
+  }
+
+  private async readHeader(bytes: Buffer): Promise<Metadata> {
+    try {
+      return await sharp(bytes, { limitInputPixels: false }).metadata();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : '';
+      if (/unsupported image format/i.test(message)) {
+        throw new FathomError(ErrorCode.UnsupportedImageFormat, 'The file is not an image in a supported format (JPEG, PNG, WebP, GIF, TIFF, AVIF).');
+      }
+      throw new FathomError(ErrorCode.ImageUndecodable, `The image header is corrupt: ${firstLine(message)}`);
+    }
+  }
+
+  private acceptedFormat(header: Metadata): ImageFormat {
+    const format = SHARP_FORMATS[header.format ?? ''];
+    // HEIF containers other than AVIF (HEIC) would need a patented decoder the prebuilt sharp lacks.
+    const parsed = imageFormatSchema.safeParse(format);
+    if (!parsed.success || (header.format === 'heif' && header.compression !== 'av1')) {
+      throw new FathomError(
+        ErrorCode.UnsupportedImageFormat,
+        `${String(header.format ?? 'This').toUpperCase()} images are not accepted; send JPEG, PNG, WebP, GIF, TIFF or AVIF.`,
+        { detected: header.format },
+      );
+    }
+    return parsed.data;
+  }
+
+  private async checkDecodes(bytes: Buffer, format: ImageFormat): Promise<void> {
+    try {
+      await sharp(bytes, { failOn: DECODE_FAIL_ON[format], limitInputPixels: this.config.API_MAX_PIXELS, pages: 1 })
+        .resize(64, 64, { fit: 'inside' })
+        .raw()
+        .toBuffer();
+    } catch (error) {
+      throw new FathomError(ErrorCode.ImageUndecodable, `The image data is corrupt: ${firstLine(error instanceof Error ? error.message : '')}`);
+    }
+  }
+}
+
+function firstLine(text: string): string {
+  return (text.split('\n')[0] ?? '').slice(0, 200) || 'unknown decoder error';
+}

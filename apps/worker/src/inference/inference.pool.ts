@@ -1,0 +1,132 @@
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { ErrorCode, FathomError, type DenseMapOptions, type JobStage } from '@fathom/contracts';
+import type { LoadedModel, RunOutput, ThreadInit, ThreadMessage } from './thread-protocol';
+
+/** A failed run, with whether trying again could help. */
+export class InferenceError extends FathomError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(code, message);
+  }
+}
+
+interface Pending {
+  modelKey: string;
+  input: Uint8Array;
+  options: DenseMapOptions;
+  onStage: (stage: JobStage) => void;
+  resolve: (output: RunOutput) => void;
+  reject: (error: Error) => void;
+}
+
+interface Slot {
+  thread: Worker;
+  busy: (Pending & { requestId: number }) | null;
+}
+
+const THREAD_ENTRY = join(__dirname, 'inference.thread.js');
+
+/**
+ * Inference threads, each with its own sessions, fed one job at a time. The main thread only moves
+ * bytes and messages, so its event loop stays free for BullMQ's lock renewal and heartbeats.
+ */
+export class InferencePool {
+  private readonly slots: Slot[] = [];
+  private readonly waiting: Pending[] = [];
+  private nextRequestId = 1;
+  private closing = false;
+  /** Filled once every thread has loaded and warmed up its models. */
+  loadedModels: LoadedModel[] = [];
+
+  constructor(
+    private readonly init: ThreadInit,
+    private readonly threads: number,
+    private readonly onThreadExit: (message: string) => void = () => undefined,
+  ) {}
+
+  async start(): Promise<LoadedModel[]> {
+    const ready = await Promise.all(Array.from({ length: this.threads }, () => this.spawn()));
+    this.loadedModels = ready[0] ?? [];
+    return this.loadedModels;
+  }
+
+  run(modelKey: string, input: Uint8Array, options: DenseMapOptions, onStage: (stage: JobStage) => void): Promise<RunOutput> {
+    if (this.closing) return Promise.reject(new InferenceError(ErrorCode.ServiceUnavailable, 'The worker is shutting down.', true));
+    return new Promise<RunOutput>((resolve, reject) => {
+      this.waiting.push({ modelKey, input, options, onStage, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const pending of this.waiting.splice(0)) pending.reject(new InferenceError(ErrorCode.ServiceUnavailable, 'The worker is shutting down.', true));
+    await Promise.all(this.slots.map((slot) => slot.thread.terminate()));
+    this.slots.length = 0;
+  }
+
+  private spawn(): Promise<LoadedModel[]> {
+    return new Promise((resolve, reject) => {
+      const thread = new Worker(THREAD_ENTRY, { workerData: this.init });
+      const slot: Slot = { thread, busy: null };
+      let started = false;
+      thread.on('message', (message: ThreadMessage) => {
+        switch (message.type) {
+          case 'ready':
+            started = true;
+            this.slots.push(slot);
+            resolve(message.models);
+            this.dispatch();
+            return;
+          case 'init-failed':
+            reject(new Error(`Could not load the models: ${message.message}`));
+            void thread.terminate();
+            return;
+          default:
+            this.onMessage(slot, message);
+        }
+      });
+      thread.on('error', (error) => {
+        if (!started) reject(error);
+        else this.onThreadExit(`inference thread crashed: ${error.message}`);
+      });
+      thread.on('exit', (code) => {
+        if (!started || this.closing) return;
+        // A crash loses only the job it was running, which BullMQ retries; the thread is replaced.
+        const index = this.slots.indexOf(slot);
+        if (index >= 0) this.slots.splice(index, 1);
+        slot.busy?.reject(new InferenceError(ErrorCode.InferenceFailed, `The inference thread exited (code ${code}).`, true));
+        this.onThreadExit(`inference thread exited with code ${code}; starting a new one`);
+        this.spawn().catch((error: Error) => this.onThreadExit(`could not restart an inference thread: ${error.message}`));
+      });
+    });
+  }
+
+  private onMessage(slot: Slot, message: Exclude<ThreadMessage, { type: 'ready' | 'init-failed' }>): void {
+    const busy = slot.busy;
+    if (!busy || busy.requestId !== message.requestId) return;
+    if (message.type === 'stage') {
+      busy.onStage(message.stage);
+      return;
+    }
+    slot.busy = null;
+    if (message.type === 'done') busy.resolve(message.output);
+    else busy.reject(new InferenceError(message.code, message.message, message.retryable));
+    this.dispatch();
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (slot.busy) continue;
+      const next = this.waiting.shift();
+      if (!next) return;
+      const requestId = this.nextRequestId++;
+      slot.busy = { ...next, requestId };
+      slot.thread.postMessage({ type: 'run', requestId, modelKey: next.modelKey, input: next.input, options: next.options });
+    }
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * An inference thread: owns one onnxruntime session per model (created once, reused) and runs a
+ * job's whole pixel pipeline. `session.run` blocks the thread it runs on for the whole inference,
+ * so it must not be the worker's main thread, where BullMQ renews locks and heartbeats are sent.
+ */
+import { performance } from 'node:perf_hooks';
+import { parentPort, workerData } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import { ErrorCode, type ExecutionProvider, type JobStage } from '@fathom/contracts';
+import { decodeToRgb, ImageDecodeError } from '../imaging/image-decoder';
+import { planModelInputSize } from '../imaging/resize-plan';
+import { buildInputTensor } from '../tasks/dense-map/dense-map.preprocess';
+import { encodeDenseMap, normalizeDenseMap, resizeDenseMap } from '../tasks/dense-map/dense-map.postprocess';
+import type { ModelSpec } from '../models/model-spec';
+import { modelKey, type LoadedModel, type RunRequest, type StageTimes, type ThreadInit, type ThreadMessage } from './thread-protocol';
+
+interface LoadedSession {
+  spec: ModelSpec;
+  session: ort.InferenceSession;
+  executionProvider: ExecutionProvider;
+}
+
+const init = workerData as ThreadInit;
+const port = parentPort!;
+const sessions = new Map<string, LoadedSession>();
+const post = (message: ThreadMessage) => port.postMessage(message);
+
+async function createSession(spec: ModelSpec): Promise<{ session: ort.InferenceSession; executionProvider: ExecutionProvider; fallbackFrom?: string }> {
+  const options = (providers: string[]): ort.InferenceSession.SessionOptions => ({
+    executionProviders: providers,
+    intraOpNumThreads: init.intraOpThreads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
+  const preferred = init.executionProviders[0] ?? 'cpu';
+  try {
+    const session = await ort.InferenceSession.create(spec.weights, options(init.executionProviders));
+    return { session, executionProvider: preferred as ExecutionProvider };
+  } catch (error) {
+    if (preferred === 'cpu') throw error;
+    // The GPU provider is missing or broken on this host: serve on CPU and say so.
+    const session = await ort.InferenceSession.create(spec.weights, options(['cpu']));
+    return { session, executionProvider: 'cpu', fallbackFrom: `${preferred}: ${(error as Error).message.split('\n')[0]}` };
+  }
+}
+
+async function warmUp(loaded: LoadedSession): Promise<void> {
+  const { input } = loaded.spec;
+  const side = input.resize.mode === 'fixed' ? input.resize.width : input.resize.target;
+  const size = planModelInputSize(side, side, input.resize);
+  const dims = input.layout === 'NCHW' ? [1, 3, size.height, size.width] : [1, size.height, size.width, 3];
+  const tensor = new ort.Tensor('float32', new Float32Array(3 * size.width * size.height), dims);
+  await loaded.session.run({ [input.name]: tensor });
+}
+
+async function load(): Promise<LoadedModel[]> {
+  const loaded: LoadedModel[] = [];
+  for (const spec of init.models) {
+    const t0 = performance.now();
+    const { session, executionProvider, fallbackFrom } = await createSession(spec);
+    const t1 = performance.now();
+    const entry = { spec, session, executionProvider };
+    await warmUp(entry);
+    sessions.set(modelKey(spec), entry);
+    loaded.push({ key: modelKey(spec), executionProvider, fallbackFrom, loadMs: t1 - t0, warmupMs: performance.now() - t1 });
+  }
+  return loaded;
+}
+
+async function run(request: RunRequest): Promise<void> {
+  const loaded = sessions.get(request.modelKey);
+  if (!loaded) {
+    post({ type: 'failed', requestId: request.requestId, code: ErrorCode.ModelNotFound, message: `Model ${request.modelKey} is not loaded here.`, retryable: false });
+    return;
+  }
+  const { spec, session } = loaded;
+  const timings: StageTimes = { decode: 0, preprocess: 0, inference: 0, postprocess: 0, encode: 0 };
+  let stage: JobStage = 'decode';
+  let started = performance.now();
+  const enter = (next: JobStage & keyof StageTimes) => {
+    const now = performance.now();
+    if (stage in timings) timings[stage as keyof StageTimes] = now - started;
+    started = now;
+    stage = next;
+    post({ type: 'stage', requestId: request.requestId, stage: next });
+  };
+  try {
+    enter('decode');
+    const rgb = await decodeToRgb(Buffer.from(request.input.buffer, request.input.byteOffset, request.input.byteLength), { maxPixels: init.maxPixels });
+    enter('preprocess');
+    const tensor = await buildInputTensor(rgb, spec.input);
+    enter('inference');
+    const outputs = await session.run({ [spec.input.name]: new ort.Tensor('float32', tensor.data, tensor.dims) });
+    enter('postprocess');
+    const output = outputs[spec.output.name];
+    if (!output || output.type !== 'float32') throw new Error(`Model output "${spec.output.name}" is missing or not float32.`);
+    const dims = output.dims;
+    const mapSize = { width: dims[dims.length - 1] ?? 0, height: dims[dims.length - 2] ?? 0 };
+    const values = output.data as Float32Array;
+    const { normalized, min, max } = normalizeDenseMap(values.subarray(0, mapSize.width * mapSize.height), spec.output.range);
+    const map = await resizeDenseMap(normalized, mapSize, rgb);
+    enter('encode');
+    const { png, contentType } = await encodeDenseMap(map, rgb, request.options);
+    timings.encode = performance.now() - started;
+    post({
+      type: 'done',
+      requestId: request.requestId,
+      output: {
+        png,
+        contentType,
+        width: rgb.width,
+        height: rgb.height,
+        executionProvider: loaded.executionProvider,
+        timings,
+        summary: {
+          task: spec.task,
+          output: request.options.output,
+          colormap: request.options.output === 'colormap' ? request.options.colormap : undefined,
+          min,
+          max,
+          modelInput: { width: tensor.width, height: tensor.height },
+        },
+      },
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof ImageDecodeError) {
+      post({ type: 'failed', requestId: request.requestId, code: ErrorCode.ImageUndecodable, message, retryable: false });
+    } else {
+      post({ type: 'failed', requestId: request.requestId, code: ErrorCode.InferenceFailed, message: `${stage} failed: ${message}`, retryable: true });
+    }
+  }
+}
+
+port.on('message', (message: RunRequest) => {
+  void run(message);
+});
+
+load().then(
+  (models) => post({ type: 'ready', models }),
+  (error: Error) => post({ type: 'init-failed', message: error.message }),
+);

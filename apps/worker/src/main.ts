@@ -1,0 +1,37 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { ConfigError } from '@fathom/config';
+import { createLogger, PinoNestLogger } from '@fathom/telemetry';
+import { loadWorkerConfig } from './config/worker.config';
+import { ModelCatalogError, selectModels } from './models/model-catalog';
+import { WorkerModule } from './worker.module';
+
+async function main(): Promise<void> {
+  const config = loadWorkerConfig();
+  const logger = createLogger('fathom-worker', config.LOG_LEVEL).child({ workerId: config.WORKER_ID });
+  const specs = selectModels({ builtin: config.WORKER_BUILTIN_MODELS, modelsDir: config.MODELS_DIR, only: config.WORKER_MODELS });
+  if (specs.length === 0) throw new ModelCatalogError('No model to serve: set MODELS_DIR or leave WORKER_BUILTIN_MODELS on.');
+  // A worker is a Nest application context: no HTTP server, just providers with a lifecycle.
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, specs, logger), { logger: new PinoNestLogger(logger) });
+  await app.init();
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      app.close().then(
+        () => process.exit(0),
+        (error: Error) => {
+          logger.error({ msg: 'shutdown failed', error: error.message });
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+main().catch((error: unknown) => {
+  const known = error instanceof ConfigError || error instanceof ModelCatalogError;
+  console.error(known ? `fathom-worker: ${(error as Error).message}` : error);
+  process.exit(1);
+});

@@ -1,0 +1,50 @@
+import type { TaskName } from '@fathom/contracts';
+
+/** How an image is resized to a model's input. */
+export type ResizeSpec =
+  | {
+      mode: 'keep-aspect';
+      /** Both sides become multiples of this (14 for ViT patches, 32 for DB detectors). */
+      multiple: number;
+      /** The side length the model was trained at. */
+      target: number;
+      /**
+       * lower-bound: the shorter side reaches `target` (Depth Anything's transform);
+       * upper-bound: the longer side is at most `target` (PaddleOCR's det_limit_side_len).
+       */
+      fit: 'lower-bound' | 'upper-bound';
+      /** Cap on the longer side, so a 4096×1 strip cannot ask for a 2-million-pixel-wide tensor. */
+      maxSide: number;
+    }
+  | { mode: 'fixed'; width: number; height: number };
+
+export interface InputSpec {
+  /** Input tensor name, e.g. `pixel_values`. */
+  name: string;
+  layout: 'NCHW' | 'NHWC';
+  resize: ResizeSpec;
+  /** Per-channel (RGB) normalisation applied to x/255: (x/255 − mean) / std. */
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+}
+
+export interface OutputSpec {
+  /** Output tensor name, e.g. `predicted_depth`. Shape [N,H,W] or [N,1,H,W]. */
+  name: string;
+  /** minmax: normalise each image by its own range; fixed: a known range such as [0,1] probabilities. */
+  range: { kind: 'minmax' } | { kind: 'fixed'; min: number; max: number };
+}
+
+/** A model version a worker can load: weights plus the contract around them. */
+export interface ModelSpec {
+  name: string;
+  version: string;
+  task: TaskName;
+  /** Absolute path of the .onnx file. */
+  weights: string;
+  input: InputSpec;
+  output: OutputSpec;
+}
+
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
+export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;

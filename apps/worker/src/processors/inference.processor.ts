@@ -1,0 +1,86 @@
+import { basename, extname } from 'node:path';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import {
+  ErrorCode,
+  FathomError,
+  formatFailureReason,
+  inferenceJobDataSchema,
+  progressAt,
+  type InferenceJobData,
+  type InferenceResult,
+} from '@fathom/contracts';
+import type { BlobStore } from '@fathom/storage';
+import { InferenceError, type InferencePool } from '../inference/inference.pool';
+
+/**
+ * The thin processor: parse the job, fetch its input, run it on an inference thread, store the
+ * artifact, return the typed result. Bad input throws UnrecoverableError (never retried);
+ * anything else throws normally so BullMQ retries with backoff.
+ */
+export class InferenceProcessor {
+  constructor(
+    private readonly pool: InferencePool,
+    private readonly blobs: BlobStore,
+    private readonly workerId: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async process(job: Job<InferenceJobData, InferenceResult>): Promise<InferenceResult> {
+    const parsed = inferenceJobDataSchema.safeParse(job.data);
+    if (!parsed.success) throw giveUp(ErrorCode.InvalidRequest, 'The job data does not match the contract.');
+    const data = parsed.data;
+    const log = this.logger.child({ jobId: data.jobId, model: data.model.name, version: data.model.version, attempt: job.attemptsMade + 1 });
+    const report = (stage: Parameters<typeof progressAt>[0]) =>
+      void job.updateProgress(progressAt(stage)).catch((error: Error) => log.warn({ msg: 'progress not reported', error: error.message }));
+
+    report('fetch');
+    const input = await this.blobs.get(data.input.blobKey);
+    if (!input) throw giveUp(ErrorCode.InputExpired, 'The uploaded image expired before a worker could take the job.');
+
+    let output;
+    try {
+      output = await this.pool.run(`${data.model.name}@${data.model.version}`, input, data.options, report);
+    } catch (error) {
+      if (error instanceof InferenceError && !error.retryable) {
+        log.info({ msg: 'job refused', code: error.code, reason: error.message });
+        throw giveUp(error.code, error.message);
+      }
+      log.warn({ msg: 'attempt failed; will retry if attempts remain', error: (error as Error).message });
+      const code = error instanceof FathomError ? error.code : ErrorCode.InferenceFailed;
+      throw new Error(formatFailureReason({ code, message: (error as Error).message }));
+    }
+
+    report('store');
+    const resultKey = this.blobs.resultKey(data.jobId);
+    await this.blobs.put(resultKey, Buffer.from(output.png.buffer, output.png.byteOffset, output.png.byteLength));
+    const queueWait = Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp);
+    const result: InferenceResult = {
+      artifact: {
+        blobKey: resultKey,
+        contentType: output.contentType,
+        bytes: output.png.byteLength,
+        width: output.width,
+        height: output.height,
+        filename: artifactName(data),
+      },
+      summary: output.summary,
+      timings: { queueWait, ...output.timings, total: Math.max(0, Date.now() - data.submittedAt) },
+      model: { name: data.model.name, version: data.model.version },
+      executionProvider: output.executionProvider,
+      workerId: this.workerId,
+    };
+    log.info({ msg: 'job completed', timings: result.timings, executionProvider: result.executionProvider });
+    return result;
+  }
+}
+
+function giveUp(code: ErrorCode, message: string): UnrecoverableError {
+  return new UnrecoverableError(formatFailureReason({ code, message }));
+}
+
+/** `photo.jpg` → `photo.depth.png`; no name → `<job id>.depth.png`. */
+export function artifactName(data: InferenceJobData): string {
+  const stem = data.input.filename ? basename(data.input.filename, extname(data.input.filename)).replace(/[\\/\0]/g, '_') : '';
+  return `${stem || data.jobId}.${data.model.task}.png`;
+}

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+/**
+ * Stable error codes a client may branch on. Adding one is fine; renaming one breaks clients.
+ * The API maps each to an HTTP status in one place (apps/api/src/common/error-status.ts).
+ */
+export const ErrorCode = {
+  // request shape
+  InvalidRequest: 'invalid_request',
+  MissingField: 'missing_field',
+  InvalidOptions: 'invalid_options',
+  // the upload itself
+  ImageTooLarge: 'image_too_large',
+  ImageTooManyPixels: 'image_too_many_pixels',
+  UnsupportedImageFormat: 'unsupported_image_format',
+  ImageUndecodable: 'image_undecodable',
+  // resources
+  JobNotFound: 'job_not_found',
+  ModelNotFound: 'model_not_found',
+  RouteNotFound: 'route_not_found',
+  JobExpired: 'job_expired',
+  // conflicts
+  ResultNotReady: 'result_not_ready',
+  JobFailed: 'job_failed',
+  JobNotCancellable: 'job_not_cancellable',
+  IdempotencyKeyConflict: 'idempotency_key_conflict',
+  // capacity
+  QueueFull: 'queue_full',
+  ServiceUnavailable: 'service_unavailable',
+  // job failures reported by workers
+  InputExpired: 'input_expired',
+  InferenceFailed: 'inference_failed',
+  Internal: 'internal_error',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export const errorCodeSchema = z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]);
+
+/** What every error response body looks like. */
+export const errorBodySchema = z.object({
+  error: z.object({
+    code: errorCodeSchema,
+    message: z.string(),
+    details: z.unknown().optional(),
+  }),
+});
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+export const jobFailureSchema = z.object({ code: errorCodeSchema, message: z.string() });
+export type JobFailure = z.infer<typeof jobFailureSchema>;
+
+/**
+ * BullMQ keeps only a failure's message (`failedReason`). Workers write `[code] message` so the
+ * code survives the trip; anything else is an unexpected error whose text is not shown to clients.
+ */
+export function formatFailureReason(failure: JobFailure): string {
+  return `[${failure.code}] ${failure.message}`;
+}
+
+export function parseFailureReason(reason: string | undefined): JobFailure {
+  const match = /^\[([a-z_]+)\] ([\s\S]*)$/.exec(reason ?? '');
+  const parsed = match && errorCodeSchema.safeParse(match[1]);
+  if (match && parsed?.success) return { code: parsed.data, message: match[2] ?? '' };
+  return { code: ErrorCode.Internal, message: 'The job failed because of an internal error.' };
+}

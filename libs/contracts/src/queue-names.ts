@@ -1,0 +1,17 @@
+/**
+ * Queue and job names are wire formats: renaming them strands every job already queued under the
+ * old name. Change them only with a migration.
+ */
+
+/** One queue per served model version, so a worker only ever takes jobs it can run. */
+export const INFERENCE_QUEUE_PREFIX = 'infer';
+
+/** The only job name on an inference queue. */
+export const INFERENCE_JOB_NAME = 'infer';
+
+/** Redis key prefix for BullMQ and for Fathom's own keys. */
+export const DEFAULT_KEY_PREFIX = 'fathom';
+
+export function inferenceQueueName(model: string, version: string): string {
+  return `${INFERENCE_QUEUE_PREFIX}.${model}@${version}`;
+}

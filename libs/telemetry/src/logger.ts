@@ -1,0 +1,25 @@
+import pino, { type Logger, type LoggerOptions } from 'pino';
+
+/** Never log these, wherever they appear in a log object. */
+export const LOG_REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'req.headers["idempotency-key"]',
+  'headers.authorization',
+];
+
+export function loggerOptions(service: string, level: string): LoggerOptions {
+  return {
+    level,
+    base: { service },
+    redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  };
+}
+
+/** Structured JSON logs; one logger per process, children per job (`jobId`, `model`). */
+export function createLogger(service: string, level: string): Logger {
+  return pino(loggerOptions(service, level));
+}

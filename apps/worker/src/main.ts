@@ -32,6 +32,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   const known = error instanceof ConfigError || error instanceof ModelCatalogError;
-  console.error(known ? `fathom-worker: ${(error as Error).message}` : error);
+  console.error(known ? `fathom-worker: ${error.message}` : error);
   process.exit(1);
 });

@@ -45,7 +45,7 @@ export class ServedModelsService {
         task: model.task,
         workers,
         executionProviders: [...providers],
-        options: z.toJSONSchema(taskOptionsSchemas[model.task], { io: 'input' }) as Record<string, unknown>,
+        options: z.toJSONSchema(taskOptionsSchemas[model.task], { io: 'input' }),
       }));
   }
 

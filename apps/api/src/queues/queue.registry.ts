@@ -49,7 +49,7 @@ export class QueueRegistry implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     const events = await Promise.allSettled([...this.events.values()]);
-    await Promise.all(events.map((e) => (e.status === 'fulfilled' ? e.value.close() : undefined)));
+    await Promise.all(events.flatMap((e) => (e.status === 'fulfilled' ? [e.value.close()] : [])));
     await Promise.all([...this.queues.values()].map((q) => q.close()));
   }
 

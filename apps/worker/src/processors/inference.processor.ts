@@ -48,7 +48,7 @@ export class InferenceProcessor {
       }
       log.warn({ msg: 'attempt failed; will retry if attempts remain', error: (error as Error).message });
       const code = error instanceof FathomError ? error.code : ErrorCode.InferenceFailed;
-      throw new Error(formatFailureReason({ code, message: (error as Error).message }));
+      throw new Error(formatFailureReason({ code, message: (error as Error).message }), { cause: error });
     }
 
     report('store');

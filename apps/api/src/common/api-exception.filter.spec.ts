@@ -1,0 +1,37 @@
+import { NotFoundException } from '@nestjs/common';
+import { z } from 'zod';
+import { ErrorCode, FathomError } from '@fathom/contracts';
+import { mapError } from './api-exception.filter';
+
+describe('mapError: everything a client sees is {error:{code,message}} with the right status', () => {
+  it('maps domain codes to statuses and keeps Retry-After', () => {
+    expect(mapError(new FathomError(ErrorCode.QueueFull, 'full', undefined, 5))).toEqual({
+      status: 503,
+      body: { error: { code: 'queue_full', message: 'full' } },
+      retryAfterSeconds: 5,
+    });
+    expect(mapError(new FathomError(ErrorCode.ImageTooManyPixels, 'big', { width: 1 })).status).toBe(413);
+    expect(mapError(new FathomError(ErrorCode.UnsupportedImageFormat, 'svg')).status).toBe(415);
+    expect(mapError(new FathomError(ErrorCode.JobExpired, 'gone')).status).toBe(410);
+  });
+
+  it('maps multipart limit errors from Fastify', () => {
+    expect(mapError(Object.assign(new Error('too large'), { code: 'FST_REQ_FILE_TOO_LARGE', statusCode: 413 }))).toMatchObject({
+      status: 413,
+      body: { error: { code: 'image_too_large' } },
+    });
+  });
+
+  it('maps unknown routes and validation errors', () => {
+    expect(mapError(new NotFoundException())).toMatchObject({ status: 404, body: { error: { code: 'route_not_found' } } });
+    const zodError = z.object({ a: z.string() }).safeParse({}).error;
+    expect(mapError(zodError)).toMatchObject({ status: 400, body: { error: { code: 'invalid_request' } } });
+  });
+
+  it('hides the text of unexpected errors', () => {
+    expect(mapError(new Error('ECONNREFUSED 10.0.0.3:6379 secret'))).toEqual({
+      status: 500,
+      body: { error: { code: 'internal_error', message: 'Internal error.' } },
+    });
+  });
+});

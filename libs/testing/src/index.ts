@@ -1,0 +1,5 @@
+export * from './fixtures';
+export * from './redis-server';
+export * from './processes';
+export * from './onnx-model.builder';
+export * from './text-image';

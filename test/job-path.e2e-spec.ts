@@ -1,0 +1,216 @@
+import sharp from 'sharp';
+import { Redis } from 'ioredis';
+import type { JobAccepted } from '@fathom/contracts';
+import { colormapLut } from '../apps/worker/src/imaging/colormaps';
+import { depthModelsDir, FathomStack, nextEvent, pollStatus, submit, subscribe } from './support/fathom-stack';
+
+/** 300×200, dark left half, bright right half: the depth stand-in maps it to black | white. */
+async function twoToneImage(): Promise<Buffer> {
+  const width = 300;
+  const height = 200;
+  const pixels = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) pixels.fill(x < width / 2 ? 40 : 210, (y * width + x) * 3, (y * width + x) * 3 + 3);
+  return sharp(pixels, { raw: { width, height, channels: 3 } }).png().toBuffer();
+}
+
+async function pixelAt(png: Buffer, x: number, y: number): Promise<number[]> {
+  const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+  const offset = (y * info.width + x) * info.channels;
+  return [...data.subarray(offset, offset + info.channels)];
+}
+
+describe('a job’s whole path: upload → queue → worker → socket.io and polling', () => {
+  let stack: FathomStack;
+  let image: Buffer;
+
+  beforeAll(async () => {
+    stack = await FathomStack.start();
+    await stack.startApi();
+    await stack.startWorker({ MODELS_DIR: depthModelsDir(), WORKER_BUILTIN_MODELS: 'false' });
+    image = await twoToneImage();
+  });
+  afterAll(() => stack.stop());
+
+  it('lists the model the worker serves', async () => {
+    const body = (await (await fetch(`${stack.api.url}/v1/models`)).json()) as { models: Array<{ name: string; version: string; task: string; workers: number }> };
+    expect(body.models).toEqual([expect.objectContaining({ name: 'depth-test', version: '1.0.0', task: 'depth', workers: 1 })]);
+  });
+
+  it('is ready: Redis answers and a worker is alive', async () => {
+    const response = await fetch(`${stack.api.url}/readyz`);
+    expect(response.status).toBe(200);
+    expect(await (await fetch(`${stack.api.url}/healthz`)).json()).toEqual({ status: 'ok' });
+  });
+
+  it('submits over REST, completes over socket.io, and downloads a grayscale depth map of the input’s size', async () => {
+    const socket = await stack.connect();
+    const response = await submit(stack.api, { image, filename: 'two-tone.png', model: 'depth-test', options: { output: 'grayscale' } });
+    expect(response.status).toBe(202);
+    const accepted = (await response.json()) as JobAccepted;
+    expect(accepted).toEqual({
+      id: expect.any(String),
+      state: 'queued',
+      links: { self: `/v1/jobs/${accepted.id}`, result: `/v1/jobs/${accepted.id}/result`, events: '/jobs' },
+    });
+    const completed = nextEvent(socket, 'job.completed', (e) => e.jobId === accepted.id);
+    const ack = await subscribe(socket, accepted.id);
+    expect(ack.ok).toBe(true);
+    const event = await completed;
+    expect(event.result).toMatchObject({ contentType: 'image/png', width: 300, height: 200 });
+    expect(event.result.summary.max).toBeGreaterThan(event.result.summary.min);
+
+    const download = await fetch(`${stack.api.url}${event.links.result}?download=1`);
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-type')).toBe('image/png');
+    expect(download.headers.get('content-disposition')).toContain('filename="two-tone.depth.png"');
+    const png = Buffer.from(await download.arrayBuffer());
+    const meta = await sharp(png).metadata();
+    expect([meta.width, meta.height, meta.channels]).toEqual([300, 200, 1]);
+    // Near = bright: the brighter half has the larger stand-in "inverse depth".
+    expect((await pixelAt(png, 20, 100))[0]).toBeLessThanOrEqual(2);
+    expect((await pixelAt(png, 280, 100))[0]).toBeGreaterThanOrEqual(253);
+  });
+
+  it('reports state, stage timings, model and execution provider to a client that only polls', async () => {
+    const accepted = (await (await submit(stack.api, { image, model: 'depth-test' })).json()) as JobAccepted;
+    const status = await pollStatus(stack.api, accepted.id, ['completed', 'failed']);
+    expect(status).toMatchObject({
+      id: accepted.id,
+      state: 'completed',
+      progress: { stage: 'store', percent: 100 },
+      model: { name: 'depth-test', version: '1.0.0', task: 'depth' },
+      executionProvider: 'cpu',
+      error: null,
+      result: { contentType: 'image/png', width: 300, height: 200 },
+    });
+    for (const stage of ['queueWait', 'decode', 'preprocess', 'inference', 'postprocess', 'encode', 'total'] as const) {
+      expect(status.timings?.[stage]).toBeGreaterThanOrEqual(0);
+    }
+    expect(status.timings!.total).toBeGreaterThanOrEqual(status.timings!.inference);
+    expect(Date.parse(status.timestamps.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(status.timestamps.createdAt));
+  });
+
+  it('sends job.state and job.completed to a client that subscribes after the job finished', async () => {
+    const response = await fetch(`${stack.api.url}/v1/infer`, {
+      method: 'POST',
+      body: (() => {
+        const form = new FormData();
+        form.append('model', 'depth-test');
+        form.append('image', new Blob([new Uint8Array(image)]), 'a.png');
+        return form;
+      })(),
+    });
+    expect(response.status).toBe(200);
+    const jobId = response.headers.get('x-fathom-job-id')!;
+    const socket = await stack.connect();
+    const state = nextEvent(socket, 'job.state', (s) => s.id === jobId);
+    const completed = nextEvent(socket, 'job.completed', (e) => e.jobId === jobId);
+    await subscribe(socket, jobId);
+    expect((await state).state).toBe('completed');
+    expect((await completed).links.result).toBe(`/v1/jobs/${jobId}/result`);
+  });
+
+  it('draws a colormapped depth map with the named colormap', async () => {
+    const response = await fetch(`${stack.api.url}/v1/infer`, {
+      method: 'POST',
+      body: (() => {
+        const form = new FormData();
+        form.append('model', 'depth-test');
+        form.append('options', JSON.stringify({ output: 'colormap', colormap: 'viridis' }));
+        form.append('image', new Blob([new Uint8Array(image)]), 'a.png');
+        return form;
+      })(),
+    });
+    expect(response.headers.get('content-type')).toBe('image/png');
+    const png = Buffer.from(await response.arrayBuffer());
+    const lut = colormapLut('viridis');
+    expect(await pixelAt(png, 20, 100)).toEqual([...lut.subarray(0, 3)]);
+    expect(await pixelAt(png, 280, 100)).toEqual([...lut.subarray(255 * 3, 256 * 3)]);
+  });
+
+  it('keeps 16-bit precision in raw16 output', async () => {
+    const form = new FormData();
+    form.append('model', 'depth-test');
+    form.append('options', '{"output":"raw16"}');
+    form.append('image', new Blob([new Uint8Array(image)]), 'a.png');
+    const png = Buffer.from(await (await fetch(`${stack.api.url}/v1/infer`, { method: 'POST', body: form })).arrayBuffer());
+    const meta = await sharp(png).metadata();
+    expect(meta.depth).toBe('ushort');
+    const { data } = await sharp(png).raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+    const values = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
+    expect(values[100 * 300 + 280]).toBeGreaterThan(65_000);
+  });
+
+  it('returns the same job for the same Idempotency-Key, and refuses the key for another request', async () => {
+    const first = await submit(stack.api, { image, model: 'depth-test' }, { 'Idempotency-Key': 'upload-42' });
+    const again = await submit(stack.api, { image, model: 'depth-test' }, { 'Idempotency-Key': 'upload-42' });
+    expect(first.status).toBe(202);
+    expect(again.status).toBe(202);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(((await again.json()) as JobAccepted).id).toBe(((await first.json()) as JobAccepted).id);
+    const other = await submit(stack.api, { image, model: 'depth-test', options: { output: 'raw16' } }, { 'Idempotency-Key': 'upload-42' });
+    expect(other.status).toBe(409);
+    expect(((await other.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_conflict');
+  });
+
+  it('keeps inputs and results for the retention period, then answers 410', async () => {
+    const accepted = (await submit(stack.api, { image, model: 'depth-test' }, {}, '/v1/infer')).headers.get('x-fathom-job-id')!;
+    const redis = new Redis(stack.redis.url);
+    try {
+      const ttl = await redis.ttl(`fathom:blob:result:${accepted}`);
+      expect(ttl).toBeGreaterThan(86_400 - 60);
+      expect(ttl).toBeLessThanOrEqual(86_400);
+      // What retention does when it runs out: BullMQ drops the job, Redis drops the blobs.
+      await redis.del(`fathom:blob:result:${accepted}`);
+      await redis.del(`fathom:infer.depth-test@1.0.0:${accepted}`);
+    } finally {
+      redis.disconnect();
+    }
+    for (const path of [`/v1/jobs/${accepted}`, `/v1/jobs/${accepted}/result`]) {
+      const response = await fetch(`${stack.api.url}${path}`);
+      expect(response.status).toBe(410);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('job_expired');
+    }
+  });
+
+  describe('clear errors, as JSON with a stable code', () => {
+    const errorOf = async (response: Response) => ({ status: response.status, ...((await response.json()) as { error: { code: string; message: string } }).error });
+
+    it.each([
+      ['a missing model field', { model: undefined }, 400, 'missing_field'],
+      ['an unknown model', { model: 'no-such-model' }, 404, 'model_not_found'],
+      ['options that are not JSON', { model: 'depth-test', options: '{oops' }, 400, 'invalid_options'],
+      ['an unknown output', { model: 'depth-test', options: { output: 'sepia' } }, 400, 'invalid_options'],
+      ['an unknown colormap', { model: 'depth-test', options: { colormap: 'rainbow' } }, 400, 'invalid_options'],
+    ])('%s', async (_name, fields, status, code) => {
+      const error = await errorOf(await submit(stack.api, { image, ...fields }));
+      expect(error).toMatchObject({ status, code, message: expect.any(String) });
+    });
+
+    it('a text file named .png is refused by its bytes', async () => {
+      const error = await errorOf(await submit(stack.api, { image: Buffer.from('hello, not an image'), filename: 'x.png', model: 'depth-test' }));
+      expect(error).toMatchObject({ status: 415, code: 'unsupported_image_format' });
+    });
+
+    it('a request that is not multipart', async () => {
+      const error = await errorOf(await fetch(`${stack.api.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }));
+      expect(error).toMatchObject({ status: 400, code: 'invalid_request' });
+    });
+
+    it('an unknown job, an unknown route', async () => {
+      expect(await errorOf(await fetch(`${stack.api.url}/v1/jobs/nope`))).toMatchObject({ status: 404, code: 'job_not_found' });
+      expect(await errorOf(await fetch(`${stack.api.url}/v2/everything`))).toMatchObject({ status: 404, code: 'route_not_found' });
+    });
+
+    it('a subscription to an unknown job', async () => {
+      const socket = await stack.connect();
+      expect(await subscribe(socket, 'nope')).toEqual({ ok: false, error: { code: 'job_not_found', message: expect.any(String) } });
+    });
+  });
+
+  it('serves its OpenAPI document at /docs', async () => {
+    const doc = (await (await fetch(`${stack.api.url}/docs/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/result', '/v1/infer', '/v1/models', '/healthz', '/readyz']));
+    expect((await fetch(`${stack.api.url}/docs`)).headers.get('content-type')).toContain('text/html');
+  });
+});

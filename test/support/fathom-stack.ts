@@ -1,0 +1,133 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { io, type Socket } from 'socket.io-client';
+import { JOBS_NAMESPACE, type JobClientEvents, type JobServerEvents, type JobState, type JobStatus } from '@fathom/contracts';
+import { buildDepthStandInModel, repoRoot, spawnNodeProcess, startRedisServer, type RedisServerHandle } from '@fathom/testing';
+import { createApiApp, listen } from '../../apps/api/src/api.bootstrap';
+import { loadApiConfig } from '../../apps/api/src/config/api.config';
+
+export type JobsSocket = Socket<JobServerEvents, JobClientEvents>;
+export type WorkerProcess = ReturnType<typeof spawnNodeProcess>;
+
+export interface ApiInstance {
+  app: NestFastifyApplication;
+  url: string;
+}
+
+/**
+ * A whole Fathom on this machine, as a user would run it: a real redis-server, API instances in
+ * this process (port 0), and worker processes started from the built code.
+ */
+export class FathomStack {
+  readonly apis: ApiInstance[] = [];
+  readonly workers: WorkerProcess[] = [];
+  private readonly sockets: JobsSocket[] = [];
+
+  private constructor(readonly redis: RedisServerHandle) {}
+
+  static async start(): Promise<FathomStack> {
+    return new FathomStack(await startRedisServer());
+  }
+
+  get api(): ApiInstance {
+    return this.apis[0]!;
+  }
+
+  async startApi(env: Record<string, string> = {}): Promise<ApiInstance> {
+    const config = loadApiConfig({ REDIS_URL: this.redis.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env });
+    const app = await createApiApp(config);
+    const instance = { app, url: await listen(app, config) };
+    this.apis.push(instance);
+    return instance;
+  }
+
+  /** Starts a worker process and waits until it announces the models it serves. */
+  async startWorker(env: Record<string, string> = {}): Promise<WorkerProcess> {
+    const worker = spawnNodeProcess(join(repoRoot(), 'dist/apps/worker/src/main.js'), {
+      REDIS_URL: this.redis.url,
+      LOG_LEVEL: 'info',
+      WORKER_HEARTBEAT_MS: '500',
+      ...env,
+    });
+    this.workers.push(worker);
+    await worker.waitForLine(/"msg":"worker ready"/, 60_000);
+    return worker;
+  }
+
+  connect(api: ApiInstance = this.api): Promise<JobsSocket> {
+    const socket: JobsSocket = io(`${api.url}${JOBS_NAMESPACE}`, { transports: ['websocket'], forceNew: true });
+    this.sockets.push(socket);
+    return new Promise((resolve, reject) => {
+      socket.once('connect', () => resolve(socket));
+      socket.once('connect_error', reject);
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.disconnect();
+    await Promise.all(this.workers.map(async (w) => (w.child.exitCode === null && w.child.signalCode === null ? (w.kill('SIGKILL'), w.waitForExit(10_000)) : undefined)));
+    await Promise.all(this.apis.map((a) => a.app.close()));
+    await this.redis.stop();
+  }
+}
+
+/** A MODELS_DIR with the depth stand-in (output = mean of the normalised channels). */
+export function depthModelsDir(model: Buffer = buildDepthStandInModel(), name = 'depth-test'): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fathom-models-'));
+  writeFileSync(join(dir, `${name}.onnx`), model);
+  writeFileSync(join(dir, `${name}.model.json`), JSON.stringify({ name, version: '1.0.0', task: 'depth', weights: `${name}.onnx` }));
+  return dir;
+}
+
+/** POST a multipart form like curl -F would. */
+export async function submit(
+  api: ApiInstance,
+  form: { image: Buffer; filename?: string; model?: string; options?: unknown },
+  headers: Record<string, string> = {},
+  path = '/v1/jobs',
+): Promise<Response> {
+  const body = new FormData();
+  if (form.model !== undefined) body.append('model', form.model);
+  if (form.options !== undefined) body.append('options', typeof form.options === 'string' ? form.options : JSON.stringify(form.options));
+  body.append('image', new Blob([new Uint8Array(form.image)]), form.filename ?? 'upload.png');
+  return fetch(`${api.url}${path}`, { method: 'POST', body, headers });
+}
+
+/** Resolves with the first `event` whose payload matches, or rejects after `timeoutMs`. */
+export function nextEvent<E extends keyof JobServerEvents>(
+  socket: JobsSocket,
+  event: E,
+  matches: (payload: Parameters<JobServerEvents[E]>[0]) => boolean = () => true,
+  timeoutMs = 30_000,
+): Promise<Parameters<JobServerEvents[E]>[0]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.off(event, listener as never);
+      reject(new Error(`no ${event} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const listener = (payload: Parameters<JobServerEvents[E]>[0]) => {
+      if (!matches(payload)) return;
+      clearTimeout(timer);
+      socket.off(event, listener as never);
+      resolve(payload);
+    };
+    socket.on(event, listener as never);
+  });
+}
+
+export function subscribe(socket: JobsSocket, jobId: string): Promise<Parameters<NonNullable<Parameters<JobClientEvents['subscribe']>[1]>>[0]> {
+  return new Promise((resolve) => socket.emit('subscribe', { jobId }, resolve));
+}
+
+/** What a poll-only client does: GET the status every `intervalMs` until it reaches one of `states`. */
+export async function pollStatus(api: ApiInstance, jobId: string, states: JobState[], timeoutMs = 30_000, intervalMs = 50): Promise<JobStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = (await (await fetch(`${api.url}/v1/jobs/${jobId}`)).json()) as JobStatus;
+    if (states.includes(status.state)) return status;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${status.state} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * `npm start`: the whole service on one machine — API (with the web page), one worker, and a
+ * private redis-server when REDIS_URL is unset. Ctrl-C stops everything.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { startRedisServer, type RedisServerHandle } from '@fathom/testing';
+
+const root = join(__dirname, '..', '..', '..');
+const children: ChildProcess[] = [];
+let redis: RedisServerHandle | undefined;
+let stopping = false;
+
+function onPath(binary: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' }).status === 0;
+}
+
+async function redisUrl(): Promise<string> {
+  if (process.env.REDIS_URL) return process.env.REDIS_URL;
+  if (!onPath('redis-server')) {
+    console.error(
+      [
+        'fathom: REDIS_URL is not set and redis-server is not on the PATH.',
+        '  Either install Redis (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)',
+        '  or point Fathom at one: REDIS_URL=redis://localhost:6379 npm start',
+      ].join('\n'),
+    );
+    process.exit(1);
+  }
+  redis = await startRedisServer();
+  console.log(`fathom: started a private redis-server at ${redis.url} (data in ${redis.dir}, discarded on exit)`);
+  return redis.url;
+}
+
+function run(name: string, script: string, env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, [join(root, 'dist', script)], { env, stdio: 'inherit' });
+  child.on('exit', (code, signal) => {
+    if (stopping) return;
+    console.error(`fathom: the ${name} stopped (${signal ?? `exit code ${code}`}); stopping everything.`);
+    void stop(1);
+  });
+  children.push(child);
+  return child;
+}
+
+async function waitUntilReady(url: string, timeoutMs: number): Promise<unknown> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const response = await fetch(`${url}/readyz`);
+      if (response.ok) return (await fetch(`${url}/v1/models`)).json();
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`the service was not ready within ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  const exits = children.map((child) => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve))));
+  for (const child of children) child.kill('SIGTERM');
+  await Promise.all(exits);
+  await redis?.stop();
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  const port = process.env.PORT ?? '8080';
+  const env = { ...process.env, REDIS_URL: await redisUrl(), PORT: port };
+  run('API', 'apps/api/src/main.js', env);
+  run('worker', 'apps/worker/src/main.js', env);
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+  const base = `http://localhost:${port}`;
+  const { models } = (await waitUntilReady(base, 120_000)) as { models: Array<{ name: string; version: string; task: string }> };
+  console.log(
+    [
+      '',
+      'Fathom is running.',
+      `  Web page:   ${base}/`,
+      `  API docs:   ${base}/docs`,
+      `  Jobs API:   ${base}/v1/jobs   (socket.io namespace /jobs)`,
+      `  Models:     ${models.map((m) => `${m.name}@${m.version} (${m.task})`).join(', ')}`,
+      process.env.MODELS_DIR ? '' : '  No depth model configured: set MODELS_DIR to a folder with a *.model.json manifest (see README).',
+      '  Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+}
+
+main().catch((error: Error) => {
+  console.error(`fathom: ${error.message}`);
+  void stop(1);
+});

@@ -4,7 +4,22 @@ import type { JobAccepted } from '@fathom/contracts';
 import { colormapLut } from '../apps/worker/src/imaging/colormaps';
 import { depthModelsDir, FathomStack, nextEvent, pollStatus, submit, subscribe } from './support/fathom-stack';
 
-/** 300×200, dark left half, bright right half: the depth stand-in maps it to black | white. */
+/**
+ * A grey ramp, 0 at the left to 255 at the right, 700×518: already the size Depth Anything's
+ * transform asks for (shorter side 518, sides multiples of 14), so nothing is resampled. The
+ * stand-in's output (mean of the normalised channels) is linear in the grey level, so after min/max
+ * normalisation the depth map must equal the input ramp.
+ */
+async function rampImage(): Promise<Buffer> {
+  const width = 700;
+  const height = 518;
+  const pixels = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) pixels.fill(rampAt(x), (y * width + x) * 3, (y * width + x) * 3 + 3);
+  return sharp(pixels, { raw: { width, height, channels: 3 } }).png().toBuffer();
+}
+const rampAt = (x: number) => Math.round((x * 255) / 699);
+
+/** 300×200, dark left half, bright right half: resampled to 777×518 for the model and back. */
 async function twoToneImage(): Promise<Buffer> {
   const width = 300;
   const height = 200;
@@ -22,12 +37,14 @@ async function pixelAt(png: Buffer, x: number, y: number): Promise<number[]> {
 describe('a job’s whole path: upload → queue → worker → socket.io and polling', () => {
   let stack: FathomStack;
   let image: Buffer;
+  let ramp: Buffer;
 
   beforeAll(async () => {
     stack = await FathomStack.start();
     await stack.startApi();
     await stack.startWorker({ MODELS_DIR: depthModelsDir(), WORKER_BUILTIN_MODELS: 'false' });
     image = await twoToneImage();
+    ramp = await rampImage();
   });
   afterAll(() => stack.stop());
 
@@ -66,9 +83,22 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
     const png = Buffer.from(await download.arrayBuffer());
     const meta = await sharp(png).metadata();
     expect([meta.width, meta.height, meta.channels]).toEqual([300, 200, 1]);
-    // Near = bright: the brighter half has the larger stand-in "inverse depth".
-    expect((await pixelAt(png, 20, 100))[0]).toBeLessThanOrEqual(2);
-    expect((await pixelAt(png, 280, 100))[0]).toBeGreaterThanOrEqual(253);
+    // Near = bright: the brighter half has the larger stand-in "inverse depth" (bicubic resampling
+    // rings at the edge, so the plateaus are not exactly 0 and 255).
+    expect((await pixelAt(png, 20, 100))[0]).toBeLessThan(40);
+    expect((await pixelAt(png, 280, 100))[0]).toBeGreaterThan(215);
+  });
+
+  it('produces exactly the known answer of the stand-in model when nothing is resampled', async () => {
+    const response = await submit(stack.api, { image: ramp, model: 'depth-test', options: { output: 'grayscale' } }, {}, '/v1/infer');
+    expect(response.status).toBe(200);
+    const png = Buffer.from(await response.arrayBuffer());
+    const meta = await sharp(png).metadata();
+    expect([meta.width, meta.height, meta.channels, meta.depth]).toEqual([700, 518, 1, 'uchar']);
+    const { data } = await sharp(png).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+    let worst = 0;
+    for (let y = 0; y < 518; y += 37) for (let x = 0; x < 700; x++) worst = Math.max(worst, Math.abs(data[y * 700 + x]! - rampAt(x)));
+    expect(worst).toBeLessThanOrEqual(1);
   });
 
   it('reports state, stage timings, model and execution provider to a client that only polls', async () => {
@@ -117,28 +147,35 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
         const form = new FormData();
         form.append('model', 'depth-test');
         form.append('options', JSON.stringify({ output: 'colormap', colormap: 'viridis' }));
-        form.append('image', new Blob([new Uint8Array(image)]), 'a.png');
+        form.append('image', new Blob([new Uint8Array(ramp)]), 'a.png');
         return form;
       })(),
     });
     expect(response.headers.get('content-type')).toBe('image/png');
     const png = Buffer.from(await response.arrayBuffer());
     const lut = colormapLut('viridis');
-    expect(await pixelAt(png, 20, 100)).toEqual([...lut.subarray(0, 3)]);
-    expect(await pixelAt(png, 280, 100)).toEqual([...lut.subarray(255 * 3, 256 * 3)]);
+    for (const x of [0, 350, 699]) {
+      const level = rampAt(x);
+      const colour = await pixelAt(png, x, 200);
+      const nearest = [level - 1, level, level + 1].filter((l) => l >= 0 && l <= 255).map((l) => [...lut.subarray(l * 3, l * 3 + 3)]);
+      expect(nearest).toContainEqual(colour);
+    }
   });
 
   it('keeps 16-bit precision in raw16 output', async () => {
     const form = new FormData();
     form.append('model', 'depth-test');
     form.append('options', '{"output":"raw16"}');
-    form.append('image', new Blob([new Uint8Array(image)]), 'a.png');
+    form.append('image', new Blob([new Uint8Array(ramp)]), 'a.png');
     const png = Buffer.from(await (await fetch(`${stack.api.url}/v1/infer`, { method: 'POST', body: form })).arrayBuffer());
     const meta = await sharp(png).metadata();
     expect(meta.depth).toBe('ushort');
-    const { data } = await sharp(png).raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+    const { data } = await sharp(png).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
     const values = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
-    expect(values[100 * 300 + 280]).toBeGreaterThan(65_000);
+    // 256 grey levels in, 16-bit levels out: the ends are exact, the middle is not rounded to 8 bits.
+    expect(values[0]).toBe(0);
+    expect(values[699]).toBe(65535);
+    expect(Math.abs(values[350]! - (rampAt(350) / 255) * 65535)).toBeLessThan(2);
   });
 
   it('returns the same job for the same Idempotency-Key, and refuses the key for another request', async () => {

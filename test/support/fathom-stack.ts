@@ -1,24 +1,21 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { io, type Socket } from 'socket.io-client';
 import { JOBS_NAMESPACE, type JobClientEvents, type JobServerEvents, type JobState, type JobStatus } from '@fathom/contracts';
 import { buildDepthStandInModel, repoRoot, spawnNodeProcess, startRedisServer, type RedisServerHandle } from '@fathom/testing';
-import { createApiApp, listen } from '../../apps/api/src/api.bootstrap';
-import { loadApiConfig } from '../../apps/api/src/config/api.config';
 
 export type JobsSocket = Socket<JobServerEvents, JobClientEvents>;
 export type WorkerProcess = ReturnType<typeof spawnNodeProcess>;
 
 export interface ApiInstance {
-  app: NestFastifyApplication;
+  process: ReturnType<typeof spawnNodeProcess>;
   url: string;
 }
 
 /**
- * A whole Fathom on this machine, as a user would run it: a real redis-server, API instances in
- * this process (port 0), and worker processes started from the built code.
+ * A whole Fathom on this machine, as a user would run it: a real redis-server, and API and worker
+ * processes started from the built code (the API on port 0).
  */
 export class FathomStack {
   readonly apis: ApiInstance[] = [];
@@ -36,9 +33,15 @@ export class FathomStack {
   }
 
   async startApi(env: Record<string, string> = {}): Promise<ApiInstance> {
-    const config = loadApiConfig({ REDIS_URL: this.redis.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env });
-    const app = await createApiApp(config);
-    const instance = { app, url: await listen(app, config) };
+    const api = spawnNodeProcess(join(repoRoot(), 'dist/apps/api/src/main.js'), {
+      REDIS_URL: this.redis.url,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      ...env,
+    });
+    const line = await api.waitForLine(/"msg":"Fathom API listening on /, 30_000);
+    const instance = { process: api, url: (JSON.parse(line) as { url: string }).url };
     this.apis.push(instance);
     return instance;
   }
@@ -67,8 +70,9 @@ export class FathomStack {
 
   async stop(): Promise<void> {
     for (const socket of this.sockets) socket.disconnect();
-    await Promise.all(this.workers.map(async (w) => (w.child.exitCode === null && w.child.signalCode === null ? (w.kill('SIGKILL'), w.waitForExit(10_000)) : undefined)));
-    await Promise.all(this.apis.map((a) => a.app.close()));
+    const running = [...this.workers, ...this.apis.map((a) => a.process)].filter((p) => p.child.exitCode === null && p.child.signalCode === null);
+    for (const p of running) p.kill('SIGKILL');
+    await Promise.all(running.map((p) => p.waitForExit(10_000)));
     await this.redis.stop();
   }
 }

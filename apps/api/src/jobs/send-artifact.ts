@@ -4,6 +4,7 @@ import type { InferenceResult } from '@fathom/contracts';
 /** Sends a result artifact with its real Content-Type and, for downloads, a sensible file name. */
 export async function sendArtifact(reply: FastifyReply, jobId: string, bytes: Buffer, result: InferenceResult, asAttachment: boolean): Promise<void> {
   void reply
+    .status(200)
     .header('Content-Type', result.artifact.contentType)
     .header('Content-Length', String(bytes.length))
     .header('X-Fathom-Job-Id', jobId)

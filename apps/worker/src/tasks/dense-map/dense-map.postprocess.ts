@@ -43,6 +43,7 @@ export async function resizeDenseMap(normalized: Uint16Array, from: Size, to: Si
   if (from.width === to.width && from.height === to.height) return normalized;
   const data = await sharp(normalized, { raw: { width: from.width, height: from.height, channels: 1 } })
     .resize(to.width, to.height, { fit: 'fill', kernel: 'linear' })
+    .toColourspace('grey16') // sharp converts to sRGB unless told otherwise
     .raw({ depth: 'ushort' })
     .toBuffer();
   return new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
@@ -59,7 +60,7 @@ export async function encodeDenseMap(map: Uint16Array, size: Size, options: Dens
   for (let i = 0; i < map.length; i++) gray[i] = (map[i]! + 128) / 257;
   const png =
     options.output === 'grayscale'
-      ? await sharp(gray, { raw }).png(PNG_OPTIONS).toBuffer()
+      ? await sharp(gray, { raw }).toColourspace('b-w').png(PNG_OPTIONS).toBuffer()
       : await sharp(applyColormap(gray, options.colormap), { raw: { ...raw, channels: 3 } }).png(PNG_OPTIONS).toBuffer();
   return { png, contentType: 'image/png' };
 }

@@ -56,12 +56,12 @@ function allowed(verdict: string | undefined): Array<'rejected' | 'completed' | 
         const meta = await sharp(png).metadata();
         expect([meta.width, meta.height]).toEqual([status.result!.width, status.result!.height]);
       } else {
-        expect(status.error).toEqual({ code: expect.stringMatching(/^[a-z_]+$/), message: expect.any(String) });
+        expect(status.error).toMatchObject({ code: expect.stringMatching(/^[a-z_]+$/), message: expect.any(String) });
       }
     } else {
       outcome = 'rejected';
       expect(response.status).toBeGreaterThanOrEqual(400);
-      expect(body.error).toEqual({ code: expect.stringMatching(/^[a-z_]+$/), message: expect.any(String) });
+      expect(body.error).toMatchObject({ code: expect.stringMatching(/^[a-z_]+$/), message: expect.any(String) });
     }
     expect(allowed(expected[file]?.expect)).toContain(outcome);
   });

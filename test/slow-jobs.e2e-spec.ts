@@ -24,15 +24,21 @@ describe('jobs that take a while: progress, cancel, sync timeout, back-pressure 
 
   it('reports progress at stage boundaries, and the result is not ready until the end', async () => {
     const socket = await stack.connect();
+    // The one worker slot is busy with `ahead`, so `job` is still queued when we subscribe.
+    const ahead = await submitSlow();
+    await pollStatus(stack.api, ahead.id, ['active']);
     const job = await submitSlow();
+    const stages: string[] = [];
+    socket.on('job.progress', (e) => e.jobId === job.id && stages.push(`${e.progress.stage}:${e.progress.percent}`));
     const inference = nextEvent(socket, 'job.progress', (e) => e.jobId === job.id && e.progress.stage === 'inference');
     const completed = nextEvent(socket, 'job.completed', (e) => e.jobId === job.id);
-    await subscribe(socket, job.id);
+    expect(await subscribe(socket, job.id)).toMatchObject({ ok: true, status: { state: 'queued' } });
     expect((await inference).progress.percent).toBeGreaterThan(0);
     const early = await fetch(`${stack.api.url}/v1/jobs/${job.id}/result`);
     expect(early.status).toBe(409);
     expect(((await early.json()) as { error: { code: string } }).error.code).toBe('result_not_ready');
     await completed;
+    expect(stages).toEqual(['fetch:0', 'decode:14', 'preprocess:29', 'inference:43', 'postprocess:57', 'encode:71', 'store:86']);
     expect((await fetch(`${stack.api.url}/v1/jobs/${job.id}/result`)).status).toBe(200);
   });
 
@@ -66,7 +72,9 @@ describe('jobs that take a while: progress, cancel, sync timeout, back-pressure 
   });
 
   it('answers 503 with Retry-After when the queue is deeper than its limit, and loses no accepted job', async () => {
-    const answers = await Promise.all(Array.from({ length: 7 }, () => submit(stack.api, { image, model: 'slow-depth' })));
+    // One after the other: the worker runs one 0.5 s job at a time, so the waiting count only grows.
+    const answers: Response[] = [];
+    for (let i = 0; i < 7; i++) answers.push(await submit(stack.api, { image, model: 'slow-depth' }));
     const accepted = answers.filter((r) => r.status === 202);
     const refused = answers.filter((r) => r.status === 503);
     expect(accepted.length + refused.length).toBe(7);

@@ -52,6 +52,7 @@ export class JobsGateway {
       await socket.join(jobRoom(jobId));
       const { status, job } = await this.reader.snapshot(jobId);
       socket.emit(WsEvent.State, status);
+      if (status.state === 'active' && status.progress) socket.emit(WsEvent.Progress, { jobId, progress: status.progress });
       if (TERMINAL_STATES.includes(status.state)) {
         const terminal = terminalEventOf(status, job?.returnvalue);
         if (terminal) this.emitToSocket(socket, jobId, terminal.event, terminal.payload);

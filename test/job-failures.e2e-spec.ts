@@ -1,0 +1,54 @@
+import sharp from 'sharp';
+import { Redis } from 'ioredis';
+import type { JobAccepted } from '@fathom/contracts';
+import { buildSlowDepthModel } from '@fathom/testing';
+import { depthModelsDir, FathomStack, nextEvent, pollStatus, submit, subscribe } from './support/fathom-stack';
+
+const SIDE = 518;
+
+describe('failures: transient ones are retried with backoff, bad input is not, and the worker stays up', () => {
+  let stack: FathomStack;
+  let square: Buffer;
+
+  beforeAll(async () => {
+    stack = await FathomStack.start();
+    await stack.startApi({ JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '20' });
+    // The slow stand-in only runs on 518×518 inputs: any other shape makes onnxruntime fail.
+    const modelsDir = depthModelsDir(buildSlowDepthModel({ side: SIDE, matmulLayers: 100 }), 'square-only');
+    await stack.startWorker({ MODELS_DIR: modelsDir, WORKER_BUILTIN_MODELS: 'false', WORKER_CONCURRENCY: '1' });
+    square = await sharp({ create: { width: SIDE, height: SIDE, channels: 3, background: '#445566' } }).png().toBuffer();
+  });
+  afterAll(() => stack.stop());
+
+  it('retries a job whose inference fails, then reports job.failed with a code after the last attempt', async () => {
+    const socket = await stack.connect();
+    const wide = await sharp({ create: { width: 600, height: 400, channels: 3, background: '#445566' } }).png().toBuffer();
+    const job = (await (await submit(stack.api, { image: wide, model: 'square-only' })).json()) as JobAccepted;
+    const failed = nextEvent(socket, 'job.failed', (e) => e.jobId === job.id);
+    await subscribe(socket, job.id);
+    expect((await failed).error).toEqual({ code: 'inference_failed', message: expect.stringContaining('inference failed') });
+    const status = await pollStatus(stack.api, job.id, ['failed']);
+    expect(status.attempts).toBe(3);
+    expect(status.error?.code).toBe('inference_failed');
+    const result = await fetch(`${stack.api.url}/v1/jobs/${job.id}/result`);
+    expect(result.status).toBe(409);
+    expect(((await result.json()) as { error: { code: string } }).error.code).toBe('job_failed');
+  });
+
+  it('gives up at once, without retrying, when the input is gone', async () => {
+    const busy = (await (await submit(stack.api, { image: square, model: 'square-only' })).json()) as JobAccepted;
+    await pollStatus(stack.api, busy.id, ['active']);
+    const orphan = (await (await submit(stack.api, { image: square, model: 'square-only' })).json()) as JobAccepted;
+    const redis = new Redis(stack.redis.url);
+    await redis.del(`fathom:blob:input:${orphan.id}`);
+    redis.disconnect();
+    const status = await pollStatus(stack.api, orphan.id, ['failed', 'completed']);
+    expect(status).toMatchObject({ state: 'failed', attempts: 1, error: { code: 'input_expired' } });
+  });
+
+  it('is still alive and serving afterwards', async () => {
+    expect(stack.workers[0]!.child.exitCode).toBeNull();
+    const job = (await (await submit(stack.api, { image: square, model: 'square-only' })).json()) as JobAccepted;
+    expect((await pollStatus(stack.api, job.id, ['completed', 'failed'])).state).toBe('completed');
+  });
+});

@@ -65,7 +65,7 @@ export class InferenceProcessor {
         filename: artifactName(data),
       },
       summary: output.summary,
-      timings: { queueWait, ...output.timings, total: Math.max(0, Date.now() - data.submittedAt) },
+      timings: roundTimings({ queueWait, ...output.timings, total: Math.max(0, Date.now() - data.submittedAt) }),
       model: { name: data.model.name, version: data.model.version },
       executionProvider: output.executionProvider,
       workerId: this.workerId,
@@ -73,6 +73,11 @@ export class InferenceProcessor {
     log.info({ msg: 'job completed', timings: result.timings, executionProvider: result.executionProvider });
     return result;
   }
+}
+
+/** Milliseconds to 0.1 ms: finer digits are noise in a status document. */
+function roundTimings<T extends Record<string, number>>(timings: T): T {
+  return Object.fromEntries(Object.entries(timings).map(([stage, ms]) => [stage, Math.round(ms * 10) / 10])) as T;
 }
 
 function giveUp(code: ErrorCode, message: string): UnrecoverableError {

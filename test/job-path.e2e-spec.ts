@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { Redis } from 'ioredis';
 import type { JobAccepted } from '@fathom/contracts';
@@ -121,15 +122,7 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
   });
 
   it('sends job.state and job.completed to a client that subscribes after the job finished', async () => {
-    const response = await fetch(`${stack.api.url}/v1/infer`, {
-      method: 'POST',
-      body: (() => {
-        const form = new FormData();
-        form.append('model', 'depth-test');
-        form.append('image', new Blob([new Uint8Array(image)]), 'a.png');
-        return form;
-      })(),
-    });
+    const response = await submit(stack.api, { image, model: 'depth-test' }, {}, '/v1/infer');
     expect(response.status).toBe(200);
     const jobId = response.headers.get('x-fathom-job-id')!;
     const socket = await stack.connect();
@@ -141,16 +134,7 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
   });
 
   it('draws a colormapped depth map with the named colormap', async () => {
-    const response = await fetch(`${stack.api.url}/v1/infer`, {
-      method: 'POST',
-      body: (() => {
-        const form = new FormData();
-        form.append('model', 'depth-test');
-        form.append('options', JSON.stringify({ output: 'colormap', colormap: 'viridis' }));
-        form.append('image', new Blob([new Uint8Array(ramp)]), 'a.png');
-        return form;
-      })(),
-    });
+    const response = await submit(stack.api, { image: ramp, model: 'depth-test', options: { output: 'colormap', colormap: 'viridis' } }, {}, '/v1/infer');
     expect(response.headers.get('content-type')).toBe('image/png');
     const png = Buffer.from(await response.arrayBuffer());
     const lut = colormapLut('viridis');
@@ -163,11 +147,8 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
   });
 
   it('keeps 16-bit precision in raw16 output', async () => {
-    const form = new FormData();
-    form.append('model', 'depth-test');
-    form.append('options', '{"output":"raw16"}');
-    form.append('image', new Blob([new Uint8Array(ramp)]), 'a.png');
-    const png = Buffer.from(await (await fetch(`${stack.api.url}/v1/infer`, { method: 'POST', body: form })).arrayBuffer());
+    const response = await submit(stack.api, { image: ramp, model: 'depth-test', options: '{"output":"raw16"}' }, {}, '/v1/infer');
+    const png = Buffer.from(await response.arrayBuffer());
     const meta = await sharp(png).metadata();
     expect(meta.depth).toBe('ushort');
     const { data } = await sharp(png).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
@@ -211,7 +192,10 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
   });
 
   describe('clear errors, as JSON with a stable code', () => {
-    const errorOf = async (response: Response) => ({ status: response.status, ...((await response.json()) as { error: { code: string; message: string } }).error });
+    const errorOf = async (response: Response) => ({
+      status: response.status,
+      ...((await response.json()) as { error: { code: string; message: string; details?: unknown } }).error,
+    });
 
     it.each([
       ['a missing model field', { model: undefined }, 400, 'missing_field'],
@@ -227,6 +211,17 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
     it('a text file named .png is refused by its bytes', async () => {
       const error = await errorOf(await submit(stack.api, { image: Buffer.from('hello, not an image'), filename: 'x.png', model: 'depth-test' }));
       expect(error).toMatchObject({ status: 415, code: 'unsupported_image_format' });
+    });
+
+    it('too many bytes, or too many pixels read from the header, answer 413', async () => {
+      const strict = await stack.startApi({ API_MAX_UPLOAD_BYTES: '4000', API_MAX_PIXELS: '10000' });
+      const noisy = await sharp(randomBytes(64 * 64 * 3), { raw: { width: 64, height: 64, channels: 3 } }).png().toBuffer();
+      expect(noisy.length).toBeGreaterThan(4000);
+      expect(await errorOf(await submit(strict, { image: noisy, model: 'depth-test' }))).toMatchObject({ status: 413, code: 'image_too_large' });
+      const wide = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#000' } }).png().toBuffer();
+      expect(wide.length).toBeLessThan(4000);
+      const tooManyPixels = await errorOf(await submit(strict, { image: wide, model: 'depth-test' }));
+      expect(tooManyPixels).toMatchObject({ status: 413, code: 'image_too_many_pixels', details: { width: 200, height: 100, maxPixels: 10000 } });
     });
 
     it('a request that is not multipart', async () => {

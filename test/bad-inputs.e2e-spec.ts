@@ -54,7 +54,8 @@ function allowed(verdict: string | undefined): Array<'rejected' | 'completed' | 
       if (outcome === 'completed') {
         const png = Buffer.from(await (await fetch(`${stack.api.url}/v1/jobs/${body.id}/result`)).arrayBuffer());
         const meta = await sharp(png).metadata();
-        expect([meta.width, meta.height]).toEqual([status.result!.width, status.result!.height]);
+        const depth = status.result!.artifacts.find((a) => a.name === 'depth')!;
+        expect([meta.width, meta.height]).toEqual([depth.width, depth.height]);
       } else {
         expect(status.error).toMatchObject({ code: expect.stringMatching(/^[a-z_]+$/), message: expect.any(String) });
       }

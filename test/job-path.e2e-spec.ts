@@ -74,8 +74,13 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
     const ack = await subscribe(socket, accepted.id);
     expect(ack.ok).toBe(true);
     const event = await completed;
-    expect(event.result).toMatchObject({ contentType: 'image/png', width: 300, height: 200 });
-    expect(event.result.summary.max).toBeGreaterThan(event.result.summary.min);
+    expect(event.result).toMatchObject({
+      primary: 'depth',
+      artifacts: [{ name: 'depth', contentType: 'image/png', width: 300, height: 200, url: `/v1/jobs/${accepted.id}/result?artifact=depth` }],
+      summary: { task: 'depth', output: 'grayscale', modelInput: { width: 784, height: 518 } },
+    });
+    const summary = event.result.summary as { min: number; max: number };
+    expect(summary.max).toBeGreaterThan(summary.min);
 
     const download = await fetch(`${stack.api.url}${event.links.result}?download=1`);
     expect(download.status).toBe(200);
@@ -112,7 +117,7 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
       model: { name: 'depth-test', version: '1.0.0', task: 'depth' },
       executionProvider: 'cpu',
       error: null,
-      result: { contentType: 'image/png', width: 300, height: 200 },
+      result: { primary: 'depth', artifacts: [{ name: 'depth', contentType: 'image/png', width: 300, height: 200 }] },
     });
     for (const stage of ['queueWait', 'decode', 'preprocess', 'inference', 'postprocess', 'encode', 'total'] as const) {
       expect(status.timings?.[stage]).toBeGreaterThanOrEqual(0);
@@ -175,11 +180,11 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
     const accepted = (await submit(stack.api, { image, model: 'depth-test' }, {}, '/v1/infer')).headers.get('x-fathom-job-id')!;
     const redis = new Redis(stack.redis.url);
     try {
-      const ttl = await redis.ttl(`fathom:blob:result:${accepted}`);
+      const ttl = await redis.ttl(`fathom:blob:result:${accepted}:depth`);
       expect(ttl).toBeGreaterThan(86_400 - 60);
       expect(ttl).toBeLessThanOrEqual(86_400);
       // What retention does when it runs out: BullMQ drops the job, Redis drops the blobs.
-      await redis.del(`fathom:blob:result:${accepted}`);
+      await redis.del(`fathom:blob:result:${accepted}:depth`);
       await redis.del(`fathom:infer.depth-test@1.0.0:${accepted}`);
     } finally {
       redis.disconnect();

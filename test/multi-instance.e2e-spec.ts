@@ -29,7 +29,7 @@ describe('two API instances and two workers', () => {
     for (const job of jobs) expect((await subscribe(socket, job.id)).ok).toBe(true);
     const events = await Promise.all(completions);
     expect(events.map((e) => e.jobId).sort()).toEqual(jobs.map((j) => j.id).sort());
-    for (const event of events) expect(event.result).toMatchObject({ width: 64, height: 48, contentType: 'image/png' });
+    for (const event of events) expect(event.result.artifacts).toEqual([expect.objectContaining({ width: 64, height: 48, contentType: 'image/png' })]);
     // Either instance serves the artifact: storage is Redis, not a local disk.
     expect((await fetch(`${a.url}${events[0]!.links.result}`)).status).toBe(200);
   });

@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   console.log(
     JSON.stringify({
       image: basename(file),
-      size: `${status?.result?.width}x${status?.result?.height}`,
+      size: `${status?.result?.artifacts[0]?.width}x${status?.result?.artifacts[0]?.height}`,
       modelInput: `${status?.result?.summary.modelInput.width}x${status?.result?.summary.modelInput.height}`,
       runs: samples.length,
       medianMs: Object.fromEntries(keys.map((k) => [k, median(k)])),

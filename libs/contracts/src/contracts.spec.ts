@@ -22,7 +22,10 @@ describe('the job contract', () => {
     expect(parseTaskOptions('depth', undefined)).toEqual({ output: 'colormap', colormap: 'turbo' });
     expect(parseTaskOptions('depth', { output: 'raw16' })).toEqual({ output: 'raw16', colormap: 'turbo' });
     expect(() => parseTaskOptions('depth', { output: 'sepia' })).toThrow();
-    expect(() => parseTaskOptions('heatmap', { colour: 'red' })).toThrow();
+    expect(() => parseTaskOptions('text-detection', { colour: 'red' })).toThrow();
+    expect(parseTaskOptions('segmentation', {})).toEqual({ output: 'overlay', opacity: 0.5 });
+    expect(parseTaskOptions('classification', { topK: 2 })).toEqual({ topK: 2 });
+    expect(() => parseTaskOptions('classification', { topK: 0 })).toThrow();
   });
 
   it('reports progress in stage order', () => {

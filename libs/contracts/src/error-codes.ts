@@ -17,8 +17,11 @@ export const ErrorCode = {
   // resources
   JobNotFound: 'job_not_found',
   ModelNotFound: 'model_not_found',
+  ArtifactNotFound: 'artifact_not_found',
   RouteNotFound: 'route_not_found',
   JobExpired: 'job_expired',
+  /** The model exists, but no live worker serves that version or variant. */
+  ModelNotServed: 'model_not_served',
   // conflicts
   ResultNotReady: 'result_not_ready',
   JobFailed: 'job_failed',

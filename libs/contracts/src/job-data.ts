@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { taskNameSchema, denseMapOptionsSchema } from './tasks';
+import { classificationOptionsSchema, depthOptionsSchema, segmentationOptionsSchema, taskNameSchema, textDetectionOptionsSchema } from './tasks';
 
 export const imageFormatSchema = z.enum(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif']);
 export type ImageFormat = z.infer<typeof imageFormatSchema>;
@@ -8,25 +8,36 @@ export const modelRefSchema = z.object({
   name: z.string().min(1),
   version: z.string().min(1),
   task: taskNameSchema,
+  /** A named fine-tune of the model (its own weights), when the client asked for one. */
+  variant: z.string().min(1).optional(),
 });
 export type ModelRef = z.infer<typeof modelRefSchema>;
 
-/** What the API puts on the queue. The image itself is in the blob store, never in the payload. */
-export const inferenceJobDataSchema = z.object({
+const jobBase = z.object({
   jobId: z.string().min(1),
   model: modelRefSchema,
-  options: denseMapOptionsSchema,
   input: z.object({
     blobKey: z.string().min(1),
     bytes: z.number().int().nonnegative(),
     format: imageFormatSchema,
     width: z.number().int().positive(),
     height: z.number().int().positive(),
-    /** The client's file name, only used to name the download. */
+    /** The client's file name, only used to name the downloads. */
     filename: z.string().max(255).optional(),
   }),
   submittedAt: z.number().int(),
 });
+
+/**
+ * What the API puts on the queue, a discriminated union on `task` so each task's options are
+ * typed. The image itself is in the blob store, never in the payload.
+ */
+export const inferenceJobDataSchema = z.discriminatedUnion('task', [
+  jobBase.extend({ task: z.literal('depth'), options: depthOptionsSchema }),
+  jobBase.extend({ task: z.literal('segmentation'), options: segmentationOptionsSchema }),
+  jobBase.extend({ task: z.literal('classification'), options: classificationOptionsSchema }),
+  jobBase.extend({ task: z.literal('text-detection'), options: textDetectionOptionsSchema }),
+]);
 export type InferenceJobData = z.infer<typeof inferenceJobDataSchema>;
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { denseMapSummarySchema } from './tasks';
+import { resultSummarySchema } from './tasks';
 
 export const executionProviderSchema = z.enum(['cpu', 'cuda', 'tensorrt', 'webgpu']);
 export type ExecutionProvider = z.infer<typeof executionProviderSchema>;
@@ -17,12 +17,18 @@ export const stageTimingsSchema = z.object({
 });
 export type StageTimings = z.infer<typeof stageTimingsSchema>;
 
+/** Artifact names, per task: depth → depth; segmentation → overlay, mask, shares, cutout; … */
+export const artifactNameSchema = z.enum(['depth', 'overlay', 'mask', 'shares', 'cutout', 'labels', 'boxes', 'heatmap']);
+export type ArtifactName = z.infer<typeof artifactNameSchema>;
+
 export const artifactSchema = z.object({
+  name: artifactNameSchema,
   blobKey: z.string(),
   contentType: z.string(),
   bytes: z.number().int().nonnegative(),
-  width: z.number().int().positive(),
-  height: z.number().int().positive(),
+  /** Pixel size, for image artifacts. */
+  width: z.number().int().positive().optional(),
+  height: z.number().int().positive().optional(),
   /** A file name for downloads, e.g. `photo.depth.png`. */
   filename: z.string(),
 });
@@ -30,10 +36,12 @@ export type Artifact = z.infer<typeof artifactSchema>;
 
 /** What a worker returns for a completed job (BullMQ's return value). */
 export const inferenceResultSchema = z.object({
-  artifact: artifactSchema,
-  summary: denseMapSummarySchema,
+  /** The artifact GET …/result returns when none is named (the one the client's options chose). */
+  primary: artifactNameSchema,
+  artifacts: z.array(artifactSchema).min(1),
+  summary: resultSummarySchema,
   timings: stageTimingsSchema,
-  model: z.object({ name: z.string(), version: z.string() }),
+  model: z.object({ name: z.string(), version: z.string(), variant: z.string().optional() }),
   executionProvider: executionProviderSchema,
   workerId: z.string(),
 });

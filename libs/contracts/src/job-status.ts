@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { jobFailureSchema } from './error-codes';
 import { jobProgressSchema } from './job-progress';
-import { denseMapSummarySchema } from './tasks';
-import { executionProviderSchema, stageTimingsSchema } from './job-result';
+import { resultSummarySchema } from './tasks';
+import { artifactNameSchema, executionProviderSchema, stageTimingsSchema } from './job-result';
 
 export const jobStateSchema = z.enum(['queued', 'active', 'completed', 'failed', 'cancelled']);
 export type JobState = z.infer<typeof jobStateSchema>;
@@ -25,12 +25,32 @@ export const jobAcceptedSchema = z.object({
 });
 export type JobAccepted = z.infer<typeof jobAcceptedSchema>;
 
+/** One downloadable artifact of a completed job. */
+export const artifactViewSchema = z.object({
+  name: artifactNameSchema,
+  contentType: z.string(),
+  bytes: z.number().int(),
+  width: z.number().int().optional(),
+  height: z.number().int().optional(),
+  /** GET this to download it. */
+  url: z.string(),
+});
+export type ArtifactView = z.infer<typeof artifactViewSchema>;
+
+/** What a client sees of a completed job's result. */
+export const resultViewSchema = z.object({
+  primary: artifactNameSchema,
+  artifacts: z.array(artifactViewSchema),
+  summary: resultSummarySchema,
+});
+export type ResultView = z.infer<typeof resultViewSchema>;
+
 /** GET /v1/jobs/:id, and the payload of the `job.state` WebSocket event. */
 export const jobStatusSchema = z.object({
   id: z.string(),
   state: jobStateSchema,
   progress: jobProgressSchema.nullable(),
-  model: z.object({ name: z.string(), version: z.string(), task: z.string() }),
+  model: z.object({ name: z.string(), version: z.string(), task: z.string(), variant: z.string().optional() }),
   timestamps: z.object({
     createdAt: z.string(),
     startedAt: z.string().nullable(),
@@ -39,15 +59,7 @@ export const jobStatusSchema = z.object({
   timings: stageTimingsSchema.nullable(),
   executionProvider: executionProviderSchema.nullable(),
   attempts: z.number().int().nonnegative(),
-  result: z
-    .object({
-      contentType: z.string(),
-      bytes: z.number().int(),
-      width: z.number().int(),
-      height: z.number().int(),
-      summary: denseMapSummarySchema,
-    })
-    .nullable(),
+  result: resultViewSchema.nullable(),
   error: jobFailureSchema.nullable(),
   links: jobLinksSchema,
 });

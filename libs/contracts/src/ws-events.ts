@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { jobFailureSchema } from './error-codes';
 import { jobProgressSchema } from './job-progress';
-import { jobLinksSchema, jobStatusSchema } from './job-status';
-import { denseMapSummarySchema } from './tasks';
+import { jobLinksSchema, jobStatusSchema, resultViewSchema } from './job-status';
 
 /** socket.io namespace for job events. */
 export const JOBS_NAMESPACE = '/jobs';
@@ -26,13 +25,7 @@ export const jobProgressEventSchema = z.object({ jobId: z.string(), progress: jo
 export const jobCompletedEventSchema = z.object({
   jobId: z.string(),
   links: jobLinksSchema,
-  result: z.object({
-    contentType: z.string(),
-    bytes: z.number().int(),
-    width: z.number().int(),
-    height: z.number().int(),
-    summary: denseMapSummarySchema,
-  }),
+  result: resultViewSchema,
 });
 export const jobFailedEventSchema = z.object({ jobId: z.string(), error: jobFailureSchema });
 export const jobCancelledEventSchema = z.object({ jobId: z.string() });

@@ -15,8 +15,8 @@ export class BlobStore {
     return `${this.prefix}:blob:input:${jobId}`;
   }
 
-  resultKey(jobId: string): string {
-    return `${this.prefix}:blob:result:${jobId}`;
+  resultKey(jobId: string, artifact: string): string {
+    return `${this.prefix}:blob:result:${jobId}:${artifact}`;
   }
 
   async put(key: string, bytes: Buffer): Promise<void> {

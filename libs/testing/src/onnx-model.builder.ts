@@ -74,3 +74,34 @@ export function writeModel(dir: string, fileName: string, model: Buffer): string
   writeFileSync(path, model);
   return path;
 }
+
+/**
+ * A two-class segmentation stand-in: input `input` [N,3,H,W] → logits `output` [N,2,H,W] with
+ * class 1 = mean of the normalised channels and class 0 = its negative. Known answer: pixels
+ * brighter than ImageNet's mean grey are class 1.
+ */
+export function buildSegmentationStandInModel(): Buffer {
+  return encodeModel({
+    name: 'segmentation-stand-in',
+    node: [
+      node('ReduceMean', ['input'], ['mean'], [ints('axes', [1]), int('keepdims', 1)]),
+      node('Neg', ['mean'], ['negative']),
+      node('Concat', ['negative', 'mean'], ['output'], [int('axis', 1)]),
+    ],
+    input: [valueInfo('input', ['batch_size', 3, 'height', 'width'])],
+    output: [valueInfo('output', ['batch_size', 2, 'height', 'width'])],
+  });
+}
+
+/**
+ * A classification stand-in: input `input` [N,3,H,W] → logits `output` [N,3] = the mean of each
+ * normalised channel. Known answer: the dominant colour of the image wins (labels red, green, blue).
+ */
+export function buildClassificationStandInModel(): Buffer {
+  return encodeModel({
+    name: 'classification-stand-in',
+    node: [node('ReduceMean', ['input'], ['output'], [ints('axes', [2, 3]), int('keepdims', 0)])],
+    input: [valueInfo('input', ['batch_size', 3, 'height', 'width'])],
+    output: [valueInfo('output', ['batch_size', 3])],
+  });
+}

@@ -11,6 +11,8 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.ImageUndecodable]: 415,
   [ErrorCode.JobNotFound]: 404,
   [ErrorCode.ModelNotFound]: 404,
+  [ErrorCode.ArtifactNotFound]: 404,
+  [ErrorCode.ModelNotServed]: 422,
   [ErrorCode.RouteNotFound]: 404,
   [ErrorCode.JobExpired]: 410,
   [ErrorCode.ResultNotReady]: 409,

@@ -45,8 +45,8 @@ export class InferController {
     await job?.waitUntilFinished(events, this.config.API_INFER_TIMEOUT_MS).catch(() => undefined);
     const status = await this.reader.status(id);
     if (status.state === 'completed') {
-      const { bytes, result } = await this.reader.result(id);
-      await sendArtifact(reply, id, bytes, result, false);
+      const { bytes, artifact } = await this.reader.result(id);
+      await sendArtifact(reply, id, bytes, artifact, false);
       return;
     }
     if (status.state === 'failed' && status.error) throw new FathomError(status.error.code, status.error.message, { jobId: id });

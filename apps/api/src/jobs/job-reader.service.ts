@@ -6,6 +6,7 @@ import {
   inferenceResultSchema,
   jobProgressSchema,
   parseFailureReason,
+  type Artifact,
   type InferenceJobData,
   type InferenceResult,
   type JobState,
@@ -16,6 +17,7 @@ import { BlobStore } from '@fathom/storage';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { QueueRegistry } from '../queues/queue.registry';
 import { jobLinks } from './job-links';
+import { resultView } from './result-view';
 
 type InferenceJob = Job<InferenceJobData, InferenceResult>;
 
@@ -68,8 +70,8 @@ export class JobReader {
     return (await this.snapshot(jobId)).status;
   }
 
-  /** The artifact of a completed job, or the error a client should see. */
-  async result(jobId: string): Promise<{ bytes: Buffer; result: InferenceResult }> {
+  /** An artifact of a completed job (its primary one unless named), or the error a client should see. */
+  async result(jobId: string, name?: string): Promise<{ bytes: Buffer; artifact: Artifact }> {
     const { status, job } = await this.snapshot(jobId);
     if (status.state === 'failed') {
       throw new FathomError(ErrorCode.JobFailed, `The job failed (${status.error?.code}): there is no result.`, { error: status.error });
@@ -79,9 +81,14 @@ export class JobReader {
       throw new FathomError(ErrorCode.ResultNotReady, `The result is not ready: the job is ${status.state}.`, { state: status.state, progress: status.progress });
     }
     const result = inferenceResultSchema.parse(job.returnvalue);
-    const bytes = await this.blobs.get(result.artifact.blobKey);
+    const wanted = name ?? result.primary;
+    const artifact = result.artifacts.find((a) => a.name === wanted);
+    if (!artifact) {
+      throw new FathomError(ErrorCode.ArtifactNotFound, `This job has no "${wanted}" artifact.`, { artifacts: result.artifacts.map((a) => a.name) });
+    }
+    const bytes = await this.blobs.get(artifact.blobKey);
     if (!bytes) throw this.expired(jobId);
-    return { bytes, result };
+    return { bytes, artifact };
   }
 
   toStatus(record: JobRecord, job: InferenceJob, state: JobState): JobStatus {
@@ -101,15 +108,7 @@ export class JobReader {
       timings: completed?.timings ?? null,
       executionProvider: completed?.executionProvider ?? null,
       attempts: job.attemptsMade,
-      result: completed
-        ? {
-            contentType: completed.artifact.contentType,
-            bytes: completed.artifact.bytes,
-            width: completed.artifact.width,
-            height: completed.artifact.height,
-            summary: completed.summary,
-          }
-        : null,
+      result: completed ? resultView(record.id, completed) : null,
       error: state === 'failed' ? parseFailureReason(job.failedReason) : null,
       links: jobLinks(record.id),
     };

@@ -114,13 +114,14 @@ export class JobSubmitter {
     const blobKey = this.blobs.inputKey(jobId);
     const now = Date.now();
     const filename = form.image.filename?.slice(0, 255);
-    const data: InferenceJobData = {
+    const data = {
       jobId,
+      task: model.task,
       model: { name: model.name, version: model.version, task: model.task },
       options,
       input: { blobKey, bytes: image.bytes, format: image.format, width: image.width, height: image.height, filename },
       submittedAt: now,
-    };
+    } as InferenceJobData; // options were parsed with this task's schema above
     try {
       await this.blobs.put(blobKey, form.image.bytes);
       await this.records.create({ id: jobId, queue: model.queue, model: data.model, createdAt: now, filename });

@@ -51,15 +51,21 @@ export class JobsController {
   }
 
   @Get(':id/result')
-  @ApiOperation({ summary: 'Download the artifact (image/png for dense maps)' })
+  @ApiOperation({ summary: 'Download an artifact (image/png for maps and masks, application/json for labels, boxes and shares)' })
   @ApiProduces('image/png', 'application/json')
   @ApiQuery({ name: 'download', required: false, description: '1 adds Content-Disposition: attachment' })
+  @ApiQuery({ name: 'artifact', required: false, description: 'Which artifact (see the status’s result.artifacts); default: the primary one' })
   @ApiResponse({ status: 200, description: 'The artifact bytes.' })
   @ApiResponse({ status: 409, type: ErrorBodyDto, description: 'Not ready yet, or the job failed.' })
   @ApiResponse({ status: 410, type: ErrorBodyDto })
-  async result(@Param('id') id: string, @Query('download') download: string | undefined, @Res() reply: FastifyReply): Promise<void> {
-    const { bytes, result } = await this.reader.result(id);
-    await sendArtifact(reply, id, bytes, result, download === '1' || download === 'true');
+  async result(
+    @Param('id') id: string,
+    @Query('download') download: string | undefined,
+    @Query('artifact') artifact: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const found = await this.reader.result(id, artifact);
+    await sendArtifact(reply, id, found.bytes, found.artifact, download === '1' || download === 'true');
   }
 
   @Delete(':id')

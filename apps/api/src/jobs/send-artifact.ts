@@ -1,15 +1,16 @@
 import type { FastifyReply } from 'fastify';
-import type { InferenceResult } from '@fathom/contracts';
+import type { Artifact } from '@fathom/contracts';
 
 /** Sends a result artifact with its real Content-Type and, for downloads, a sensible file name. */
-export async function sendArtifact(reply: FastifyReply, jobId: string, bytes: Buffer, result: InferenceResult, asAttachment: boolean): Promise<void> {
+export async function sendArtifact(reply: FastifyReply, jobId: string, bytes: Buffer, artifact: Artifact, asAttachment: boolean): Promise<void> {
   void reply
     .status(200)
-    .header('Content-Type', result.artifact.contentType)
+    .header('Content-Type', artifact.contentType)
+    .header('X-Fathom-Artifact', artifact.name)
     .header('Content-Length', String(bytes.length))
     .header('X-Fathom-Job-Id', jobId)
     .header('Cache-Control', 'private, max-age=3600');
-  if (asAttachment) void reply.header('Content-Disposition', contentDisposition(result.artifact.filename));
+  if (asAttachment) void reply.header('Content-Disposition', contentDisposition(artifact.filename));
   await reply.send(bytes);
 }
 

@@ -9,10 +9,10 @@ import {
   type JobStatus,
 } from '@fathom/contracts';
 import { jobLinks } from '../jobs/job-links';
+import { resultView } from '../jobs/result-view';
 
 export function completedEvent(jobId: string, result: InferenceResult): JobCompletedEvent {
-  const { contentType, bytes, width, height } = result.artifact;
-  return { jobId, links: jobLinks(jobId), result: { contentType, bytes, width, height, summary: result.summary } };
+  return { jobId, links: jobLinks(jobId), result: resultView(jobId, result) };
 }
 
 export function failedEvent(jobId: string, error: JobFailure): JobFailedEvent {

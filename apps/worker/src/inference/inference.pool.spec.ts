@@ -78,6 +78,6 @@ describe('inference runs off the main thread', () => {
       retryable: false,
     });
     const output = await pool.run('slow@1.0.0', image, { output: 'colormap', colormap: 'turbo' }, () => undefined);
-    expect(output.contentType).toBe('image/png');
+    expect(output.artifacts).toEqual([expect.objectContaining({ name: 'depth', contentType: 'image/png' })]);
   });
 });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ErrorCode, FathomError, type DenseMapOptions, type JobStage } from '@fathom/contracts';
+import { ErrorCode, FathomError, type JobStage, type TaskOptions } from '@fathom/contracts';
 import type { LoadedModel, RunOutput, ThreadInit, ThreadMessage } from './thread-protocol';
 
 /** A failed run, with whether trying again could help. */
@@ -17,7 +17,7 @@ export class InferenceError extends FathomError {
 interface Pending {
   modelKey: string;
   input: Uint8Array;
-  options: DenseMapOptions;
+  options: TaskOptions;
   onStage: (stage: JobStage) => void;
   resolve: (output: RunOutput) => void;
   reject: (error: Error) => void;
@@ -54,7 +54,7 @@ export class InferencePool {
     return this.loadedModels;
   }
 
-  run(modelKey: string, input: Uint8Array, options: DenseMapOptions, onStage: (stage: JobStage) => void): Promise<RunOutput> {
+  run(modelKey: string, input: Uint8Array, options: TaskOptions, onStage: (stage: JobStage) => void): Promise<RunOutput> {
     if (this.closing) return Promise.reject(new InferenceError(ErrorCode.ServiceUnavailable, 'The worker is shutting down.', true));
     return new Promise<RunOutput>((resolve, reject) => {
       this.waiting.push({ modelKey, input, options, onStage, resolve, reject });

@@ -9,8 +9,9 @@ import * as ort from 'onnxruntime-node';
 import { ErrorCode, type ExecutionProvider, type JobStage } from '@fathom/contracts';
 import { decodeToRgb, ImageDecodeError } from '../imaging/image-decoder';
 import { planModelInputSize } from '../imaging/resize-plan';
-import { buildInputTensor } from '../tasks/dense-map/dense-map.preprocess';
-import { encodeDenseMap, normalizeDenseMap, resizeDenseMap } from '../tasks/dense-map/dense-map.postprocess';
+import { buildInputTensor } from '../tasks/model-input.preprocess';
+import { TASK_PIPELINES } from '../tasks/task-registry';
+import type { TaskInput } from '../tasks/task-pipeline';
 import type { ModelSpec } from '../models/model-spec';
 import { modelKey, type LoadedModel, type RunRequest, type StageTimes, type ThreadInit, type ThreadMessage } from './thread-protocol';
 
@@ -94,33 +95,22 @@ async function run(request: RunRequest): Promise<void> {
     enter('postprocess');
     const output = outputs[spec.output.name];
     if (!output || output.type !== 'float32') throw new Error(`Model output "${spec.output.name}" is missing or not float32.`);
-    const dims = output.dims;
-    const mapSize = { width: dims[dims.length - 1] ?? 0, height: dims[dims.length - 2] ?? 0 };
-    const values = output.data as Float32Array;
-    const { normalized, min, max } = normalizeDenseMap(values.subarray(0, mapSize.width * mapSize.height), spec.output.range);
-    const map = await resizeDenseMap(normalized, mapSize, rgb);
+    const pipeline = TASK_PIPELINES[spec.task];
+    const input = {
+      spec,
+      rgb,
+      modelInput: { width: tensor.width, height: tensor.height },
+      options: request.options,
+      output: { data: output.data as Float32Array, dims: output.dims },
+    } as TaskInput<typeof spec.task>;
+    const processed = await pipeline.postprocess(input as never);
     enter('encode');
-    const { png, contentType } = await encodeDenseMap(map, rgb, request.options);
+    const result = await pipeline.encode(processed, input as never);
     timings.encode = performance.now() - started;
     post({
       type: 'done',
       requestId: request.requestId,
-      output: {
-        png,
-        contentType,
-        width: rgb.width,
-        height: rgb.height,
-        executionProvider: loaded.executionProvider,
-        timings,
-        summary: {
-          task: spec.task,
-          output: request.options.output,
-          colormap: request.options.output === 'colormap' ? request.options.colormap : undefined,
-          min,
-          max,
-          modelInput: { width: tensor.width, height: tensor.height },
-        },
-      },
+      output: { ...result, width: rgb.width, height: rgb.height, executionProvider: loaded.executionProvider, timings },
     });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

@@ -1,4 +1,5 @@
-import type { DenseMapOptions, DenseMapSummary, ErrorCode, ExecutionProvider, JobStage } from '@fathom/contracts';
+import type { ErrorCode, ExecutionProvider, JobStage, ResultSummary, TaskOptions } from '@fathom/contracts';
+import type { EncodedArtifact } from '../tasks/task-pipeline';
 import type { ModelSpec } from '../models/model-spec';
 
 /** What an inference thread is started with. */
@@ -14,7 +15,7 @@ export interface RunRequest {
   requestId: number;
   modelKey: string;
   input: Uint8Array;
-  options: DenseMapOptions;
+  options: TaskOptions;
 }
 
 export interface LoadedModel {
@@ -35,11 +36,12 @@ export interface StageTimes {
 }
 
 export interface RunOutput {
-  png: Uint8Array;
-  contentType: string;
+  primary: EncodedArtifact['name'];
+  artifacts: EncodedArtifact[];
+  /** The input's size as displayed. */
   width: number;
   height: number;
-  summary: DenseMapSummary;
+  summary: ResultSummary;
   timings: StageTimes;
   executionProvider: ExecutionProvider;
 }
@@ -51,4 +53,6 @@ export type ThreadMessage =
   | { type: 'done'; requestId: number; output: RunOutput }
   | { type: 'failed'; requestId: number; code: ErrorCode; message: string; retryable: boolean };
 
-export const modelKey = (spec: Pick<ModelSpec, 'name' | 'version'>) => `${spec.name}@${spec.version}`;
+/** One session per model version and variant. */
+export const modelKey = (spec: Pick<ModelSpec, 'name' | 'version' | 'variant'>) =>
+  spec.variant ? `${spec.name}@${spec.version}#${spec.variant}` : `${spec.name}@${spec.version}`;

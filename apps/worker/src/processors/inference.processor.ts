@@ -12,6 +12,7 @@ import {
 } from '@fathom/contracts';
 import type { BlobStore } from '@fathom/storage';
 import { InferenceError, type InferencePool } from '../inference/inference.pool';
+import { modelKey } from '../inference/thread-protocol';
 
 /**
  * The thin processor: parse the job, fetch its input, run it on an inference thread, store the
@@ -40,7 +41,7 @@ export class InferenceProcessor {
 
     let output;
     try {
-      output = await this.pool.run(`${data.model.name}@${data.model.version}`, input, data.options, report);
+      output = await this.pool.run(modelKey({ ...data.model }), input, data.options, report);
     } catch (error) {
       if (error instanceof InferenceError && !error.retryable) {
         log.info({ msg: 'job refused', code: error.code, reason: error.message });
@@ -52,21 +53,21 @@ export class InferenceProcessor {
     }
 
     report('store');
-    const resultKey = this.blobs.resultKey(data.jobId);
-    await this.blobs.put(resultKey, Buffer.from(output.png.buffer, output.png.byteOffset, output.png.byteLength));
+    const artifacts = await Promise.all(
+      output.artifacts.map(async (artifact) => {
+        const blobKey = this.blobs.resultKey(data.jobId, artifact.name);
+        await this.blobs.put(blobKey, Buffer.from(artifact.bytes.buffer, artifact.bytes.byteOffset, artifact.bytes.byteLength));
+        const { name, contentType, width, height, extension } = artifact;
+        return { name, blobKey, contentType, bytes: artifact.bytes.byteLength, width, height, filename: artifactName(data, name, extension) };
+      }),
+    );
     const queueWait = Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp);
     const result: InferenceResult = {
-      artifact: {
-        blobKey: resultKey,
-        contentType: output.contentType,
-        bytes: output.png.byteLength,
-        width: output.width,
-        height: output.height,
-        filename: artifactName(data),
-      },
+      primary: output.primary,
+      artifacts,
       summary: output.summary,
       timings: roundTimings({ queueWait, ...output.timings, total: Math.max(0, Date.now() - data.submittedAt) }),
-      model: { name: data.model.name, version: data.model.version },
+      model: { name: data.model.name, version: data.model.version, variant: data.model.variant },
       executionProvider: output.executionProvider,
       workerId: this.workerId,
     };
@@ -84,8 +85,8 @@ function giveUp(code: ErrorCode, message: string): UnrecoverableError {
   return new UnrecoverableError(formatFailureReason({ code, message }));
 }
 
-/** `photo.jpg` → `photo.depth.png`; no name → `<job id>.depth.png`. */
-export function artifactName(data: InferenceJobData): string {
+/** `photo.jpg` → `photo.overlay.png`; no name → `<job id>.overlay.png`. */
+export function artifactName(data: Pick<InferenceJobData, 'jobId' | 'input'>, artifact: string, extension: string): string {
   const stem = data.input.filename ? basename(data.input.filename, extname(data.input.filename)).replace(/[\\/\0]/g, '_') : '';
-  return `${stem || data.jobId}.${data.model.task}.png`;
+  return `${stem || data.jobId}.${artifact}.${extension}`;
 }

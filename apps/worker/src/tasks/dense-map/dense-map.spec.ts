@@ -2,11 +2,12 @@ import sharp from 'sharp';
 import { colormapLut } from '../../imaging/colormaps';
 import { IMAGENET_MEAN, IMAGENET_STD, type InputSpec } from '../../models/model-spec';
 import { encodeDenseMap, normalizeDenseMap, resizeDenseMap } from './dense-map.postprocess';
-import { buildInputTensor } from './dense-map.preprocess';
+import { buildInputTensor } from '../model-input.preprocess';
 
 const input = (layout: 'NCHW' | 'NHWC'): InputSpec => ({
   name: 'pixel_values',
   layout,
+  channels: 'RGB',
   resize: { mode: 'fixed', width: 4, height: 2 },
   mean: IMAGENET_MEAN,
   std: IMAGENET_STD,
@@ -26,6 +27,11 @@ describe('dense-map pre-processing', () => {
     const tensor = await buildInputTensor(rgb, input('NHWC'));
     expect(tensor.dims).toEqual([1, 2, 4, 3]);
     for (let i = 0; i < 8; i++) for (let c = 0; c < 3; c++) expect(tensor.data[i * 3 + c]).toBeCloseTo(expected[c]!, 5);
+  });
+
+  it('swaps to BGR for models trained on OpenCV images', async () => {
+    const tensor = await buildInputTensor(rgb, { ...input('NCHW'), channels: 'BGR', mean: [0, 0, 0], std: [1, 1, 1] });
+    expect([tensor.data[0], tensor.data[8], tensor.data[16]]).toEqual([0.2, 0, 1].map((v): unknown => expect.closeTo(v, 5)));
   });
 
   it('resizes to the planned size first', async () => {

@@ -1,0 +1,53 @@
+import type { ArtifactName, ResultSummary, TaskName, TaskOptionsMap } from '@fathom/contracts';
+import type { RgbImage } from '../imaging/image-decoder';
+import type { Size } from '../imaging/resize-plan';
+import type { ModelSpec } from '../models/model-spec';
+
+/** A model output as plain numbers: onnxruntime's tensor without the runtime. */
+export interface TensorView {
+  data: Float32Array;
+  dims: readonly number[];
+}
+
+export interface TaskInput<T extends TaskName> {
+  spec: ModelSpec;
+  /** The decoded input, as displayed: results are drawn at this size. */
+  rgb: RgbImage;
+  /** The size the model ran at. */
+  modelInput: Size;
+  options: TaskOptionsMap[T];
+  output: TensorView;
+}
+
+export interface EncodedArtifact {
+  name: ArtifactName;
+  bytes: Uint8Array;
+  contentType: string;
+  /** File extension for downloads, without the dot. */
+  extension: string;
+  width?: number;
+  height?: number;
+}
+
+export interface TaskResult {
+  primary: ArtifactName;
+  artifacts: EncodedArtifact[];
+  summary: ResultSummary;
+}
+
+/**
+ * A task's post-processing, in two timed stages: `postprocess` turns the model's numbers into
+ * results at the input's size, `encode` turns those into downloadable artifacts.
+ */
+export interface TaskPipeline<T extends TaskName, P> {
+  postprocess(input: TaskInput<T>): Promise<P>;
+  encode(processed: P, input: TaskInput<T>): Promise<TaskResult>;
+}
+
+export function jsonArtifact(name: ArtifactName, value: unknown): EncodedArtifact {
+  return { name, bytes: Buffer.from(JSON.stringify(value)), contentType: 'application/json', extension: 'json' };
+}
+
+export function pngArtifact(name: ArtifactName, png: Buffer, size: Size): EncodedArtifact {
+  return { name, bytes: png, contentType: 'image/png', extension: 'png', width: size.width, height: size.height };
+}

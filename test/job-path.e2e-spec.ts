@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { Redis } from 'ioredis';
-import type { JobAccepted } from '@fathom/contracts';
+import type { JobAccepted, ModelListing } from '@fathom/contracts';
 import { colormapLut } from '../apps/worker/src/imaging/colormaps';
 import { depthModelsDir, FathomStack, nextEvent, pollStatus, submit, subscribe } from './support/fathom-stack';
 
@@ -50,8 +50,16 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
   afterAll(() => stack.stop());
 
   it('lists the model the worker serves', async () => {
-    const body = (await (await fetch(`${stack.api.url}/v1/models`)).json()) as { models: Array<{ name: string; version: string; task: string; workers: number }> };
-    expect(body.models).toEqual([expect.objectContaining({ name: 'depth-test', version: '1.0.0', task: 'depth', workers: 1 })]);
+    const body = (await (await fetch(`${stack.api.url}/v1/models`)).json()) as { models: ModelListing[] };
+    expect(body.models).toEqual([
+      expect.objectContaining({
+        name: 'depth-test',
+        task: 'depth',
+        aliases: { stable: '1.0.0', canary: null },
+        traffic: { stable: 100, canary: 0 },
+        versions: [expect.objectContaining({ version: '1.0.0', workers: 1, aliases: ['stable'], executionProviders: ['cpu'] })],
+      }),
+    ]);
   });
 
   it('is ready: Redis answers and a worker is alive', async () => {

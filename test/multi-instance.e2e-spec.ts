@@ -16,8 +16,8 @@ describe('two API instances and two workers', () => {
   afterAll(() => stack.stop());
 
   it('counts both workers for the model', async () => {
-    const { models } = (await (await fetch(`${stack.apis[1]!.url}/v1/models`)).json()) as { models: Array<{ workers: number }> };
-    expect(models[0]?.workers).toBe(2);
+    const { models } = (await (await fetch(`${stack.apis[1]!.url}/v1/models`)).json()) as { models: Array<{ versions: Array<{ workers: number }> }> };
+    expect(models[0]?.versions[0]?.workers).toBe(2);
   });
 
   it('delivers to a client connected to instance A the result of jobs submitted through instance B', async () => {

@@ -21,6 +21,7 @@ export class FathomStack {
   readonly apis: ApiInstance[] = [];
   readonly workers: WorkerProcess[] = [];
   private readonly sockets: JobsSocket[] = [];
+  readonly cacheDir = mkdtempSync(join(tmpdir(), 'fathom-cache-'));
 
   private constructor(readonly redis: RedisServerHandle) {}
 
@@ -52,6 +53,8 @@ export class FathomStack {
       REDIS_URL: this.redis.url,
       LOG_LEVEL: 'info',
       WORKER_HEARTBEAT_MS: '500',
+      // Not the user's ~/.cache: tests serve only what they build, whatever was pulled on this machine.
+      MODELS_CACHE_DIR: this.cacheDir,
       ...env,
     });
     this.workers.push(worker);

@@ -1,13 +1,15 @@
 import { createZodDto } from 'nestjs-zod';
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { z } from 'zod';
-import { errorBodySchema, jobAcceptedSchema, jobStatusSchema, modelListingSchema } from '@fathom/contracts';
+import { errorBodySchema, jobAcceptedSchema, jobStatusSchema, modelListingSchema, setAliasBodySchema, setWeightsBodySchema } from '@fathom/contracts';
 
 /** OpenAPI shapes generated from the contracts' zod schemas (the same ones the code validates with). */
 export class JobAcceptedDto extends createZodDto(jobAcceptedSchema) {}
 export class JobStatusDto extends createZodDto(jobStatusSchema) {}
 export class ErrorBodyDto extends createZodDto(errorBodySchema) {}
 export class ModelListDto extends createZodDto(z.object({ models: z.array(modelListingSchema) })) {}
+export class SetAliasDto extends createZodDto(setAliasBodySchema) {}
+export class SetWeightsDto extends createZodDto(setWeightsBodySchema) {}
 
 /** The multipart form of POST /v1/jobs and /v1/infer, for the interactive docs. */
 export const UPLOAD_FORM_SCHEMA: SchemaObject = {
@@ -15,10 +17,16 @@ export const UPLOAD_FORM_SCHEMA: SchemaObject = {
   required: ['image', 'model'],
   properties: {
     image: { type: 'string', format: 'binary', description: 'The image (JPEG, PNG, WebP, GIF first frame, TIFF, AVIF). The format is read from the bytes.' },
-    model: { type: 'string', description: 'A model name from GET /v1/models, optionally pinned: `name@version`.', example: 'ppocr-v4-det' },
+    model: {
+      type: 'string',
+      description: 'A model from GET /v1/models: `name` (its stable version, or the canary for the canary\'s share of traffic), `name@stable`, `name@canary`, or a pinned `name@1.2.0`.',
+      example: 'ppocr-v4-det',
+    },
+    variant: { type: 'string', description: 'A named fine-tune of the model, from GET /v1/models (versions[].variants).' },
     options: {
       type: 'string',
-      description: 'JSON object with the task options. Dense maps (depth, heatmap): {"output":"grayscale"|"colormap"|"raw16","colormap":"turbo"|"inferno"|"magma"|"viridis"|"plasma"|"gray"}',
+      description:
+        'JSON object with the task options (GET /v1/models lists each model\'s JSON Schema). depth: {"output":"grayscale"|"colormap"|"raw16","colormap":"turbo"|…}; segmentation: {"output":"overlay"|"mask"|"shares"|"cutout","opacity":0.5}; classification: {"topK":5}; text-detection: {"output":"boxes"|"heatmap","threshold":0.3,"boxThreshold":0.6}',
       example: '{"output":"colormap","colormap":"turbo"}',
     },
   },

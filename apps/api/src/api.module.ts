@@ -17,6 +17,10 @@ import { QueueRegistry } from './queues/queue.registry';
 import { JobEventsRelay } from './realtime/job-events.relay';
 import { JobsGateway } from './realtime/jobs.gateway';
 import { redisProviders } from './redis.providers';
+import { AdminController } from './rollout/admin.controller';
+import { AdminKeyGuard } from './rollout/admin-key.guard';
+import { RolloutService } from './rollout/rollout.service';
+import { RolloutStore } from './rollout/rollout.store';
 import { ImageInspector } from './uploads/image-inspector';
 import { WebController } from './web/web.controller';
 
@@ -40,12 +44,15 @@ export class ApiModule {
         }),
         TerminusModule,
       ],
-      controllers: [JobsController, InferController, ModelsController, HealthController, WebController],
+      controllers: [JobsController, InferController, ModelsController, AdminController, HealthController, WebController],
       providers: [
         { provide: API_CONFIG, useValue: config },
         ...redisProviders,
         QueueRegistry,
+        RolloutStore,
         ServedModelsService,
+        RolloutService,
+        AdminKeyGuard,
         ImageInspector,
         JobReader,
         JobSubmitter,

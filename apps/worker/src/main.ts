@@ -1,18 +1,24 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError } from '@fathom/config';
+import { defaultCacheDir, loadCatalog, ModelCatalogError, specKey } from '@fathom/models';
 import { createLogger, PinoNestLogger } from '@fathom/telemetry';
 import { loadWorkerConfig } from './config/worker.config';
-import { ModelCatalogError, selectModels } from './models/model-catalog';
+import { selectModels } from './models/model-selection';
 import { WorkerModule } from './worker.module';
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const logger = createLogger('fathom-worker', config.LOG_LEVEL).child({ workerId: config.WORKER_ID });
-  const specs = selectModels({ builtin: config.WORKER_BUILTIN_MODELS, modelsDir: config.MODELS_DIR, only: config.WORKER_MODELS });
-  if (specs.length === 0) throw new ModelCatalogError('No model to serve: set MODELS_DIR or leave WORKER_BUILTIN_MODELS on.');
+  const cacheDir = config.MODELS_CACHE_DIR ?? defaultCacheDir({});
+  const catalog = loadCatalog({ builtin: config.WORKER_BUILTIN_MODELS, modelsDir: config.MODELS_DIR, cacheDir });
+  const selection = selectModels(catalog, config.WORKER_MODELS);
+  for (const { spec, reason } of selection.unavailable) logger.warn({ msg: 'model not served: weights missing', model: specKey(spec), reason });
+  if (selection.serve.length === 0) {
+    throw new ModelCatalogError('No model to serve: set MODELS_DIR, leave WORKER_BUILTIN_MODELS on, or pull a model (npm run models -- list).');
+  }
   // A worker is a Nest application context: no HTTP server, just providers with a lifecycle.
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, specs, logger), { logger: new PinoNestLogger(logger) });
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, selection, logger), { logger: new PinoNestLogger(logger) });
   await app.init();
   let stopping = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

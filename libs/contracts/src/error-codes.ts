@@ -20,8 +20,12 @@ export const ErrorCode = {
   ArtifactNotFound: 'artifact_not_found',
   RouteNotFound: 'route_not_found',
   JobExpired: 'job_expired',
-  /** The model exists, but no live worker serves that version or variant. */
+  /** The model is known, but no live worker serves that version or variant now. */
   ModelNotServed: 'model_not_served',
+  // admin API
+  Unauthorized: 'unauthorized',
+  AdminDisabled: 'admin_disabled',
+  RolloutConflict: 'rollout_conflict',
   // conflicts
   ResultNotReady: 'result_not_ready',
   JobFailed: 'job_failed',

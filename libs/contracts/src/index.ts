@@ -8,3 +8,4 @@ export * from './job-status';
 export * from './ws-events';
 export * from './served-models';
 export * from './fathom-error';
+export * from './rollout';

@@ -10,6 +10,8 @@ export const modelRefSchema = z.object({
   task: taskNameSchema,
   /** A named fine-tune of the model (its own weights), when the client asked for one. */
   variant: z.string().min(1).optional(),
+  /** How the version was chosen: through an alias (stable, canary) or pinned by the client. */
+  route: z.enum(['stable', 'canary', 'pinned']).optional(),
 });
 export type ModelRef = z.infer<typeof modelRefSchema>;
 

@@ -50,7 +50,7 @@ export const jobStatusSchema = z.object({
   id: z.string(),
   state: jobStateSchema,
   progress: jobProgressSchema.nullable(),
-  model: z.object({ name: z.string(), version: z.string(), task: z.string(), variant: z.string().optional() }),
+  model: z.object({ name: z.string(), version: z.string(), task: z.string(), variant: z.string().optional(), route: z.enum(['stable', 'canary', 'pinned']).optional() }),
   timestamps: z.object({
     createdAt: z.string(),
     startedAt: z.string().nullable(),

@@ -3,7 +3,7 @@
  * old name. Change them only with a migration.
  */
 
-/** One queue per served model version, so a worker only ever takes jobs it can run. */
+/** One queue per served model version (and variant), so a worker only ever takes jobs it can run. */
 export const INFERENCE_QUEUE_PREFIX = 'infer';
 
 /** The only job name on an inference queue. */
@@ -12,6 +12,7 @@ export const INFERENCE_JOB_NAME = 'infer';
 /** Redis key prefix for BullMQ and for Fathom's own keys. */
 export const DEFAULT_KEY_PREFIX = 'fathom';
 
-export function inferenceQueueName(model: string, version: string): string {
-  return `${INFERENCE_QUEUE_PREFIX}.${model}@${version}`;
+/** `infer.<model>@<version>`, or `infer.<model>@<version>#<variant>` for a named fine-tune (its own weights). */
+export function inferenceQueueName(model: string, version: string, variant?: string): string {
+  return `${INFERENCE_QUEUE_PREFIX}.${model}@${version}${variant ? `#${variant}` : ''}`;
 }

@@ -2,14 +2,26 @@ import { z } from 'zod';
 import { taskNameSchema } from './tasks';
 import { executionProviderSchema } from './job-result';
 
-/** What a worker announces it serves (written to Redis with its heartbeat). */
-export const servedModelSchema = z.object({
+/** A model version (or one of its variants) as a worker knows it from its manifest. */
+export const knownModelSchema = z.object({
   name: z.string(),
   version: z.string(),
+  /** A named fine-tune of this version, with its own weights. */
+  variant: z.string().optional(),
   task: taskNameSchema,
   queue: z.string(),
-  executionProvider: executionProviderSchema,
+  description: z.string().optional(),
+  /** Task options a job gets when the client does not set them. */
+  defaults: z.record(z.string(), z.unknown()).optional(),
   input: z.object({ name: z.string(), description: z.string() }),
+});
+export type KnownModel = z.infer<typeof knownModelSchema>;
+
+/** What a worker announces it serves (written to Redis with its heartbeat): loaded and warmed up. */
+export const servedModelSchema = knownModelSchema.extend({
+  executionProvider: executionProviderSchema,
+  loadMs: z.number().optional(),
+  warmupMs: z.number().optional(),
 });
 export type ServedModel = z.infer<typeof servedModelSchema>;
 
@@ -22,13 +34,29 @@ export const workerHeartbeatSchema = z.object({
 });
 export type WorkerHeartbeat = z.infer<typeof workerHeartbeatSchema>;
 
-/** GET /v1/models entry: one per model version, with how many live workers serve it. */
+export const aliasNameSchema = z.enum(['stable', 'canary']);
+export type AliasName = z.infer<typeof aliasNameSchema>;
+
+/** GET /v1/models: one entry per model, its versions with how many live workers serve each. */
 export const modelListingSchema = z.object({
   name: z.string(),
-  version: z.string(),
   task: taskNameSchema,
-  workers: z.number().int(),
-  executionProviders: z.array(executionProviderSchema),
+  description: z.string().optional(),
+  /** Where `model=<name>` and `<name>@stable|canary` go now. */
+  aliases: z.object({ stable: z.string().nullable(), canary: z.string().nullable() }),
+  /** Share of `model=<name>` submissions each alias receives, in percent. */
+  traffic: z.object({ stable: z.number(), canary: z.number() }),
+  versions: z.array(
+    z.object({
+      version: z.string(),
+      workers: z.number().int(),
+      aliases: z.array(aliasNameSchema),
+      executionProviders: z.array(executionProviderSchema),
+      variants: z.array(z.object({ name: z.string(), description: z.string().optional(), workers: z.number().int() })),
+    }),
+  ),
+  /** JSON Schema of the task options (`options` form field). */
   options: z.record(z.string(), z.unknown()),
+  defaults: z.record(z.string(), z.unknown()).optional(),
 });
 export type ModelListing = z.infer<typeof modelListingSchema>;

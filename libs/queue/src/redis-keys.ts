@@ -5,6 +5,10 @@ export function redisKeys(prefix: string) {
     idempotency: (keyHash: string) => `${prefix}:idempotency:${keyHash}`,
     workersIndex: `${prefix}:workers`,
     worker: (workerId: string) => `${prefix}:worker:${workerId}`,
+    /** Every model version and variant any worker has declared, served or not (hash by name@version#variant). */
+    catalog: `${prefix}:catalog`,
+    rollout: (model: string) => `${prefix}:rollout:${model}`,
+    rolloutLog: (model: string) => `${prefix}:rollout-log:${model}`,
   };
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { workerHeartbeatSchema, type WorkerHeartbeat } from '@fathom/contracts';
+import { knownModelSchema, workerHeartbeatSchema, type KnownModel, type WorkerHeartbeat } from '@fathom/contracts';
 import { redisKeys } from './redis-keys';
 
 /**
@@ -26,6 +26,22 @@ export class WorkerRegistry {
       .exec();
   }
 
+  /**
+   * Records the models a worker declares, including those it cannot serve yet (weights not pulled),
+   * so the API can tell "no such model" (404) from "known, but no worker serves it now" (422).
+   */
+  async declare(models: KnownModel[]): Promise<void> {
+    if (models.length === 0) return;
+    await this.redis.hset(this.keys.catalog, Object.fromEntries(models.map((m) => [knownModelKey(m), JSON.stringify(m)])));
+  }
+
+  async knownModels(): Promise<KnownModel[]> {
+    return Object.values(await this.redis.hgetall(this.keys.catalog)).flatMap((entry) => {
+      const parsed = knownModelSchema.safeParse(JSON.parse(entry));
+      return parsed.success ? [parsed.data] : [];
+    });
+  }
+
   async remove(workerId: string): Promise<void> {
     await this.redis.multi().del(this.keys.worker(workerId)).zrem(this.keys.workersIndex, workerId).exec();
   }
@@ -40,4 +56,8 @@ export class WorkerRegistry {
       return parsed.success ? [parsed.data] : [];
     });
   }
+}
+
+export function knownModelKey(model: Pick<KnownModel, 'name' | 'version' | 'variant'>): string {
+  return model.variant ? `${model.name}@${model.version}#${model.variant}` : `${model.name}@${model.version}`;
 }

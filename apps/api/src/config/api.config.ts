@@ -18,6 +18,19 @@ export const apiEnvSchema = commonEnvSchema.extend({
   /** Attempts per job (1 = no retry) and the first backoff delay; bad input is never retried. */
   JOB_ATTEMPTS: envInt(3, { min: 1, max: 20 }),
   JOB_BACKOFF_MS: envInt(1000, { min: 0 }),
+  /**
+   * Keys of the admin API (rollout), as `id:secret` pairs separated by commas; the id names the key
+   * in the logs. Unset: the admin API answers 403 admin_disabled.
+   */
+  API_ADMIN_KEYS: z.preprocess(
+    (v) => (v === '' || v === undefined ? [] : typeof v === 'string' ? v.split(',').map((pair) => pair.trim()).filter(Boolean) : v),
+    z.array(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]+:.{16,}$/, 'each key must be id:secret, with a secret of at least 16 characters')
+        .transform((pair) => ({ id: pair.slice(0, pair.indexOf(':')), secret: pair.slice(pair.indexOf(':') + 1) })),
+    ),
+  ),
   /** A worker not seen for this long is considered gone. */
   WORKER_HEARTBEAT_TTL_MS: envInt(15_000, { min: 1000 }),
 });

@@ -14,6 +14,7 @@ import {
 import { IdempotencyStore, inferenceJobOptions, JobRecordStore } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
+import type { Route } from '../models/model-resolver';
 import { ServedModelsService } from '../models/served-models.service';
 import { QueueRegistry } from '../queues/queue.registry';
 import { ImageInspector } from '../uploads/image-inspector';
@@ -48,7 +49,7 @@ export class JobSubmitter {
 
   async submit(form: UploadForm, idempotencyKey: string | undefined): Promise<Submission> {
     if (!form.model) throw new FathomError(ErrorCode.MissingField, 'The `model` field is missing. See GET /v1/models.', { field: 'model' });
-    const model = await this.models.resolve(form.model);
+    const { model, route } = await this.models.resolve(form.model, form.variant);
     const options = this.parseOptions(model, form.options);
     const image = await this.inspector.inspect(form.image.bytes);
     const jobId = randomUUID();
@@ -56,7 +57,7 @@ export class JobSubmitter {
     if (idempotencyKey !== undefined) {
       const key = IDEMPOTENCY_KEY.safeParse(idempotencyKey);
       if (!key.success) throw new FathomError(ErrorCode.InvalidRequest, 'The Idempotency-Key header must be 1–255 characters.');
-      const fingerprint = fingerprintOf(model, options, form.image.bytes);
+      const fingerprint = fingerprintOf(form, form.image.bytes);
       const claim = await this.idempotency.claim(key.data, jobId, fingerprint);
       if (!claim.claimed) {
         if (claim.fingerprint !== fingerprint) {
@@ -66,13 +67,13 @@ export class JobSubmitter {
         return { accepted: { id: status.id, state: status.state, links: status.links }, replayed: true, queue: model.queue };
       }
       try {
-        await this.enqueue(jobId, model, options, form, image);
+        await this.enqueue(jobId, model, route, options, form, image);
       } catch (error) {
         await this.idempotency.release(key.data, jobId);
         throw error;
       }
     } else {
-      await this.enqueue(jobId, model, options, form, image);
+      await this.enqueue(jobId, model, route, options, form, image);
     }
     return { accepted: { id: jobId, state: 'queued', links: jobLinks(jobId) }, replayed: false, queue: model.queue };
   }
@@ -87,7 +88,9 @@ export class JobSubmitter {
       }
     }
     try {
-      return parseTaskOptions(model.task, json);
+      // The manifest's defaults first, then what the client chose.
+      const merged = json !== null && typeof json === 'object' && !Array.isArray(json) ? { ...model.defaults, ...json } : json;
+      return parseTaskOptions(model.task, merged);
     } catch (error) {
       const issues = error instanceof z.ZodError ? error.issues.map(({ path, message }) => ({ path: path.join('.'), message })) : undefined;
       throw new FathomError(ErrorCode.InvalidOptions, `Invalid options for the ${model.task} task.`, issues);
@@ -97,6 +100,7 @@ export class JobSubmitter {
   private async enqueue(
     jobId: string,
     model: ServedModel,
+    route: Route,
     options: TaskOptions,
     form: UploadForm,
     image: Awaited<ReturnType<ImageInspector['inspect']>>,
@@ -106,7 +110,7 @@ export class JobSubmitter {
     if (waiting >= this.config.API_MAX_QUEUE_DEPTH) {
       throw new FathomError(
         ErrorCode.QueueFull,
-        `The queue for ${model.name}@${model.version} is full (${waiting} jobs waiting). Retry later.`,
+        `The queue for ${model.queue.replace(/^infer\./, '')} is full (${waiting} jobs waiting). Retry later.`,
         undefined,
         this.config.API_RETRY_AFTER_SECONDS,
       );
@@ -117,7 +121,7 @@ export class JobSubmitter {
     const data = {
       jobId,
       task: model.task,
-      model: { name: model.name, version: model.version, task: model.task },
+      model: { name: model.name, version: model.version, task: model.task, ...(model.variant ? { variant: model.variant } : {}), route },
       options,
       input: { blobKey, bytes: image.bytes, format: image.format, width: image.width, height: image.height, filename },
       submittedAt: now,
@@ -135,10 +139,11 @@ export class JobSubmitter {
       await Promise.allSettled([this.blobs.delete(blobKey), this.records.delete(jobId)]);
       throw new FathomError(ErrorCode.ServiceUnavailable, 'The job could not be queued. Retry later.', undefined, this.config.API_RETRY_AFTER_SECONDS, { cause: error });
     }
-    this.logger.log({ msg: 'job accepted', jobId, model: model.name, version: model.version, bytes: image.bytes, width: image.width, height: image.height });
+    this.logger.log({ msg: 'job accepted', jobId, model: model.name, version: model.version, variant: model.variant, route, bytes: image.bytes, width: image.width, height: image.height });
   }
 }
 
-function fingerprintOf(model: ServedModel, options: TaskOptions, bytes: Buffer): string {
-  return createHash('sha256').update(`${model.name}@${model.version}\n${JSON.stringify(options)}\n`).update(bytes).digest('hex');
+/** What the client asked for, not what it was routed to: a retry must match even when a canary split sends it elsewhere. */
+function fingerprintOf(form: UploadForm, bytes: Buffer): string {
+  return createHash('sha256').update(`${form.model}\n${form.variant ?? ''}\n${form.options ?? ''}\n`).update(bytes).digest('hex');
 }

@@ -1,72 +1,93 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ErrorCode, FathomError, taskOptionsSchemas, type ModelListing, type ServedModel, type WorkerHeartbeat } from '@fathom/contracts';
+import { taskOptionsSchemas, type KnownModel, type ModelListing, type WorkerHeartbeat } from '@fathom/contracts';
 import { WorkerRegistry } from '@fathom/queue';
 import { z } from 'zod';
+import { RolloutStore } from '../rollout/rollout.store';
+import { aliasVersion, DEFAULT_ROLLOUT, resolveModel, type ResolvedModel } from './model-resolver';
+import { compareVersions } from './version-order';
 
-/** Heartbeats are read at most this often per API instance. */
+/** Heartbeats and the catalog are read at most this often per API instance. */
 const CACHE_MS = 500;
 
+function cached<T>(load: () => Promise<T>): () => Promise<T> {
+  let entry: { at: number; value: Promise<T> } | null = null;
+  return () => {
+    const now = Date.now();
+    if (!entry || now - entry.at > CACHE_MS) {
+      const value = load();
+      entry = { at: now, value };
+      value.catch(() => (entry = null));
+    }
+    return entry.value;
+  };
+}
+
 /**
- * What live workers serve, from their heartbeats. A model no live worker serves cannot be
- * submitted to: the client gets an error at once instead of a job that waits forever.
+ * What live workers serve (their heartbeats), what any worker ever declared (the catalog), and
+ * each model's rollout: resolves a submission's model, and lists models for GET /v1/models.
  */
 @Injectable()
 export class ServedModelsService {
-  private cache: { at: number; workers: Promise<WorkerHeartbeat[]> } | null = null;
+  readonly liveWorkers: () => Promise<WorkerHeartbeat[]>;
+  readonly knownModels: () => Promise<KnownModel[]>;
 
-  constructor(@Inject(WorkerRegistry) private readonly registry: WorkerRegistry) {}
+  constructor(
+    @Inject(WorkerRegistry) registry: WorkerRegistry,
+    @Inject(RolloutStore) private readonly rollouts: RolloutStore,
+  ) {
+    this.liveWorkers = cached(() => registry.liveWorkers());
+    this.knownModels = cached(() => registry.knownModels());
+  }
 
-  async liveWorkers(): Promise<WorkerHeartbeat[]> {
-    const now = Date.now();
-    if (!this.cache || now - this.cache.at > CACHE_MS) {
-      const workers = this.registry.liveWorkers(now);
-      this.cache = { at: now, workers };
-      workers.catch(() => (this.cache = null));
-    }
-    return this.cache.workers;
+  async resolve(reference: string, variant: string | undefined): Promise<ResolvedModel> {
+    const at = reference.indexOf('@');
+    const name = at < 0 ? reference : reference.slice(0, at);
+    const [workers, known, rollout] = await Promise.all([this.liveWorkers(), this.knownModels(), this.rollouts.get(name)]);
+    return resolveModel({ reference, variant }, { served: workers.flatMap((w) => w.models), known, rollout });
   }
 
   async listings(): Promise<ModelListing[]> {
-    const byKey = new Map<string, { model: ServedModel; workers: number; providers: Set<ServedModel['executionProvider']> }>();
-    for (const worker of await this.liveWorkers()) {
-      for (const model of worker.models) {
-        const key = `${model.name}@${model.version}`;
-        const entry = byKey.get(key) ?? { model, workers: 0, providers: new Set() };
-        entry.workers += 1;
-        entry.providers.add(model.executionProvider);
-        byKey.set(key, entry);
-      }
-    }
-    return [...byKey.values()]
-      .sort((a, b) => a.model.name.localeCompare(b.model.name) || compareVersions(b.model.version, a.model.version))
-      .map(({ model, workers, providers }) => ({
-        name: model.name,
-        version: model.version,
-        task: model.task,
-        workers,
-        executionProviders: [...providers],
-        options: z.toJSONSchema(taskOptionsSchemas[model.task], { io: 'input' }),
-      }));
-  }
-
-  /** `name` resolves to the newest served version; `name@version` pins one. */
-  async resolve(reference: string): Promise<ServedModel> {
-    const [name, version] = reference.split('@', 2) as [string, string | undefined];
-    const candidates = (await this.liveWorkers()).flatMap((w) => w.models).filter((m) => m.name === name);
-    const match = version === undefined ? candidates.sort((a, b) => compareVersions(b.version, a.version))[0] : candidates.find((m) => m.version === version);
-    if (match) return match;
-    const served = [...new Set((await this.liveWorkers()).flatMap((w) => w.models.map((m) => `${m.name}@${m.version}`)))].sort();
-    throw new FathomError(
-      ErrorCode.ModelNotFound,
-      candidates.length > 0
-        ? `Model "${name}" is served, but not version "${version}".`
-        : `No worker serves a model named "${name}". See GET /v1/models.`,
-      { served },
+    const [workers, known] = await Promise.all([this.liveWorkers(), this.knownModels()]);
+    const served = workers.flatMap((w) => w.models);
+    const names = [...new Set([...known, ...served].map((m) => m.name))].sort();
+    return Promise.all(
+      names.map(async (name) => {
+        const declared = [...known, ...served].filter((m) => m.name === name);
+        const rollout = (await this.rollouts.get(name)) ?? DEFAULT_ROLLOUT;
+        const aliases = { stable: aliasVersion(rollout, 'stable', declared, served) ?? null, canary: aliasVersion(rollout, 'canary', declared, served) ?? null };
+        const task = declared[0]!.task;
+        const base = declared.find((m) => !m.variant) ?? declared[0]!;
+        const workersServing = (version: string, variant?: string) =>
+          workers.filter((w) => w.models.some((m) => m.name === name && m.version === version && m.variant === variant)).length;
+        const versions = [...new Set(declared.map((m) => m.version))].sort(compareVersions).reverse();
+        return {
+          name,
+          task,
+          description: base.description,
+          aliases,
+          traffic: trafficShares(rollout.weights, aliases.canary !== null),
+          versions: versions.map((version) => ({
+            version,
+            workers: workersServing(version),
+            aliases: (['stable', 'canary'] as const).filter((alias) => aliases[alias] === version),
+            executionProviders: [...new Set(served.filter((m) => m.name === name && m.version === version).map((m) => m.executionProvider))],
+            variants: [...new Map(declared.filter((m) => m.version === version && m.variant).map((m) => [m.variant!, m])).values()].map((m) => ({
+              name: m.variant!,
+              description: m.description,
+              workers: workersServing(version, m.variant),
+            })),
+          })),
+          options: z.toJSONSchema(taskOptionsSchemas[task], { io: 'input' }),
+          defaults: base.defaults,
+        };
+      }),
     );
   }
 }
 
-/** Numeric-aware version order: 1.10.0 > 1.9.0. */
-export function compareVersions(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
+/** Weights as percentages of unpinned traffic (a canary weight with no canary version counts as 0). */
+function trafficShares(weights: { stable: number; canary: number }, hasCanary: boolean): { stable: number; canary: number } {
+  const canary = hasCanary ? weights.canary : 0;
+  const total = weights.stable + canary;
+  return total === 0 ? { stable: 0, canary: 0 } : { stable: (100 * weights.stable) / total, canary: (100 * canary) / total };
 }

@@ -7,6 +7,8 @@ export interface UploadForm {
   image: { bytes: Buffer; filename: string | undefined };
   model: string | undefined;
   options: string | undefined;
+  /** A named fine-tune of the model (see GET /v1/models). */
+  variant: string | undefined;
 }
 
 const KNOWN_FIELDS = new Set(['model', 'options', 'variant']);
@@ -31,9 +33,9 @@ export async function readUploadForm(request: FastifyRequest): Promise<UploadFor
     } else if (KNOWN_FIELDS.has(part.fieldname) && typeof part.value === 'string') {
       fields[part.fieldname] = part.value;
     } else {
-      throw new FathomError(ErrorCode.InvalidRequest, `Unknown form field "${part.fieldname}". Fields: image (file), model, options (JSON).`);
+      throw new FathomError(ErrorCode.InvalidRequest, `Unknown form field "${part.fieldname}". Fields: image (file), model, variant, options (JSON).`);
     }
   }
   if (!image) throw new FathomError(ErrorCode.MissingField, 'The `image` file field is missing.', { field: 'image' });
-  return { image, model: fields.model, options: fields.options };
+  return { image, model: fields.model, options: fields.options, variant: fields.variant || undefined };
 }

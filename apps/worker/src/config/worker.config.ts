@@ -9,13 +9,15 @@ const providerList = z
 
 export const workerEnvSchema = commonEnvSchema.extend({
   WORKER_ID: envString(`${hostname()}-${process.pid}`),
-  /** Folder of model manifests (*.model.json) and their weights. */
+  /** Folder of model manifests (*.model.yaml|yml|json) and their weights. */
   MODELS_DIR: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
-  /** Comma-separated model names to serve; empty serves every model found. */
+  /** Where `npm run models -- pull` puts downloaded weights (default ~/.cache/fathom/models). */
+  MODELS_CACHE_DIR: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
+  /** Comma-separated models to serve, as `name` or `name@version`; empty serves every model found. */
   WORKER_MODELS: z
     .preprocess((v) => (v === '' ? undefined : v), z.string().optional())
     .transform((v) => (v ? v.split(',').map((m) => m.trim()).filter(Boolean) : undefined)),
-  /** Serve the models that ship inside npm packages (the PP-OCRv4 text detector). */
+  /** Serve the built-in manifests (PP-OCR detector and classifier offline; Depth Anything V2 once pulled). */
   WORKER_BUILTIN_MODELS: envBool(true),
   /** Jobs each queue consumer holds at once: >1 lets fetching and storing overlap inference. */
   WORKER_CONCURRENCY: envInt(2, { min: 1, max: 256 }),

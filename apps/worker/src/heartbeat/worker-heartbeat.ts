@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { ServedModel } from '@fathom/contracts';
+import type { KnownModel, ServedModel } from '@fathom/contracts';
 import type { WorkerRegistry } from '@fathom/queue';
 
 /** Announces, every few seconds, that this worker is alive and which models it serves. */
@@ -21,6 +21,11 @@ export class WorkerHeartbeat {
     this.timer = setInterval(() => {
       beat().catch((error: Error) => this.logger.warn({ msg: 'heartbeat failed', error: error.message }));
     }, this.intervalMs);
+  }
+
+  /** Records every model this worker knows, served or not (see WorkerRegistry.declare). */
+  async declare(models: KnownModel[]): Promise<void> {
+    await this.registry.declare(models);
   }
 
   stop(): void {

@@ -1,4 +1,4 @@
-import type { ResizeSpec } from '../models/model-spec';
+import type { ResizeSpec } from '@fathom/models';
 import { planModelInputSize } from './resize-plan';
 
 const depth: ResizeSpec = { mode: 'keep-aspect', multiple: 14, target: 518, fit: 'lower-bound', maxSide: 2072 };

@@ -1,4 +1,4 @@
-import type { ResizeSpec } from '../models/model-spec';
+import type { ResizeSpec } from '@fathom/models';
 
 export interface Size {
   width: number;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import { buildSlowDepthModel } from '@fathom/testing';
-import { specFromManifest } from '../models/model-catalog';
+import { modelManifestSchema, specsFromManifest } from '@fathom/models';
 import { InferencePool } from './inference.pool';
 
 const SIDE = 518;
@@ -14,14 +14,17 @@ describe('inference runs off the main thread', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fathom-pool-'));
   const model = buildSlowDepthModel({ side: SIDE });
   writeFileSync(join(dir, 'slow.onnx'), model);
-  const spec = specFromManifest({ name: 'slow', version: '1.0.0', task: 'depth', weights: 'slow.onnx' }, dir);
+  const [spec] = specsFromManifest(modelManifestSchema.parse({ name: 'slow', version: '1.0.0', task: 'depth', weights: 'slow.onnx' }), {
+    manifestFile: join(dir, 'slow.model.json'),
+    cacheDir: dir,
+  });
   let pool: InferencePool;
   let image: Buffer;
 
   beforeAll(async () => {
     // One onnxruntime thread: the other core stays free for the main thread even when jest runs
     // other suites beside this one, so what is measured is the design, not CPU starvation.
-    pool = new InferencePool({ models: [spec], intraOpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6 }, 1);
+    pool = new InferencePool({ models: [spec!], intraOpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6 }, 1);
     await pool.start();
     image = await sharp({ create: { width: SIDE, height: SIDE, channels: 3, background: '#405060' } }).png().toBuffer();
   });

@@ -12,8 +12,9 @@ import { planModelInputSize } from '../imaging/resize-plan';
 import { buildInputTensor } from '../tasks/model-input.preprocess';
 import { TASK_PIPELINES } from '../tasks/task-registry';
 import type { TaskInput } from '../tasks/task-pipeline';
-import type { ModelSpec } from '../models/model-spec';
-import { modelKey, type LoadedModel, type RunRequest, type StageTimes, type ThreadInit, type ThreadMessage } from './thread-protocol';
+import type { ModelSpec } from '@fathom/models';
+import { specKey } from '@fathom/models';
+import { type LoadedModel, type RunRequest, type StageTimes, type ThreadInit, type ThreadMessage } from './thread-protocol';
 
 interface LoadedSession {
   spec: ModelSpec;
@@ -62,8 +63,8 @@ async function load(): Promise<LoadedModel[]> {
     const t1 = performance.now();
     const entry = { spec, session, executionProvider };
     await warmUp(entry);
-    sessions.set(modelKey(spec), entry);
-    loaded.push({ key: modelKey(spec), executionProvider, fallbackFrom, loadMs: t1 - t0, warmupMs: performance.now() - t1 });
+    sessions.set(specKey(spec), entry);
+    loaded.push({ key: specKey(spec), executionProvider, fallbackFrom, loadMs: t1 - t0, warmupMs: performance.now() - t1 });
   }
   return loaded;
 }

@@ -1,6 +1,6 @@
 import type { ErrorCode, ExecutionProvider, JobStage, ResultSummary, TaskOptions } from '@fathom/contracts';
 import type { EncodedArtifact } from '../tasks/task-pipeline';
-import type { ModelSpec } from '../models/model-spec';
+import type { ModelSpec } from '@fathom/models';
 
 /** What an inference thread is started with. */
 export interface ThreadInit {
@@ -53,6 +53,3 @@ export type ThreadMessage =
   | { type: 'done'; requestId: number; output: RunOutput }
   | { type: 'failed'; requestId: number; code: ErrorCode; message: string; retryable: boolean };
 
-/** One session per model version and variant. */
-export const modelKey = (spec: Pick<ModelSpec, 'name' | 'version' | 'variant'>) =>
-  spec.variant ? `${spec.name}@${spec.version}#${spec.variant}` : `${spec.name}@${spec.version}`;

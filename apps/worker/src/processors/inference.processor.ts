@@ -12,7 +12,7 @@ import {
 } from '@fathom/contracts';
 import type { BlobStore } from '@fathom/storage';
 import { InferenceError, type InferencePool } from '../inference/inference.pool';
-import { modelKey } from '../inference/thread-protocol';
+import { specKey } from '@fathom/models';
 
 /**
  * The thin processor: parse the job, fetch its input, run it on an inference thread, store the
@@ -41,7 +41,7 @@ export class InferenceProcessor {
 
     let output;
     try {
-      output = await this.pool.run(modelKey({ ...data.model }), input, data.options, report);
+      output = await this.pool.run(specKey(data.model), input, data.options, report);
     } catch (error) {
       if (error instanceof InferenceError && !error.retryable) {
         log.info({ msg: 'job refused', code: error.code, reason: error.message });

@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import type { RgbImage } from '../imaging/image-decoder';
 import { planModelInputSize } from '../imaging/resize-plan';
-import type { InputSpec } from '../models/model-spec';
+import type { InputSpec } from '@fathom/models';
 
 export interface InputTensor {
   data: Float32Array;

@@ -1,7 +1,7 @@
 import type { ArtifactName, ResultSummary, TaskName, TaskOptionsMap } from '@fathom/contracts';
 import type { RgbImage } from '../imaging/image-decoder';
 import type { Size } from '../imaging/resize-plan';
-import type { ModelSpec } from '../models/model-spec';
+import type { ModelSpec } from '@fathom/models';
 
 /** A model output as plain numbers: onnxruntime's tensor without the runtime. */
 export interface TensorView {

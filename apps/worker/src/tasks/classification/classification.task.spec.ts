@@ -1,11 +1,13 @@
 import { classificationTask, softmax, topK } from './classification.task';
-import type { ModelSpec } from '../../models/model-spec';
+import type { ModelSpec } from '@fathom/models';
 
 const spec = (kind: 'logits' | 'probabilities'): ModelSpec => ({
   name: 'cls',
   version: '1',
   task: 'classification',
   weights: '/dev/null',
+  source: { kind: 'path', path: '/dev/null' },
+  manifestFile: 'test',
   input: { name: 'x', layout: 'NCHW', channels: 'RGB', resize: { mode: 'fixed', width: 2, height: 2 }, mean: [0, 0, 0], std: [1, 1, 1] },
   output: { name: 'y', layout: 'NCHW', kind, range: { kind: 'minmax' } },
   labels: ['cat', 'dog', 'bird'],

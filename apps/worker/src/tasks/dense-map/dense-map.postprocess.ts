@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import type { DenseMapOptions } from '@fathom/contracts';
 import { applyColormap } from '../../imaging/colormaps';
 import type { Size } from '../../imaging/resize-plan';
-import type { OutputSpec } from '../../models/model-spec';
+import type { OutputSpec } from '@fathom/models';
 
 const PNG_OPTIONS = { compressionLevel: 6, adaptiveFiltering: false } as const;
 

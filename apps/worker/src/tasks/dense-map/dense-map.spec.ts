@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { colormapLut } from '../../imaging/colormaps';
-import { IMAGENET_MEAN, IMAGENET_STD, type InputSpec } from '../../models/model-spec';
+import { IMAGENET_MEAN, IMAGENET_STD, type InputSpec } from '@fathom/models';
 import { encodeDenseMap, normalizeDenseMap, resizeDenseMap } from './dense-map.postprocess';
 import { buildInputTensor } from '../model-input.preprocess';
 

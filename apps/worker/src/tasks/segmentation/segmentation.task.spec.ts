@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import type { ModelSpec } from '../../models/model-spec';
+import type { ModelSpec } from '@fathom/models';
 import type { TaskInput } from '../task-pipeline';
 import { argmaxClasses, classScores, vocPalette } from './class-maps';
 import { segmentationTask } from './segmentation.task';
@@ -9,6 +9,8 @@ const spec = (layout: 'NCHW' | 'NHWC', kind: 'logits' | 'probabilities' = 'logit
   version: '1',
   task: 'segmentation',
   weights: '/dev/null',
+  source: { kind: 'path', path: '/dev/null' },
+  manifestFile: 'test',
   input: { name: 'input', layout: 'NCHW', channels: 'RGB', resize: { mode: 'fixed', width: 4, height: 2 }, mean: [0, 0, 0], std: [1, 1, 1] },
   output: { name: 'output', layout, kind, range: { kind: 'minmax' } },
   labels,

@@ -41,19 +41,31 @@ export interface OutputSpec {
   range: { kind: 'minmax' } | { kind: 'fixed'; min: number; max: number };
 }
 
-/** A model version a worker can load: weights plus the contract around them. */
+/** Where a model's weights come from, resolved to a file on this machine. */
+export type WeightsSource =
+  | { kind: 'path'; path: string }
+  | { kind: 'npm'; path: string; module: string }
+  | { kind: 'url'; path: string; url: string; sha256: string; bytes?: number };
+
+/** A model version (or one of its variants) a worker can load: weights plus the contract around them. */
 export interface ModelSpec {
   name: string;
   version: string;
   task: TaskName;
-  /** Absolute path of the .onnx file. */
+  /** Absolute path of the .onnx file (for a URL source: where `models pull` puts it). */
   weights: string;
+  source: WeightsSource;
   /** A named fine-tune (its own weights), when this spec is one. */
   variant?: string;
   input: InputSpec;
   output: OutputSpec;
   /** Class names in output order (classification, segmentation). */
   labels?: string[];
+  /** Task options used when a client does not set them (checked against the task's schema). */
+  defaults?: Record<string, unknown>;
+  description?: string;
+  /** The manifest this came from, for messages ("built-in" for the shipped ones). */
+  manifestFile: string;
 }
 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;

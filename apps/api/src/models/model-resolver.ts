@@ -1,0 +1,96 @@
+import { ErrorCode, FathomError, type KnownModel, type RolloutState, type ServedModel } from '@fathom/contracts';
+import { compareVersions } from './version-order';
+
+export type Route = 'stable' | 'canary' | 'pinned';
+
+export interface ResolvedModel {
+  model: ServedModel;
+  route: Route;
+}
+
+/** What resolution reads: live workers' models, every model ever declared, and the model's rollout. */
+export interface ResolveContext {
+  served: ServedModel[];
+  known: KnownModel[];
+  rollout: RolloutState | null;
+}
+
+export const DEFAULT_ROLLOUT: RolloutState = { aliases: {}, weights: { stable: 100, canary: 0 }, history: [] };
+
+/**
+ * `name` → the stable alias, or the canary for its share of traffic; `name@stable|canary` → that
+ * alias; `name@1.2.0` → that version. A model no one declared is 404; a version, alias or variant
+ * no live worker serves is 422 at once, never a job that waits forever.
+ */
+export function resolveModel(request: { reference: string; variant?: string }, context: ResolveContext, random: () => number = Math.random): ResolvedModel {
+  const at = request.reference.indexOf('@');
+  const name = at < 0 ? request.reference : request.reference.slice(0, at);
+  const pin = at < 0 ? undefined : request.reference.slice(at + 1);
+  const { variant } = request;
+  const declared = [...context.known, ...context.served].filter((m) => m.name === name);
+  if (declared.length === 0) {
+    const names = [...new Set([...context.known, ...context.served].map((m) => m.name))].sort();
+    throw new FathomError(ErrorCode.ModelNotFound, `There is no model named "${name}". See GET /v1/models.`, { models: names });
+  }
+  const rollout = context.rollout ?? DEFAULT_ROLLOUT;
+  const served = (version: string | undefined) =>
+    version === undefined ? undefined : context.served.find((m) => m.name === name && m.version === version && m.variant === variant);
+  const notServed = (what: string) => {
+    const servedNow = [...new Set(context.served.filter((m) => m.name === name).map(describe))].sort();
+    return new FathomError(ErrorCode.ModelNotServed, `No worker serves ${what} now.${servedNow.length ? ` Served: ${servedNow.join(', ')}.` : ''}`, {
+      served: servedNow,
+    });
+  };
+  const target = variant ? `${name} variant "${variant}"` : name;
+
+  if (pin === 'stable' || pin === 'canary') {
+    const version = aliasVersion(rollout, pin, declared, context.served);
+    if (version === undefined) throw notServed(`${target}@${pin} (the alias points at no version)`);
+    const model = served(version);
+    if (!model) throw notServed(`${target}@${pin} (${version})`);
+    return { model, route: pin };
+  }
+  if (pin !== undefined) {
+    if (!declared.some((m) => m.version === pin)) {
+      const versions = [...new Set(declared.map((m) => m.version))].sort(compareVersions);
+      throw new FathomError(ErrorCode.ModelNotServed, `${name} has no version "${pin}". Known versions: ${versions.join(', ')}.`, { versions });
+    }
+    const model = served(pin);
+    if (!model) throw notServed(`${target}@${pin}`);
+    return { model, route: 'pinned' };
+  }
+
+  // Unpinned: split between the aliases by weight, among those a live worker serves.
+  const choices = (['stable', 'canary'] as const).flatMap((alias) => {
+    const weight = rollout.weights[alias];
+    const model = weight > 0 ? served(aliasVersion(rollout, alias, declared, context.served)) : undefined;
+    return model ? [{ alias, weight, model }] : [];
+  });
+  if (choices.length === 0) throw notServed(`${target} (stable: ${aliasVersion(rollout, 'stable', declared, context.served) ?? 'none'})`);
+  const total = choices.reduce((sum, c) => sum + c.weight, 0);
+  let draw = random() * total;
+  for (const choice of choices) {
+    draw -= choice.weight;
+    if (draw < 0) return { model: choice.model, route: choice.alias };
+  }
+  const last = choices[choices.length - 1]!;
+  return { model: last.model, route: last.alias };
+}
+
+/** The version an alias points at; stable defaults to the newest served version (else the newest declared). */
+export function aliasVersion(
+  rollout: RolloutState,
+  alias: 'stable' | 'canary',
+  declared: Array<Pick<KnownModel, 'name' | 'version'>>,
+  served: Array<Pick<KnownModel, 'name' | 'version'>>,
+): string | undefined {
+  const set = rollout.aliases[alias];
+  if (set !== undefined || alias === 'canary') return set;
+  const name = declared[0]?.name;
+  const newest = (versions: string[]) => versions.sort(compareVersions).at(-1);
+  return newest(served.filter((m) => m.name === name).map((m) => m.version)) ?? newest(declared.map((m) => m.version));
+}
+
+function describe(model: KnownModel): string {
+  return model.variant ? `${model.name}@${model.version} (variant ${model.variant})` : `${model.name}@${model.version}`;
+}

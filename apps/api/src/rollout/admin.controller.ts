@@ -1,0 +1,57 @@
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { aliasNameSchema, setAliasBodySchema, setWeightsBodySchema, type RolloutChange } from '@fathom/contracts';
+import { ErrorBodyDto, SetAliasDto, SetWeightsDto } from '../api-docs';
+import { AdminKeyGuard, AdminKeyId } from './admin-key.guard';
+import { RolloutService, type ModelRollout } from './rollout.service';
+
+/** The rollout admin API: every route needs an admin key; every change is logged with its id. */
+@ApiTags('admin')
+@ApiBearerAuth()
+@ApiResponse({ status: 401, type: ErrorBodyDto, description: 'No or wrong admin key.' })
+@ApiResponse({ status: 403, type: ErrorBodyDto, description: 'The admin API is off (API_ADMIN_KEYS unset).' })
+@UseGuards(AdminKeyGuard)
+@Controller('v1/admin/models')
+export class AdminController {
+  constructor(@Inject(RolloutService) private readonly rollout: RolloutService) {}
+
+  @Get(':name')
+  @ApiOperation({ summary: 'Versions, workers serving each, aliases, traffic weights and the change log of a model' })
+  describe(@Param('name') name: string): Promise<ModelRollout> {
+    return this.rollout.describe(name);
+  }
+
+  @Put(':name/aliases/:alias')
+  @ApiOperation({ summary: 'Point stable or canary at a version' })
+  @ApiBody({ type: SetAliasDto })
+  setAlias(@Param('name') name: string, @Param('alias') alias: string, @Body() body: unknown, @AdminKeyId() keyId: string): Promise<RolloutChange> {
+    return this.rollout.setAlias(name, aliasNameSchema.parse(alias), setAliasBodySchema.parse(body).version, keyId);
+  }
+
+  @Delete(':name/aliases/canary')
+  @ApiOperation({ summary: 'Drop the canary: all traffic to stable' })
+  removeCanary(@Param('name') name: string, @AdminKeyId() keyId: string): Promise<RolloutChange> {
+    return this.rollout.removeCanary(name, keyId);
+  }
+
+  @Put(':name/weights')
+  @ApiOperation({ summary: 'Split unpinned traffic between stable and canary, e.g. {"stable":90,"canary":10}' })
+  @ApiBody({ type: SetWeightsDto })
+  setWeights(@Param('name') name: string, @Body() body: unknown, @AdminKeyId() keyId: string): Promise<RolloutChange> {
+    return this.rollout.setWeights(name, setWeightsBodySchema.parse(body), keyId);
+  }
+
+  @Post(':name/promote')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'The canary becomes stable, with all traffic' })
+  promote(@Param('name') name: string, @AdminKeyId() keyId: string): Promise<RolloutChange> {
+    return this.rollout.promote(name, keyId);
+  }
+
+  @Post(':name/rollback')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Stable returns to the version before the last promotion or move, with all traffic' })
+  rollback(@Param('name') name: string, @AdminKeyId() keyId: string): Promise<RolloutChange> {
+    return this.rollout.rollback(name, keyId);
+  }
+}

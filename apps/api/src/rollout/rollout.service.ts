@@ -1,0 +1,125 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ErrorCode, FathomError, type AliasName, type KnownModel, type RolloutChange, type RolloutState } from '@fathom/contracts';
+import { aliasVersion } from '../models/model-resolver';
+import { ServedModelsService } from '../models/served-models.service';
+import { compareVersions } from '../models/version-order';
+import { RolloutStore } from './rollout.store';
+
+/** A model as the admin API shows it: versions, who serves them, aliases, weights and the change log. */
+export interface ModelRollout {
+  name: string;
+  task: string;
+  versions: Array<{ version: string; workers: number; variants: string[] }>;
+  aliases: { stable: string | null; canary: string | null };
+  weights: RolloutState['weights'];
+  history: string[];
+  log: RolloutChange[];
+}
+
+/**
+ * Moves a model's aliases and traffic weights: promote the canary, roll back to the previous
+ * stable, pin an alias to a version. Every change is effective at once (RolloutStore) and logged
+ * with the time and the admin key's id.
+ */
+@Injectable()
+export class RolloutService {
+  private readonly logger = new Logger(RolloutService.name);
+
+  constructor(
+    @Inject(RolloutStore) private readonly store: RolloutStore,
+    @Inject(ServedModelsService) private readonly models: ServedModelsService,
+  ) {}
+
+  async describe(name: string): Promise<ModelRollout> {
+    const { declared, served } = await this.model(name);
+    const rollout = (await this.store.get(name)) ?? { aliases: {}, weights: { stable: 100, canary: 0 }, history: [] };
+    const workers = await this.models.liveWorkers();
+    const versions = [...new Set(declared.map((m) => m.version))].sort(compareVersions).reverse();
+    return {
+      name,
+      task: declared[0]!.task,
+      versions: versions.map((version) => ({
+        version,
+        workers: workers.filter((w) => w.models.some((m) => m.name === name && m.version === version && !m.variant)).length,
+        variants: [...new Set(declared.filter((m) => m.version === version && m.variant).map((m) => m.variant!))],
+      })),
+      aliases: { stable: aliasVersion(rollout, 'stable', declared, served) ?? null, canary: rollout.aliases.canary ?? null },
+      weights: rollout.weights,
+      history: rollout.history,
+      log: await this.store.log(name),
+    };
+  }
+
+  async setAlias(name: string, alias: AliasName, version: string, keyId: string): Promise<RolloutChange> {
+    const { declared, served } = await this.model(name);
+    if (!declared.some((m) => m.version === version)) {
+      throw new FathomError(ErrorCode.ModelNotFound, `${name} has no version "${version}".`, { versions: [...new Set(declared.map((m) => m.version))] });
+    }
+    return this.change(name, keyId, 'set-alias', (state) => {
+      const current = aliasVersion(state, alias, declared, served);
+      if (alias === 'stable' && current !== undefined && current !== version) state.history.push(current);
+      state.aliases[alias] = version;
+      return state;
+    });
+  }
+
+  async removeCanary(name: string, keyId: string): Promise<RolloutChange> {
+    await this.model(name);
+    return this.change(name, keyId, 'remove-alias', (state) => {
+      delete state.aliases.canary;
+      state.weights = { stable: 100, canary: 0 };
+      return state;
+    });
+  }
+
+  async setWeights(name: string, weights: RolloutState['weights'], keyId: string): Promise<RolloutChange> {
+    await this.model(name);
+    return this.change(name, keyId, 'set-weights', (state) => {
+      if (weights.canary > 0 && state.aliases.canary === undefined) {
+        throw new FathomError(ErrorCode.RolloutConflict, `${name} has no canary: point the canary alias at a version first.`);
+      }
+      state.weights = weights;
+      return state;
+    });
+  }
+
+  /** The canary becomes stable and takes all traffic; the old stable is remembered for rollback. */
+  async promote(name: string, keyId: string): Promise<RolloutChange> {
+    const { declared, served } = await this.model(name);
+    return this.change(name, keyId, 'promote', (state) => {
+      const canary = state.aliases.canary;
+      if (canary === undefined) throw new FathomError(ErrorCode.RolloutConflict, `${name} has no canary to promote.`);
+      const stable = aliasVersion(state, 'stable', declared, served);
+      if (stable !== undefined && stable !== canary) state.history.push(stable);
+      state.aliases = { stable: canary };
+      state.weights = { stable: 100, canary: 0 };
+      return state;
+    });
+  }
+
+  /** Stable goes back to the version it was before, with all traffic; any canary is dropped. */
+  async rollback(name: string, keyId: string): Promise<RolloutChange> {
+    await this.model(name);
+    return this.change(name, keyId, 'rollback', (state) => {
+      const previous = state.history.pop();
+      if (previous === undefined) throw new FathomError(ErrorCode.RolloutConflict, `${name} has no earlier stable version to roll back to.`);
+      state.aliases = { stable: previous };
+      state.weights = { stable: 100, canary: 0 };
+      return state;
+    });
+  }
+
+  private async change(name: string, keyId: string, action: RolloutChange['action'], apply: (state: RolloutState) => RolloutState): Promise<RolloutChange> {
+    const change = await this.store.update(name, keyId, action, apply);
+    this.logger.log({ msg: 'rollout changed', model: name, action, keyId, at: change.at, aliases: change.after.aliases, weights: change.after.weights });
+    return change;
+  }
+
+  private async model(name: string): Promise<{ declared: KnownModel[]; served: KnownModel[] }> {
+    const [known, workers] = await Promise.all([this.models.knownModels(), this.models.liveWorkers()]);
+    const served = workers.flatMap((w) => w.models);
+    const declared = [...known, ...served].filter((m) => m.name === name);
+    if (declared.length === 0) throw new FathomError(ErrorCode.ModelNotFound, `There is no model named "${name}".`);
+    return { declared, served: served.filter((m) => m.name === name) };
+  }
+}

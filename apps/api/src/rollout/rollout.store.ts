@@ -1,0 +1,63 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { rolloutChangeSchema, rolloutStateSchema, type RolloutChange, type RolloutState } from '@fathom/contracts';
+import { redisKeys } from '@fathom/queue';
+import { API_CONFIG, type ApiConfig } from '../config/api.config';
+import { DEFAULT_ROLLOUT } from '../models/model-resolver';
+import { REDIS } from '../redis.providers';
+
+/** Changes kept per model in its rollout log. */
+const LOG_LENGTH = 200;
+
+/**
+ * Each model's rollout (aliases, traffic weights, earlier stables) in Redis, read on every
+ * submission so a change is effective at once on every API instance. Changes are optimistic
+ * transactions (WATCH): two operators moving the same alias at once cannot lose an update.
+ */
+@Injectable()
+export class RolloutStore {
+  private readonly keys;
+
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(API_CONFIG) config: ApiConfig,
+  ) {
+    this.keys = redisKeys(config.REDIS_PREFIX);
+  }
+
+  async get(model: string): Promise<RolloutState | null> {
+    const raw = await this.redis.get(this.keys.rollout(model));
+    return raw === null ? null : rolloutStateSchema.parse(JSON.parse(raw));
+  }
+
+  /** Applies `change` to the current state and appends it to the log, atomically. */
+  async update(model: string, keyId: string, action: RolloutChange['action'], change: (state: RolloutState) => RolloutState): Promise<RolloutChange> {
+    const key = this.keys.rollout(model);
+    // WATCH belongs to a connection: a connection of its own, so other requests cannot clear it.
+    const redis = this.redis.duplicate();
+    try {
+      for (;;) {
+        await redis.watch(key);
+        const raw = await redis.get(key);
+        const before = raw === null ? DEFAULT_ROLLOUT : rolloutStateSchema.parse(JSON.parse(raw));
+        const after = rolloutStateSchema.parse(change(structuredClone(before)));
+        const entry: RolloutChange = { at: new Date().toISOString(), keyId, action, before, after };
+        const done = await redis
+          .multi()
+          .set(key, JSON.stringify(after))
+          .lpush(this.keys.rolloutLog(model), JSON.stringify(entry))
+          .ltrim(this.keys.rolloutLog(model), 0, LOG_LENGTH - 1)
+          .exec();
+        if (done !== null) return entry; // null: someone else changed it first; read again
+      }
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  /** Newest first. */
+  async log(model: string, limit = 50): Promise<RolloutChange[]> {
+    const entries = await this.redis.lrange(this.keys.rolloutLog(model), 0, limit - 1);
+    return entries.map((entry) => rolloutChangeSchema.parse(JSON.parse(entry)));
+  }
+}

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+
+/**
+ * A model's rollout: which version each alias points at and how `model=<name>` traffic is split
+ * between them. Kept in Redis and read on every submission, so a change takes effect at once on
+ * every API instance; workers never need to know (jobs go to per-version queues).
+ */
+export const rolloutStateSchema = z.object({
+  aliases: z.object({ stable: z.string().optional(), canary: z.string().optional() }),
+  /** Relative weights of stable and canary for unpinned submissions. */
+  weights: z.object({ stable: z.number().int().min(0), canary: z.number().int().min(0) }),
+  /** Earlier stable versions, newest last: what rollback returns to. */
+  history: z.array(z.string()),
+});
+export type RolloutState = z.infer<typeof rolloutStateSchema>;
+
+export const rolloutActionSchema = z.enum(['set-alias', 'remove-alias', 'set-weights', 'promote', 'rollback']);
+
+/** One line of a model's rollout log: who changed what, when. */
+export const rolloutChangeSchema = z.object({
+  at: z.string(),
+  keyId: z.string(),
+  action: rolloutActionSchema,
+  before: rolloutStateSchema,
+  after: rolloutStateSchema,
+});
+export type RolloutChange = z.infer<typeof rolloutChangeSchema>;
+
+export const setAliasBodySchema = z.object({ version: z.string().min(1) }).strict();
+export const setWeightsBodySchema = z
+  .object({ stable: z.number().int().min(0).max(100), canary: z.number().int().min(0).max(100) })
+  .strict()
+  .refine((w) => w.stable + w.canary === 100, { message: 'stable + canary must add up to 100' });
+

@@ -1,0 +1,5 @@
+export * from './model-spec';
+export * from './manifest.schema';
+export * from './task-defaults';
+export * from './model-catalog';
+export * from './weights';

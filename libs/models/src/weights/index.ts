@@ -1,0 +1,3 @@
+export * from './weights-check';
+export * from './weights-download';
+export * from './download-progress';

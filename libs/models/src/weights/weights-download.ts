@@ -1,0 +1,237 @@
+import { createHash, type Hash } from 'node:crypto';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { ReadableStreamDefaultReader, ReadableStreamReadResult } from 'node:stream/web';
+import { describeWeightsBytes, hashFileInto, readHead, sha256File, type WeightsProblem } from './weights-check';
+
+export type WeightsDownloadErrorCode = 'http_error' | 'network_error' | 'checksum_mismatch' | 'aborted';
+
+/** A failed download, with a code callers branch on (retry a network error, give up on a checksum). */
+export class WeightsDownloadError extends Error {
+  constructor(
+    readonly code: WeightsDownloadErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'WeightsDownloadError';
+  }
+}
+
+export interface DownloadProgress {
+  /** Bytes in the .part file so far, the resumed prefix included. */
+  received: number;
+  /** The whole file's size, when the server or the caller says it. */
+  total: number | null;
+  /** Bytes that were already on disk when this download started (0 for a fresh one). */
+  resumedFrom: number;
+}
+
+export interface DownloadWeightsOptions {
+  url: string;
+  /** Expected sha256 of the whole file, hex (either case). */
+  sha256: string;
+  dest: string;
+  /** Expected size, used for progress when the server sends no length. */
+  bytes?: number;
+  onProgress?: (progress: DownloadProgress) => void;
+  /** Give up after this long without a byte (and as the connect timeout); default 30 s. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface DownloadedWeights {
+  path: string;
+  bytes: number;
+  /** Bytes reused from an earlier interrupted run. */
+  resumedFrom: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** What one request left in the .part file. */
+interface Received {
+  digest: string;
+  bytes: number;
+  resumedFrom: number;
+}
+
+/**
+ * Downloads `url` to `dest`, verified against `sha256`. Bytes land in `dest.part` first and an
+ * interrupted run resumes from it; `dest` appears (atomic rename) only once the hash matches.
+ */
+export async function downloadWeights(opts: DownloadWeightsOptions): Promise<DownloadedWeights> {
+  const expected = opts.sha256.toLowerCase();
+  // A typo in a manifest should fail now, not after 100 MB.
+  if (!/^[0-9a-f]{64}$/.test(expected)) throw new TypeError(`sha256 must be 64 hex characters, got "${opts.sha256}"`);
+
+  const present = await fileSize(opts.dest);
+  if (present !== null && (await sha256File(opts.dest)) === expected) return { path: opts.dest, bytes: present, resumedFrom: 0 };
+
+  await mkdir(dirname(opts.dest), { recursive: true });
+  const part = `${opts.dest}.part`;
+  const offset = (await fileSize(part)) ?? 0;
+  const received = (await fetchToPart(opts, part, offset)) ?? (await settleUnsatisfiableRange(opts, part, offset, expected));
+
+  if (received.digest !== expected) {
+    const problem = describeWeightsBytes(await readHead(part), received.bytes);
+    // A wrong part must not be resumed from: the next run starts clean.
+    await rm(part, { force: true });
+    throw new WeightsDownloadError('checksum_mismatch', mismatchMessage(opts, expected, received, problem));
+  }
+  await rename(part, opts.dest);
+  return { path: opts.dest, bytes: received.bytes, resumedFrom: received.resumedFrom };
+}
+
+/** A 416 to `Range: bytes=N-` means N is at or past the end: the part is complete, or wrong. */
+async function settleUnsatisfiableRange(opts: DownloadWeightsOptions, part: string, offset: number, expected: string): Promise<Received> {
+  const digest = await sha256File(part);
+  if (digest === expected) return { digest, bytes: offset, resumedFrom: offset };
+  // Longer than the file, or left by another version of it: start over, once.
+  await rm(part, { force: true });
+  const fresh = await fetchToPart(opts, part, 0);
+  if (!fresh) throw new WeightsDownloadError('http_error', `${opts.url}: HTTP 416 to a request without a Range header`);
+  return fresh;
+}
+
+/**
+ * One request: appends to the part from `offset` (or rewrites it when the server ignores ranges),
+ * hashing the prefix and every chunk. Null when the server answers 416 to a resume.
+ */
+async function fetchToPart(opts: DownloadWeightsOptions, part: string, offset: number): Promise<Received | null> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  // Hash the existing prefix before the request, so its disk time does not count as a stall.
+  const prefixHash = createHash('sha256');
+  if (offset > 0) await hashFileInto(prefixHash, part);
+
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  const forwardAbort = (): void => controller.abort();
+  opts.signal?.addEventListener('abort', forwardAbort, { once: true });
+  if (opts.signal?.aborted) controller.abort();
+
+  let received = offset;
+  const failure = (error: unknown): WeightsDownloadError => {
+    const kept = received > 0 ? `; ${received} bytes are kept in ${part} for the next run to resume from` : '';
+    if (opts.signal?.aborted) return new WeightsDownloadError('aborted', `${opts.url}: download aborted${kept}`, { cause: error });
+    const reason = timedOut ? `no data for ${timeoutMs} ms` : describeError(error);
+    return new WeightsDownloadError('network_error', `${opts.url}: network error after ${received} bytes (${reason})${kept}`, { cause: error });
+  };
+
+  try {
+    let response: Response;
+    try {
+      // identity: byte ranges must address the file itself, not a compressed rendition of it.
+      const headers: Record<string, string> = { 'accept-encoding': 'identity' };
+      if (offset > 0) headers.range = `bytes=${offset}-`;
+      response = await fetch(opts.url, { headers, signal: controller.signal });
+    } catch (error) {
+      throw failure(error);
+    }
+    timer.refresh();
+
+    if (response.status === 416 && offset > 0) return null;
+    if (!response.ok) {
+      throw new WeightsDownloadError('http_error', `${opts.url}: HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+    }
+    let resumedFrom = 0;
+    let hash: Hash = createHash('sha256');
+    if (response.status === 206) {
+      const range = parseContentRange(response.headers.get('content-range'));
+      if (range?.start !== offset) {
+        throw new WeightsDownloadError('http_error', `${opts.url}: asked for bytes from ${offset}, got Content-Range "${response.headers.get('content-range')}"`);
+      }
+      resumedFrom = offset;
+      hash = prefixHash;
+    }
+    // A 200 to a Range request is a server without range support: the whole file, from byte 0.
+    received = resumedFrom;
+    const total = totalSize(response, resumedFrom) ?? opts.bytes ?? null;
+    const report = (): void => opts.onProgress?.({ received, total, resumedFrom });
+
+    const file = await open(part, resumedFrom > 0 ? 'a' : 'w');
+    try {
+      report();
+      if (response.body) {
+        const reader = response.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+        for (;;) {
+          let chunk: ReadableStreamReadResult<Uint8Array>;
+          try {
+            chunk = await reader.read();
+          } catch (error) {
+            throw failure(error);
+          }
+          if (chunk.done) break;
+          timer.refresh();
+          // Written before the next read, so a dropped connection leaves every received byte on disk.
+          await file.write(chunk.value);
+          hash.update(chunk.value);
+          received += chunk.value.length;
+          report();
+        }
+      }
+    } finally {
+      await file.close();
+    }
+    if (total !== null && received < total) throw failure(new Error(`the connection closed at ${received} of ${total} bytes`));
+    return { digest: hash.digest('hex'), bytes: received, resumedFrom };
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', forwardAbort);
+    // Frees the connection when we stopped reading early (an error); a no-op after a full read.
+    controller.abort();
+  }
+}
+
+/** The whole file's size from Content-Range (206) or Content-Length, if the server sent one. */
+function totalSize(response: Response, resumedFrom: number): number | null {
+  if (response.status === 206) {
+    const range = parseContentRange(response.headers.get('content-range'));
+    if (range?.total != null) return range.total;
+  }
+  const length = response.headers.get('content-length');
+  return length !== null && /^\d+$/.test(length) ? resumedFrom + Number(length) : null;
+}
+
+function parseContentRange(header: string | null): { start: number; total: number | null } | null {
+  const match = header ? /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(header.trim()) : null;
+  if (!match?.[1] || !match[2]) return null;
+  return { start: Number(match[1]), total: match[2] === '*' ? null : Number(match[2]) };
+}
+
+async function fileSize(path: string): Promise<number | null> {
+  try {
+    return (await stat(path)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+/** fetch's errors say "fetch failed" or "terminated"; the useful part is in `cause`. */
+function describeError(error: unknown): string {
+  const message = messageOf(error) ?? String(error);
+  const cause = messageOf((error as { cause?: unknown } | null)?.cause);
+  return cause ? `${message}: ${cause}` : message;
+}
+
+/** Duck-typed: undici's errors come from Node's realm, where `instanceof Error` can be false (jest). */
+function messageOf(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { message, code } = value as { message?: unknown; code?: unknown };
+  if (typeof message === 'string' && message) return message;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function mismatchMessage(opts: DownloadWeightsOptions, expected: string, received: Received, problem: WeightsProblem | null): string {
+  const size = opts.bytes !== undefined && opts.bytes !== received.bytes ? ` (expected ${opts.bytes} bytes)` : '';
+  let message = `${opts.url}: sha256 mismatch: expected ${expected}, got ${received.digest} for ${received.bytes} bytes${size}; the download was deleted`;
+  if (problem) message += `. What arrived: ${problem.message}`;
+  // The usual cause: a /raw/ or /blob/ link to the pointer file instead of the stored object.
+  if (problem?.code === 'git_lfs_pointer') message += '. The URL serves the pointer file, not the LFS object (on Hugging Face use /resolve/, not /raw/)';
+  return message;
+}

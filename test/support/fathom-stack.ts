@@ -91,12 +91,13 @@ export function depthModelsDir(model: Buffer = buildDepthStandInModel(), name = 
 /** POST a multipart form like curl -F would. */
 export async function submit(
   api: ApiInstance,
-  form: { image: Buffer; filename?: string; model?: string; options?: unknown },
+  form: { image: Buffer; filename?: string; model?: string; variant?: string; options?: unknown },
   headers: Record<string, string> = {},
   path = '/v1/jobs',
 ): Promise<Response> {
   const body = new FormData();
   if (form.model !== undefined) body.append('model', form.model);
+  if (form.variant !== undefined) body.append('variant', form.variant);
   if (form.options !== undefined) body.append('options', typeof form.options === 'string' ? form.options : JSON.stringify(form.options));
   body.append('image', new Blob([new Uint8Array(form.image)]), form.filename ?? 'upload.png');
   return fetch(`${api.url}${path}`, { method: 'POST', body, headers });

@@ -17,6 +17,8 @@ import { QueueRegistry } from './queues/queue.registry';
 import { JobEventsRelay } from './realtime/job-events.relay';
 import { JobsGateway } from './realtime/jobs.gateway';
 import { redisProviders } from './redis.providers';
+import { ApiMetrics } from './metrics/api-metrics';
+import { MetricsController } from './metrics/metrics.controller';
 import { AdminController } from './rollout/admin.controller';
 import { AdminKeyGuard } from './rollout/admin-key.guard';
 import { RolloutService } from './rollout/rollout.service';
@@ -34,7 +36,7 @@ export class ApiModule {
         LoggerModule.forRoot({
           pinoHttp: {
             ...loggerOptions('fathom-api', config.LOG_LEVEL),
-            autoLogging: { ignore: (req) => ['/healthz', '/readyz'].includes(req.url ?? '') },
+            autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
             // Request bodies (images) and headers stay out of the logs: method, url, status, time.
             serializers: {
               req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
@@ -44,11 +46,12 @@ export class ApiModule {
         }),
         TerminusModule,
       ],
-      controllers: [JobsController, InferController, ModelsController, AdminController, HealthController, WebController],
+      controllers: [JobsController, InferController, ModelsController, AdminController, HealthController, MetricsController, WebController],
       providers: [
         { provide: API_CONFIG, useValue: config },
         ...redisProviders,
         QueueRegistry,
+        ApiMetrics,
         RolloutStore,
         ServedModelsService,
         RolloutService,

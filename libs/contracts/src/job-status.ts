@@ -18,9 +18,19 @@ export const jobLinksSchema = z.object({
 export type JobLinks = z.infer<typeof jobLinksSchema>;
 
 /** 202 answer to a submission. */
+/** The model version a job runs on, and how it was chosen (stable or canary alias, or pinned). */
+export const jobModelSchema = z.object({
+  name: z.string(),
+  version: z.string(),
+  task: z.string(),
+  variant: z.string().optional(),
+  route: z.enum(['stable', 'canary', 'pinned']).optional(),
+});
+
 export const jobAcceptedSchema = z.object({
   id: z.string(),
   state: jobStateSchema,
+  model: jobModelSchema,
   links: jobLinksSchema,
 });
 export type JobAccepted = z.infer<typeof jobAcceptedSchema>;
@@ -50,7 +60,7 @@ export const jobStatusSchema = z.object({
   id: z.string(),
   state: jobStateSchema,
   progress: jobProgressSchema.nullable(),
-  model: z.object({ name: z.string(), version: z.string(), task: z.string(), variant: z.string().optional(), route: z.enum(['stable', 'canary', 'pinned']).optional() }),
+  model: jobModelSchema,
   timestamps: z.object({
     createdAt: z.string(),
     startedAt: z.string().nullable(),

@@ -28,11 +28,15 @@ function encodeModel(graph: onnx.IGraphProto): Buffer {
   return Buffer.from(onnx.ModelProto.encode(model).finish());
 }
 
-/** Depth Anything V2's signature; output = mean of the three normalised input channels. */
-export function buildDepthStandInModel(): Buffer {
+/**
+ * Depth Anything V2's signature; output = mean of the three normalised input channels, or its
+ * negative when `inverted` (a "fine-tune" whose answer is told apart from the base's at a glance).
+ */
+export function buildDepthStandInModel(opts: { inverted?: boolean } = {}): Buffer {
+  const mean = node('ReduceMean', ['pixel_values'], [opts.inverted ? 'mean' : 'predicted_depth'], [ints('axes', [1]), int('keepdims', 0)]);
   return encodeModel({
-    name: 'depth-stand-in',
-    node: [node('ReduceMean', ['pixel_values'], ['predicted_depth'], [ints('axes', [1]), int('keepdims', 0)])],
+    name: opts.inverted ? 'inverted-depth-stand-in' : 'depth-stand-in',
+    node: opts.inverted ? [mean, node('Neg', ['mean'], ['predicted_depth'])] : [mean],
     input: [valueInfo('pixel_values', ['batch_size', 3, 'height', 'width'])],
     output: [valueInfo('predicted_depth', ['batch_size', 'height', 'width'])],
   });

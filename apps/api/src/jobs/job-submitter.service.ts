@@ -16,6 +16,7 @@ import { BlobStore } from '@fathom/storage';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import type { Route } from '../models/model-resolver';
 import { ServedModelsService } from '../models/served-models.service';
+import { ApiMetrics } from '../metrics/api-metrics';
 import { QueueRegistry } from '../queues/queue.registry';
 import { ImageInspector } from '../uploads/image-inspector';
 import type { UploadForm } from '../uploads/upload-form.reader';
@@ -45,6 +46,7 @@ export class JobSubmitter {
     @Inject(JobRecordStore) private readonly records: JobRecordStore,
     @Inject(IdempotencyStore) private readonly idempotency: IdempotencyStore,
     @Inject(JobReader) private readonly reader: JobReader,
+    @Inject(ApiMetrics) private readonly metrics: ApiMetrics,
   ) {}
 
   async submit(form: UploadForm, idempotencyKey: string | undefined): Promise<Submission> {
@@ -64,7 +66,7 @@ export class JobSubmitter {
           throw new FathomError(ErrorCode.IdempotencyKeyConflict, 'This Idempotency-Key was already used for a different request.');
         }
         const status = await this.reader.status(claim.jobId);
-        return { accepted: { id: status.id, state: status.state, links: status.links }, replayed: true, queue: model.queue };
+        return { accepted: { id: status.id, state: status.state, model: status.model, links: status.links }, replayed: true, queue: model.queue };
       }
       try {
         await this.enqueue(jobId, model, route, options, form, image);
@@ -75,7 +77,8 @@ export class JobSubmitter {
     } else {
       await this.enqueue(jobId, model, route, options, form, image);
     }
-    return { accepted: { id: jobId, state: 'queued', links: jobLinks(jobId) }, replayed: false, queue: model.queue };
+    const jobModel = { name: model.name, version: model.version, task: model.task, ...(model.variant ? { variant: model.variant } : {}), route };
+    return { accepted: { id: jobId, state: 'queued', model: jobModel, links: jobLinks(jobId) }, replayed: false, queue: model.queue };
   }
 
   private parseOptions(model: ServedModel, raw: string | undefined): TaskOptions {
@@ -139,6 +142,7 @@ export class JobSubmitter {
       await Promise.allSettled([this.blobs.delete(blobKey), this.records.delete(jobId)]);
       throw new FathomError(ErrorCode.ServiceUnavailable, 'The job could not be queued. Retry later.', undefined, this.config.API_RETRY_AFTER_SECONDS, { cause: error });
     }
+    this.metrics.jobsSubmitted.inc({ model: model.name, version: model.version, variant: model.variant ?? '', task: model.task, route });
     this.logger.log({ msg: 'job accepted', jobId, model: model.name, version: model.version, variant: model.variant, route, bytes: image.bytes, width: image.width, height: image.height });
   }
 }

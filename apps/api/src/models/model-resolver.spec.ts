@@ -1,0 +1,80 @@
+import { FathomError, type KnownModel, type RolloutState, type ServedModel } from '@fathom/contracts';
+import { resolveModel, type ResolveContext } from './model-resolver';
+import { compareVersions } from './version-order';
+
+const known = (version: string, variant?: string): KnownModel => ({
+  name: 'depth',
+  version,
+  ...(variant ? { variant } : {}),
+  task: 'depth',
+  queue: `infer.depth@${version}${variant ? `#${variant}` : ''}`,
+  input: { name: 'pixel_values', description: '' },
+});
+const served = (version: string, variant?: string): ServedModel => ({ ...known(version, variant), executionProvider: 'cpu' });
+const rollout = (state: Partial<RolloutState>): RolloutState => ({ aliases: {}, weights: { stable: 100, canary: 0 }, history: [], ...state });
+
+/** A deterministic sequence standing in for Math.random. */
+function sequence(n: number): () => number {
+  let i = 0;
+  return () => ((i++ * 0.6180339887) % 1) * (n > 0 ? 1 : 0);
+}
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    return error instanceof FathomError ? `${error.code}: ${error.message}` : String(error);
+  }
+  return 'no error';
+}
+
+describe('which model version a submission goes to', () => {
+  const context: ResolveContext = {
+    served: [served('1.0.0'), served('1.1.0'), served('1.1.0', 'mirrors')],
+    known: [known('1.0.0'), known('1.1.0'), known('1.1.0', 'mirrors'), known('0.9.0')],
+    rollout: rollout({ aliases: { stable: '1.0.0', canary: '1.1.0' }, weights: { stable: 90, canary: 10 } }),
+  };
+
+  it('splits unpinned traffic by weight: 90/10 over 2,000 draws', () => {
+    const random = sequence(2000);
+    const routes = Array.from({ length: 2000 }, () => resolveModel({ reference: 'depth' }, context, random));
+    const canary = routes.filter((r) => r.route === 'canary');
+    expect(canary.every((r) => r.model.version === '1.1.0')).toBe(true);
+    expect(Math.abs(canary.length / 2000 - 0.1)).toBeLessThan(0.01);
+  });
+
+  it('sends name@stable, name@canary and a pinned version where they say, and records how', () => {
+    expect(resolveModel({ reference: 'depth@stable' }, context)).toMatchObject({ route: 'stable', model: { version: '1.0.0' } });
+    expect(resolveModel({ reference: 'depth@canary' }, context)).toMatchObject({ route: 'canary', model: { version: '1.1.0' } });
+    expect(resolveModel({ reference: 'depth@1.1.0' }, context)).toMatchObject({ route: 'pinned', model: { version: '1.1.0' } });
+    expect(resolveModel({ reference: 'depth@1.1.0', variant: 'mirrors' }, context).model).toMatchObject({ variant: 'mirrors', queue: 'infer.depth@1.1.0#mirrors' });
+  });
+
+  it('with no rollout set, stable is the newest served version', () => {
+    const fresh = { ...context, rollout: null };
+    expect(resolveModel({ reference: 'depth' }, fresh)).toMatchObject({ route: 'stable', model: { version: '1.1.0' } });
+  });
+
+  it('sends a variant only to versions that serve it, whatever the split says', () => {
+    const random = sequence(100);
+    const picks = Array.from({ length: 100 }, () => resolveModel({ reference: 'depth', variant: 'mirrors' }, context, random));
+    expect(new Set(picks.map((p) => `${p.model.version}#${p.model.variant}`))).toEqual(new Set(['1.1.0#mirrors']));
+  });
+
+  it('answers 404 for a model no one declared and 422, at once, for what no live worker serves', () => {
+    expect(codeOf(() => resolveModel({ reference: 'nope' }, context))).toMatch(/^model_not_found: There is no model named "nope"/);
+    expect(codeOf(() => resolveModel({ reference: 'depth@0.9.0' }, context))).toMatch(/^model_not_served: No worker serves depth@0\.9\.0 now\. Served: /);
+    expect(codeOf(() => resolveModel({ reference: 'depth@7.0.0' }, context))).toMatch(/^model_not_served: depth has no version "7\.0\.0"\. Known versions: 0\.9\.0, 1\.0\.0, 1\.1\.0/);
+    expect(codeOf(() => resolveModel({ reference: 'depth@1.0.0', variant: 'indoor-art' }, context))).toMatch(/^model_not_served: No worker serves depth variant "indoor-art"@1\.0\.0/);
+    const noCanary = { ...context, rollout: rollout({ aliases: { stable: '1.0.0' } }) };
+    expect(codeOf(() => resolveModel({ reference: 'depth@canary' }, noCanary))).toMatch(/^model_not_served: .*the alias points at no version/);
+    const nothingServed = { ...context, served: [] };
+    expect(codeOf(() => resolveModel({ reference: 'depth' }, nothingServed))).toMatch(/^model_not_served: No worker serves depth \(stable: 1\.0\.0\) now/);
+  });
+});
+
+describe('version order', () => {
+  it('compares numbers as numbers and puts a release above its pre-releases', () => {
+    expect(['1.10.0', '2.0.0-int8', '1.9.0', '2.0.0', '2.0.0-rc.1'].sort(compareVersions)).toEqual(['1.9.0', '1.10.0', '2.0.0-int8', '2.0.0-rc.1', '2.0.0']);
+  });
+});

@@ -1,0 +1,166 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import type { JobAccepted, ModelListing, RolloutChange } from '@fathom/contracts';
+import { buildDepthStandInModel } from '@fathom/testing';
+import { FathomStack, pollStatus, submit, type ApiInstance } from './support/fathom-stack';
+
+const ADMIN = 'Bearer ops-secret-0123456789abcdef';
+
+/**
+ * A depth model in three versions: 1.0.0 and 1.1.0 served (1.1.0 with an `inverted` fine-tune),
+ * 2.0.0 declared by URL but never pulled. Inputs are resized to 28×28 so 2,000 jobs cost little.
+ */
+function depthVersionsDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fathom-rollout-'));
+  writeFileSync(join(dir, 'base.onnx'), buildDepthStandInModel());
+  writeFileSync(join(dir, 'inverted.onnx'), buildDepthStandInModel({ inverted: true }));
+  const manifest = (version: string, extra: string) =>
+    [`name: depth`, `version: ${version}`, 'task: depth', 'input: { resize: { mode: fixed, width: 28, height: 28 } }', extra].join('\n');
+  writeFileSync(join(dir, 'depth-1.0.0.model.yaml'), manifest('1.0.0', 'weights: base.onnx'));
+  writeFileSync(join(dir, 'depth-1.1.0.model.yaml'), manifest('1.1.0', 'weights: base.onnx\nvariants:\n  inverted: { weights: inverted.onnx, description: near is dark }'));
+  writeFileSync(
+    join(dir, 'depth-2.0.0.model.yaml'),
+    manifest('2.0.0', `weights: { url: "http://127.0.0.1:9/never-pulled.onnx", sha256: "${'0'.repeat(64)}" }`),
+  );
+  return dir;
+}
+
+describe('versions and rollout: aliases, a canary split, pins, variants, promote and rollback', () => {
+  let stack: FathomStack;
+  let api: ApiInstance;
+  let image: Buffer;
+
+  const admin = (path: string, method = 'GET', body?: unknown, authorization = ADMIN) =>
+    fetch(`${api.url}/v1/admin/models/depth${path}`, {
+      method,
+      headers: { authorization, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const accept = async (form: { model: string; variant?: string }, through = api): Promise<JobAccepted> => {
+    const response = await submit(through, { image, ...form });
+    expect(response.status).toBe(202);
+    return (await response.json()) as JobAccepted;
+  };
+  const errorOf = async (form: { model: string; variant?: string }) => {
+    const response = await submit(api, { image, ...form });
+    return { status: response.status, ...((await response.json()) as { error: { code: string; message: string } }).error };
+  };
+
+  beforeAll(async () => {
+    stack = await FathomStack.start();
+    const env = { API_ADMIN_KEYS: 'ops:ops-secret-0123456789abcdef,ci:ci-secret-0123456789abcdef', API_MAX_QUEUE_DEPTH: '5000' };
+    api = await stack.startApi(env);
+    await stack.startApi(env);
+    await stack.startWorker({ MODELS_DIR: depthVersionsDir(), WORKER_BUILTIN_MODELS: 'false', WORKER_CONCURRENCY: '8' });
+    // Left half dark, right half bright: the base model says the right is near, the fine-tune the left.
+    const pixels = Buffer.alloc(40 * 20 * 3);
+    for (let i = 0; i < 40 * 20; i++) pixels.fill(i % 40 < 20 ? 30 : 220, i * 3, i * 3 + 3);
+    image = await sharp(pixels, { raw: { width: 40, height: 20, channels: 3 } }).png().toBuffer();
+  });
+  afterAll(() => stack.stop());
+
+  it('lists every version with how many workers serve it, its variants, and where the aliases point', async () => {
+    const { models } = (await (await fetch(`${api.url}/v1/models`)).json()) as { models: ModelListing[] };
+    const depth = models.find((m) => m.name === 'depth')!;
+    expect(depth.aliases).toEqual({ stable: '1.1.0', canary: null }); // no rollout yet: the newest served version
+    expect(depth.versions).toEqual([
+      expect.objectContaining({ version: '2.0.0', workers: 0, variants: [] }),
+      expect.objectContaining({ version: '1.1.0', workers: 1, aliases: ['stable'], variants: [{ name: 'inverted', description: 'near is dark', workers: 1 }] }),
+      expect.objectContaining({ version: '1.0.0', workers: 1, variants: [] }),
+    ]);
+  });
+
+  it('refuses the admin API without a valid key, as JSON', async () => {
+    for (const authorization of ['', 'Bearer wrong-key-0123456789abcdef']) {
+      const response = await admin('', 'GET', undefined, authorization);
+      expect(response.status).toBe(401);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+    }
+    const badWeights = await admin('/weights', 'PUT', { stable: 90, canary: 20 });
+    expect(badWeights.status).toBe(400);
+    const noCanaryYet = await admin('/weights', 'PUT', { stable: 90, canary: 10 });
+    expect(noCanaryYet.status).toBe(409);
+    expect(((await noCanaryYet.json()) as { error: { code: string } }).error.code).toBe('rollout_conflict');
+  });
+
+  it('splits unpinned traffic 90/10 between stable and canary: over 2,000 jobs within ±3 points, recorded on each job and in the metrics', async () => {
+    expect((await admin('/aliases/stable', 'PUT', { version: '1.0.0' })).status).toBe(200);
+    expect((await admin('/aliases/canary', 'PUT', { version: '1.1.0' })).status).toBe(200);
+    expect((await admin('/weights', 'PUT', { stable: 90, canary: 10 })).status).toBe(200);
+
+    const routed: JobAccepted[] = [];
+    for (let batch = 0; batch < 2000 / 25; batch++) routed.push(...(await Promise.all(Array.from({ length: 25 }, () => accept({ model: 'depth' })))));
+    const canary = routed.filter((job) => job.model.route === 'canary');
+    const share = (100 * canary.length) / routed.length;
+    console.log(`canary split over ${routed.length} jobs: ${share.toFixed(1)}% canary (target 10)`);
+    expect(Math.abs(share - 10)).toBeLessThanOrEqual(3);
+    expect(canary.every((job) => job.model.version === '1.1.0')).toBe(true);
+    expect(routed.filter((job) => job.model.route === 'stable').every((job) => job.model.version === '1.0.0')).toBe(true);
+
+    // The worker runs what the job says; the status says which version ran and why.
+    const sample = await pollStatus(api, canary[0]!.id, ['completed']);
+    expect(sample.model).toMatchObject({ name: 'depth', version: '1.1.0', route: 'canary' });
+    const metrics = await (await fetch(`${api.url}/metrics`)).text();
+    expect(metrics).toContain(`fathom_jobs_submitted_total{model="depth",version="1.1.0",variant="",task="depth",route="canary"} ${canary.length}`);
+  });
+
+  it('pins a version, an alias or a variant, and answers 422 at once for what no worker serves', async () => {
+    expect((await accept({ model: 'depth@1.1.0' })).model).toMatchObject({ version: '1.1.0', route: 'pinned' });
+    expect((await accept({ model: 'depth@stable' })).model).toMatchObject({ version: '1.0.0', route: 'stable' });
+    expect((await accept({ model: 'depth@canary' })).model).toMatchObject({ version: '1.1.0', route: 'canary' });
+
+    const base = await accept({ model: 'depth@1.1.0' });
+    const fineTune = await accept({ model: 'depth@1.1.0', variant: 'inverted' });
+    expect(fineTune.model).toMatchObject({ version: '1.1.0', variant: 'inverted' });
+    const nearSide = async (job: JobAccepted) => {
+      expect((await pollStatus(api, job.id, ['completed'])).model.variant).toBe(job.model.variant);
+      const png = Buffer.from(await (await fetch(`${api.url}/v1/jobs/${job.id}/result`)).arrayBuffer());
+      const { data } = await sharp(png).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+      return data[10 * 40 + 5]! > data[10 * 40 + 35]! ? 'left' : 'right';
+    };
+    expect([await nearSide(base), await nearSide(fineTune)]).toEqual(['right', 'left']);
+
+    expect(await errorOf({ model: 'depth@2.0.0' })).toMatchObject({ status: 422, code: 'model_not_served', message: expect.stringContaining('No worker serves depth@2.0.0 now') });
+    expect(await errorOf({ model: 'depth@9.9.9' })).toMatchObject({ status: 422, code: 'model_not_served', message: expect.stringContaining('no version "9.9.9"') });
+    expect(await errorOf({ model: 'depth@1.0.0', variant: 'inverted' })).toMatchObject({ status: 422, code: 'model_not_served' });
+    expect(await errorOf({ model: 'nope' })).toMatchObject({ status: 404, code: 'model_not_found' });
+  });
+
+  it('promotes the canary and rolls back, effective at once on every API instance, each change logged with its key', async () => {
+    const other = stack.apis[1]!;
+    const promoted = (await (await admin('/promote', 'POST')).json()) as RolloutChange;
+    // History: 1.1.0 was stable by default before the first move, then 1.0.0.
+    expect(promoted.after).toEqual({ aliases: { stable: '1.1.0' }, weights: { stable: 100, canary: 0 }, history: ['1.1.0', '1.0.0'] });
+    const afterPromote = await Promise.all(Array.from({ length: 20 }, () => accept({ model: 'depth' }, other)));
+    expect(new Set(afterPromote.map((job) => `${job.model.version} ${job.model.route}`))).toEqual(new Set(['1.1.0 stable']));
+
+    const rolledBack = await admin('/rollback', 'POST', undefined, 'Bearer ci-secret-0123456789abcdef');
+    expect(rolledBack.status).toBe(200);
+    const afterRollback = await Promise.all(Array.from({ length: 20 }, () => accept({ model: 'depth' }, other)));
+    expect(new Set(afterRollback.map((job) => job.model.version))).toEqual(new Set(['1.0.0']));
+
+    const state = (await (await admin('')).json()) as { aliases: object; log: RolloutChange[] };
+    expect(state.aliases).toEqual({ stable: '1.0.0', canary: null });
+    expect(state.log.map((entry) => [entry.action, entry.keyId])).toEqual([
+      ['rollback', 'ci'],
+      ['promote', 'ops'],
+      ['set-weights', 'ops'],
+      ['set-alias', 'ops'],
+      ['set-alias', 'ops'],
+    ]);
+    expect(state.log.every((entry) => !Number.isNaN(Date.parse(entry.at)))).toBe(true);
+    // …and in the API's log, with the time and the key id, never the key itself.
+    const logged = api.process.output().split('\n').filter((line) => line.includes('"rollout changed"'));
+    expect(logged.some((line) => line.includes('"action":"promote"') && line.includes('"keyId":"ops"'))).toBe(true);
+    expect(logged.join('\n')).not.toContain('ops-secret');
+
+    // Rolling back walks the history to its start, then says there is nothing earlier.
+    expect(((await (await admin('/rollback', 'POST')).json()) as RolloutChange).after.aliases).toEqual({ stable: '1.1.0' });
+    const exhausted = await admin('/rollback', 'POST');
+    expect(exhausted.status).toBe(409);
+    expect(((await exhausted.json()) as { error: { code: string } }).error.code).toBe('rollout_conflict');
+  });
+
+});

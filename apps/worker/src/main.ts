@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError } from '@fathom/config';
-import { defaultCacheDir, loadCatalog, ModelCatalogError, specKey } from '@fathom/models';
+import { defaultCacheDir, inspectWeights, loadCatalog, ModelCatalogError, specKey } from '@fathom/models';
 import { createLogger, PinoNestLogger } from '@fathom/telemetry';
 import { loadWorkerConfig } from './config/worker.config';
 import { selectModels } from './models/model-selection';
@@ -16,6 +16,11 @@ async function main(): Promise<void> {
   for (const { spec, reason } of selection.unavailable) logger.warn({ msg: 'model not served: weights missing', model: specKey(spec), reason });
   if (selection.serve.length === 0) {
     throw new ModelCatalogError('No model to serve: set MODELS_DIR, leave WORKER_BUILTIN_MODELS on, or pull a model (npm run models -- list).');
+  }
+  // A Git LFS pointer or a saved HTML page would fail deep in onnxruntime as "Protobuf parsing failed".
+  for (const spec of selection.serve) {
+    const problem = await inspectWeights(spec.weights);
+    if (problem) throw new ModelCatalogError(`${spec.manifestFile}: weights ${spec.weights}: ${problem.message}`);
   }
   // A worker is a Nest application context: no HTTP server, just providers with a lifecycle.
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, selection, logger), { logger: new PinoNestLogger(logger) });

@@ -3,8 +3,11 @@
  * private redis-server when REDIS_URL is unset. Ctrl-C stops everything.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import type { ModelListing } from '@fathom/contracts';
+import { defaultCacheDir } from '@fathom/models';
 import { startRedisServer, type RedisServerHandle } from '@fathom/testing';
+import { pullMissingModels } from './pull-on-start';
 
 const root = join(__dirname, '..', '..', '..');
 const children: ChildProcess[] = [];
@@ -69,13 +72,20 @@ async function stop(code: number): Promise<void> {
 
 async function main(): Promise<void> {
   const port = process.env.PORT ?? '8080';
-  const env = { ...process.env, REDIS_URL: await redisUrl(), PORT: port };
+  const cacheDir = process.env.MODELS_CACHE_DIR ? resolve(process.env.MODELS_CACHE_DIR) : defaultCacheDir(process.env);
+  const builtin = !['false', '0', 'no'].includes(process.env.WORKER_BUILTIN_MODELS ?? '');
+  if (!['false', '0', 'no'].includes(process.env.FATHOM_PULL_ON_START ?? '')) {
+    await pullMissingModels({ builtin, modelsDir: process.env.MODELS_DIR || undefined, cacheDir }, (line) => console.log(line));
+  }
+  const env = { ...process.env, REDIS_URL: await redisUrl(), PORT: port, MODELS_CACHE_DIR: cacheDir };
   run('API', 'apps/api/src/main.js', env);
   run('worker', 'apps/worker/src/main.js', env);
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
   const base = `http://localhost:${port}`;
-  const { models } = (await waitUntilReady(base, 120_000)) as { models: Array<{ name: string; version: string; task: string }> };
+  const { models } = (await waitUntilReady(base, 120_000)) as { models: ModelListing[] };
+  const versions = models.flatMap((m) => m.versions.map((v) => ({ ref: `${m.name}@${v.version}`, task: m.task, served: v.workers > 0 })));
+  const missing = versions.filter((v) => !v.served);
   console.log(
     [
       '',
@@ -83,8 +93,13 @@ async function main(): Promise<void> {
       `  Web page:   ${base}/`,
       `  API docs:   ${base}/docs`,
       `  Jobs API:   ${base}/v1/jobs   (socket.io namespace /jobs)`,
-      `  Models:     ${models.map((m) => `${m.name}@${m.version} (${m.task})`).join(', ')}`,
-      process.env.MODELS_DIR ? '' : '  No depth model configured: set MODELS_DIR to a folder with a *.model.json manifest (see README).',
+      `  Loaded:     ${versions.filter((v) => v.served).map((v) => `${v.ref} (${v.task})`).join(', ') || '(none)'}`,
+      ...(missing.length > 0
+        ? [
+            `  Missing:    ${missing.map((v) => v.ref).join(', ')} (weights not downloaded); fetch, then restart:`,
+            ...[...new Set(missing.map((v) => v.ref.slice(0, v.ref.indexOf('@'))))].map((name) => `              npm run models -- pull ${name}`),
+          ]
+        : []),
       '  Ctrl-C stops everything.',
       '',
     ].join('\n'),

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   // A Git LFS pointer or a saved HTML page would fail deep in onnxruntime as "Protobuf parsing failed".
   for (const spec of selection.serve) {
     const problem = await inspectWeights(spec.weights);
-    if (problem) throw new ModelCatalogError(`${spec.manifestFile}: weights ${spec.weights}: ${problem.message}`);
+    if (problem) throw new ModelCatalogError(`${spec.manifestFile}: weights ${problem.message}`);
   }
   // A worker is a Nest application context: no HTTP server, just providers with a lifecycle.
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, selection, logger), { logger: new PinoNestLogger(logger) });

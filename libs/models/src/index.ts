@@ -3,3 +3,4 @@ export * from './manifest.schema';
 export * from './task-defaults';
 export * from './model-catalog';
 export * from './weights';
+export * from './version-order';

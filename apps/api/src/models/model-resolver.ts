@@ -1,5 +1,5 @@
 import { ErrorCode, FathomError, type KnownModel, type RolloutState, type ServedModel } from '@fathom/contracts';
-import { compareVersions } from './version-order';
+import { compareVersions } from '@fathom/models';
 
 export type Route = 'stable' | 'canary' | 'pinned';
 

@@ -4,7 +4,7 @@ import { WorkerRegistry } from '@fathom/queue';
 import { z } from 'zod';
 import { RolloutStore } from '../rollout/rollout.store';
 import { aliasVersion, DEFAULT_ROLLOUT, resolveModel, type ResolvedModel } from './model-resolver';
-import { compareVersions } from './version-order';
+import { compareVersions } from '@fathom/models';
 
 /** Heartbeats and the catalog are read at most this often per API instance. */
 const CACHE_MS = 500;

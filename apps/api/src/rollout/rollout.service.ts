@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, FathomError, type AliasName, type KnownModel, type RolloutChange, type RolloutState } from '@fathom/contracts';
 import { aliasVersion } from '../models/model-resolver';
 import { ServedModelsService } from '../models/served-models.service';
-import { compareVersions } from '../models/version-order';
+import { compareVersions } from '@fathom/models';
 import { RolloutStore } from './rollout.store';
 
 /** A model as the admin API shows it: versions, who serves them, aliases, weights and the change log. */

@@ -61,7 +61,7 @@ describe('inspectWeights', () => {
     expect(problem?.message).toContain(`oid sha256:${'ab'.repeat(32)}`);
     expect(problem?.message).toContain('size 98985978');
     expect(problem?.message).toContain('git lfs pull');
-    expect(problem?.message).toContain('models pull');
+    expect(problem?.message).toContain('npm run models -- pull');
   });
 
   itWithShared(LFS_FIXTURE, 'names the real Git LFS pointer in ../shared', async (path) => {
@@ -87,7 +87,7 @@ describe('inspectWeights', () => {
     await expect(inspectWeights(path)).resolves.toMatchObject({ code: 'html_page' });
   });
 
-  it('says a file under 1 KiB is too small', async () => {
+  it('says a file of a few bytes is too small', async () => {
     await expect(inspectWeights(file('tiny.onnx', Buffer.from([0x08, 0x07, 0x3a, 0x00])))).resolves.toMatchObject({
       code: 'too_small',
       message: expect.stringContaining('only 4 bytes'),

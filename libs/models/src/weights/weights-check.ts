@@ -12,8 +12,8 @@ export interface WeightsProblem {
 
 /** Bytes read from the start of a file: enough for an LFS pointer (~130 B) or an HTML prologue. */
 export const WEIGHTS_HEAD_BYTES = 1024;
-/** The smallest real ONNX model we serve is megabytes; anything under 1 KiB is not weights. */
-const MIN_WEIGHTS_BYTES = 1024;
+/** Below this, a file cannot hold an ONNX graph: a truncated scrap, not weights. */
+const MIN_WEIGHTS_BYTES = 16;
 
 const LFS_SPEC = 'version https://git-lfs.github.com/spec/v1';
 

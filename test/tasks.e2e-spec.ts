@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -9,6 +9,7 @@ import {
   buildSegmentationStandInModel,
   hasShared,
   renderTextImage,
+  repoRoot,
   sharedPath,
 } from '@fathom/testing';
 import { FathomStack, submit } from './support/fathom-stack';
@@ -33,19 +34,10 @@ function modelsDir(): string {
   });
   write('dominant-colour', buildClassificationStandInModel(), { task: 'classification', input: { resize: fixed }, labels: ['red', 'green', 'blue'] });
   if (withDeeplab) {
-    const labels = readFileSync(sharedPath('models/segmentation/deeplabv3_mnv2_voc_257.labels.txt'), 'utf8').trim().split('\n');
-    writeFileSync(
-      join(dir, 'deeplabv3.model.json'),
-      JSON.stringify({
-        name: 'deeplabv3-mnv2-voc',
-        version: '1.0.0',
-        task: 'segmentation',
-        weights: sharedPath(DEEPLAB),
-        input: { name: 'sub_7', layout: 'NHWC', resize: { mode: 'fixed', width: 257, height: 257 }, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
-        output: { name: 'ResizeBilinear_3', layout: 'NHWC', kind: 'logits' },
-        labels,
-      }),
-    );
+    // The README's example manifest, exactly as documented, beside the real weights and labels.
+    copyFileSync(join(repoRoot(), 'docs/examples/models/deeplabv3-mnv2-voc.model.yaml'), join(dir, 'deeplabv3-mnv2-voc.model.yaml'));
+    symlinkSync(sharedPath(DEEPLAB), join(dir, 'deeplabv3_mnv2_voc_257.onnx'));
+    symlinkSync(sharedPath('models/segmentation/deeplabv3_mnv2_voc_257.labels.txt'), join(dir, 'deeplabv3_mnv2_voc_257.labels.txt'));
   }
   return dir;
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCatalog, loadManifestsDir, missingWeights, specKey } from './model-catalog';
+import { loadCatalog, loadManifestsDir, missingWeights, readManifestFile, specKey, specsFromManifest } from './model-catalog';
 
 function modelsDir(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'fathom-catalog-'));
@@ -86,5 +86,24 @@ describe('model catalog', () => {
     const manifest = JSON.stringify({ name: 'twice', version: '1.0.0', task: 'depth', weights: 'w.onnx' });
     const dir = modelsDir({ 'a.model.json': manifest, 'b.model.yaml': manifest });
     expect(() => loadCatalog({ builtin: false, modelsDir: dir, cacheDir })).toThrow(/twice@1\.0\.0 is declared twice: in .*a\.model\.json and in .*b\.model\.yaml/);
+  });
+});
+
+describe('the documented example manifests', () => {
+  const examples = join(__dirname, '..', '..', '..', '..', 'docs', 'examples', 'models');
+
+  it.each(['deeplabv3-mnv2-voc.model.yaml', 'depth-finetunes.model.yaml'])('%s parses against the schema', (file) => {
+    expect(readManifestFile(join(examples, file))).toMatchObject({ name: expect.any(String), task: expect.any(String) });
+  });
+
+  it('the fine-tunes example declares one spec per variant, each with its own weights', () => {
+    const dir = modelsDir({ 'labels.txt': 'x' });
+    const specs = specsFromManifest(readManifestFile(join(examples, 'depth-finetunes.model.yaml')), { manifestFile: join(dir, 'f.model.yaml'), cacheDir });
+    expect(specs.map((s) => [specKey(s), s.weights])).toEqual([
+      ['depth-anything-v2-finetuned@1.0.0', join(dir, 'base.onnx')],
+      ['depth-anything-v2-finetuned@1.0.0#mirrors', join(dir, 'mirrors.onnx')],
+      ['depth-anything-v2-finetuned@1.0.0#indoor-art', join(dir, 'indoor-art.onnx')],
+      ['depth-anything-v2-finetuned@1.0.0#outdoor-art', join(dir, 'outdoor-art.onnx')],
+    ]);
   });
 });

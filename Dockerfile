@@ -17,6 +17,9 @@ WORKDIR /app
 COPY --from=build --chown=node:node /app/node_modules node_modules
 COPY --from=build --chown=node:node /app/dist dist
 COPY --chown=node:node package.json ./
+# Downloaded weights (npm run models -- pull); a named volume mounted here starts owned by node.
+RUN mkdir -p /cache && chown node:node /cache
+ENV MODELS_CACHE_DIR=/cache
 USER node
 EXPOSE 8080
 CMD ["node", "dist/apps/api/src/main.js"]

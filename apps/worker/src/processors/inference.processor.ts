@@ -32,8 +32,13 @@ export class InferenceProcessor {
     if (!parsed.success) throw giveUp(ErrorCode.InvalidRequest, 'The job data does not match the contract.');
     const data = parsed.data;
     const log = this.logger.child({ jobId: data.jobId, model: data.model.name, version: data.model.version, attempt: job.attemptsMade + 1 });
-    const report = (stage: Parameters<typeof progressAt>[0]) =>
-      void job.updateProgress(progressAt(stage)).catch((error: Error) => log.warn({ msg: 'progress not reported', error: error.message }));
+    // One update at a time, in order: fired together they can reach Redis (and clients) out of order.
+    let reported = Promise.resolve();
+    const report = (stage: Parameters<typeof progressAt>[0]) => {
+      reported = reported
+        .then(() => job.updateProgress(progressAt(stage)))
+        .catch((error: Error) => log.warn({ msg: 'progress not reported', error: error.message }));
+    };
 
     report('fetch');
     const input = await this.blobs.get(data.input.blobKey);

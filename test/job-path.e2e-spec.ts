@@ -76,6 +76,7 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
     expect(accepted).toEqual({
       id: expect.any(String),
       state: 'queued',
+      model: { name: 'depth-test', version: '1.0.0', task: 'depth', route: 'stable' },
       links: { self: `/v1/jobs/${accepted.id}`, result: `/v1/jobs/${accepted.id}/result`, events: '/jobs' },
     });
     const completed = nextEvent(socket, 'job.completed', (e) => e.jobId === accepted.id);

@@ -64,7 +64,7 @@ describe('npm start pulls what it can, serves it, and says what is missing', () 
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toBe('image/png');
     } catch (error) {
-      throw new Error(`${(error as Error).message}\n--- npm start printed:\n${start.output()}`);
+      throw new Error(`${(error as Error).message}\n--- npm start printed:\n${start.output()}`, { cause: error });
     } finally {
       start.kill('SIGTERM');
       await start.waitForExit(30_000);

@@ -1,6 +1,6 @@
 /**
  * Median per-stage timings of a running Fathom for one image:
- *   node dist/tools/stage-timings.js http://localhost:8080 ppocr-v4-det ../shared/fixtures/images/cc0_coffee_indoor.png 12
+ *   node dist/tools/stage-timings.js http://localhost:8080 ppocr-v4-det ../shared/fixtures/images/cc0_coffee_indoor.png 12 ['{"output":"heatmap"}']
  * Runs jobs one at a time through POST /v1/infer; the first two are warm-up and not counted.
  */
 import { readFileSync } from 'node:fs';
@@ -11,15 +11,15 @@ import type { JobStatus, StageTimings } from '@fathom/contracts';
 const WARM_UP = 2;
 
 async function main(): Promise<void> {
-  const [url, model, file, runs = '12'] = process.argv.slice(2);
-  if (!url || !model || !file) throw new Error('usage: stage-timings URL MODEL IMAGE [RUNS]');
+  const [url, model, file, runs = '12', options] = process.argv.slice(2);
+  if (!url || !model || !file) throw new Error('usage: stage-timings URL MODEL IMAGE [RUNS] [OPTIONS_JSON]');
   const image = readFileSync(file);
   const samples: Array<StageTimings & { wall: number }> = [];
   let status: JobStatus | undefined;
   for (let i = 0; i < Number(runs); i++) {
     const form = new FormData();
     form.append('model', model);
-    form.append('options', '{"output":"colormap"}');
+    if (options) form.append('options', options);
     form.append('image', new Blob([new Uint8Array(image)]), basename(file));
     const started = performance.now();
     const response = await fetch(`${url}/v1/infer`, { method: 'POST', body: form });
@@ -37,7 +37,8 @@ async function main(): Promise<void> {
   console.log(
     JSON.stringify({
       image: basename(file),
-      size: `${status?.result?.artifacts[0]?.width}x${status?.result?.artifacts[0]?.height}`,
+      size: ((a) => (a ? `${a.width}x${a.height}` : "no image output"))(status?.result?.artifacts.find((a) => a.width !== undefined)),
+      primary: status?.result?.primary,
       modelInput: `${status?.result?.summary.modelInput.width}x${status?.result?.summary.modelInput.height}`,
       runs: samples.length,
       medianMs: Object.fromEntries(keys.map((k) => [k, median(k)])),

@@ -64,10 +64,11 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
   it('lists every version with how many workers serve it, its variants, and where the aliases point', async () => {
     const { models } = (await (await fetch(`${api.url}/v1/models`)).json()) as { models: ModelListing[] };
     const depth = models.find((m) => m.name === 'depth')!;
-    expect(depth.aliases).toEqual({ stable: '1.1.0', canary: null }); // no rollout yet: the newest served version
+    // No rollout yet: stable is the newest declared release, served or not (so unpinned traffic fails until an operator acts).
+    expect(depth.aliases).toEqual({ stable: '2.0.0', canary: null });
     expect(depth.versions).toEqual([
-      expect.objectContaining({ version: '2.0.0', workers: 0, variants: [] }),
-      expect.objectContaining({ version: '1.1.0', workers: 1, aliases: ['stable'], variants: [{ name: 'inverted', description: 'near is dark', workers: 1 }] }),
+      expect.objectContaining({ version: '2.0.0', workers: 0, aliases: ['stable'], variants: [] }),
+      expect.objectContaining({ version: '1.1.0', workers: 1, aliases: [], variants: [{ name: 'inverted', description: 'near is dark', workers: 1 }] }),
       expect.objectContaining({ version: '1.0.0', workers: 1, variants: [] }),
     ]);
   });
@@ -86,6 +87,7 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
   });
 
   it('splits unpinned traffic 90/10 between stable and canary: over 2,000 jobs within ±3 points, recorded on each job and in the metrics', async () => {
+    expect(await errorOf({ model: 'depth' })).toMatchObject({ status: 422, code: 'model_not_served', message: expect.stringContaining('(stable: 2.0.0)') });
     expect((await admin('/aliases/stable', 'PUT', { version: '1.0.0' })).status).toBe(200);
     expect((await admin('/aliases/canary', 'PUT', { version: '1.1.0' })).status).toBe(200);
     expect((await admin('/weights', 'PUT', { stable: 90, canary: 10 })).status).toBe(200);
@@ -131,8 +133,8 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
   it('promotes the canary and rolls back, effective at once on every API instance, each change logged with its key', async () => {
     const other = stack.apis[1]!;
     const promoted = (await (await admin('/promote', 'POST')).json()) as RolloutChange;
-    // History: 1.1.0 was stable by default before the first move, then 1.0.0.
-    expect(promoted.after).toEqual({ aliases: { stable: '1.1.0' }, weights: { stable: 100, canary: 0 }, history: ['1.1.0', '1.0.0'] });
+    // History: 2.0.0 was stable by default before the first move, then 1.0.0.
+    expect(promoted.after).toEqual({ aliases: { stable: '1.1.0' }, weights: { stable: 100, canary: 0 }, history: ['2.0.0', '1.0.0'] });
     const afterPromote = await Promise.all(Array.from({ length: 20 }, () => accept({ model: 'depth' }, other)));
     expect(new Set(afterPromote.map((job) => `${job.model.version} ${job.model.route}`))).toEqual(new Set(['1.1.0 stable']));
 
@@ -156,8 +158,11 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
     expect(logged.some((line) => line.includes('"action":"promote"') && line.includes('"keyId":"ops"'))).toBe(true);
     expect(logged.join('\n')).not.toContain('ops-secret');
 
-    // Rolling back walks the history to its start, then says there is nothing earlier.
-    expect(((await (await admin('/rollback', 'POST')).json()) as RolloutChange).after.aliases).toEqual({ stable: '1.1.0' });
+    // Rolling back further would make stable a version no worker serves: refused unless forced.
+    const unserved = await admin('/rollback', 'POST');
+    expect(unserved.status).toBe(409);
+    expect(((await unserved.json()) as { error: { message: string } }).error.message).toMatch(/No worker serves depth@2\.0\.0/);
+    expect(((await (await admin('/rollback?force=true', 'POST')).json()) as RolloutChange).after.aliases).toEqual({ stable: '2.0.0' });
     const exhausted = await admin('/rollback', 'POST');
     expect(exhausted.status).toBe(409);
     expect(((await exhausted.json()) as { error: { code: string } }).error.code).toBe('rollout_conflict');

@@ -17,3 +17,8 @@ function splitVersion(version: string): [string, string | undefined] {
   const dash = withoutBuild.indexOf('-');
   return dash < 0 ? [withoutBuild, undefined] : [withoutBuild.slice(0, dash), withoutBuild.slice(dash + 1)];
 }
+
+/** `2.0.0-int8`, `1.0.0-rc.1`: a version with a pre-release tag. */
+export function isPreRelease(version: string): boolean {
+  return splitVersion(version)[1] !== undefined;
+}

@@ -1,4 +1,5 @@
 import pino, { type Logger, type LoggerOptions } from 'pino';
+import { activeTraceFields } from './tracing';
 
 /** Never log these, wherever they appear in a log object. */
 export const LOG_REDACT_PATHS = [
@@ -16,6 +17,8 @@ export function loggerOptions(service: string, level: string): LoggerOptions {
     redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
+    // Every line written inside a traced operation carries its trace and span ids.
+    mixin: () => activeTraceFields(),
   };
 }
 

@@ -50,15 +50,30 @@ describe('which model version a submission goes to', () => {
     expect(resolveModel({ reference: 'depth@1.1.0', variant: 'mirrors' }, context).model).toMatchObject({ variant: 'mirrors', queue: 'infer.depth@1.1.0#mirrors' });
   });
 
-  it('with no rollout set, stable is the newest served version', () => {
+  it('with no rollout set, stable is the newest declared release: a pre-release worker starting up moves no traffic', () => {
     const fresh = { ...context, rollout: null };
     expect(resolveModel({ reference: 'depth' }, fresh)).toMatchObject({ route: 'stable', model: { version: '1.1.0' } });
+    const withRc = { ...fresh, served: [...fresh.served, served('2.0.0-rc.1')], known: [...fresh.known, known('2.0.0-rc.1')] };
+    expect(resolveModel({ reference: 'depth' }, withRc)).toMatchObject({ route: 'stable', model: { version: '1.1.0' } });
+    const stableDown = { ...fresh, served: [served('1.0.0')] };
+    expect(codeOf(() => resolveModel({ reference: 'depth' }, stableDown))).toMatch(/^model_not_served: No worker serves depth \(stable: 1\.1\.0\)/);
   });
 
-  it('sends a variant only to versions that serve it, whatever the split says', () => {
+  it('gives an unserved canary’s share to stable, but never stable’s share to the canary', () => {
+    const canaryDown = { ...context, served: [served('1.0.0')] };
     const random = sequence(100);
-    const picks = Array.from({ length: 100 }, () => resolveModel({ reference: 'depth', variant: 'mirrors' }, context, random));
-    expect(new Set(picks.map((p) => `${p.model.version}#${p.model.variant}`))).toEqual(new Set(['1.1.0#mirrors']));
+    expect(new Set(Array.from({ length: 100 }, () => resolveModel({ reference: 'depth' }, canaryDown, random).model.version))).toEqual(new Set(['1.0.0']));
+    const stableDown = { ...context, served: [served('1.1.0')] };
+    expect(codeOf(() => resolveModel({ reference: 'depth' }, stableDown))).toMatch(/^model_not_served: No worker serves depth \(stable: 1\.0\.0\)/);
+    const allCanary = { ...stableDown, rollout: rollout({ aliases: { stable: '1.0.0', canary: '1.1.0' }, weights: { stable: 0, canary: 100 } }) };
+    expect(resolveModel({ reference: 'depth' }, allCanary)).toMatchObject({ route: 'canary', model: { version: '1.1.0' } });
+  });
+
+  it('sends a variant where the stable version serves it, and says so when it does not', () => {
+    expect(codeOf(() => resolveModel({ reference: 'depth', variant: 'mirrors' }, context))).toMatch(/^model_not_served: No worker serves depth variant "mirrors" \(stable: 1\.0\.0\)/);
+    expect(resolveModel({ reference: 'depth@canary', variant: 'mirrors' }, context).model).toMatchObject({ version: '1.1.0', variant: 'mirrors' });
+    const mirrorsStable = { ...context, rollout: rollout({ aliases: { stable: '1.1.0' } }) };
+    expect(resolveModel({ reference: 'depth', variant: 'mirrors' }, mirrorsStable)).toMatchObject({ route: 'stable', model: { version: '1.1.0', variant: 'mirrors' } });
   });
 
   it('answers 404 for a model no one declared and 422, at once, for what no live worker serves', () => {

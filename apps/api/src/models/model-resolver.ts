@@ -1,5 +1,5 @@
 import { ErrorCode, FathomError, type KnownModel, type RolloutState, type ServedModel } from '@fathom/contracts';
-import { compareVersions } from '@fathom/models';
+import { compareVersions, isPreRelease } from '@fathom/models';
 
 export type Route = 'stable' | 'canary' | 'pinned';
 
@@ -44,7 +44,7 @@ export function resolveModel(request: { reference: string; variant?: string }, c
   const target = variant ? `${name} variant "${variant}"` : name;
 
   if (pin === 'stable' || pin === 'canary') {
-    const version = aliasVersion(rollout, pin, declared, context.served);
+    const version = aliasVersion(rollout, pin, declared);
     if (version === undefined) throw notServed(`${target}@${pin} (the alias points at no version)`);
     const model = served(version);
     if (!model) throw notServed(`${target}@${pin} (${version})`);
@@ -60,13 +60,17 @@ export function resolveModel(request: { reference: string; variant?: string }, c
     return { model, route: 'pinned' };
   }
 
-  // Unpinned: split between the aliases by weight, among those a live worker serves.
-  const choices = (['stable', 'canary'] as const).flatMap((alias) => {
-    const weight = rollout.weights[alias];
-    const model = weight > 0 ? served(aliasVersion(rollout, alias, declared, context.served)) : undefined;
-    return model ? [{ alias, weight, model }] : [];
-  });
-  if (choices.length === 0) throw notServed(`${target} (stable: ${aliasVersion(rollout, 'stable', declared, context.served) ?? 'none'})`);
+  // Unpinned: split between stable and canary by weight. A canary no worker serves gives its share
+  // back to stable; stable's share never falls through to the canary (a risk nobody chose).
+  const stableVersion = aliasVersion(rollout, 'stable', declared);
+  const stable = served(stableVersion);
+  const canary = served(aliasVersion(rollout, 'canary', declared));
+  if (!stable && (rollout.weights.stable > 0 || !canary)) throw notServed(`${target} (stable: ${stableVersion ?? 'none'})`);
+  const choices = [
+    ...(stable ? [{ alias: 'stable' as const, weight: canary ? rollout.weights.stable : 1, model: stable }] : []),
+    ...(canary && rollout.weights.canary > 0 ? [{ alias: 'canary' as const, weight: rollout.weights.canary, model: canary }] : []),
+  ].filter((c) => c.weight > 0);
+  if (choices.length === 0) throw notServed(`${target} (stable: ${stableVersion ?? 'none'})`);
   const total = choices.reduce((sum, c) => sum + c.weight, 0);
   let draw = random() * total;
   for (const choice of choices) {
@@ -77,18 +81,16 @@ export function resolveModel(request: { reference: string; variant?: string }, c
   return { model: last.model, route: last.alias };
 }
 
-/** The version an alias points at; stable defaults to the newest served version (else the newest declared). */
-export function aliasVersion(
-  rollout: RolloutState,
-  alias: 'stable' | 'canary',
-  declared: Array<Pick<KnownModel, 'name' | 'version'>>,
-  served: Array<Pick<KnownModel, 'name' | 'version'>>,
-): string | undefined {
+/**
+ * The version an alias points at. With no stable set, stable is the newest declared release (not a
+ * pre-release such as 2.0.0-int8 or 2.0.0-rc.1) — what the manifests say, not which workers happen
+ * to be up, so a worker starting or dying never moves traffic by itself.
+ */
+export function aliasVersion(rollout: RolloutState, alias: 'stable' | 'canary', declared: Array<Pick<KnownModel, 'version'>>): string | undefined {
   const set = rollout.aliases[alias];
   if (set !== undefined || alias === 'canary') return set;
-  const name = declared[0]?.name;
-  const newest = (versions: string[]) => versions.sort(compareVersions).at(-1);
-  return newest(served.filter((m) => m.name === name).map((m) => m.version)) ?? newest(declared.map((m) => m.version));
+  const versions = [...new Set(declared.map((m) => m.version))].sort(compareVersions);
+  return versions.filter((v) => !isPreRelease(v)).at(-1) ?? versions.at(-1);
 }
 
 function describe(model: KnownModel): string {

@@ -54,7 +54,7 @@ export class ServedModelsService {
       names.map(async (name) => {
         const declared = [...known, ...served].filter((m) => m.name === name);
         const rollout = (await this.rollouts.get(name)) ?? DEFAULT_ROLLOUT;
-        const aliases = { stable: aliasVersion(rollout, 'stable', declared, served) ?? null, canary: aliasVersion(rollout, 'canary', declared, served) ?? null };
+        const aliases = { stable: aliasVersion(rollout, 'stable', declared) ?? null, canary: aliasVersion(rollout, 'canary', declared) ?? null };
         const task = declared[0]!.task;
         const base = declared.find((m) => !m.variant) ?? declared[0]!;
         const workersServing = (version: string, variant?: string) =>

@@ -1,5 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { aliasNameSchema, setAliasBodySchema, setWeightsBodySchema, type RolloutChange } from '@fathom/contracts';
 import { ErrorBodyDto, SetAliasDto, SetWeightsDto } from '../api-docs';
 import { AdminKeyGuard, AdminKeyId } from './admin-key.guard';
@@ -24,8 +24,15 @@ export class AdminController {
   @Put(':name/aliases/:alias')
   @ApiOperation({ summary: 'Point stable or canary at a version' })
   @ApiBody({ type: SetAliasDto })
-  setAlias(@Param('name') name: string, @Param('alias') alias: string, @Body() body: unknown, @AdminKeyId() keyId: string): Promise<RolloutChange> {
-    return this.rollout.setAlias(name, aliasNameSchema.parse(alias), setAliasBodySchema.parse(body).version, keyId);
+  @ApiQuery({ name: 'force', required: false, description: 'true: make stable a version no live worker serves' })
+  setAlias(
+    @Param('name') name: string,
+    @Param('alias') alias: string,
+    @Body() body: unknown,
+    @AdminKeyId() keyId: string,
+    @Query('force') force?: string,
+  ): Promise<RolloutChange> {
+    return this.rollout.setAlias(name, aliasNameSchema.parse(alias), setAliasBodySchema.parse(body).version, keyId, force === 'true');
   }
 
   @Delete(':name/aliases/canary')
@@ -44,14 +51,16 @@ export class AdminController {
   @Post(':name/promote')
   @HttpCode(200)
   @ApiOperation({ summary: 'The canary becomes stable, with all traffic' })
-  promote(@Param('name') name: string, @AdminKeyId() keyId: string): Promise<RolloutChange> {
-    return this.rollout.promote(name, keyId);
+  @ApiQuery({ name: 'force', required: false, description: 'true: promote a canary no live worker serves' })
+  promote(@Param('name') name: string, @AdminKeyId() keyId: string, @Query('force') force?: string): Promise<RolloutChange> {
+    return this.rollout.promote(name, keyId, force === 'true');
   }
 
   @Post(':name/rollback')
   @HttpCode(200)
   @ApiOperation({ summary: 'Stable returns to the version before the last promotion or move, with all traffic' })
-  rollback(@Param('name') name: string, @AdminKeyId() keyId: string): Promise<RolloutChange> {
-    return this.rollout.rollback(name, keyId);
+  @ApiQuery({ name: 'force', required: false, description: 'true: roll back to a version no live worker serves' })
+  rollback(@Param('name') name: string, @AdminKeyId() keyId: string, @Query('force') force?: string): Promise<RolloutChange> {
+    return this.rollout.rollback(name, keyId, force === 'true');
   }
 }

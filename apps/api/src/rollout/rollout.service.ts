@@ -43,20 +43,22 @@ export class RolloutService {
         workers: workers.filter((w) => w.models.some((m) => m.name === name && m.version === version && !m.variant)).length,
         variants: [...new Set(declared.filter((m) => m.version === version && m.variant).map((m) => m.variant!))],
       })),
-      aliases: { stable: aliasVersion(rollout, 'stable', declared, served) ?? null, canary: rollout.aliases.canary ?? null },
+      aliases: { stable: aliasVersion(rollout, 'stable', declared) ?? null, canary: rollout.aliases.canary ?? null },
       weights: rollout.weights,
       history: rollout.history,
       log: await this.store.log(name),
     };
   }
 
-  async setAlias(name: string, alias: AliasName, version: string, keyId: string): Promise<RolloutChange> {
+  async setAlias(name: string, alias: AliasName, version: string, keyId: string, force = false): Promise<RolloutChange> {
     const { declared, served } = await this.model(name);
     if (!declared.some((m) => m.version === version)) {
       throw new FathomError(ErrorCode.ModelNotFound, `${name} has no version "${version}".`, { versions: [...new Set(declared.map((m) => m.version))] });
     }
+    // A canary nobody serves takes no traffic; a stable nobody serves would fail every request.
+    if (alias === 'stable' && !force) requireServed(name, version, served);
     return this.change(name, keyId, 'set-alias', (state) => {
-      const current = aliasVersion(state, alias, declared, served);
+      const current = aliasVersion(state, alias, declared);
       if (alias === 'stable' && current !== undefined && current !== version) state.history.push(current);
       state.aliases[alias] = version;
       return state;
@@ -84,12 +86,13 @@ export class RolloutService {
   }
 
   /** The canary becomes stable and takes all traffic; the old stable is remembered for rollback. */
-  async promote(name: string, keyId: string): Promise<RolloutChange> {
+  async promote(name: string, keyId: string, force = false): Promise<RolloutChange> {
     const { declared, served } = await this.model(name);
     return this.change(name, keyId, 'promote', (state) => {
       const canary = state.aliases.canary;
       if (canary === undefined) throw new FathomError(ErrorCode.RolloutConflict, `${name} has no canary to promote.`);
-      const stable = aliasVersion(state, 'stable', declared, served);
+      if (!force) requireServed(name, canary, served);
+      const stable = aliasVersion(state, 'stable', declared);
       if (stable !== undefined && stable !== canary) state.history.push(stable);
       state.aliases = { stable: canary };
       state.weights = { stable: 100, canary: 0 };
@@ -98,11 +101,12 @@ export class RolloutService {
   }
 
   /** Stable goes back to the version it was before, with all traffic; any canary is dropped. */
-  async rollback(name: string, keyId: string): Promise<RolloutChange> {
-    await this.model(name);
+  async rollback(name: string, keyId: string, force = false): Promise<RolloutChange> {
+    const { served } = await this.model(name);
     return this.change(name, keyId, 'rollback', (state) => {
       const previous = state.history.pop();
       if (previous === undefined) throw new FathomError(ErrorCode.RolloutConflict, `${name} has no earlier stable version to roll back to.`);
+      if (!force) requireServed(name, previous, served);
       state.aliases = { stable: previous };
       state.weights = { stable: 100, canary: 0 };
       return state;
@@ -121,5 +125,14 @@ export class RolloutService {
     const declared = [...known, ...served].filter((m) => m.name === name);
     if (declared.length === 0) throw new FathomError(ErrorCode.ModelNotFound, `There is no model named "${name}".`);
     return { declared, served: served.filter((m) => m.name === name) };
+  }
+}
+
+function requireServed(name: string, version: string, served: KnownModel[]): void {
+  if (!served.some((m) => m.version === version && !m.variant)) {
+    throw new FathomError(
+      ErrorCode.RolloutConflict,
+      `No worker serves ${name}@${version}: making it stable would fail every unpinned request. Start a worker for it, or add ?force=true.`,
+    );
   }
 }

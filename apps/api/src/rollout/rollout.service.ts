@@ -31,7 +31,7 @@ export class RolloutService {
   ) {}
 
   async describe(name: string): Promise<ModelRollout> {
-    const { declared, served } = await this.model(name);
+    const { declared } = await this.model(name);
     const rollout = (await this.store.get(name)) ?? { aliases: {}, weights: { stable: 100, canary: 0 }, history: [] };
     const workers = await this.models.liveWorkers();
     const versions = [...new Set(declared.map((m) => m.version))].sort(compareVersions).reverse();

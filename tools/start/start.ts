@@ -3,13 +3,23 @@
  * private redis-server when REDIS_URL is unset. Ctrl-C stops everything.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { envBool, loadConfig } from '@fathom/config';
 import type { ModelListing } from '@fathom/contracts';
 import { defaultCacheDir } from '@fathom/models';
 import { startRedisServer, type RedisServerHandle } from '@fathom/testing';
 import { pullMissingModels } from './pull-on-start';
 
 const root = join(__dirname, '..', '..', '..');
+
+/** What `npm start` itself reads; the API and the worker check the rest of the environment. */
+const startEnvSchema = z.object({
+  /** Download missing downloadable models (newest version of each) before starting. */
+  MODELS_PULL_ON_START: envBool(true),
+  WORKER_BUILTIN_MODELS: envBool(true),
+  MODELS_DIR: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
+});
 const children: ChildProcess[] = [];
 let redis: RedisServerHandle | undefined;
 let stopping = false;
@@ -72,10 +82,10 @@ async function stop(code: number): Promise<void> {
 
 async function main(): Promise<void> {
   const port = process.env.PORT ?? '8080';
-  const cacheDir = process.env.MODELS_CACHE_DIR ? resolve(process.env.MODELS_CACHE_DIR) : defaultCacheDir(process.env);
-  const builtin = !['false', '0', 'no'].includes(process.env.WORKER_BUILTIN_MODELS ?? '');
-  if (!['false', '0', 'no'].includes(process.env.FATHOM_PULL_ON_START ?? '')) {
-    await pullMissingModels({ builtin, modelsDir: process.env.MODELS_DIR || undefined, cacheDir }, (line) => console.log(line));
+  const settings = loadConfig('fathom', startEnvSchema, process.env);
+  const cacheDir = defaultCacheDir(process.env);
+  if (settings.MODELS_PULL_ON_START) {
+    await pullMissingModels({ builtin: settings.WORKER_BUILTIN_MODELS, modelsDir: settings.MODELS_DIR, cacheDir }, (line) => console.log(line));
   }
   const env = { ...process.env, REDIS_URL: await redisUrl(), PORT: port, MODELS_CACHE_DIR: cacheDir };
   run('API', 'apps/api/src/main.js', env);

@@ -49,9 +49,9 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {
     this.logger.info({ msg: 'shutting down: finishing jobs in flight', signal });
-    this.heartbeat.stop();
-    await this.consumers.close();
+    // Withdraw first: the API stops routing new jobs here while the ones in flight finish.
     await this.heartbeat.withdraw().catch(() => undefined);
+    await this.consumers.close();
     await this.pool.close();
     await this.redis.quit().catch(() => this.redis.disconnect());
     this.logger.info({ msg: 'worker stopped' });

@@ -12,7 +12,12 @@ export const INFERENCE_JOB_NAME = 'infer';
 /** Redis key prefix for BullMQ and for Fathom's own keys. */
 export const DEFAULT_KEY_PREFIX = 'fathom';
 
-/** `infer.<model>@<version>`, or `infer.<model>@<version>#<variant>` for a named fine-tune (its own weights). */
+/** `<model>@<version>`, or `<model>@<version>#<variant>` for a named fine-tune: one loaded session, one queue. */
+export function modelKey(model: string, version: string, variant?: string): string {
+  return `${model}@${version}${variant ? `#${variant}` : ''}`;
+}
+
+/** `infer.<model>@<version>[#<variant>]`. */
 export function inferenceQueueName(model: string, version: string, variant?: string): string {
-  return `${INFERENCE_QUEUE_PREFIX}.${model}@${version}${variant ? `#${variant}` : ''}`;
+  return `${INFERENCE_QUEUE_PREFIX}.${modelKey(model, version, variant)}`;
 }

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { modelKey } from '@fathom/contracts';
 import { describeManifestIssues, modelManifestSchema, type ModelManifest, type WeightsSourceManifest } from './manifest.schema';
 import type { InputSpec, ModelSpec, WeightsSource } from './model-spec';
 import { TASK_DEFAULTS } from './task-defaults';
@@ -21,7 +22,7 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** `name@version` or `name@version#variant`: one loaded session, one queue. */
 export function specKey(spec: Pick<ModelSpec, 'name' | 'version' | 'variant'>): string {
-  return spec.variant ? `${spec.name}@${spec.version}#${spec.variant}` : `${spec.name}@${spec.version}`;
+  return modelKey(spec.name, spec.version, spec.variant);
 }
 
 /** Reads and checks one manifest; a bad one throws naming the file and the field. */

@@ -64,7 +64,7 @@ export interface ModelSpec {
   /** Task options used when a client does not set them (checked against the task's schema). */
   defaults?: Record<string, unknown>;
   description?: string;
-  /** The manifest this came from, for messages ("built-in" for the shipped ones). */
+  /** The manifest file this came from, named in every message about the model. */
   manifestFile: string;
 }
 

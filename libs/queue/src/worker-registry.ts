@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { knownModelSchema, workerHeartbeatSchema, type KnownModel, type WorkerHeartbeat } from '@fathom/contracts';
+import { knownModelSchema, modelKey, workerHeartbeatSchema, type KnownModel, type WorkerHeartbeat } from '@fathom/contracts';
 import { redisKeys } from './redis-keys';
 
 /**
@@ -59,5 +59,5 @@ export class WorkerRegistry {
 }
 
 export function knownModelKey(model: Pick<KnownModel, 'name' | 'version' | 'variant'>): string {
-  return model.variant ? `${model.name}@${model.version}#${model.variant}` : `${model.name}@${model.version}`;
+  return modelKey(model.name, model.version, model.variant);
 }

@@ -110,11 +110,14 @@ describe('npm run models (the CLI against a local HTTP server)', () => {
   const filesOf = (name: string): string[] => (existsSync(join(cacheDir, name)) ? readdirSync(join(cacheDir, name), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.onnx') || f.endsWith('.part')) : []);
   const lineFor = (output: string, key: string): string => output.split('\n').find((line) => line.startsWith(`${key} `)) ?? `(no line for ${key} in:\n${output})`;
 
-  function models(...args: string[]): Promise<CliRun> {
+  const models = (...args: string[]): Promise<CliRun> => modelsWith({}, ...args);
+
+  /** The CLI with some of its environment (MODELS_CACHE_DIR, ...) set otherwise. */
+  function modelsWith(overrides: Record<string, string>, ...args: string[]): Promise<CliRun> {
     // The parent's environment minus proxies: nothing here may leave 127.0.0.1.
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/proxy/i.test(name)));
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...env, WORKER_BUILTIN_MODELS: 'false', MODELS_DIR: modelsDir, MODELS_CACHE_DIR: cacheDir },
+      env: { ...env, WORKER_BUILTIN_MODELS: 'false', MODELS_DIR: modelsDir, MODELS_CACHE_DIR: cacheDir, ...overrides },
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 20_000,
     });
@@ -198,6 +201,23 @@ describe('npm run models (the CLI against a local HTTP server)', () => {
     expect(resumeRanges[1]).toMatch(/^bytes=[1-9]\d*-$/);
     expect(second.stdout).toContain(`resume@1.0.0: downloaded ${kb(resumable.length)} (resumed from ${kb(Number(/\d+/.exec(resumeRanges[1] ?? '')?.[0]))}) → `);
     expect(sha256(readFileSync(weightsPath('resume', sha256(resumable))))).toBe(sha256(resumable));
+  });
+
+  it('reports a cache folder that cannot be created for each model, without a stack trace, and exits 1', async () => {
+    // A regular file where a folder should be: mkdir fails with ENOTDIR, an error that is no WeightsDownloadError.
+    const file = join(cacheDir, 'not-a-folder');
+    writeFileSync(file, 'a file');
+
+    const pull = await modelsWith({ MODELS_CACHE_DIR: join(file, 'cache') }, 'pull', '--all');
+
+    expect(pull.code).toBe(1);
+    // Every model is tried and reported, not just the first.
+    for (const key of ['corrupted@1.0.0', 'good@1.0.0', 'lfs@1.0.0', 'resume@1.0.0']) {
+      const line = pull.stderr.split('\n').find((l) => l.startsWith(`${key}: `)) ?? `(no line for ${key} in:\n${pull.output})`;
+      expect(line).toContain(`ENOTDIR: not a directory, mkdir '${file}`);
+    }
+    expect(pull.output).not.toContain('    at ');
+    expect(existsSync(join(file, 'cache'))).toBe(false);
   });
 
   it('names the known models when asked to pull one that does not exist, and shows usage for a bad command line', async () => {

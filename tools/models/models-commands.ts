@@ -9,7 +9,6 @@ import {
   progressReporter,
   sha256File,
   specKey,
-  WeightsDownloadError,
   type ModelSpec,
   type ProgressReporter,
 } from '@fathom/models';
@@ -96,13 +95,21 @@ export async function pullModels(ctx: CommandContext, opts: PullOptions): Promis
         ctx.out(`${key}: downloaded ${formatBytes(result.bytes)}${resumed} → ${result.path}`);
       }
     } catch (error) {
+      // Any error (a cache folder that cannot be created, a busy lock, a bad checksum) is this
+      // spec's alone: say what it was, without a stack, and go on with the others.
       reporter.stop();
-      if (!(error instanceof WeightsDownloadError)) throw error;
-      ctx.err(`${key}: ${error.message}`);
+      ctx.err(`${key}: ${errorMessage(error)}`);
       failed = true;
     }
   }
   return failed ? 1 : 0;
+}
+
+/** The message of an error as a user reads it: fs errors already name the path and the errno code. */
+function errorMessage(error: unknown): string {
+  // Duck-typed: an error from another realm is not `instanceof Error`.
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' && message ? message : String(error);
 }
 
 /** The specs a ref names, or a message saying what exists instead. */

@@ -4,6 +4,7 @@ import { ConfigError } from '@fathom/config';
 import { defaultCacheDir, inspectWeights, loadCatalog, ModelCatalogError, specKey } from '@fathom/models';
 import { createLogger, PinoNestLogger } from '@fathom/telemetry';
 import { loadWorkerConfig } from './config/worker.config';
+import { ModelLoadError } from './inference/inference.pool';
 import { selectModels } from './models/model-selection';
 import { WorkerModule } from './worker.module';
 
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const known = error instanceof ConfigError || error instanceof ModelCatalogError;
+  const known = error instanceof ConfigError || error instanceof ModelCatalogError || error instanceof ModelLoadError;
   console.error(known ? `fathom-worker: ${error.message}` : error);
   process.exit(1);
 });

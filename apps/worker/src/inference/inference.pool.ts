@@ -3,6 +3,9 @@ import { Worker } from 'node:worker_threads';
 import { ErrorCode, FathomError, type JobStage, type TaskOptions } from '@fathom/contracts';
 import type { LoadedModel, RunOutput, ThreadInit, ThreadMessage } from './thread-protocol';
 
+/** A model could not be loaded or warmed up: a configuration problem, stated without a stack. */
+export class ModelLoadError extends Error {}
+
 /** A failed run, with whether trying again could help. */
 export class InferenceError extends FathomError {
   constructor(
@@ -83,7 +86,7 @@ export class InferencePool {
             this.dispatch();
             return;
           case 'init-failed':
-            reject(new Error(`Could not load the models: ${message.message}`));
+            reject(new ModelLoadError(`Could not load the models: ${message.message}`));
             void thread.terminate();
             return;
           default:

@@ -46,13 +46,35 @@ async function createSession(spec: ModelSpec): Promise<{ session: ort.InferenceS
   }
 }
 
+/**
+ * One inference on a blank image, so the first job does not pay for lazy initialisation, and a
+ * check that the manifest describes this model: tensor names, and labels for every class. A
+ * mismatch stops start-up naming the manifest and the field, instead of failing every job later.
+ */
 async function warmUp(loaded: LoadedSession): Promise<void> {
-  const { input } = loaded.spec;
+  const { input, output, labels, manifestFile, task } = loaded.spec;
+  const { session } = loaded;
+  if (!session.inputNames.includes(input.name)) {
+    throw new Error(`${manifestFile}: input.name: "${input.name}" is not an input of this model (inputs: ${session.inputNames.join(', ')})`);
+  }
+  if (!session.outputNames.includes(output.name)) {
+    throw new Error(`${manifestFile}: output.name: "${output.name}" is not an output of this model (outputs: ${session.outputNames.join(', ')})`);
+  }
   const side = input.resize.mode === 'fixed' ? input.resize.width : input.resize.target;
   const size = planModelInputSize(side, side, input.resize);
   const dims = input.layout === 'NCHW' ? [1, 3, size.height, size.width] : [1, size.height, size.width, 3];
   const tensor = new ort.Tensor('float32', new Float32Array(3 * size.width * size.height), dims);
-  await loaded.session.run({ [input.name]: tensor });
+  let result: ort.InferenceSession.OnnxValueMapType;
+  try {
+    result = await session.run({ [input.name]: tensor });
+  } catch (error) {
+    throw new Error(`${manifestFile}: the warm-up inference failed with input ${input.name} ${JSON.stringify(dims)} (check input.layout and input.resize): ${(error as Error).message.split('\n')[0]}`, { cause: error });
+  }
+  const outDims = result[output.name]?.dims ?? [];
+  const classes = task === 'classification' ? outDims.at(-1) : task === 'segmentation' ? (output.layout === 'NHWC' ? outDims.at(-1) : outDims[1]) : undefined;
+  if (labels && classes !== undefined && classes > 1 && labels.length !== classes) {
+    throw new Error(`${manifestFile}: labels: ${labels.length} names for a model with ${classes} classes`);
+  }
 }
 
 async function load(): Promise<LoadedModel[]> {
@@ -129,5 +151,5 @@ port.on('message', (message: RunRequest) => {
 
 load().then(
   (models) => post({ type: 'ready', models }),
-  (error: Error) => post({ type: 'init-failed', message: error.message }),
+  (error: Error) => post({ type: 'init-failed', message: error.message.split('\n')[0] ?? error.message }),
 );

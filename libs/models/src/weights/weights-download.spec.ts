@@ -1,5 +1,6 @@
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -93,12 +94,14 @@ describe('downloadWeights', () => {
   let dir: string;
   let dest: string;
   let part: string;
+  let lock: string;
   let server: TestServer | undefined;
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'fathom-weights-download-'));
     dest = join(dir, 'models', 'nested', 'model.onnx');
     part = `${dest}.part`;
+    lock = `${dest}.lock`;
   });
   afterEach(async () => {
     await server?.close();
@@ -121,6 +124,7 @@ describe('downloadWeights', () => {
     expect(result).toEqual({ path: dest, bytes: payload.length, resumedFrom: 0 });
     expect(readFileSync(dest).equals(payload)).toBe(true);
     expect(existsSync(part)).toBe(false);
+    expect(existsSync(lock)).toBe(false);
     expect(ranges).toEqual([undefined]);
     expect(progress.at(-1)).toEqual({ received: payload.length, total: payload.length, resumedFrom: 0 });
   });
@@ -236,6 +240,7 @@ describe('downloadWeights', () => {
     expect(error.message).toContain('404');
     expect(existsSync(dest)).toBe(false);
     expect(existsSync(part)).toBe(false);
+    expect(existsSync(lock)).toBe(false);
   });
 
   it('reports a server that goes quiet as network_error after timeoutMs, keeping the part', async () => {
@@ -296,5 +301,142 @@ describe('downloadWeights', () => {
     await downloadWeights({ url, sha256: payloadSha, dest });
 
     await expect(sha256File(dest)).resolves.toBe(payloadSha);
+  });
+
+  describe('the lock file (dest.lock) against a second download of the same file', () => {
+    /** The pid of a process that has exited: a lock naming it was left by a crash. */
+    const deadPid = async (): Promise<number> => {
+      const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+      const pid = child.pid;
+      await new Promise<void>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('exit', () => resolve());
+      });
+      if (pid === undefined) throw new Error('the child process got no pid');
+      return pid;
+    };
+
+    it('holds the lock, naming this process, while it downloads, and removes it after', async () => {
+      const seen: string[] = [];
+      const { url } = await serve(serveBytes(payload));
+
+      await downloadWeights({ url, sha256: payloadSha, dest, onProgress: () => seen.push(readFileSync(lock, 'utf8')) });
+
+      expect(seen.length).toBeGreaterThan(0);
+      for (const content of seen) expect(content.split('\n')[0]).toBe(String(process.pid));
+      expect(existsSync(lock)).toBe(false);
+    });
+
+    it('refuses with busy when a live process holds the lock, touching neither its part nor its lock', async () => {
+      const partBytes = randomBytes(CUT);
+      writeFile(part, partBytes);
+      writeFile(lock, `${process.pid}\n`);
+      const { url, ranges } = await serve(serveBytes(payload));
+
+      const error = await downloadError(downloadWeights({ url, sha256: payloadSha, dest }));
+
+      expect(error.code).toBe('busy');
+      expect(error.message).toBe(`another process (pid ${process.pid}) is downloading ${dest}; wait for it, or delete ${lock} if it is gone`);
+      expect(ranges).toEqual([]);
+      expect(readFileSync(part).equals(partBytes)).toBe(true);
+      expect(readFileSync(lock, 'utf8')).toBe(`${process.pid}\n`);
+      expect(existsSync(dest)).toBe(false);
+    });
+
+    it('lets the first of two concurrent downloads finish and refuses the second with busy', async () => {
+      let first: ServerResponse | undefined;
+      let reachedCut: () => void = () => undefined;
+      const cut = new Promise<void>((resolve) => (reachedCut = resolve));
+      const { url, ranges } = await serve((_req, res) => void (first = sendHead(res, payload, CUT)));
+      const running = downloadWeights({ url, sha256: payloadSha, dest, onProgress: (p) => {
+          if (p.received >= CUT) reachedCut();
+        },
+      });
+      await cut;
+
+      const second = await downloadError(downloadWeights({ url, sha256: payloadSha, dest }));
+      expect(second.code).toBe('busy');
+      expect(statSync(part).size).toBe(CUT);
+      first?.end(payload.subarray(CUT));
+
+      await expect(running).resolves.toEqual({ path: dest, bytes: payload.length, resumedFrom: 0 });
+      expect(ranges).toEqual([undefined]);
+      await expect(sha256File(dest)).resolves.toBe(payloadSha);
+      expect(existsSync(lock)).toBe(false);
+    });
+
+    it('takes over a stale lock whose process has exited, resumes its part, and leaves no lock', async () => {
+      const pid = await deadPid();
+      writeFile(part, payload.subarray(0, CUT));
+      writeFile(lock, `${pid}\n`);
+      const { url, ranges } = await serve(serveBytes(payload));
+
+      const result = await downloadWeights({ url, sha256: payloadSha, dest });
+
+      expect(result).toEqual({ path: dest, bytes: payload.length, resumedFrom: CUT });
+      expect(ranges).toEqual([`bytes=${CUT}-`]);
+      await expect(sha256File(dest)).resolves.toBe(payloadSha);
+      expect(existsSync(lock)).toBe(false);
+      expect(existsSync(part)).toBe(false);
+    });
+
+    it('takes over a lock that names no pid', async () => {
+      writeFile(lock, 'not a pid\n');
+      const { url } = await serve(serveBytes(payload));
+
+      await downloadWeights({ url, sha256: payloadSha, dest });
+
+      await expect(sha256File(dest)).resolves.toBe(payloadSha);
+      expect(existsSync(lock)).toBe(false);
+    });
+
+    it('judges a lock from another host (a container on a shared volume) by its age, not its pid', async () => {
+      // Its pid exists here (this process), but names a process of another pid namespace.
+      writeFile(lock, `${process.pid}\nanother-container\n`);
+      const { url } = await serve(serveBytes(payload));
+
+      const fresh = await downloadError(downloadWeights({ url, sha256: payloadSha, dest }));
+      expect(fresh.code).toBe('busy');
+      expect(fresh.message).toContain(`another process (pid ${process.pid} on host another-container) is downloading ${dest}`);
+
+      // Untouched for ten minutes: its holder would have refreshed it; it is gone.
+      const old = new Date(Date.now() - 10 * 60_000);
+      utimesSync(lock, old, old);
+      await downloadWeights({ url, sha256: payloadSha, dest });
+      await expect(sha256File(dest)).resolves.toBe(payloadSha);
+      expect(existsSync(lock)).toBe(false);
+    });
+
+    it('removes the lock after a failed download too', async () => {
+      const corrupted = Buffer.from(payload);
+      corrupted[0] = (corrupted[0] ?? 0) ^ 0xff;
+      const { url } = await serve(serveBytes(corrupted));
+
+      const error = await downloadError(downloadWeights({ url, sha256: payloadSha, dest }));
+
+      expect(error.code).toBe('checksum_mismatch');
+      expect(existsSync(lock)).toBe(false);
+      expect(existsSync(part)).toBe(false);
+    });
+
+    it('removes the lock after a network error, keeping the part for the next run', async () => {
+      const { url } = await serve((_req, res) => void sendHead(res, payload, CUT));
+
+      const error = await downloadError(downloadWeights({ url, sha256: payloadSha, dest, timeoutMs: 200 }));
+
+      expect(error.code).toBe('network_error');
+      expect(statSync(part).size).toBe(CUT);
+      expect(existsSync(lock)).toBe(false);
+    });
+
+    it('takes no lock when dest already holds the right bytes', async () => {
+      writeFile(dest, payload);
+      writeFile(lock, `${process.pid}\n`);
+      const { url, ranges } = await serve(serveBytes(payload));
+
+      await expect(downloadWeights({ url, sha256: payloadSha, dest })).resolves.toEqual({ path: dest, bytes: payload.length, resumedFrom: 0 });
+      expect(ranges).toEqual([]);
+      expect(readFileSync(lock, 'utf8')).toBe(`${process.pid}\n`);
+    });
   });
 });

@@ -1,12 +1,17 @@
 import { createHash, type Hash } from 'node:crypto';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReadableStreamDefaultReader, ReadableStreamReadResult } from 'node:stream/web';
 import { describeWeightsBytes, hashFileInto, readHead, sha256File, type WeightsProblem } from './weights-check';
 
-export type WeightsDownloadErrorCode = 'http_error' | 'network_error' | 'checksum_mismatch' | 'aborted';
+export type WeightsDownloadErrorCode = 'http_error' | 'network_error' | 'checksum_mismatch' | 'aborted' | 'busy';
 
-/** A failed download, with a code callers branch on (retry a network error, give up on a checksum). */
+/**
+ * A failed download, with a code callers branch on (retry a network error, give up on a checksum;
+ * `busy`: another process holds the lock on this file and is downloading it).
+ */
 export class WeightsDownloadError extends Error {
   constructor(
     readonly code: WeightsDownloadErrorCode,
@@ -59,28 +64,137 @@ interface Received {
 /**
  * Downloads `url` to `dest`, verified against `sha256`. Bytes land in `dest.part` first and an
  * interrupted run resumes from it; `dest` appears (atomic rename) only once the hash matches.
+ * `dest.lock` keeps a second process (`npm start` beside `npm run models -- pull`, two containers
+ * on one cache volume) off the same part: it gets code `busy` instead of corrupting it.
  */
 export async function downloadWeights(opts: DownloadWeightsOptions): Promise<DownloadedWeights> {
   const expected = opts.sha256.toLowerCase();
   // A typo in a manifest should fail now, not after 100 MB.
   if (!/^[0-9a-f]{64}$/.test(expected)) throw new TypeError(`sha256 must be 64 hex characters, got "${opts.sha256}"`);
 
-  const present = await fileSize(opts.dest);
-  if (present !== null && (await sha256File(opts.dest)) === expected) return { path: opts.dest, bytes: present, resumedFrom: 0 };
+  const before = await fileStamp(opts.dest);
+  if (before !== null && (await sha256File(opts.dest)) === expected) return { path: opts.dest, bytes: before.size, resumedFrom: 0 };
 
   await mkdir(dirname(opts.dest), { recursive: true });
-  const part = `${opts.dest}.part`;
-  const offset = (await fileSize(part)) ?? 0;
-  const received = (await fetchToPart(opts, part, offset)) ?? (await settleUnsatisfiableRange(opts, part, offset, expected));
+  const lock = await acquireLock(opts.dest);
+  try {
+    // Another process may have finished this file between the check above and the lock.
+    const now = await fileStamp(opts.dest);
+    if (now !== null && (now.size !== before?.size || now.mtimeMs !== before.mtimeMs) && (await sha256File(opts.dest)) === expected) {
+      return { path: opts.dest, bytes: now.size, resumedFrom: 0 };
+    }
+    const part = `${opts.dest}.part`;
+    const offset = (await fileStamp(part))?.size ?? 0;
+    const received = (await fetchToPart(opts, part, offset)) ?? (await settleUnsatisfiableRange(opts, part, offset, expected));
 
-  if (received.digest !== expected) {
-    const problem = describeWeightsBytes(await readHead(part), received.bytes);
-    // A wrong part must not be resumed from: the next run starts clean.
-    await rm(part, { force: true });
-    throw new WeightsDownloadError('checksum_mismatch', mismatchMessage(opts, expected, received, problem));
+    if (received.digest !== expected) {
+      const problem = describeWeightsBytes(await readHead(part), received.bytes);
+      // A wrong part must not be resumed from: the next run starts clean.
+      await rm(part, { force: true });
+      throw new WeightsDownloadError('checksum_mismatch', mismatchMessage(opts, expected, received, problem));
+    }
+    await rename(part, opts.dest);
+    return { path: opts.dest, bytes: received.bytes, resumedFrom: received.resumedFrom };
+  } finally {
+    await lock.release();
   }
-  await rename(part, opts.dest);
-  return { path: opts.dest, bytes: received.bytes, resumedFrom: received.resumedFrom };
+}
+
+/** How often a lock holder touches its lock, and how old an untouched one from another host may be. */
+const LOCK_HEARTBEAT_MS = 5_000;
+const LOCK_STALE_MS = 60_000;
+
+interface HeldLock {
+  release(): Promise<void>;
+}
+
+/** Who a lock file names: "<pid>\n<hostname>\n" (a lock holding only a pid counts as this host's). */
+interface LockHolder {
+  pid: number;
+  host: string | null;
+  content: string;
+  mtimeMs: number;
+}
+
+/**
+ * Creates `dest.lock` (flag wx) holding this process's pid and host. A lock whose holder is gone
+ * (a crash, Ctrl-C) is taken over; one whose holder is alive is `busy`. The host matters because
+ * containers sharing a cache volume reuse the same small pids: across hosts the pid says nothing,
+ * so there the holder's heartbeat (the lock's mtime) says whether it is still at work.
+ */
+async function acquireLock(dest: string): Promise<HeldLock> {
+  const path = `${dest}.lock`;
+  const content = `${process.pid}\n${hostname()}\n`;
+  // A few tries: a stale lock is removed and created again, and another process may win that race.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const file = await open(path, 'wx');
+      try {
+        await file.writeFile(content);
+      } finally {
+        await file.close();
+      }
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = await readLockHolder(path);
+    if (holder !== 'gone' && holder !== null && holderAlive(holder)) {
+      const who = holder.host !== null && holder.host !== hostname() ? `pid ${holder.pid} on host ${holder.host}` : `pid ${holder.pid}`;
+      throw new WeightsDownloadError('busy', `another process (${who}) is downloading ${dest}; wait for it, or delete ${path} if it is gone`);
+    }
+    if (attempt >= 2) throw new WeightsDownloadError('busy', `could not take the lock ${path} (other processes keep taking it); wait, or delete ${path} if no process is downloading ${dest}`);
+    if (holder === 'gone') continue; // released between our open and our read
+    // A stale lock from a process that died mid-download (a crash, Ctrl-C): take it over, and
+    // resume its part. Re-read first, to narrow the window in which another process took it over.
+    const again = await readLockHolder(path);
+    if (again === 'gone' || again?.content === holder?.content) await rm(path, { force: true });
+  }
+
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    utimes(path, now, now).catch(() => undefined);
+  }, LOCK_HEARTBEAT_MS);
+  heartbeat.unref();
+  return {
+    release: async () => {
+      clearInterval(heartbeat);
+      // Ours unless someone deleted it and another process took it since: leave theirs alone.
+      const current = await readFile(path, 'utf8').catch(() => null);
+      if (current === content) await rm(path, { force: true });
+    },
+  };
+}
+
+/** The lock's holder; null when the file does not name one (garbage: stale); 'gone' when it has disappeared. */
+async function readLockHolder(path: string): Promise<LockHolder | null | 'gone'> {
+  // The holder writes its pid just after creating the file: an empty lock may be a moment old.
+  for (let attempt = 0; ; attempt++) {
+    let content: string;
+    let mtimeMs: number;
+    try {
+      content = await readFile(path, 'utf8');
+      mtimeMs = (await stat(path)).mtimeMs;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+      return null;
+    }
+    const [pidLine = '', hostLine = ''] = content.split('\n');
+    if (/^\d+$/.test(pidLine.trim()) && Number(pidLine) > 0) return { pid: Number(pidLine), host: hostLine.trim() || null, content, mtimeMs };
+    if (content !== '' || attempt >= 3) return null;
+    await sleep(50);
+  }
+}
+
+function holderAlive(holder: LockHolder): boolean {
+  if (holder.host !== null && holder.host !== hostname()) return Date.now() - holder.mtimeMs < LOCK_STALE_MS;
+  try {
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** A 416 to `Range: bytes=N-` means N is at or past the end: the part is complete, or wrong. */
@@ -203,11 +317,14 @@ function parseContentRange(header: string | null): { start: number; total: numbe
   return { start: Number(match[1]), total: match[2] === '*' ? null : Number(match[2]) };
 }
 
-async function fileSize(path: string): Promise<number | null> {
+async function fileStamp(path: string): Promise<{ size: number; mtimeMs: number } | null> {
   try {
-    return (await stat(path)).size;
+    const { size, mtimeMs } = await stat(path);
+    return { size, mtimeMs };
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    // ENOTDIR: a file where a parent folder should be; mkdir then says so, naming the folder.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw error;
   }
 }

@@ -168,4 +168,22 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
     expect(((await exhausted.json()) as { error: { code: string } }).error.code).toBe('rollout_conflict');
   });
 
+
+  it('gives a retry with the same Idempotency-Key its job back even after the model stopped being served', async () => {
+    const first = await submit(api, { image, model: 'depth@1.1.0' }, { 'Idempotency-Key': 'retry-after-outage' });
+    expect(first.status).toBe(202);
+    const worker = stack.workers[0]!;
+    worker.kill('SIGTERM');
+    await worker.waitForExit(30_000);
+    const again = await submit(api, { image, model: 'depth@1.1.0' }, { 'Idempotency-Key': 'retry-after-outage' });
+    expect(again.status).toBe(202);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(((await again.json()) as JobAccepted).id).toBe(((await first.json()) as JobAccepted).id);
+    // A new submission is refused once the API's view of live workers (cached 0.5 s) catches up.
+    const deadline = Date.now() + 5_000;
+    let fresh = await errorOf({ model: 'depth@1.1.0' });
+    while (fresh.status !== 422 && Date.now() < deadline) fresh = await errorOf({ model: 'depth@1.1.0' });
+    expect(fresh).toMatchObject({ status: 422, code: 'model_not_served' });
+  });
+
 });

@@ -5,6 +5,7 @@ import {
   ErrorCode,
   FathomError,
   INFERENCE_JOB_NAME,
+  inferenceQueueName,
   parseTaskOptions,
   type InferenceJobData,
   type JobAccepted,
@@ -50,33 +51,38 @@ export class JobSubmitter {
   ) {}
 
   async submit(form: UploadForm, idempotencyKey: string | undefined): Promise<Submission> {
-    if (!form.model) throw new FathomError(ErrorCode.MissingField, 'The `model` field is missing. See GET /v1/models.', { field: 'model' });
-    const { model, route } = await this.models.resolve(form.model, form.variant);
+    const { model: reference } = form;
+    if (!reference) throw new FathomError(ErrorCode.MissingField, 'The `model` field is missing. See GET /v1/models.', { field: 'model' });
+    const jobId = randomUUID();
+    if (idempotencyKey === undefined) return this.accept(jobId, form, reference);
+
+    // The key is checked first: a retry gets its job back even if the model stopped being served since.
+    const key = IDEMPOTENCY_KEY.safeParse(idempotencyKey);
+    if (!key.success) throw new FathomError(ErrorCode.InvalidRequest, 'The Idempotency-Key header must be 1–255 characters.');
+    const fingerprint = fingerprintOf(form, form.image.bytes);
+    const claim = await this.idempotency.claim(key.data, jobId, fingerprint);
+    if (!claim.claimed) {
+      if (claim.fingerprint !== fingerprint) {
+        throw new FathomError(ErrorCode.IdempotencyKeyConflict, 'This Idempotency-Key was already used for a different request.');
+      }
+      const status = await this.reader.status(claim.jobId);
+      const { name, version, variant } = status.model;
+      return { accepted: { id: status.id, state: status.state, model: status.model, links: status.links }, replayed: true, queue: inferenceQueueName(name, version, variant) };
+    }
+    try {
+      return await this.accept(jobId, form, reference);
+    } catch (error) {
+      await this.idempotency.release(key.data, jobId);
+      throw error;
+    }
+  }
+
+  /** Resolves the model, checks options and image, and queues the job. */
+  private async accept(jobId: string, form: UploadForm, reference: string): Promise<Submission> {
+    const { model, route } = await this.models.resolve(reference, form.variant);
     const options = this.parseOptions(model, form.options);
     const image = await this.inspector.inspect(form.image.bytes);
-    const jobId = randomUUID();
-
-    if (idempotencyKey !== undefined) {
-      const key = IDEMPOTENCY_KEY.safeParse(idempotencyKey);
-      if (!key.success) throw new FathomError(ErrorCode.InvalidRequest, 'The Idempotency-Key header must be 1–255 characters.');
-      const fingerprint = fingerprintOf(form, form.image.bytes);
-      const claim = await this.idempotency.claim(key.data, jobId, fingerprint);
-      if (!claim.claimed) {
-        if (claim.fingerprint !== fingerprint) {
-          throw new FathomError(ErrorCode.IdempotencyKeyConflict, 'This Idempotency-Key was already used for a different request.');
-        }
-        const status = await this.reader.status(claim.jobId);
-        return { accepted: { id: status.id, state: status.state, model: status.model, links: status.links }, replayed: true, queue: model.queue };
-      }
-      try {
-        await this.enqueue(jobId, model, route, options, form, image);
-      } catch (error) {
-        await this.idempotency.release(key.data, jobId);
-        throw error;
-      }
-    } else {
-      await this.enqueue(jobId, model, route, options, form, image);
-    }
+    await this.enqueue(jobId, model, route, options, form, image);
     const jobModel = { name: model.name, version: model.version, task: model.task, ...(model.variant ? { variant: model.variant } : {}), route };
     return { accepted: { id: jobId, state: 'queued', model: jobModel, links: jobLinks(jobId) }, replayed: false, queue: model.queue };
   }

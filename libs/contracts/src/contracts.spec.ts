@@ -2,6 +2,8 @@ import { ErrorCode, formatFailureReason, parseFailureReason } from './error-code
 import { progressAt } from './job-progress';
 import { inferenceQueueName } from './queue-names';
 import { parseTaskOptions } from './tasks';
+import { inferenceJobDataSchema } from './job-data';
+import { upgradeInferenceResult, upgradeJobData } from './legacy-jobs';
 
 describe('the job contract', () => {
   it('carries a failure code through BullMQ’s failedReason and back', () => {
@@ -37,5 +39,28 @@ describe('the job contract', () => {
 
   it('names one queue per model version', () => {
     expect(inferenceQueueName('depth-anything-v2-small', '1.0.0')).toBe('infer.depth-anything-v2-small@1.0.0');
+  });
+});
+
+describe('jobs written by Fathom 0.1', () => {
+  const input = { blobKey: 'fathom:blob:input:j1', bytes: 10, format: 'png', width: 4, height: 2 };
+
+  it('a queued depth job still parses, with its task', () => {
+    const old = { jobId: 'j1', model: { name: 'd', version: '1.0.0', task: 'depth' }, options: { output: 'grayscale', colormap: 'turbo' }, input, submittedAt: 1 };
+    expect(inferenceJobDataSchema.parse(upgradeJobData(old))).toMatchObject({ task: 'depth', options: { output: 'grayscale' } });
+  });
+
+  it('a queued heatmap job becomes a text-detection job that returns its heat map', () => {
+    const old = { jobId: 'j2', model: { name: 'ppocr-v4-det', version: '4.0.0', task: 'heatmap' }, options: { output: 'colormap', colormap: 'gray' }, input, submittedAt: 1 };
+    expect(inferenceJobDataSchema.parse(upgradeJobData(old))).toMatchObject({ task: 'text-detection', model: { task: 'text-detection' }, options: { output: 'heatmap', colormap: 'gray' } });
+  });
+
+  it('a completed depth result reads as one depth artifact; current data passes through untouched', () => {
+    const artifact = { blobKey: 'fathom:blob:result:j1', contentType: 'image/png', bytes: 5, width: 4, height: 2, filename: 'a.depth.png' };
+    const summary = { task: 'depth', output: 'grayscale', min: 0, max: 1, modelInput: { width: 518, height: 518 } };
+    const old = { artifact, summary, timings: {}, model: { name: 'd', version: '1.0.0' }, executionProvider: 'cpu', workerId: 'w' };
+    const upgraded = upgradeInferenceResult(old) as { primary: string; artifacts: unknown[] };
+    expect(upgraded).toMatchObject({ primary: 'depth', artifacts: [{ name: 'depth', ...artifact }], summary });
+    expect(upgradeInferenceResult(upgraded)).toBe(upgraded);
   });
 });

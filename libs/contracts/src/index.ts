@@ -9,3 +9,4 @@ export * from './ws-events';
 export * from './served-models';
 export * from './fathom-error';
 export * from './rollout';
+export * from './legacy-jobs';

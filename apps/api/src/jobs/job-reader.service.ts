@@ -6,6 +6,7 @@ import {
   inferenceResultSchema,
   jobProgressSchema,
   parseFailureReason,
+  upgradeInferenceResult,
   type Artifact,
   type InferenceJobData,
   type InferenceResult,
@@ -80,7 +81,9 @@ export class JobReader {
     if (status.state !== 'completed' || !job) {
       throw new FathomError(ErrorCode.ResultNotReady, `The result is not ready: the job is ${status.state}.`, { state: status.state, progress: status.progress });
     }
-    const result = inferenceResultSchema.parse(job.returnvalue);
+    const parsed = inferenceResultSchema.safeParse(upgradeInferenceResult(job.returnvalue));
+    if (!parsed.success) throw new FathomError(ErrorCode.Internal, 'This job’s result was written in a format this version cannot read.');
+    const result = parsed.data;
     const wanted = name ?? result.primary;
     const artifact = result.artifacts.find((a) => a.name === wanted);
     if (!artifact) {
@@ -92,7 +95,7 @@ export class JobReader {
   }
 
   toStatus(record: JobRecord, job: InferenceJob, state: JobState): JobStatus {
-    const result = state === 'completed' ? inferenceResultSchema.safeParse(job.returnvalue) : null;
+    const result = state === 'completed' ? inferenceResultSchema.safeParse(upgradeInferenceResult(job.returnvalue)) : null;
     const completed = result?.success ? result.data : null;
     const progress = jobProgressSchema.safeParse(job.progress);
     return {

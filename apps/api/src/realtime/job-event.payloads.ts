@@ -1,5 +1,6 @@
 import {
   inferenceResultSchema,
+  upgradeInferenceResult,
   WsEvent,
   type InferenceResult,
   type JobCancelledEvent,
@@ -32,7 +33,7 @@ type TerminalEvent =
 export function terminalEventOf(status: JobStatus, returnvalue: unknown): TerminalEvent | null {
   switch (status.state) {
     case 'completed': {
-      const result = inferenceResultSchema.safeParse(returnvalue);
+      const result = inferenceResultSchema.safeParse(upgradeInferenceResult(returnvalue));
       return result.success ? { event: WsEvent.Completed, payload: completedEvent(status.id, result.data) } : null;
     }
     case 'failed':

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { QueueEvents } from 'bullmq';
-import { inferenceResultSchema, jobProgressSchema, parseFailureReason, WsEvent } from '@fathom/contracts';
+import { inferenceResultSchema, jobProgressSchema, parseFailureReason, upgradeInferenceResult, WsEvent } from '@fathom/contracts';
 import { JobRecordStore } from '@fathom/queue';
 import { QueueRegistry } from '../queues/queue.registry';
 import { cancelledEvent, completedEvent, failedEvent } from './job-event.payloads';
@@ -34,7 +34,7 @@ export class JobEventsRelay implements OnModuleInit {
     events.on('completed', ({ jobId, returnvalue }) => {
       if (!this.gateway.hasListeners(jobId)) return;
       const raw: unknown = typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue;
-      const result = inferenceResultSchema.safeParse(raw);
+      const result = inferenceResultSchema.safeParse(upgradeInferenceResult(raw));
       if (result.success) this.gateway.emitToJob(jobId, WsEvent.Completed, completedEvent(jobId, result.data));
       else this.logger.error({ msg: 'completed job has a malformed result', jobId });
     });

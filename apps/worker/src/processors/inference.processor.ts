@@ -7,6 +7,7 @@ import {
   formatFailureReason,
   inferenceJobDataSchema,
   progressAt,
+  upgradeJobData,
   type InferenceJobData,
   type InferenceResult,
 } from '@fathom/contracts';
@@ -28,7 +29,7 @@ export class InferenceProcessor {
   ) {}
 
   async process(job: Job<InferenceJobData, InferenceResult>): Promise<InferenceResult> {
-    const parsed = inferenceJobDataSchema.safeParse(job.data);
+    const parsed = inferenceJobDataSchema.safeParse(upgradeJobData(job.data));
     if (!parsed.success) throw giveUp(ErrorCode.InvalidRequest, 'The job data does not match the contract.');
     const data = parsed.data;
     const log = this.logger.child({ jobId: data.jobId, model: data.model.name, version: data.model.version, attempt: job.attemptsMade + 1 });

@@ -28,6 +28,11 @@ const jobBase = z.object({
     filename: z.string().max(255).optional(),
   }),
   submittedAt: z.number().int(),
+  /**
+   * The job's trace id (W3C, 32 hex digits): the real trace when tracing is on, else one made up at
+   * submission so logs of the API and the worker still line up under one id.
+   */
+  traceId: z.string().regex(/^[0-9a-f]{32}$/).optional(),
 });
 
 /**

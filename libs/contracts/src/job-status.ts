@@ -69,6 +69,8 @@ export const jobStatusSchema = z.object({
   timings: stageTimingsSchema.nullable(),
   executionProvider: executionProviderSchema.nullable(),
   attempts: z.number().int().nonnegative(),
+  /** Find the job's trace in the trace backend, and its log lines, with this. */
+  traceId: z.string().nullable(),
   result: resultViewSchema.nullable(),
   error: jobFailureSchema.nullable(),
   links: jobLinksSchema,

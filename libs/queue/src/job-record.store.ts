@@ -14,6 +14,7 @@ export const jobRecordSchema = z.object({
   model: modelRefSchema,
   createdAt: z.number().int(),
   filename: z.string().optional(),
+  traceId: z.string().optional(),
   cancelledAt: z.number().int().optional(),
 });
 export type JobRecord = z.infer<typeof jobRecordSchema>;

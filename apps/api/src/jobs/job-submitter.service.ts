@@ -14,6 +14,7 @@ import {
 } from '@fathom/contracts';
 import { IdempotencyStore, inferenceJobOptions, JobRecordStore } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
+import { activeTraceId, newTraceId } from '@fathom/telemetry';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import type { Route } from '../models/model-resolver';
 import { ServedModelsService } from '../models/served-models.service';
@@ -125,6 +126,7 @@ export class JobSubmitter {
       );
     }
     const blobKey = this.blobs.inputKey(jobId);
+    const traceId = activeTraceId() ?? newTraceId();
     const now = Date.now();
     const filename = form.image.filename?.slice(0, 255);
     const data = {
@@ -134,10 +136,11 @@ export class JobSubmitter {
       options,
       input: { blobKey, bytes: image.bytes, format: image.format, width: image.width, height: image.height, filename },
       submittedAt: now,
+      traceId,
     } as InferenceJobData; // options were parsed with this task's schema above
     try {
       await this.blobs.put(blobKey, form.image.bytes);
-      await this.records.create({ id: jobId, queue: model.queue, model: data.model, createdAt: now, filename });
+      await this.records.create({ id: jobId, queue: model.queue, model: data.model, createdAt: now, filename, traceId });
       await queue.add(INFERENCE_JOB_NAME, data, inferenceJobOptions(jobId, {
         attempts: this.config.JOB_ATTEMPTS,
         backoffMs: this.config.JOB_BACKOFF_MS,

@@ -6,13 +6,21 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { Logger } from 'nestjs-pino';
 import { ApiModule } from './api.module';
+import { installHttpObservability } from './common/http-observability';
+import type { TracingState } from './common/tracing';
 import type { ApiConfig } from './config/api.config';
+import { ApiMetrics } from './metrics/api-metrics';
 
-/** Builds the API application (not yet listening): main.ts and the tests share it. */
-export async function createApiApp(config: ApiConfig): Promise<NestFastifyApplication> {
+/**
+ * Builds the API application (not yet listening): main.ts and the tests share it. `tracing` says
+ * whether the OpenTelemetry SDK was started (instrumentation.ts); off, nothing reads trace context.
+ */
+export async function createApiApp(config: ApiConfig, tracing: TracingState = { enabled: false }): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: 1024 * 1024, trustProxy: true });
-  const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forRoot(config), adapter, { bufferLogs: true });
+  const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forRoot(config, tracing), adapter, { bufferLogs: true });
   app.useLogger(app.get(Logger));
+  // Before app.init(): Fastify attaches root hooks to the routes Nest registers there.
+  installHttpObservability(adapter.getInstance(), app.get(ApiMetrics), tracing.enabled);
   await app.register(multipart, {
     limits: { fileSize: config.API_MAX_UPLOAD_BYTES, files: 1, fields: 8, parts: 10, fieldSize: 64 * 1024 },
   });

@@ -4,6 +4,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { loggerOptions } from '@fathom/telemetry';
 import { ApiExceptionFilter } from './common/api-exception.filter';
+import { TRACING, type TracingState } from './common/tracing';
 import { API_CONFIG, type ApiConfig } from './config/api.config';
 import { HealthController } from './health/health.controller';
 import { InferController } from './infer/infer.controller';
@@ -19,6 +20,7 @@ import { JobsGateway } from './realtime/jobs.gateway';
 import { redisProviders } from './redis.providers';
 import { ApiMetrics } from './metrics/api-metrics';
 import { MetricsController } from './metrics/metrics.controller';
+import { QueueMetricsCollector } from './metrics/queue-metrics.collector';
 import { AdminController } from './rollout/admin.controller';
 import { AdminKeyGuard } from './rollout/admin-key.guard';
 import { RolloutService } from './rollout/rollout.service';
@@ -29,7 +31,7 @@ import { WebController } from './web/web.controller';
 @Module({})
 export class ApiModule {
   /** Config is passed in, not read from process.env here, so tests can run several instances. */
-  static forRoot(config: ApiConfig): DynamicModule {
+  static forRoot(config: ApiConfig, tracing: TracingState = { enabled: false }): DynamicModule {
     return {
       module: ApiModule,
       imports: [
@@ -49,9 +51,11 @@ export class ApiModule {
       controllers: [JobsController, InferController, ModelsController, AdminController, HealthController, MetricsController, WebController],
       providers: [
         { provide: API_CONFIG, useValue: config },
+        { provide: TRACING, useValue: tracing },
         ...redisProviders,
         QueueRegistry,
         ApiMetrics,
+        QueueMetricsCollector,
         RolloutStore,
         ServedModelsService,
         RolloutService,

@@ -1,3 +1,4 @@
+import { tracing } from './instrumentation';
 import 'reflect-metadata';
 import { ConfigError } from '@fathom/config';
 import { createApiApp, listen } from './api.bootstrap';
@@ -5,22 +6,30 @@ import { loadApiConfig } from './config/api.config';
 
 async function main(): Promise<void> {
   const config = loadApiConfig();
-  const app = await createApiApp(config);
+  const app = await createApiApp(config, { enabled: tracing.enabled });
   const url = await listen(app, config);
   const logger = app.get(await import('nestjs-pino').then((m) => m.Logger));
   logger.log({ msg: `Fathom API listening on ${url}`, url, docs: `${url}/docs`, web: `${url}/` });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       logger.log({ msg: `${signal}: closing` });
-      void app.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
+      // Spans still buffered (the last requests', the shutdown's) are flushed before exiting.
+      void app
+        .close()
+        .then(
+          () => 0,
+          () => 1,
+        )
+        .then(async (code) => {
+          await tracing.shutdown().catch(() => undefined);
+          process.exit(code);
+        });
     });
   }
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
   console.error(error instanceof ConfigError ? error.message : error);
+  await tracing.shutdown().catch(() => undefined);
   process.exit(1);
 });

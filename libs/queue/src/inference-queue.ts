@@ -1,4 +1,5 @@
-import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Queue, type ConnectionOptions, type JobsOptions, type Telemetry } from 'bullmq';
+import { BullMQOtel } from 'bullmq-otel';
 import type { InferenceJobData, InferenceResult } from '@fathom/contracts';
 import { INFERENCE_JOB_NAME } from '@fathom/contracts';
 
@@ -21,6 +22,22 @@ export function inferenceJobOptions(jobId: string, policy: JobPolicy): JobsOptio
   };
 }
 
-export function createInferenceQueue(name: string, connection: ConnectionOptions, prefix: string): InferenceQueue {
-  return new Queue<InferenceJobData, InferenceResult, typeof INFERENCE_JOB_NAME>(name, { connection, prefix });
+/** The tracer both ends of an inference queue use, so producer and consumer spans read alike. */
+export const INFERENCE_TRACER_NAME = 'fathom';
+
+/**
+ * BullMQ's OpenTelemetry support: `add` makes a producer span and stores its context in the job
+ * (`job.opts.telemetry.metadata`, W3C headers as JSON), from which a Worker given the same
+ * telemetry starts its consumer span. Only when tracing is on: off, BullMQ skips all of it.
+ */
+export function inferenceQueueTelemetry(): Telemetry {
+  return new BullMQOtel(INFERENCE_TRACER_NAME);
+}
+
+export function createInferenceQueue(name: string, connection: ConnectionOptions, prefix: string, opts: { tracing?: boolean } = {}): InferenceQueue {
+  return new Queue<InferenceJobData, InferenceResult, typeof INFERENCE_JOB_NAME>(name, {
+    connection,
+    prefix,
+    ...(opts.tracing ? { telemetry: inferenceQueueTelemetry() } : {}),
+  });
 }

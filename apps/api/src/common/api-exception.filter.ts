@@ -1,8 +1,11 @@
-import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import { ArgumentsHost, Catch, HttpException, Inject, Logger, type ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
 import { ErrorCode, FathomError, type ErrorBody } from '@fathom/contracts';
+import { ApiMetrics } from '../metrics/api-metrics';
+import { wasUploadAccepted } from '../uploads/accepted-uploads';
 import { ERROR_STATUS } from './error-status';
+import { isUploadRoute } from './http-observability';
 
 /** Fastify and its plugins (multipart) throw errors with a `code` like FST_REQ_FILE_TOO_LARGE. */
 interface FastifyStyleError {
@@ -74,10 +77,16 @@ export function mapError(error: unknown): MappedError {
 export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger(ApiExceptionFilter.name);
 
+  constructor(@Inject(ApiMetrics) private readonly metrics: ApiMetrics) {}
+
   catch(error: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') return;
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const http = host.switchToHttp();
+    const reply = http.getResponse<FastifyReply>();
+    const request = http.getRequest<FastifyRequest>();
     const mapped = mapError(error);
+    // Every refusal of an upload becomes a response here, and only here.
+    if (isUploadRoute(request) && !wasUploadAccepted(request)) this.metrics.uploadsRejected.inc({ reason: mapped.body.error.code });
     if (mapped.status >= 500 && !(error instanceof FathomError)) this.logger.error(error);
     if (mapped.retryAfterSeconds !== undefined) void reply.header('Retry-After', String(mapped.retryAfterSeconds));
     void reply.status(mapped.status).header('Content-Type', 'application/json; charset=utf-8').send(mapped.body);

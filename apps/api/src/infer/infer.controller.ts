@@ -7,8 +7,10 @@ import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { JobReader } from '../jobs/job-reader.service';
 import { JobSubmitter } from '../jobs/job-submitter.service';
 import { sendArtifact } from '../jobs/send-artifact';
+import { setTraceIdHeader } from '../jobs/trace-id-header';
 import { QueueRegistry } from '../queues/queue.registry';
-import { readUploadForm } from '../uploads/upload-form.reader';
+import { markUploadAccepted } from '../uploads/accepted-uploads';
+import { readTracedUploadForm } from '../uploads/upload-form.reader';
 
 /**
  * The synchronous convenience: the same job path, but the request waits for the artifact. When the
@@ -37,7 +39,10 @@ export class InferController {
     @Res() reply: FastifyReply,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<void> {
-    const submission = await this.submitter.submit(await readUploadForm(request), idempotencyKey);
+    const submission = await this.submitter.submit(await readTracedUploadForm(request), idempotencyKey);
+    markUploadAccepted(request);
+    // Set now: the artifact, the 202 and the job's failure all answer with the job's trace.
+    setTraceIdHeader(reply, submission.traceId);
     const { id } = submission.accepted;
     const events = await this.queues.queueEvents(submission.queue);
     const job = await this.queues.queue(submission.queue).getJob(id);

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, FathomError, type JobStatus } from '@fathom/contracts';
 import { JobRecordStore } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
+import { ApiMetrics } from '../metrics/api-metrics';
 import { QueueRegistry } from '../queues/queue.registry';
 import { JobReader } from './job-reader.service';
 
@@ -15,6 +16,7 @@ export class JobCanceller {
     @Inject(JobRecordStore) private readonly records: JobRecordStore,
     @Inject(QueueRegistry) private readonly queues: QueueRegistry,
     @Inject(BlobStore) private readonly blobs: BlobStore,
+    @Inject(ApiMetrics) private readonly metrics: ApiMetrics,
   ) {}
 
   async cancel(jobId: string): Promise<JobStatus> {
@@ -31,6 +33,7 @@ export class JobCanceller {
       throw this.notCancellable(jobId, 'active');
     }
     await this.blobs.delete(this.blobs.inputKey(jobId));
+    this.metrics.jobsCancelled.inc({ model: record.model.name, version: record.model.version, task: record.model.task });
     this.logger.log({ msg: 'job cancelled', jobId });
     return this.reader.status(jobId);
   }

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { trace } from '@opentelemetry/api';
 import type { Job } from 'bullmq';
 import {
   ErrorCode,
@@ -55,6 +56,8 @@ export class JobReader {
   }
 
   async snapshot(jobId: string): Promise<JobSnapshot> {
+    // The request's span (GET, DELETE, result) names the job it is about; the URL alone is not searchable.
+    trace.getActiveSpan()?.setAttribute('fathom.job.id', jobId);
     const record = await this.record(jobId);
     if (record.cancelledAt !== undefined) return { record, job: null, status: this.cancelledStatus(record) };
     const queue = this.queues.queue(record.queue);

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { trace } from '@opentelemetry/api';
 import { z } from 'zod';
 import {
   ErrorCode,
@@ -15,6 +16,7 @@ import {
 import { IdempotencyStore, inferenceJobOptions, JobRecordStore } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
 import { activeTraceId, newTraceId } from '@fathom/telemetry';
+import { inSpan } from '../common/tracing';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import type { Route } from '../models/model-resolver';
 import { ServedModelsService } from '../models/served-models.service';
@@ -30,6 +32,8 @@ export interface Submission {
   /** True when an Idempotency-Key matched an earlier submission. */
   replayed: boolean;
   queue: string;
+  /** The job's trace (the X-Trace-Id header); null for jobs queued before trace ids existed. */
+  traceId: string | null;
 }
 
 const IDEMPOTENCY_KEY = z.string().min(1).max(255);
@@ -68,7 +72,12 @@ export class JobSubmitter {
       }
       const status = await this.reader.status(claim.jobId);
       const { name, version, variant } = status.model;
-      return { accepted: { id: status.id, state: status.state, model: status.model, links: status.links }, replayed: true, queue: inferenceQueueName(name, version, variant) };
+      return {
+        accepted: { id: status.id, state: status.state, model: status.model, links: status.links },
+        replayed: true,
+        queue: inferenceQueueName(name, version, variant),
+        traceId: status.traceId,
+      };
     }
     try {
       return await this.accept(jobId, form, reference);
@@ -82,10 +91,14 @@ export class JobSubmitter {
   private async accept(jobId: string, form: UploadForm, reference: string): Promise<Submission> {
     const { model, route } = await this.models.resolve(reference, form.variant);
     const options = this.parseOptions(model, form.options);
-    const image = await this.inspector.inspect(form.image.bytes);
-    await this.enqueue(jobId, model, route, options, form, image);
+    const image = await inSpan('inspect image', async (span) => {
+      const inspected = await this.inspector.inspect(form.image.bytes);
+      span.setAttributes({ 'fathom.image.format': inspected.format, 'fathom.image.width': inspected.width, 'fathom.image.height': inspected.height });
+      return inspected;
+    }, { 'fathom.image.bytes': form.image.bytes.length });
+    const traceId = await this.enqueue(jobId, model, route, options, form, image);
     const jobModel = { name: model.name, version: model.version, task: model.task, ...(model.variant ? { variant: model.variant } : {}), route };
-    return { accepted: { id: jobId, state: 'queued', model: jobModel, links: jobLinks(jobId) }, replayed: false, queue: model.queue };
+    return { accepted: { id: jobId, state: 'queued', model: jobModel, links: jobLinks(jobId) }, replayed: false, queue: model.queue, traceId };
   }
 
   private parseOptions(model: ServedModel, raw: string | undefined): TaskOptions {
@@ -114,7 +127,7 @@ export class JobSubmitter {
     options: TaskOptions,
     form: UploadForm,
     image: Awaited<ReturnType<ImageInspector['inspect']>>,
-  ): Promise<void> {
+  ): Promise<string> {
     const queue = this.queues.queue(model.queue);
     const waiting = await queue.getJobCountByTypes('waiting', 'prioritized', 'delayed', 'paused');
     if (waiting >= this.config.API_MAX_QUEUE_DEPTH) {
@@ -127,6 +140,7 @@ export class JobSubmitter {
     }
     const blobKey = this.blobs.inputKey(jobId);
     const traceId = activeTraceId() ?? newTraceId();
+    trace.getActiveSpan()?.setAttributes({ 'fathom.job.id': jobId, 'fathom.model': model.name, 'fathom.model.version': model.version });
     const now = Date.now();
     const filename = form.image.filename?.slice(0, 255);
     const data = {
@@ -139,8 +153,11 @@ export class JobSubmitter {
       traceId,
     } as InferenceJobData; // options were parsed with this task's schema above
     try {
-      await this.blobs.put(blobKey, form.image.bytes);
-      await this.records.create({ id: jobId, queue: model.queue, model: data.model, createdAt: now, filename, traceId });
+      await inSpan('store input', async () => {
+        await this.blobs.put(blobKey, form.image.bytes);
+        await this.records.create({ id: jobId, queue: model.queue, model: data.model, createdAt: now, filename, traceId });
+      }, { 'fathom.job.id': jobId, 'fathom.image.bytes': image.bytes });
+      // With tracing on, BullMQ's producer span (a child of the request's) goes into the job for the worker.
       await queue.add(INFERENCE_JOB_NAME, data, inferenceJobOptions(jobId, {
         attempts: this.config.JOB_ATTEMPTS,
         backoffMs: this.config.JOB_BACKOFF_MS,
@@ -152,7 +169,9 @@ export class JobSubmitter {
       throw new FathomError(ErrorCode.ServiceUnavailable, 'The job could not be queued. Retry later.', undefined, this.config.API_RETRY_AFTER_SECONDS, { cause: error });
     }
     this.metrics.jobsSubmitted.inc({ model: model.name, version: model.version, variant: model.variant ?? '', task: model.task, route });
+    this.metrics.recordUpload(model.name, image);
     this.logger.log({ msg: 'job accepted', jobId, model: model.name, version: model.version, variant: model.variant, route, bytes: image.bytes, width: image.width, height: image.height });
+    return traceId;
   }
 }
 

@@ -3,11 +3,13 @@ import { ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiProduces, ApiQuery, A
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JobAccepted, JobStatus } from '@fathom/contracts';
 import { ErrorBodyDto, JobAcceptedDto, JobStatusDto, UPLOAD_FORM_SCHEMA } from '../api-docs';
-import { readUploadForm } from '../uploads/upload-form.reader';
+import { markUploadAccepted } from '../uploads/accepted-uploads';
+import { readTracedUploadForm } from '../uploads/upload-form.reader';
 import { JobCanceller } from './job-canceller.service';
 import { JobReader } from './job-reader.service';
 import { JobSubmitter } from './job-submitter.service';
 import { sendArtifact } from './send-artifact';
+import { setTraceIdHeader } from './trace-id-header';
 
 @ApiTags('jobs')
 @Controller('v1/jobs')
@@ -35,7 +37,9 @@ export class JobsController {
     @Res({ passthrough: true }) reply: FastifyReply,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<JobAccepted> {
-    const submission = await this.submitter.submit(await readUploadForm(request), idempotencyKey);
+    const submission = await this.submitter.submit(await readTracedUploadForm(request), idempotencyKey);
+    markUploadAccepted(request);
+    setTraceIdHeader(reply, submission.traceId);
     void reply.header('Location', submission.accepted.links.self);
     if (submission.replayed) void reply.header('Idempotent-Replayed', 'true');
     return submission.accepted;
@@ -46,8 +50,10 @@ export class JobsController {
   @ApiResponse({ status: 200, type: JobStatusDto })
   @ApiResponse({ status: 404, type: ErrorBodyDto })
   @ApiResponse({ status: 410, type: ErrorBodyDto, description: 'Expired after the retention period.' })
-  async status(@Param('id') id: string): Promise<JobStatus> {
-    return this.reader.status(id);
+  async status(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<JobStatus> {
+    const status = await this.reader.status(id);
+    setTraceIdHeader(reply, status.traceId);
+    return status;
   }
 
   @Get(':id/result')
@@ -72,7 +78,9 @@ export class JobsController {
   @ApiOperation({ summary: 'Cancel a queued job' })
   @ApiResponse({ status: 200, type: JobStatusDto })
   @ApiResponse({ status: 409, type: ErrorBodyDto, description: 'The job is running or finished.' })
-  async cancel(@Param('id') id: string): Promise<JobStatus> {
-    return this.canceller.cancel(id);
+  async cancel(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<JobStatus> {
+    const status = await this.canceller.cancel(id);
+    setTraceIdHeader(reply, status.traceId);
+    return status;
   }
 }

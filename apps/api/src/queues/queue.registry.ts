@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createInferenceQueue, createRedisConnection, type InferenceQueue } from '@fathom/queue';
+import { TRACING, type TracingState } from '../common/tracing';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { REDIS } from '../redis.providers';
 
@@ -21,12 +23,13 @@ export class QueueRegistry implements OnApplicationShutdown {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @Inject(REDIS) private readonly redis: Redis,
+    @Inject(TRACING) private readonly tracing: TracingState,
   ) {}
 
   queue(name: string): InferenceQueue {
     let queue = this.queues.get(name);
     if (!queue) {
-      queue = createInferenceQueue(name, this.redis, this.config.REDIS_PREFIX);
+      queue = createInferenceQueue(name, this.redis, this.config.REDIS_PREFIX, { tracing: this.tracing.enabled });
       this.queues.set(name, queue);
     }
     return queue;
@@ -67,7 +70,8 @@ export class QueueRegistry implements OnApplicationShutdown {
     });
     events.on('error', (error) => this.logger.warn(`queue events ${name}: ${error.message}`));
     for (const listener of this.listeners) listener(name, events);
-    void events.run().catch((error: Error) => this.logger.error(`queue events ${name} stopped: ${error.message}`));
+    // The reader outlives the request that opened it: its events must not run inside that request's trace.
+    void context.with(ROOT_CONTEXT, () => events.run()).catch((error: Error) => this.logger.error(`queue events ${name} stopped: ${error.message}`));
     await events.waitUntilReady();
     return events;
   }

@@ -1,10 +1,25 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { propagation, ROOT_CONTEXT, SpanKind, type Context } from '@opentelemetry/api';
 import type { QueueEvents } from 'bullmq';
-import { inferenceResultSchema, jobProgressSchema, parseFailureReason, upgradeInferenceResult, WsEvent } from '@fathom/contracts';
+import type { Redis } from 'ioredis';
+import {
+  inferenceResultSchema,
+  jobProgressSchema,
+  parseFailureReason,
+  upgradeInferenceResult,
+  WsEvent,
+  type JobServerEvents,
+} from '@fathom/contracts';
 import { JobRecordStore } from '@fathom/queue';
+import { tracer } from '@fathom/telemetry';
+import { TRACING, type TracingState } from '../common/tracing';
+import { ApiMetrics } from '../metrics/api-metrics';
 import { QueueRegistry } from '../queues/queue.registry';
+import { REDIS } from '../redis.providers';
 import { cancelledEvent, completedEvent, failedEvent } from './job-event.payloads';
-import { JobsGateway } from './jobs.gateway';
+import { jobRoom, JobsGateway } from './jobs.gateway';
+
+type TerminalEvent = typeof WsEvent.Completed | typeof WsEvent.Failed;
 
 /**
  * Worker events → this instance's sockets. Every API instance reads every queue's event stream
@@ -19,28 +34,33 @@ export class JobEventsRelay implements OnModuleInit {
     @Inject(QueueRegistry) private readonly queues: QueueRegistry,
     @Inject(JobsGateway) private readonly gateway: JobsGateway,
     @Inject(JobRecordStore) private readonly records: JobRecordStore,
+    @Inject(ApiMetrics) private readonly metrics: ApiMetrics,
+    @Inject(TRACING) private readonly tracing: TracingState,
+    @Inject(REDIS) private readonly redis: Redis,
   ) {}
 
   onModuleInit(): void {
-    this.queues.onQueueEvents((_name, events) => this.attach(events));
+    this.queues.onQueueEvents((name, events) => this.attach(name, events));
   }
 
-  private attach(events: QueueEvents): void {
+  private attach(queue: string, events: QueueEvents): void {
     events.on('progress', ({ jobId, data }) => {
-      if (!this.gateway.hasListeners(jobId)) return;
+      if (!this.heard(jobId, WsEvent.Progress)) return;
       const progress = jobProgressSchema.safeParse(data);
       if (progress.success) this.gateway.emitToJob(jobId, WsEvent.Progress, { jobId, progress: progress.data });
     });
     events.on('completed', ({ jobId, returnvalue }) => {
-      if (!this.gateway.hasListeners(jobId)) return;
+      if (!this.heard(jobId, WsEvent.Completed)) return;
       const raw: unknown = typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue;
       const result = inferenceResultSchema.safeParse(upgradeInferenceResult(raw));
-      if (result.success) this.gateway.emitToJob(jobId, WsEvent.Completed, completedEvent(jobId, result.data));
+      if (result.success) this.pushTerminal(queue, jobId, WsEvent.Completed, completedEvent(jobId, result.data));
       else this.logger.error({ msg: 'completed job has a malformed result', jobId });
     });
     events.on('failed', ({ jobId, failedReason }) => {
-      if (this.gateway.hasListeners(jobId)) this.gateway.emitToJob(jobId, WsEvent.Failed, failedEvent(jobId, parseFailureReason(failedReason)));
+      if (this.heard(jobId, WsEvent.Failed)) this.pushTerminal(queue, jobId, WsEvent.Failed, failedEvent(jobId, parseFailureReason(failedReason)));
     });
+    // Not counted as unheard: BullMQ also reports removals that are no cancellation, and telling them
+    // apart costs a Redis read per event.
     events.on('removed', ({ jobId }) => {
       if (!this.gateway.hasListeners(jobId)) return;
       void this.records.get(jobId).then(
@@ -48,5 +68,62 @@ export class JobEventsRelay implements OnModuleInit {
         (error: Error) => this.logger.warn({ msg: 'could not read a removed job', jobId, error: error.message }),
       );
     });
+  }
+
+  /** True when a socket here listens to the job; otherwise counts the event as unheard. */
+  private heard(jobId: string, event: typeof WsEvent.Progress | TerminalEvent): boolean {
+    if (this.gateway.hasListeners(jobId)) return true;
+    this.metrics.wsEventsUnheard.inc({ event });
+    return false;
+  }
+
+  /**
+   * Delivers a job's end. With tracing on, in a `socket.io emit <event>` span that continues the
+   * job's trace: its parent is BullMQ's producer span, whose context the job keeps in its options.
+   * With tracing off, at once, with no Redis read.
+   */
+  private pushTerminal<E extends TerminalEvent>(queue: string, jobId: string, event: E, payload: Parameters<JobServerEvents[E]>[0]): void {
+    if (!this.tracing.enabled) {
+      this.gateway.emitToJob(jobId, event, payload);
+      return;
+    }
+    void this.jobContext(queue, jobId).then((parent) =>
+      tracer().startActiveSpan(
+        `socket.io emit ${event}`,
+        {
+          kind: SpanKind.PRODUCER,
+          attributes: {
+            'fathom.job.id': jobId,
+            'messaging.system': 'socket.io',
+            'messaging.operation.type': 'send',
+            'messaging.destination.name': jobRoom(jobId),
+            'fathom.ws.listeners': this.gateway.listeners(jobId),
+          },
+        },
+        parent,
+        (span) => {
+          span.setAttribute('fathom.ws.delivered', this.gateway.emitToJob(jobId, event, payload));
+          span.end();
+        },
+      ),
+    );
+  }
+
+  /**
+   * The trace context BullMQ's producer stored with the job (bullmq-otel: W3C headers as JSON in
+   * `opts.tm`, read back as `job.opts.telemetry.metadata`). One HGET of the job's `opts` field, not
+   * the whole job. A job without it (queued with tracing off, or already removed) starts a new trace:
+   * never the context of whatever request first opened this queue's event reader.
+   */
+  private async jobContext(queue: string, jobId: string): Promise<Context> {
+    try {
+      const raw = await this.redis.hget(this.queues.queue(queue).toKey(jobId), 'opts');
+      const metadata = raw ? (JSON.parse(raw) as { tm?: unknown }).tm : undefined;
+      if (typeof metadata !== 'string') return ROOT_CONTEXT;
+      return propagation.extract(ROOT_CONTEXT, JSON.parse(metadata) as Record<string, string>);
+    } catch (error) {
+      this.logger.warn({ msg: 'could not read the job’s trace context', jobId, error: error instanceof Error ? error.message : String(error) });
+      return ROOT_CONTEXT;
+    }
   }
 }

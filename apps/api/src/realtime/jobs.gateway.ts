@@ -1,5 +1,13 @@
 import { Inject, Logger } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import {
+  ConnectedSocket,
+  MessageBody,
+  SubscribeMessage,
+  WebSocketGateway,
+  WebSocketServer,
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+} from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
 import {
   ErrorCode,
@@ -13,11 +21,12 @@ import {
 } from '@fathom/contracts';
 import { mapError } from '../common/api-exception.filter';
 import { JobReader } from '../jobs/job-reader.service';
+import { ApiMetrics, type PushedWsEvent } from '../metrics/api-metrics';
 import { QueueRegistry } from '../queues/queue.registry';
 import { terminalEventOf } from './job-event.payloads';
 
 type SubscribeReply = { ok: true; status: JobStatus } | { ok: false; error: JobFailure };
-type JobEventName = keyof JobServerEvents;
+type JobEventName = PushedWsEvent & keyof JobServerEvents;
 
 const TERMINAL_EVENTS: ReadonlySet<JobEventName> = new Set<JobEventName>([WsEvent.Completed, WsEvent.Failed, WsEvent.Cancelled]);
 
@@ -29,7 +38,7 @@ export const jobRoom = (jobId: string) => `job:${jobId}`;
  * before the subscription is never missed. Worker events arrive through JobEventsRelay.
  */
 @WebSocketGateway({ namespace: JOBS_NAMESPACE, cors: { origin: true } })
-export class JobsGateway {
+export class JobsGateway implements OnGatewayConnection, OnGatewayDisconnect {
   private readonly logger = new Logger(JobsGateway.name);
 
   @WebSocketServer()
@@ -38,7 +47,16 @@ export class JobsGateway {
   constructor(
     @Inject(JobReader) private readonly reader: JobReader,
     @Inject(QueueRegistry) private readonly queues: QueueRegistry,
+    @Inject(ApiMetrics) private readonly metrics: ApiMetrics,
   ) {}
+
+  handleConnection(): void {
+    this.metrics.wsClients.inc();
+  }
+
+  handleDisconnect(): void {
+    this.metrics.wsClients.dec();
+  }
 
   @SubscribeMessage(WsEvent.Subscribe)
   async subscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SubscribeReply> {
@@ -51,8 +69,8 @@ export class JobsGateway {
       await this.queues.queueEvents(record.queue);
       await socket.join(jobRoom(jobId));
       const { status, job } = await this.reader.snapshot(jobId);
-      socket.emit(WsEvent.State, status);
-      if (status.state === 'active' && status.progress) socket.emit(WsEvent.Progress, { jobId, progress: status.progress });
+      this.push(socket, WsEvent.State, status);
+      if (status.state === 'active' && status.progress) this.push(socket, WsEvent.Progress, { jobId, progress: status.progress });
       if (TERMINAL_STATES.includes(status.state)) {
         const terminal = terminalEventOf(status, job?.returnvalue);
         if (terminal) this.emitToSocket(socket, jobId, terminal.event, terminal.payload);
@@ -71,7 +89,12 @@ export class JobsGateway {
 
   /** True when a socket of this instance listens to the job. */
   hasListeners(jobId: string): boolean {
-    return (this.namespace.adapter.rooms.get(jobRoom(jobId))?.size ?? 0) > 0;
+    return this.listeners(jobId) > 0;
+  }
+
+  /** How many sockets of this instance listen to the job. */
+  listeners(jobId: string): number {
+    return this.namespace.adapter.rooms.get(jobRoom(jobId))?.size ?? 0;
   }
 
   /** Emits to this instance's sockets in the job's room; each socket gets a job's end once. */
@@ -93,8 +116,13 @@ export class JobsGateway {
       ended.add(jobId);
       void socket.leave(jobRoom(jobId));
     }
-    socket.emit(event, payload);
+    this.push(socket, event, payload);
     return true;
+  }
+
+  private push<E extends JobEventName>(socket: Socket, event: E, payload: Parameters<JobServerEvents[E]>[0]): void {
+    socket.emit(event, payload);
+    this.metrics.wsEventsPushed.inc({ event });
   }
 
   private refuse(socket: Socket, jobId: string | undefined, error: JobFailure): SubscribeReply {

@@ -1,6 +1,7 @@
 import '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import { ErrorCode, FathomError } from '@fathom/contracts';
+import { inSpan } from '../common/tracing';
 
 /** The multipart form of POST /v1/jobs and POST /v1/infer. */
 export interface UploadForm {
@@ -38,4 +39,13 @@ export async function readUploadForm(request: FastifyRequest): Promise<UploadFor
   }
   if (!image) throw new FathomError(ErrorCode.MissingField, 'The `image` file field is missing.', { field: 'image' });
   return { image, model: fields.model, options: fields.options, variant: fields.variant || undefined };
+}
+
+/** readUploadForm in a `read upload` span: receiving the bytes is often the slowest part of a submission. */
+export function readTracedUploadForm(request: FastifyRequest): Promise<UploadForm> {
+  return inSpan('read upload', async (span) => {
+    const form = await readUploadForm(request);
+    span.setAttribute('fathom.image.bytes', form.image.bytes.length);
+    return form;
+  });
 }

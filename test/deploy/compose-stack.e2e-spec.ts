@@ -129,9 +129,8 @@ describe('deploy/compose: images, volumes, dependencies', () => {
           continue;
         }
         const path = fromRoot(mount.hostPath);
-        // ../../models is the operator's own manifests folder (MODELS_DIR), optional; the dashboards
-        // folder holds the dashboard JSON, written separately.
-        if (path === 'models' || path === 'deploy/grafana/dashboards') continue;
+        // ../../models is the operator's own manifests folder (MODELS_DIR), optional.
+        if (path === 'models') continue;
         expect({ name, path, exists: exists(mount.hostPath), readOnly: mount.readOnly }).toEqual({ name, path, exists: true, readOnly: true });
       }
     }

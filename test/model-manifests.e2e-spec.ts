@@ -32,6 +32,7 @@ describe('a worker refuses to start on a bad model, naming the file and the reas
       MODELS_DIR: dir,
       MODELS_CACHE_DIR: dir,
       WORKER_BUILTIN_MODELS: 'false',
+      WORKER_METRICS_PORT: '0',
     });
     const exit = await worker.waitForExit(30_000);
     expect(exit.code).toBe(1);

@@ -55,6 +55,8 @@ export class FathomStack {
       WORKER_HEARTBEAT_MS: '500',
       // Not the user's ~/.cache: tests serve only what they build, whatever was pulled on this machine.
       MODELS_CACHE_DIR: this.cacheDir,
+      // Several workers per machine (and per test): each on a free port, logged as "metrics listening".
+      WORKER_METRICS_PORT: '0',
       ...env,
     });
     this.workers.push(worker);

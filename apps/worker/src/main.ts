@@ -1,3 +1,4 @@
+import { tracing } from './instrumentation';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError } from '@fathom/config';
@@ -5,6 +6,7 @@ import { defaultCacheDir, inspectWeights, loadCatalog, ModelCatalogError, specKe
 import { createLogger, PinoNestLogger } from '@fathom/telemetry';
 import { loadWorkerConfig } from './config/worker.config';
 import { ModelLoadError } from './inference/inference.pool';
+import { MetricsListenError } from './metrics/metrics.server';
 import { selectModels } from './models/model-selection';
 import { WorkerModule } from './worker.module';
 
@@ -24,7 +26,7 @@ async function main(): Promise<void> {
     if (problem) throw new ModelCatalogError(`${spec.manifestFile}: weights ${problem.message}`);
   }
   // A worker is a Nest application context: no HTTP server, just providers with a lifecycle.
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, selection, logger), { logger: new PinoNestLogger(logger) });
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, selection, logger, { tracing: tracing.enabled }), { logger: new PinoNestLogger(logger) });
   await app.init();
   let stopping = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -32,18 +34,24 @@ async function main(): Promise<void> {
       if (stopping) return;
       stopping = true;
       app.close().then(
-        () => process.exit(0),
+        () => exitAfterFlush(0),
         (error: Error) => {
           logger.error({ msg: 'shutdown failed', error: error.message });
-          process.exit(1);
+          exitAfterFlush(1);
         },
       );
     });
   }
 }
 
+/** Exports the spans still buffered, then exits; an unreachable collector delays exit by 5 s at most. */
+function exitAfterFlush(code: number): void {
+  const timeout = new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref());
+  void Promise.race([tracing.shutdown().catch(() => undefined), timeout]).then(() => process.exit(code));
+}
+
 main().catch((error: unknown) => {
-  const known = error instanceof ConfigError || error instanceof ModelCatalogError || error instanceof ModelLoadError;
+  const known = error instanceof ConfigError || error instanceof ModelCatalogError || error instanceof ModelLoadError || error instanceof MetricsListenError;
   console.error(known ? `fathom-worker: ${error.message}` : error);
-  process.exit(1);
+  exitAfterFlush(1);
 });

@@ -8,6 +8,8 @@ import { BlobStore } from '@fathom/storage';
 import { intraOpThreads, WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
 import { WorkerHeartbeat } from './heartbeat/worker-heartbeat';
 import { InferencePool } from './inference/inference.pool';
+import { MetricsServer } from './metrics/metrics.server';
+import { modelLabels, WorkerMetrics } from './metrics/worker.metrics';
 import type { ModelSelection } from './models/model-selection';
 import { InferenceProcessor } from './processors/inference.processor';
 import { QueueConsumers } from './processors/queue-consumers';
@@ -16,9 +18,16 @@ export const LOGGER = Symbol('LOGGER');
 export const REDIS = Symbol('REDIS');
 export const MODEL_SELECTION = Symbol('MODEL_SELECTION');
 
+/** What main.ts decided before Nest loaded. */
+export interface WorkerRuntime {
+  /** The OpenTelemetry SDK is running (an OTLP endpoint is configured). */
+  tracing: boolean;
+}
+
 /**
- * Start and stop in the one order that loses nothing: models loaded and warmed → queues consumed →
- * announced as serving; on SIGTERM, stop taking jobs and finish those in flight → withdraw → unload.
+ * Start and stop in the one order that loses nothing: metrics served (load progress is visible) →
+ * models loaded and warmed → queues consumed → announced as serving; on SIGTERM, stop taking jobs
+ * and finish those in flight → withdraw → unload → stop serving metrics.
  */
 @Injectable()
 export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -30,9 +39,12 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     @Inject(InferencePool) private readonly pool: InferencePool,
     @Inject(QueueConsumers) private readonly consumers: QueueConsumers,
     @Inject(WorkerHeartbeat) private readonly heartbeat: WorkerHeartbeat,
+    @Inject(MetricsServer) private readonly metricsServer: MetricsServer,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    const metricsUrl = await this.metricsServer.listen(this.config.WORKER_METRICS_PORT, this.config.WORKER_METRICS_HOST);
+    this.logger.info({ msg: 'metrics listening', url: metricsUrl });
     // Every session is created and has run one warm-up inference before any queue is consumed.
     const loaded = await this.pool.start();
     const served: ServedModel[] = this.selection.serve.map((spec) => {
@@ -54,6 +66,7 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     await this.consumers.close();
     await this.pool.close();
     await this.redis.quit().catch(() => this.redis.disconnect());
+    await this.metricsServer.close();
     this.logger.info({ msg: 'worker stopped' });
   }
 }
@@ -79,7 +92,7 @@ function describeInput(spec: ModelSpec): string {
 
 @Module({})
 export class WorkerModule {
-  static forRoot(config: WorkerConfig, selection: ModelSelection, logger: Logger): DynamicModule {
+  static forRoot(config: WorkerConfig, selection: ModelSelection, logger: Logger, runtime: WorkerRuntime): DynamicModule {
     return {
       module: WorkerModule,
       providers: [
@@ -88,25 +101,46 @@ export class WorkerModule {
         { provide: LOGGER, useValue: logger },
         { provide: REDIS, useFactory: () => createRedisConnection(config.REDIS_URL, 'commands') },
         { provide: BlobStore, inject: [REDIS], useFactory: (redis: Redis) => new BlobStore(redis, config.REDIS_PREFIX, config.STORAGE_RETENTION_SECONDS) },
+        // The provider every session asks for first; a session on another one fell back.
+        { provide: WorkerMetrics, useFactory: () => new WorkerMetrics(config.ORT_EXECUTION_PROVIDERS[0] ?? 'cpu') },
+        { provide: MetricsServer, inject: [WorkerMetrics], useFactory: (metrics: WorkerMetrics) => new MetricsServer(metrics.registry) },
         {
           provide: InferencePool,
-          useFactory: () =>
-            new InferencePool(
+          inject: [WorkerMetrics],
+          useFactory: (metrics: WorkerMetrics) => {
+            const pool = new InferencePool(
               { models: selection.serve, intraOpThreads: intraOpThreads(config), executionProviders: config.ORT_EXECUTION_PROVIDERS, maxPixels: config.WORKER_MAX_PIXELS },
               config.WORKER_INFERENCE_THREADS,
-              (message) => logger.error({ msg: message }),
-            ),
+              {
+                onThreadExit: (message) => logger.error({ msg: message }),
+                onModelsLoaded: (models) =>
+                  metrics.modelsLoaded(
+                    models.flatMap((loaded) => {
+                      const spec = selection.serve.find((s) => specKey(s) === loaded.key);
+                      return spec ? [{ labels: modelLabels(spec), loaded }] : [];
+                    }),
+                  ),
+              },
+            );
+            metrics.watchPool(pool);
+            return pool;
+          },
         },
         {
           provide: InferenceProcessor,
-          inject: [InferencePool, BlobStore],
-          useFactory: (pool: InferencePool, blobs: BlobStore) => new InferenceProcessor(pool, blobs, config.WORKER_ID, logger),
+          inject: [InferencePool, BlobStore, WorkerMetrics],
+          useFactory: (pool: InferencePool, blobs: BlobStore, metrics: WorkerMetrics) => new InferenceProcessor(pool, blobs, config.WORKER_ID, logger, metrics),
         },
         {
           provide: QueueConsumers,
           inject: [InferenceProcessor, BlobStore],
           useFactory: (processor: InferenceProcessor, blobs: BlobStore) =>
-            new QueueConsumers({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, concurrency: config.WORKER_CONCURRENCY }, processor, blobs, logger),
+            new QueueConsumers(
+              { redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, concurrency: config.WORKER_CONCURRENCY, tracing: runtime.tracing },
+              processor,
+              blobs,
+              logger,
+            ),
         },
         {
           provide: WorkerHeartbeat,

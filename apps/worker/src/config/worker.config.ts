@@ -27,6 +27,9 @@ export const workerEnvSchema = commonEnvSchema.extend({
   WORKER_MAX_PIXELS: envInt(40_000_000, { min: 1 }),
   WORKER_HEARTBEAT_MS: envInt(5_000, { min: 100 }),
   WORKER_HEARTBEAT_TTL_MS: envInt(15_000, { min: 1000 }),
+  /** Port of this worker's Prometheus `/metrics` (0: any free port, logged at start). */
+  WORKER_METRICS_PORT: envInt(9464, { min: 0, max: 65_535 }),
+  WORKER_METRICS_HOST: envString('0.0.0.0'),
   /** onnxruntime threads per session; default: the cores shared among the inference threads. */
   ORT_INTRA_OP_THREADS: envInt(0, { min: 0, max: 256 }),
   ORT_EXECUTION_PROVIDERS: providerList,

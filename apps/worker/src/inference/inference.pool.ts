@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, FathomError, type JobStage, type TaskOptions } from '@fathom/contracts';
 import type { LoadedModel, RunOutput, ThreadInit, ThreadMessage } from './thread-protocol';
@@ -28,7 +29,14 @@ interface Pending {
 
 interface Slot {
   thread: Worker;
-  busy: (Pending & { requestId: number }) | null;
+  busy: (Pending & { requestId: number; startedAt: number }) | null;
+}
+
+/** What the pool tells its owner: problems with threads, and the sessions each new thread loaded. */
+export interface PoolEvents {
+  onThreadExit?: (message: string) => void;
+  /** Every thread that becomes ready (at start and when one is replaced after a crash). */
+  onModelsLoaded?: (models: LoadedModel[]) => void;
 }
 
 const THREAD_ENTRY = join(__dirname, 'inference.thread.js');
@@ -42,14 +50,33 @@ export class InferencePool {
   private readonly waiting: Pending[] = [];
   private nextRequestId = 1;
   private closing = false;
+  /** Milliseconds threads spent on finished runs; runs in progress are added when read. */
+  private busyMs = 0;
   /** Filled once every thread has loaded and warmed up its models. */
   loadedModels: LoadedModel[] = [];
 
   constructor(
     private readonly init: ThreadInit,
     private readonly threads: number,
-    private readonly onThreadExit: (message: string) => void = () => undefined,
+    private readonly events: PoolEvents = {},
   ) {}
+
+  /** Inference threads this pool runs. */
+  get size(): number {
+    return this.threads;
+  }
+
+  /** Seconds inference threads have spent on jobs so far, including the runs still going. */
+  busySeconds(): number {
+    const now = performance.now();
+    const running = this.slots.reduce((sum, slot) => sum + (slot.busy ? now - slot.busy.startedAt : 0), 0);
+    return (this.busyMs + running) / 1000;
+  }
+
+  /** The provider the sessions of a model run on (the same on every thread: one configuration). */
+  executionProvider(modelKey: string): LoadedModel['executionProvider'] | undefined {
+    return this.loadedModels.find((m) => m.key === modelKey)?.executionProvider;
+  }
 
   async start(): Promise<LoadedModel[]> {
     const ready = await Promise.all(Array.from({ length: this.threads }, () => this.spawn()));
@@ -82,6 +109,7 @@ export class InferencePool {
           case 'ready':
             started = true;
             this.slots.push(slot);
+            this.events.onModelsLoaded?.(message.models);
             resolve(message.models);
             this.dispatch();
             return;
@@ -102,7 +130,7 @@ export class InferencePool {
         // A crash loses only the job it was running, which BullMQ retries; the thread is replaced.
         const index = this.slots.indexOf(slot);
         if (index >= 0) this.slots.splice(index, 1);
-        slot.busy?.reject(new InferenceError(ErrorCode.InferenceFailed, `The inference thread exited (code ${code}).`, true));
+        this.release(slot)?.reject(new InferenceError(ErrorCode.InferenceFailed, `The inference thread exited (code ${code}).`, true));
         this.onThreadExit(`inference thread exited with code ${code}; starting a new one`);
         this.spawn().catch((error: Error) => this.onThreadExit(`could not restart an inference thread: ${error.message}`));
       });
@@ -116,10 +144,22 @@ export class InferencePool {
       busy.onStage(message.stage);
       return;
     }
-    slot.busy = null;
+    this.release(slot);
     if (message.type === 'done') busy.resolve(message.output);
     else busy.reject(new InferenceError(message.code, message.message, message.retryable));
     this.dispatch();
+  }
+
+  /** Frees a slot, adding the time its run took to the busy total. */
+  private release(slot: Slot): Slot['busy'] {
+    const busy = slot.busy;
+    if (busy) this.busyMs += performance.now() - busy.startedAt;
+    slot.busy = null;
+    return busy;
+  }
+
+  private onThreadExit(message: string): void {
+    this.events.onThreadExit?.(message);
   }
 
   private dispatch(): void {
@@ -128,7 +168,7 @@ export class InferencePool {
       const next = this.waiting.shift();
       if (!next) return;
       const requestId = this.nextRequestId++;
-      slot.busy = { ...next, requestId };
+      slot.busy = { ...next, requestId, startedAt: performance.now() };
       slot.thread.postMessage({ type: 'run', requestId, modelKey: next.modelKey, input: next.input, options: next.options });
     }
   }

@@ -1,4 +1,5 @@
 import { basename, extname } from 'node:path';
+import { context, type Attributes } from '@opentelemetry/api';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import {
@@ -6,19 +7,34 @@ import {
   FathomError,
   formatFailureReason,
   inferenceJobDataSchema,
+  parseFailureReason,
   progressAt,
   upgradeJobData,
   type InferenceJobData,
   type InferenceResult,
+  type JobStage,
+  type TaskName,
 } from '@fathom/contracts';
-import type { BlobStore } from '@fathom/storage';
-import { InferenceError, type InferencePool } from '../inference/inference.pool';
 import { specKey } from '@fathom/models';
+import type { BlobStore } from '@fathom/storage';
+import { activeTraceId } from '@fathom/telemetry';
+import { InferenceError, type InferencePool } from '../inference/inference.pool';
+import { modelLabels, type ModelLabels, type WorkerMetrics } from '../metrics/worker.metrics';
+import { JobStageSpans } from '../tracing/job-stage.spans';
+
+/** The model a queue serves, as its manifest names it: what the job's metrics are labelled with. */
+export interface QueueModel {
+  name: string;
+  version: string;
+  variant?: string;
+  task: TaskName;
+}
 
 /**
  * The thin processor: parse the job, fetch its input, run it on an inference thread, store the
  * artifact, return the typed result. Bad input throws UnrecoverableError (never retried);
- * anything else throws normally so BullMQ retries with backoff.
+ * anything else throws normally so BullMQ retries with backoff. Each attempt is counted and, when
+ * tracing, each stage is a child span of BullMQ's consumer span.
  */
 export class InferenceProcessor {
   constructor(
@@ -26,28 +42,75 @@ export class InferenceProcessor {
     private readonly blobs: BlobStore,
     private readonly workerId: string,
     private readonly logger: Logger,
+    private readonly metrics: WorkerMetrics,
   ) {}
 
-  async process(job: Job<InferenceJobData, InferenceResult>): Promise<InferenceResult> {
+  async process(job: Job<InferenceJobData, InferenceResult>, queueModel: QueueModel): Promise<InferenceResult> {
+    const labels = modelLabels(queueModel);
+    const stages = JobStageSpans.underActiveSpan();
+    try {
+      return await this.run(job, labels, stages);
+    } catch (error) {
+      const { code } = parseFailureReason((error as Error).message);
+      const unrecoverable = error instanceof UnrecoverableError || (error as Error).name === 'UnrecoverableError';
+      // attemptsMade counts the attempts before this one: BullMQ adds this one when it records the failure.
+      this.metrics.jobFailed(labels, code, unrecoverable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
+      stages.fail(error, code);
+      throw error;
+    } finally {
+      stages.end();
+    }
+  }
+
+  private async run(job: Job<InferenceJobData, InferenceResult>, labels: ModelLabels, stages: JobStageSpans): Promise<InferenceResult> {
+    // A retry's due time is not kept by BullMQ (a promoted job's delay is reset to 0): first attempts only.
+    if (job.attemptsMade === 0 && job.attemptsStarted <= 1 && job.processedOn) {
+      this.metrics.jobTaken(labels, Math.max(0, job.processedOn - job.timestamp - (job.opts.delay ?? 0)) / 1000);
+    }
     const parsed = inferenceJobDataSchema.safeParse(upgradeJobData(job.data));
     if (!parsed.success) throw giveUp(ErrorCode.InvalidRequest, 'The job data does not match the contract.');
     const data = parsed.data;
-    const log = this.logger.child({ jobId: data.jobId, model: data.model.name, version: data.model.version, attempt: job.attemptsMade + 1 });
+    // Traced, every line gets traceId and spanId from the active span (the logger's mixin); untraced,
+    // the id the API generated for the job. Never both: pino would write the key twice.
+    const traceId = activeTraceId() === undefined ? data.traceId : undefined;
+    const log = this.logger.child({ jobId: data.jobId, model: data.model.name, version: data.model.version, attempt: job.attemptsMade + 1, ...(traceId ? { traceId } : {}) });
     // One update at a time, in order: fired together they can reach Redis (and clients) out of order.
     let reported = Promise.resolve();
-    const report = (stage: Parameters<typeof progressAt>[0]) => {
+    const report = (stage: JobStage) => {
       reported = reported
         .then(() => job.updateProgress(progressAt(stage)))
         .catch((error: Error) => log.warn({ msg: 'progress not reported', error: error.message }));
     };
+    const key = specKey(data.model);
 
+    stages.enter('fetch');
     report('fetch');
     const input = await this.blobs.get(data.input.blobKey);
     if (!input) throw giveUp(ErrorCode.InputExpired, 'The uploaded image expired before a worker could take the job.');
 
+    const inferenceAttributes = (): Attributes => {
+      const provider = this.pool.executionProvider(key);
+      return {
+        'fathom.model': data.model.name,
+        'fathom.model.version': data.model.version,
+        'fathom.model.variant': data.model.variant ?? '',
+        'fathom.batch.size': 1,
+        ...(provider ? { 'fathom.execution_provider': provider } : {}),
+        'fathom.input.width': data.input.width,
+        'fathom.input.height': data.input.height,
+        'fathom.input.bytes': input.byteLength,
+      };
+    };
+    const onStage = (stage: JobStage) => {
+      stages.enter(stage, stage === 'inference' ? inferenceAttributes : undefined);
+      report(stage);
+    };
+    const { jobContext } = stages;
     let output;
     try {
-      output = await this.pool.run(specKey(data.model), input, data.options, report);
+      // Stage messages arrive on the inference thread's message handler, outside the job's context:
+      // put it back so the progress and its log lines belong to the job's trace.
+      output = await this.pool.run(key, input, data.options, jobContext ? (stage) => context.with(jobContext, onStage, undefined, stage) : onStage);
     } catch (error) {
       if (error instanceof InferenceError && !error.retryable) {
         log.info({ msg: 'job refused', code: error.code, reason: error.message });
@@ -58,6 +121,7 @@ export class InferenceProcessor {
       throw new Error(formatFailureReason({ code, message: (error as Error).message }), { cause: error });
     }
 
+    stages.enter('store');
     report('store');
     const artifacts = await Promise.all(
       output.artifacts.map(async (artifact) => {
@@ -67,16 +131,19 @@ export class InferenceProcessor {
         return { name, blobKey, contentType, bytes: artifact.bytes.byteLength, width, height, filename: artifactName(data, name, extension) };
       }),
     );
+    stages.end();
     const queueWait = Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp);
+    const total = Math.max(0, Date.now() - data.submittedAt);
     const result: InferenceResult = {
       primary: output.primary,
       artifacts,
       summary: output.summary,
-      timings: roundTimings({ queueWait, ...output.timings, total: Math.max(0, Date.now() - data.submittedAt) }),
+      timings: roundTimings({ queueWait, ...output.timings, total }),
       model: { name: data.model.name, version: data.model.version, variant: data.model.variant },
       executionProvider: output.executionProvider,
       workerId: this.workerId,
     };
+    this.metrics.jobCompleted(labels, total / 1000, output.timings);
     log.info({ msg: 'job completed', timings: result.timings, executionProvider: result.executionProvider });
     return result;
   }

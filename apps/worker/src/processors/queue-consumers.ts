@@ -1,27 +1,39 @@
 import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { BullMQOtel } from 'bullmq-otel';
 import type { Logger } from 'pino';
 import type { InferenceJobData, InferenceResult, ServedModel } from '@fathom/contracts';
 import { createRedisConnection } from '@fathom/queue';
 import type { BlobStore } from '@fathom/storage';
 import type { InferenceProcessor } from './inference.processor';
 
-/** One BullMQ worker per served model queue, all feeding the same inference pool. */
+/**
+ * One BullMQ worker per served model queue, all feeding the same inference pool. When tracing,
+ * BullMQ's telemetry makes each attempt a consumer span, child of the producer span whose context
+ * the API's Queue put in the job; untraced, no telemetry at all (not even no-op spans).
+ */
 export class QueueConsumers {
   private readonly workers: Worker<InferenceJobData, InferenceResult>[] = [];
+  /** BullMQ closes the connections it makes, never one it was given. */
+  private readonly connections: Redis[] = [];
 
   constructor(
-    private readonly options: { redisUrl: string; prefix: string; concurrency: number },
+    private readonly options: { redisUrl: string; prefix: string; concurrency: number; tracing: boolean },
     private readonly processor: InferenceProcessor,
     private readonly blobs: BlobStore,
     private readonly logger: Logger,
   ) {}
 
   start(models: ServedModel[]): void {
+    const telemetry = this.options.tracing ? new BullMQOtel('fathom') : undefined;
     for (const model of models) {
-      const worker = new Worker<InferenceJobData, InferenceResult>(model.queue, (job) => this.processor.process(job), {
-        connection: createRedisConnection(this.options.redisUrl, 'blocking'),
+      const connection = createRedisConnection(this.options.redisUrl, 'blocking');
+      this.connections.push(connection);
+      const worker = new Worker<InferenceJobData, InferenceResult>(model.queue, (job) => this.processor.process(job, model), {
+        connection,
         prefix: this.options.prefix,
         concurrency: this.options.concurrency,
+        ...(telemetry ? { telemetry } : {}),
       });
       // The input is dropped only once the job is safely completed: a retry still needs it.
       worker.on('completed', (job) => {
@@ -39,5 +51,6 @@ export class QueueConsumers {
   /** Stops taking jobs and waits for the ones in flight to finish. */
   async close(): Promise<void> {
     await Promise.all(this.workers.map((worker) => worker.close()));
+    await Promise.all(this.connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
   }
 }

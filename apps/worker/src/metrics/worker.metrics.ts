@@ -1,0 +1,174 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ErrorCode, TaskName } from '@fathom/contracts';
+import type { LoadedModel, StageTimes } from '../inference/thread-protocol';
+
+/**
+ * Durations in seconds, 5 ms (a stage on a small image) … 2 min (a large image on CPU behind a
+ * queue), about ×2–2.5 apart so a quantile read from them is off by at most one step. 5, 30 and
+ * 60 are bounds because alert rules compare against them (deploy/prometheus/alerts.yml: p95
+ * end-to-end above 30 s); beyond 2 min only +Inf.
+ */
+export const DURATION_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/** Stages timed on the inference thread (fetch and store are on the main thread, in traces only). */
+export const TIMED_STAGES = ['decode', 'preprocess', 'inference', 'postprocess', 'encode'] as const satisfies readonly (keyof StageTimes)[];
+
+/** A served model as metrics label it: values from its manifest, `variant` "" when none. */
+export interface ModelLabels {
+  model: string;
+  version: string;
+  variant: string;
+  task: TaskName;
+}
+
+export function modelLabels(model: { name: string; version: string; variant?: string; task: TaskName }): ModelLabels {
+  return { model: model.name, version: model.version, variant: model.variant ?? '', task: model.task };
+}
+
+/** What the metrics read from the inference pool at scrape time. */
+export interface PoolGauges {
+  readonly size: number;
+  busySeconds(): number;
+}
+
+/**
+ * The worker's Prometheus metrics (docs/metrics.md, Worker section), in a registry of its own
+ * with prom-client's process metrics. Labels are bounded: model, version, variant and task come
+ * from manifests, code from the error-code list, stage from a fixed list.
+ */
+export class WorkerMetrics {
+  readonly registry = new Registry();
+  private pool: PoolGauges | undefined;
+  /** The provider series set for each model, so a replaced thread's different provider replaces it. */
+  private readonly providerSeries = new Map<string, Record<'model' | 'version' | 'variant' | 'provider' | 'requested', string>>();
+
+  private readonly jobsCompleted = new Counter({
+    name: 'fathom_jobs_completed_total',
+    help: 'Jobs this worker completed.',
+    labelNames: ['model', 'version', 'variant', 'task'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly jobsFailed = new Counter({
+    name: 'fathom_jobs_failed_total',
+    help: 'Failed attempts, by error code; final="true" when no attempt is left (or the input is bad and never retried).',
+    labelNames: ['model', 'version', 'variant', 'task', 'code', 'final'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly jobDuration = new Histogram({
+    name: 'fathom_job_duration_seconds',
+    help: 'End to end, accepted by the API → completed by this worker (queue wait and retries included).',
+    labelNames: ['model', 'version', 'task'] as const,
+    buckets: DURATION_SECONDS_BUCKETS,
+    registers: [this.registry],
+  });
+
+  private readonly queueWait = new Histogram({
+    name: 'fathom_job_queue_wait_seconds',
+    help: 'Accepted by the API → taken by a worker, for first attempts.',
+    labelNames: ['model', 'version', 'task'] as const,
+    buckets: DURATION_SECONDS_BUCKETS,
+    registers: [this.registry],
+  });
+
+  private readonly stageDuration = new Histogram({
+    name: 'fathom_job_stage_duration_seconds',
+    help: 'Each stage of a completed job on the inference thread: decode, preprocess, inference, postprocess, encode.',
+    labelNames: ['model', 'version', 'stage'] as const,
+    buckets: DURATION_SECONDS_BUCKETS,
+    registers: [this.registry],
+  });
+
+  private readonly modelLoad = new Gauge({
+    name: 'fathom_model_load_seconds',
+    help: 'Time to create the model session at start.',
+    labelNames: ['model', 'version', 'variant'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly modelWarmup = new Gauge({
+    name: 'fathom_model_warmup_seconds',
+    help: 'Time of the warm-up inference at start.',
+    labelNames: ['model', 'version', 'variant'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly executionProvider = new Gauge({
+    name: 'fathom_model_execution_provider',
+    help: 'Always 1: the execution provider a model runs on, and the one requested (the first of ORT_EXECUTION_PROVIDERS); provider != requested is a fallback.',
+    labelNames: ['model', 'version', 'variant', 'provider', 'requested'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly fallbacks = new Counter({
+    name: 'fathom_execution_provider_fallbacks_total',
+    help: 'Sessions that could not use the requested execution provider and fell back to CPU.',
+    labelNames: ['model', 'version', 'requested'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(
+    /** The first of ORT_EXECUTION_PROVIDERS: what every session asks for. */
+    private readonly requestedProvider: string,
+  ) {
+    const pool = () => this.pool;
+    let busyReported = 0;
+    new Gauge({
+      name: 'fathom_worker_inference_slots',
+      help: 'Inference threads.',
+      registers: [this.registry],
+      collect() {
+        this.set(pool()?.size ?? 0);
+      },
+    });
+    new Counter({
+      name: 'fathom_worker_inference_busy_seconds_total',
+      help: 'Time inference threads spent on jobs; rate(...) / fathom_worker_inference_slots is the busy ratio.',
+      registers: [this.registry],
+      // Read at scrape time with the runs in progress, so a 2-minute inference counts while it runs.
+      collect() {
+        const busy = pool()?.busySeconds() ?? 0;
+        if (busy > busyReported) {
+          this.inc(busy - busyReported);
+          busyReported = busy;
+        }
+      },
+    });
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  watchPool(pool: PoolGauges): void {
+    this.pool = pool;
+  }
+
+  /** Load and warm-up times and the provider of each session a thread created. */
+  modelsLoaded(models: ReadonlyArray<{ labels: ModelLabels; loaded: LoadedModel }>): void {
+    for (const { labels, loaded } of models) {
+      const { model, version, variant } = labels;
+      this.modelLoad.set({ model, version, variant }, loaded.loadMs / 1000);
+      this.modelWarmup.set({ model, version, variant }, loaded.warmupMs / 1000);
+      const series = { model, version, variant, provider: loaded.executionProvider, requested: this.requestedProvider };
+      const previous = this.providerSeries.get(loaded.key);
+      if (previous && previous.provider !== series.provider) this.executionProvider.remove(previous);
+      this.executionProvider.set(series, 1);
+      this.providerSeries.set(loaded.key, series);
+      if (loaded.fallbackFrom) this.fallbacks.inc({ model, version, requested: this.requestedProvider });
+    }
+  }
+
+  jobTaken(labels: ModelLabels, waitSeconds: number): void {
+    this.queueWait.observe({ model: labels.model, version: labels.version, task: labels.task }, waitSeconds);
+  }
+
+  jobCompleted(labels: ModelLabels, totalSeconds: number, stageMs: StageTimes): void {
+    const { model, version, task } = labels;
+    this.jobsCompleted.inc(labels);
+    this.jobDuration.observe({ model, version, task }, totalSeconds);
+    for (const stage of TIMED_STAGES) this.stageDuration.observe({ model, version, stage }, stageMs[stage] / 1000);
+  }
+
+  jobFailed(labels: ModelLabels, code: ErrorCode, final: boolean): void {
+    this.jobsFailed.inc({ ...labels, code, final: String(final) });
+  }
+}

@@ -102,6 +102,19 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
     // rings at the edge, so the plateaus are not exactly 0 and 255).
     expect((await pixelAt(png, 20, 100))[0]).toBeLessThan(40);
     expect((await pixelAt(png, 280, 100))[0]).toBeGreaterThan(215);
+
+    // Tracing is off here, yet the job has one trace id: in its status, its response header, and
+    // every log line about it in the API and the worker, so the two processes' logs line up.
+    const statusResponse = await fetch(`${stack.api.url}/v1/jobs/${accepted.id}`);
+    const { traceId } = (await statusResponse.json()) as { traceId: string };
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(statusResponse.headers.get('x-trace-id')).toBe(traceId);
+    const linesAbout = (output: string) => output.split('\n').filter((line) => line.includes(`"jobId":"${accepted.id}"`));
+    const apiLines = linesAbout(stack.api.process.output());
+    const workerLines = linesAbout(stack.workers[0]!.output());
+    expect(apiLines.length).toBeGreaterThan(0);
+    expect(workerLines.length).toBeGreaterThan(0);
+    for (const line of [...apiLines, ...workerLines]) expect(line).toContain(`"traceId":"${traceId}"`);
   });
 
   it('produces exactly the known answer of the stand-in model when nothing is resampled', async () => {

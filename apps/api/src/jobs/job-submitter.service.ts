@@ -170,7 +170,9 @@ export class JobSubmitter {
     }
     this.metrics.jobsSubmitted.inc({ model: model.name, version: model.version, variant: model.variant ?? '', task: model.task, route });
     this.metrics.recordUpload(model.name, image);
-    this.logger.log({ msg: 'job accepted', jobId, model: model.name, version: model.version, variant: model.variant, route, bytes: image.bytes, width: image.width, height: image.height });
+    // With tracing on the log mixin adds the active span's ids; off, the line still names the job's trace id.
+    const traceField = activeTraceId() ? {} : { traceId };
+    this.logger.log({ msg: 'job accepted', jobId, ...traceField, model: model.name, version: model.version, variant: model.variant, route, bytes: image.bytes, width: image.width, height: image.height });
     return traceId;
   }
 }

@@ -18,7 +18,8 @@ export function loggerOptions(service: string, level: string): LoggerOptions {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     // Every line written inside a traced operation carries its trace and span ids.
-    mixin: () => activeTraceFields(),
+    // A logger bound to a job's trace id (a child with `traceId`) keeps it: no second, differing key.
+    mixin: (_merge, _level, logger) => ('traceId' in logger.bindings() ? {} : activeTraceFields()),
   };
 }
 

@@ -34,7 +34,7 @@ export class JobCanceller {
     }
     await this.blobs.delete(this.blobs.inputKey(jobId));
     this.metrics.jobsCancelled.inc({ model: record.model.name, version: record.model.version, task: record.model.task });
-    this.logger.log({ msg: 'job cancelled', jobId });
+    this.logger.log({ msg: 'job cancelled', jobId, traceId: record.traceId });
     return this.reader.status(jobId);
   }
 

@@ -10,14 +10,14 @@ import { ApiMetrics } from './api-metrics';
 const STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
 interface QueueReading {
-  labels: { queue: string; model: string; version: string };
+  labels: { queue: string; model: string; version: string; variant: string };
   counts: Record<(typeof STATES)[number], number>;
   oldestWaitingAgeSeconds: number;
 }
 
 interface Reading {
   queues: QueueReading[];
-  workers: { labels: { model: string; version: string }; count: number }[];
+  workers: { labels: { model: string; version: string; variant: string }; count: number }[];
 }
 
 /**
@@ -41,7 +41,7 @@ export class QueueMetricsCollector {
     new Gauge({
       name: 'fathom_queue_jobs',
       help: 'Jobs per queue and state (waiting includes paused and prioritized), read from Redis at scrape time.',
-      labelNames: ['queue', 'model', 'version', 'state'] as const,
+      labelNames: ['queue', 'model', 'version', 'variant', 'state'] as const,
       registers,
       async collect() {
         const { queues } = await read();
@@ -52,7 +52,7 @@ export class QueueMetricsCollector {
     new Gauge({
       name: 'fathom_queue_oldest_waiting_age_seconds',
       help: 'Age of the oldest waiting job (since it was submitted), 0 when none waits.',
-      labelNames: ['queue', 'model', 'version'] as const,
+      labelNames: ['queue', 'model', 'version', 'variant'] as const,
       registers,
       async collect() {
         const { queues } = await read();
@@ -62,8 +62,8 @@ export class QueueMetricsCollector {
     });
     new Gauge({
       name: 'fathom_workers_online',
-      help: 'Live workers serving the model version (from their heartbeats).',
-      labelNames: ['model', 'version'] as const,
+      help: 'Live workers serving the model version and variant ("" for none), from their heartbeats.',
+      labelNames: ['model', 'version', 'variant'] as const,
       registers,
       async collect() {
         const { workers } = await read();
@@ -86,14 +86,15 @@ export class QueueMetricsCollector {
   private async load(): Promise<Reading> {
     const [known, live] = await Promise.all([this.models.knownModels(), this.models.liveWorkers()]);
     const declared = [...known, ...live.flatMap((w) => w.models)];
-    const queues = new Map(declared.map((m) => [m.queue, { queue: m.queue, model: m.name, version: m.version }]));
-    const versions = new Map(declared.map((m) => [`${m.name}@${m.version}`, { model: m.name, version: m.version }]));
+    // One queue per version and variant: jobs waiting for a variant no worker serves must show.
+    const queues = new Map(declared.map((m) => [m.queue, { queue: m.queue, model: m.name, version: m.version, variant: m.variant ?? '' }]));
+    const versions = new Map(declared.map((m) => [m.queue, { model: m.name, version: m.version, variant: m.variant ?? '' }]));
     const now = Date.now();
     return {
       queues: await Promise.all([...queues.values()].map((labels) => this.readQueue(labels, now))),
       workers: [...versions.values()].map((labels) => ({
         labels,
-        count: live.filter((w) => w.models.some((m) => m.name === labels.model && m.version === labels.version)).length,
+        count: live.filter((w) => w.models.some((m) => m.name === labels.model && m.version === labels.version && (m.variant ?? '') === labels.variant)).length,
       })),
     };
   }

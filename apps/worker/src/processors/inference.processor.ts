@@ -70,9 +70,9 @@ export class InferenceProcessor {
     const parsed = inferenceJobDataSchema.safeParse(upgradeJobData(job.data));
     if (!parsed.success) throw giveUp(ErrorCode.InvalidRequest, 'The job data does not match the contract.');
     const data = parsed.data;
-    // Traced, every line gets traceId and spanId from the active span (the logger's mixin); untraced,
-    // the id the API generated for the job. Never both: pino would write the key twice.
-    const traceId = activeTraceId() === undefined ? data.traceId : undefined;
+    // Every line names the job's trace id — the one in its status, set by the API — even when this
+    // worker traces and the API did not (the logger's mixin then leaves the bound id alone).
+    const traceId = data.traceId ?? activeTraceId();
     const log = this.logger.child({ jobId: data.jobId, model: data.model.name, version: data.model.version, attempt: job.attemptsMade + 1, ...(traceId ? { traceId } : {}) });
     // One update at a time, in order: fired together they can reach Redis (and clients) out of order.
     let reported = Promise.resolve();

@@ -1,9 +1,8 @@
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { BullMQOtel } from 'bullmq-otel';
 import type { Logger } from 'pino';
 import type { InferenceJobData, InferenceResult, ServedModel } from '@fathom/contracts';
-import { createRedisConnection } from '@fathom/queue';
+import { createRedisConnection, inferenceQueueTelemetry } from '@fathom/queue';
 import type { BlobStore } from '@fathom/storage';
 import type { InferenceProcessor } from './inference.processor';
 
@@ -25,7 +24,8 @@ export class QueueConsumers {
   ) {}
 
   start(models: ServedModel[]): void {
-    const telemetry = this.options.tracing ? new BullMQOtel('fathom') : undefined;
+    // The same tracer as the API's queue, so producer and consumer spans meet in one trace.
+    const telemetry = this.options.tracing ? inferenceQueueTelemetry() : undefined;
     for (const model of models) {
       const connection = createRedisConnection(this.options.redisUrl, 'blocking');
       this.connections.push(connection);

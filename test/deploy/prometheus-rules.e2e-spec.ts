@@ -51,16 +51,18 @@ describe('Prometheus config and alert rules (promtool)', () => {
 describe('alert rules: what an operator gets with each alert', () => {
   const rules = alertRules();
 
-  it('cover every alert the observability issue asks for', () => {
+  it('cover every alert the observability issue asks for, and the ones review added (a full queue, HTTP 5xx)', () => {
     expect(rules.map((r) => r.alert).sort()).toEqual(
       [
         'FathomExecutionProviderFallback',
         'FathomFailureSpike',
         'FathomHighErrorRatio',
+        'FathomHighHttpErrorRatio',
         'FathomJobLatencyHigh',
         'FathomNoInstanceUp',
         'FathomNoWorkerForModel',
         'FathomQueueBacklogGrowing',
+        'FathomQueueFull',
         'FathomQueueOldestJobTooOld',
         'FathomScrapeTargetDown',
         'FathomUnusualInputSize',

@@ -18,8 +18,14 @@ export function loggerOptions(service: string, level: string): LoggerOptions {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     // Every line written inside a traced operation carries its trace and span ids.
-    // A logger bound to a job's trace id (a child with `traceId`) keeps it: no second, differing key.
-    mixin: (_merge, _level, logger) => ('traceId' in logger.bindings() ? {} : activeTraceFields()),
+    // A logger bound to a job's trace id (a child with `traceId`) keeps it — no second key — and
+    // gets the active span's id when that span is in the same trace.
+    mixin: (_merge, _level, logger) => {
+      const bound = logger.bindings().traceId as unknown;
+      if (bound === undefined) return activeTraceFields();
+      const active = activeTraceFields();
+      return 'traceId' in active && active.traceId === bound ? { spanId: active.spanId } : {};
+    },
   };
 }
 

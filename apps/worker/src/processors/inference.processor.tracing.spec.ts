@@ -15,7 +15,7 @@ import sharp from 'sharp';
 import { INFERENCE_JOB_NAME, inferenceQueueName, type InferenceJobData, type InferenceResult, type ServedModel } from '@fathom/contracts';
 import { modelManifestSchema, specsFromManifest } from '@fathom/models';
 import { BlobStore } from '@fathom/storage';
-import { loggerOptions, newTraceId } from '@fathom/telemetry';
+import { loggerOptions, activeTraceId, newTraceId } from '@fathom/telemetry';
 import { buildDepthStandInModel, startRedisServer, type RedisServerHandle } from '@fathom/testing';
 import { InferencePool } from '../inference/inference.pool';
 import { WorkerMetrics } from '../metrics/worker.metrics';
@@ -131,7 +131,8 @@ describe('a job as spans: producer → consumer → one child span per stage, in
         input: { blobKey, bytes: image.length, format: 'png', width: 64, height: 48 },
         options: { output: 'colormap', colormap: 'turbo' },
         submittedAt: Date.now(),
-        traceId: newTraceId(),
+        // As the API does: the active trace's id when tracing, else a generated one.
+        traceId: activeTraceId() ?? newTraceId(),
       };
       return queue.add(INFERENCE_JOB_NAME, data, { jobId, attempts: 1 });
     };

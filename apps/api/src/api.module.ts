@@ -16,6 +16,7 @@ import { ModelsController } from './models/models.controller';
 import { ServedModelsService } from './models/served-models.service';
 import { QueueRegistry } from './queues/queue.registry';
 import { JobEventsRelay } from './realtime/job-events.relay';
+import { JobAudience } from './realtime/job-audience.store';
 import { JobsGateway } from './realtime/jobs.gateway';
 import { redisProviders } from './redis.providers';
 import { ApiMetrics } from './metrics/api-metrics';
@@ -64,6 +65,7 @@ export class ApiModule {
         JobReader,
         JobSubmitter,
         JobCanceller,
+        JobAudience,
         JobsGateway,
         JobEventsRelay,
         { provide: APP_FILTER, useClass: ApiExceptionFilter },

@@ -6,7 +6,8 @@ import { imageFormatSchema, WsEvent, type ImageFormat } from '@fathom/contracts'
 export const PUSHED_WS_EVENTS = [WsEvent.State, WsEvent.Progress, WsEvent.Completed, WsEvent.Failed, WsEvent.Cancelled] as const;
 export type PushedWsEvent = (typeof PUSHED_WS_EVENTS)[number];
 /** Events the relay reads from the queues and may find no listener for. */
-const RELAYED_WS_EVENTS = [WsEvent.Progress, WsEvent.Completed, WsEvent.Failed] as const;
+/** Job ends that can go unheard (progress is not counted). */
+const UNHEARD_WS_EVENTS = [WsEvent.Completed, WsEvent.Failed] as const;
 
 /** Uploads answer in milliseconds; POST /v1/infer waits for the job (API_INFER_TIMEOUT_MS, 30 s by default). */
 const HTTP_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -122,7 +123,7 @@ export class ApiMetrics {
 
   readonly wsEventsUnheard = new Counter({
     name: 'fathom_ws_events_unheard_total',
-    help: 'Job events read from the queues for jobs no socket of this instance listens to.',
+    help: 'Job ends (completed, failed) of jobs no client subscribed to on any API instance; counted once for the cluster.',
     labelNames: ['event'] as const,
     registers: [this.registry],
   });
@@ -132,7 +133,7 @@ export class ApiMetrics {
     // Bounded label values start at 0, so rate() and absent-series alerts see them from the first scrape.
     for (const format of imageFormatSchema.options) this.uploads.inc({ format }, 0);
     for (const event of PUSHED_WS_EVENTS) this.wsEventsPushed.inc({ event }, 0);
-    for (const event of RELAYED_WS_EVENTS) this.wsEventsUnheard.inc({ event }, 0);
+    for (const event of UNHEARD_WS_EVENTS) this.wsEventsUnheard.inc({ event }, 0);
   }
 
   /** An accepted upload: its format, and its size on the model's input histograms. */

@@ -16,6 +16,7 @@ import { TRACING, type TracingState } from '../common/tracing';
 import { ApiMetrics } from '../metrics/api-metrics';
 import { QueueRegistry } from '../queues/queue.registry';
 import { REDIS } from '../redis.providers';
+import { JobAudience } from './job-audience.store';
 import { cancelledEvent, completedEvent, failedEvent } from './job-event.payloads';
 import { jobRoom, JobsGateway } from './jobs.gateway';
 
@@ -37,6 +38,7 @@ export class JobEventsRelay implements OnModuleInit {
     @Inject(ApiMetrics) private readonly metrics: ApiMetrics,
     @Inject(TRACING) private readonly tracing: TracingState,
     @Inject(REDIS) private readonly redis: Redis,
+    @Inject(JobAudience) private readonly audience: JobAudience,
   ) {}
 
   onModuleInit(): void {
@@ -70,10 +72,18 @@ export class JobEventsRelay implements OnModuleInit {
     });
   }
 
-  /** True when a socket here listens to the job; otherwise counts the event as unheard. */
+  /**
+   * True when a socket here listens to the job. A job's end that no client subscribed to on any
+   * instance is counted as unheard, once for the cluster (JobAudience); progress is not counted.
+   */
   private heard(jobId: string, event: typeof WsEvent.Progress | TerminalEvent): boolean {
     if (this.gateway.hasListeners(jobId)) return true;
-    this.metrics.wsEventsUnheard.inc({ event });
+    if (event !== WsEvent.Progress) {
+      this.audience.claimUnheard(jobId, event).then(
+        (claimed) => claimed && this.metrics.wsEventsUnheard.inc({ event }),
+        (error: Error) => this.logger.warn({ msg: 'could not count an unheard event', jobId, error: error.message }),
+      );
+    }
     return false;
   }
 

@@ -23,6 +23,7 @@ import { mapError } from '../common/api-exception.filter';
 import { JobReader } from '../jobs/job-reader.service';
 import { ApiMetrics, type PushedWsEvent } from '../metrics/api-metrics';
 import { QueueRegistry } from '../queues/queue.registry';
+import { JobAudience } from './job-audience.store';
 import { terminalEventOf } from './job-event.payloads';
 
 type SubscribeReply = { ok: true; status: JobStatus } | { ok: false; error: JobFailure };
@@ -48,6 +49,7 @@ export class JobsGateway implements OnGatewayConnection, OnGatewayDisconnect {
     @Inject(JobReader) private readonly reader: JobReader,
     @Inject(QueueRegistry) private readonly queues: QueueRegistry,
     @Inject(ApiMetrics) private readonly metrics: ApiMetrics,
+    @Inject(JobAudience) private readonly audience: JobAudience,
   ) {}
 
   handleConnection(): void {
@@ -68,6 +70,7 @@ export class JobsGateway implements OnGatewayConnection, OnGatewayDisconnect {
       // Listen before joining, join before reading: an event can then arrive twice, never zero times.
       await this.queues.queueEvents(record.queue);
       await socket.join(jobRoom(jobId));
+      await this.audience.subscribed(jobId);
       const { status, job } = await this.reader.snapshot(jobId);
       this.push(socket, WsEvent.State, status);
       if (status.state === 'active' && status.progress) this.push(socket, WsEvent.Progress, { jobId, progress: status.progress });

@@ -1,0 +1,47 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { API_CONFIG, type ApiConfig } from '../config/api.config';
+import { REDIS } from '../redis.providers';
+
+/** Unheard-event markers only need to outlive the events of one job. */
+const UNHEARD_MARK_SECONDS = 3600;
+
+// Counts once cluster-wide: unheard only when no client subscribed on any instance, and only the
+// first instance to claim the (job, event) pair counts it.
+const CLAIM_UNHEARD = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return 1 end
+return 0`;
+
+/**
+ * Which jobs any client, on any API instance, subscribed to. Every instance relays every job's
+ * events, so "no listener on this instance" alone would count an event heard elsewhere as unheard
+ * once per other instance; this makes `fathom_ws_events_unheard_total` a cluster-wide count.
+ */
+@Injectable()
+export class JobAudience {
+  private readonly prefix: string;
+  private readonly retentionSeconds: number;
+
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(API_CONFIG) config: ApiConfig,
+  ) {
+    this.prefix = config.REDIS_PREFIX;
+    this.retentionSeconds = config.STORAGE_RETENTION_SECONDS;
+  }
+
+  async subscribed(jobId: string): Promise<void> {
+    await this.redis.set(this.watchedKey(jobId), '1', 'EX', this.retentionSeconds);
+  }
+
+  /** True for exactly one instance, when nobody subscribed to the job anywhere. */
+  async claimUnheard(jobId: string, event: string): Promise<boolean> {
+    const claimed = await this.redis.eval(CLAIM_UNHEARD, 2, this.watchedKey(jobId), `${this.prefix}:unheard:${jobId}:${event}`, UNHEARD_MARK_SECONDS);
+    return claimed === 1;
+  }
+
+  private watchedKey(jobId: string): string {
+    return `${this.prefix}:watched:${jobId}`;
+  }
+}

@@ -1,0 +1,82 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { buildDepthStandInModel } from '@fathom/testing';
+import { FathomStack } from '../test/support/fathom-stack';
+import { median, percentile, round1 } from './bench-stats';
+import { drive, inferOnce, jobStatus } from './load-driver';
+import type { BenchContext, ScenarioResult } from './scenario';
+
+const MODEL = 'null-depth';
+const TARGET_JOBS_PER_SECOND = 1000;
+const TARGET_ADDED_P50_MS = 5;
+
+/** The depth stand-in (mean of the channels) at a fixed 28×28 input, as tools/tracing-overhead.ts serves it. */
+function nullModelDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fathom-bench-null-'));
+  writeFileSync(join(dir, `${MODEL}.onnx`), buildDepthStandInModel());
+  writeFileSync(join(dir, `${MODEL}.model.json`), JSON.stringify({ name: MODEL, version: '1.0.0', task: 'depth', weights: `${MODEL}.onnx`, input: { resize: { mode: 'fixed', width: 28, height: 28 } } }));
+  return dir;
+}
+
+/**
+ * What the service costs around a model that costs nothing: jobs/s at saturation, and at low load
+ * the latency a client sees beyond the worker's own time.
+ */
+export async function serviceOverheadScenario(ctx: BenchContext): Promise<ScenarioResult> {
+  const clients = 16;
+  const lowLoadJobs = ctx.quick ? 60 : 300;
+  const saturationJobs = ctx.quick ? 400 : 2000;
+  const workerEnv = { MODELS_DIR: nullModelDir(), WORKER_BUILTIN_MODELS: 'false', WORKER_CONCURRENCY: String(clients) };
+  const image = { name: 'noise-64x48.png', bytes: await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer() };
+  const stack = await FathomStack.start();
+  try {
+    await stack.startApi();
+    await stack.startWorker(workerEnv);
+    await drive(stack.api, MODEL, [image], 50, clients); // warm-up: sessions, JIT, connections
+
+    // Low load: one client, one job at a time; the status is read after the timed request.
+    const outsideTotal: number[] = [];
+    const added: number[] = [];
+    const walls: number[] = [];
+    const inWorker: number[] = [];
+    for (let i = 0; i < lowLoadJobs; i++) {
+      const sample = await inferOnce(stack.api, MODEL, image);
+      const timings = (await jobStatus(stack.api, sample.jobId)).timings;
+      if (!timings) throw new Error(`job ${sample.jobId} has no timings`);
+      const compute = timings.decode + timings.preprocess + timings.inference + timings.postprocess + timings.encode;
+      walls.push(sample.wallMs);
+      inWorker.push(compute);
+      outsideTotal.push(sample.wallMs - timings.total);
+      added.push(sample.wallMs - compute);
+    }
+
+    const saturation = await drive(stack.api, MODEL, [image], saturationJobs, clients);
+    const saturationWalls = saturation.samples.map((s) => s.wallMs);
+    const jobsPerSecond = Math.round(saturationJobs / saturation.seconds);
+    const addedP50 = round1(median(added));
+    return {
+      scenario: 'service-overhead',
+      model: `${MODEL}@1.0.0`,
+      standIn: 'null model: the generated depth stand-in (mean of the channels) at a fixed 28×28 input, well under 1 ms',
+      command: ctx.command,
+      setup: { image: '64×48 PNG', lowLoad: { clients: 1, jobs: lowLoadJobs }, saturation: { clients, jobs: saturationJobs }, route: 'POST /v1/infer', workerEnv: { WORKER_CONCURRENCY: clients } },
+      figures: {
+        jobsPerSecond,
+        saturationP50Ms: round1(median(saturationWalls)),
+        saturationP99Ms: round1(percentile(saturationWalls, 99)),
+        lowLoadP50WallMs: round1(median(walls)),
+        lowLoadP50InWorkerComputeMs: round1(median(inWorker)),
+        addedP50Ms: addedP50,
+        outsideWorkerTotalP50Ms: round1(median(outsideTotal)),
+      },
+      targets: [
+        { figure: 'jobsPerSecond', target: `≥ ${TARGET_JOBS_PER_SECOND}`, value: jobsPerSecond, met: jobsPerSecond >= TARGET_JOBS_PER_SECOND },
+        { figure: 'addedP50Ms', target: `≤ ${TARGET_ADDED_P50_MS}`, value: addedP50, met: addedP50 <= TARGET_ADDED_P50_MS },
+      ],
+    };
+  } finally {
+    await stack.stop();
+  }
+}

@@ -51,8 +51,9 @@ describe('npm start pulls what it can, serves it, and says what is missing', () 
       await start.waitForLine(/Ctrl-C stops everything/, 5_000);
       const output = start.output();
       expect(output).toMatch(/started a private redis-server at redis:\/\/127\.0\.0\.1:\d+/);
-      expect(output).toMatch(/tiny-depth@2\.0\.0 downloaded and verified/);
-      expect(output).toMatch(/gone-depth@1\.0\.0 not downloaded \(.*404.*\); starting without it\./);
+      expect(output).toMatch(/fathom: tiny-depth@2\.0\.0: downloaded .* → /);
+      expect(output).toMatch(/fathom: gone-depth@1\.0\.0: .*404/);
+      expect(output).toMatch(/fathom: starting without what could not be downloaded\./);
       expect(output).toMatch(/Loaded: +tiny-depth@2\.0\.0 \(depth\)/);
       expect(output).toMatch(/Missing: +gone-depth@1\.0\.0, tiny-depth@1\.0\.0 \(weights not downloaded\)/);
       expect(output).toMatch(/npm run models -- pull gone-depth/);

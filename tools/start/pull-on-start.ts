@@ -1,4 +1,5 @@
-import { compareVersions, downloadWeights, loadCatalog, missingWeights, progressReporter, specKey, type ModelSpec } from '@fathom/models';
+import { compareVersions, loadCatalog, missingWeights, specKey, type ModelSpec } from '@fathom/models';
+import { pullModels } from '../models/models-commands';
 
 /**
  * At start, fetch the newest version of each downloadable model that is not on disk yet (Depth
@@ -12,19 +13,12 @@ export async function pullMissingModels(opts: { builtin: boolean; modelsDir?: st
   } catch {
     return; // a bad manifest: the worker stops with the message that names it
   }
-  for (const spec of newestDownloadable(catalog).filter((s) => missingWeights(s) !== null)) {
-    if (spec.source.kind !== 'url') continue;
-    log(`fathom: downloading ${specKey(spec)} (${spec.source.url}) to ${spec.weights}`);
-    const progress = progressReporter(specKey(spec));
-    try {
-      const done = await downloadWeights({ url: spec.source.url, sha256: spec.source.sha256, bytes: spec.source.bytes, dest: spec.weights, onProgress: (p) => progress.update(p) });
-      progress.stop();
-      log(`fathom: ${specKey(spec)} downloaded and verified (${(done.bytes / 1e6).toFixed(1)} MB)`);
-    } catch (error) {
-      progress.stop();
-      log(`fathom: ${specKey(spec)} not downloaded (${(error as Error).message}); starting without it.`);
-    }
-  }
+  const missing = newestDownloadable(catalog).filter((spec) => missingWeights(spec) !== null);
+  if (missing.length === 0) return;
+  log(`fathom: downloading ${missing.map(specKey).join(', ')} (not on disk yet; MODELS_PULL_ON_START=false skips this)`);
+  const say = (line: string) => log(`fathom: ${line}`);
+  const code = await pullModels({ catalog: missing, out: say, err: say }, { all: true });
+  if (code !== 0) log('fathom: starting without what could not be downloaded.');
 }
 
 /** Per model, the specs (base and variants) of its newest version that has a URL source. */

@@ -1,9 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import sharp from 'sharp';
-import { buildDepthStandInModel } from '@fathom/testing';
-import { FathomStack } from '../test/support/fathom-stack';
+import { depthModelsDir, FathomStack, NULL_MODEL_INPUT } from '../test/support/fathom-stack';
 import { median, percentile, round1 } from './bench-stats';
 import { drive, inferOnce, jobStatus } from './load-driver';
 import type { BenchContext, ScenarioResult } from './scenario';
@@ -11,14 +7,6 @@ import type { BenchContext, ScenarioResult } from './scenario';
 const MODEL = 'null-depth';
 const TARGET_JOBS_PER_SECOND = 1000;
 const TARGET_ADDED_P50_MS = 5;
-
-/** The depth stand-in (mean of the channels) at a fixed 28×28 input, as tools/tracing-overhead.ts serves it. */
-function nullModelDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fathom-bench-null-'));
-  writeFileSync(join(dir, `${MODEL}.onnx`), buildDepthStandInModel());
-  writeFileSync(join(dir, `${MODEL}.model.json`), JSON.stringify({ name: MODEL, version: '1.0.0', task: 'depth', weights: `${MODEL}.onnx`, input: { resize: { mode: 'fixed', width: 28, height: 28 } } }));
-  return dir;
-}
 
 /**
  * What the service costs around a model that costs nothing: jobs/s at saturation, and at low load
@@ -28,7 +16,7 @@ export async function serviceOverheadScenario(ctx: BenchContext): Promise<Scenar
   const clients = 16;
   const lowLoadJobs = ctx.quick ? 60 : 300;
   const saturationJobs = ctx.quick ? 400 : 2000;
-  const workerEnv = { MODELS_DIR: nullModelDir(), WORKER_BUILTIN_MODELS: 'false', WORKER_CONCURRENCY: String(clients) };
+  const workerEnv = { MODELS_DIR: depthModelsDir(undefined, MODEL, NULL_MODEL_INPUT), WORKER_BUILTIN_MODELS: 'false', WORKER_CONCURRENCY: String(clients) };
   const image = { name: 'noise-64x48.png', bytes: await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer() };
   const stack = await FathomStack.start();
   try {

@@ -12,15 +12,11 @@
  * the API and the worker processes (read from /proc; steadier than throughput on a shared 2-core
  * machine, where the load generator, Redis and both apps compete for the same cores).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import sharp from 'sharp';
-import { buildDepthStandInModel } from '@fathom/testing';
-import { FathomStack, submit } from '../test/support/fathom-stack';
+import { depthModelsDir, FathomStack, NULL_MODEL_INPUT, submit } from '../test/support/fathom-stack';
 
 async function otlpSink(): Promise<{ url: string; requests: () => number; close: () => void }> {
   let requests = 0;
@@ -33,13 +29,6 @@ async function otlpSink(): Promise<{ url: string; requests: () => number; close:
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests, close: () => server.close() };
-}
-
-function modelsDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fathom-overhead-'));
-  writeFileSync(join(dir, 'tiny.onnx'), buildDepthStandInModel());
-  writeFileSync(join(dir, 'tiny.model.json'), JSON.stringify({ name: 'tiny', version: '1.0.0', task: 'depth', weights: 'tiny.onnx', input: { resize: { mode: 'fixed', width: 28, height: 28 } } }));
-  return dir;
 }
 
 /** CPU time (user + system) a process has used, in ms, from /proc/<pid>/stat (Linux). */
@@ -60,7 +49,7 @@ async function run(jobs: number, concurrency: number, env: Record<string, string
   try {
     await stack.startApi({ ...env, API_MAX_QUEUE_DEPTH: '100000' });
     const real = model !== 'tiny';
-    await stack.startWorker({ ...env, ...(real ? { WORKER_MODELS: model } : { MODELS_DIR: modelsDir(), WORKER_BUILTIN_MODELS: 'false' }), WORKER_CONCURRENCY: String(concurrency) });
+    await stack.startWorker({ ...env, ...(real ? { WORKER_MODELS: model } : { MODELS_DIR: depthModelsDir(undefined, 'tiny', NULL_MODEL_INPUT), WORKER_BUILTIN_MODELS: 'false' }), WORKER_CONCURRENCY: String(concurrency) });
     const [width, height] = real ? [600, 400] : [64, 48];
     const image = await sharp({ create: { width, height, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer();
     const one = async () => {

@@ -82,13 +82,19 @@ export class FathomStack {
   }
 }
 
-/** A MODELS_DIR with the depth stand-in (output = mean of the normalised channels). */
-export function depthModelsDir(model: Buffer = buildDepthStandInModel(), name = 'depth-test'): string {
+/**
+ * A MODELS_DIR with the depth stand-in (output = mean of the normalised channels); `manifest`
+ * adds or overrides manifest fields, e.g. a small fixed input for a model that costs nothing.
+ */
+export function depthModelsDir(model: Buffer = buildDepthStandInModel(), name = 'depth-test', manifest: object = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'fathom-models-'));
   writeFileSync(join(dir, `${name}.onnx`), model);
-  writeFileSync(join(dir, `${name}.model.json`), JSON.stringify({ name, version: '1.0.0', task: 'depth', weights: `${name}.onnx` }));
+  writeFileSync(join(dir, `${name}.model.json`), JSON.stringify({ name, version: '1.0.0', task: 'depth', weights: `${name}.onnx`, ...manifest }));
   return dir;
 }
+
+/** The depth stand-in at a fixed 28×28 input: a model whose cost is next to nothing. */
+export const NULL_MODEL_INPUT = { input: { resize: { mode: 'fixed', width: 28, height: 28 } } } as const;
 
 /** POST a multipart form like curl -F would. */
 export async function submit(

@@ -7,6 +7,7 @@ import {
   downloadWeights,
   inspectWeights,
   progressReporter,
+  pullCommand,
   sha256File,
   specKey,
   type ModelSpec,
@@ -24,7 +25,6 @@ export interface CommandContext {
 export type ExitCode = 0 | 1;
 
 /** The command that downloads a spec's weights (a version's variants come with it). */
-export const pullCommand = (spec: Pick<ModelSpec, 'name' | 'version'>): string => `npm run models -- pull ${spec.name}@${spec.version}`;
 
 /** One row per model version and variant: where its weights come from, where they are, and whether they load. */
 export async function listModels(ctx: CommandContext): Promise<ExitCode> {

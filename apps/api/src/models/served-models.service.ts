@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { taskOptionsSchemas, type KnownModel, type ModelListing, type WorkerHeartbeat } from '@fathom/contracts';
+import { ErrorCode, FathomError, taskOptionsSchemas, type KnownModel, type ModelListing, type WorkerHeartbeat } from '@fathom/contracts';
 import { WorkerRegistry } from '@fathom/queue';
 import { z } from 'zod';
 import { RolloutStore } from '../rollout/rollout.store';
-import { aliasVersion, DEFAULT_ROLLOUT, resolveModel, type ResolvedModel } from './model-resolver';
+import { aliasVersion, DEFAULT_ROLLOUT, parseModelReference, resolveModel, type ResolvedModel } from './model-resolver';
 import { compareVersions } from '@fathom/models';
 
 /** Heartbeats and the catalog are read at most this often per API instance. */
@@ -40,10 +40,18 @@ export class ServedModelsService {
   }
 
   async resolve(reference: string, variant: string | undefined): Promise<ResolvedModel> {
-    const at = reference.indexOf('@');
-    const name = at < 0 ? reference : reference.slice(0, at);
+    const { name } = parseModelReference(reference);
     const [workers, known, rollout] = await Promise.all([this.liveWorkers(), this.knownModels(), this.rollouts.get(name)]);
     return resolveModel({ reference, variant }, { served: workers.flatMap((w) => w.models), known, rollout });
+  }
+
+  /** Every declaration of one model (catalog and live heartbeats), and the ones served now; 404 if none. */
+  async declarations(name: string): Promise<{ declared: KnownModel[]; served: KnownModel[] }> {
+    const [known, workers] = await Promise.all([this.knownModels(), this.liveWorkers()]);
+    const served = workers.flatMap((w) => w.models).filter((m) => m.name === name);
+    const declared = [...known.filter((m) => m.name === name), ...served];
+    if (declared.length === 0) throw new FathomError(ErrorCode.ModelNotFound, `There is no model named "${name}".`);
+    return { declared, served };
   }
 
   async listings(): Promise<ModelListing[]> {

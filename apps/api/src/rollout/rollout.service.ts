@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, FathomError, type AliasName, type KnownModel, type RolloutChange, type RolloutState } from '@fathom/contracts';
-import { aliasVersion } from '../models/model-resolver';
+import { aliasVersion, DEFAULT_ROLLOUT } from '../models/model-resolver';
 import { ServedModelsService } from '../models/served-models.service';
 import { compareVersions } from '@fathom/models';
 import { RolloutStore } from './rollout.store';
@@ -32,7 +32,7 @@ export class RolloutService {
 
   async describe(name: string): Promise<ModelRollout> {
     const { declared } = await this.model(name);
-    const rollout = (await this.store.get(name)) ?? { aliases: {}, weights: { stable: 100, canary: 0 }, history: [] };
+    const rollout = (await this.store.get(name)) ?? DEFAULT_ROLLOUT;
     const workers = await this.models.liveWorkers();
     const versions = [...new Set(declared.map((m) => m.version))].sort(compareVersions).reverse();
     return {
@@ -119,13 +119,10 @@ export class RolloutService {
     return change;
   }
 
-  private async model(name: string): Promise<{ declared: KnownModel[]; served: KnownModel[] }> {
-    const [known, workers] = await Promise.all([this.models.knownModels(), this.models.liveWorkers()]);
-    const served = workers.flatMap((w) => w.models);
-    const declared = [...known, ...served].filter((m) => m.name === name);
-    if (declared.length === 0) throw new FathomError(ErrorCode.ModelNotFound, `There is no model named "${name}".`);
-    return { declared, served: served.filter((m) => m.name === name) };
+  private model(name: string): Promise<{ declared: KnownModel[]; served: KnownModel[] }> {
+    return this.models.declarations(name);
   }
+
 }
 
 function requireServed(name: string, version: string, served: KnownModel[]): void {

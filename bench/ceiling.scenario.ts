@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseTaskOptions } from '@fathom/contracts';
 import { loadCatalog, specKey, type ModelSpec } from '@fathom/models';
-import { intraOpThreads, loadWorkerConfig } from '../apps/worker/src/config/worker.config';
+import { inferenceThreadInit, intraOpThreads, loadWorkerConfig } from '../apps/worker/src/config/worker.config';
 import { InferencePool } from '../apps/worker/src/inference/inference.pool';
 import type { RunOutput, StageTimes } from '../apps/worker/src/inference/thread-protocol';
 import type { BenchImageSet } from './bench-images';
@@ -35,7 +35,7 @@ export async function ceilingScenario(ctx: BenchContext, set: BenchImageSet): Pr
   // Parsed like the worker parses its env, so ORT_* and WORKER_* overrides apply to both alike.
   const config = loadWorkerConfig({ ...process.env, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
   const threads = intraOpThreads(config);
-  const pool = new InferencePool({ models: [spec], intraOpThreads: threads, executionProviders: config.ORT_EXECUTION_PROVIDERS, maxPixels: config.WORKER_MAX_PIXELS }, 1);
+  const pool = new InferencePool(inferenceThreadInit(config, [spec]), 1);
   const passes = benchPasses(ctx.quick);
   try {
     await pool.start();

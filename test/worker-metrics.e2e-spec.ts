@@ -140,6 +140,12 @@ describe("a worker's /metrics: what an operator sees after a few jobs and one ba
     expect(value('fathom_execution_provider_fallbacks_total', {})).toEqual([]);
   });
 
+  it('counts one session.run of batch size 1 per good job (the manifest asks for no batching)', () => {
+    expect(value('fathom_inference_batch_size_count', { ...MODEL, variant: '' })).toEqual([GOOD_JOBS]);
+    expect(value('fathom_inference_batch_size_sum', { ...MODEL, variant: '' })).toEqual([GOOD_JOBS]);
+    expect(value('fathom_inference_batch_duration_seconds_count', { ...MODEL, variant: '' })).toEqual([GOOD_JOBS]);
+  });
+
   it('shows how busy the inference threads were', () => {
     expect(value('fathom_worker_inference_slots', {})).toEqual([1]);
     expect(value('fathom_worker_inference_busy_seconds_total', {})[0]).toBeGreaterThan(0);
@@ -153,7 +159,7 @@ describe("a worker's /metrics: what an operator sees after a few jobs and one ba
 
   it('names, types and labels every fathom_ metric as docs/metrics.md does, and has all of them', () => {
     const documented = documentedWorkerMetrics();
-    expect(documented.size).toBe(11);
+    expect(documented.size).toBe(13);
     const served = [...scrape.types.keys()].filter((name) => name.startsWith('fathom_'));
     expect(served.sort()).toEqual([...documented.keys()].sort());
     for (const [name, { type, labels }] of documented) {

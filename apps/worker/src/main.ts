@@ -1,3 +1,4 @@
+import './libuv-threads';
 import { tracing } from './instrumentation';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';

@@ -5,7 +5,7 @@ import { inferenceQueueName, type KnownModel, type ServedModel } from '@fathom/c
 import { specKey, type ModelSpec } from '@fathom/models';
 import { createRedisConnection, WorkerRegistry } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
-import { intraOpThreads, WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
+import { inferenceThreadInit, intraOpThreads, sharpThreads, WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
 import { WorkerHeartbeat } from './heartbeat/worker-heartbeat';
 import { InferencePool } from './inference/inference.pool';
 import { MetricsServer } from './metrics/metrics.server';
@@ -50,12 +50,26 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     const served: ServedModel[] = this.selection.serve.map((spec) => {
       const info = loaded.find((m) => m.key === specKey(spec));
       if (info?.fallbackFrom) this.logger.warn({ msg: 'execution provider fell back to CPU', model: info.key, reason: info.fallbackFrom });
-      this.logger.info({ msg: 'model loaded', model: specKey(spec), task: spec.task, executionProvider: info?.executionProvider, loadMs: info?.loadMs, warmupMs: info?.warmupMs });
+      if (info?.batchingOff) this.logger.warn({ msg: 'batching off', model: info.key, reason: info.batchingOff });
+      this.logger.info({ msg: 'model loaded', model: specKey(spec), task: spec.task, executionProvider: info?.executionProvider, maxBatch: info?.maxBatch, loadMs: info?.loadMs, warmupMs: info?.warmupMs });
       return { ...knownModel(spec), executionProvider: info?.executionProvider ?? 'cpu', loadMs: info?.loadMs, warmupMs: info?.warmupMs };
     });
     await this.heartbeat.declare([...served.map(({ executionProvider: _e, loadMs: _l, warmupMs: _w, ...known }) => known), ...this.selection.unavailable.map((u) => knownModel(u.spec))]);
-    this.consumers.start(served);
+    // Enough jobs in hand to keep every thread busy: a batch running and the next being decoded.
+    const concurrency = (model: ServedModel) => {
+      const maxBatch = loaded.find((m) => m.key === specKey(model))?.maxBatch ?? 1;
+      return this.config.WORKER_CONCURRENCY || this.config.WORKER_INFERENCE_THREADS * 2 * maxBatch;
+    };
+    this.consumers.start(served, concurrency);
     await this.heartbeat.start(served);
+    this.logger.info({
+      msg: 'thread pools',
+      inferenceThreads: this.config.WORKER_INFERENCE_THREADS,
+      ortIntraOpThreads: intraOpThreads(this.config),
+      sharpThreads: sharpThreads(this.config),
+      libuvThreads: Number(process.env.UV_THREADPOOL_SIZE) || 4,
+      ...(this.config.WORKER_SIMULATED_INFERENCE_MS ? { simulatedInferenceMs: this.config.WORKER_SIMULATED_INFERENCE_MS } : {}),
+    });
     this.logger.info({ msg: 'worker ready', workerId: this.config.WORKER_ID, models: served.map(specKey), notServed: this.selection.unavailable.map((u) => specKey(u.spec)) });
   }
 
@@ -108,20 +122,21 @@ export class WorkerModule {
           provide: InferencePool,
           inject: [WorkerMetrics],
           useFactory: (metrics: WorkerMetrics) => {
-            const pool = new InferencePool(
-              { models: selection.serve, intraOpThreads: intraOpThreads(config), executionProviders: config.ORT_EXECUTION_PROVIDERS, maxPixels: config.WORKER_MAX_PIXELS },
-              config.WORKER_INFERENCE_THREADS,
-              {
+            const labelsOf = new Map(selection.serve.map((spec) => [specKey(spec), modelLabels(spec)]));
+            const pool = new InferencePool(inferenceThreadInit(config, selection.serve), config.WORKER_INFERENCE_THREADS, {
                 onThreadExit: (message) => logger.error({ msg: message }),
-                onModelsLoaded: (models) =>
-                  metrics.modelsLoaded(
-                    models.flatMap((loaded) => {
-                      const spec = selection.serve.find((s) => specKey(s) === loaded.key);
-                      return spec ? [{ labels: modelLabels(spec), loaded }] : [];
-                    }),
-                  ),
+              onModelsLoaded: (models) =>
+                metrics.modelsLoaded(
+                  models.flatMap((loaded) => {
+                    const labels = labelsOf.get(loaded.key);
+                    return labels ? [{ labels, loaded }] : [];
+                  }),
+                ),
+              onBatch: (modelKey, size, seconds) => {
+                const labels = labelsOf.get(modelKey);
+                if (labels) metrics.batchRan(labels, size, seconds);
               },
-            );
+            });
             metrics.watchPool(pool);
             return pool;
           },
@@ -136,7 +151,7 @@ export class WorkerModule {
           inject: [InferenceProcessor, BlobStore],
           useFactory: (processor: InferenceProcessor, blobs: BlobStore) =>
             new QueueConsumers(
-              { redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, concurrency: config.WORKER_CONCURRENCY, tracing: runtime.tracing },
+              { redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, tracing: runtime.tracing },
               processor,
               blobs,
               logger,

@@ -90,6 +90,18 @@ const outputSchema = z
   .partial()
   .strict();
 
+/**
+ * Micro-batching: up to `maxBatch` jobs with the same input shape, gathered for at most
+ * `maxDelayMs` once the first is ready, run as one `session.run` (models with a dynamic batch axis).
+ */
+const batchingSchema = z
+  .object({
+    maxBatch: z.number().int().min(1).max(64),
+    maxDelayMs: z.number().int().min(0).max(1000),
+  })
+  .partial()
+  .strict();
+
 const nameRule = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, ".", "_" and "-"');
 
 export const modelManifestSchema = z
@@ -102,6 +114,7 @@ export const modelManifestSchema = z
     weights: weightsSourceSchema,
     input: inputSchema.optional(),
     output: outputSchema.optional(),
+    batching: batchingSchema.optional(),
     /** Class names in output order, or a text file (one per line) relative to the manifest. */
     labels: z.union([z.array(z.string()), z.object({ file: z.string().min(1) }).strict()]).optional(),
     /** Task options used when a client does not set them. */

@@ -4,7 +4,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { modelKey } from '@fathom/contracts';
 import { describeManifestIssues, modelManifestSchema, type ModelManifest, type WeightsSourceManifest } from './manifest.schema';
-import type { InputSpec, ModelSpec, WeightsSource } from './model-spec';
+import { DEFAULT_BATCH_DELAY_MS, NO_BATCHING, type InputSpec, type ModelSpec, type WeightsSource } from './model-spec';
 import { TASK_DEFAULTS } from './task-defaults';
 
 export class ModelCatalogError extends Error {}
@@ -61,6 +61,7 @@ export function specsFromManifest(manifest: ModelManifest, opts: { manifestFile:
     task: manifest.task,
     input: inputSpec,
     output: { ...defaults.output, ...manifest.output },
+    batching: manifest.batching?.maxBatch ? { maxBatch: manifest.batching.maxBatch, maxDelayMs: manifest.batching.maxDelayMs ?? DEFAULT_BATCH_DELAY_MS } : NO_BATCHING,
     labels,
     defaults: manifest.defaults,
     description: manifest.description,

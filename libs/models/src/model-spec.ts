@@ -41,6 +41,19 @@ export interface OutputSpec {
   range: { kind: 'minmax' } | { kind: 'fixed'; min: number; max: number };
 }
 
+/** How many jobs one `session.run` may take, and how long the first may wait for the others. */
+export interface BatchingSpec {
+  /** 1: no batching. Only used when the model's batch axis is dynamic; else jobs run back to back. */
+  maxBatch: number;
+  /** Once the first job is ready, how long to wait for more with the same input shape. */
+  maxDelayMs: number;
+}
+
+/** Jobs run one by one unless a manifest asks for batches. */
+export const NO_BATCHING: BatchingSpec = { maxBatch: 1, maxDelayMs: 0 };
+/** What `batching: { maxBatch: n }` waits when it gives no delay. */
+export const DEFAULT_BATCH_DELAY_MS = 5;
+
 /** Where a model's weights come from, resolved to a file on this machine. */
 export type WeightsSource =
   | { kind: 'path'; path: string }
@@ -59,6 +72,7 @@ export interface ModelSpec {
   variant?: string;
   input: InputSpec;
   output: OutputSpec;
+  batching: BatchingSpec;
   /** Class names in output order (classification, segmentation). */
   labels?: string[];
   /** Task options used when a client does not set them (checked against the task's schema). */

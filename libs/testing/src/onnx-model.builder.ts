@@ -31,14 +31,16 @@ function encodeModel(graph: onnx.IGraphProto): Buffer {
 /**
  * Depth Anything V2's signature; output = mean of the three normalised input channels, or its
  * negative when `inverted` (a "fine-tune" whose answer is told apart from the base's at a glance).
+ * `batch`: the batch axis, dynamic (`batch_size`) unless a fixed size is given, as some exports have.
  */
-export function buildDepthStandInModel(opts: { inverted?: boolean } = {}): Buffer {
+export function buildDepthStandInModel(opts: { inverted?: boolean; batch?: Dim } = {}): Buffer {
+  const batch = opts.batch ?? 'batch_size';
   const mean = node('ReduceMean', ['pixel_values'], [opts.inverted ? 'mean' : 'predicted_depth'], [ints('axes', [1]), int('keepdims', 0)]);
   return encodeModel({
     name: opts.inverted ? 'inverted-depth-stand-in' : 'depth-stand-in',
     node: opts.inverted ? [mean, node('Neg', ['mean'], ['predicted_depth'])] : [mean],
-    input: [valueInfo('pixel_values', ['batch_size', 3, 'height', 'width'])],
-    output: [valueInfo('predicted_depth', ['batch_size', 'height', 'width'])],
+    input: [valueInfo('pixel_values', [batch, 3, 'height', 'width'])],
+    output: [valueInfo('predicted_depth', [batch, 'height', 'width'])],
   });
 }
 
@@ -107,5 +109,61 @@ export function buildClassificationStandInModel(): Buffer {
     node: [node('ReduceMean', ['input'], ['output'], [ints('axes', [2, 3]), int('keepdims', 0)])],
     input: [valueInfo('input', ['batch_size', 3, 'height', 'width'])],
     output: [valueInfo('output', ['batch_size', 3])],
+  });
+}
+
+/**
+ * A Depth-Anything-shaped network that costs real compute: a 14×14 stride-14 patch embedding to
+ * `channels` channels, `blocks` 3×3 convolutions with ReLU at 1/14 scale (the backbone), then a
+ * DPT-like head (3×3 conv, ×2 upsampling, 1×1 conv to one channel, ×7 upsampling) back to the
+ * input's size. `pixel_values` [N,3,H,W] (H and W multiples of 14) → `predicted_depth` [N,H,W].
+ * Weights are seeded pseudo-random (He-uniform), so the answer is not meaningful but depends on
+ * the image. About 1.3 GMAC at 518×686 with the defaults (tens of ms on 2 cores).
+ */
+export function buildConvDepthModel(opts: { channels?: number; blocks?: number; seed?: number } = {}): Buffer {
+  const channels = opts.channels ?? 96;
+  const blocks = opts.blocks ?? 8;
+  let state = (opts.seed ?? 1) >>> 0;
+  const random = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+  const initializer: onnx.ITensorProto[] = [];
+  const conv = (name: string, input: string, output: string, cin: number, cout: number, kernel: number, stride: number): onnx.INodeProto => {
+    const bound = Math.sqrt(6 / (cin * kernel * kernel));
+    const weight = Float32Array.from({ length: cout * cin * kernel * kernel }, () => (random() * 2 - 1) * bound);
+    const bias = Float32Array.from({ length: cout }, () => (random() * 2 - 1) * 0.05);
+    initializer.push({ name: `${name}.weight`, dataType: FLOAT, dims: [cout, cin, kernel, kernel], rawData: new Uint8Array(weight.buffer) });
+    initializer.push({ name: `${name}.bias`, dataType: FLOAT, dims: [cout], rawData: new Uint8Array(bias.buffer) });
+    const pad = stride === 1 ? (kernel - 1) / 2 : 0;
+    return node('Conv', [input, `${name}.weight`, `${name}.bias`], [output], [ints('kernel_shape', [kernel, kernel]), ints('strides', [stride, stride]), ints('pads', [pad, pad, pad, pad])]);
+  };
+  const upsample = (name: string, input: string, output: string, factor: number): onnx.INodeProto => {
+    initializer.push({ name: `${name}.scales`, dataType: FLOAT, dims: [4], rawData: new Uint8Array(new Float32Array([1, 1, factor, factor]).buffer) });
+    const mode: onnx.IAttributeProto = { name: 'mode', type: onnx.AttributeProto.AttributeType.STRING, s: Buffer.from('linear') };
+    return node('Resize', [input, '', `${name}.scales`], [output], [mode]);
+  };
+  const nodes: onnx.INodeProto[] = [conv('patch_embed', 'pixel_values', 'tokens', 3, channels, 14, 14)];
+  let x = 'tokens';
+  for (let i = 0; i < blocks; i++) {
+    nodes.push(conv(`block${i}`, x, `block${i}.conv`, channels, channels, 3, 1), node('Relu', [`block${i}.conv`], [`block${i}.out`]));
+    x = `block${i}.out`;
+  }
+  const headChannels = Math.max(8, channels / 2);
+  nodes.push(
+    conv('head.conv1', x, 'head.conv1', channels, headChannels, 3, 1),
+    node('Relu', ['head.conv1'], ['head.relu1']),
+    upsample('head.up2', 'head.relu1', 'head.up2', 2),
+    conv('head.conv2', 'head.up2', 'head.conv2', headChannels, 1, 1, 1),
+    upsample('head.up7', 'head.conv2', 'head.depth', 7),
+  );
+  initializer.push({ name: 'squeeze.axes', dataType: onnx.TensorProto.DataType.INT64, dims: [1], rawData: new Uint8Array(new BigInt64Array([1n]).buffer) });
+  nodes.push(node('Squeeze', ['head.depth', 'squeeze.axes'], ['predicted_depth']));
+  return encodeModel({
+    name: 'conv-depth-stand-in',
+    node: nodes,
+    initializer,
+    input: [valueInfo('pixel_values', ['batch_size', 3, 'height', 'width'])],
+    output: [valueInfo('predicted_depth', ['batch_size', 'height', 'width'])],
   });
 }

@@ -1,6 +1,8 @@
 import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 import { commonEnvSchema, envBool, envInt, envString, loadConfig } from '@fathom/config';
+import type { ModelSpec } from '@fathom/models';
+import type { ThreadInit } from '../inference/thread-protocol';
 
 const providerList = z
   .preprocess((v) => (v === '' || v === undefined ? 'cpu' : v), z.string())
@@ -19,8 +21,11 @@ export const workerEnvSchema = commonEnvSchema.extend({
     .transform((v) => (v ? v.split(',').map((m) => m.trim()).filter(Boolean) : undefined)),
   /** Serve the built-in manifests (PP-OCR detector and classifier offline; Depth Anything V2 once pulled). */
   WORKER_BUILTIN_MODELS: envBool(true),
-  /** Jobs each queue consumer holds at once: >1 lets fetching and storing overlap inference. */
-  WORKER_CONCURRENCY: envInt(2, { min: 1, max: 256 }),
+  /**
+   * Jobs each model's queue consumer holds at once; 0 (default): what keeps the inference threads
+   * busy — threads × 2 × the model's batch size (one batch running, the next being decoded).
+   */
+  WORKER_CONCURRENCY: envInt(0, { min: 0, max: 1024 }),
   /** Inference threads; each loads every model once. */
   WORKER_INFERENCE_THREADS: envInt(1, { min: 1, max: 64 }),
   /** Largest decoded image, in pixels (the API checks the same limit from the header). */
@@ -30,6 +35,13 @@ export const workerEnvSchema = commonEnvSchema.extend({
   /** Port of this worker's Prometheus `/metrics` (0: any free port, logged at start). */
   WORKER_METRICS_PORT: envInt(9464, { min: 0, max: 65_535 }),
   WORKER_METRICS_HOST: envString('0.0.0.0'),
+  /** libvips threads per image operation (sharp.concurrency); 0: the cores shared among the inference threads. */
+  WORKER_SHARP_THREADS: envInt(0, { min: 0, max: 256 }),
+  /**
+   * Benchmarks only: after each session.run an inference thread blocks this many ms without using
+   * the CPU, standing in for a GPU (bench scenario "horizontal scaling", npm run demo:scale).
+   */
+  WORKER_SIMULATED_INFERENCE_MS: envInt(0, { min: 0, max: 60_000 }),
   /** onnxruntime threads per session; default: the cores shared among the inference threads. */
   ORT_INTRA_OP_THREADS: envInt(0, { min: 0, max: 256 }),
   ORT_EXECUTION_PROVIDERS: providerList,
@@ -42,6 +54,27 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   return loadConfig('fathom-worker', workerEnvSchema, env);
 }
 
+/** Each inference thread's share of the cores: what its onnxruntime and libvips pools get by default. */
+function coresPerInferenceThread(config: WorkerConfig): number {
+  return Math.max(1, Math.floor(availableParallelism() / config.WORKER_INFERENCE_THREADS));
+}
+
 export function intraOpThreads(config: WorkerConfig): number {
-  return config.ORT_INTRA_OP_THREADS || Math.max(1, Math.floor(availableParallelism() / config.WORKER_INFERENCE_THREADS));
+  return config.ORT_INTRA_OP_THREADS || coresPerInferenceThread(config);
+}
+
+export function sharpThreads(config: WorkerConfig): number {
+  return config.WORKER_SHARP_THREADS || coresPerInferenceThread(config);
+}
+
+/** What every inference thread is started with, from the config and the models it serves. */
+export function inferenceThreadInit(config: WorkerConfig, models: ModelSpec[]): ThreadInit {
+  return {
+    models,
+    intraOpThreads: intraOpThreads(config),
+    sharpThreads: sharpThreads(config),
+    executionProviders: config.ORT_EXECUTION_PROVIDERS,
+    maxPixels: config.WORKER_MAX_PIXELS,
+    simulatedInferenceMs: config.WORKER_SIMULATED_INFERENCE_MS,
+  };
 }

@@ -18,32 +18,42 @@ export class InferenceError extends FathomError {
   }
 }
 
+/** What the pool's owner hears of a job as it moves: its stage, and for inference the batch it ran in. */
+export type StageListener = (stage: JobStage, detail?: { batchSize: number }) => void;
+
 interface Pending {
   modelKey: string;
   input: Uint8Array;
   options: TaskOptions;
-  onStage: (stage: JobStage) => void;
+  onStage: StageListener;
   resolve: (output: RunOutput) => void;
   reject: (error: Error) => void;
 }
 
 interface Slot {
   thread: Worker;
-  busy: (Pending & { requestId: number; startedAt: number }) | null;
+  /** Jobs handed to this thread and not answered yet, by request id. */
+  inFlight: Map<number, Pending>;
+  /** When the thread last went from idle to holding a job. */
+  busySince: number;
 }
 
-/** What the pool tells its owner: problems with threads, and the sessions each new thread loaded. */
+/** What the pool tells its owner: problems with threads, the sessions each new thread loaded, and batches run. */
 export interface PoolEvents {
   onThreadExit?: (message: string) => void;
   /** Every thread that becomes ready (at start and when one is replaced after a crash). */
   onModelsLoaded?: (models: LoadedModel[]) => void;
+  /** One session.run done, with how many jobs it took. */
+  onBatch?: (modelKey: string, size: number, seconds: number) => void;
 }
 
 const THREAD_ENTRY = join(__dirname, 'inference.thread.js');
 
 /**
- * Inference threads, each with its own sessions, fed one job at a time. The main thread only moves
- * bytes and messages, so its event loop stays free for BullMQ's lock renewal and heartbeats.
+ * Inference threads, each with its own sessions. Each thread holds up to `perThread` jobs at once,
+ * so it decodes the next ones while a batch runs and can gather a batch (inference.thread.ts).
+ * The main thread only moves bytes and messages, so its event loop stays free for BullMQ's lock
+ * renewal and heartbeats.
  */
 export class InferencePool {
   private readonly slots: Slot[] = [];
@@ -59,6 +69,8 @@ export class InferencePool {
     private readonly init: ThreadInit,
     private readonly threads: number,
     private readonly events: PoolEvents = {},
+    /** Jobs a thread holds at once: at least two (one running, one being decoded), default a full batch more than the largest batch. */
+    private readonly perThread = Math.max(2, 2 * Math.max(1, ...init.models.map((m) => m.batching.maxBatch))),
   ) {}
 
   /** Inference threads this pool runs. */
@@ -69,7 +81,7 @@ export class InferencePool {
   /** Seconds inference threads have spent on jobs so far, including the runs still going. */
   busySeconds(): number {
     const now = performance.now();
-    const running = this.slots.reduce((sum, slot) => sum + (slot.busy ? now - slot.busy.startedAt : 0), 0);
+    const running = this.slots.reduce((sum, slot) => sum + (slot.inFlight.size > 0 ? now - slot.busySince : 0), 0);
     return (this.busyMs + running) / 1000;
   }
 
@@ -84,7 +96,12 @@ export class InferencePool {
     return this.loadedModels;
   }
 
-  run(modelKey: string, input: Uint8Array, options: TaskOptions, onStage: (stage: JobStage) => void): Promise<RunOutput> {
+  /** Jobs a thread holds at once (what keeps it busy): the pool's owner should offer threads × this. */
+  get capacity(): number {
+    return this.threads * this.perThread;
+  }
+
+  run(modelKey: string, input: Uint8Array, options: TaskOptions, onStage: StageListener): Promise<RunOutput> {
     if (this.closing) return Promise.reject(new InferenceError(ErrorCode.ServiceUnavailable, 'The worker is shutting down.', true));
     return new Promise<RunOutput>((resolve, reject) => {
       this.waiting.push({ modelKey, input, options, onStage, resolve, reject });
@@ -102,7 +119,7 @@ export class InferencePool {
   private spawn(): Promise<LoadedModel[]> {
     return new Promise((resolve, reject) => {
       const thread = new Worker(THREAD_ENTRY, { workerData: this.init });
-      const slot: Slot = { thread, busy: null };
+      const slot: Slot = { thread, inFlight: new Map(), busySince: 0 };
       let started = false;
       thread.on('message', (message: ThreadMessage) => {
         switch (message.type) {
@@ -130,7 +147,9 @@ export class InferencePool {
         // A crash loses only the job it was running, which BullMQ retries; the thread is replaced.
         const index = this.slots.indexOf(slot);
         if (index >= 0) this.slots.splice(index, 1);
-        this.release(slot)?.reject(new InferenceError(ErrorCode.InferenceFailed, `The inference thread exited (code ${code}).`, true));
+        for (const requestId of [...slot.inFlight.keys()]) {
+          this.release(slot, requestId)?.reject(new InferenceError(ErrorCode.InferenceFailed, `The inference thread exited (code ${code}).`, true));
+        }
         this.onThreadExit(`inference thread exited with code ${code}; starting a new one`);
         this.spawn().catch((error: Error) => this.onThreadExit(`could not restart an inference thread: ${error.message}`));
       });
@@ -138,37 +157,46 @@ export class InferencePool {
   }
 
   private onMessage(slot: Slot, message: Exclude<ThreadMessage, { type: 'ready' | 'init-failed' }>): void {
-    const busy = slot.busy;
-    if (!busy || busy.requestId !== message.requestId) return;
-    if (message.type === 'stage') {
-      busy.onStage(message.stage);
+    if (message.type === 'batch') {
+      this.events.onBatch?.(message.modelKey, message.size, message.ms / 1000);
       return;
     }
-    this.release(slot);
-    if (message.type === 'done') busy.resolve(message.output);
-    else busy.reject(new InferenceError(message.code, message.message, message.retryable));
+    const pending = slot.inFlight.get(message.requestId);
+    if (!pending) return;
+    if (message.type === 'stage') {
+      pending.onStage(message.stage, message.batchSize ? { batchSize: message.batchSize } : undefined);
+      return;
+    }
+    this.release(slot, message.requestId);
+    if (message.type === 'done') pending.resolve(message.output);
+    else pending.reject(new InferenceError(message.code, message.message, message.retryable));
     this.dispatch();
   }
 
-  /** Frees a slot, adding the time its run took to the busy total. */
-  private release(slot: Slot): Slot['busy'] {
-    const busy = slot.busy;
-    if (busy) this.busyMs += performance.now() - busy.startedAt;
-    slot.busy = null;
-    return busy;
+  /** Takes a job off its thread; when the thread is left idle, adds its busy stretch to the total. */
+  private release(slot: Slot, requestId: number): Pending | undefined {
+    const pending = slot.inFlight.get(requestId);
+    slot.inFlight.delete(requestId);
+    if (pending && slot.inFlight.size === 0) this.busyMs += performance.now() - slot.busySince;
+    return pending;
   }
 
   private onThreadExit(message: string): void {
     this.events.onThreadExit?.(message);
   }
 
+  /** Hands waiting jobs to the least loaded threads with room. */
   private dispatch(): void {
-    for (const slot of this.slots) {
-      if (slot.busy) continue;
-      const next = this.waiting.shift();
-      if (!next) return;
+    while (this.waiting.length > 0) {
+      let slot: Slot | undefined;
+      for (const candidate of this.slots) {
+        if (candidate.inFlight.size < this.perThread && (!slot || candidate.inFlight.size < slot.inFlight.size)) slot = candidate;
+      }
+      if (!slot) return;
+      const next = this.waiting.shift()!;
       const requestId = this.nextRequestId++;
-      slot.busy = { ...next, requestId, startedAt: performance.now() };
+      if (slot.inFlight.size === 0) slot.busySince = performance.now();
+      slot.inFlight.set(requestId, next);
       slot.thread.postMessage({ type: 'run', requestId, modelKey: next.modelKey, input: next.input, options: next.options });
     }
   }

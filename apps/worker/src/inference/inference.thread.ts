@@ -2,30 +2,75 @@
  * An inference thread: owns one onnxruntime session per model (created once, reused) and runs a
  * job's whole pixel pipeline. `session.run` blocks the thread it runs on for the whole inference,
  * so it must not be the worker's main thread, where BullMQ renews locks and heartbeats are sent.
+ *
+ * Jobs are pipelined: each is decoded and preprocessed as soon as it arrives (sharp works on
+ * libuv's threads, so the next images are decoded while a session.run holds this thread), then
+ * waits in a batch queue by model and tensor shape; one batch runs at a time, and its results are
+ * post-processed and encoded while the next batch runs.
  */
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
 import { ErrorCode, type ExecutionProvider, type JobStage } from '@fathom/contracts';
-import { decodeToRgb, ImageDecodeError } from '../imaging/image-decoder';
+import { specKey, type BatchingSpec, type ModelSpec } from '@fathom/models';
+import { decodeToRgb, ImageDecodeError, type RgbImage } from '../imaging/image-decoder';
 import { planModelInputSize } from '../imaging/resize-plan';
-import { buildInputTensor } from '../tasks/model-input.preprocess';
+import { buildInputTensor, type InputTensor } from '../tasks/model-input.preprocess';
+import type { TaskInput, TensorView } from '../tasks/task-pipeline';
 import { TASK_PIPELINES } from '../tasks/task-registry';
-import type { TaskInput } from '../tasks/task-pipeline';
-import type { ModelSpec } from '@fathom/models';
-import { specKey } from '@fathom/models';
+import { BatchQueue } from './batch-queue';
+import { splitBatch, stackBatch } from './batched-tensors';
 import { type LoadedModel, type RunRequest, type StageTimes, type ThreadInit, type ThreadMessage } from './thread-protocol';
 
 interface LoadedSession {
   spec: ModelSpec;
   session: ort.InferenceSession;
   executionProvider: ExecutionProvider;
+  /** The manifest's batching, with maxBatch 1 when this model cannot take batches. */
+  batching: BatchingSpec;
+}
+
+/** A job decoded and preprocessed, waiting for its batch. */
+interface Prepared {
+  request: RunRequest;
+  loaded: LoadedSession;
+  rgb: RgbImage;
+  tensor: InputTensor;
+  clock: StageClock;
 }
 
 const init = workerData as ThreadInit;
 const port = parentPort!;
 const sessions = new Map<string, LoadedSession>();
+const batches = new BatchQueue<Prepared>();
 const post = (message: ThreadMessage) => port.postMessage(message);
+// Images are seen once: libvips' operation cache would only hold memory.
+sharp.cache(false);
+sharp.concurrency(init.sharpThreads);
+
+/** A job's stage times, and the stage it is in, reported to the main thread as it moves on. */
+class StageClock {
+  readonly timings: StageTimes = { decode: 0, preprocess: 0, inference: 0, postprocess: 0, encode: 0 };
+  stage: JobStage = 'decode';
+  /** When the running stage started; undefined between stages (waiting for a batch). */
+  private started: number | undefined;
+
+  constructor(private readonly requestId: number) {}
+
+  enter(next: JobStage & keyof StageTimes, batchSize?: number): void {
+    this.stop();
+    this.stage = next;
+    this.started = performance.now();
+    post({ type: 'stage', requestId: this.requestId, stage: next, ...(batchSize ? { batchSize } : {}) });
+  }
+
+  /** Ends the running stage's time (waiting for a batch belongs to no stage). */
+  stop(): void {
+    if (this.started !== undefined && this.stage in this.timings) this.timings[this.stage as keyof StageTimes] += performance.now() - this.started;
+    this.started = undefined;
+  }
+}
 
 async function createSession(spec: ModelSpec): Promise<{ session: ort.InferenceSession; executionProvider: ExecutionProvider; fallbackFrom?: string }> {
   const options = (providers: string[]): ort.InferenceSession.SessionOptions => ({
@@ -46,14 +91,22 @@ async function createSession(spec: ModelSpec): Promise<{ session: ort.InferenceS
   }
 }
 
+/** Whether the model's input takes any batch size (a symbolic or -1 first dimension). */
+function hasDynamicBatchAxis(session: ort.InferenceSession, inputName: string): boolean {
+  const meta = session.inputMetadata.find((m) => m.name === inputName);
+  if (!meta?.isTensor) return false;
+  const batch = meta.shape[0];
+  return typeof batch === 'string' || (typeof batch === 'number' && batch < 0);
+}
+
 /**
- * One inference on a blank image, so the first job does not pay for lazy initialisation, and a
- * check that the manifest describes this model: tensor names, and labels for every class. A
- * mismatch stops start-up naming the manifest and the field, instead of failing every job later.
+ * One inference on a blank image (at the largest batch the manifest asks for), so the first job
+ * does not pay for lazy initialisation, and a check that the manifest describes this model: tensor
+ * names, and labels for every class. A mismatch stops start-up naming the manifest and the field,
+ * instead of failing every job later. Returns the batching this model gets.
  */
-async function warmUp(loaded: LoadedSession): Promise<void> {
-  const { input, output, labels, manifestFile, task } = loaded.spec;
-  const { session } = loaded;
+async function warmUp(spec: ModelSpec, session: ort.InferenceSession): Promise<{ batching: BatchingSpec; batchingOff?: string }> {
+  const { input, output, labels, manifestFile, task } = spec;
   if (!session.inputNames.includes(input.name)) {
     throw new Error(`${manifestFile}: input.name: "${input.name}" is not an input of this model (inputs: ${session.inputNames.join(', ')})`);
   }
@@ -62,12 +115,16 @@ async function warmUp(loaded: LoadedSession): Promise<void> {
   }
   const side = input.resize.mode === 'fixed' ? input.resize.width : input.resize.target;
   const size = planModelInputSize(side, side, input.resize);
-  const dims = input.layout === 'NCHW' ? [1, 3, size.height, size.width] : [1, size.height, size.width, 3];
-  const tensor = new ort.Tensor('float32', new Float32Array(3 * size.width * size.height), dims);
+  const blank = async (batch: number) => {
+    const dims = input.layout === 'NCHW' ? [batch, 3, size.height, size.width] : [batch, size.height, size.width, 3];
+    const tensor = new ort.Tensor('float32', new Float32Array(batch * 3 * size.width * size.height), dims);
+    return { dims, result: await session.run({ [input.name]: tensor }) };
+  };
   let result: ort.InferenceSession.OnnxValueMapType;
   try {
-    result = await session.run({ [input.name]: tensor });
+    result = (await blank(1)).result;
   } catch (error) {
+    const dims = input.layout === 'NCHW' ? [1, 3, size.height, size.width] : [1, size.height, size.width, 3];
     throw new Error(`${manifestFile}: the warm-up inference failed with input ${input.name} ${JSON.stringify(dims)} (check input.layout and input.resize): ${(error as Error).message.split('\n')[0]}`, { cause: error });
   }
   const outDims = result[output.name]?.dims ?? [];
@@ -75,6 +132,17 @@ async function warmUp(loaded: LoadedSession): Promise<void> {
   if (labels && classes !== undefined && classes > 1 && labels.length !== classes) {
     throw new Error(`${manifestFile}: labels: ${labels.length} names for a model with ${classes} classes`);
   }
+  const { maxBatch } = spec.batching;
+  if (maxBatch <= 1) return { batching: spec.batching };
+  const off = (reason: string) => ({ batching: { ...spec.batching, maxBatch: 1 }, batchingOff: `batching.maxBatch: ${maxBatch} asked for, but ${reason}; jobs run back to back` });
+  if (!hasDynamicBatchAxis(session, input.name)) return off(`input ${input.name} has a fixed batch axis`);
+  try {
+    const batched = await blank(maxBatch);
+    if (batched.result[output.name]?.dims[0] !== maxBatch) return off(`output ${output.name} does not follow the batch axis`);
+  } catch (error) {
+    return off(`a batch of ${maxBatch} failed (${(error as Error).message.split('\n')[0]})`);
+  }
+  return { batching: spec.batching };
 }
 
 async function load(): Promise<LoadedModel[]> {
@@ -83,70 +151,122 @@ async function load(): Promise<LoadedModel[]> {
     const t0 = performance.now();
     const { session, executionProvider, fallbackFrom } = await createSession(spec);
     const t1 = performance.now();
-    const entry = { spec, session, executionProvider };
-    await warmUp(entry);
-    sessions.set(specKey(spec), entry);
-    loaded.push({ key: specKey(spec), executionProvider, fallbackFrom, loadMs: t1 - t0, warmupMs: performance.now() - t1 });
+    const { batching, batchingOff } = await warmUp(spec, session);
+    sessions.set(specKey(spec), { spec, session, executionProvider, batching });
+    loaded.push({ key: specKey(spec), executionProvider, fallbackFrom, loadMs: t1 - t0, warmupMs: performance.now() - t1, maxBatch: batching.maxBatch, batchingOff });
   }
   return loaded;
 }
 
-async function run(request: RunRequest): Promise<void> {
+function fail(requestId: number, stage: JobStage, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof ImageDecodeError) {
+    post({ type: 'failed', requestId, code: ErrorCode.ImageUndecodable, message, retryable: false });
+  } else {
+    post({ type: 'failed', requestId, code: ErrorCode.InferenceFailed, message: `${stage} failed: ${message}`, retryable: true });
+  }
+}
+
+/** Decode and preprocess at once (overlapping whatever runs), then queue for a batch. */
+async function accept(request: RunRequest): Promise<void> {
   const loaded = sessions.get(request.modelKey);
   if (!loaded) {
     post({ type: 'failed', requestId: request.requestId, code: ErrorCode.ModelNotFound, message: `Model ${request.modelKey} is not loaded here.`, retryable: false });
     return;
   }
-  const { spec, session } = loaded;
-  const timings: StageTimes = { decode: 0, preprocess: 0, inference: 0, postprocess: 0, encode: 0 };
-  let stage: JobStage = 'decode';
-  let started = performance.now();
-  const enter = (next: JobStage & keyof StageTimes) => {
-    const now = performance.now();
-    if (stage in timings) timings[stage as keyof StageTimes] = now - started;
-    started = now;
-    stage = next;
-    post({ type: 'stage', requestId: request.requestId, stage: next });
-  };
+  const clock = new StageClock(request.requestId);
   try {
-    enter('decode');
+    clock.enter('decode');
     const rgb = await decodeToRgb(Buffer.from(request.input.buffer, request.input.byteOffset, request.input.byteLength), { maxPixels: init.maxPixels });
-    enter('preprocess');
-    const tensor = await buildInputTensor(rgb, spec.input);
-    enter('inference');
-    const outputs = await session.run({ [spec.input.name]: new ort.Tensor('float32', tensor.data, tensor.dims) });
-    enter('postprocess');
+    clock.enter('preprocess');
+    const tensor = await buildInputTensor(rgb, loaded.spec.input);
+    clock.stop();
+    batches.add(`${request.modelKey} ${tensor.dims.join('×')}`, loaded.batching, { request, loaded, rgb, tensor, clock }, performance.now());
+    pump();
+  } catch (error) {
+    fail(request.requestId, clock.stage, error);
+  }
+}
+
+let running = false;
+let timer: NodeJS.Timeout | undefined;
+
+/** Starts the next due batch unless one is running; else waits for the earliest due time. */
+function pump(): void {
+  if (running) return;
+  clearTimeout(timer);
+  timer = undefined;
+  const next = batches.next(performance.now());
+  if (!next) return;
+  if ('waitMs' in next) {
+    timer = setTimeout(pump, Math.max(1, Math.ceil(next.waitMs)));
+    return;
+  }
+  running = true;
+  void runBatch(next.items).finally(() => {
+    running = false;
+    pump();
+  });
+}
+
+/** Blocks this thread for `ms` without using the CPU, as a GPU's session.run would. */
+const simulatedWait = (() => {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  return (ms: number) => Atomics.wait(cell, 0, 0, ms);
+})();
+
+async function runBatch(items: Prepared[]): Promise<void> {
+  const { spec, session, executionProvider } = items[0]!.loaded;
+  const modelKey = items[0]!.request.modelKey;
+  for (const item of items) item.clock.enter('inference', items.length);
+  const started = performance.now();
+  let views: TensorView[];
+  try {
+    const input = items.length === 1 ? items[0]!.tensor : stackBatch(items.map((item) => item.tensor));
+    const outputs = await session.run({ [spec.input.name]: new ort.Tensor('float32', input.data, input.dims) });
+    if (init.simulatedInferenceMs > 0) simulatedWait(init.simulatedInferenceMs);
     const output = outputs[spec.output.name];
     if (!output || output.type !== 'float32') throw new Error(`Model output "${spec.output.name}" is missing or not float32.`);
-    const pipeline = TASK_PIPELINES[spec.task];
+    const view = { data: output.data as Float32Array, dims: output.dims };
+    views = items.length === 1 ? [view] : splitBatch(view, items.length);
+  } catch (error) {
+    for (const item of items) fail(item.request.requestId, 'inference', error);
+    return;
+  }
+  post({ type: 'batch', modelKey, size: items.length, ms: performance.now() - started });
+  // Not awaited: these results are drawn and encoded while the next batch runs.
+  items.forEach((item, i) => void finish(item, views[i]!, executionProvider));
+}
+
+/** Post-process and encode one job's share of a batch's output, and hand the result back. */
+async function finish(item: Prepared, output: TensorView, executionProvider: ExecutionProvider): Promise<void> {
+  const { request, loaded, rgb, tensor, clock } = item;
+  try {
+    clock.enter('postprocess');
+    const pipeline = TASK_PIPELINES[loaded.spec.task];
     const input = {
-      spec,
+      spec: loaded.spec,
       rgb,
       modelInput: { width: tensor.width, height: tensor.height },
       options: request.options,
-      output: { data: output.data as Float32Array, dims: output.dims },
-    } as TaskInput<typeof spec.task>;
+      output,
+    } as TaskInput<typeof loaded.spec.task>;
     const processed = await pipeline.postprocess(input as never);
-    enter('encode');
+    clock.enter('encode');
     const result = await pipeline.encode(processed, input as never);
-    timings.encode = performance.now() - started;
+    clock.stop();
     post({
       type: 'done',
       requestId: request.requestId,
-      output: { ...result, width: rgb.width, height: rgb.height, executionProvider: loaded.executionProvider, timings },
+      output: { ...result, width: rgb.width, height: rgb.height, executionProvider, timings: clock.timings },
     });
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (error instanceof ImageDecodeError) {
-      post({ type: 'failed', requestId: request.requestId, code: ErrorCode.ImageUndecodable, message, retryable: false });
-    } else {
-      post({ type: 'failed', requestId: request.requestId, code: ErrorCode.InferenceFailed, message: `${stage} failed: ${message}`, retryable: true });
-    }
+    fail(request.requestId, clock.stage, error);
   }
 }
 
 port.on('message', (message: RunRequest) => {
-  void run(message);
+  void accept(message);
 });
 
 load().then(

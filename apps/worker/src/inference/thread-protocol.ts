@@ -8,6 +8,13 @@ export interface ThreadInit {
   intraOpThreads: number;
   executionProviders: string[];
   maxPixels: number;
+  /** libvips threads per image operation (sharp.concurrency). */
+  sharpThreads: number;
+  /**
+   * Benchmarks only (WORKER_SIMULATED_INFERENCE_MS): after each session.run the thread blocks this
+   * long without using the CPU, standing in for a GPU's latency. 0 in service.
+   */
+  simulatedInferenceMs: number;
 }
 
 export interface RunRequest {
@@ -25,6 +32,10 @@ export interface LoadedModel {
   fallbackFrom?: string;
   loadMs: number;
   warmupMs: number;
+  /** The largest batch one session.run takes (1 when the manifest asks for none or the model cannot). */
+  maxBatch: number;
+  /** Why batching the manifest asked for is off (e.g. a fixed batch axis), when it is. */
+  batchingOff?: string;
 }
 
 export interface StageTimes {
@@ -49,7 +60,10 @@ export interface RunOutput {
 export type ThreadMessage =
   | { type: 'ready'; models: LoadedModel[] }
   | { type: 'init-failed'; message: string }
-  | { type: 'stage'; requestId: number; stage: JobStage }
+  /** `batchSize` comes with the inference stage: how many jobs share its session.run. */
+  | { type: 'stage'; requestId: number; stage: JobStage; batchSize?: number }
+  /** One session.run done: how many jobs it took, and how long it took. */
+  | { type: 'batch'; modelKey: string; size: number; ms: number }
   | { type: 'done'; requestId: number; output: RunOutput }
   | { type: 'failed'; requestId: number; code: ErrorCode; message: string; retryable: boolean };
 

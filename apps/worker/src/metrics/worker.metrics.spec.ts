@@ -10,7 +10,7 @@ async function samples(metrics: WorkerMetrics, name: string): Promise<Array<{ la
 describe('WorkerMetrics', () => {
   it('shows a CUDA → CPU fallback: the provider in use beside the one requested, and a counted fallback', async () => {
     const metrics = new WorkerMetrics('cuda');
-    metrics.modelsLoaded([{ labels, loaded: { key: 'depth@2.0.0', executionProvider: 'cpu', fallbackFrom: 'cuda: libcudart.so.12 not found', loadMs: 1500, warmupMs: 250 } }]);
+    metrics.modelsLoaded([{ labels, loaded: { key: 'depth@2.0.0', executionProvider: 'cpu', fallbackFrom: 'cuda: libcudart.so.12 not found', loadMs: 1500, warmupMs: 250, maxBatch: 1 } }]);
     expect(await samples(metrics, 'fathom_model_execution_provider')).toEqual([
       { labels: { model: 'depth', version: '2.0.0', variant: '', provider: 'cpu', requested: 'cuda' }, value: 1 },
     ]);
@@ -21,8 +21,8 @@ describe('WorkerMetrics', () => {
 
   it('keeps one provider series per model when a replaced thread reports another provider', async () => {
     const metrics = new WorkerMetrics('cuda');
-    metrics.modelsLoaded([{ labels, loaded: { key: 'depth@2.0.0', executionProvider: 'cuda', loadMs: 900, warmupMs: 80 } }]);
-    metrics.modelsLoaded([{ labels, loaded: { key: 'depth@2.0.0', executionProvider: 'cpu', fallbackFrom: 'cuda: out of memory', loadMs: 300, warmupMs: 90 } }]);
+    metrics.modelsLoaded([{ labels, loaded: { key: 'depth@2.0.0', executionProvider: 'cuda', loadMs: 900, warmupMs: 80, maxBatch: 1 } }]);
+    metrics.modelsLoaded([{ labels, loaded: { key: 'depth@2.0.0', executionProvider: 'cpu', fallbackFrom: 'cuda: out of memory', loadMs: 300, warmupMs: 90, maxBatch: 1 } }]);
     expect((await samples(metrics, 'fathom_model_execution_provider')).map((s) => s.labels.provider)).toEqual(['cpu']);
     expect(await samples(metrics, 'fathom_execution_provider_fallbacks_total')).toEqual([expect.objectContaining({ value: 1 })]);
   });

@@ -80,6 +80,22 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  private readonly batchSize = new Histogram({
+    name: 'fathom_inference_batch_size',
+    help: 'Jobs per session.run (1 unless the model\'s manifest asks for micro-batching).',
+    labelNames: ['model', 'version', 'variant'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [this.registry],
+  });
+
+  private readonly batchDuration = new Histogram({
+    name: 'fathom_inference_batch_duration_seconds',
+    help: 'One session.run, for the whole batch.',
+    labelNames: ['model', 'version', 'variant'] as const,
+    buckets: DURATION_SECONDS_BUCKETS,
+    registers: [this.registry],
+  });
+
   private readonly modelLoad = new Gauge({
     name: 'fathom_model_load_seconds',
     help: 'Time to create the model session at start.',
@@ -155,6 +171,12 @@ export class WorkerMetrics {
       this.providerSeries.set(loaded.key, series);
       if (loaded.fallbackFrom) this.fallbacks.inc({ model, version, requested: this.requestedProvider });
     }
+  }
+
+  batchRan(labels: ModelLabels, size: number, seconds: number): void {
+    const { model, version, variant } = labels;
+    this.batchSize.observe({ model, version, variant }, size);
+    this.batchDuration.observe({ model, version, variant }, seconds);
   }
 
   jobTaken(labels: ModelLabels, waitSeconds: number): void {

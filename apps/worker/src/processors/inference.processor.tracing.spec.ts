@@ -88,7 +88,7 @@ describe('a job as spans: producer → consumer → one child span per stage, in
     redis = new Redis(redisServer.url);
     blobs = new BlobStore(redis, PREFIX, 600);
     metrics = new WorkerMetrics('cpu');
-    pool = new InferencePool({ models: [spec!], intraOpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6 }, 1);
+    pool = new InferencePool({ models: [spec!], intraOpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, sharpThreads: 1, simulatedInferenceMs: 0 }, 1);
     await pool.start();
     png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080' } }).png().toBuffer();
   });
@@ -112,13 +112,13 @@ describe('a job as spans: producer → consumer → one child span per stage, in
     const events = new QueueEvents(queueName, { connection, prefix: PREFIX });
     await events.waitUntilReady();
     const consumers = new QueueConsumers(
-      { redisUrl: redisServer.url, prefix: PREFIX, concurrency: 1, tracing },
+      { redisUrl: redisServer.url, prefix: PREFIX, tracing },
       new InferenceProcessor(pool, blobs, 'worker-test', logger, metrics),
       blobs,
       logger,
     );
     const served: ServedModel = { name: spec!.name, version: spec!.version, task: 'depth', queue: queueName, executionProvider: 'cpu', input: { name: 'pixel_values', description: '' } };
-    consumers.start([served]);
+    consumers.start([served], () => 1);
     cleanups.push(() => consumers.close(), () => events.close(), () => queue.close());
     const submit = async (image: Buffer): Promise<Job<InferenceJobData, InferenceResult>> => {
       const jobId = randomUUID();

@@ -18,7 +18,7 @@ import {
 import { specKey } from '@fathom/models';
 import type { BlobStore } from '@fathom/storage';
 import { activeTraceId } from '@fathom/telemetry';
-import { InferenceError, type InferencePool } from '../inference/inference.pool';
+import { InferenceError, type InferencePool, type StageListener } from '../inference/inference.pool';
 import { modelLabels, type ModelLabels, type WorkerMetrics } from '../metrics/worker.metrics';
 import { JobStageSpans } from '../tracing/job-stage.spans';
 
@@ -88,21 +88,21 @@ export class InferenceProcessor {
     const input = await this.blobs.get(data.input.blobKey);
     if (!input) throw giveUp(ErrorCode.InputExpired, 'The uploaded image expired before a worker could take the job.');
 
-    const inferenceAttributes = (): Attributes => {
+    const inferenceAttributes = (batchSize: number): Attributes => {
       const provider = this.pool.executionProvider(key);
       return {
         'fathom.model': data.model.name,
         'fathom.model.version': data.model.version,
         'fathom.model.variant': data.model.variant ?? '',
-        'fathom.batch.size': 1,
+        'fathom.batch.size': batchSize,
         ...(provider ? { 'fathom.execution_provider': provider } : {}),
         'fathom.input.width': data.input.width,
         'fathom.input.height': data.input.height,
         'fathom.input.bytes': input.byteLength,
       };
     };
-    const onStage = (stage: JobStage) => {
-      stages.enter(stage, stage === 'inference' ? inferenceAttributes : undefined);
+    const onStage: StageListener = (stage, detail) => {
+      stages.enter(stage, stage === 'inference' ? () => inferenceAttributes(detail?.batchSize ?? 1) : undefined);
       report(stage);
     };
     const { jobContext } = stages;
@@ -110,7 +110,7 @@ export class InferenceProcessor {
     try {
       // Stage messages arrive on the inference thread's message handler, outside the job's context:
       // put it back so the progress and its log lines belong to the job's trace.
-      output = await this.pool.run(key, input, data.options, jobContext ? (stage) => context.with(jobContext, onStage, undefined, stage) : onStage);
+      output = await this.pool.run(key, input, data.options, jobContext ? (stage, detail) => context.with(jobContext, onStage, undefined, stage, detail) : onStage);
     } catch (error) {
       if (error instanceof InferenceError && !error.retryable) {
         log.info({ msg: 'job refused', code: error.code, reason: error.message });

@@ -17,13 +17,14 @@ export class QueueConsumers {
   private readonly connections: Redis[] = [];
 
   constructor(
-    private readonly options: { redisUrl: string; prefix: string; concurrency: number; tracing: boolean },
+    private readonly options: { redisUrl: string; prefix: string; tracing: boolean },
     private readonly processor: InferenceProcessor,
     private readonly blobs: BlobStore,
     private readonly logger: Logger,
   ) {}
 
-  start(models: ServedModel[]): void {
+  /** `concurrency`: the jobs a model's consumer holds at once. */
+  start(models: ServedModel[], concurrency: (model: ServedModel) => number): void {
     // The same tracer as the API's queue, so producer and consumer spans meet in one trace.
     const telemetry = this.options.tracing ? inferenceQueueTelemetry() : undefined;
     for (const model of models) {
@@ -32,7 +33,7 @@ export class QueueConsumers {
       const worker = new Worker<InferenceJobData, InferenceResult>(model.queue, (job) => this.processor.process(job, model), {
         connection,
         prefix: this.options.prefix,
-        concurrency: this.options.concurrency,
+        concurrency: concurrency(model),
         ...(telemetry ? { telemetry } : {}),
       });
       // The input is dropped only once the job is safely completed: a retry still needs it.

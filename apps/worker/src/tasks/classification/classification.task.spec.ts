@@ -1,5 +1,5 @@
 import { classificationTask, softmax, topK } from './classification.task';
-import type { ModelSpec } from '@fathom/models';
+import { NO_BATCHING, type ModelSpec } from '@fathom/models';
 
 const spec = (kind: 'logits' | 'probabilities'): ModelSpec => ({
   name: 'cls',
@@ -8,6 +8,7 @@ const spec = (kind: 'logits' | 'probabilities'): ModelSpec => ({
   weights: '/dev/null',
   source: { kind: 'path', path: '/dev/null' },
   manifestFile: 'test',
+  batching: NO_BATCHING,
   input: { name: 'x', layout: 'NCHW', channels: 'RGB', resize: { mode: 'fixed', width: 2, height: 2 }, mean: [0, 0, 0], std: [1, 1, 1] },
   output: { name: 'y', layout: 'NCHW', kind, range: { kind: 'minmax' } },
   labels: ['cat', 'dog', 'bird'],

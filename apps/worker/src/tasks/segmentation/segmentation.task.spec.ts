@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import type { ModelSpec } from '@fathom/models';
+import { NO_BATCHING, type ModelSpec } from '@fathom/models';
 import type { TaskInput } from '../task-pipeline';
 import { argmaxClasses, classScores, vocPalette } from './class-maps';
 import { segmentationTask } from './segmentation.task';
@@ -11,6 +11,7 @@ const spec = (layout: 'NCHW' | 'NHWC', kind: 'logits' | 'probabilities' = 'logit
   weights: '/dev/null',
   source: { kind: 'path', path: '/dev/null' },
   manifestFile: 'test',
+  batching: NO_BATCHING,
   input: { name: 'input', layout: 'NCHW', channels: 'RGB', resize: { mode: 'fixed', width: 4, height: 2 }, mean: [0, 0, 0], std: [1, 1, 1] },
   output: { name: 'output', layout, kind, range: { kind: 'minmax' } },
   labels,

@@ -78,8 +78,23 @@ describe('model catalog', () => {
     ['d.model.yaml', 'name: d\nversion: "1"\ntask: depth\nweights: w.onnx\ndefaults: { colormap: rainbow }', /d\.model\.yaml: defaults\.colormap: /],
     ['s.model.yaml', 'name: s\nversion: "1"\ntask: depth\nweights: w.onnx\ninput: { scaling: fancy }', /s\.model\.yaml: input\.scaling: one of imagenet, symmetric, unit/],
     ['x.model.yaml', 'name: x\nversion: "1"\ntask: depth\nweights: w.onnx\ninput: { dtype: uint8 }', /input\.dtype: only float32 inputs are supported/],
+    ['b.model.yaml', 'name: b\nversion: "1"\ntask: depth\nweights: w.onnx\nbatching: { maxBatch: 0 }', /b\.model\.yaml: batching\.maxBatch: /],
+    ['bd.model.yaml', 'name: bd\nversion: "1"\ntask: depth\nweights: w.onnx\nbatching: { maxBatch: 4, max_delay_ms: 5 }', /bd\.model\.yaml: batching: .*max_delay_ms/],
   ])('stops start-up naming the file and the field of a bad manifest (%s)', (file, content, message) => {
     expect(() => loadManifestsDir(modelsDir({ [file]: content }), cacheDir)).toThrow(message);
+  });
+
+  it('runs jobs one by one unless the manifest asks for batches (then 5 ms is the default wait)', () => {
+    const dir = modelsDir({
+      'one.model.yaml': 'name: one\nversion: "1"\ntask: depth\nweights: w.onnx',
+      'many.model.yaml': 'name: many\nversion: "1"\ntask: depth\nweights: w.onnx\nbatching: { maxBatch: 8 }',
+      'slow.model.yaml': 'name: slow\nversion: "1"\ntask: depth\nweights: w.onnx\nbatching: { maxBatch: 4, maxDelayMs: 40 }',
+    });
+    expect(loadManifestsDir(dir, cacheDir).map((s) => [s.name, s.batching])).toEqual([
+      ['many', { maxBatch: 8, maxDelayMs: 5 }],
+      ['one', { maxBatch: 1, maxDelayMs: 0 }],
+      ['slow', { maxBatch: 4, maxDelayMs: 40 }],
+    ]);
   });
 
   it('names both files when a model version is declared twice', () => {

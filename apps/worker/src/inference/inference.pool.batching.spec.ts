@@ -120,3 +120,23 @@ describe('a simulated accelerator (WORKER_SIMULATED_INFERENCE_MS, benchmarks onl
     }
   });
 });
+
+describe('pipelining: a thread takes the next job before the current one is done', () => {
+  it('starts decoding the second image before the first reaches inference', async () => {
+    const spec = depthSpec('pipelined', undefined);
+    const pool = await startPool(spec, []);
+    try {
+      const large = await sharp({ create: { width: 2400, height: 1800, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+        .jpeg()
+        .toBuffer();
+      const small = await image(64, 48, 90);
+      const seen: string[] = [];
+      const run = (name: string, bytes: Buffer) => pool.run(specKey(spec), new Uint8Array(bytes), parseTaskOptions('depth', undefined), (stage) => seen.push(`${name} ${stage}`));
+      await Promise.all([run('first', large), run('second', small)]);
+      expect(seen.indexOf('second decode')).toBeGreaterThanOrEqual(0);
+      expect(seen.indexOf('second decode')).toBeLessThan(seen.indexOf('first inference'));
+    } finally {
+      await pool.close();
+    }
+  });
+});

@@ -49,7 +49,7 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     const loaded = await this.pool.start();
     const served: ServedModel[] = this.selection.serve.map((spec) => {
       const info = loaded.find((m) => m.key === specKey(spec));
-      if (info?.fallbackFrom) this.logger.warn({ msg: 'execution provider fell back to CPU', model: info.key, reason: info.fallbackFrom });
+      if (info?.fallbackFrom) this.logger.warn({ msg: 'execution provider fell back', model: info.key, requested: this.config.ORT_EXECUTION_PROVIDERS[0], executionProvider: info.executionProvider, reason: info.fallbackFrom });
       if (info?.batchingOff) this.logger.warn({ msg: 'batching off', model: info.key, reason: info.batchingOff });
       this.logger.info({ msg: 'model loaded', model: specKey(spec), task: spec.task, executionProvider: info?.executionProvider, maxBatch: info?.maxBatch, loadMs: info?.loadMs, warmupMs: info?.warmupMs });
       return { ...knownModel(spec), executionProvider: info?.executionProvider ?? 'cpu', loadMs: info?.loadMs, warmupMs: info?.warmupMs };

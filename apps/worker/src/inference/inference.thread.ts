@@ -72,6 +72,11 @@ class StageClock {
   }
 }
 
+/**
+ * A session on the first provider of ORT_EXECUTION_PROVIDERS that loads, trying the list from each
+ * position in turn (tensorrt,cuda,cpu → cuda,cpu → cpu): a host without TensorRT still gets CUDA.
+ * Every provider passed over is named with onnxruntime's reason, for the log and the metrics.
+ */
 async function createSession(spec: ModelSpec): Promise<{ session: ort.InferenceSession; executionProvider: ExecutionProvider; fallbackFrom?: string }> {
   const options = (providers: string[]): ort.InferenceSession.SessionOptions => ({
     executionProviders: providers,
@@ -79,16 +84,20 @@ async function createSession(spec: ModelSpec): Promise<{ session: ort.InferenceS
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
   });
-  const preferred = init.executionProviders[0] ?? 'cpu';
-  try {
-    const session = await ort.InferenceSession.create(spec.weights, options(init.executionProviders));
-    return { session, executionProvider: preferred as ExecutionProvider };
-  } catch (error) {
-    if (preferred === 'cpu') throw error;
-    // The GPU provider is missing or broken on this host: serve on CPU and say so.
-    const session = await ort.InferenceSession.create(spec.weights, options(['cpu']));
-    return { session, executionProvider: 'cpu', fallbackFrom: `${preferred}: ${(error as Error).message.split('\n')[0]}` };
+  const providers = init.executionProviders.includes('cpu') ? init.executionProviders : [...init.executionProviders, 'cpu'];
+  const failures: string[] = [];
+  for (let i = 0; i < providers.length; i++) {
+    const tried = providers.slice(i);
+    try {
+      const session = await ort.InferenceSession.create(spec.weights, options(tried));
+      return { session, executionProvider: tried[0] as ExecutionProvider, ...(failures.length > 0 ? { fallbackFrom: failures.join('; ') } : {}) };
+    } catch (error) {
+      // The CPU provider always loads: an error there is the model's, not the host's.
+      if (tried[0] === 'cpu') throw error;
+      failures.push(`${tried[0]}: ${(error as Error).message.split('\n')[0]}`);
+    }
   }
+  throw new Error(`no execution provider could load the model (${failures.join('; ')})`);
 }
 
 /** Whether the model's input takes any batch size (a symbolic or -1 first dimension). */

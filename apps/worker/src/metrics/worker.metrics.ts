@@ -119,7 +119,7 @@ export class WorkerMetrics {
 
   private readonly fallbacks = new Counter({
     name: 'fathom_execution_provider_fallbacks_total',
-    help: 'Sessions that could not use the requested execution provider and fell back to CPU.',
+    help: 'Sessions that could not use the requested execution provider and fell back to the next one (finally CPU).',
     labelNames: ['model', 'version', 'requested'] as const,
     registers: [this.registry],
   });

@@ -111,8 +111,11 @@ export class InferencePool {
 
   async close(): Promise<void> {
     this.closing = true;
-    for (const pending of this.waiting.splice(0)) pending.reject(new InferenceError(ErrorCode.ServiceUnavailable, 'The worker is shutting down.', true));
+    const shuttingDown = () => new InferenceError(ErrorCode.ServiceUnavailable, 'The worker is shutting down.', true);
+    for (const pending of this.waiting.splice(0)) pending.reject(shuttingDown());
     await Promise.all(this.slots.map((slot) => slot.thread.terminate()));
+    // Normally none: the worker stops taking jobs and lets those in hand finish before closing the pool.
+    for (const slot of this.slots) for (const requestId of [...slot.inFlight.keys()]) this.release(slot, requestId)?.reject(shuttingDown());
     this.slots.length = 0;
   }
 

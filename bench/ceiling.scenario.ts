@@ -13,8 +13,6 @@ import type { BenchContext, ScenarioResult } from './scenario';
 
 export const CEILING_MODEL = 'ppocr-v4-det';
 export const DEPTH_STAND_IN = 'PP-OCRv4 text detector standing in for a depth model (no usable Depth Anything V2 weights on this machine: ../shared/models holds only a Git LFS pointer for it)';
-/** Jobs the worker holds at once by default (WORKER_CONCURRENCY): the thread never waits for the next one. */
-const IN_FLIGHT = 2;
 
 /** Times each image is run, in the ceiling and end to end alike, so the two rates compare. */
 export const benchPasses = (quick: boolean): number => (quick ? 3 : 4);
@@ -48,7 +46,8 @@ export async function ceilingScenario(ctx: BenchContext, set: BenchImageSet): Pr
     let next = 0;
     const started = performance.now();
     await Promise.all(
-      Array.from({ length: IN_FLIGHT }, async () => {
+      // As many jobs as the worker holds by default (WORKER_CONCURRENCY auto): the thread never waits for the next.
+      Array.from({ length: pool.capacity }, async () => {
         while (next < work.length) outputs.push(await once(work[next++]!.bytes));
       }),
     );

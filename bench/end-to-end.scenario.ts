@@ -2,10 +2,12 @@ import { FathomStack } from '../test/support/fathom-stack';
 import type { BenchImageSet } from './bench-images';
 import { median, percentile, round1 } from './bench-stats';
 import { CEILING_MODEL, DEPTH_STAND_IN, benchPasses, builtinSpec } from './ceiling.scenario';
-import { drive, jobStatus } from './load-driver';
+import { drive, jobStatus, ROUTE_DESCRIPTION, type DriverRoute } from './load-driver';
 import type { BenchContext, ScenarioResult } from './scenario';
 
 const TARGET_RATIO = 0.9;
+/** The issue's scenario: clients submit over REST and hear the end over socket.io. */
+const ROUTE: DriverRoute = 'socket';
 
 /**
  * The real API + Redis + one worker (default settings) at saturation with the ceiling's model and
@@ -20,8 +22,8 @@ export async function endToEndScenario(ctx: BenchContext, set: BenchImageSet, ce
   try {
     await stack.startApi();
     await stack.startWorker({ WORKER_MODELS: spec.name });
-    await drive(stack.api, spec.name, set.images.slice(0, 2), 2, 2); // warm-up, as the ceiling's
-    const run = await drive(stack.api, spec.name, set.images, jobs, clients);
+    await drive(stack.api, spec.name, set.images.slice(0, 2), 2, 2, ROUTE); // warm-up, as the ceiling's
+    const run = await drive(stack.api, spec.name, set.images, jobs, clients, ROUTE);
     const walls = run.samples.map((s) => s.wallMs);
     const statuses = await Promise.all(run.samples.map((s) => jobStatus(stack.api, s.jobId)));
     const timing = (key: 'queueWait' | 'inference' | 'total') => round1(median(statuses.map((s) => s.timings?.[key] ?? NaN)));
@@ -32,7 +34,7 @@ export async function endToEndScenario(ctx: BenchContext, set: BenchImageSet, ce
       model: `${spec.name}@${spec.version}`,
       standIn: DEPTH_STAND_IN,
       command: ctx.command,
-      setup: { images: set.source, passes, clients, workers: 1, route: 'POST /v1/infer', workerEnv: 'defaults (WORKER_CONCURRENCY 2, 1 inference thread)' },
+      setup: { images: set.source, passes, clients, workers: 1, route: ROUTE_DESCRIPTION[ROUTE], workerEnv: 'defaults (WORKER_CONCURRENCY 2, 1 inference thread)' },
       figures: {
         jobsPerSecond,
         jobs,

@@ -4,36 +4,71 @@
  * full run, the table in docs/benchmarks.md.
  */
 import { repoRoot } from '@fathom/testing';
-import { loadBenchImages } from './bench-images';
+import { batchingScenario } from './batching.scenario';
+import { loadBenchImages, type BenchImageSet } from './bench-images';
 import { machineInfo } from './bench-machine';
 import { writeBenchmarksDoc, writeResultsJson, type BenchRun } from './bench-report';
 import { ceilingScenario } from './ceiling.scenario';
 import { endToEndScenario } from './end-to-end.scenario';
-import type { ScenarioResult } from './scenario';
+import { horizontalScalingScenario } from './horizontal-scaling.scenario';
+import { memoryScenario } from './memory.scenario';
+import { peerExpressScenario } from './peer-express.scenario';
+import type { BenchContext, ScenarioResult } from './scenario';
 import { serviceOverheadScenario } from './service-overhead.scenario';
+import { transformersDepthScenario } from './transformers-depth.scenario';
+
+/** Every scenario, in the order a full run takes them; `--only a,b` picks some (end-to-end needs the ceiling). */
+const SCENARIOS: Array<{ name: ScenarioResult['scenario']; run: (ctx: BenchContext, images: BenchImageSet, done: ScenarioResult[]) => Promise<ScenarioResult> }> = [
+  { name: 'ceiling', run: (ctx, images) => ceilingScenario(ctx, images) },
+  { name: 'service-overhead', run: (ctx) => serviceOverheadScenario(ctx) },
+  {
+    name: 'end-to-end',
+    run: async (ctx, images, done) => {
+      const ceiling = done.find((r) => r.scenario === 'ceiling') ?? (await ceilingScenario(ctx, images));
+      return endToEndScenario(ctx, images, ceiling.figures.imagesPerSecond as number);
+    },
+  },
+  { name: 'batching', run: (ctx, images) => batchingScenario(ctx, images) },
+  { name: 'peer-express', run: (ctx, images) => peerExpressScenario(ctx, images) },
+  { name: 'transformers-depth', run: (ctx, images) => transformersDepthScenario(ctx, images) },
+  { name: 'horizontal-scaling', run: (ctx) => horizontalScalingScenario(ctx) },
+  { name: 'memory', run: (ctx) => memoryScenario(ctx) },
+];
+
+const USAGE = `usage: npm run bench [-- [--quick] [--only ${SCENARIOS.map((s) => s.name).join(',')}]]`;
+
+function parseArgs(args: string[]): { quick: boolean; only?: Set<string> } {
+  let quick = false;
+  let only: Set<string> | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--quick') quick = true;
+    else if (arg === '--only' && args[i + 1]) only = new Set(args[++i]!.split(','));
+    else throw new Error(`unknown argument ${arg}; ${USAGE}`);
+  }
+  const unknown = [...(only ?? [])].filter((name) => !SCENARIOS.some((s) => s.name === name));
+  if (unknown.length > 0) throw new Error(`no scenario ${unknown.join(', ')}; ${USAGE}`);
+  return { quick, only };
+}
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const unknown = args.filter((a) => a !== '--quick');
-  if (unknown.length > 0) throw new Error(`unknown argument(s) ${unknown.join(' ')}; usage: npm run bench [-- --quick]`);
-  const quick = args.includes('--quick');
-  const ctx = { quick, command: quick ? 'npm run bench -- --quick' : 'npm run bench' };
+  const { quick, only } = parseArgs(process.argv.slice(2));
+  const command = ['npm run bench', ...(quick || only ? ['--'] : []), ...(quick ? ['--quick'] : []), ...(only ? ['--only', [...only].join(',')] : [])].join(' ');
+  const ctx: BenchContext = { quick, command };
   const images = await loadBenchImages(quick);
   const scenarios: ScenarioResult[] = [];
-  const report = (result: ScenarioResult) => {
+  for (const scenario of SCENARIOS) {
+    if (only && !only.has(scenario.name)) continue;
+    const result = await scenario.run(ctx, images, scenarios);
     scenarios.push(result);
     console.log(JSON.stringify(result));
-  };
-
-  const ceiling = await ceilingScenario(ctx, images);
-  report(ceiling);
-  report(await serviceOverheadScenario(ctx));
-  report(await endToEndScenario(ctx, images, ceiling.figures.imagesPerSecond as number));
+  }
 
   const run: BenchRun = { machine: machineInfo(), command: ctx.command, quick, scenarios };
   const root = repoRoot();
   console.error(`bench: results in ${writeResultsJson(root, run)}`);
-  if (!quick) console.error(`bench: table in ${writeBenchmarksDoc(root, run)}`);
+  // The doc's table is the whole suite's: a partial or quick run does not replace it.
+  if (!quick && !only) console.error(`bench: table in ${writeBenchmarksDoc(root, run)}`);
 }
 
 main().then(

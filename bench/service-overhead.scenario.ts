@@ -1,12 +1,15 @@
+import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { depthModelsDir, FathomStack, NULL_MODEL_INPUT } from '../test/support/fathom-stack';
 import { median, percentile, round1 } from './bench-stats';
-import { drive, inferOnce, jobStatus } from './load-driver';
+import { connectClients, cpuMsPerJob, drive, driveClients, jobStatus, processCpuSeconds, ROUTE_DESCRIPTION, type DriverRoute } from './load-driver';
 import type { BenchContext, ScenarioResult } from './scenario';
 
 const MODEL = 'null-depth';
 const TARGET_JOBS_PER_SECOND = 1000;
 const TARGET_ADDED_P50_MS = 5;
+/** The issue's scenario: clients submit over REST and hear the end over socket.io. */
+const ROUTE: DriverRoute = 'socket';
 
 /**
  * What the service costs around a model that costs nothing: jobs/s at saturation, and at low load
@@ -22,25 +25,36 @@ export async function serviceOverheadScenario(ctx: BenchContext): Promise<Scenar
   try {
     await stack.startApi();
     await stack.startWorker(workerEnv);
-    await drive(stack.api, MODEL, [image], 50, clients); // warm-up: sessions, JIT, connections
+    await drive(stack.api, MODEL, [image], 50, clients, ROUTE); // warm-up: sessions, JIT, connections
 
     // Low load: one client, one job at a time; the status is read after the timed request.
     const outsideTotal: number[] = [];
     const added: number[] = [];
     const walls: number[] = [];
     const inWorker: number[] = [];
-    for (let i = 0; i < lowLoadJobs; i++) {
-      const sample = await inferOnce(stack.api, MODEL, image);
-      const timings = (await jobStatus(stack.api, sample.jobId)).timings;
-      if (!timings) throw new Error(`job ${sample.jobId} has no timings`);
-      const compute = timings.decode + timings.preprocess + timings.inference + timings.postprocess + timings.encode;
-      walls.push(sample.wallMs);
-      inWorker.push(compute);
-      outsideTotal.push(sample.wallMs - timings.total);
-      added.push(sample.wallMs - compute);
+    const [lone] = await connectClients(stack.api, MODEL, ROUTE, 1);
+    try {
+      for (let i = 0; i < lowLoadJobs; i++) {
+        const sample = await lone!.run(image);
+        const timings = (await jobStatus(stack.api, sample.jobId)).timings;
+        if (!timings) throw new Error(`job ${sample.jobId} has no timings`);
+        const compute = timings.decode + timings.preprocess + timings.inference + timings.postprocess + timings.encode;
+        walls.push(sample.wallMs);
+        inWorker.push(compute);
+        outsideTotal.push(sample.wallMs - timings.total);
+        added.push(sample.wallMs - compute);
+      }
+    } finally {
+      lone!.close();
     }
 
-    const saturation = await drive(stack.api, MODEL, [image], saturationJobs, clients);
+    // Where the CPU goes at saturation: each process's CPU time over the run, per job.
+    const pids = { api: stack.api.process.child.pid, worker: stack.workers[0]!.child.pid, redis: await redisPid(stack.redis.url), driver: process.pid };
+    const cpu = () => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuSeconds(pid)]));
+    const connected = await connectClients(stack.api, MODEL, ROUTE, clients);
+    const before = cpu();
+    const saturation = await driveClients(connected, [image], saturationJobs).finally(() => connected.forEach((c) => c.close()));
+    const cpuPerJob = cpuMsPerJob(before, cpu(), saturationJobs);
     const saturationWalls = saturation.samples.map((s) => s.wallMs);
     const jobsPerSecond = Math.round(saturationJobs / saturation.seconds);
     const addedP50 = round1(median(added));
@@ -49,11 +63,19 @@ export async function serviceOverheadScenario(ctx: BenchContext): Promise<Scenar
       model: `${MODEL}@1.0.0`,
       standIn: 'null model: the generated depth stand-in (mean of the channels) at a fixed 28×28 input, well under 1 ms',
       command: ctx.command,
-      setup: { image: '64×48 PNG', lowLoad: { clients: 1, jobs: lowLoadJobs }, saturation: { clients, jobs: saturationJobs }, route: 'POST /v1/infer', workerEnv: { WORKER_CONCURRENCY: clients } },
+      setup: {
+        image: '64×48 PNG',
+        lowLoad: { clients: 1, jobs: lowLoadJobs },
+        saturation: { clients, jobs: saturationJobs },
+        route: ROUTE_DESCRIPTION[ROUTE],
+        workerEnv: { WORKER_CONCURRENCY: clients },
+        processes: 'API, worker, redis-server and this driver on the same cores',
+      },
       figures: {
         jobsPerSecond,
         saturationP50Ms: round1(median(saturationWalls)),
         saturationP99Ms: round1(percentile(saturationWalls, 99)),
+        saturationCpuMsPerJob: cpuPerJob,
         lowLoadP50WallMs: round1(median(walls)),
         lowLoadP50InWorkerComputeMs: round1(median(inWorker)),
         addedP50Ms: addedP50,
@@ -66,5 +88,15 @@ export async function serviceOverheadScenario(ctx: BenchContext): Promise<Scenar
     };
   } finally {
     await stack.stop();
+  }
+}
+
+async function redisPid(url: string): Promise<number | undefined> {
+  const redis = new Redis(url);
+  try {
+    const pid = /^process_id:(\d+)/m.exec(await redis.info('server'))?.[1];
+    return pid === undefined ? undefined : Number(pid);
+  } finally {
+    redis.disconnect();
   }
 }

@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
+import pino from 'pino';
 import { loggerOptions } from '@fathom/telemetry';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { TRACING, type TracingState } from './common/tracing';
@@ -37,15 +38,20 @@ export class ApiModule {
       module: ApiModule,
       imports: [
         LoggerModule.forRoot({
-          pinoHttp: {
-            ...loggerOptions('fathom-api', config.LOG_LEVEL),
-            autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
-            // Request bodies (images) and headers stay out of the logs: method, url, status, time.
-            serializers: {
-              req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
-              res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+          pinoHttp: [
+            {
+              ...loggerOptions('fathom-api', config.LOG_LEVEL),
+              autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
+              // Request bodies (images) and headers stay out of the logs: method, url, status, time.
+              serializers: {
+                req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+                res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+              },
             },
-          },
+            // Written off the event loop: lines logged while a write is under way go out together in
+            // the next one, not one system call per line; pino flushes what is left when the process exits.
+            pino.destination({ dest: 1, sync: false }),
+          ],
         }),
         TerminusModule,
       ],

@@ -48,9 +48,10 @@ export class InferController {
     const job = await this.queues.queue(submission.queue).getJob(id);
     // waitUntilFinished rejects on failure and on timeout alike; the job's state tells them apart.
     await job?.waitUntilFinished(events, this.config.API_INFER_TIMEOUT_MS).catch(() => undefined);
-    const status = await this.reader.status(id);
+    const snapshot = await this.reader.snapshot(id);
+    const { status } = snapshot;
     if (status.state === 'completed') {
-      const { bytes, artifact } = await this.reader.result(id);
+      const { bytes, artifact } = await this.reader.result(id, undefined, snapshot);
       await sendArtifact(reply, id, bytes, artifact, false);
       return;
     }

@@ -25,6 +25,7 @@ export class JobCanceller {
     if (status.state !== 'queued' || !job) throw this.notCancellable(jobId, status.state);
     // Marked first, so the `removed` event that every API instance sees already reads as a cancellation.
     const cancelledAt = Date.now();
+    this.reader.forget(jobId);
     await this.records.setCancelled(record, cancelledAt);
     const removed = await this.queues.queue(record.queue).remove(jobId);
     if (removed !== 1) {

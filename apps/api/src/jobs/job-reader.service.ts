@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { trace } from '@opentelemetry/api';
 import type { Job } from 'bullmq';
 import {
+  artifactNameSchema,
   ErrorCode,
   FathomError,
   inferenceResultSchema,
@@ -27,6 +28,8 @@ export interface JobSnapshot {
   record: JobRecord;
   job: InferenceJob | null;
   status: JobStatus;
+  /** A completed job's result, parsed; null otherwise (or when written in a format this version cannot read). */
+  result: InferenceResult | null;
 }
 
 const BULLMQ_STATES: Record<string, JobState> = {
@@ -39,9 +42,20 @@ const BULLMQ_STATES: Record<string, JobState> = {
   failed: 'failed',
 };
 
+/** Records kept in memory, and for how long: a job is read a few times in its first seconds. */
+const RECENT_RECORDS = 10_000;
+const RECENT_RECORD_MS = 60_000;
+
 /** Reads a job's public status and result from its record, its BullMQ job and the blob store. */
 @Injectable()
 export class JobReader {
+  /**
+   * Records this instance wrote or read lately. A record never changes but to mark a cancellation,
+   * and a cancelled job is removed from its queue, which snapshot() notices and reads the record
+   * again for; a record marked cancelled is never kept (a cancellation that loses its race is undone).
+   */
+  private readonly recent = new Map<string, { record: JobRecord; at: number }>();
+
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @Inject(JobRecordStore) private readonly records: JobRecordStore,
@@ -50,24 +64,52 @@ export class JobReader {
   ) {}
 
   async record(jobId: string): Promise<JobRecord> {
+    const recent = this.recent.get(jobId);
+    if (recent && Date.now() - recent.at < RECENT_RECORD_MS) return recent.record;
     const record = await this.records.get(jobId);
     if (!record) throw new FathomError(ErrorCode.JobNotFound, `No job with id "${jobId}".`);
+    this.remember(record);
     return record;
   }
 
-  async snapshot(jobId: string): Promise<JobSnapshot> {
+  /** Drops a record about to change (a cancellation). */
+  forget(jobId: string): void {
+    this.recent.delete(jobId);
+  }
+
+  /** Keeps a record just written or read, so the reads that follow a submission skip Redis. */
+  remember(record: JobRecord): void {
+    this.recent.delete(record.id);
+    if (record.cancelledAt !== undefined) return;
+    this.recent.set(record.id, { record, at: Date.now() });
+    if (this.recent.size > RECENT_RECORDS) this.recent.delete(this.recent.keys().next().value!);
+  }
+
+  /** `known`: the job's record when the caller has just read it (one Redis read fewer). */
+  async snapshot(jobId: string, known?: JobRecord): Promise<JobSnapshot> {
     // The request's span (GET, DELETE, result) names the job it is about; the URL alone is not searchable.
     trace.getActiveSpan()?.setAttribute('fathom.job.id', jobId);
-    const record = await this.record(jobId);
-    if (record.cancelledAt !== undefined) return { record, job: null, status: this.cancelledStatus(record) };
+    const record = known ?? (await this.record(jobId));
+    if (record.cancelledAt !== undefined) return { record, job: null, status: this.cancelledStatus(record), result: null };
     const queue = this.queues.queue(record.queue);
-    // State first, then the job: a job read after its state is at least as far along, so a
-    // `completed` state always comes with its return value.
-    const bullState = await queue.getJobState(jobId);
-    const job = (await queue.getJob(jobId)) as InferenceJob | undefined;
-    if (!job || bullState === 'unknown' || this.isPastRetention(job)) throw this.expired(jobId);
+    // State and job are read together (one round trip). A job read before a state that says it
+    // ended lacks its return value or failure: read again, so `completed` always comes with its result.
+    const [bullState, read] = await Promise.all([queue.getJobState(jobId), queue.getJob(jobId)]);
+    const ended = bullState === 'completed' || bullState === 'failed';
+    const job = (ended && read?.finishedOn === undefined ? await queue.getJob(jobId) : read) as InferenceJob | undefined;
+    if (!job || bullState === 'unknown' || this.isPastRetention(job)) {
+      // Cancelled since the record was read: the job is gone because it was removed, not expired.
+      const latest = job ? null : await this.records.get(jobId);
+      if (latest?.cancelledAt !== undefined) {
+        this.forget(jobId);
+        return { record: latest, job: null, status: this.cancelledStatus(latest), result: null };
+      }
+      throw this.expired(jobId);
+    }
     const state = BULLMQ_STATES[bullState] ?? 'queued';
-    return { record, job, status: this.toStatus(record, job, state) };
+    const parsed = state === 'completed' ? inferenceResultSchema.safeParse(upgradeInferenceResult(job.returnvalue)) : null;
+    const result = parsed?.success ? parsed.data : null;
+    return { record, job, result, status: this.toStatus(record, job, state, result) };
   }
 
   async status(jobId: string): Promise<JobStatus> {
@@ -75,8 +117,14 @@ export class JobReader {
   }
 
   /** An artifact of a completed job (its primary one unless named), or the error a client should see. */
-  async result(jobId: string, name?: string): Promise<{ bytes: Buffer; artifact: Artifact }> {
-    const { status, job } = await this.snapshot(jobId);
+  /** `known`: a snapshot the caller has just taken. */
+  async result(jobId: string, name?: string, known?: JobSnapshot): Promise<{ bytes: Buffer; artifact: Artifact }> {
+    // A named artifact's blob has a known key: it is read with the job's state, not after it, and
+    // used only if the job turns out to be completed with that artifact stored under that key.
+    const earlyKey = !known && artifactNameSchema.safeParse(name).success ? this.blobs.resultKey(jobId, name!) : null;
+    const early = earlyKey === null ? null : this.blobs.get(earlyKey);
+    early?.catch(() => undefined); // awaited below only if it is the artifact's blob
+    const { status, job, result } = known ?? (await this.snapshot(jobId));
     if (status.state === 'failed') {
       throw new FathomError(ErrorCode.JobFailed, `The job failed (${status.error?.code}): there is no result.`, { error: status.error });
     }
@@ -84,22 +132,18 @@ export class JobReader {
     if (status.state !== 'completed' || !job) {
       throw new FathomError(ErrorCode.ResultNotReady, `The result is not ready: the job is ${status.state}.`, { state: status.state, progress: status.progress });
     }
-    const parsed = inferenceResultSchema.safeParse(upgradeInferenceResult(job.returnvalue));
-    if (!parsed.success) throw new FathomError(ErrorCode.Internal, 'This job’s result was written in a format this version cannot read.');
-    const result = parsed.data;
+    if (!result) throw new FathomError(ErrorCode.Internal, 'This job’s result was written in a format this version cannot read.');
     const wanted = name ?? result.primary;
     const artifact = result.artifacts.find((a) => a.name === wanted);
     if (!artifact) {
       throw new FathomError(ErrorCode.ArtifactNotFound, `This job has no "${wanted}" artifact.`, { artifacts: result.artifacts.map((a) => a.name) });
     }
-    const bytes = await this.blobs.get(artifact.blobKey);
+    const bytes = await (early && artifact.blobKey === earlyKey ? early : this.blobs.get(artifact.blobKey));
     if (!bytes) throw this.expired(jobId);
     return { bytes, artifact };
   }
 
-  toStatus(record: JobRecord, job: InferenceJob, state: JobState): JobStatus {
-    const result = state === 'completed' ? inferenceResultSchema.safeParse(upgradeInferenceResult(job.returnvalue)) : null;
-    const completed = result?.success ? result.data : null;
+  private toStatus(record: JobRecord, job: InferenceJob, state: JobState, completed: InferenceResult | null): JobStatus {
     const progress = jobProgressSchema.safeParse(job.progress);
     return {
       id: record.id,

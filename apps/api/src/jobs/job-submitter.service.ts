@@ -89,13 +89,17 @@ export class JobSubmitter {
 
   /** Resolves the model, checks options and image, and queues the job. */
   private async accept(jobId: string, form: UploadForm, reference: string): Promise<Submission> {
-    const { model, route } = await this.models.resolve(reference, form.variant);
-    const options = this.parseOptions(model, form.options);
-    const image = await inSpan('inspect image', async (span) => {
+    // The image is inspected (on libuv's threads) while the model is resolved (a Redis read); a bad
+    // model or bad options are still reported before a bad image.
+    const inspection = inSpan('inspect image', async (span) => {
       const inspected = await this.inspector.inspect(form.image.bytes);
       span.setAttributes({ 'fathom.image.format': inspected.format, 'fathom.image.width': inspected.width, 'fathom.image.height': inspected.height });
       return inspected;
     }, { 'fathom.image.bytes': form.image.bytes.length });
+    inspection.catch(() => undefined); // awaited below, unless the model or options are refused first
+    const { model, route } = await this.models.resolve(reference, form.variant);
+    const options = this.parseOptions(model, form.options);
+    const image = await inspection;
     const traceId = await this.enqueue(jobId, model, route, options, form, image);
     const jobModel = { name: model.name, version: model.version, task: model.task, ...(model.variant ? { variant: model.variant } : {}), route };
     return { accepted: { id: jobId, state: 'queued', model: jobModel, links: jobLinks(jobId) }, replayed: false, queue: model.queue, traceId };
@@ -129,15 +133,6 @@ export class JobSubmitter {
     image: Awaited<ReturnType<ImageInspector['inspect']>>,
   ): Promise<string> {
     const queue = this.queues.queue(model.queue);
-    const waiting = await queue.getJobCountByTypes('waiting', 'prioritized', 'delayed', 'paused');
-    if (waiting >= this.config.API_MAX_QUEUE_DEPTH) {
-      throw new FathomError(
-        ErrorCode.QueueFull,
-        `The queue for ${model.queue.replace(/^infer\./, '')} is full (${waiting} jobs waiting). Retry later.`,
-        undefined,
-        this.config.API_RETRY_AFTER_SECONDS,
-      );
-    }
     const blobKey = this.blobs.inputKey(jobId);
     const traceId = activeTraceId() ?? newTraceId();
     trace.getActiveSpan()?.setAttributes({ 'fathom.job.id': jobId, 'fathom.model': model.name, 'fathom.model.version': model.version });
@@ -152,11 +147,26 @@ export class JobSubmitter {
       submittedAt: now,
       traceId,
     } as InferenceJobData; // options were parsed with this task's schema above
+    // The depth check and the two writes go to Redis at once (one round trip's wait, not three); a
+    // full queue then takes the writes back before answering 503, so a refusal leaves nothing behind.
+    const depth = queue.getJobCountByTypes('waiting', 'prioritized', 'delayed', 'paused');
+    const record = { id: jobId, queue: model.queue, model: data.model, createdAt: now, filename, traceId };
+    const stored = inSpan('store input', async () => {
+      await Promise.all([this.blobs.put(blobKey, form.image.bytes), this.records.create(record)]);
+    }, { 'fathom.job.id': jobId, 'fathom.image.bytes': image.bytes });
+    const [waiting] = await Promise.allSettled([depth, stored]);
+    if (waiting.status === 'fulfilled' && waiting.value >= this.config.API_MAX_QUEUE_DEPTH) {
+      await Promise.allSettled([this.blobs.delete(blobKey), this.records.delete(jobId)]);
+      throw new FathomError(
+        ErrorCode.QueueFull,
+        `The queue for ${model.queue.replace(/^infer\./, '')} is full (${waiting.value} jobs waiting). Retry later.`,
+        undefined,
+        this.config.API_RETRY_AFTER_SECONDS,
+      );
+    }
     try {
-      await inSpan('store input', async () => {
-        await this.blobs.put(blobKey, form.image.bytes);
-        await this.records.create({ id: jobId, queue: model.queue, model: data.model, createdAt: now, filename, traceId });
-      }, { 'fathom.job.id': jobId, 'fathom.image.bytes': image.bytes });
+      await depth;
+      await stored;
       // With tracing on, BullMQ's producer span (a child of the request's) goes into the job for the worker.
       await queue.add(INFERENCE_JOB_NAME, data, inferenceJobOptions(jobId, {
         attempts: this.config.JOB_ATTEMPTS,
@@ -168,6 +178,7 @@ export class JobSubmitter {
       await Promise.allSettled([this.blobs.delete(blobKey), this.records.delete(jobId)]);
       throw new FathomError(ErrorCode.ServiceUnavailable, 'The job could not be queued. Retry later.', undefined, this.config.API_RETRY_AFTER_SECONDS, { cause: error });
     }
+    this.reader.remember(record);
     this.metrics.jobsSubmitted.inc({ model: model.name, version: model.version, variant: model.variant ?? '', task: model.task, route });
     this.metrics.recordUpload(model.name, image);
     // With tracing on the log mixin adds the active span's ids; off, the line still names the job's trace id.

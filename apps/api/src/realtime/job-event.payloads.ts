@@ -1,6 +1,4 @@
 import {
-  inferenceResultSchema,
-  upgradeInferenceResult,
   WsEvent,
   type InferenceResult,
   type JobCancelledEvent,
@@ -30,12 +28,10 @@ type TerminalEvent =
   | { event: typeof WsEvent.Cancelled; payload: JobCancelledEvent };
 
 /** The event a subscriber would have received had it listened when the job ended. */
-export function terminalEventOf(status: JobStatus, returnvalue: unknown): TerminalEvent | null {
+export function terminalEventOf(status: JobStatus, result: InferenceResult | null): TerminalEvent | null {
   switch (status.state) {
-    case 'completed': {
-      const result = inferenceResultSchema.safeParse(upgradeInferenceResult(returnvalue));
-      return result.success ? { event: WsEvent.Completed, payload: completedEvent(status.id, result.data) } : null;
-    }
+    case 'completed':
+      return result ? { event: WsEvent.Completed, payload: completedEvent(status.id, result) } : null;
     case 'failed':
       return status.error ? { event: WsEvent.Failed, payload: failedEvent(status.id, status.error) } : null;
     case 'cancelled':

@@ -70,12 +70,12 @@ export class JobsGateway implements OnGatewayConnection, OnGatewayDisconnect {
       // Listen before joining, join before reading: an event can then arrive twice, never zero times.
       await this.queues.queueEvents(record.queue);
       await socket.join(jobRoom(jobId));
-      await this.audience.subscribed(jobId);
-      const { status, job } = await this.reader.snapshot(jobId);
+      // The audience mark and the reads go to Redis together; the record just read is reused.
+      const [{ status, result }] = await Promise.all([this.reader.snapshot(jobId, record), this.audience.subscribed(jobId)]);
       this.push(socket, WsEvent.State, status);
       if (status.state === 'active' && status.progress) this.push(socket, WsEvent.Progress, { jobId, progress: status.progress });
       if (TERMINAL_STATES.includes(status.state)) {
-        const terminal = terminalEventOf(status, job?.returnvalue);
+        const terminal = terminalEventOf(status, result);
         if (terminal) this.emitToSocket(socket, jobId, terminal.event, terminal.payload);
       }
       return { ok: true, status };

@@ -8,7 +8,6 @@ import {
   formatFailureReason,
   inferenceJobDataSchema,
   parseFailureReason,
-  progressAt,
   upgradeJobData,
   type InferenceJobData,
   type InferenceResult,
@@ -21,6 +20,7 @@ import { activeTraceId } from '@fathom/telemetry';
 import { InferenceError, type InferencePool, type StageListener } from '../inference/inference.pool';
 import { modelLabels, type ModelLabels, type WorkerMetrics } from '../metrics/worker.metrics';
 import { JobStageSpans } from '../tracing/job-stage.spans';
+import { JobProgressReporter } from './job-progress.reporter';
 
 /** The model a queue serves, as its manifest names it: what the job's metrics are labelled with. */
 export interface QueueModel {
@@ -48,8 +48,9 @@ export class InferenceProcessor {
   async process(job: Job<InferenceJobData, InferenceResult>, queueModel: QueueModel): Promise<InferenceResult> {
     const labels = modelLabels(queueModel);
     const stages = JobStageSpans.underActiveSpan();
+    const progress = new JobProgressReporter(job, (error) => this.logger.warn({ msg: 'progress not reported', jobId: job.id, error: error.message }));
     try {
-      return await this.run(job, labels, stages);
+      return await this.run(job, labels, stages, progress);
     } catch (error) {
       const { code } = parseFailureReason((error as Error).message);
       const unrecoverable = error instanceof UnrecoverableError || (error as Error).name === 'UnrecoverableError';
@@ -59,10 +60,11 @@ export class InferenceProcessor {
       throw error;
     } finally {
       stages.end();
+      await progress.stop();
     }
   }
 
-  private async run(job: Job<InferenceJobData, InferenceResult>, labels: ModelLabels, stages: JobStageSpans): Promise<InferenceResult> {
+  private async run(job: Job<InferenceJobData, InferenceResult>, labels: ModelLabels, stages: JobStageSpans, progress: JobProgressReporter): Promise<InferenceResult> {
     // A retry's due time is not kept by BullMQ (a promoted job's delay is reset to 0): first attempts only.
     if (job.attemptsMade === 0 && job.attemptsStarted <= 1 && job.processedOn) {
       this.metrics.jobTaken(labels, Math.max(0, job.processedOn - job.timestamp - (job.opts.delay ?? 0)) / 1000);
@@ -74,13 +76,7 @@ export class InferenceProcessor {
     // worker traces and the API did not (the logger's mixin then leaves the bound id alone).
     const traceId = data.traceId ?? activeTraceId();
     const log = this.logger.child({ jobId: data.jobId, model: data.model.name, version: data.model.version, attempt: job.attemptsMade + 1, ...(traceId ? { traceId } : {}) });
-    // One update at a time, in order: fired together they can reach Redis (and clients) out of order.
-    let reported = Promise.resolve();
-    const report = (stage: JobStage) => {
-      reported = reported
-        .then(() => job.updateProgress(progressAt(stage)))
-        .catch((error: Error) => log.warn({ msg: 'progress not reported', error: error.message }));
-    };
+    const report = (stage: JobStage) => progress.enter(stage);
     const key = specKey(data.model);
 
     stages.enter('fetch');

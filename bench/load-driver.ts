@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { io } from 'socket.io-client';
@@ -214,30 +213,4 @@ export async function jobStatus(api: ApiInstance, jobId: string): Promise<JobSta
   const response = await fetch(`${api.url}/v1/jobs/${jobId}`);
   if (response.status !== 200) throw new Error(`GET /v1/jobs/${jobId} answered ${response.status}`);
   return (await response.json()) as JobStatus;
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc; null where there is no /proc. */
-export function processCpuSeconds(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return null;
-  }
-}
-
-/** USER_HZ: 100 on every Linux build Node runs on. */
-const CLOCK_TICKS = 100;
-
-/** Where the CPU went during a run: seconds of CPU per process, per job, in milliseconds. */
-export function cpuMsPerJob(before: Record<string, number | null>, after: Record<string, number | null>, jobs: number): Record<string, number> {
-  const perJob: Record<string, number> = {};
-  for (const [name, end] of Object.entries(after)) {
-    const start = before[name];
-    if (end !== null && start !== null && start !== undefined) perJob[name] = Math.round(((end - start) * 1000 * 10) / jobs) / 10;
-  }
-  return perJob;
 }

@@ -9,7 +9,7 @@ import type { BenchImageSet } from './bench-images';
 import { median, percentile, round1 } from './bench-stats';
 import { CEILING_MODEL, DEPTH_STAND_IN, benchPasses, builtinSpec } from './ceiling.scenario';
 import { JobEnds, waitForEmptyQueue } from './peers/job-ends';
-import { cpuMsPerRequest, cpuSeconds, peakRssMiB, redisServerPid } from './peers/proc-stats';
+import { cpuMsPerJob, cpuSeconds, peakRssMiB, redisServerPid } from './process-stats';
 import { closedLoop, openLoop, type Attempt, type HttpTarget, type LoadRun, type OpenLoopRun } from './peers/open-loop';
 import type { BenchContext, ScenarioResult } from './scenario';
 
@@ -158,7 +158,7 @@ export async function peerExpressScenario(ctx: BenchContext, set: BenchImageSet)
     const peerCpu = () => ({ peer: cpuSeconds(peer.child.pid), client: clientCpuSeconds() });
     const peerCpuBefore = peerCpu();
     const peerSaturation = saturation(await closedLoop(peerTarget, set.images, requests, CLIENTS, 120_000));
-    const peerCpuMs = cpuMsPerRequest(peerCpuBefore, peerCpu(), requests);
+    const peerCpuMs = cpuMsPerJob(peerCpuBefore, peerCpu(), requests);
 
     // Fathom's saturation with the API at its defaults: a 4-client load never fills any queue.
     const firstApi = await stack.startApi();
@@ -175,7 +175,7 @@ export async function peerExpressScenario(ctx: BenchContext, set: BenchImageSet)
     });
     const fathomCpuBefore = fathomCpu();
     const fathomSaturation = saturation(await closedLoop(fathomTarget, set.images, requests, CLIENTS, 120_000));
-    const fathomCpuMs = cpuMsPerRequest(fathomCpuBefore, fathomCpu(), requests);
+    const fathomCpuMs = cpuMsPerJob(fathomCpuBefore, fathomCpu(), requests);
 
     // The same arrival rate for both: twice the faster one's, so each is at least 2× overloaded.
     const rate = Math.round(OVERLOAD_FACTOR * Math.max(peerSaturation.perSecond, fathomSaturation.perSecond) * 100) / 100;

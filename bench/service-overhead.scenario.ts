@@ -2,7 +2,8 @@ import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { depthModelsDir, FathomStack, NULL_MODEL_INPUT } from '../test/support/fathom-stack';
 import { median, percentile, round1 } from './bench-stats';
-import { connectClients, cpuMsPerJob, drive, driveClients, jobStatus, processCpuSeconds, ROUTE_DESCRIPTION, type DriverRoute } from './load-driver';
+import { connectClients, drive, driveClients, jobStatus, ROUTE_DESCRIPTION, type DriverRoute } from './load-driver';
+import { cpuMsPerJob, cpuSeconds } from './process-stats';
 import type { BenchContext, ScenarioResult } from './scenario';
 
 const MODEL = 'null-depth';
@@ -50,7 +51,7 @@ export async function serviceOverheadScenario(ctx: BenchContext): Promise<Scenar
 
     // Where the CPU goes at saturation: each process's CPU time over the run, per job.
     const pids = { api: stack.api.process.child.pid, worker: stack.workers[0]!.child.pid, redis: await redisPid(stack.redis.url), driver: process.pid };
-    const cpu = () => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuSeconds(pid)]));
+    const cpu = () => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
     const connected = await connectClients(stack.api, MODEL, ROUTE, clients);
     const before = cpu();
     const saturation = await driveClients(connected, [image], saturationJobs).finally(() => connected.forEach((c) => c.close()));

@@ -39,7 +39,8 @@ export function redisServerPid(port: number): number | undefined {
 }
 
 /** CPU milliseconds per request each process spent between two readings. */
-export function cpuMsPerRequest(before: Record<string, number | null>, after: Record<string, number | null>, requests: number): Record<string, number> {
+/** Where the CPU went during a run: each process's CPU per job (or request), in milliseconds. */
+export function cpuMsPerJob(before: Record<string, number | null>, after: Record<string, number | null>, requests: number): Record<string, number> {
   const perRequest: Record<string, number> = {};
   for (const [name, end] of Object.entries(after)) {
     const start = before[name];

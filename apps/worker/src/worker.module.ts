@@ -7,7 +7,7 @@ import { createRedisConnection, WorkerRegistry } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
 import { inferenceThreadInit, intraOpThreads, sharpThreads, WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
 import { WorkerHeartbeat } from './heartbeat/worker-heartbeat';
-import { InferencePool } from './inference/inference.pool';
+import { InferencePool, jobsInHand } from './inference/inference.pool';
 import { MetricsServer } from './metrics/metrics.server';
 import { modelLabels, WorkerMetrics } from './metrics/worker.metrics';
 import type { ModelSelection } from './models/model-selection';
@@ -47,8 +47,9 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     this.logger.info({ msg: 'metrics listening', url: metricsUrl });
     // Every session is created and has run one warm-up inference before any queue is consumed.
     const loaded = await this.pool.start();
+    const loadedByKey = new Map(loaded.map((m) => [m.key, m]));
     const served: ServedModel[] = this.selection.serve.map((spec) => {
-      const info = loaded.find((m) => m.key === specKey(spec));
+      const info = loadedByKey.get(specKey(spec));
       if (info?.fallbackFrom) this.logger.warn({ msg: 'execution provider fell back', model: info.key, requested: this.config.ORT_EXECUTION_PROVIDERS[0], executionProvider: info.executionProvider, reason: info.fallbackFrom });
       if (info?.batchingOff) this.logger.warn({ msg: 'batching off', model: info.key, reason: info.batchingOff });
       this.logger.info({ msg: 'model loaded', model: specKey(spec), task: spec.task, executionProvider: info?.executionProvider, maxBatch: info?.maxBatch, loadMs: info?.loadMs, warmupMs: info?.warmupMs });
@@ -56,10 +57,7 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     });
     await this.heartbeat.declare([...served.map(({ executionProvider: _e, loadMs: _l, warmupMs: _w, ...known }) => known), ...this.selection.unavailable.map((u) => knownModel(u.spec))]);
     // Enough jobs in hand to keep every thread busy: a batch running and the next being decoded.
-    const concurrency = (model: ServedModel) => {
-      const maxBatch = loaded.find((m) => m.key === specKey(model))?.maxBatch ?? 1;
-      return this.config.WORKER_CONCURRENCY || this.config.WORKER_INFERENCE_THREADS * 2 * maxBatch;
-    };
+    const concurrency = (model: ServedModel) => this.config.WORKER_CONCURRENCY || this.config.WORKER_INFERENCE_THREADS * jobsInHand(loadedByKey.get(specKey(model))?.maxBatch ?? 1);
     this.consumers.start(served, concurrency);
     await this.heartbeat.start(served);
     this.logger.info({

@@ -1,3 +1,5 @@
+import { inferenceResultSchema, type InferenceResult } from './job-result';
+
 /**
  * Jobs written by Fathom 0.1 (one task "heatmap" or "depth", one artifact per result) may still be
  * queued, or completed within retention, when a newer worker or API starts. These read them in the
@@ -24,4 +26,10 @@ export function upgradeInferenceResult(raw: unknown): unknown {
   if (raw.summary.task !== 'depth') return raw; // 0.1 heat maps have no boxes to summarise: left unreadable
   const { artifact, ...rest } = raw;
   return { ...rest, primary: 'depth', artifacts: [{ name: 'depth', ...artifact }] };
+}
+
+/** A job's return value as a current result, or null when it is none (malformed, or a 0.1 heat map). */
+export function parseInferenceResult(raw: unknown): InferenceResult | null {
+  const parsed = inferenceResultSchema.safeParse(upgradeInferenceResult(raw));
+  return parsed.success ? parsed.data : null;
 }

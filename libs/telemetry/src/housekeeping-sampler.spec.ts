@@ -18,6 +18,6 @@ describe('which spans are recorded when tracing is on', () => {
   it('follows OTEL_TRACES_SAMPLER for the rest', () => {
     const off = new HousekeepingFilterSampler(samplerFromEnv({ OTEL_TRACES_SAMPLER: 'always_off' }, traceBase));
     expect(off.shouldSample(ROOT_CONTEXT, '0af7651916cd43dd8448eb211c80319c', 'POST /v1/jobs', SpanKind.SERVER, {}, []).decision).toBe(traceBase.SamplingDecision.NOT_RECORD);
-    expect(samplerFromEnv({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }, traceBase).toString()).toContain('0.25');
+    expect(samplerFromEnv({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }, traceBase).toString()).toMatch(/^ParentBased\{root=TraceIdRatioBased\{0\.25\}/);
   });
 });

@@ -20,11 +20,13 @@ export function loggerOptions(service: string, level: string): LoggerOptions {
     // Every line written inside a traced operation carries its trace and span ids.
     // A logger bound to a job's trace id (a child with `traceId`) keeps it — no second key — and
     // gets the active span's id when that span is in the same trace.
+    // bindings() parses the child's JSON: only done inside a traced operation.
     mixin: (_merge, _level, logger) => {
-      const bound = logger.bindings().traceId as unknown;
-      if (bound === undefined) return activeTraceFields();
       const active = activeTraceFields();
-      return 'traceId' in active && active.traceId === bound ? { spanId: active.spanId } : {};
+      if (!('traceId' in active)) return {};
+      const bound = logger.bindings().traceId as unknown;
+      if (bound === undefined) return active;
+      return active.traceId === bound ? { spanId: active.spanId } : {};
     },
   };
 }

@@ -5,10 +5,9 @@ import {
   artifactNameSchema,
   ErrorCode,
   FathomError,
-  inferenceResultSchema,
   jobProgressSchema,
   parseFailureReason,
-  upgradeInferenceResult,
+  parseInferenceResult,
   type Artifact,
   type InferenceJobData,
   type InferenceResult,
@@ -107,8 +106,7 @@ export class JobReader {
       throw this.expired(jobId);
     }
     const state = BULLMQ_STATES[bullState] ?? 'queued';
-    const parsed = state === 'completed' ? inferenceResultSchema.safeParse(upgradeInferenceResult(job.returnvalue)) : null;
-    const result = parsed?.success ? parsed.data : null;
+    const result = state === 'completed' ? parseInferenceResult(job.returnvalue) : null;
     return { record, job, result, status: this.toStatus(record, job, state, result) };
   }
 

@@ -6,7 +6,6 @@ import {
   ErrorCode,
   FathomError,
   INFERENCE_JOB_NAME,
-  inferenceQueueName,
   parseTaskOptions,
   type InferenceJobData,
   type JobAccepted,
@@ -70,12 +69,11 @@ export class JobSubmitter {
       if (claim.fingerprint !== fingerprint) {
         throw new FathomError(ErrorCode.IdempotencyKeyConflict, 'This Idempotency-Key was already used for a different request.');
       }
-      const status = await this.reader.status(claim.jobId);
-      const { name, version, variant } = status.model;
+      const { status, record } = await this.reader.snapshot(claim.jobId);
       return {
         accepted: { id: status.id, state: status.state, model: status.model, links: status.links },
         replayed: true,
-        queue: inferenceQueueName(name, version, variant),
+        queue: record.queue,
         traceId: status.traceId,
       };
     }
@@ -181,9 +179,7 @@ export class JobSubmitter {
     this.reader.remember(record);
     this.metrics.jobsSubmitted.inc({ model: model.name, version: model.version, variant: model.variant ?? '', task: model.task, route });
     this.metrics.recordUpload(model.name, image);
-    // With tracing on the log mixin adds the active span's ids; off, the line still names the job's trace id.
-    const traceField = activeTraceId() ? {} : { traceId };
-    this.logger.log({ msg: 'job accepted', jobId, ...traceField, model: model.name, version: model.version, variant: model.variant, route, bytes: image.bytes, width: image.width, height: image.height });
+    this.logger.log({ msg: 'job accepted', jobId, traceId, model: model.name, version: model.version, variant: model.variant, route, bytes: image.bytes, width: image.width, height: image.height });
     return traceId;
   }
 }

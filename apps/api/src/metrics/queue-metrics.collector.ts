@@ -88,14 +88,11 @@ export class QueueMetricsCollector {
     const declared = [...known, ...live.flatMap((w) => w.models)];
     // One queue per version and variant: jobs waiting for a variant no worker serves must show.
     const queues = new Map(declared.map((m) => [m.queue, { queue: m.queue, model: m.name, version: m.version, variant: m.variant ?? '' }]));
-    const versions = new Map(declared.map((m) => [m.queue, { model: m.name, version: m.version, variant: m.variant ?? '' }]));
     const now = Date.now();
     return {
       queues: await Promise.all([...queues.values()].map((labels) => this.readQueue(labels, now))),
-      workers: [...versions.values()].map((labels) => ({
-        labels,
-        count: live.filter((w) => w.models.some((m) => m.name === labels.model && m.version === labels.version && (m.variant ?? '') === labels.variant)).length,
-      })),
+      // A queue is one version and variant: the workers serving it are the ones consuming it.
+      workers: [...queues.values()].map(({ queue, ...labels }) => ({ labels, count: live.filter((w) => w.models.some((m) => m.queue === queue)).length })),
     };
   }
 

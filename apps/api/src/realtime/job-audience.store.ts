@@ -13,6 +13,9 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return 1 end
 return 0`;
 
+/** The connection with CLAIM_UNHEARD as a command: sent once, then run by its SHA (EVALSHA). */
+type WithClaimUnheard = Redis & { fathomClaimUnheard(watchedKey: string, markKey: string, markSeconds: number): Promise<number> };
+
 /**
  * Which jobs any client, on any API instance, subscribed to. Every instance relays every job's
  * events, so "no listener on this instance" alone would count an event heard elsewhere as unheard
@@ -29,6 +32,7 @@ export class JobAudience {
   ) {
     this.prefix = config.REDIS_PREFIX;
     this.retentionSeconds = config.STORAGE_RETENTION_SECONDS;
+    redis.defineCommand('fathomClaimUnheard', { numberOfKeys: 2, lua: CLAIM_UNHEARD });
   }
 
   async subscribed(jobId: string): Promise<void> {
@@ -37,7 +41,7 @@ export class JobAudience {
 
   /** True for exactly one instance, when nobody subscribed to the job anywhere. */
   async claimUnheard(jobId: string, event: string): Promise<boolean> {
-    const claimed = await this.redis.eval(CLAIM_UNHEARD, 2, this.watchedKey(jobId), `${this.prefix}:unheard:${jobId}:${event}`, UNHEARD_MARK_SECONDS);
+    const claimed = await (this.redis as WithClaimUnheard).fathomClaimUnheard(this.watchedKey(jobId), `${this.prefix}:unheard:${jobId}:${event}`, UNHEARD_MARK_SECONDS);
     return claimed === 1;
   }
 

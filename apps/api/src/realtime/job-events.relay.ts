@@ -3,10 +3,9 @@ import { propagation, ROOT_CONTEXT, SpanKind, type Context } from '@opentelemetr
 import type { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
-  inferenceResultSchema,
   jobProgressSchema,
   parseFailureReason,
-  upgradeInferenceResult,
+  parseInferenceResult,
   WsEvent,
   type JobServerEvents,
 } from '@fathom/contracts';
@@ -54,8 +53,8 @@ export class JobEventsRelay implements OnModuleInit {
     events.on('completed', ({ jobId, returnvalue }) => {
       if (!this.heard(jobId, WsEvent.Completed)) return;
       const raw: unknown = typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue;
-      const result = inferenceResultSchema.safeParse(upgradeInferenceResult(raw));
-      if (result.success) this.pushTerminal(queue, jobId, WsEvent.Completed, completedEvent(jobId, result.data));
+      const result = parseInferenceResult(raw);
+      if (result) this.pushTerminal(queue, jobId, WsEvent.Completed, completedEvent(jobId, result));
       else this.logger.error({ msg: 'completed job has a malformed result', jobId });
     });
     events.on('failed', ({ jobId, failedReason }) => {

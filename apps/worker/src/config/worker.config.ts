@@ -13,8 +13,6 @@ export const workerEnvSchema = commonEnvSchema.extend({
   WORKER_ID: envString(`${hostname()}-${process.pid}`),
   /** Folder of model manifests (*.model.yaml|yml|json) and their weights. */
   MODELS_DIR: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
-  /** Where `npm run models -- pull` puts downloaded weights (default ~/.cache/fathom/models). */
-  MODELS_CACHE_DIR: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
   /** Comma-separated models to serve, as `name` or `name@version`; empty serves every model found. */
   WORKER_MODELS: z
     .preprocess((v) => (v === '' ? undefined : v), z.string().optional())

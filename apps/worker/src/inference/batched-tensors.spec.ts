@@ -7,7 +7,10 @@ describe('stackBatch / splitBatch', () => {
     const stacked = stackBatch([a, b]);
     expect(stacked.dims).toEqual([2, 1, 2, 2]);
     expect([...stacked.data]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    const parts = splitBatch({ data: Float32Array.from([10, 20, 30, 40, 50, 60]), dims: [2, 3] }, 2);
+    const output = { data: Float32Array.from([10, 20, 30, 40, 50, 60]), dims: [2, 3] };
+    const parts = splitBatch(output, 2);
+    // Views of the batch's output, not copies.
+    expect(parts.every((p) => p.data.buffer === output.data.buffer)).toBe(true);
     expect(parts.map((p) => ({ data: [...p.data], dims: p.dims }))).toEqual([
       { data: [10, 20, 30], dims: [1, 3] },
       { data: [40, 50, 60], dims: [1, 3] },

@@ -47,6 +47,11 @@ export interface PoolEvents {
   onBatch?: (modelKey: string, size: number, seconds: number) => void;
 }
 
+/** Jobs a thread holds at once for a model batching up to `maxBatch`: a batch running and the next being decoded. */
+export const jobsInHand = (maxBatch: number): number => 2 * Math.max(1, maxBatch);
+
+const shuttingDown = () => new InferenceError(ErrorCode.ServiceUnavailable, 'The worker is shutting down.', true);
+
 const THREAD_ENTRY = join(__dirname, 'inference.thread.js');
 
 /**
@@ -59,6 +64,8 @@ export class InferencePool {
   private readonly slots: Slot[] = [];
   private readonly waiting: Pending[] = [];
   private nextRequestId = 1;
+  /** Jobs a thread holds at once, for the served model with the largest batch. */
+  private readonly perThread: number;
   private closing = false;
   /** Milliseconds threads spent on finished runs; runs in progress are added when read. */
   private busyMs = 0;
@@ -69,9 +76,9 @@ export class InferencePool {
     private readonly init: ThreadInit,
     private readonly threads: number,
     private readonly events: PoolEvents = {},
-    /** Jobs a thread holds at once: at least two (one running, one being decoded), default a full batch more than the largest batch. */
-    private readonly perThread = Math.max(2, 2 * Math.max(1, ...init.models.map((m) => m.batching.maxBatch))),
-  ) {}
+  ) {
+    this.perThread = jobsInHand(Math.max(...init.models.map((m) => m.batching.maxBatch)));
+  }
 
   /** Inference threads this pool runs. */
   get size(): number {
@@ -96,13 +103,13 @@ export class InferencePool {
     return this.loadedModels;
   }
 
-  /** Jobs a thread holds at once (what keeps it busy): the pool's owner should offer threads × this. */
+  /** Jobs the pool holds at once (what keeps every thread busy): what a caller should keep in flight. */
   get capacity(): number {
     return this.threads * this.perThread;
   }
 
   run(modelKey: string, input: Uint8Array, options: TaskOptions, onStage: StageListener): Promise<RunOutput> {
-    if (this.closing) return Promise.reject(new InferenceError(ErrorCode.ServiceUnavailable, 'The worker is shutting down.', true));
+    if (this.closing) return Promise.reject(shuttingDown());
     return new Promise<RunOutput>((resolve, reject) => {
       this.waiting.push({ modelKey, input, options, onStage, resolve, reject });
       this.dispatch();
@@ -111,7 +118,6 @@ export class InferencePool {
 
   async close(): Promise<void> {
     this.closing = true;
-    const shuttingDown = () => new InferenceError(ErrorCode.ServiceUnavailable, 'The worker is shutting down.', true);
     for (const pending of this.waiting.splice(0)) pending.reject(shuttingDown());
     await Promise.all(this.slots.map((slot) => slot.thread.terminate()));
     // Normally none: the worker stops taking jobs and lets those in hand finish before closing the pool.

@@ -124,17 +124,13 @@ async function warmUp(spec: ModelSpec, session: ort.InferenceSession): Promise<{
   }
   const side = input.resize.mode === 'fixed' ? input.resize.width : input.resize.target;
   const size = planModelInputSize(side, side, input.resize);
-  const blank = async (batch: number) => {
-    const dims = input.layout === 'NCHW' ? [batch, 3, size.height, size.width] : [batch, size.height, size.width, 3];
-    const tensor = new ort.Tensor('float32', new Float32Array(batch * 3 * size.width * size.height), dims);
-    return { dims, result: await session.run({ [input.name]: tensor }) };
-  };
+  const dimsOf = (batch: number) => (input.layout === 'NCHW' ? [batch, 3, size.height, size.width] : [batch, size.height, size.width, 3]);
+  const blank = (batch: number) => session.run({ [input.name]: new ort.Tensor('float32', new Float32Array(batch * 3 * size.width * size.height), dimsOf(batch)) });
   let result: ort.InferenceSession.OnnxValueMapType;
   try {
-    result = (await blank(1)).result;
+    result = await blank(1);
   } catch (error) {
-    const dims = input.layout === 'NCHW' ? [1, 3, size.height, size.width] : [1, size.height, size.width, 3];
-    throw new Error(`${manifestFile}: the warm-up inference failed with input ${input.name} ${JSON.stringify(dims)} (check input.layout and input.resize): ${(error as Error).message.split('\n')[0]}`, { cause: error });
+    throw new Error(`${manifestFile}: the warm-up inference failed with input ${input.name} ${JSON.stringify(dimsOf(1))} (check input.layout and input.resize): ${(error as Error).message.split('\n')[0]}`, { cause: error });
   }
   const outDims = result[output.name]?.dims ?? [];
   const classes = task === 'classification' ? outDims.at(-1) : task === 'segmentation' ? (output.layout === 'NHWC' ? outDims.at(-1) : outDims[1]) : undefined;
@@ -147,7 +143,7 @@ async function warmUp(spec: ModelSpec, session: ort.InferenceSession): Promise<{
   if (!hasDynamicBatchAxis(session, input.name)) return off(`input ${input.name} has a fixed batch axis`);
   try {
     const batched = await blank(maxBatch);
-    if (batched.result[output.name]?.dims[0] !== maxBatch) return off(`output ${output.name} does not follow the batch axis`);
+    if (batched[output.name]?.dims[0] !== maxBatch) return off(`output ${output.name} does not follow the batch axis`);
   } catch (error) {
     return off(`a batch of ${maxBatch} failed (${(error as Error).message.split('\n')[0]})`);
   }
@@ -225,7 +221,7 @@ const simulatedWait = (() => {
 })();
 
 async function runBatch(items: Prepared[]): Promise<void> {
-  const { spec, session, executionProvider } = items[0]!.loaded;
+  const { spec, session } = items[0]!.loaded;
   const modelKey = items[0]!.request.modelKey;
   for (const item of items) item.clock.enter('inference', items.length);
   const started = performance.now();
@@ -244,11 +240,11 @@ async function runBatch(items: Prepared[]): Promise<void> {
   }
   post({ type: 'batch', modelKey, size: items.length, ms: performance.now() - started });
   // Not awaited: these results are drawn and encoded while the next batch runs.
-  items.forEach((item, i) => void finish(item, views[i]!, executionProvider));
+  items.forEach((item, i) => void finish(item, views[i]!));
 }
 
 /** Post-process and encode one job's share of a batch's output, and hand the result back. */
-async function finish(item: Prepared, output: TensorView, executionProvider: ExecutionProvider): Promise<void> {
+async function finish(item: Prepared, output: TensorView): Promise<void> {
   const { request, loaded, rgb, tensor, clock } = item;
   try {
     clock.enter('postprocess');
@@ -267,7 +263,7 @@ async function finish(item: Prepared, output: TensorView, executionProvider: Exe
     post({
       type: 'done',
       requestId: request.requestId,
-      output: { ...result, width: rgb.width, height: rgb.height, executionProvider, timings: clock.timings },
+      output: { ...result, width: rgb.width, height: rgb.height, executionProvider: loaded.executionProvider, timings: clock.timings },
     });
   } catch (error) {
     fail(request.requestId, clock.stage, error);

@@ -2,9 +2,10 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { depthModelsDir, FathomStack, NULL_MODEL_INPUT, type WorkerProcess } from '../test/support/fathom-stack';
+import type { BenchImage } from './bench-images';
 import { median, percentile, round1 } from './bench-stats';
-import { connectClients, ROUTE_DESCRIPTION, type BenchImage, type DriverRoute, type LoadClient } from './load-driver';
-import { cpuMsPerJob, cpuSeconds } from './process-stats';
+import { connectClients, ROUTE_DESCRIPTION, type DriverRoute, type LoadClient } from './load-driver';
+import { cpuMsPerJob, cpuSnapshot } from './process-stats';
 import { redisInfo, stopWorker } from './process-metrics';
 import type { BenchContext, ScenarioResult } from './scenario';
 
@@ -129,7 +130,7 @@ const key = (layout: Layout): string => {
 async function measure(stack: FathomStack, layout: Layout, image: BenchImage, pids: Record<string, number | undefined>, warmupMs: number, windowMs: number): Promise<SlotRun> {
   const slots = layout.processes * layout.threadsPerProcess;
   const clients = await connectClients(stack.api, MODEL, ROUTE, CLIENTS_PER_SLOT * slots);
-  const cpu = () => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+  const cpu = () => cpuSnapshot(pids);
   try {
     const { walls, cpuBefore, cpuAfter } = await closedLoop(clients, image, warmupMs, windowMs, cpu);
     const jobsPerSecond = round1(walls.length / (windowMs / 1000));

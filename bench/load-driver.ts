@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { io } from 'socket.io-client';
 import { JOBS_NAMESPACE, type JobAccepted, type JobCompletedEvent, type JobStatus } from '@fathom/contracts';
 import type { ApiInstance, JobsSocket } from '../test/support/fathom-stack';
+import type { BenchImage } from './bench-images';
 
 export interface InferSample {
   jobId: string;
@@ -16,7 +17,6 @@ export interface DriveResult {
   seconds: number;
 }
 
-export type BenchImage = { name: string; bytes: Buffer };
 
 /**
  * How a client gets its answer: `infer` waits on POST /v1/infer; `socket` submits with POST

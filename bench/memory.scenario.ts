@@ -1,8 +1,9 @@
 import sharp from 'sharp';
 import { depthModelsDir, FathomStack, NULL_MODEL_INPUT } from '../test/support/fathom-stack';
+import type { BenchImage } from './bench-images';
 import { round1 } from './bench-stats';
-import { connectClients, driveClients, ROUTE_DESCRIPTION, type BenchImage, type DriverRoute } from './load-driver';
-import { mebibytes, processMemory, redisInfo, stopWorker, workerMetricsUrl } from './process-metrics';
+import { connectClients, driveClients, ROUTE_DESCRIPTION, type DriverRoute } from './load-driver';
+import { mebibytes, processMemory, redisInfo, stopWorker } from './process-metrics';
 import type { BenchContext, ScenarioResult } from './scenario';
 
 const MODEL = 'null-depth';
@@ -26,7 +27,7 @@ export async function memoryScenario(ctx: BenchContext): Promise<ScenarioResult>
   const stack = await FathomStack.start();
   try {
     const [, worker] = await Promise.all([stack.startApi(), stack.startWorker({ ...nullModel, WORKER_CONCURRENCY: String(CLIENTS) })]);
-    const urls = { api: `${stack.api.url}/metrics`, worker: await workerMetricsUrl(worker) };
+    const urls = { api: `${stack.api.url}/metrics`, worker: await FathomStack.metricsUrl(worker) };
     const memory = async () => ({ api: await processMemory(urls.api), worker: await processMemory(urls.worker) });
     const clients = await connectClients(stack.api, MODEL, ROUTE, CLIENTS);
     const series: Array<{ jobs: number } & Awaited<ReturnType<typeof memory>>> = [];
@@ -56,7 +57,7 @@ export async function memoryScenario(ctx: BenchContext): Promise<ScenarioResult>
       ];
       for (const [name, env] of configurations) {
         const started = await stack.startWorker(env);
-        perModel[name] = mebibytes((await processMemory(await workerMetricsUrl(started))).rss);
+        perModel[name] = mebibytes((await processMemory(await FathomStack.metricsUrl(started))).rss);
         await stopWorker(started);
       }
     }

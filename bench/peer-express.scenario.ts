@@ -9,7 +9,8 @@ import type { BenchImageSet } from './bench-images';
 import { median, percentile, round1 } from './bench-stats';
 import { CEILING_MODEL, DEPTH_STAND_IN, benchPasses, builtinSpec } from './ceiling.scenario';
 import { JobEnds, waitForEmptyQueue } from './peers/job-ends';
-import { cpuMsPerJob, cpuSeconds, peakRssMiB, redisServerPid } from './process-stats';
+import { redisInfo } from './process-metrics';
+import { cpuMsPerJob, cpuSeconds, peakRssMiB } from './process-stats';
 import { closedLoop, openLoop, type Attempt, type HttpTarget, type LoadRun, type OpenLoopRun } from './peers/open-loop';
 import type { BenchContext, ScenarioResult } from './scenario';
 
@@ -166,7 +167,7 @@ export async function peerExpressScenario(ctx: BenchContext, set: BenchImageSet)
     const fathomTarget: HttpTarget = { url: `${firstApi.url}/v1/infer`, fields: { model: spec.name } };
     await closedLoop(fathomTarget, warmUp, warmUp.length, warmUp.length, 60_000);
     mark('fathomSaturation');
-    const redisPid = redisServerPid(stack.redis.port);
+    const redisPid = (await redisInfo(stack.redis.url)).pid;
     const fathomCpu = () => ({
       api: cpuSeconds(firstApi.process.child.pid),
       worker: cpuSeconds(stack.workers[0]?.child.pid),

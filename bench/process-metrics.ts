@@ -18,11 +18,6 @@ export async function processMemory(metricsUrl: string): Promise<{ rss: number; 
   return { rss, heapUsed };
 }
 
-/** The worker's /metrics address, from the line it logs once it listens (tests ask for a free port). */
-export async function workerMetricsUrl(worker: WorkerProcess): Promise<string> {
-  return (JSON.parse(await worker.waitForLine(/"msg":"metrics listening"/, 1_000)) as { url: string }).url;
-}
-
 /** A few fields of Redis's INFO: the server's pid (for its CPU time) and the memory its data takes. */
 export async function redisInfo(url: string): Promise<{ pid: number | undefined; usedMemoryBytes: number }> {
   const redis = new Redis(url);

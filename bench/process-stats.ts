@@ -1,7 +1,12 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 
 /** USER_HZ: 100 on every Linux build Node runs on. */
 const CLOCK_TICKS = 100;
+
+/** CPU seconds so far of each named process. */
+export function cpuSnapshot(pids: Record<string, number | undefined>): Record<string, number | null> {
+  return Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+}
 
 /** CPU seconds (user + system) a process has used so far, from /proc; null where there is none. */
 export function cpuSeconds(pid: number | undefined): number | null {
@@ -25,20 +30,6 @@ export function peakRssMiB(pid: number | undefined): number | null {
   }
 }
 
-/** The pid of the redis-server on `port` (it names itself `redis-server 127.0.0.1:<port>`). */
-export function redisServerPid(port: number): number | undefined {
-  const title = new RegExp(`^redis-server [^ ]*:${port}\\b`);
-  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      if (title.test(readFileSync(`/proc/${entry}/cmdline`, 'utf8'))) return Number(entry);
-    } catch {
-      // gone since the listing
-    }
-  }
-  return undefined;
-}
-
-/** CPU milliseconds per request each process spent between two readings. */
 /** Where the CPU went during a run: each process's CPU per job (or request), in milliseconds. */
 export function cpuMsPerJob(before: Record<string, number | null>, after: Record<string, number | null>, requests: number): Record<string, number> {
   const perRequest: Record<string, number> = {};

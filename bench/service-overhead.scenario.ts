@@ -1,9 +1,9 @@
-import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { depthModelsDir, FathomStack, NULL_MODEL_INPUT } from '../test/support/fathom-stack';
 import { median, percentile, round1 } from './bench-stats';
 import { connectClients, drive, driveClients, jobStatus, ROUTE_DESCRIPTION, type DriverRoute } from './load-driver';
-import { cpuMsPerJob, cpuSeconds } from './process-stats';
+import { redisInfo } from './process-metrics';
+import { cpuMsPerJob, cpuSnapshot } from './process-stats';
 import type { BenchContext, ScenarioResult } from './scenario';
 
 const MODEL = 'null-depth';
@@ -50,8 +50,8 @@ export async function serviceOverheadScenario(ctx: BenchContext): Promise<Scenar
     }
 
     // Where the CPU goes at saturation: each process's CPU time over the run, per job.
-    const pids = { api: stack.api.process.child.pid, worker: stack.workers[0]!.child.pid, redis: await redisPid(stack.redis.url), driver: process.pid };
-    const cpu = () => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+    const pids = { api: stack.api.process.child.pid, worker: stack.workers[0]!.child.pid, redis: (await redisInfo(stack.redis.url)).pid, driver: process.pid };
+    const cpu = () => cpuSnapshot(pids);
     const connected = await connectClients(stack.api, MODEL, ROUTE, clients);
     const before = cpu();
     const saturation = await driveClients(connected, [image], saturationJobs).finally(() => connected.forEach((c) => c.close()));
@@ -89,15 +89,5 @@ export async function serviceOverheadScenario(ctx: BenchContext): Promise<Scenar
     };
   } finally {
     await stack.stop();
-  }
-}
-
-async function redisPid(url: string): Promise<number | undefined> {
-  const redis = new Redis(url);
-  try {
-    const pid = /^process_id:(\d+)/m.exec(await redis.info('server'))?.[1];
-    return pid === undefined ? undefined : Number(pid);
-  } finally {
-    redis.disconnect();
   }
 }

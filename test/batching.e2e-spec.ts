@@ -22,7 +22,7 @@ describe('a model served with micro-batching, through the real API, queue and wo
     // A wait long enough that jobs submitted together meet, even on a busy CI machine.
     const models = depthModelsDir(undefined, 'depth-batched', { batching: { maxBatch: 4, maxDelayMs: 400 } });
     const worker = await stack.startWorker({ MODELS_DIR: models, WORKER_BUILTIN_MODELS: 'false' });
-    metricsUrl = (JSON.parse(await worker.waitForLine(/"msg":"metrics listening"/, 1_000)) as { url: string }).url;
+    metricsUrl = await FathomStack.metricsUrl(worker);
     expect(JSON.parse(await worker.waitForLine(/"msg":"model loaded"/, 1_000))).toMatchObject({ model: 'depth-batched@1.0.0', maxBatch: 4 });
   }, 60_000);
   afterAll(() => stack.stop());

@@ -19,7 +19,7 @@ describeOnCpuInstall('a worker asked for TensorRT and CUDA on a host without the
     stack = await FathomStack.start();
     await stack.startApi();
     const worker = await stack.startWorker({ MODELS_DIR: depthModelsDir(), WORKER_BUILTIN_MODELS: 'false', ORT_EXECUTION_PROVIDERS: 'tensorrt,cuda,cpu' });
-    metricsUrl = (JSON.parse(await worker.waitForLine(/"msg":"metrics listening"/, 1_000)) as { url: string }).url;
+    metricsUrl = await FathomStack.metricsUrl(worker);
     fallback = JSON.parse(await worker.waitForLine(/"msg":"execution provider fell back"/, 1_000)) as Record<string, unknown>;
   }, 60_000);
   afterAll(() => stack.stop());

@@ -66,8 +66,8 @@ describe("a worker's /metrics: what an operator sees after a few jobs and one ba
   beforeAll(async () => {
     stack = await FathomStack.start();
     await stack.startApi();
-    const worker = await stack.startWorker({ MODELS_DIR: depthModelsDir(), WORKER_BUILTIN_MODELS: 'false', WORKER_METRICS_PORT: '0' });
-    metricsUrl = (JSON.parse(await worker.waitForLine(/"msg":"metrics listening"/, 1_000)) as { url: string }).url;
+    const worker = await stack.startWorker({ MODELS_DIR: depthModelsDir(), WORKER_BUILTIN_MODELS: 'false' });
+    metricsUrl = await FathomStack.metricsUrl(worker);
 
     const socket: JobsSocket = await stack.connect();
     for (let i = 0; i < GOOD_JOBS; i++) {

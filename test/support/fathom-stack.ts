@@ -64,6 +64,11 @@ export class FathomStack {
     return worker;
   }
 
+  /** A started worker's /metrics address, from the line it logs once it listens (on a free port here). */
+  static async metricsUrl(worker: WorkerProcess): Promise<string> {
+    return (JSON.parse(await worker.waitForLine(/"msg":"metrics listening"/, 1_000)) as { url: string }).url;
+  }
+
   connect(api: ApiInstance = this.api): Promise<JobsSocket> {
     const socket: JobsSocket = io(`${api.url}${JOBS_NAMESPACE}`, { transports: ['websocket'], forceNew: true });
     this.sockets.push(socket);

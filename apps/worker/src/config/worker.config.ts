@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { commonEnvSchema, envBool, envInt, envString, loadConfig } from '@fathom/config';
 import type { ModelSpec } from '@fathom/models';
 import type { ThreadInit } from '../inference/thread-protocol';
+import { DEFAULT_PNG_COMPRESSION_LEVEL } from '../imaging/png-encoding';
 
 const providerList = z
   .preprocess((v) => (v === '' || v === undefined ? 'cpu' : v), z.string())
@@ -35,6 +36,8 @@ export const workerEnvSchema = commonEnvSchema.extend({
   WORKER_METRICS_HOST: envString('0.0.0.0'),
   /** libvips threads per image operation (sharp.concurrency); 0: the cores shared among the inference threads. */
   WORKER_SHARP_THREADS: envInt(0, { min: 0, max: 256 }),
+  /** zlib level of the PNG results, 0 (fastest, largest) to 9 (slowest, smallest). */
+  WORKER_PNG_COMPRESSION_LEVEL: envInt(DEFAULT_PNG_COMPRESSION_LEVEL, { min: 0, max: 9 }),
   /**
    * Benchmarks only: after each session.run an inference thread blocks this many ms without using
    * the CPU, standing in for a GPU (bench scenario "horizontal scaling", npm run demo:scale).
@@ -74,5 +77,6 @@ export function inferenceThreadInit(config: WorkerConfig, models: ModelSpec[]): 
     executionProviders: config.ORT_EXECUTION_PROVIDERS,
     maxPixels: config.WORKER_MAX_PIXELS,
     simulatedInferenceMs: config.WORKER_SIMULATED_INFERENCE_MS,
+    png: { compressionLevel: config.WORKER_PNG_COMPRESSION_LEVEL },
   };
 }

@@ -7,6 +7,7 @@ import { modelManifestSchema, specKey, specsFromManifest, type ModelSpec } from 
 import { buildDepthStandInModel } from '@fathom/testing';
 import { InferencePool } from './inference.pool';
 import type { RunOutput } from './thread-protocol';
+import { DEFAULT_PNG_ENCODING } from '../imaging/png-encoding';
 
 /** A depth model (the stand-in: mean of the channels) with the manifest's batching, small inputs. */
 function depthSpec(name: string, batching: object | undefined, model = buildDepthStandInModel()): ModelSpec {
@@ -30,7 +31,7 @@ const image = (width: number, height: number, shade: number) =>
     .toBuffer();
 
 async function startPool(spec: ModelSpec, batches: number[]): Promise<InferencePool> {
-  const pool = new InferencePool({ models: [spec], intraOpThreads: 1, sharpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, simulatedInferenceMs: 0 }, 1, {
+  const pool = new InferencePool({ models: [spec], intraOpThreads: 1, sharpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, simulatedInferenceMs: 0, png: DEFAULT_PNG_ENCODING }, 1, {
     onBatch: (_key, size) => batches.push(size),
   });
   await pool.start();
@@ -110,7 +111,7 @@ describe('micro-batching: jobs of one model and input shape share a session.run'
 describe('a simulated accelerator (WORKER_SIMULATED_INFERENCE_MS, benchmarks only)', () => {
   it('holds the inference thread for the set time after each session.run', async () => {
     const spec = depthSpec('simulated', undefined);
-    const pool = new InferencePool({ models: [spec], intraOpThreads: 1, sharpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, simulatedInferenceMs: 120 }, 1);
+    const pool = new InferencePool({ models: [spec], intraOpThreads: 1, sharpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, simulatedInferenceMs: 120, png: DEFAULT_PNG_ENCODING }, 1);
     try {
       await pool.start();
       const output = await pool.run(specKey(spec), new Uint8Array(await image(64, 48, 10)), parseTaskOptions('depth', undefined), () => undefined);

@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { buildSlowDepthModel } from '@fathom/testing';
 import { modelManifestSchema, specsFromManifest } from '@fathom/models';
 import { InferencePool } from './inference.pool';
+import { DEFAULT_PNG_ENCODING } from '../imaging/png-encoding';
 
 const SIDE = 518;
 
@@ -24,7 +25,7 @@ describe('inference runs off the main thread', () => {
   beforeAll(async () => {
     // One onnxruntime thread: the other core stays free for the main thread even when jest runs
     // other suites beside this one, so what is measured is the design, not CPU starvation.
-    pool = new InferencePool({ models: [spec!], intraOpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, sharpThreads: 1, simulatedInferenceMs: 0 }, 1);
+    pool = new InferencePool({ models: [spec!], intraOpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, sharpThreads: 1, simulatedInferenceMs: 0, png: DEFAULT_PNG_ENCODING }, 1);
     await pool.start();
     image = await sharp({ create: { width: SIDE, height: SIDE, channels: 3, background: '#405060' } }).png().toBuffer();
   });

@@ -255,6 +255,7 @@ async function finish(item: Prepared, output: TensorView): Promise<void> {
       modelInput: { width: tensor.width, height: tensor.height },
       options: request.options,
       output,
+      png: init.png,
     } as TaskInput<typeof loaded.spec.task>;
     const processed = await pipeline.postprocess(input as never);
     clock.enter('encode');

@@ -1,4 +1,5 @@
 import type { ErrorCode, ExecutionProvider, JobStage, ResultSummary, TaskOptions } from '@fathom/contracts';
+import type { PngEncoding } from '../imaging/png-encoding';
 import type { EncodedArtifact } from '../tasks/task-pipeline';
 import type { ModelSpec } from '@fathom/models';
 
@@ -15,6 +16,7 @@ export interface ThreadInit {
    * long without using the CPU, standing in for a GPU's latency. 0 in service.
    */
   simulatedInferenceMs: number;
+  png: PngEncoding;
 }
 
 export interface RunRequest {

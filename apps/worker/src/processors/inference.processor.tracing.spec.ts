@@ -21,6 +21,7 @@ import { InferencePool } from '../inference/inference.pool';
 import { WorkerMetrics } from '../metrics/worker.metrics';
 import { InferenceProcessor } from './inference.processor';
 import { QueueConsumers } from './queue-consumers';
+import { DEFAULT_PNG_ENCODING } from '../imaging/png-encoding';
 
 /** Resolves when a span matching a predicate ends: no polling the exporter, no sleeping. */
 class EndedSpans implements SpanProcessor {
@@ -88,7 +89,7 @@ describe('a job as spans: producer → consumer → one child span per stage, in
     redis = new Redis(redisServer.url);
     blobs = new BlobStore(redis, PREFIX, 600);
     metrics = new WorkerMetrics('cpu');
-    pool = new InferencePool({ models: [spec!], intraOpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, sharpThreads: 1, simulatedInferenceMs: 0 }, 1);
+    pool = new InferencePool({ models: [spec!], intraOpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, sharpThreads: 1, simulatedInferenceMs: 0, png: DEFAULT_PNG_ENCODING }, 1);
     await pool.start();
     png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080' } }).png().toBuffer();
   });

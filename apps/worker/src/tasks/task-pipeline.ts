@@ -1,5 +1,6 @@
 import type { ArtifactName, ResultSummary, TaskName, TaskOptionsMap } from '@fathom/contracts';
 import type { RgbImage } from '../imaging/image-decoder';
+import type { PngEncoding } from '../imaging/png-encoding';
 import type { Size } from '../imaging/resize-plan';
 import type { ModelSpec } from '@fathom/models';
 
@@ -17,6 +18,8 @@ export interface TaskInput<T extends TaskName> {
   modelInput: Size;
   options: TaskOptionsMap[T];
   output: TensorView;
+  /** How PNG artifacts are written. */
+  png: PngEncoding;
 }
 
 export interface EncodedArtifact {

@@ -1,10 +1,9 @@
 import sharp from 'sharp';
 import type { DenseMapOptions } from '@fathom/contracts';
 import { applyColormap } from '../../imaging/colormaps';
+import { pngOptions, type PngEncoding } from '../../imaging/png-encoding';
 import type { Size } from '../../imaging/resize-plan';
 import type { OutputSpec } from '@fathom/models';
-
-const PNG_OPTIONS = { compressionLevel: 6, adaptiveFiltering: false } as const;
 
 /**
  * Model output → 0..65535. minmax: each image by its own range (relative depth has no units);
@@ -16,26 +15,42 @@ export function normalizeDenseMap(values: Float32Array, range: OutputSpec['range
   if (range.kind === 'fixed') {
     ({ min, max } = range);
   } else {
-    min = Infinity;
-    max = -Infinity;
-    for (const v of values) {
-      if (!Number.isFinite(v)) continue;
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
-    if (min === Infinity) min = max = 0;
+    ({ min, max } = finiteRange(values));
   }
   const normalized = new Uint16Array(values.length);
   const span = max - min;
   if (span > 0) {
     const scale = 65535 / span;
     for (let i = 0; i < values.length; i++) {
-      const v = values[i]!;
-      const n = Number.isFinite(v) ? (v - min) * scale : 0;
-      normalized[i] = n <= 0 ? 0 : n >= 65535 ? 65535 : Math.round(n);
+      // NaN fails both comparisons and -Infinity the first: both are 0; +Infinity is too.
+      const n = (values[i]! - min) * scale + 0.5;
+      normalized[i] = n > 0 ? (n < 65535 ? n : n === Infinity ? 0 : 65535) : 0; // truncation after +0.5 rounds
     }
   }
   return { normalized, min, max };
+}
+
+/** The smallest and largest finite values; 0, 0 when there are none. */
+function finiteRange(values: Float32Array): { min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!; // NaN fails both comparisons
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  if (min === -Infinity || max === Infinity) {
+    // Rare (a broken model output): a second pass that skips the infinities.
+    min = Infinity;
+    max = -Infinity;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (v === Infinity || v === -Infinity) continue;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+  }
+  return min === Infinity ? { min: 0, max: 0 } : { min, max };
 }
 
 /** Back to the input image's size, keeping 16 bits (bilinear, as the reference implementations do). */
@@ -49,18 +64,26 @@ export async function resizeDenseMap(normalized: Uint16Array, from: Size, to: Si
   return new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
 }
 
-/** 0..65535 map → PNG: 16-bit grey (raw16), 8-bit grey (near = bright), or RGB through a colormap. */
-export async function encodeDenseMap(map: Uint16Array, size: Size, options: DenseMapOptions): Promise<{ png: Buffer; contentType: 'image/png' }> {
-  const raw = { width: size.width, height: size.height, channels: 1 as const };
+/**
+ * A 0..65535 map at the model's size → a PNG at the input's size (bilinear): 16-bit grey (raw16),
+ * 8-bit grey (near = bright), or RGB through a colormap. The 8-bit outputs are reduced to 8 bits
+ * before they are enlarged, so the resize and the colormap work on a byte per pixel (the result
+ * differs from enlarging 16 bits first by at most one grey level).
+ */
+export async function encodeDenseMap(map: Uint16Array, from: Size, to: Size, options: DenseMapOptions, png: PngEncoding): Promise<{ png: Buffer; contentType: 'image/png' }> {
+  const resized = (pixels: Uint16Array | Uint8Array) => {
+    const image = sharp(pixels, { raw: { width: from.width, height: from.height, channels: 1 } });
+    return from.width === to.width && from.height === to.height ? image : image.resize(to.width, to.height, { fit: 'fill', kernel: 'linear' });
+  };
   if (options.output === 'raw16') {
-    const png = await sharp(map, { raw }).toColourspace('grey16').png(PNG_OPTIONS).toBuffer();
-    return { png, contentType: 'image/png' };
+    return { png: await resized(map).toColourspace('grey16').png(pngOptions(png)).toBuffer(), contentType: 'image/png' };
   }
   const gray = new Uint8Array(map.length);
   for (let i = 0; i < map.length; i++) gray[i] = (map[i]! + 128) / 257;
-  const png =
-    options.output === 'grayscale'
-      ? await sharp(gray, { raw }).toColourspace('b-w').png(PNG_OPTIONS).toBuffer()
-      : await sharp(applyColormap(gray, options.colormap), { raw: { ...raw, channels: 3 } }).png(PNG_OPTIONS).toBuffer();
-  return { png, contentType: 'image/png' };
+  if (options.output === 'grayscale') {
+    return { png: await resized(gray).toColourspace('b-w').png(pngOptions(png)).toBuffer(), contentType: 'image/png' };
+  }
+  const enlarged = await resized(gray).toColourspace('b-w').raw().toBuffer();
+  const rgb = applyColormap(enlarged, options.colormap);
+  return { png: await sharp(rgb, { raw: { width: to.width, height: to.height, channels: 3 } }).png(pngOptions(png)).toBuffer(), contentType: 'image/png' };
 }

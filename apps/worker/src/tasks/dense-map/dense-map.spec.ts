@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { colormapLut } from '../../imaging/colormaps';
+import { DEFAULT_PNG_ENCODING } from '../../imaging/png-encoding';
 import { IMAGENET_MEAN, IMAGENET_STD, type InputSpec } from '@fathom/models';
 import { encodeDenseMap, normalizeDenseMap, resizeDenseMap } from './dense-map.postprocess';
 import { buildInputTensor } from '../model-input.preprocess';
@@ -53,6 +54,8 @@ describe('dense-map post-processing', () => {
     expect([...normalizeDenseMap(Float32Array.from([3, 3]), { kind: 'minmax' }).normalized]).toEqual([0, 0]);
     const withNaN = normalizeDenseMap(Float32Array.from([NaN, 1, 2, Infinity]), { kind: 'minmax' });
     expect([withNaN.min, withNaN.max, ...withNaN.normalized]).toEqual([1, 2, 0, 0, 65535, 0]);
+    const fixed = normalizeDenseMap(Float32Array.from([Infinity, -Infinity, NaN, 0.25]), { kind: 'fixed', min: 0, max: 1 });
+    expect([...fixed.normalized]).toEqual([0, 0, 0, 16384]);
   });
 
   it('resizes back to the input size keeping 16 bits and the ramp’s order', async () => {
@@ -67,7 +70,7 @@ describe('dense-map post-processing', () => {
   const size = { width: 256, height: 1 };
 
   it('encodes 8-bit grayscale with near (large) bright', async () => {
-    const { png, contentType } = await encodeDenseMap(ramp, size, { output: 'grayscale', colormap: 'turbo' });
+    const { png, contentType } = await encodeDenseMap(ramp, size, size, { output: 'grayscale', colormap: 'turbo' }, DEFAULT_PNG_ENCODING);
     expect(contentType).toBe('image/png');
     const meta = await sharp(png).metadata();
     expect([meta.channels, meta.depth]).toEqual([1, 'uchar']);
@@ -77,15 +80,38 @@ describe('dense-map post-processing', () => {
 
   it('round-trips raw16 exactly', async () => {
     const values = Uint16Array.from([0, 1, 12345, 65535]);
-    const { png } = await encodeDenseMap(values, { width: 4, height: 1 }, { output: 'raw16', colormap: 'turbo' });
+    const { png } = await encodeDenseMap(values, { width: 4, height: 1 }, { width: 4, height: 1 }, { output: 'raw16', colormap: 'turbo' }, DEFAULT_PNG_ENCODING);
     const data = await sharp(png).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer();
     expect([...new Uint16Array(data.buffer, data.byteOffset, 4)]).toEqual([0, 1, 12345, 65535]);
   });
 
   it('colours each value through the named colormap', async () => {
-    const { png } = await encodeDenseMap(ramp, size, { output: 'colormap', colormap: 'magma' });
+    const { png } = await encodeDenseMap(ramp, size, size, { output: 'colormap', colormap: 'magma' }, DEFAULT_PNG_ENCODING);
     const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
     expect(info.channels).toBe(3);
     expect(Buffer.from(data).equals(Buffer.from(colormapLut('magma')))).toBe(true);
+  });
+
+  it('enlarges a map from the model size as it encodes, within one grey level of enlarging 16 bits first', async () => {
+    const model = { width: 4, height: 2 };
+    const input = { width: 8, height: 4 };
+    const map = Uint16Array.from([0, 20000, 40000, 65535, 0, 20000, 40000, 65535]);
+    const { png } = await encodeDenseMap(map, model, input, { output: 'grayscale', colormap: 'turbo' }, DEFAULT_PNG_ENCODING);
+    const { data, info } = await sharp(png).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([8, 4]);
+    const wide = await resizeDenseMap(map, model, input);
+    for (let i = 0; i < wide.length; i++) expect(Math.abs(data[i]! - Math.round(wide[i]! / 257))).toBeLessThanOrEqual(1);
+    expect([data[0], data[7]]).toEqual([0, 255]);
+  });
+
+  it('writes the same pixels at every PNG level, smaller at a higher one', async () => {
+    const side = 128;
+    const smooth = Uint16Array.from({ length: side * side }, (_, i) => Math.round(((i % side) + Math.floor(i / side)) * (65535 / (2 * side))));
+    const size = { width: side, height: side };
+    const encode = (compressionLevel: number) => encodeDenseMap(smooth, size, size, { output: 'colormap', colormap: 'turbo' }, { compressionLevel });
+    const [fast, small] = await Promise.all([encode(0), encode(9)]);
+    expect(small.png.length).toBeLessThan(fast.png.length);
+    const [a, b] = await Promise.all([fast, small].map(({ png }) => sharp(png).raw().toBuffer()));
+    expect(a!.equals(b!)).toBe(true);
   });
 });

@@ -3,6 +3,7 @@ import { NO_BATCHING, type ModelSpec } from '@fathom/models';
 import type { TaskInput } from '../task-pipeline';
 import { argmaxClasses, classScores, vocPalette } from './class-maps';
 import { segmentationTask } from './segmentation.task';
+import { DEFAULT_PNG_ENCODING } from '../../imaging/png-encoding';
 
 const spec = (layout: 'NCHW' | 'NHWC', kind: 'logits' | 'probabilities' = 'logits', labels = ['background', 'cat']): ModelSpec => ({
   name: 'seg',
@@ -23,7 +24,7 @@ const twoClassNhwc = { data: Float32Array.from([5, 0, 0, 3, 0, 3, 0, 3, 5, 0, 0,
 const rgb = { data: Buffer.alloc(4 * 2 * 3, 100), width: 4, height: 2 };
 
 function input(output: { data: Float32Array; dims: number[] }, s: ModelSpec, opacity = 0.5): TaskInput<'segmentation'> {
-  return { spec: s, rgb, modelInput: { width: 4, height: 2 }, options: { output: 'mask', opacity }, output };
+  return { spec: s, rgb, modelInput: { width: 4, height: 2 }, options: { output: 'mask', opacity }, output, png: DEFAULT_PNG_ENCODING };
 }
 
 async function artifactPixels(png: Uint8Array): Promise<{ data: Buffer; channels: number }> {

@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import type { RgbImage } from '../../imaging/image-decoder';
 import { normalizeDenseMap, resizeDenseMap } from '../dense-map/dense-map.postprocess';
+import { pngOptions } from '../../imaging/png-encoding';
 import { jsonArtifact, pngArtifact, type TaskPipeline } from '../task-pipeline';
 import { argmaxClasses, backgroundIndex, classCounts, classScores, sigmoid, vocPalette } from './class-maps';
 
@@ -14,8 +15,6 @@ interface Segmented {
   /** One sigmoid channel: the mask is foreground 255 / background 0, not class indices. */
   binary: boolean;
 }
-
-const PNG = { compressionLevel: 6, adaptiveFiltering: false } as const;
 
 /**
  * Per-pixel class scores → a class-index mask, a colour overlay on the input, per-class pixel
@@ -57,7 +56,8 @@ export const segmentationTask: TaskPipeline<'segmentation', Segmented> = {
     return { classes, alpha, labels, counts: classCounts(classes, scores.channels), binary: false };
   },
 
-  async encode({ classes, alpha, labels, counts, binary }, { rgb, options, modelInput }) {
+  async encode({ classes, alpha, labels, counts, binary }, { rgb, options, modelInput, png: encoding }) {
+    const png = pngOptions(encoding);
     const total = classes.length;
     const shares = counts
       .map((pixels, index) => ({ index, label: labels[index] ?? `class_${index}`, pixels, share: Math.round((pixels / total) * 1e6) / 1e6 }))
@@ -65,9 +65,9 @@ export const segmentationTask: TaskPipeline<'segmentation', Segmented> = {
       .sort((a, b) => b.pixels - a.pixels);
     const maskPixels = binary ? classes.map((c) => c * 255) : classes;
     const [mask, overlay, cutout] = await Promise.all([
-      sharp(maskPixels, { raw: { width: rgb.width, height: rgb.height, channels: 1 } }).toColourspace('b-w').png(PNG).toBuffer(),
-      sharp(drawOverlay(rgb, classes, labels, options.opacity), { raw: { width: rgb.width, height: rgb.height, channels: 3 } }).png(PNG).toBuffer(),
-      sharp(withAlpha(rgb, alpha), { raw: { width: rgb.width, height: rgb.height, channels: 4 } }).png(PNG).toBuffer(),
+      sharp(maskPixels, { raw: { width: rgb.width, height: rgb.height, channels: 1 } }).toColourspace('b-w').png(png).toBuffer(),
+      sharp(drawOverlay(rgb, classes, labels, options.opacity), { raw: { width: rgb.width, height: rgb.height, channels: 3 } }).png(png).toBuffer(),
+      sharp(withAlpha(rgb, alpha), { raw: { width: rgb.width, height: rgb.height, channels: 4 } }).png(png).toBuffer(),
     ]);
     return {
       primary: options.output,

@@ -1,13 +1,17 @@
 import type { TaskPipeline } from '../task-pipeline';
 import { jsonArtifact, pngArtifact } from '../task-pipeline';
-import { encodeDenseMap, normalizeDenseMap, resizeDenseMap } from '../dense-map/dense-map.postprocess';
+import { encodeDenseMap, normalizeDenseMap } from '../dense-map/dense-map.postprocess';
 import { denseMapValues } from '../dense-map/dense-map.values';
 import { detectTextBoxes, type TextBox } from './db-boxes';
+import type { Size } from '../../imaging/resize-plan';
 
 const round1 = (v: number) => Math.round(v * 10) / 10;
 
-/** A DB text detector's probability map → text boxes (JSON) and a heat map (PNG), at the input's size. */
-export const textDetectionTask: TaskPipeline<'text-detection', { boxes: TextBox[]; heat: Uint16Array }> = {
+/**
+ * A DB text detector's probability map → text boxes (JSON) and a heat map (PNG), at the input's
+ * size; the heat map is enlarged from the model's size as it is encoded.
+ */
+export const textDetectionTask: TaskPipeline<'text-detection', { boxes: TextBox[]; heat: Uint16Array; size: Size }> = {
   async postprocess({ rgb, output, options }) {
     const { values, size } = denseMapValues(output);
     const scaleX = rgb.width / size.width;
@@ -19,11 +23,11 @@ export const textDetectionTask: TaskPipeline<'text-detection', { boxes: TextBox[
       unclipRatio: 1.5,
     }).map((box) => ({ ...box, points: box.points.map(([x, y]) => [round1(x * scaleX), round1(y * scaleY)] as [number, number]) }));
     const { normalized } = normalizeDenseMap(values, { kind: 'fixed', min: 0, max: 1 });
-    return { boxes, heat: await resizeDenseMap(normalized, size, rgb) };
+    return { boxes, heat: normalized, size };
   },
 
-  async encode({ boxes, heat }, { rgb, options, modelInput }) {
-    const { png } = await encodeDenseMap(heat, rgb, { output: 'colormap', colormap: options.colormap });
+  async encode({ boxes, heat, size }, { rgb, options, modelInput, png: encoding }) {
+    const { png } = await encodeDenseMap(heat, size, rgb, { output: 'colormap', colormap: options.colormap }, encoding);
     return {
       primary: options.output,
       artifacts: [

@@ -25,6 +25,7 @@ import { ApiMetrics, type PushedWsEvent } from '../metrics/api-metrics';
 import { QueueRegistry } from '../queues/queue.registry';
 import { JobAudience } from './job-audience.store';
 import { terminalEventOf } from './job-event.payloads';
+import { SentEnds } from './sent-ends';
 
 type SubscribeReply = { ok: true; status: JobStatus } | { ok: false; error: JobFailure };
 type JobEventName = PushedWsEvent & keyof JobServerEvents;
@@ -114,9 +115,8 @@ export class JobsGateway implements OnGatewayConnection, OnGatewayDisconnect {
 
   private emitToSocket<E extends JobEventName>(socket: Socket, jobId: string, event: E, payload: Parameters<JobServerEvents[E]>[0]): boolean {
     if (TERMINAL_EVENTS.has(event)) {
-      const ended = ((socket.data as { ended?: Set<string> }).ended ??= new Set<string>());
-      if (ended.has(jobId)) return false;
-      ended.add(jobId);
+      const ended = ((socket.data as { ended?: SentEnds }).ended ??= new SentEnds());
+      if (!ended.firstTime(jobId)) return false;
       void socket.leave(jobRoom(jobId));
     }
     this.push(socket, event, payload);

@@ -15,9 +15,9 @@ import multer from 'multer';
 import * as ort from 'onnxruntime-node';
 import { parseTaskOptions } from '@fathom/contracts';
 import type { ModelSpec } from '@fathom/models';
-import { decodeToRgb, ImageDecodeError } from '../../apps/worker/src/imaging/image-decoder';
+import { ImageDecodeError } from '../../apps/worker/src/imaging/image-decoder';
 import { DEFAULT_PNG_ENCODING } from '../../apps/worker/src/imaging/png-encoding';
-import { buildInputTensor } from '../../apps/worker/src/tasks/model-input.preprocess';
+import { prepareModelInput } from '../../apps/worker/src/tasks/model-input.preprocess';
 import type { TaskInput } from '../../apps/worker/src/tasks/task-pipeline';
 import { TASK_PIPELINES } from '../../apps/worker/src/tasks/task-registry';
 
@@ -32,13 +32,12 @@ function requiredEnv(name: string): string {
 /** The worker's inference thread does the same steps in the same order (inference.thread.ts). */
 async function inferOnce(session: ort.InferenceSession, spec: ModelSpec, bytes: Buffer, rawOptions: unknown, maxPixels: number) {
   const options = parseTaskOptions(spec.task, { ...spec.defaults, ...(rawOptions as object) });
-  const rgb = await decodeToRgb(bytes, { maxPixels });
-  const tensor = await buildInputTensor(rgb, spec.input);
+  const pipeline = TASK_PIPELINES[spec.task];
+  const { tensor, image, rgb } = await prepareModelInput(bytes, spec.input, { maxPixels, keepPixels: pipeline.drawsOnInput });
   const outputs = await session.run({ [spec.input.name]: new ort.Tensor('float32', tensor.data, tensor.dims) });
   const output = outputs[spec.output.name];
   if (!output || output.type !== 'float32') throw new Error(`Model output "${spec.output.name}" is missing or not float32.`);
-  const pipeline = TASK_PIPELINES[spec.task];
-  const input = { spec, rgb, modelInput: { width: tensor.width, height: tensor.height }, options, output: { data: output.data as Float32Array, dims: output.dims }, png: DEFAULT_PNG_ENCODING } as TaskInput<typeof spec.task>;
+  const input = { spec, image, rgb, modelInput: { width: tensor.width, height: tensor.height }, options, output: { data: output.data as Float32Array, dims: output.dims }, png: DEFAULT_PNG_ENCODING } as TaskInput<typeof spec.task>;
   const result = await pipeline.encode(await pipeline.postprocess(input as never), input as never);
   const primary = result.artifacts.find((a) => a.name === result.primary);
   if (!primary) throw new Error(`no ${result.primary} artifact`);

@@ -1,6 +1,7 @@
 import sharp from 'sharp';
-import { hasShared, readFixture } from '@fathom/testing';
-import { decodeToRgb, ImageDecodeError } from './image-decoder';
+import { readdirSync } from 'node:fs';
+import { hasShared, readFixture, sharedPath } from '@fathom/testing';
+import { decodeResized, decodeToRgb, ImageDecodeError, resizeRgb, type RgbImage } from './image-decoder';
 
 const LIMIT = { maxPixels: 40e6 };
 const pixel = (image: { data: Buffer; width: number }, x: number, y: number) => [...image.data.subarray((y * image.width + x) * 3, (y * image.width + x) * 3 + 3)];
@@ -62,4 +63,47 @@ describe('decodeToRgb: any accepted upload becomes 8-bit RGB as displayed', () =
       await expect(decodeToRgb(readFixture('fixtures', 'bad', 'png_valid_crc_bad_zlib.png'), LIMIT)).rejects.toBeInstanceOf(ImageDecodeError);
     });
   });
+});
+
+describe('decodeResized: decoded straight to the size a model needs', () => {
+  const third = ({ width, height }: { width: number; height: number }) => ({ width: Math.max(1, Math.round(width / 3)), height: Math.max(1, Math.round(height / 3)) });
+  const meanAbsDiff = (a: RgbImage, b: RgbImage) => a.data.reduce((sum, v, i) => sum + Math.abs(v - b.data[i]!), 0) / a.data.length;
+
+  it('keeps the colour under transparent pixels, as decodeToRgb does', async () => {
+    const rgba = await sharp(Buffer.from([200, 100, 50, 0, 200, 100, 50, 0, 10, 20, 30, 255, 10, 20, 30, 255]), { raw: { width: 4, height: 1, channels: 4 } }).png().toBuffer();
+    const { rgb, displayed } = await decodeResized(rgba, { ...LIMIT, sizeFor: () => ({ width: 8, height: 1 }) });
+    expect(displayed).toEqual({ width: 4, height: 1 });
+    expect(pixel(rgb, 0, 0)).toEqual([200, 100, 50]);
+  });
+
+  it('refuses what is not an image, and an image over the pixel limit', async () => {
+    await expect(decodeResized(Buffer.from('definitely not a PNG'), { ...LIMIT, sizeFor: third })).rejects.toBeInstanceOf(ImageDecodeError);
+    const big = await sharp({ create: { width: 100, height: 100, channels: 3, background: '#000' } }).png().toBuffer();
+    await expect(decodeResized(big, { maxPixels: 5000, sizeFor: third })).rejects.toBeInstanceOf(ImageDecodeError);
+  });
+
+  const fixtures = hasShared('fixtures');
+  (fixtures ? it : it.skip)('accepts and refuses every real and broken file of ../shared/fixtures as decoding first does, with nearly the same pixels', async () => {
+    const files = ['images', 'bad'].flatMap((dir) => readdirSync(sharedPath('fixtures', dir)).filter((f) => !/\.(md|json|py)$/.test(f)).map((f) => [dir, f] as const));
+    let compared = 0;
+    for (const [dir, file] of files) {
+      const bytes = readFixture('fixtures', dir, file);
+      const [first, straight] = await Promise.allSettled([
+        decodeToRgb(bytes, LIMIT).then(async (full) => ({ full, small: await resizeRgb(full, third(full)) })),
+        decodeResized(bytes, { ...LIMIT, sizeFor: third }),
+      ]);
+      expect([file, straight.status]).toEqual([file, first.status]);
+      if (first.status === 'rejected' || straight.status === 'rejected') {
+        expect([file, first.status === 'rejected' && first.reason instanceof ImageDecodeError]).toEqual([file, true]);
+        expect([file, straight.status === 'rejected' && straight.reason instanceof ImageDecodeError]).toEqual([file, true]);
+        continue;
+      }
+      const { full, small } = first.value;
+      expect([file, straight.value.displayed]).toEqual([file, { width: full.width, height: full.height }]);
+      expect([file, straight.value.rgb.width, straight.value.rgb.height]).toEqual([file, small.width, small.height]);
+      expect([file, meanAbsDiff(straight.value.rgb, small) < 2]).toEqual([file, true]);
+      compared += 1;
+    }
+    expect(compared).toBeGreaterThan(20);
+  }, 120_000);
 });

@@ -1,5 +1,6 @@
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { DECODE_FAIL_ON, ErrorCode, imageFormatSchema } from '@fathom/contracts';
+import type { Size } from './resize-plan';
 
 export interface RgbImage {
   /** Interleaved 8-bit RGB, row-major. */
@@ -23,18 +24,56 @@ export class ImageDecodeError extends Error {
  * PIL's convert('RGB') and cv2.imread do in the Depth Anything reference code.
  */
 export async function decodeToRgb(input: Buffer, opts: { maxPixels: number }): Promise<RgbImage> {
-  let failOn: 'none' | 'error' = 'error';
+  return decoding(async () => toRgb(await pipelineFor(input, opts)));
+}
+
+/**
+ * The same decoding, straight to the size `sizeFor` picks from the size as displayed (bicubic):
+ * one pass that never holds the full-size pixels, and JPEG and WebP are decoded at a fraction of
+ * their size when that is enough (libvips' shrink-on-load). An image with an alpha channel is
+ * decoded first and resized after, so the colour under transparent pixels is kept, as above.
+ */
+export async function decodeResized(input: Buffer, opts: { maxPixels: number; sizeFor: (displayed: Size) => Size }): Promise<{ rgb: RgbImage; displayed: Size }> {
+  return decoding(async () => {
+    const header = await sharp(input).metadata();
+    const displayed = { width: header.autoOrient?.width ?? header.width, height: header.autoOrient?.height ?? header.height };
+    const size = opts.sizeFor(displayed);
+    if (header.hasAlpha) {
+      const full = await toRgb(await pipelineFor(input, opts, header.format));
+      return { rgb: await resizeRgb(full, size), displayed };
+    }
+    const resized = (await pipelineFor(input, opts, header.format)).resize(size.width, size.height, { fit: 'fill', kernel: 'cubic', fastShrinkOnLoad: false });
+    return { rgb: await toRgb(resized), displayed };
+  });
+}
+
+/** Bicubic resize of RGB pixels; the same image when it already has that size. */
+export async function resizeRgb(rgb: RgbImage, size: Size): Promise<RgbImage> {
+  if (size.width === rgb.width && size.height === rgb.height) return rgb;
+  const data = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
+    .resize(size.width, size.height, { fit: 'fill', kernel: 'cubic' })
+    .raw()
+    .toBuffer();
+  return { data, ...size };
+}
+
+/** A sharp pipeline that decodes strictly for the format (corrupt data fails) within the pixel limit. */
+async function pipelineFor(input: Buffer, opts: { maxPixels: number }, knownFormat?: string): Promise<Sharp> {
+  const format = imageFormatSchema.safeParse((knownFormat ?? (await sharp(input).metadata()).format)?.replace('heif', 'avif'));
+  const failOn = format.success ? DECODE_FAIL_ON[format.data] : 'error';
+  return sharp(input, { failOn, limitInputPixels: opts.maxPixels, pages: 1 }).autoOrient();
+}
+
+async function toRgb(image: Sharp): Promise<RgbImage> {
+  const { data, info } = await image.toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+  return { data, width: info.width, height: info.height };
+}
+
+/** Whatever goes wrong while decoding is the image's fault: a non-retryable decode error. */
+async function decoding<T>(decode: () => Promise<T>): Promise<T> {
   try {
-    const format = imageFormatSchema.safeParse((await sharp(input).metadata()).format?.replace('heif', 'avif'));
-    if (format.success) failOn = DECODE_FAIL_ON[format.data];
-    const { data, info } = await sharp(input, { failOn, limitInputPixels: opts.maxPixels, pages: 1 })
-      .autoOrient()
-      .toColourspace('srgb')
-      .removeAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
-    return { data, width: info.width, height: info.height };
+    return await decode();
   } catch (error) {
     const message = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
     throw new ImageDecodeError(`The image could not be decoded: ${message || 'unknown decoder error'}`);

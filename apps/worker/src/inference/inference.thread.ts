@@ -14,9 +14,9 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { ErrorCode, type ExecutionProvider, type JobStage } from '@fathom/contracts';
 import { specKey, type BatchingSpec, type ModelSpec } from '@fathom/models';
-import { decodeToRgb, ImageDecodeError, type RgbImage } from '../imaging/image-decoder';
+import { ImageDecodeError } from '../imaging/image-decoder';
 import { planModelInputSize } from '../imaging/resize-plan';
-import { buildInputTensor, type InputTensor } from '../tasks/model-input.preprocess';
+import { prepareModelInput, type PreparedInput } from '../tasks/model-input.preprocess';
 import type { TaskInput, TensorView } from '../tasks/task-pipeline';
 import { TASK_PIPELINES } from '../tasks/task-registry';
 import { BatchQueue } from './batch-queue';
@@ -35,8 +35,7 @@ interface LoadedSession {
 interface Prepared {
   request: RunRequest;
   loaded: LoadedSession;
-  rgb: RgbImage;
-  tensor: InputTensor;
+  input: PreparedInput;
   clock: StageClock;
 }
 
@@ -182,11 +181,13 @@ async function accept(request: RunRequest): Promise<void> {
   const clock = new StageClock(request.requestId);
   try {
     clock.enter('decode');
-    const rgb = await decodeToRgb(Buffer.from(request.input.buffer, request.input.byteOffset, request.input.byteLength), { maxPixels: init.maxPixels });
-    clock.enter('preprocess');
-    const tensor = await buildInputTensor(rgb, loaded.spec.input);
+    const input = await prepareModelInput(Buffer.from(request.input.buffer, request.input.byteOffset, request.input.byteLength), loaded.spec.input, {
+      maxPixels: init.maxPixels,
+      keepPixels: TASK_PIPELINES[loaded.spec.task].drawsOnInput,
+      onPreprocess: () => clock.enter('preprocess'),
+    });
     clock.stop();
-    batches.add(`${request.modelKey} ${tensor.dims.join('×')}`, loaded.batching, { request, loaded, rgb, tensor, clock }, performance.now());
+    batches.add(`${request.modelKey} ${input.tensor.dims.join('×')}`, loaded.batching, { request, loaded, input, clock }, performance.now());
     pump();
   } catch (error) {
     fail(request.requestId, clock.stage, error);
@@ -227,7 +228,7 @@ async function runBatch(items: Prepared[]): Promise<void> {
   const started = performance.now();
   let views: TensorView[];
   try {
-    const input = items.length === 1 ? items[0]!.tensor : stackBatch(items.map((item) => item.tensor));
+    const input = items.length === 1 ? items[0]!.input.tensor : stackBatch(items.map((item) => item.input.tensor));
     const outputs = await session.run({ [spec.input.name]: new ort.Tensor('float32', input.data, input.dims) });
     if (init.simulatedInferenceMs > 0) simulatedWait(init.simulatedInferenceMs);
     const output = outputs[spec.output.name];
@@ -245,14 +246,15 @@ async function runBatch(items: Prepared[]): Promise<void> {
 
 /** Post-process and encode one job's share of a batch's output, and hand the result back. */
 async function finish(item: Prepared, output: TensorView): Promise<void> {
-  const { request, loaded, rgb, tensor, clock } = item;
+  const { request, loaded, input: prepared, clock } = item;
   try {
     clock.enter('postprocess');
     const pipeline = TASK_PIPELINES[loaded.spec.task];
     const input = {
       spec: loaded.spec,
-      rgb,
-      modelInput: { width: tensor.width, height: tensor.height },
+      image: prepared.image,
+      rgb: prepared.rgb,
+      modelInput: { width: prepared.tensor.width, height: prepared.tensor.height },
       options: request.options,
       output,
       png: init.png,
@@ -264,7 +266,7 @@ async function finish(item: Prepared, output: TensorView): Promise<void> {
     post({
       type: 'done',
       requestId: request.requestId,
-      output: { ...result, width: rgb.width, height: rgb.height, executionProvider: loaded.executionProvider, timings: clock.timings },
+      output: { ...result, width: prepared.image.width, height: prepared.image.height, executionProvider: loaded.executionProvider, timings: clock.timings },
     });
   } catch (error) {
     fail(request.requestId, clock.stage, error);

@@ -1,6 +1,5 @@
-import sharp from 'sharp';
-import type { RgbImage } from '../imaging/image-decoder';
-import { planModelInputSize } from '../imaging/resize-plan';
+import { decodeResized, decodeToRgb, resizeRgb, type RgbImage } from '../imaging/image-decoder';
+import { planModelInputSize, type Size } from '../imaging/resize-plan';
 import type { InputSpec } from '@fathom/models';
 
 export interface InputTensor {
@@ -10,16 +9,39 @@ export interface InputTensor {
   height: number;
 }
 
-/** RGB → the model's input: resized (bicubic) to its planned size, RGB or BGR, (x/255 − mean)/std, NCHW or NHWC. */
+/** An upload made ready for a model: its tensor, the size it is displayed at, and its pixels when kept. */
+export interface PreparedInput {
+  tensor: InputTensor;
+  /** The upload's size as displayed (EXIF orientation applied): results are drawn at this size. */
+  image: Size;
+  /** The full-size pixels, for tasks that draw on the input (keepPixels). */
+  rgb?: RgbImage;
+}
+
+/**
+ * Upload bytes → the model's input. A task that draws on the input gets its full-size pixels, and
+ * the tensor is resized from them; any other is decoded straight to the model's size in one pass.
+ * `onPreprocess` marks where decoding ends (the stage timings).
+ */
+export async function prepareModelInput(bytes: Buffer, input: InputSpec, opts: { maxPixels: number; keepPixels: boolean; onPreprocess?: () => void }): Promise<PreparedInput> {
+  if (opts.keepPixels) {
+    const rgb = await decodeToRgb(bytes, opts);
+    opts.onPreprocess?.();
+    return { tensor: await buildInputTensor(rgb, input), image: { width: rgb.width, height: rgb.height }, rgb };
+  }
+  const { rgb, displayed } = await decodeResized(bytes, { maxPixels: opts.maxPixels, sizeFor: ({ width, height }) => planModelInputSize(width, height, input.resize) });
+  opts.onPreprocess?.();
+  return { tensor: tensorFromPixels(rgb, input), image: displayed };
+}
+
+/** RGB → the model's input: resized (bicubic) to its planned size, then as tensorFromPixels. */
 export async function buildInputTensor(rgb: RgbImage, input: InputSpec): Promise<InputTensor> {
-  const { width, height } = planModelInputSize(rgb.width, rgb.height, input.resize);
-  const pixels =
-    width === rgb.width && height === rgb.height
-      ? rgb.data
-      : await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
-          .resize(width, height, { fit: 'fill', kernel: 'cubic' })
-          .raw()
-          .toBuffer();
+  return tensorFromPixels(await resizeRgb(rgb, planModelInputSize(rgb.width, rgb.height, input.resize)), input);
+}
+
+/** Pixels already at the model's size → RGB or BGR, (x/255 − mean)/std, NCHW or NHWC. */
+export function tensorFromPixels(rgb: RgbImage, input: InputSpec): InputTensor {
+  const { width, height, data: pixels } = rgb;
   const plane = width * height;
   const data = new Float32Array(3 * plane);
   // Per channel: value = x * scale + offset, with scale = 1/(255·std) and offset = −mean/std.

@@ -12,8 +12,10 @@ export interface TensorView {
 
 export interface TaskInput<T extends TaskName> {
   spec: ModelSpec;
-  /** The decoded input, as displayed: results are drawn at this size. */
-  rgb: RgbImage;
+  /** The input's size as displayed (EXIF orientation applied): results are drawn at this size. */
+  image: Size;
+  /** The input's full-size pixels: only for a pipeline that draws on them (drawsOnInput). */
+  rgb?: RgbImage;
   /** The size the model ran at. */
   modelInput: Size;
   options: TaskOptionsMap[T];
@@ -43,8 +45,16 @@ export interface TaskResult {
  * results at the input's size, `encode` turns those into downloadable artifacts.
  */
 export interface TaskPipeline<T extends TaskName, P> {
+  /** True when results are drawn over the input's pixels: the worker then keeps them at full size. */
+  readonly drawsOnInput: boolean;
   postprocess(input: TaskInput<T>): Promise<P>;
   encode(processed: P, input: TaskInput<T>): Promise<TaskResult>;
+}
+
+/** The input's full-size pixels, which only a pipeline that draws on the input is given. */
+export function inputPixels(input: { rgb?: RgbImage }): RgbImage {
+  if (!input.rgb) throw new Error('this task draws on the input, but its pixels were not kept (drawsOnInput)');
+  return input.rgb;
 }
 
 export function jsonArtifact(name: ArtifactName, value: unknown): EncodedArtifact {

@@ -27,6 +27,8 @@ export function topK(probabilities: ArrayLike<number>, k: number, labels: readon
 
 /** Class scores [N,C] → top-k labels with probabilities; softmax only when the model outputs logits. */
 export const classificationTask: TaskPipeline<'classification', Ranked[]> = {
+  drawsOnInput: false,
+
   async postprocess({ spec, output, options }) {
     const classes = output.dims[output.dims.length - 1] ?? 0;
     const scores = output.data.subarray(0, classes);

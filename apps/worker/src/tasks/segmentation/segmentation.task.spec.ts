@@ -24,7 +24,7 @@ const twoClassNhwc = { data: Float32Array.from([5, 0, 0, 3, 0, 3, 0, 3, 5, 0, 0,
 const rgb = { data: Buffer.alloc(4 * 2 * 3, 100), width: 4, height: 2 };
 
 function input(output: { data: Float32Array; dims: number[] }, s: ModelSpec, opacity = 0.5): TaskInput<'segmentation'> {
-  return { spec: s, rgb, modelInput: { width: 4, height: 2 }, options: { output: 'mask', opacity }, output, png: DEFAULT_PNG_ENCODING };
+  return { spec: s, image: { width: 4, height: 2 }, rgb, modelInput: { width: 4, height: 2 }, options: { output: 'mask', opacity }, output, png: DEFAULT_PNG_ENCODING };
 }
 
 async function artifactPixels(png: Uint8Array): Promise<{ data: Buffer; channels: number }> {

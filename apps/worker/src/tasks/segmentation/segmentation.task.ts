@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import type { RgbImage } from '../../imaging/image-decoder';
 import { normalizeDenseMap, resizeDenseMap } from '../dense-map/dense-map.postprocess';
 import { pngOptions } from '../../imaging/png-encoding';
-import { jsonArtifact, pngArtifact, type TaskPipeline } from '../task-pipeline';
+import { inputPixels, jsonArtifact, pngArtifact, type TaskPipeline } from '../task-pipeline';
 import { argmaxClasses, backgroundIndex, classCounts, classScores, sigmoid, vocPalette } from './class-maps';
 
 interface Segmented {
@@ -22,7 +22,11 @@ interface Segmented {
  * cut-out's alpha and the mask is foreground (255) / background (0).
  */
 export const segmentationTask: TaskPipeline<'segmentation', Segmented> = {
-  async postprocess({ spec, rgb, output }) {
+  drawsOnInput: true,
+
+  async postprocess(input) {
+    const { spec, output } = input;
+    const rgb = inputPixels(input);
     const scores = classScores(output, spec.output.layout);
     const modelSize = { width: scores.width, height: scores.height };
     if (scores.channels === 1) {
@@ -56,7 +60,9 @@ export const segmentationTask: TaskPipeline<'segmentation', Segmented> = {
     return { classes, alpha, labels, counts: classCounts(classes, scores.channels), binary: false };
   },
 
-  async encode({ classes, alpha, labels, counts, binary }, { rgb, options, modelInput, png: encoding }) {
+  async encode({ classes, alpha, labels, counts, binary }, input) {
+    const { options, modelInput, png: encoding } = input;
+    const rgb = inputPixels(input);
     const png = pngOptions(encoding);
     const total = classes.length;
     const shares = counts

@@ -12,10 +12,12 @@ const round1 = (v: number) => Math.round(v * 10) / 10;
  * size; the heat map is enlarged from the model's size as it is encoded.
  */
 export const textDetectionTask: TaskPipeline<'text-detection', { boxes: TextBox[]; heat: Uint16Array; size: Size }> = {
-  async postprocess({ rgb, output, options }) {
+  drawsOnInput: false,
+
+  async postprocess({ image, output, options }) {
     const { values, size } = denseMapValues(output);
-    const scaleX = rgb.width / size.width;
-    const scaleY = rgb.height / size.height;
+    const scaleX = image.width / size.width;
+    const scaleY = image.height / size.height;
     const boxes = detectTextBoxes(values, size.width, size.height, {
       threshold: options.threshold,
       boxThreshold: options.boxThreshold,
@@ -26,13 +28,13 @@ export const textDetectionTask: TaskPipeline<'text-detection', { boxes: TextBox[
     return { boxes, heat: normalized, size };
   },
 
-  async encode({ boxes, heat, size }, { rgb, options, modelInput, png: encoding }) {
-    const { png } = await encodeDenseMap(heat, size, rgb, { output: 'colormap', colormap: options.colormap }, encoding);
+  async encode({ boxes, heat, size }, { image, options, modelInput, png: encoding }) {
+    const { png } = await encodeDenseMap(heat, size, image, { output: 'colormap', colormap: options.colormap }, encoding);
     return {
       primary: options.output,
       artifacts: [
-        jsonArtifact('boxes', { width: rgb.width, height: rgb.height, boxes: boxes.map((b) => ({ points: b.points, score: round1(b.score * 1000) / 1000 })) }),
-        pngArtifact('heatmap', png, rgb),
+        jsonArtifact('boxes', { width: image.width, height: image.height, boxes: boxes.map((b) => ({ points: b.points, score: round1(b.score * 1000) / 1000 })) }),
+        pngArtifact('heatmap', png, image),
       ],
       summary: { task: 'text-detection', boxes: boxes.length, modelInput },
     };

@@ -46,9 +46,35 @@ describe('failures: transient ones are retried with backoff, bad input is not, a
     expect(status).toMatchObject({ state: 'failed', attempts: 1, error: { code: 'input_expired' } });
   });
 
+  it('accepts a JPEG whose damage lies past its headers, then fails it at once as undecodable, without retrying', async () => {
+    const socket = await stack.connect();
+    const accepted = await submit(stack.api, { image: await jpegWithBrokenLaterScan(), filename: 'broken-scan.jpg', model: 'square-only' });
+    expect(accepted.status).toBe(202);
+    const job = (await accepted.json()) as JobAccepted;
+    const failed = nextEvent(socket, 'job.failed', (e) => e.jobId === job.id);
+    await subscribe(socket, job.id);
+    expect((await failed).error).toEqual({ code: 'image_undecodable', message: expect.stringContaining('could not be decoded') });
+    expect(await pollStatus(stack.api, job.id, ['failed'])).toMatchObject({ attempts: 1, error: { code: 'image_undecodable' } });
+  });
+
   it('is still alive and serving afterwards', async () => {
     expect(stack.workers[0]!.child.exitCode).toBeNull();
     const job = (await (await submit(stack.api, { image: square, model: 'square-only' })).json()) as JobAccepted;
     expect((await pollStatus(stack.api, job.id, ['completed', 'failed'])).state).toBe('completed');
   });
 });
+
+/**
+ * A progressive JPEG whose third scan names a component that does not exist: its headers up to the
+ * first scan are sound (the API reads only those for JPEG), and libjpeg stops at the third scan.
+ */
+async function jpegWithBrokenLaterScan(): Promise<Buffer> {
+  const jpeg = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#336699', noise: { type: 'gaussian', mean: 128, sigma: 30 } } })
+    .jpeg({ progressive: true })
+    .toBuffer();
+  const scans = [...jpeg.keys()].filter((i) => jpeg[i] === 0xff && jpeg[i + 1] === 0xda);
+  const broken = Buffer.from(jpeg);
+  broken[scans[2]! + 5] = 0x09; // SOS: FFDA, length (2), component count, then the first component id
+  return broken;
+}
+

@@ -19,6 +19,12 @@ const SHARP_FORMATS: Record<string, ImageFormat> = { jpeg: 'jpeg', png: 'png', w
  * is sniffed from the bytes (sharp's loaders match magic numbers, never the name or Content-Type),
  * the byte and pixel limits are checked from the header, and only then is it decoded once, at a
  * small size, to refuse files whose data is broken.
+ *
+ * Formats the worker decodes leniently (JPEG: damaged or truncated scan data becomes a partial
+ * image, as PIL does) are checked from their headers only — every marker up to the first scan is
+ * read for the metadata. Test-decoding them found nothing the header checks missed in
+ * ../shared/fixtures/bad and cost the API 36 ms for a 3024×2268 photo, 120 ms for a progressive
+ * 4536×3402 one. The rare fatal error further on fails the job at the worker as image_undecodable.
  */
 @Injectable()
 export class ImageInspector {
@@ -40,7 +46,7 @@ export class ImageInspector {
         { width, height, maxPixels: this.config.API_MAX_PIXELS },
       );
     }
-    await this.checkDecodes(bytes, format);
+    if (DECODE_FAIL_ON[format] !== 'none') await this.checkDecodes(bytes, format);
     return { format, width, height, bytes: bytes.length };
   }
 

@@ -20,7 +20,9 @@ export function writeResultsJson(root: string, run: BenchRun): string {
   return file;
 }
 
-const cell = (value: unknown): string => (typeof value === 'object' && value !== null ? Object.entries(value).map(([k, v]) => `${k} ${String(v)}`).join(', ') : String(value));
+/** A figure as table text: objects as `name value` pairs, nested ones in parentheses. */
+export const cell = (value: unknown): string =>
+  typeof value === 'object' && value !== null ? Object.entries(value).map(([k, v]) => `${k} ${typeof v === 'object' && v !== null ? `(${cell(v)})` : String(v)}`).join(', ') : String(value);
 
 /** The generated part of docs/benchmarks.md: the machine, then one table row per figure. */
 export function resultsMarkdown(run: BenchRun): string {

@@ -17,7 +17,6 @@ export interface DriveResult {
   seconds: number;
 }
 
-
 /**
  * How a client gets its answer: `infer` waits on POST /v1/infer; `socket` submits with POST
  * /v1/jobs, subscribes on socket.io, waits for job.completed and downloads the primary artifact.

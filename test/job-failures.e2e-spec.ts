@@ -77,4 +77,3 @@ async function jpegWithBrokenLaterScan(): Promise<Buffer> {
   broken[scans[2]! + 5] = 0x09; // SOS: FFDA, length (2), component count, then the first component id
   return broken;
 }
-

@@ -49,9 +49,10 @@ export type InferenceJobData = z.infer<typeof inferenceJobDataSchema>;
 
 /**
  * How strictly each format is decoded, shared by the API's validation and the worker's decoder so
- * that what the API accepts, a worker can decode. JPEG is lenient: phones and browsers produce
- * files missing their EOI marker that every viewer shows; libjpeg fills a cut scan with grey.
- * Other formats fail on decoder errors (a PNG whose zlib stream is broken is refused).
+ * that what the API's test decode accepts, a worker can decode. JPEG is lenient: phones and
+ * browsers produce files missing their EOI marker that every viewer shows; libjpeg fills a cut
+ * scan with grey. Other formats fail on decoder errors (a PNG whose zlib stream is broken is
+ * refused). Which formats the API test-decodes at all is its own choice (image-inspector.ts).
  */
 export const DECODE_FAIL_ON: Record<ImageFormat, 'none' | 'error'> = {
   jpeg: 'none',

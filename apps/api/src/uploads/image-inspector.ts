@@ -11,6 +11,9 @@ export interface InspectedImage {
   bytes: number;
 }
 
+/** Formats checked from their headers only: lenient decoding makes a test decode find next to nothing (below). */
+const HEADER_CHECK_ONLY: ReadonlySet<ImageFormat> = new Set<ImageFormat>(['jpeg']);
+
 /** sharp's names for what its header reader found, mapped to the formats we accept. */
 const SHARP_FORMATS: Record<string, ImageFormat> = { jpeg: 'jpeg', png: 'png', webp: 'webp', gif: 'gif', tiff: 'tiff', heif: 'avif' };
 
@@ -46,7 +49,7 @@ export class ImageInspector {
         { width, height, maxPixels: this.config.API_MAX_PIXELS },
       );
     }
-    if (DECODE_FAIL_ON[format] !== 'none') await this.checkDecodes(bytes, format);
+    if (!HEADER_CHECK_ONLY.has(format)) await this.checkDecodes(bytes, format);
     return { format, width, height, bytes: bytes.length };
   }
 

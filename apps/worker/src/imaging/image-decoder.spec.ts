@@ -1,7 +1,9 @@
 import sharp from 'sharp';
 import { readdirSync } from 'node:fs';
 import { hasShared, readFixture, sharedPath } from '@fathom/testing';
+import type { ResizeSpec } from '@fathom/models';
 import { decodeResized, decodeToRgb, ImageDecodeError, resizeRgb, type RgbImage } from './image-decoder';
+import { planModelInputSize } from './resize-plan';
 
 const LIMIT = { maxPixels: 40e6 };
 const pixel = (image: { data: Buffer; width: number }, x: number, y: number) => [...image.data.subarray((y * image.width + x) * 3, (y * image.width + x) * 3 + 3)];
@@ -82,15 +84,21 @@ describe('decodeResized: decoded straight to the size a model needs', () => {
     await expect(decodeResized(big, { maxPixels: 5000, sizeFor: third })).rejects.toBeInstanceOf(ImageDecodeError);
   });
 
+  // The sizes real models ask for: shrink factors from below 2 to above 8, where JPEG is decoded small.
+  const sizings: Array<[string, ResizeSpec]> = [
+    ['Depth Anything', { mode: 'keep-aspect', fit: 'lower-bound', target: 518, multiple: 14, maxSide: 1918 }],
+    ['PP-OCR', { mode: 'keep-aspect', fit: 'upper-bound', target: 960, multiple: 32, maxSide: 960 }],
+  ];
   const fixtures = hasShared('fixtures');
-  (fixtures ? it : it.skip)('accepts and refuses every real and broken file of ../shared/fixtures as decoding first does, with nearly the same pixels', async () => {
+  (fixtures ? it.each(sizings) : it.skip.each(sizings))('accepts and refuses every real and broken file of ../shared/fixtures as decoding first does, with nearly the same pixels (%s sizing)', async (_, resize) => {
+    const sizeFor = ({ width, height }: { width: number; height: number }) => planModelInputSize(width, height, resize);
     const files = ['images', 'bad'].flatMap((dir) => readdirSync(sharedPath('fixtures', dir)).filter((f) => !/\.(md|json|py)$/.test(f)).map((f) => [dir, f] as const));
     let compared = 0;
     for (const [dir, file] of files) {
       const bytes = readFixture('fixtures', dir, file);
       const [first, straight] = await Promise.allSettled([
-        decodeToRgb(bytes, LIMIT).then(async (full) => ({ full, small: await resizeRgb(full, third(full)) })),
-        decodeResized(bytes, { ...LIMIT, sizeFor: third }),
+        decodeToRgb(bytes, LIMIT).then(async (full) => ({ full, small: await resizeRgb(full, sizeFor(full)) })),
+        decodeResized(bytes, { ...LIMIT, sizeFor }),
       ]);
       expect([file, straight.status]).toEqual([file, first.status]);
       if (first.status === 'rejected' || straight.status === 'rejected') {

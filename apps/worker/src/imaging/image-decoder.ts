@@ -28,17 +28,20 @@ export async function decodeToRgb(input: Buffer, opts: { maxPixels: number }): P
 }
 
 /**
- * The same decoding, straight to the size `sizeFor` picks from the size as displayed (bicubic):
- * one pass that never holds the full-size pixels, and JPEG and WebP are decoded at a fraction of
- * their size when that is enough (libvips' shrink-on-load). An image with an alpha channel is
- * decoded first and resized after, so the colour under transparent pixels is kept, as above.
+ * The same decoding, straight to the size `sizeFor` picks from the size as displayed (bicubic), in
+ * one pass that never holds the full-size pixels; a JPEG shrunk 4× or more is decoded at ½, ¼ or ⅛
+ * of its size by libjpeg itself (shrink-on-load). Two cases decode first and resize after: an
+ * image with an alpha channel, so the colour under transparent pixels is kept as above, and a
+ * JPEG shrunk less than 4×, which decodes faster in full (3024×2268 → 960×736 here: 65 ms
+ * against 158 ms in one pass).
  */
 export async function decodeResized(input: Buffer, opts: { maxPixels: number; sizeFor: (displayed: Size) => Size }): Promise<{ rgb: RgbImage; displayed: Size }> {
   return decoding(async () => {
     const header = await sharp(input).metadata();
     const displayed = { width: header.autoOrient?.width ?? header.width, height: header.autoOrient?.height ?? header.height };
     const size = opts.sizeFor(displayed);
-    if (header.hasAlpha) {
+    const shrink = Math.min(displayed.width / size.width, displayed.height / size.height);
+    if (header.hasAlpha || (header.format === 'jpeg' && shrink < JPEG_SHRINK_ON_LOAD)) {
       const full = await toRgb(await pipelineFor(input, opts, header.format));
       return { rgb: await resizeRgb(full, size), displayed };
     }
@@ -46,6 +49,13 @@ export async function decodeResized(input: Buffer, opts: { maxPixels: number; si
     return { rgb: await toRgb(resized), displayed };
   });
 }
+
+/**
+ * The least shrink at which sharp (fastShrinkOnLoad off) lets libjpeg decode at a fraction of the
+ * size. Its faster setting shrinks on load sooner, but moved the pixels of a 4536×3402 photo sized
+ * for Depth Anything by 2 grey levels on average, against 0.55 this way.
+ */
+const JPEG_SHRINK_ON_LOAD = 4;
 
 /** Bicubic resize of RGB pixels; the same image when it already has that size. */
 export async function resizeRgb(rgb: RgbImage, size: Size): Promise<RgbImage> {

@@ -42,7 +42,8 @@ export interface TaskResult {
 
 /**
  * A task's post-processing, in two timed stages: `postprocess` turns the model's numbers into
- * results at the input's size, `encode` turns those into downloadable artifacts.
+ * results (maps may stay at the model's size), `encode` turns those into downloadable artifacts
+ * at the input's displayed size.
  */
 export interface TaskPipeline<T extends TaskName, P> {
   /** True when results are drawn over the input's pixels: the worker then keeps them at full size. */

@@ -14,6 +14,7 @@ const SIMULATED_INFERENCE_MS = 50;
 /** One slot at best: one 50 ms run after another. Efficiency is measured against this, not against a measured 1-slot run. */
 const IDEAL_JOBS_PER_SLOT = 1000 / SIMULATED_INFERENCE_MS;
 const TARGET_SLOTS = 32;
+const QUICK_SLOTS = 8;
 const TARGET_EFFICIENCY = 0.9;
 /** Closed-loop clients per slot: with 2 the slots wait on the round trips around each job; 4 keeps a queue. */
 const CLIENTS_PER_SLOT = 4;
@@ -44,7 +45,8 @@ export async function horizontalScalingScenario(ctx: BenchContext): Promise<Scen
   // Slots in one worker process (threads blocked in a wait cost nothing; every process adds its own
   // polling, heartbeats and event loop), and in the full run the largest counts again over processes.
   // Efficiency is against the ideal, so the quick run needs no 1-slot baseline.
-  const layouts: Layout[] = (ctx.quick ? [TARGET_SLOTS] : [1, 2, 4, 8, 16, TARGET_SLOTS]).map((slots) => ({ processes: 1, threadsPerProcess: slots }));
+  // Quick: 8 slots, as a worker with 32 inference threads takes ~6 s to start here; the target is judged in full runs.
+  const layouts: Layout[] = (ctx.quick ? [QUICK_SLOTS] : [1, 2, 4, 8, 16, TARGET_SLOTS]).map((slots) => ({ processes: 1, threadsPerProcess: slots }));
   const spread: Layout[] = ctx.quick ? [] : [{ processes: 4, threadsPerProcess: 4 }, { processes: 4, threadsPerProcess: 8 }];
   const warmupMs = ctx.quick ? 300 : 1_500;
   const windowMs = ctx.quick ? 1_000 : 6_000;
@@ -89,9 +91,10 @@ export async function horizontalScalingScenario(ctx: BenchContext): Promise<Scen
   const largest = runs.get(key(layouts.at(-1)!))!;
   const cpuTotal = Object.values(largest.cpuMsPerJob).reduce((sum, ms) => sum + ms, 0);
   const perJob = { ...groupWorkers(largest.cpuMsPerJob), total: round1(cpuTotal) };
-  figures[`cpuMsPerJobAt${TARGET_SLOTS}Slots`] = perJob;
+  const largestSlots = largest.layout.threadsPerProcess;
+  figures[`cpuMsPerJobAt${largestSlots}Slots`] = perJob;
   // Cores each process kept busy over the window: one near 1 is a single thread's limit; a total near the core count is the machine's.
-  figures[`coresBusyAt${TARGET_SLOTS}Slots`] = Object.fromEntries(Object.entries(perJob).map(([name, ms]) => [name, Math.round((ms * largest.jobsPerSecond) / 10) / 100]));
+  figures[`coresBusyAt${largestSlots}Slots`] = Object.fromEntries(Object.entries(perJob).map(([name, ms]) => [name, Math.round((ms * largest.jobsPerSecond) / 10) / 100]));
   // What the cores can carry at that cost per job, whatever the slots: where scaling has to stop.
   figures.cpuBoundJobsPerSecond = Math.round((availableParallelism() * 1000) / cpuTotal);
   if (oneSlot) figures.linearUpToSlots = Math.max(...[...runs.values()].filter((r) => r.layout.processes === 1 && vsOneSlot(r) >= TARGET_EFFICIENCY).map((r) => r.layout.threadsPerProcess));
@@ -108,17 +111,19 @@ export async function horizontalScalingScenario(ctx: BenchContext): Promise<Scen
       efficiency: `jobs/s ÷ (slots × ${IDEAL_JOBS_PER_SLOT} jobs/s, the ideal of a ${SIMULATED_INFERENCE_MS} ms model); the target's figure. vsOneSlot: jobs/s ÷ (slots × the 1-slot run's jobs/s); linearUpToSlots: the most slots (one process) with vsOneSlot ≥ ${TARGET_EFFICIENCY}`,
       workerEnv: { WORKER_SIMULATED_INFERENCE_MS: SIMULATED_INFERENCE_MS, WORKER_CONCURRENCY: 'auto (threads × 2)' },
       processes: `one API, one redis-server, the workers and this driver on the same ${availableParallelism()} cores`,
-      ...(ctx.quick ? { quick: `${TARGET_SLOTS} slots only, a short window` } : {}),
+      ...(ctx.quick ? { quick: `${QUICK_SLOTS} slots only, a short window; the ${TARGET_SLOTS}-slot target is judged in full runs` } : {}),
     },
     figures,
-    targets: [
-      {
-        figure: key(layouts.at(-1)!),
-        target: `efficiency ≥ ${TARGET_EFFICIENCY} at ${TARGET_SLOTS} slots`,
-        value: largest.efficiency,
-        met: largest.efficiency >= TARGET_EFFICIENCY,
-      },
-    ],
+    targets: ctx.quick
+      ? []
+      : [
+          {
+            figure: key(layouts.at(-1)!),
+            target: `efficiency ≥ ${TARGET_EFFICIENCY} at ${TARGET_SLOTS} slots`,
+            value: largest.efficiency,
+            met: largest.efficiency >= TARGET_EFFICIENCY,
+          },
+        ],
   };
 }
 

@@ -25,10 +25,10 @@ const FULL_WARMUP_MS = 70_000;
  * model adds to a worker. RSS is read from each process's own /metrics.
  */
 export async function memoryScenario(ctx: BenchContext): Promise<ScenarioResult> {
-  const jobs = ctx.quick ? 400 : 5_000;
+  const jobs = ctx.quick ? 150 : 5_000;
   const warmupMs = ctx.quick ? 0 : FULL_WARMUP_MS;
-  // Quick: 100 warm-up jobs, then 400 measured.
-  const warmupChunk = ctx.quick ? 100 : 500;
+  // Quick: 30 warm-up jobs, then 150 measured.
+  const warmupChunk = ctx.quick ? 30 : 500;
   const image: BenchImage = { name: 'noise-64x48.png', bytes: await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer() };
   const nullModel = { MODELS_DIR: depthModelsDir(undefined, MODEL, NULL_MODEL_INPUT), WORKER_BUILTIN_MODELS: 'false' };
   const stack = await FathomStack.start();

@@ -38,7 +38,7 @@ interface Plan {
 /** Full: every image as often as end-to-end sends it; overload as long as the client's timeout. */
 const FULL: Plan = { requests: (n) => benchPasses(false) * n, warmUp: 2, overloadSeconds: 30, clientTimeoutMs: 30_000, apiInferTimeoutMs: 25_000, queueSeconds: 5, jobsRoute: true };
 /** Quick: every step, briefly (one request per client at saturation). */
-const QUICK: Plan = { requests: () => CLIENTS, warmUp: 1, overloadSeconds: 1.5, clientTimeoutMs: 3_000, apiInferTimeoutMs: 2_500, queueSeconds: 1, jobsRoute: false };
+const QUICK: Plan = { requests: () => CLIENTS, warmUp: 1, overloadSeconds: 1, clientTimeoutMs: 2_000, apiInferTimeoutMs: 1_500, queueSeconds: 1, jobsRoute: false };
 
 const wall = (a: Attempt) => a.settledMs - a.sentMs;
 
@@ -153,7 +153,13 @@ export async function peerExpressScenario(ctx: BenchContext, set: BenchImageSet)
     await stack.stop();
   };
   try {
-    const peerTarget: HttpTarget = { url: `${(JSON.parse(await peer.waitForLine(/"msg":"peer listening"/, 30_000)) as { url: string }).url}/infer` };
+    // Everything starts together (Fathom's processes then sit idle while the peer is measured).
+    const [peerListening, firstApi] = await Promise.all([
+      peer.waitForLine(/"msg":"peer listening"/, 30_000),
+      stack.startApi(),
+      stack.startWorker({ WORKER_MODELS: spec.name }),
+    ]);
+    const peerTarget: HttpTarget = { url: `${(JSON.parse(peerListening) as { url: string }).url}/infer` };
     await closedLoop(peerTarget, warmUp, warmUp.length, warmUp.length, 60_000);
     mark('peerSaturation');
     const peerCpu = () => ({ peer: cpuSeconds(peer.child.pid), client: clientCpuSeconds() });
@@ -162,8 +168,6 @@ export async function peerExpressScenario(ctx: BenchContext, set: BenchImageSet)
     const peerCpuMs = cpuMsPerJob(peerCpuBefore, peerCpu(), requests);
 
     // Fathom's saturation with the API at its defaults: a 4-client load never fills any queue.
-    const firstApi = await stack.startApi();
-    await stack.startWorker({ WORKER_MODELS: spec.name });
     const fathomTarget: HttpTarget = { url: `${firstApi.url}/v1/infer`, fields: { model: spec.name } };
     await closedLoop(fathomTarget, warmUp, warmUp.length, warmUp.length, 60_000);
     mark('fathomSaturation');

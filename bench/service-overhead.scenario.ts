@@ -18,15 +18,15 @@ const ROUTE: DriverRoute = 'socket';
  */
 export async function serviceOverheadScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const clients = 16;
-  const lowLoadJobs = ctx.quick ? 60 : 300;
-  const saturationJobs = ctx.quick ? 400 : 2000;
+  const lowLoadJobs = ctx.quick ? 30 : 300;
+  const saturationJobs = ctx.quick ? 160 : 2000;
   const workerEnv = { MODELS_DIR: depthModelsDir(undefined, MODEL, NULL_MODEL_INPUT), WORKER_BUILTIN_MODELS: 'false', WORKER_CONCURRENCY: String(clients) };
   const image = { name: 'noise-64x48.png', bytes: await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer() };
   const stack = await FathomStack.start();
   try {
     await stack.startApi();
     await stack.startWorker(workerEnv);
-    await drive(stack.api, MODEL, [image], 50, clients, ROUTE); // warm-up: sessions, JIT, connections
+    await drive(stack.api, MODEL, [image], ctx.quick ? 20 : 50, clients, ROUTE); // warm-up: sessions, JIT, connections
 
     // Low load: one client, one job at a time; the status is read after the timed request.
     const outsideTotal: number[] = [];

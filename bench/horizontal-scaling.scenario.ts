@@ -114,16 +114,8 @@ export async function horizontalScalingScenario(ctx: BenchContext): Promise<Scen
       ...(ctx.quick ? { quick: `${QUICK_SLOTS} slots only, a short window; the ${TARGET_SLOTS}-slot target is judged in full runs` } : {}),
     },
     figures,
-    targets: ctx.quick
-      ? []
-      : [
-          {
-            figure: key(layouts.at(-1)!),
-            target: `efficiency ≥ ${TARGET_EFFICIENCY} at ${TARGET_SLOTS} slots`,
-            value: largest.efficiency,
-            met: largest.efficiency >= TARGET_EFFICIENCY,
-          },
-        ],
+    // Quick runs stop short of the target's slot count, so they are not judged against it.
+    targets: ctx.quick ? [] : [{ figure: key(largest.layout), target: `efficiency ≥ ${TARGET_EFFICIENCY} at ${TARGET_SLOTS} slots`, value: largest.efficiency, met: largest.efficiency >= TARGET_EFFICIENCY }],
   };
 }
 

@@ -17,9 +17,7 @@ import { parseTaskOptions } from '@fathom/contracts';
 import type { ModelSpec } from '@fathom/models';
 import { ImageDecodeError } from '../../apps/worker/src/imaging/image-decoder';
 import { DEFAULT_PNG_ENCODING } from '../../apps/worker/src/imaging/png-encoding';
-import { prepareModelInput } from '../../apps/worker/src/tasks/model-input.preprocess';
-import type { TaskInput } from '../../apps/worker/src/tasks/task-pipeline';
-import { TASK_PIPELINES } from '../../apps/worker/src/tasks/task-registry';
+import { finishTask, prepareTaskInput } from '../../apps/worker/src/tasks/task-registry';
 
 const MAX_UPLOAD_BYTES = 25 * 1024 * 1024;
 
@@ -32,13 +30,12 @@ function requiredEnv(name: string): string {
 /** The worker's inference thread does the same steps in the same order (inference.thread.ts). */
 async function inferOnce(session: ort.InferenceSession, spec: ModelSpec, bytes: Buffer, rawOptions: unknown, maxPixels: number) {
   const options = parseTaskOptions(spec.task, { ...spec.defaults, ...(rawOptions as object) });
-  const pipeline = TASK_PIPELINES[spec.task];
-  const { tensor, image, rgb } = await prepareModelInput(bytes, spec.input, { maxPixels, keepPixels: pipeline.drawsOnInput });
+  const prepared = await prepareTaskInput(bytes, spec, { maxPixels });
+  const { tensor } = prepared;
   const outputs = await session.run({ [spec.input.name]: new ort.Tensor('float32', tensor.data, tensor.dims) });
   const output = outputs[spec.output.name];
   if (!output || output.type !== 'float32') throw new Error(`Model output "${spec.output.name}" is missing or not float32.`);
-  const input = { spec, image, rgb, modelInput: { width: tensor.width, height: tensor.height }, options, output: { data: output.data as Float32Array, dims: output.dims }, png: DEFAULT_PNG_ENCODING } as TaskInput<typeof spec.task>;
-  const result = await pipeline.encode(await pipeline.postprocess(input as never), input as never);
+  const result = await finishTask(spec, prepared, { options, output: { data: output.data as Float32Array, dims: output.dims }, png: DEFAULT_PNG_ENCODING });
   const primary = result.artifacts.find((a) => a.name === result.primary);
   if (!primary) throw new Error(`no ${result.primary} artifact`);
   return primary;

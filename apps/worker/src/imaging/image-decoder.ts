@@ -1,6 +1,6 @@
 import sharp, { type Sharp } from 'sharp';
 import { DECODE_FAIL_ON, ErrorCode, imageFormatSchema } from '@fathom/contracts';
-import type { Size } from './resize-plan';
+import { sameSize, type Size } from './resize-plan';
 
 export interface RgbImage {
   /** Interleaved 8-bit RGB, row-major. */
@@ -59,7 +59,7 @@ const JPEG_SHRINK_ON_LOAD = 4;
 
 /** Bicubic resize of RGB pixels; the same image when it already has that size. */
 export async function resizeRgb(rgb: RgbImage, size: Size): Promise<RgbImage> {
-  if (size.width === rgb.width && size.height === rgb.height) return rgb;
+  if (sameSize(rgb, size)) return rgb;
   const data = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
     .resize(size.width, size.height, { fit: 'fill', kernel: 'cubic' })
     .raw()

@@ -5,6 +5,8 @@ export interface Size {
   height: number;
 }
 
+export const sameSize = (a: Size, b: Size): boolean => a.width === b.width && a.height === b.height;
+
 /**
  * The size an image is resized to for a model. keep-aspect/lower-bound is Depth Anything's
  * transform (`keep_aspect_ratio`, `ensure_multiple_of`, `resize_method='lower_bound'`): the shorter

@@ -16,9 +16,9 @@ import { ErrorCode, type ExecutionProvider, type JobStage } from '@fathom/contra
 import { specKey, type BatchingSpec, type ModelSpec } from '@fathom/models';
 import { ImageDecodeError } from '../imaging/image-decoder';
 import { planModelInputSize } from '../imaging/resize-plan';
-import { prepareModelInput, type PreparedInput } from '../tasks/model-input.preprocess';
-import type { TaskInput, TensorView } from '../tasks/task-pipeline';
-import { TASK_PIPELINES } from '../tasks/task-registry';
+import type { PreparedInput } from '../tasks/model-input.preprocess';
+import type { TensorView } from '../tasks/task-pipeline';
+import { finishTask, prepareTaskInput } from '../tasks/task-registry';
 import { BatchQueue } from './batch-queue';
 import { splitBatch, stackBatch } from './batched-tensors';
 import { type LoadedModel, type RunRequest, type StageTimes, type ThreadInit, type ThreadMessage } from './thread-protocol';
@@ -181,9 +181,8 @@ async function accept(request: RunRequest): Promise<void> {
   const clock = new StageClock(request.requestId);
   try {
     clock.enter('decode');
-    const input = await prepareModelInput(Buffer.from(request.input.buffer, request.input.byteOffset, request.input.byteLength), loaded.spec.input, {
+    const input = await prepareTaskInput(Buffer.from(request.input.buffer, request.input.byteOffset, request.input.byteLength), loaded.spec, {
       maxPixels: init.maxPixels,
-      keepPixels: TASK_PIPELINES[loaded.spec.task].drawsOnInput,
       onPreprocess: () => clock.enter('preprocess'),
     });
     clock.stop();
@@ -249,19 +248,7 @@ async function finish(item: Prepared, output: TensorView): Promise<void> {
   const { request, loaded, input: prepared, clock } = item;
   try {
     clock.enter('postprocess');
-    const pipeline = TASK_PIPELINES[loaded.spec.task];
-    const input = {
-      spec: loaded.spec,
-      image: prepared.image,
-      rgb: prepared.rgb,
-      modelInput: { width: prepared.tensor.width, height: prepared.tensor.height },
-      options: request.options,
-      output,
-      png: init.png,
-    } as TaskInput<typeof loaded.spec.task>;
-    const processed = await pipeline.postprocess(input as never);
-    clock.enter('encode');
-    const result = await pipeline.encode(processed, input as never);
+    const result = await finishTask(loaded.spec, prepared, { options: request.options, output, png: init.png, onEncode: () => clock.enter('encode') });
     clock.stop();
     post({
       type: 'done',

@@ -1,8 +1,11 @@
-import type { TaskName } from '@fathom/contracts';
+import type { TaskName, TaskOptions } from '@fathom/contracts';
+import type { ModelSpec } from '@fathom/models';
+import type { PngEncoding } from '../imaging/png-encoding';
 import { classificationTask } from './classification/classification.task';
 import { depthTask } from './depth/depth.task';
+import { prepareModelInput, type PreparedInput } from './model-input.preprocess';
 import { segmentationTask } from './segmentation/segmentation.task';
-import type { TaskPipeline } from './task-pipeline';
+import type { TaskInput, TaskPipeline, TaskResult, TensorView } from './task-pipeline';
 import { textDetectionTask } from './text-detection/text-detection.task';
 
 /** Every task the contracts name has a pipeline: a missing one fails to compile, not at run time. */
@@ -12,3 +15,25 @@ export const TASK_PIPELINES: { [T in TaskName]: TaskPipeline<T, never> } = {
   classification: classificationTask as TaskPipeline<'classification', never>,
   'text-detection': textDetectionTask as TaskPipeline<'text-detection', never>,
 };
+
+/**
+ * Upload bytes → the model's input for this model's task, keeping the full-size pixels only for a
+ * task that draws on them. `onPreprocess` marks where decoding ends.
+ */
+export function prepareTaskInput(bytes: Buffer, spec: ModelSpec, opts: { maxPixels: number; onPreprocess?: () => void }): Promise<PreparedInput> {
+  return prepareModelInput(bytes, spec.input, { ...opts, keepPixels: TASK_PIPELINES[spec.task].drawsOnInput });
+}
+
+/** The model's output → the task's artifacts: post-processing, then encoding (`onEncode` marks the step between). */
+export async function finishTask(
+  spec: ModelSpec,
+  prepared: PreparedInput,
+  job: { options: TaskOptions; output: TensorView; png: PngEncoding; onEncode?: () => void },
+): Promise<TaskResult> {
+  const pipeline = TASK_PIPELINES[spec.task];
+  const { tensor, image, rgb } = prepared;
+  const input = { spec, image, rgb, modelInput: { width: tensor.width, height: tensor.height }, options: job.options, output: job.output, png: job.png } as TaskInput<typeof spec.task>;
+  const processed = await pipeline.postprocess(input as never);
+  job.onEncode?.();
+  return pipeline.encode(processed, input as never);
+}

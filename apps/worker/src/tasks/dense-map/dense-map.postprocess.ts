@@ -1,8 +1,8 @@
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import type { DenseMapOptions } from '@fathom/contracts';
 import { applyColormap } from '../../imaging/colormaps';
 import { pngOptions, type PngEncoding } from '../../imaging/png-encoding';
-import type { Size } from '../../imaging/resize-plan';
+import { sameSize, type Size } from '../../imaging/resize-plan';
 import type { OutputSpec } from '@fathom/models';
 
 /**
@@ -22,9 +22,10 @@ export function normalizeDenseMap(values: Float32Array, range: OutputSpec['range
   if (span > 0) {
     const scale = 65535 / span;
     for (let i = 0; i < values.length; i++) {
-      // NaN fails both comparisons and -Infinity the first: both are 0; +Infinity is too.
-      const n = (values[i]! - min) * scale + 0.5;
-      normalized[i] = n > 0 ? (n < 65535 ? n : n === Infinity ? 0 : 65535) : 0; // truncation after +0.5 rounds
+      const n = (values[i]! - min) * scale + 0.5; // storing truncates: + 0.5 rounds
+      if (n >= 65535) normalized[i] = n === Infinity ? 0 : 65535;
+      else if (n > 0) normalized[i] = n;
+      // else it stays 0: below the range, -Infinity and NaN (which fails every comparison)
     }
   }
   return { normalized, min, max };
@@ -53,11 +54,16 @@ function finiteRange(values: Float32Array): { min: number; max: number } {
   return min === Infinity ? { min: 0, max: 0 } : { min, max };
 }
 
-/** Back to the input image's size, keeping 16 bits (bilinear, as the reference implementations do). */
+/** A one-channel map at `from` as a sharp image at `to` (bilinear, as the reference implementations enlarge). */
+function mapAt(pixels: Uint16Array | Uint8Array, from: Size, to: Size): Sharp {
+  const image = sharp(pixels, { raw: { width: from.width, height: from.height, channels: 1 } });
+  return sameSize(from, to) ? image : image.resize(to.width, to.height, { fit: 'fill', kernel: 'linear' });
+}
+
+/** Back to the input image's size, keeping 16 bits. */
 export async function resizeDenseMap(normalized: Uint16Array, from: Size, to: Size): Promise<Uint16Array> {
-  if (from.width === to.width && from.height === to.height) return normalized;
-  const data = await sharp(normalized, { raw: { width: from.width, height: from.height, channels: 1 } })
-    .resize(to.width, to.height, { fit: 'fill', kernel: 'linear' })
+  if (sameSize(from, to)) return normalized;
+  const data = await mapAt(normalized, from, to)
     .toColourspace('grey16') // sharp converts to sRGB unless told otherwise
     .raw({ depth: 'ushort' })
     .toBuffer();
@@ -71,19 +77,15 @@ export async function resizeDenseMap(normalized: Uint16Array, from: Size, to: Si
  * differs from enlarging 16 bits first by at most one grey level).
  */
 export async function encodeDenseMap(map: Uint16Array, from: Size, to: Size, options: DenseMapOptions, png: PngEncoding): Promise<{ png: Buffer; contentType: 'image/png' }> {
-  const resized = (pixels: Uint16Array | Uint8Array) => {
-    const image = sharp(pixels, { raw: { width: from.width, height: from.height, channels: 1 } });
-    return from.width === to.width && from.height === to.height ? image : image.resize(to.width, to.height, { fit: 'fill', kernel: 'linear' });
-  };
   if (options.output === 'raw16') {
-    return { png: await resized(map).toColourspace('grey16').png(pngOptions(png)).toBuffer(), contentType: 'image/png' };
+    return { png: await mapAt(map, from, to).toColourspace('grey16').png(pngOptions(png)).toBuffer(), contentType: 'image/png' };
   }
   const gray = new Uint8Array(map.length);
   for (let i = 0; i < map.length; i++) gray[i] = (map[i]! + 128) / 257;
   if (options.output === 'grayscale') {
-    return { png: await resized(gray).toColourspace('b-w').png(pngOptions(png)).toBuffer(), contentType: 'image/png' };
+    return { png: await mapAt(gray, from, to).toColourspace('b-w').png(pngOptions(png)).toBuffer(), contentType: 'image/png' };
   }
-  const enlarged = await resized(gray).toColourspace('b-w').raw().toBuffer();
+  const enlarged = sameSize(from, to) ? gray : await mapAt(gray, from, to).toColourspace('b-w').raw().toBuffer();
   const rgb = applyColormap(enlarged, options.colormap);
   return { png: await sharp(rgb, { raw: { width: to.width, height: to.height, channels: 3 } }).png(pngOptions(png)).toBuffer(), contentType: 'image/png' };
 }

@@ -102,6 +102,12 @@ describe('dense-map post-processing', () => {
     const wide = await resizeDenseMap(map, model, input);
     for (let i = 0; i < wide.length; i++) expect(Math.abs(data[i]! - Math.round(wide[i]! / 257))).toBeLessThanOrEqual(1);
     expect([data[0], data[7]]).toEqual([0, 255]);
+    // The colormapped result is the enlarged grey map through the colormap, pixel for pixel.
+    const coloured = await encodeDenseMap(map, model, input, { output: 'colormap', colormap: 'viridis' }, DEFAULT_PNG_ENCODING);
+    const rgb = await sharp(coloured.png).raw().toBuffer({ resolveWithObject: true });
+    expect([rgb.info.width, rgb.info.height, rgb.info.channels]).toEqual([8, 4, 3]);
+    const lut = colormapLut('viridis');
+    expect([...rgb.data]).toEqual([...data].flatMap((g) => [lut[g * 3], lut[g * 3 + 1], lut[g * 3 + 2]]));
   });
 
   it('writes the same pixels at every PNG level, smaller at a higher one', async () => {

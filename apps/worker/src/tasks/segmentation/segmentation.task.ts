@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import type { RgbImage } from '../../imaging/image-decoder';
+import { sameSize } from '../../imaging/resize-plan';
 import { normalizeDenseMap, resizeDenseMap } from '../dense-map/dense-map.postprocess';
 import { pngOptions } from '../../imaging/png-encoding';
 import { inputPixels, jsonArtifact, pngArtifact, type TaskPipeline } from '../task-pipeline';
@@ -44,7 +45,7 @@ export const segmentationTask: TaskPipeline<'segmentation', Segmented> = {
     }
     const modelClasses = argmaxClasses(scores);
     const classes =
-      modelSize.width === rgb.width && modelSize.height === rgb.height
+      sameSize(modelSize, rgb)
         ? modelClasses
         : new Uint8Array(
             await sharp(modelClasses, { raw: { ...modelSize, channels: 1 } })

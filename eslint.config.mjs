@@ -1,6 +1,7 @@
 // Type-aware linting: floating promises are the bug class that loses jobs (an un-awaited enqueue).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'reports/**', 'coverage/**', '**/*.js', '**/*.mjs', 'locust/**'] },
@@ -24,4 +25,6 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-argument': 'off',
     },
   },
+  // Formatting is Prettier's job (npm run format); this turns off the lint rules that would disagree with it.
+  prettier,
 );

@@ -26,7 +26,11 @@ export async function batchingScenario(ctx: BenchContext, set: BenchImageSet): P
   const jobs = ctx.quick ? 4 : 48;
   const perBatch: Record<string, { imagesPerSecond: number; p50Ms: number; p95Ms: number; meanBatch: number }> = {};
   for (const maxBatch of sizes) {
-    const spec: ModelSpec = { ...base, input: { ...base.input, resize: { mode: 'fixed', width: SIDE, height: SIDE } }, batching: { maxBatch, maxDelayMs: MAX_DELAY_MS } };
+    const spec: ModelSpec = {
+      ...base,
+      input: { ...base.input, resize: { mode: 'fixed', width: SIDE, height: SIDE } },
+      batching: { maxBatch, maxDelayMs: MAX_DELAY_MS },
+    };
     const batches: number[] = [];
     const pool = new InferencePool(inferenceThreadInit(config, [spec]), 1, { onBatch: (_key, size) => batches.push(size) });
     try {
@@ -64,7 +68,14 @@ export async function batchingScenario(ctx: BenchContext, set: BenchImageSet): P
     model: `${base.name}@${base.version}`,
     standIn: BATCH_STAND_IN,
     command: ctx.command,
-    setup: { images: set.source, jobsPerBatchSize: jobs, inferenceThreads: 1, maxDelayMs: MAX_DELAY_MS, clients: 'two batches per thread (pool capacity)', modelInput: `${SIDE}×${SIDE}` },
+    setup: {
+      images: set.source,
+      jobsPerBatchSize: jobs,
+      inferenceThreads: 1,
+      maxDelayMs: MAX_DELAY_MS,
+      clients: 'two batches per thread (pool capacity)',
+      modelInput: `${SIDE}×${SIDE}`,
+    },
     figures: {
       ...Object.fromEntries(Object.entries(perBatch).map(([name, f]) => [name, f])),
       bestSpeedupOverBatch1: Math.round((Math.max(...Object.values(perBatch).map((f) => f.imagesPerSecond)) / one) * 100) / 100,

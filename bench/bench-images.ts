@@ -25,18 +25,38 @@ const QUICK_STRIDE = 3;
 export async function loadBenchImages(quick: boolean): Promise<BenchImageSet> {
   const dir = sharedPath('fixtures', 'images');
   if (existsSync(dir)) {
-    const files = readdirSync(dir).filter((f) => IMAGE_FILE.test(f)).sort();
+    const files = readdirSync(dir)
+      .filter((f) => IMAGE_FILE.test(f))
+      .sort();
     const chosen = quick ? files.filter((_, i) => i % QUICK_STRIDE === 0) : files;
     if (chosen.length > 0) {
-      return { images: chosen.map((name) => ({ name, bytes: readFileSync(join(dir, name)) })), source: `../shared/fixtures/images (${chosen.length} of ${files.length} photos)` };
+      return {
+        images: chosen.map((name) => ({ name, bytes: readFileSync(join(dir, name)) })),
+        source: `../shared/fixtures/images (${chosen.length} of ${files.length} photos)`,
+      };
     }
   }
   console.error(`bench: ${dir} is absent or holds no images; using generated noise images instead`);
-  const sizes: Array<[number, number]> = quick ? [[640, 480], [1280, 960]] : [[640, 480], [1280, 960], [1920, 1080], [600, 400], [3024, 2268]];
+  const sizes: Array<[number, number]> = quick
+    ? [
+        [640, 480],
+        [1280, 960],
+      ]
+    : [
+        [640, 480],
+        [1280, 960],
+        [1920, 1080],
+        [600, 400],
+        [3024, 2268],
+      ];
   const images = await Promise.all(
     sizes.map(async ([width, height]) => ({
       name: `generated-${width}x${height}.jpg`,
-      bytes: await sharp({ create: { width, height, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg().toBuffer(),
+      bytes: await sharp({
+        create: { width, height, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } },
+      })
+        .jpeg()
+        .toBuffer(),
     })),
   );
   return { images, source: `generated noise JPEGs (${sizes.length}): ../shared/fixtures/images is absent` };

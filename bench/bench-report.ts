@@ -22,7 +22,11 @@ export function writeResultsJson(root: string, run: BenchRun): string {
 
 /** A figure as table text: objects as `name value` pairs, nested ones in parentheses. */
 export const cell = (value: unknown): string =>
-  typeof value === 'object' && value !== null ? Object.entries(value).map(([k, v]) => `${k} ${typeof v === 'object' && v !== null ? `(${cell(v)})` : String(v)}`).join(', ') : String(value);
+  typeof value === 'object' && value !== null
+    ? Object.entries(value)
+        .map(([k, v]) => `${k} ${typeof v === 'object' && v !== null ? `(${cell(v)})` : String(v)}`)
+        .join(', ')
+    : String(value);
 
 /** The generated part of docs/benchmarks.md: the machine, then one table row per figure. */
 export function resultsMarkdown(run: BenchRun): string {
@@ -37,7 +41,9 @@ export function resultsMarkdown(run: BenchRun): string {
     const model = result.standIn ? `${result.model} (stand-in)` : result.model;
     for (const [name, value] of Object.entries(result.figures)) {
       const target = result.targets?.find((t) => t.figure === name);
-      lines.push(`| ${result.scenario} | ${model} | ${name} | ${cell(value)} | ${target ? `${target.target} — ${target.met ? 'met' : '**not met**'}` : ''} |`);
+      lines.push(
+        `| ${result.scenario} | ${model} | ${name} | ${cell(value)} | ${target ? `${target.target} — ${target.met ? 'met' : '**not met**'}` : ''} |`,
+      );
     }
   }
   lines.push('', 'Stand-ins:', ...[...new Set(run.scenarios.filter((r) => r.standIn).map((r) => `- ${r.model}: ${r.standIn}`))]);
@@ -51,7 +57,8 @@ export function writeBenchmarksDoc(root: string, run: BenchRun): string {
   const current = existsSync(file) ? readFileSync(file, 'utf8') : `# Benchmarks\n\n${START}\n${END}\n`;
   const start = current.indexOf(START);
   const end = current.indexOf(END);
-  const next = start >= 0 && end > start ? current.slice(0, start) + block + current.slice(end + END.length) : `${current.trimEnd()}\n\n${block}\n`;
+  const next =
+    start >= 0 && end > start ? current.slice(0, start) + block + current.slice(end + END.length) : `${current.trimEnd()}\n\n${block}\n`;
   writeFileSync(file, next);
   return file;
 }

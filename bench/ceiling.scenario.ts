@@ -12,7 +12,8 @@ import { median, round1 } from './bench-stats';
 import type { BenchContext, ScenarioResult } from './scenario';
 
 export const CEILING_MODEL = 'ppocr-v4-det';
-export const DEPTH_STAND_IN = 'PP-OCRv4 text detector standing in for a depth model (no usable Depth Anything V2 weights on this machine: ../shared/models holds only a Git LFS pointer for it)';
+export const DEPTH_STAND_IN =
+  'PP-OCRv4 text detector standing in for a depth model (no usable Depth Anything V2 weights on this machine: ../shared/models holds only a Git LFS pointer for it)';
 
 /** Times each image is run, in the ceiling and end to end alike, so the two rates compare. */
 export const benchPasses = (quick: boolean): number => (quick ? 1 : 4);
@@ -68,7 +69,13 @@ export async function ceilingScenario(ctx: BenchContext, set: BenchImageSet): Pr
         executionProviders: config.ORT_EXECUTION_PROVIDERS,
         modelInput: spec.input.resize,
       },
-      figures: { imagesPerSecond: Math.round((work.length / seconds) * 100) / 100, images: work.length, seconds: round1(seconds), medianMsPerImage: round1(median(perImage)), medianStageMs: stageMedians },
+      figures: {
+        imagesPerSecond: Math.round((work.length / seconds) * 100) / 100,
+        images: work.length,
+        seconds: round1(seconds),
+        medianMsPerImage: round1(median(perImage)),
+        medianStageMs: stageMedians,
+      },
     };
   } finally {
     await pool.close();

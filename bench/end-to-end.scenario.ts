@@ -34,7 +34,14 @@ export async function endToEndScenario(ctx: BenchContext, set: BenchImageSet, ce
       model: `${spec.name}@${spec.version}`,
       standIn: DEPTH_STAND_IN,
       command: ctx.command,
-      setup: { images: set.source, passes, clients, workers: 1, route: ROUTE_DESCRIPTION[ROUTE], workerEnv: 'defaults (WORKER_CONCURRENCY auto = 2, 1 inference thread)' },
+      setup: {
+        images: set.source,
+        passes,
+        clients,
+        workers: 1,
+        route: ROUTE_DESCRIPTION[ROUTE],
+        workerEnv: 'defaults (WORKER_CONCURRENCY auto = 2, 1 inference thread)',
+      },
       figures: {
         jobsPerSecond,
         jobs,

@@ -46,12 +46,25 @@ export async function horizontalScalingScenario(ctx: BenchContext): Promise<Scen
   // polling, heartbeats and event loop), and in the full run the largest counts again over processes.
   // Efficiency is against the ideal, so the quick run needs no 1-slot baseline.
   // Quick: 8 slots, as a worker with 32 inference threads takes ~6 s to start here; the target is judged in full runs.
-  const layouts: Layout[] = (ctx.quick ? [QUICK_SLOTS] : [1, 2, 4, 8, 16, TARGET_SLOTS]).map((slots) => ({ processes: 1, threadsPerProcess: slots }));
-  const spread: Layout[] = ctx.quick ? [] : [{ processes: 4, threadsPerProcess: 4 }, { processes: 4, threadsPerProcess: 8 }];
+  const layouts: Layout[] = (ctx.quick ? [QUICK_SLOTS] : [1, 2, 4, 8, 16, TARGET_SLOTS]).map((slots) => ({
+    processes: 1,
+    threadsPerProcess: slots,
+  }));
+  const spread: Layout[] = ctx.quick
+    ? []
+    : [
+        { processes: 4, threadsPerProcess: 4 },
+        { processes: 4, threadsPerProcess: 8 },
+      ];
   const warmupMs = ctx.quick ? 300 : 1_500;
   const windowMs = ctx.quick ? 1_000 : 6_000;
   const modelsDir = depthModelsDir(undefined, MODEL, NULL_MODEL_INPUT);
-  const image: BenchImage = { name: 'grey-64x48.png', bytes: await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080' } }).png().toBuffer() };
+  const image: BenchImage = {
+    name: 'grey-64x48.png',
+    bytes: await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080' } })
+      .png()
+      .toBuffer(),
+  };
   const stack = await FathomStack.start();
   const runs = new Map<string, SlotRun & { layout: Layout }>();
   try {
@@ -71,7 +84,12 @@ export async function horizontalScalingScenario(ctx: BenchContext): Promise<Scen
         ),
       ]);
       try {
-        const pids = { driver: process.pid, api: stack.api.process.child.pid, redis: redisPid, ...Object.fromEntries(workers.map((w, i) => [`worker${i + 1}`, w.child.pid])) };
+        const pids = {
+          driver: process.pid,
+          api: stack.api.process.child.pid,
+          redis: redisPid,
+          ...Object.fromEntries(workers.map((w, i) => [`worker${i + 1}`, w.child.pid])),
+        };
         runs.set(key(layout), { layout, ...(await measure(stack, layout, image, pids, warmupMs, windowMs)) });
       } finally {
         await Promise.all(workers.map((w: WorkerProcess) => stopWorker(w)));
@@ -84,9 +102,16 @@ export async function horizontalScalingScenario(ctx: BenchContext): Promise<Scen
   const figures: Record<string, unknown> = {};
   // Beside the efficiency against the ideal, the scaling against the measured single slot (full runs).
   const oneSlot = runs.get(key({ processes: 1, threadsPerProcess: 1 }));
-  const vsOneSlot = (run: SlotRun & { layout: Layout }) => Math.round((run.jobsPerSecond / (run.layout.processes * run.layout.threadsPerProcess * oneSlot!.jobsPerSecond)) * 100) / 100;
+  const vsOneSlot = (run: SlotRun & { layout: Layout }) =>
+    Math.round((run.jobsPerSecond / (run.layout.processes * run.layout.threadsPerProcess * oneSlot!.jobsPerSecond)) * 100) / 100;
   for (const [name, run] of runs) {
-    figures[name] = { jobsPerSecond: run.jobsPerSecond, efficiency: run.efficiency, ...(oneSlot ? { vsOneSlot: vsOneSlot(run) } : {}), p50Ms: run.p50Ms, p95Ms: run.p95Ms };
+    figures[name] = {
+      jobsPerSecond: run.jobsPerSecond,
+      efficiency: run.efficiency,
+      ...(oneSlot ? { vsOneSlot: vsOneSlot(run) } : {}),
+      p50Ms: run.p50Ms,
+      p95Ms: run.p95Ms,
+    };
   }
   const largest = runs.get(key(layouts.at(-1)!))!;
   const cpuTotal = Object.values(largest.cpuMsPerJob).reduce((sum, ms) => sum + ms, 0);
@@ -94,10 +119,17 @@ export async function horizontalScalingScenario(ctx: BenchContext): Promise<Scen
   const largestSlots = largest.layout.threadsPerProcess;
   figures[`cpuMsPerJobAt${largestSlots}Slots`] = perJob;
   // Cores each process kept busy over the window: one near 1 is a single thread's limit; a total near the core count is the machine's.
-  figures[`coresBusyAt${largestSlots}Slots`] = Object.fromEntries(Object.entries(perJob).map(([name, ms]) => [name, Math.round((ms * largest.jobsPerSecond) / 10) / 100]));
+  figures[`coresBusyAt${largestSlots}Slots`] = Object.fromEntries(
+    Object.entries(perJob).map(([name, ms]) => [name, Math.round((ms * largest.jobsPerSecond) / 10) / 100]),
+  );
   // What the cores can carry at that cost per job, whatever the slots: where scaling has to stop.
   figures.cpuBoundJobsPerSecond = Math.round((availableParallelism() * 1000) / cpuTotal);
-  if (oneSlot) figures.linearUpToSlots = Math.max(...[...runs.values()].filter((r) => r.layout.processes === 1 && vsOneSlot(r) >= TARGET_EFFICIENCY).map((r) => r.layout.threadsPerProcess));
+  if (oneSlot)
+    figures.linearUpToSlots = Math.max(
+      ...[...runs.values()]
+        .filter((r) => r.layout.processes === 1 && vsOneSlot(r) >= TARGET_EFFICIENCY)
+        .map((r) => r.layout.threadsPerProcess),
+    );
   return {
     scenario: 'horizontal-scaling',
     model: `${MODEL}@1.0.0`,
@@ -107,7 +139,8 @@ export async function horizontalScalingScenario(ctx: BenchContext): Promise<Scen
       image: '64×48 PNG',
       route: ROUTE_DESCRIPTION[ROUTE],
       load: `closed loop, ${CLIENTS_PER_SLOT} clients per slot (one socket.io connection each); once every client has had a job back, ${warmupMs / 1000} s more, then the jobs completed in a ${windowMs / 1000} s window`,
-      slots: 'inference threads (WORKER_INFERENCE_THREADS); `slotsN` = one worker process with N threads, `slotsNinPxT` = P processes × T threads',
+      slots:
+        'inference threads (WORKER_INFERENCE_THREADS); `slotsN` = one worker process with N threads, `slotsNinPxT` = P processes × T threads',
       efficiency: `jobs/s ÷ (slots × ${IDEAL_JOBS_PER_SLOT} jobs/s, the ideal of a ${SIMULATED_INFERENCE_MS} ms model); the target's figure. vsOneSlot: jobs/s ÷ (slots × the 1-slot run's jobs/s); linearUpToSlots: the most slots (one process) with vsOneSlot ≥ ${TARGET_EFFICIENCY}`,
       workerEnv: { WORKER_SIMULATED_INFERENCE_MS: SIMULATED_INFERENCE_MS, WORKER_CONCURRENCY: 'auto (threads × 2)' },
       processes: `one API, one redis-server, the workers and this driver on the same ${availableParallelism()} cores`,
@@ -115,7 +148,16 @@ export async function horizontalScalingScenario(ctx: BenchContext): Promise<Scen
     },
     figures,
     // Quick runs stop short of the target's slot count, so they are not judged against it.
-    targets: ctx.quick ? [] : [{ figure: key(largest.layout), target: `efficiency ≥ ${TARGET_EFFICIENCY} at ${TARGET_SLOTS} slots`, value: largest.efficiency, met: largest.efficiency >= TARGET_EFFICIENCY }],
+    targets: ctx.quick
+      ? []
+      : [
+          {
+            figure: key(largest.layout),
+            target: `efficiency ≥ ${TARGET_EFFICIENCY} at ${TARGET_SLOTS} slots`,
+            value: largest.efficiency,
+            met: largest.efficiency >= TARGET_EFFICIENCY,
+          },
+        ],
   };
 }
 
@@ -124,7 +166,14 @@ const key = (layout: Layout): string => {
   return layout.processes === 1 ? `slots${slots}` : `slots${slots}in${layout.processes}x${layout.threadsPerProcess}`;
 };
 
-async function measure(stack: FathomStack, layout: Layout, image: BenchImage, pids: Record<string, number | undefined>, warmupMs: number, windowMs: number): Promise<SlotRun> {
+async function measure(
+  stack: FathomStack,
+  layout: Layout,
+  image: BenchImage,
+  pids: Record<string, number | undefined>,
+  warmupMs: number,
+  windowMs: number,
+): Promise<SlotRun> {
   const slots = layout.processes * layout.threadsPerProcess;
   const clients = await connectClients(stack.api, MODEL, ROUTE, CLIENTS_PER_SLOT * slots);
   const cpu = () => cpuSnapshot(pids);

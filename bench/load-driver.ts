@@ -52,7 +52,10 @@ class HttpClient {
     if (!form) {
       const boundary = `----fathom-bench-${randomUUID()}`;
       const head = `--${boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\n${model}\r\n--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="${image.name}"\r\nContent-Type: application/octet-stream\r\n\r\n`;
-      form = { body: Buffer.concat([Buffer.from(head), image.bytes, Buffer.from(`\r\n--${boundary}--\r\n`)]), contentType: `multipart/form-data; boundary=${boundary}` };
+      form = {
+        body: Buffer.concat([Buffer.from(head), image.bytes, Buffer.from(`\r\n--${boundary}--\r\n`)]),
+        contentType: `multipart/form-data; boundary=${boundary}`,
+      };
       this.forms.set(key, form);
     }
     return this.send('POST', path, { 'content-type': form.contentType, 'content-length': String(form.body.length) }, form.body);
@@ -110,8 +113,14 @@ class SocketClient implements LoadClient {
   ) {
     this.http = new HttpClient(api);
     socket.on('job.completed', (event) => this.waiting.get(event.jobId)?.resolve(event));
-    socket.on('job.failed', (event) => this.waiting.get(event.jobId)?.reject(new Error(`job ${event.jobId} failed: ${event.error.code} ${event.error.message}`)));
-    socket.on('job.error', (event) => event.jobId && this.waiting.get(event.jobId)?.reject(new Error(`job ${event.jobId}: ${event.error.code} ${event.error.message}`)));
+    socket.on('job.failed', (event) =>
+      this.waiting.get(event.jobId)?.reject(new Error(`job ${event.jobId} failed: ${event.error.code} ${event.error.message}`)),
+    );
+    socket.on(
+      'job.error',
+      (event) =>
+        event.jobId && this.waiting.get(event.jobId)?.reject(new Error(`job ${event.jobId}: ${event.error.code} ${event.error.message}`)),
+    );
   }
 
   static connect(api: ApiInstance, model: string): Promise<SocketClient> {
@@ -125,7 +134,8 @@ class SocketClient implements LoadClient {
   async run(image: BenchImage): Promise<InferSample> {
     const started = performance.now();
     const response = await this.http.upload('/v1/jobs', this.model, image);
-    if (response.status !== 202) throw new Error(`POST /v1/jobs answered ${response.status} for ${image.name}: ${response.body.toString()}`);
+    if (response.status !== 202)
+      throw new Error(`POST /v1/jobs answered ${response.status} for ${image.name}: ${response.body.toString()}`);
     const { id } = JSON.parse(response.body.toString()) as JobAccepted;
     // Listening before subscribing: the gateway sends the end at once if the job already finished.
     const ended = new Promise<JobCompletedEvent>((resolve, reject) => {
@@ -184,7 +194,14 @@ export async function connectClients(api: ApiInstance, model: string, route: Dri
  * until `jobs` requests are done; images are taken in turn so every image is sent equally often
  * when `jobs` is a multiple of the set. Connections are made before the clock starts.
  */
-export async function drive(api: ApiInstance, model: string, images: BenchImage[], jobs: number, clients: number, route: DriverRoute): Promise<DriveResult> {
+export async function drive(
+  api: ApiInstance,
+  model: string,
+  images: BenchImage[],
+  jobs: number,
+  clients: number,
+  route: DriverRoute,
+): Promise<DriveResult> {
   const connected = await connectClients(api, model, route, clients);
   try {
     return await driveClients(connected, images, jobs);

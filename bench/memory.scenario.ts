@@ -29,7 +29,14 @@ export async function memoryScenario(ctx: BenchContext): Promise<ScenarioResult>
   const warmupMs = ctx.quick ? 0 : FULL_WARMUP_MS;
   // Quick: 30 warm-up jobs, then 150 measured.
   const warmupChunk = ctx.quick ? 30 : 500;
-  const image: BenchImage = { name: 'noise-64x48.png', bytes: await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer() };
+  const image: BenchImage = {
+    name: 'noise-64x48.png',
+    bytes: await sharp({
+      create: { width: 64, height: 48, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } },
+    })
+      .png()
+      .toBuffer(),
+  };
   const nullModel = { MODELS_DIR: depthModelsDir(undefined, MODEL, NULL_MODEL_INPUT), WORKER_BUILTIN_MODELS: 'false' };
   const stack = await FathomStack.start();
   try {
@@ -84,7 +91,8 @@ export async function memoryScenario(ctx: BenchContext): Promise<ScenarioResult>
     return {
       scenario: 'memory',
       model: `${MODEL}@1.0.0`,
-      standIn: 'null model: the generated depth stand-in (mean of the channels) at a fixed 28×28 input, well under 1 ms, so thousands of jobs take seconds',
+      standIn:
+        'null model: the generated depth stand-in (mean of the channels) at a fixed 28×28 input, well under 1 ms, so thousands of jobs take seconds',
       command: ctx.command,
       setup: {
         image: '64×48 PNG',
@@ -92,7 +100,12 @@ export async function memoryScenario(ctx: BenchContext): Promise<ScenarioResult>
         load: `${CLIENTS} closed-loop clients; warm-up ${warmup.jobs} jobs in ${warmup.seconds} s${ctx.quick ? '' : ` (at least ${FULL_WARMUP_MS / 1000} s: longer than the API's 60 s job-record cache)`}, then ${jobs} jobs${ctx.quick ? ' (quick: not the issue’s 5,000)' : ''}, RSS read every ${jobs / READINGS}`,
         workerEnv: { WORKER_CONCURRENCY: CLIENTS, WORKER_INFERENCE_THREADS: 1 },
         rss: 'process_resident_memory_bytes (and nodejs_heap_size_used_bytes) from the API’s /metrics and the worker’s metrics port',
-        ...(ctx.quick ? { perModel: 'skipped in quick mode' } : { perModel: 'a fresh worker (1 inference thread, defaults) per configuration, read once it is ready (sessions created and warmed)' }),
+        ...(ctx.quick
+          ? { perModel: 'skipped in quick mode' }
+          : {
+              perModel:
+                'a fresh worker (1 inference thread, defaults) per configuration, read once it is ready (sessions created and warmed)',
+            }),
       },
       figures: {
         apiRssMb: { afterWarmup: mebibytes(first.api.rss), afterJobs: mebibytes(last.api.rss) },
@@ -101,19 +114,34 @@ export async function memoryScenario(ctx: BenchContext): Promise<ScenarioResult>
         workerRssGrowthPercent: workerGrowth,
         // RSS, then the V8 heap in use (whatever the last GC left, plus what was allocated since): a leak grows both.
         apiMbByJobs: Object.fromEntries(series.map((s) => [s.jobs, `rss ${mebibytes(s.api.rss)} heap ${mebibytes(s.api.heapUsed)}`])),
-        workerMbByJobs: Object.fromEntries(series.map((s) => [s.jobs, `rss ${mebibytes(s.worker.rss)} heap ${mebibytes(s.worker.heapUsed)}`])),
+        workerMbByJobs: Object.fromEntries(
+          series.map((s) => [s.jobs, `rss ${mebibytes(s.worker.rss)} heap ${mebibytes(s.worker.heapUsed)}`]),
+        ),
         // Job records and results are kept for STORAGE_RETENTION_SECONDS by design: growth here is not a leak.
         redisUsedMemoryMb: { afterWarmup: mebibytes(redisAfterWarmup), afterJobs: mebibytes(redisAfterJobs) },
         ...(ctx.quick
           ? {}
           : {
               workerRssMbByModels: perModel,
-              workerRssMbAddedByModel: { 'ppocr-v4-det': round1(perModel.ppocrV4Det! - perModel.nullModelOnly!), 'ppocr-mobile-v2-cls': round1(perModel.bothBuiltIns! - perModel.ppocrV4Det!) },
+              workerRssMbAddedByModel: {
+                'ppocr-v4-det': round1(perModel.ppocrV4Det! - perModel.nullModelOnly!),
+                'ppocr-mobile-v2-cls': round1(perModel.bothBuiltIns! - perModel.ppocrV4Det!),
+              },
             }),
       },
       targets: [
-        { figure: 'apiRssGrowthPercent', target: `< ${TARGET_GROWTH_PERCENT} % after ${jobs} jobs`, value: apiGrowth, met: apiGrowth < TARGET_GROWTH_PERCENT },
-        { figure: 'workerRssGrowthPercent', target: `< ${TARGET_GROWTH_PERCENT} % after ${jobs} jobs`, value: workerGrowth, met: workerGrowth < TARGET_GROWTH_PERCENT },
+        {
+          figure: 'apiRssGrowthPercent',
+          target: `< ${TARGET_GROWTH_PERCENT} % after ${jobs} jobs`,
+          value: apiGrowth,
+          met: apiGrowth < TARGET_GROWTH_PERCENT,
+        },
+        {
+          figure: 'workerRssGrowthPercent',
+          target: `< ${TARGET_GROWTH_PERCENT} % after ${jobs} jobs`,
+          value: workerGrowth,
+          met: workerGrowth < TARGET_GROWTH_PERCENT,
+        },
       ],
     };
   } finally {

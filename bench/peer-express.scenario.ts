@@ -36,9 +36,25 @@ interface Plan {
 }
 
 /** Full: every image as often as end-to-end sends it; overload as long as the client's timeout. */
-const FULL: Plan = { requests: (n) => benchPasses(false) * n, warmUp: 2, overloadSeconds: 30, clientTimeoutMs: 30_000, apiInferTimeoutMs: 25_000, queueSeconds: 5, jobsRoute: true };
+const FULL: Plan = {
+  requests: (n) => benchPasses(false) * n,
+  warmUp: 2,
+  overloadSeconds: 30,
+  clientTimeoutMs: 30_000,
+  apiInferTimeoutMs: 25_000,
+  queueSeconds: 5,
+  jobsRoute: true,
+};
 /** Quick: every step, briefly (one request per client at saturation). */
-const QUICK: Plan = { requests: () => CLIENTS, warmUp: 1, overloadSeconds: 1, clientTimeoutMs: 2_000, apiInferTimeoutMs: 1_500, queueSeconds: 1, jobsRoute: false };
+const QUICK: Plan = {
+  requests: () => CLIENTS,
+  warmUp: 1,
+  overloadSeconds: 1,
+  clientTimeoutMs: 2_000,
+  apiInferTimeoutMs: 1_500,
+  queueSeconds: 1,
+  jobsRoute: false,
+};
 
 const wall = (a: Attempt) => a.settledMs - a.sentMs;
 
@@ -48,12 +64,18 @@ function clientCpuSeconds(): number {
   return (user + system) / 1e6;
 }
 
-
 function saturation(run: LoadRun): { perSecond: number; p50Ms: number; p95Ms: number } {
   const failed = run.attempts.filter((a) => a.outcome !== 'ok');
-  if (failed.length > 0) throw new Error(`${failed.length} of ${run.attempts.length} requests failed at saturation: ${failed[0]!.outcome} ${failed[0]!.detail ?? failed[0]!.status ?? ''}`);
+  if (failed.length > 0)
+    throw new Error(
+      `${failed.length} of ${run.attempts.length} requests failed at saturation: ${failed[0]!.outcome} ${failed[0]!.detail ?? failed[0]!.status ?? ''}`,
+    );
   const walls = run.attempts.map(wall);
-  return { perSecond: Math.round((run.attempts.length / run.seconds) * 100) / 100, p50Ms: round1(median(walls)), p95Ms: round1(percentile(walls, 95)) };
+  return {
+    perSecond: Math.round((run.attempts.length / run.seconds) * 100) / 100,
+    p50Ms: round1(median(walls)),
+    p95Ms: round1(percentile(walls, 95)),
+  };
 }
 
 /** Counts a user would care about; latency of the requests answered with the artifact. */
@@ -69,7 +91,9 @@ function overloadFigures(run: OpenLoopRun, windowSeconds: number) {
   const thirdOf = (a: Attempt) => Math.min(2, Math.floor(a.sentMs / third));
   const label = (i: number) => `sent${round1((i * third) / 1000)}to${round1(((i + 1) * third) / 1000)}s`;
   const byThird = Object.fromEntries([0, 1, 2].map((i) => [label(i), round1(median(ok.filter((a) => thirdOf(a) === i).map(wall)))]));
-  const timedOutByThird = Object.fromEntries([0, 1, 2].map((i) => [label(i), run.attempts.filter((a) => a.outcome === 'timeout' && thirdOf(a) === i).length]));
+  const timedOutByThird = Object.fromEntries(
+    [0, 1, 2].map((i) => [label(i), run.attempts.filter((a) => a.outcome === 'timeout' && thirdOf(a) === i).length]),
+  );
   return {
     sent: run.attempts.length,
     sentPerSecond: run.sentPerSecond,
@@ -96,7 +120,15 @@ function overloadFigures(run: OpenLoopRun, windowSeconds: number) {
  * Fathom at overload on one route: the open-loop run, then every accepted job followed to its end
  * over socket.io (as a client would), so a job accepted and never finished cannot go unseen.
  */
-async function fathomOverload(stack: FathomStack, api: ApiInstance, path: '/v1/infer' | '/v1/jobs', model: string, images: BenchImageSet['images'], rate: number, plan: Plan) {
+async function fathomOverload(
+  stack: FathomStack,
+  api: ApiInstance,
+  path: '/v1/infer' | '/v1/jobs',
+  model: string,
+  images: BenchImageSet['images'],
+  rate: number,
+  plan: Plan,
+) {
   const socket = await stack.connect(api);
   const runStarted = performance.now();
   const ends = new JobEnds(socket, runStarted);
@@ -109,7 +141,9 @@ async function fathomOverload(stack: FathomStack, api: ApiInstance, path: '/v1/i
   const neverEnded = await ends.settle(plan.clientTimeoutMs * 4);
   // An artifact answer is a completed job; a 202 is followed to its end.
   const completed = accepted.filter((a) => a.outcome === 'ok' || ends.ends.get(a.jobId ?? '')?.state === 'completed');
-  const acceptedEndMs = accepted.map((a) => (a.outcome === 'ok' ? a.settledMs : (ends.ends.get(a.jobId ?? '')?.atMs ?? NaN)) - a.sentMs).filter(Number.isFinite);
+  const acceptedEndMs = accepted
+    .map((a) => (a.outcome === 'ok' ? a.settledMs : (ends.ends.get(a.jobId ?? '')?.atMs ?? NaN)) - a.sentMs)
+    .filter(Number.isFinite);
   return {
     ...overloadFigures(run, plan.overloadSeconds),
     accepted: accepted.length,
@@ -200,7 +234,10 @@ export async function peerExpressScenario(ctx: BenchContext, set: BenchImageSet)
 
     const peerPeakRssBeforeOverloadMiB = peakRssMiB(peer.child.pid);
     mark('peerOverload');
-    const peerOverload = overloadFigures(await openLoop(peerTarget, set.images, rate, plan.overloadSeconds, plan.clientTimeoutMs), plan.overloadSeconds);
+    const peerOverload = overloadFigures(
+      await openLoop(peerTarget, set.images, rate, plan.overloadSeconds, plan.clientTimeoutMs),
+      plan.overloadSeconds,
+    );
     const peerPeakRssMiB = { beforeOverload: peerPeakRssBeforeOverloadMiB, afterOverload: peakRssMiB(peer.child.pid) };
 
     const throughputRatio = Math.round((fathomSaturation.perSecond / peerSaturation.perSecond) * 100) / 100;
@@ -224,7 +261,11 @@ export async function peerExpressScenario(ctx: BenchContext, set: BenchImageSet)
           seconds: plan.overloadSeconds,
           clientTimeoutMs: plan.clientTimeoutMs,
         },
-        fathomApiEnv: { API_MAX_QUEUE_DEPTH: maxQueueDepth, API_INFER_TIMEOUT_MS: plan.apiInferTimeoutMs, why: `${plan.queueSeconds} s of the measured saturation rate` },
+        fathomApiEnv: {
+          API_MAX_QUEUE_DEPTH: maxQueueDepth,
+          API_INFER_TIMEOUT_MS: plan.apiInferTimeoutMs,
+          why: `${plan.queueSeconds} s of the measured saturation rate`,
+        },
         jobsLeftInQueueAfterInferRun: leftAfterInfer,
         loadAverageAtStart: load,
       },
@@ -246,8 +287,18 @@ export async function peerExpressScenario(ctx: BenchContext, set: BenchImageSet)
         fathomRefusedWithoutRetryAfter: refusedWithoutRetryAfter,
       },
       targets: [
-        { figure: 'throughputRatio', target: `≥ ${TARGET_THROUGHPUT_RATIO}`, value: throughputRatio, met: throughputRatio >= TARGET_THROUGHPUT_RATIO },
-        { figure: 'fathomLostOrHung', target: '= 0 (errors + timed out + accepted but not completed)', value: lostOrHung, met: lostOrHung === 0 },
+        {
+          figure: 'throughputRatio',
+          target: `≥ ${TARGET_THROUGHPUT_RATIO}`,
+          value: throughputRatio,
+          met: throughputRatio >= TARGET_THROUGHPUT_RATIO,
+        },
+        {
+          figure: 'fathomLostOrHung',
+          target: '= 0 (errors + timed out + accepted but not completed)',
+          value: lostOrHung,
+          met: lostOrHung === 0,
+        },
         { figure: 'fathomRefusedWithoutRetryAfter', target: '= 0', value: refusedWithoutRetryAfter, met: refusedWithoutRetryAfter === 0 },
       ],
     };

@@ -14,7 +14,8 @@ export async function processMemory(metricsUrl: string): Promise<{ rss: number; 
   const exposition = await response.text();
   const rss = unlabelledMetric(exposition, 'process_resident_memory_bytes');
   const heapUsed = unlabelledMetric(exposition, 'nodejs_heap_size_used_bytes');
-  if (!Number.isFinite(rss) || !Number.isFinite(heapUsed)) throw new Error(`${metricsUrl} lacks process_resident_memory_bytes or nodejs_heap_size_used_bytes`);
+  if (!Number.isFinite(rss) || !Number.isFinite(heapUsed))
+    throw new Error(`${metricsUrl} lacks process_resident_memory_bytes or nodejs_heap_size_used_bytes`);
   return { rss, heapUsed };
 }
 

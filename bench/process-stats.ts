@@ -31,7 +31,11 @@ export function peakRssMiB(pid: number | undefined): number | null {
 }
 
 /** Where the CPU went during a run: each process's CPU per job (or request), in milliseconds. */
-export function cpuMsPerJob(before: Record<string, number | null>, after: Record<string, number | null>, requests: number): Record<string, number> {
+export function cpuMsPerJob(
+  before: Record<string, number | null>,
+  after: Record<string, number | null>,
+  requests: number,
+): Record<string, number> {
   const perRequest: Record<string, number> = {};
   for (const [name, end] of Object.entries(after)) {
     const start = before[name];

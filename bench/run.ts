@@ -18,7 +18,10 @@ import { serviceOverheadScenario } from './service-overhead.scenario';
 import { transformersDepthScenario } from './transformers-depth.scenario';
 
 /** Every scenario, in the order a full run takes them; `--only a,b` picks some (end-to-end needs the ceiling). */
-const SCENARIOS: Array<{ name: ScenarioResult['scenario']; run: (ctx: BenchContext, images: BenchImageSet, done: ScenarioResult[]) => Promise<ScenarioResult> }> = [
+const SCENARIOS: Array<{
+  name: ScenarioResult['scenario'];
+  run: (ctx: BenchContext, images: BenchImageSet, done: ScenarioResult[]) => Promise<ScenarioResult>;
+}> = [
   { name: 'ceiling', run: (ctx, images) => ceilingScenario(ctx, images) },
   { name: 'service-overhead', run: (ctx) => serviceOverheadScenario(ctx) },
   {
@@ -53,7 +56,12 @@ function parseArgs(args: string[]): { quick: boolean; only?: Set<string> } {
 
 async function main(): Promise<void> {
   const { quick, only } = parseArgs(process.argv.slice(2));
-  const command = ['npm run bench', ...(quick || only ? ['--'] : []), ...(quick ? ['--quick'] : []), ...(only ? ['--only', [...only].join(',')] : [])].join(' ');
+  const command = [
+    'npm run bench',
+    ...(quick || only ? ['--'] : []),
+    ...(quick ? ['--quick'] : []),
+    ...(only ? ['--only', [...only].join(',')] : []),
+  ].join(' ');
   const ctx: BenchContext = { quick, command };
   const images = await loadBenchImages(quick);
   const scenarios: ScenarioResult[] = [];

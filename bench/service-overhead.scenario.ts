@@ -20,8 +20,19 @@ export async function serviceOverheadScenario(ctx: BenchContext): Promise<Scenar
   const clients = 16;
   const lowLoadJobs = ctx.quick ? 30 : 300;
   const saturationJobs = ctx.quick ? 160 : 2000;
-  const workerEnv = { MODELS_DIR: depthModelsDir(undefined, MODEL, NULL_MODEL_INPUT), WORKER_BUILTIN_MODELS: 'false', WORKER_CONCURRENCY: String(clients) };
-  const image = { name: 'noise-64x48.png', bytes: await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer() };
+  const workerEnv = {
+    MODELS_DIR: depthModelsDir(undefined, MODEL, NULL_MODEL_INPUT),
+    WORKER_BUILTIN_MODELS: 'false',
+    WORKER_CONCURRENCY: String(clients),
+  };
+  const image = {
+    name: 'noise-64x48.png',
+    bytes: await sharp({
+      create: { width: 64, height: 48, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } },
+    })
+      .png()
+      .toBuffer(),
+  };
   const stack = await FathomStack.start();
   try {
     await stack.startApi();
@@ -50,7 +61,12 @@ export async function serviceOverheadScenario(ctx: BenchContext): Promise<Scenar
     }
 
     // Where the CPU goes at saturation: each process's CPU time over the run, per job.
-    const pids = { api: stack.api.process.child.pid, worker: stack.workers[0]!.child.pid, redis: (await redisInfo(stack.redis.url)).pid, driver: process.pid };
+    const pids = {
+      api: stack.api.process.child.pid,
+      worker: stack.workers[0]!.child.pid,
+      redis: (await redisInfo(stack.redis.url)).pid,
+      driver: process.pid,
+    };
     const cpu = () => cpuSnapshot(pids);
     const connected = await connectClients(stack.api, MODEL, ROUTE, clients);
     const before = cpu();
@@ -83,7 +99,12 @@ export async function serviceOverheadScenario(ctx: BenchContext): Promise<Scenar
         outsideWorkerTotalP50Ms: round1(median(outsideTotal)),
       },
       targets: [
-        { figure: 'jobsPerSecond', target: `≥ ${TARGET_JOBS_PER_SECOND}`, value: jobsPerSecond, met: jobsPerSecond >= TARGET_JOBS_PER_SECOND },
+        {
+          figure: 'jobsPerSecond',
+          target: `≥ ${TARGET_JOBS_PER_SECOND}`,
+          value: jobsPerSecond,
+          met: jobsPerSecond >= TARGET_JOBS_PER_SECOND,
+        },
         { figure: 'addedP50Ms', target: `≤ ${TARGET_ADDED_P50_MS}`, value: addedP50, met: addedP50 <= TARGET_ADDED_P50_MS },
       ],
     };

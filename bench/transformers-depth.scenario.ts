@@ -64,7 +64,10 @@ export async function transformersDepthScenario(ctx: BenchContext, set: BenchIma
   const modelDir = join(localModels, 'fathom-bench', MODEL);
   mkdirSync(join(modelDir, 'onnx'), { recursive: true });
   writeFileSync(join(modelDir, 'onnx', 'model.onnx'), model);
-  writeFileSync(join(modelDir, 'config.json'), JSON.stringify({ model_type: 'depth_anything', architectures: ['DepthAnythingForDepthEstimation'] }));
+  writeFileSync(
+    join(modelDir, 'config.json'),
+    JSON.stringify({ model_type: 'depth_anything', architectures: ['DepthAnythingForDepthEstimation'] }),
+  );
   writeFileSync(join(modelDir, 'preprocessor_config.json'), JSON.stringify(PREPROCESSOR_CONFIG));
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
@@ -80,7 +83,8 @@ export async function transformersDepthScenario(ctx: BenchContext, set: BenchIma
   // session.run's own time inside the pipeline, to set what surrounds inference on each side apart
   // from the model's cost. `model.sessions` is transformers.js's internal field: measurement only.
   const sessionMs: number[] = [];
-  const session = (depth.model as unknown as { sessions?: Record<string, { run: (...args: unknown[]) => Promise<unknown> }> }).sessions?.model;
+  const session = (depth.model as unknown as { sessions?: Record<string, { run: (...args: unknown[]) => Promise<unknown> }> }).sessions
+    ?.model;
   if (session) {
     const run = session.run.bind(session);
     session.run = async (...args: unknown[]) => {
@@ -94,7 +98,11 @@ export async function transformersDepthScenario(ctx: BenchContext, set: BenchIma
   }
 
   // Fathom: the same bytes as a MODELS_DIR depth model (the task's defaults: Depth Anything V2's contract).
-  const spec = loadCatalog({ builtin: false, modelsDir: depthModelsDir(model, MODEL), cacheDir: mkdtempSync(join(tmpdir(), 'fathom-bench-cache-')) })[0]!;
+  const spec = loadCatalog({
+    builtin: false,
+    modelsDir: depthModelsDir(model, MODEL),
+    cacheDir: mkdtempSync(join(tmpdir(), 'fathom-bench-cache-')),
+  })[0]!;
   const pool = new InferencePool(inferenceThreadInit(config, [spec]), 1);
   const options = parseTaskOptions('depth', { output: 'grayscale' });
   const key = specKey(spec);
@@ -103,7 +111,12 @@ export async function transformersDepthScenario(ctx: BenchContext, set: BenchIma
     const started = performance.now();
     const output = await pool.run(key, new Uint8Array(bytes), options, () => undefined);
     const png = output.artifacts.find((a) => a.name === output.primary)!.bytes;
-    return { ms: performance.now() - started, png, timings: output.timings, modelInput: output.summary.task === 'depth' ? output.summary.modelInput : undefined };
+    return {
+      ms: performance.now() - started,
+      png,
+      timings: output.timings,
+      modelInput: output.summary.task === 'depth' ? output.summary.modelInput : undefined,
+    };
   };
   const transformersOnce = async (bytes: Buffer) => {
     const t0 = performance.now();
@@ -129,7 +142,14 @@ export async function transformersDepthScenario(ctx: BenchContext, set: BenchIma
     }
     const fathom: Array<Awaited<ReturnType<typeof fathomOnce>>> = [];
     const transformers: Array<Awaited<ReturnType<typeof transformersOnce>>> = [];
-    const perImage = images.map((image) => ({ name: image.name, fathomMs: [] as number[], transformersMs: [] as number[], fathomInput: '', transformersInput: '', meanAbsDiff: NaN }));
+    const perImage = images.map((image) => ({
+      name: image.name,
+      fathomMs: [] as number[],
+      transformersMs: [] as number[],
+      fathomInput: '',
+      transformersInput: '',
+      meanAbsDiff: NaN,
+    }));
     for (let pass = 0; pass < passes(ctx.quick); pass++) {
       for (const [i, image] of images.entries()) {
         // Alternating who goes first, so drift on a shared machine falls on both alike.
@@ -175,31 +195,56 @@ export async function transformersDepthScenario(ctx: BenchContext, set: BenchIma
         passes: passes(ctx.quick),
         order: 'one image at a time, the two alternating which goes first',
         ortIntraOpThreads: threads,
-        fathom: 'InferencePool (one inference thread), depth manifest with the task defaults (shorter side 518, multiples of 14, ImageNet mean/std), options {output: grayscale}: bytes → 8-bit grey PNG at the photo size',
+        fathom:
+          'InferencePool (one inference thread), depth manifest with the task defaults (shorter side 518, multiples of 14, ImageNet mean/std), options {output: grayscale}: bytes → 8-bit grey PNG at the photo size',
         transformers: `@huggingface/transformers ${env.version} pipeline('depth-estimation') from local files (allowRemoteModels false), device cpu, dtype fp32, same session options; RawImage.fromBlob(bytes) → pipeline → depth.toSharp().png()`,
         transformersOnnxruntimeNode: env.backends.onnx.versions?.node ?? 'the project’s onnxruntime-node (deduplicated)',
         loadAverage,
-        perImage: perImage.map(({ fathomMs: f, transformersMs: t, ...rest }) => ({ ...rest, fathomMedianMs: round1(median(f)), transformersMedianMs: round1(median(t)) })),
+        perImage: perImage.map(({ fathomMs: f, transformersMs: t, ...rest }) => ({
+          ...rest,
+          fathomMedianMs: round1(median(f)),
+          transformersMedianMs: round1(median(t)),
+        })),
       },
       figures: {
         fathomMs: stats(fathomMs),
         transformersMs: stats(transformersMs),
         speedup,
         /** The same, over the images where both chose the same model input (under 518 px, transformers.js scales less: a smaller input). */
-        speedupSameModelInput: sameInput.length > 0 ? Math.round((median(sameInput.flatMap((r) => r.transformersMs)) / median(sameInput.flatMap((r) => r.fathomMs))) * 100) / 100 : NaN,
+        speedupSameModelInput:
+          sameInput.length > 0
+            ? Math.round((median(sameInput.flatMap((r) => r.transformersMs)) / median(sameInput.flatMap((r) => r.fathomMs))) * 100) / 100
+            : NaN,
         speedupP95: Math.round((percentile(transformersMs, 95) / percentile(fathomMs, 95)) * 100) / 100,
         perImageSpeedupRange: `${round1(Math.min(...imageSpeedups))}–${round1(Math.max(...imageSpeedups))}`,
         transformersWithoutPngMs: stats(transformers.map((r) => r.ms - r.stages.encode)),
         /** Everything but session.run (same model, same ORT options): what each pipeline adds around the model. */
-        outsideInferenceMs: { fathom: stats(fathom.map((r) => r.ms - r.timings.inference)), transformers: stats(transformers.map((r) => r.ms - r.inference)) },
-        outsideInferenceSpeedup: Math.round((median(transformers.map((r) => r.ms - r.inference)) / median(fathom.map((r) => r.ms - r.timings.inference))) * 100) / 100,
+        outsideInferenceMs: {
+          fathom: stats(fathom.map((r) => r.ms - r.timings.inference)),
+          transformers: stats(transformers.map((r) => r.ms - r.inference)),
+        },
+        outsideInferenceSpeedup:
+          Math.round((median(transformers.map((r) => r.ms - r.inference)) / median(fathom.map((r) => r.ms - r.timings.inference))) * 100) /
+          100,
         fathomStageMedianMs: Object.fromEntries(stageNames.map((s) => [s, round1(median(fathom.map((r) => r.timings[s])))])),
-        transformersStageMedianMs: { ...Object.fromEntries((['read', 'pipeline', 'encode'] as const).map((s) => [s, round1(median(transformers.map((r) => r.stages[s])))])), 'pipeline’s session.run': round1(median(transformers.map((r) => r.inference))) },
+        transformersStageMedianMs: {
+          ...Object.fromEntries(
+            (['read', 'pipeline', 'encode'] as const).map((s) => [s, round1(median(transformers.map((r) => r.stages[s])))]),
+          ),
+          'pipeline’s session.run': round1(median(transformers.map((r) => r.inference))),
+        },
         sameModelInputSize: `${sameInput.length} of ${images.length} images`,
         /** Median over images of the mean |Fathom − transformers.js| per pixel of the 8-bit maps. */
         mapDifferenceGreyLevels: { sameModelInput: medianDiff(sameInput), all: medianDiff(perImage) },
       },
-      targets: [{ figure: 'speedup', target: `≥ ${TARGET_SPEEDUP} (median per image, transformers.js ÷ Fathom)`, value: speedup, met: speedup >= TARGET_SPEEDUP }],
+      targets: [
+        {
+          figure: 'speedup',
+          target: `≥ ${TARGET_SPEEDUP} (median per image, transformers.js ÷ Fathom)`,
+          value: speedup,
+          met: speedup >= TARGET_SPEEDUP,
+        },
+      ],
     };
   } finally {
     await pool.close();

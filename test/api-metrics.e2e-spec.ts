@@ -3,7 +3,16 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import type { JobAccepted, JobStatus } from '@fathom/contracts';
-import { depthModelsDir, FathomStack, nextEvent, pollStatus, submit, subscribe, type ApiInstance, type JobsSocket } from './support/fathom-stack';
+import {
+  depthModelsDir,
+  FathomStack,
+  nextEvent,
+  pollStatus,
+  submit,
+  subscribe,
+  type ApiInstance,
+  type JobsSocket,
+} from './support/fathom-stack';
 
 interface Sample {
   name: string;
@@ -36,7 +45,12 @@ class Scrape {
   /** The one sample of `name` with exactly these label values (for the labels given); fails if absent or ambiguous. */
   value(name: string, labels: Record<string, string> = {}): number {
     const found = this.find(name, labels);
-    if (found.length !== 1) throw new Error(`${found.length} samples of ${name}${JSON.stringify(labels)}:\n${this.find(name).map((s) => JSON.stringify(s)).join('\n')}`);
+    if (found.length !== 1)
+      throw new Error(
+        `${found.length} samples of ${name}${JSON.stringify(labels)}:\n${this.find(name)
+          .map((s) => JSON.stringify(s))
+          .join('\n')}`,
+      );
     return found[0]!.value;
   }
 }
@@ -90,7 +104,9 @@ describe('API metrics: what /metrics shows after real submissions', () => {
     stack = await FathomStack.start();
     await stack.startApi();
     await stack.startWorker({ MODELS_DIR: depthModelsDir(), WORKER_BUILTIN_MODELS: 'false' });
-    image = await sharp({ create: { width: WIDTH, height: HEIGHT, channels: 3, background: { r: 30, g: 120, b: 200 } } }).png().toBuffer();
+    image = await sharp({ create: { width: WIDTH, height: HEIGHT, channels: 3, background: { r: 30, g: 120, b: 200 } } })
+      .png()
+      .toBuffer();
     redis = new Redis(stack.redis.url, { maxRetriesPerRequest: null });
     // An operator's pause (BullMQ Queue.pause): jobs then wait, so a cancel and the queue gauges are deterministic.
     queue = new Queue(QUEUE, { connection: redis, prefix: 'fathom' });

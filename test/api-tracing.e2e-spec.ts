@@ -23,7 +23,9 @@ describe('API traces: the upload’s server span, the enqueue as its child, the 
       OTEL_BSP_SCHEDULE_DELAY: '100',
     });
     await stack.startWorker({ MODELS_DIR: depthModelsDir(), WORKER_BUILTIN_MODELS: 'false' });
-    image = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 10, g: 200, b: 90 } } }).png().toBuffer();
+    image = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 10, g: 200, b: 90 } } })
+      .png()
+      .toBuffer();
   });
   afterAll(async () => {
     await stack.stop();
@@ -57,7 +59,10 @@ describe('API traces: the upload’s server span, the enqueue as its child, the 
     expect(attribute(server, 'http.route')).toBe('/v1/jobs');
     expect(attribute(server, 'fathom.job.id')).toBe(id);
 
-    const producer = await receiver.span((s) => s.kind === SPAN_KIND.PRODUCER && attribute(s, 'bullmq.job.id') === id, 'BullMQ producer span');
+    const producer = await receiver.span(
+      (s) => s.kind === SPAN_KIND.PRODUCER && attribute(s, 'bullmq.job.id') === id,
+      'BullMQ producer span',
+    );
     expect(producer).toMatchObject({ traceId, parentSpanId: server.spanId, name: `add ${QUEUE}.infer` });
     expect(attribute(producer, 'bullmq.queue.name')).toBe(QUEUE);
 
@@ -66,7 +71,10 @@ describe('API traces: the upload’s server span, the enqueue as its child, the 
     }
 
     // The push continues the job's trace from the context BullMQ stored with the job.
-    const push = await receiver.span((s) => s.name === 'socket.io emit job.completed' && attribute(s, 'fathom.job.id') === id, 'WebSocket push');
+    const push = await receiver.span(
+      (s) => s.name === 'socket.io emit job.completed' && attribute(s, 'fathom.job.id') === id,
+      'WebSocket push',
+    );
     expect(push).toMatchObject({ traceId, parentSpanId: producer.spanId, kind: SPAN_KIND.PRODUCER });
     expect(attribute(push, 'messaging.system')).toBe('socket.io');
     expect(attribute(push, 'fathom.ws.listeners')).toBe(1);
@@ -82,7 +90,10 @@ describe('API traces: the upload’s server span, the enqueue as its child, the 
     const models = await fetch(`${stack.api.url}/v1/models`);
     const traceId = models.headers.get('x-trace-id');
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
-    expect(await receiver.span((s) => s.traceId === traceId, 'GET /v1/models')).toMatchObject({ name: 'GET /v1/models', kind: SPAN_KIND.SERVER });
+    expect(await receiver.span((s) => s.traceId === traceId, 'GET /v1/models')).toMatchObject({
+      name: 'GET /v1/models',
+      kind: SPAN_KIND.SERVER,
+    });
     expect((await fetch(`${stack.api.url}/metrics`)).headers.get('x-trace-id')).toBeNull();
     expect((await fetch(`${stack.api.url}/healthz`)).headers.get('x-trace-id')).toBeNull();
     expect(receiver.spans.filter((s) => /metrics|healthz/.test(s.name))).toEqual([]);

@@ -33,7 +33,11 @@ function allowed(verdict: string | undefined): Array<'rejected' | 'completed' | 
   let stack: FathomStack;
   let worker: Awaited<ReturnType<FathomStack['startWorker']>>;
   const expected = present ? (JSON.parse(readFileSync(sharedPath(BAD, 'EXPECTED.json'), 'utf8')) as Record<string, Expectation>) : {};
-  const files = present ? readdirSync(sharedPath(BAD)).filter((f) => !/\.(json|md|py)$/.test(f)).sort() : [];
+  const files = present
+    ? readdirSync(sharedPath(BAD))
+        .filter((f) => !/\.(json|md|py)$/.test(f))
+        .sort()
+    : [];
 
   beforeAll(async () => {
     stack = await FathomStack.start();
@@ -69,7 +73,9 @@ function allowed(verdict: string | undefined): Array<'rejected' | 'completed' | 
 
   it('leaves the worker alive and serving', async () => {
     expect(worker.child.exitCode).toBeNull();
-    const image = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#808080' } }).png().toBuffer();
+    const image = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
     const job = (await (await submit(stack.api, { image, model: 'depth-test' })).json()) as JobAccepted;
     expect((await pollStatus(stack.api, job.id, ['completed', 'failed'])).state).toBe('completed');
   });

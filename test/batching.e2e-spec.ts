@@ -23,16 +23,25 @@ describe('a model served with micro-batching, through the real API, queue and wo
     const models = depthModelsDir(undefined, 'depth-batched', { batching: { maxBatch: 4, maxDelayMs: 400 } });
     const worker = await stack.startWorker({ MODELS_DIR: models, WORKER_BUILTIN_MODELS: 'false' });
     metricsUrl = await FathomStack.metricsUrl(worker);
-    expect(JSON.parse(await worker.waitForLine(/"msg":"model loaded"/, 1_000))).toMatchObject({ model: 'depth-batched@1.0.0', maxBatch: 4 });
+    expect(JSON.parse(await worker.waitForLine(/"msg":"model loaded"/, 1_000))).toMatchObject({
+      model: 'depth-batched@1.0.0',
+      maxBatch: 4,
+    });
   }, 60_000);
   afterAll(() => stack.stop());
 
   it('completes every job a user submitted at once, several of them sharing a session.run', async () => {
     const socket = await stack.connect();
     const images = await Promise.all(
-      Array.from({ length: JOBS }, (_, i) => sharp({ create: { width: 96, height: 72, channels: 3, background: { r: 30 * i, g: 100, b: 200 - 20 * i } } }).png().toBuffer()),
+      Array.from({ length: JOBS }, (_, i) =>
+        sharp({ create: { width: 96, height: 72, channels: 3, background: { r: 30 * i, g: 100, b: 200 - 20 * i } } })
+          .png()
+          .toBuffer(),
+      ),
     );
-    const accepted = await Promise.all(images.map(async (image) => (await (await submit(stack.api, { image, model: 'depth-batched' })).json()) as JobAccepted));
+    const accepted = await Promise.all(
+      images.map(async (image) => (await (await submit(stack.api, { image, model: 'depth-batched' })).json()) as JobAccepted),
+    );
     const completed = await Promise.all(
       accepted.map(async (job) => {
         // A job that ended before the subscription still gets its terminal event on subscribing.

@@ -16,16 +16,22 @@ const mean = (values: number[]): number => values.reduce((sum, v) => sum + v, 0)
 describe('npm run demo:scale', () => {
   it('prints throughput rising once a worker joins, and draws the chart as a PNG', async () => {
     const chart = join(mkdtempSync(join(tmpdir(), 'fathom-demo-scale-')), 'demo-scale.png');
-    const { stdout } = await promisify(execFile)(process.execPath, [join(repoRoot(), 'dist/tools/demo-scale/demo-scale.js'), '--fast', '--out', chart], { timeout: 100_000 });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [join(repoRoot(), 'dist/tools/demo-scale/demo-scale.js'), '--fast', '--out', chart],
+      { timeout: 100_000 },
+    );
     try {
       expect(stdout).toMatch(/stands in for GPU workers/);
       expect(stdout).toMatch(/\+ t=\d+\.\d s: worker 2 is taking jobs/);
-      const seconds = [...stdout.matchAll(/^t=\s*(\d+) s\s+workers\s+(\d+)\s+completed\s+(\d+) jobs\/s\s+queue\s+(\d+) waiting$/gm)].map((m) => ({
-        second: Number(m[1]),
-        workers: Number(m[2]),
-        completed: Number(m[3]),
-        waiting: Number(m[4]),
-      }));
+      const seconds = [...stdout.matchAll(/^t=\s*(\d+) s\s+workers\s+(\d+)\s+completed\s+(\d+) jobs\/s\s+queue\s+(\d+) waiting$/gm)].map(
+        (m) => ({
+          second: Number(m[1]),
+          workers: Number(m[2]),
+          completed: Number(m[3]),
+          waiting: Number(m[4]),
+        }),
+      );
       expect(seconds.length).toBeGreaterThanOrEqual(8);
       expect(seconds.map((s) => s.second)).toEqual(seconds.map((_, i) => i + 1));
       // The first second of the run and the first with two workers are ramps: left out on both sides.

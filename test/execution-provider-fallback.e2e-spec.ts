@@ -18,7 +18,11 @@ describeOnCpuInstall('a worker asked for TensorRT and CUDA on a host without the
   beforeAll(async () => {
     stack = await FathomStack.start();
     await stack.startApi();
-    const worker = await stack.startWorker({ MODELS_DIR: depthModelsDir(), WORKER_BUILTIN_MODELS: 'false', ORT_EXECUTION_PROVIDERS: 'tensorrt,cuda,cpu' });
+    const worker = await stack.startWorker({
+      MODELS_DIR: depthModelsDir(),
+      WORKER_BUILTIN_MODELS: 'false',
+      ORT_EXECUTION_PROVIDERS: 'tensorrt,cuda,cpu',
+    });
     metricsUrl = await FathomStack.metricsUrl(worker);
     fallback = JSON.parse(await worker.waitForLine(/"msg":"execution provider fell back"/, 1_000)) as Record<string, unknown>;
   }, 60_000);
@@ -31,12 +35,18 @@ describeOnCpuInstall('a worker asked for TensorRT and CUDA on a host without the
 
   it('shows the fallback in its metrics', async () => {
     const exposition = await (await fetch(metricsUrl)).text();
-    expect(exposition).toMatch(/^fathom_model_execution_provider\{model="depth-test",version="1\.0\.0",variant="",provider="cpu",requested="tensorrt"\} 1$/m);
-    expect(exposition).toMatch(/^fathom_execution_provider_fallbacks_total\{model="depth-test",version="1\.0\.0",requested="tensorrt"\} 1$/m);
+    expect(exposition).toMatch(
+      /^fathom_model_execution_provider\{model="depth-test",version="1\.0\.0",variant="",provider="cpu",requested="tensorrt"\} 1$/m,
+    );
+    expect(exposition).toMatch(
+      /^fathom_execution_provider_fallbacks_total\{model="depth-test",version="1\.0\.0",requested="tensorrt"\} 1$/m,
+    );
   });
 
-  it("completes jobs, each status naming the provider it ran on", async () => {
-    const image = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080' } }).png().toBuffer();
+  it('completes jobs, each status naming the provider it ran on', async () => {
+    const image = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080' } })
+      .png()
+      .toBuffer();
     const job = (await (await submit(stack.api, { image, model: 'depth-test' })).json()) as JobAccepted;
     const status: JobStatus = await pollStatus(stack.api, job.id, ['completed', 'failed']);
     expect(status).toMatchObject({ state: 'completed', executionProvider: 'cpu' });

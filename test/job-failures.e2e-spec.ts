@@ -16,13 +16,17 @@ describe('failures: transient ones are retried with backoff, bad input is not, a
     // The slow stand-in only runs on 518×518 inputs: any other shape makes onnxruntime fail.
     const modelsDir = depthModelsDir(buildSlowDepthModel({ side: SIDE, matmulLayers: 100 }), 'square-only');
     await stack.startWorker({ MODELS_DIR: modelsDir, WORKER_BUILTIN_MODELS: 'false', WORKER_CONCURRENCY: '1' });
-    square = await sharp({ create: { width: SIDE, height: SIDE, channels: 3, background: '#445566' } }).png().toBuffer();
+    square = await sharp({ create: { width: SIDE, height: SIDE, channels: 3, background: '#445566' } })
+      .png()
+      .toBuffer();
   });
   afterAll(() => stack.stop());
 
   it('retries a job whose inference fails, then reports job.failed with a code after the last attempt', async () => {
     const socket = await stack.connect();
-    const wide = await sharp({ create: { width: 600, height: 400, channels: 3, background: '#445566' } }).png().toBuffer();
+    const wide = await sharp({ create: { width: 600, height: 400, channels: 3, background: '#445566' } })
+      .png()
+      .toBuffer();
     const job = (await (await submit(stack.api, { image: wide, model: 'square-only' })).json()) as JobAccepted;
     const failed = nextEvent(socket, 'job.failed', (e) => e.jobId === job.id);
     await subscribe(socket, job.id);
@@ -69,7 +73,9 @@ describe('failures: transient ones are retried with backoff, bad input is not, a
  * first scan are sound (the API reads only those for JPEG), and libjpeg stops at the third scan.
  */
 async function jpegWithBrokenLaterScan(): Promise<Buffer> {
-  const jpeg = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#336699', noise: { type: 'gaussian', mean: 128, sigma: 30 } } })
+  const jpeg = await sharp({
+    create: { width: 320, height: 240, channels: 3, background: '#336699', noise: { type: 'gaussian', mean: 128, sigma: 30 } },
+  })
     .jpeg({ progressive: true })
     .toBuffer();
   const scans = [...jpeg.keys()].filter((i) => jpeg[i] === 0xff && jpeg[i + 1] === 0xda);

@@ -16,7 +16,9 @@ async function rampImage(): Promise<Buffer> {
   const height = 518;
   const pixels = Buffer.alloc(width * height * 3);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) pixels.fill(rampAt(x), (y * width + x) * 3, (y * width + x) * 3 + 3);
-  return sharp(pixels, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  return sharp(pixels, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 const rampAt = (x: number) => Math.round((x * 255) / 699);
 
@@ -25,8 +27,11 @@ async function twoToneImage(): Promise<Buffer> {
   const width = 300;
   const height = 200;
   const pixels = Buffer.alloc(width * height * 3);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) pixels.fill(x < width / 2 ? 40 : 210, (y * width + x) * 3, (y * width + x) * 3 + 3);
-  return sharp(pixels, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) pixels.fill(x < width / 2 ? 40 : 210, (y * width + x) * 3, (y * width + x) * 3 + 3);
+  return sharp(pixels, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 async function pixelAt(png: Buffer, x: number, y: number): Promise<number[]> {
@@ -85,7 +90,9 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
     const event = await completed;
     expect(event.result).toMatchObject({
       primary: 'depth',
-      artifacts: [{ name: 'depth', contentType: 'image/png', width: 300, height: 200, url: `/v1/jobs/${accepted.id}/result?artifact=depth` }],
+      artifacts: [
+        { name: 'depth', contentType: 'image/png', width: 300, height: 200, url: `/v1/jobs/${accepted.id}/result?artifact=depth` },
+      ],
       summary: { task: 'depth', output: 'grayscale', modelInput: { width: 784, height: 518 } },
     });
     const summary = event.result.summary as { min: number; max: number };
@@ -161,7 +168,12 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
   });
 
   it('draws a colormapped depth map with the named colormap', async () => {
-    const response = await submit(stack.api, { image: ramp, model: 'depth-test', options: { output: 'colormap', colormap: 'viridis' } }, {}, '/v1/infer');
+    const response = await submit(
+      stack.api,
+      { image: ramp, model: 'depth-test', options: { output: 'colormap', colormap: 'viridis' } },
+      {},
+      '/v1/infer',
+    );
     expect(response.headers.get('content-type')).toBe('image/png');
     const png = Buffer.from(await response.arrayBuffer());
     const lut = colormapLut('viridis');
@@ -236,23 +248,38 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
     });
 
     it('a text file named .png is refused by its bytes', async () => {
-      const error = await errorOf(await submit(stack.api, { image: Buffer.from('hello, not an image'), filename: 'x.png', model: 'depth-test' }));
+      const error = await errorOf(
+        await submit(stack.api, { image: Buffer.from('hello, not an image'), filename: 'x.png', model: 'depth-test' }),
+      );
       expect(error).toMatchObject({ status: 415, code: 'unsupported_image_format' });
     });
 
     it('too many bytes, or too many pixels read from the header, answer 413', async () => {
       const strict = await stack.startApi({ API_MAX_UPLOAD_BYTES: '4000', API_MAX_PIXELS: '10000' });
-      const noisy = await sharp(randomBytes(64 * 64 * 3), { raw: { width: 64, height: 64, channels: 3 } }).png().toBuffer();
+      const noisy = await sharp(randomBytes(64 * 64 * 3), { raw: { width: 64, height: 64, channels: 3 } })
+        .png()
+        .toBuffer();
       expect(noisy.length).toBeGreaterThan(4000);
-      expect(await errorOf(await submit(strict, { image: noisy, model: 'depth-test' }))).toMatchObject({ status: 413, code: 'image_too_large' });
-      const wide = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#000' } }).png().toBuffer();
+      expect(await errorOf(await submit(strict, { image: noisy, model: 'depth-test' }))).toMatchObject({
+        status: 413,
+        code: 'image_too_large',
+      });
+      const wide = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#000' } })
+        .png()
+        .toBuffer();
       expect(wide.length).toBeLessThan(4000);
       const tooManyPixels = await errorOf(await submit(strict, { image: wide, model: 'depth-test' }));
-      expect(tooManyPixels).toMatchObject({ status: 413, code: 'image_too_many_pixels', details: { width: 200, height: 100, maxPixels: 10000 } });
+      expect(tooManyPixels).toMatchObject({
+        status: 413,
+        code: 'image_too_many_pixels',
+        details: { width: 200, height: 100, maxPixels: 10000 },
+      });
     });
 
     it('a request that is not multipart', async () => {
-      const error = await errorOf(await fetch(`${stack.api.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }));
+      const error = await errorOf(
+        await fetch(`${stack.api.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+      );
       expect(error).toMatchObject({ status: 400, code: 'invalid_request' });
     });
 
@@ -269,7 +296,9 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
 
   it('serves its OpenAPI document at /docs', async () => {
     const doc = (await (await fetch(`${stack.api.url}/docs/openapi.json`)).json()) as { paths: Record<string, unknown> };
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/result', '/v1/infer', '/v1/models', '/healthz', '/readyz']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/result', '/v1/infer', '/v1/models', '/healthz', '/readyz']),
+    );
     expect((await fetch(`${stack.api.url}/docs`)).headers.get('content-type')).toContain('text/html');
   });
 });

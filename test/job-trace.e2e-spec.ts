@@ -26,7 +26,9 @@ describe('one trace per job, from the upload to the WebSocket push', () => {
   });
 
   it('links the API and worker spans of one job into one tree', async () => {
-    const image = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080' } }).png().toBuffer();
+    const image = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080' } })
+      .png()
+      .toBuffer();
     const socket = await stack.connect();
     const response = await submit(stack.api, { image, model: 'depth-test', filename: 'photo.png' });
     expect(response.status).toBe(202);
@@ -38,7 +40,8 @@ describe('one trace per job, from the upload to the WebSocket push', () => {
     const status = (await (await fetch(`${stack.api.url}/v1/jobs/${id}`)).json()) as JobStatus;
     expect(status.traceId).toBe(traceId);
 
-    const inTrace = (name: string | RegExp) => receiver.span((s) => s.traceId === traceId && (typeof name === 'string' ? s.name === name : name.test(s.name)), String(name));
+    const inTrace = (name: string | RegExp) =>
+      receiver.span((s) => s.traceId === traceId && (typeof name === 'string' ? s.name === name : name.test(s.name)), String(name));
     const upload = await inTrace('POST /v1/jobs');
     const producer = await inTrace(/^add infer\.depth-test@1\.0\.0/);
     const consumer = await inTrace(/^process infer\.depth-test@1\.0\.0/);
@@ -62,10 +65,14 @@ describe('one trace per job, from the upload to the WebSocket push', () => {
 
     const push = await inTrace('socket.io emit job.completed');
     expect(push).toMatchObject({ service: 'fathom-api' });
-    expect(new Set(receiver.spans.filter((s) => s.traceId === traceId).map((s) => s.service))).toEqual(new Set(['fathom-api', 'fathom-worker']));
+    expect(new Set(receiver.spans.filter((s) => s.traceId === traceId).map((s) => s.service))).toEqual(
+      new Set(['fathom-api', 'fathom-worker']),
+    );
 
     // …and the worker's log lines about the job carry the same trace id.
-    const jobLines = stack.workers[0]!.output().split('\n').filter((line) => line.includes(`"jobId":"${id}"`));
+    const jobLines = stack.workers[0]!.output()
+      .split('\n')
+      .filter((line) => line.includes(`"jobId":"${id}"`));
     expect(jobLines.length).toBeGreaterThan(0);
     for (const line of jobLines) expect(line).toContain(`"traceId":"${traceId}"`);
   });

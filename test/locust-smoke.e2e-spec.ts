@@ -13,7 +13,13 @@ const LOCUSTFILE = join(repoRoot(), 'locust', 'locustfile.py');
 
 /** Debian's /usr/bin/locust first: a `python3` on PATH (pyenv) may lack locust and socketio. */
 function findLocust(): string | undefined {
-  const candidates = ['/usr/bin/locust', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'locust'))];
+  const candidates = [
+    '/usr/bin/locust',
+    ...(process.env.PATH ?? '')
+      .split(delimiter)
+      .filter(Boolean)
+      .map((dir) => join(dir, 'locust')),
+  ];
   return candidates.find((path) => {
     try {
       accessSync(path, constants.X_OK);
@@ -24,7 +30,12 @@ function findLocust(): string | undefined {
   });
 }
 
-function run(command: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; output: string }> {
+function run(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -75,10 +86,28 @@ describe('the Locust load test, headless against a local stack', () => {
   it('gets jobs through with both user types and no failures', async () => {
     const locust = findLocust();
     if (!locust) {
-      throw new Error('locust is not installed: run `sudo apt-get install python3-locust python3-socketio python3-websocket` (.ci/run does)');
+      throw new Error(
+        'locust is not installed: run `sudo apt-get install python3-locust python3-socketio python3-websocket` (.ci/run does)',
+      );
     }
     const csv = join(mkdtempSync(join(tmpdir(), 'fathom-locust-')), 'smoke');
-    const args = ['-f', LOCUSTFILE, '--headless', '-u', '4', '-r', '4', '-t', '8s', '--host', stack.api.url, '--csv', csv, '--exit-code-on-error', '1'];
+    const args = [
+      '-f',
+      LOCUSTFILE,
+      '--headless',
+      '-u',
+      '4',
+      '-r',
+      '4',
+      '-t',
+      '8s',
+      '--host',
+      stack.api.url,
+      '--csv',
+      csv,
+      '--exit-code-on-error',
+      '1',
+    ];
     const { code, output } = await run(locust, args, { FATHOM_MODEL: 'depth-test', FATHOM_JOB_TIMEOUT_S: '20' }, 60_000);
     expect({ code, output: code === 0 ? '' : output }).toEqual({ code: 0, output: '' });
 

@@ -40,35 +40,64 @@ describe('a worker refuses to start on a bad model, naming the file and the reas
   }
 
   it('a manifest with a wrong field', async () => {
-    const output = await startWorkerWith({ 'depth.model.yaml': 'name: depth\nversion: "1"\ntask: depth\nweights: d.onnx\ninput: { layout: CHW }\n' });
+    const output = await startWorkerWith({
+      'depth.model.yaml': 'name: depth\nversion: "1"\ntask: depth\nweights: d.onnx\ninput: { layout: CHW }\n',
+    });
     expect(output).toMatch(/fathom-worker: .*depth\.model\.yaml: input\.layout: /);
   });
 
   it.each([
-    ['an input name the model does not have', 'input: { name: image }', /depth\.model\.yaml: input\.name: "image" is not an input of this model \(inputs: pixel_values\)/],
-    ['an output name the model does not have', 'output: { name: depth }', /depth\.model\.yaml: output\.name: "depth" is not an output of this model \(outputs: predicted_depth\)/],
-    ['an NHWC layout for an NCHW model', 'input: { layout: NHWC, resize: { mode: fixed, width: 28, height: 28 } }', /depth\.model\.yaml: the warm-up inference failed with input pixel_values \[1,28,28,3\]/],
+    [
+      'an input name the model does not have',
+      'input: { name: image }',
+      /depth\.model\.yaml: input\.name: "image" is not an input of this model \(inputs: pixel_values\)/,
+    ],
+    [
+      'an output name the model does not have',
+      'output: { name: depth }',
+      /depth\.model\.yaml: output\.name: "depth" is not an output of this model \(outputs: predicted_depth\)/,
+    ],
+    [
+      'an NHWC layout for an NCHW model',
+      'input: { layout: NHWC, resize: { mode: fixed, width: 28, height: 28 } }',
+      /depth\.model\.yaml: the warm-up inference failed with input pixel_values \[1,28,28,3\]/,
+    ],
   ])('a manifest that does not describe its model: %s', async (_what, field, message) => {
-    const output = await startWorkerWith({ 'd.onnx': buildDepthStandInModel(), 'depth.model.yaml': `name: depth\nversion: "1"\ntask: depth\nweights: d.onnx\n${field}\n` });
+    const output = await startWorkerWith({
+      'd.onnx': buildDepthStandInModel(),
+      'depth.model.yaml': `name: depth\nversion: "1"\ntask: depth\nweights: d.onnx\n${field}\n`,
+    });
     expect(output).toMatch(message);
     expect(output).not.toMatch(/^\s+at /m); // a sentence, not a stack trace
   });
 
   it('labels that do not match the classes the model outputs', async () => {
-    const manifest = 'name: colours\nversion: "1"\ntask: classification\nweights: c.onnx\ninput: { resize: { mode: fixed, width: 8, height: 8 } }\nlabels: [red, green]\n';
+    const manifest =
+      'name: colours\nversion: "1"\ntask: classification\nweights: c.onnx\ninput: { resize: { mode: fixed, width: 8, height: 8 } }\nlabels: [red, green]\n';
     const output = await startWorkerWith({ 'c.onnx': buildClassificationStandInModel(), 'colours.model.yaml': manifest });
     expect(output).toMatch(/colours\.model\.yaml: labels: 2 names for a model with 3 classes/);
   });
 
   const weightsCases: Array<[string, Buffer | string | null, RegExp]> = [
     ['a generated Git LFS pointer', GENERATED_POINTER, /this is a Git LFS pointer, not a model/],
-    ['the real Git LFS pointer from ../shared', hasShared(...LFS_FIXTURE) ? readFixture(...LFS_FIXTURE) : null, /this is a Git LFS pointer, not a model/],
-    ['the real HTML page saved as .onnx from ../shared', hasShared(...HTML_FIXTURE) ? readFixture(...HTML_FIXTURE) : null, /this is an HTML page, not a model/],
+    [
+      'the real Git LFS pointer from ../shared',
+      hasShared(...LFS_FIXTURE) ? readFixture(...LFS_FIXTURE) : null,
+      /this is a Git LFS pointer, not a model/,
+    ],
+    [
+      'the real HTML page saved as .onnx from ../shared',
+      hasShared(...HTML_FIXTURE) ? readFixture(...HTML_FIXTURE) : null,
+      /this is an HTML page, not a model/,
+    ],
   ];
   for (const [what, weights, message] of weightsCases) {
     if (weights === null) console.warn(`skipping "weights that are ${what}": ../shared/models/broken is absent`);
     (weights === null ? it.skip : it)(`weights that are ${what}`, async () => {
-      const output = await startWorkerWith({ 'depth.onnx': weights!, 'depth.model.json': JSON.stringify({ name: 'depth', version: '1.0.0', task: 'depth', weights: 'depth.onnx' }) });
+      const output = await startWorkerWith({
+        'depth.onnx': weights!,
+        'depth.model.json': JSON.stringify({ name: 'depth', version: '1.0.0', task: 'depth', weights: 'depth.onnx' }),
+      });
       expect(output).toMatch(/fathom-worker: .*depth\.model\.json: weights .*depth\.onnx: /);
       expect(output).toMatch(message);
     });

@@ -40,7 +40,9 @@ function serveBytes(req: IncomingMessage, res: ServerResponse, body: Buffer): vo
   const start = /^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1];
   if (start !== undefined && Number(start) < body.length) {
     const from = Number(start);
-    res.writeHead(206, { 'content-length': body.length - from, 'content-range': `bytes ${from}-${body.length - 1}/${body.length}` }).end(body.subarray(from));
+    res
+      .writeHead(206, { 'content-length': body.length - from, 'content-range': `bytes ${from}-${body.length - 1}/${body.length}` })
+      .end(body.subarray(from));
     return;
   }
   res.writeHead(200, { 'content-length': body.length }).end(body);
@@ -84,7 +86,9 @@ describe('npm run models (the CLI against a local HTTP server)', () => {
     const manifest = (name: string, sha: string): void =>
       writeFileSync(
         join(modelsDir, `${name}.model.yaml`),
-        ['name: ' + name, 'version: 1.0.0', 'task: depth', 'weights:', `  url: ${base}/${name}/model.onnx`, `  sha256: ${sha}`, ''].join('\n'),
+        ['name: ' + name, 'version: 1.0.0', 'task: depth', 'weights:', `  url: ${base}/${name}/model.onnx`, `  sha256: ${sha}`, ''].join(
+          '\n',
+        ),
       );
     manifest('good', goodSha);
     manifest('corrupted', goodSha);
@@ -107,8 +111,12 @@ describe('npm run models (the CLI against a local HTTP server)', () => {
   /** Where `pull` puts a model of these manifests: <cache>/<name>/<sha256[0:16]>/model.onnx. */
   const weightsPath = (name: string, sha: string): string => join(cacheDir, name, sha.slice(0, 16), 'model.onnx');
   /** Every file under a model's cache folder (.part files included). */
-  const filesOf = (name: string): string[] => (existsSync(join(cacheDir, name)) ? readdirSync(join(cacheDir, name), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.onnx') || f.endsWith('.part')) : []);
-  const lineFor = (output: string, key: string): string => output.split('\n').find((line) => line.startsWith(`${key} `)) ?? `(no line for ${key} in:\n${output})`;
+  const filesOf = (name: string): string[] =>
+    existsSync(join(cacheDir, name))
+      ? readdirSync(join(cacheDir, name), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.onnx') || f.endsWith('.part'))
+      : [];
+  const lineFor = (output: string, key: string): string =>
+    output.split('\n').find((line) => line.startsWith(`${key} `)) ?? `(no line for ${key} in:\n${output})`;
 
   const models = (...args: string[]): Promise<CliRun> => modelsWith({}, ...args);
 
@@ -138,7 +146,9 @@ describe('npm run models (the CLI against a local HTTP server)', () => {
     const before = await models('list');
     expect(before.code).toBe(0);
     expect(before.stdout).toMatch(/^MODEL +TASK +SOURCE +WEIGHTS +STATUS$/m);
-    expect(lineFor(before.stdout, 'good@1.0.0')).toMatch(/^good@1\.0\.0 +depth +url +\S+ +not pulled: npm run models -- pull good@1\.0\.0$/);
+    expect(lineFor(before.stdout, 'good@1.0.0')).toMatch(
+      /^good@1\.0\.0 +depth +url +\S+ +not pulled: npm run models -- pull good@1\.0\.0$/,
+    );
 
     const pull = await models('pull', 'good');
     expect(pull.code).toBe(0);
@@ -167,7 +177,9 @@ describe('npm run models (the CLI against a local HTTP server)', () => {
 
     const verify = await models('verify');
     expect(verify.code).toBe(1);
-    expect(verify.stderr).toContain(`good@1.0.0: ${file}: sha256 mismatch: the manifest says ${goodSha}, the file is ${sha256(lfsPointer(goodSha))}`);
+    expect(verify.stderr).toContain(
+      `good@1.0.0: ${file}: sha256 mismatch: the manifest says ${goodSha}, the file is ${sha256(lfsPointer(goodSha))}`,
+    );
     expect(verify.stderr).toContain(`good@1.0.0: ${file}: this is a Git LFS pointer, not a model`);
     expect(verify.stdout).toMatch(/^0 ok, 1 with problems/m);
     expect(lineFor((await models('list')).stdout, 'good@1.0.0')).toContain('broken: this is a Git LFS pointer, not a model');
@@ -176,7 +188,9 @@ describe('npm run models (the CLI against a local HTTP server)', () => {
   it('refuses a corrupted download: exit 1, a checksum mismatch naming both digests, and no file left', async () => {
     const pull = await models('pull', 'corrupted');
     expect(pull.code).toBe(1);
-    expect(pull.stderr).toContain(`corrupted@1.0.0: ${base}/corrupted/model.onnx: sha256 mismatch: expected ${goodSha}, got ${sha256(corrupted)}`);
+    expect(pull.stderr).toContain(
+      `corrupted@1.0.0: ${base}/corrupted/model.onnx: sha256 mismatch: expected ${goodSha}, got ${sha256(corrupted)}`,
+    );
     expect(filesOf('corrupted')).toEqual([]);
   });
 
@@ -199,7 +213,9 @@ describe('npm run models (the CLI against a local HTTP server)', () => {
     expect(second.code).toBe(0);
     expect(resumeRanges[0]).toBeUndefined();
     expect(resumeRanges[1]).toMatch(/^bytes=[1-9]\d*-$/);
-    expect(second.stdout).toContain(`resume@1.0.0: downloaded ${kb(resumable.length)} (resumed from ${kb(Number(/\d+/.exec(resumeRanges[1] ?? '')?.[0]))}) → `);
+    expect(second.stdout).toContain(
+      `resume@1.0.0: downloaded ${kb(resumable.length)} (resumed from ${kb(Number(/\d+/.exec(resumeRanges[1] ?? '')?.[0]))}) → `,
+    );
     expect(sha256(readFileSync(weightsPath('resume', sha256(resumable))))).toBe(sha256(resumable));
   });
 

@@ -16,20 +16,27 @@ describe('two API instances and two workers', () => {
   afterAll(() => stack.stop());
 
   it('counts both workers for the model', async () => {
-    const { models } = (await (await fetch(`${stack.apis[1]!.url}/v1/models`)).json()) as { models: Array<{ versions: Array<{ workers: number }> }> };
+    const { models } = (await (await fetch(`${stack.apis[1]!.url}/v1/models`)).json()) as {
+      models: Array<{ versions: Array<{ workers: number }> }>;
+    };
     expect(models[0]?.versions[0]?.workers).toBe(2);
   });
 
   it('delivers to a client connected to instance A the result of jobs submitted through instance B', async () => {
     const [a, b] = [stack.apis[0]!, stack.apis[1]!];
     const socket = await stack.connect(a);
-    const image = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#336699' } }).png().toBuffer();
-    const jobs = await Promise.all(Array.from({ length: 6 }, async () => (await (await submit(b, { image, model: 'depth-test' })).json()) as JobAccepted));
+    const image = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#336699' } })
+      .png()
+      .toBuffer();
+    const jobs = await Promise.all(
+      Array.from({ length: 6 }, async () => (await (await submit(b, { image, model: 'depth-test' })).json()) as JobAccepted),
+    );
     const completions = jobs.map((job) => nextEvent(socket, 'job.completed', (e) => e.jobId === job.id));
     for (const job of jobs) expect((await subscribe(socket, job.id)).ok).toBe(true);
     const events = await Promise.all(completions);
     expect(events.map((e) => e.jobId).sort()).toEqual(jobs.map((j) => j.id).sort());
-    for (const event of events) expect(event.result.artifacts).toEqual([expect.objectContaining({ width: 64, height: 48, contentType: 'image/png' })]);
+    for (const event of events)
+      expect(event.result.artifacts).toEqual([expect.objectContaining({ width: 64, height: 48, contentType: 'image/png' })]);
     // Either instance serves the artifact: storage is Redis, not a local disk.
     expect((await fetch(`${a.url}${events[0]!.links.result}`)).status).toBe(200);
   });
@@ -37,10 +44,15 @@ describe('two API instances and two workers', () => {
   it('counts a job end no client heard once for the whole cluster, not once per API instance', async () => {
     const [a, b] = [stack.apis[0]!, stack.apis[1]!];
     const unheard = async () => {
-      const read = async (url: string) => Number(/^fathom_ws_events_unheard_total\{event="job.completed"\} (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? NaN);
+      const read = async (url: string) =>
+        Number(
+          /^fathom_ws_events_unheard_total\{event="job.completed"\} (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? NaN,
+        );
       return (await read(a.url)) + (await read(b.url));
     };
-    const image = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#336699' } }).png().toBuffer();
+    const image = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#336699' } })
+      .png()
+      .toBuffer();
     const before = await unheard();
     const nobodyListens = (await (await submit(b, { image, model: 'depth-test' })).json()) as JobAccepted;
     // A later job watched on both instances: once each delivers its end, both relays have read the
@@ -57,5 +69,4 @@ describe('two API instances and two workers', () => {
     while (counted < 1 && Date.now() < deadline) counted = (await unheard()) - before;
     expect(counted).toBe(1);
   });
-
 });

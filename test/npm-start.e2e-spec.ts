@@ -44,7 +44,14 @@ describe('npm start pulls what it can, serves it, and says what is missing', () 
     writeFileSync(join(dir, 'tiny-2.model.yaml'), manifest('2.0.0', '/depth.onnx'));
     writeFileSync(join(dir, 'gone.model.yaml'), manifest('1.0.0', '/gone.onnx').replace('tiny-depth', 'gone-depth'));
     const port = await freePort();
-    const env: Record<string, string> = { REDIS_URL: '', PORT: String(port), MODELS_DIR: dir, MODELS_CACHE_DIR: join(dir, 'cache'), WORKER_BUILTIN_MODELS: 'false', LOG_LEVEL: 'warn' };
+    const env: Record<string, string> = {
+      REDIS_URL: '',
+      PORT: String(port),
+      MODELS_DIR: dir,
+      MODELS_CACHE_DIR: join(dir, 'cache'),
+      WORKER_BUILTIN_MODELS: 'false',
+      LOG_LEVEL: 'warn',
+    };
     const start = spawnNodeProcess(join(repoRoot(), 'dist/tools/start/start.js'), env, { inheritEnv: true });
     try {
       await start.waitForLine(/Fathom is running\./, 90_000);
@@ -60,7 +67,17 @@ describe('npm start pulls what it can, serves it, and says what is missing', () 
 
       const body = new FormData();
       body.append('model', 'tiny-depth');
-      body.append('image', new Blob([new Uint8Array(await sharp({ create: { width: 32, height: 16, channels: 3, background: '#808080' } }).png().toBuffer())]), 'grey.png');
+      body.append(
+        'image',
+        new Blob([
+          new Uint8Array(
+            await sharp({ create: { width: 32, height: 16, channels: 3, background: '#808080' } })
+              .png()
+              .toBuffer(),
+          ),
+        ]),
+        'grey.png',
+      );
       const response = await fetch(`http://127.0.0.1:${port}/v1/infer`, { method: 'POST', body });
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toBe('image/png');

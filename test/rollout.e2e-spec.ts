@@ -19,7 +19,10 @@ function depthVersionsDir(): string {
   const manifest = (version: string, extra: string) =>
     [`name: depth`, `version: ${version}`, 'task: depth', 'input: { resize: { mode: fixed, width: 28, height: 28 } }', extra].join('\n');
   writeFileSync(join(dir, 'depth-1.0.0.model.yaml'), manifest('1.0.0', 'weights: base.onnx'));
-  writeFileSync(join(dir, 'depth-1.1.0.model.yaml'), manifest('1.1.0', 'weights: base.onnx\nvariants:\n  inverted: { weights: inverted.onnx, description: near is dark }'));
+  writeFileSync(
+    join(dir, 'depth-1.1.0.model.yaml'),
+    manifest('1.1.0', 'weights: base.onnx\nvariants:\n  inverted: { weights: inverted.onnx, description: near is dark }'),
+  );
   writeFileSync(
     join(dir, 'depth-2.0.0.model.yaml'),
     manifest('2.0.0', `weights: { url: "http://127.0.0.1:9/never-pulled.onnx", sha256: "${'0'.repeat(64)}" }`),
@@ -57,7 +60,9 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
     // Left half dark, right half bright: the base model says the right is near, the fine-tune the left.
     const pixels = Buffer.alloc(40 * 20 * 3);
     for (let i = 0; i < 40 * 20; i++) pixels.fill(i % 40 < 20 ? 30 : 220, i * 3, i * 3 + 3);
-    image = await sharp(pixels, { raw: { width: 40, height: 20, channels: 3 } }).png().toBuffer();
+    image = await sharp(pixels, { raw: { width: 40, height: 20, channels: 3 } })
+      .png()
+      .toBuffer();
   });
   afterAll(() => stack.stop());
 
@@ -68,7 +73,12 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
     expect(depth.aliases).toEqual({ stable: '2.0.0', canary: null });
     expect(depth.versions).toEqual([
       expect.objectContaining({ version: '2.0.0', workers: 0, aliases: ['stable'], variants: [] }),
-      expect.objectContaining({ version: '1.1.0', workers: 1, aliases: [], variants: [{ name: 'inverted', description: 'near is dark', workers: 1 }] }),
+      expect.objectContaining({
+        version: '1.1.0',
+        workers: 1,
+        aliases: [],
+        variants: [{ name: 'inverted', description: 'near is dark', workers: 1 }],
+      }),
       expect.objectContaining({ version: '1.0.0', workers: 1, variants: [] }),
     ]);
   });
@@ -87,13 +97,18 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
   });
 
   it('splits unpinned traffic 90/10 between stable and canary: over 2,000 jobs within ±3 points, recorded on each job and in the metrics', async () => {
-    expect(await errorOf({ model: 'depth' })).toMatchObject({ status: 422, code: 'model_not_served', message: expect.stringContaining('(stable: 2.0.0)') });
+    expect(await errorOf({ model: 'depth' })).toMatchObject({
+      status: 422,
+      code: 'model_not_served',
+      message: expect.stringContaining('(stable: 2.0.0)'),
+    });
     expect((await admin('/aliases/stable', 'PUT', { version: '1.0.0' })).status).toBe(200);
     expect((await admin('/aliases/canary', 'PUT', { version: '1.1.0' })).status).toBe(200);
     expect((await admin('/weights', 'PUT', { stable: 90, canary: 10 })).status).toBe(200);
 
     const routed: JobAccepted[] = [];
-    for (let batch = 0; batch < 2000 / 25; batch++) routed.push(...(await Promise.all(Array.from({ length: 25 }, () => accept({ model: 'depth' })))));
+    for (let batch = 0; batch < 2000 / 25; batch++)
+      routed.push(...(await Promise.all(Array.from({ length: 25 }, () => accept({ model: 'depth' })))));
     const canary = routed.filter((job) => job.model.route === 'canary');
     const share = (100 * canary.length) / routed.length;
     console.log(`canary split over ${routed.length} jobs: ${share.toFixed(1)}% canary (target 10)`);
@@ -105,7 +120,9 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
     const sample = await pollStatus(api, canary[0]!.id, ['completed']);
     expect(sample.model).toMatchObject({ name: 'depth', version: '1.1.0', route: 'canary' });
     const metrics = await (await fetch(`${api.url}/metrics`)).text();
-    expect(metrics).toContain(`fathom_jobs_submitted_total{model="depth",version="1.1.0",variant="",task="depth",route="canary"} ${canary.length}`);
+    expect(metrics).toContain(
+      `fathom_jobs_submitted_total{model="depth",version="1.1.0",variant="",task="depth",route="canary"} ${canary.length}`,
+    );
   });
 
   it('pins a version, an alias or a variant, and answers 422 at once for what no worker serves', async () => {
@@ -124,8 +141,16 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
     };
     expect([await nearSide(base), await nearSide(fineTune)]).toEqual(['right', 'left']);
 
-    expect(await errorOf({ model: 'depth@2.0.0' })).toMatchObject({ status: 422, code: 'model_not_served', message: expect.stringContaining('No worker serves depth@2.0.0 now') });
-    expect(await errorOf({ model: 'depth@9.9.9' })).toMatchObject({ status: 422, code: 'model_not_served', message: expect.stringContaining('no version "9.9.9"') });
+    expect(await errorOf({ model: 'depth@2.0.0' })).toMatchObject({
+      status: 422,
+      code: 'model_not_served',
+      message: expect.stringContaining('No worker serves depth@2.0.0 now'),
+    });
+    expect(await errorOf({ model: 'depth@9.9.9' })).toMatchObject({
+      status: 422,
+      code: 'model_not_served',
+      message: expect.stringContaining('no version "9.9.9"'),
+    });
     expect(await errorOf({ model: 'depth@1.0.0', variant: 'inverted' })).toMatchObject({ status: 422, code: 'model_not_served' });
     expect(await errorOf({ model: 'nope' })).toMatchObject({ status: 404, code: 'model_not_found' });
   });
@@ -154,7 +179,10 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
     ]);
     expect(state.log.every((entry) => !Number.isNaN(Date.parse(entry.at)))).toBe(true);
     // …and in the API's log, with the time and the key id, never the key itself.
-    const logged = api.process.output().split('\n').filter((line) => line.includes('"rollout changed"'));
+    const logged = api.process
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"rollout changed"'));
     expect(logged.some((line) => line.includes('"action":"promote"') && line.includes('"keyId":"ops"'))).toBe(true);
     expect(logged.join('\n')).not.toContain('ops-secret');
 
@@ -167,7 +195,6 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
     expect(exhausted.status).toBe(409);
     expect(((await exhausted.json()) as { error: { code: string } }).error.code).toBe('rollout_conflict');
   });
-
 
   it('gives a retry with the same Idempotency-Key its job back even after the model stopped being served', async () => {
     const first = await submit(api, { image, model: 'depth@1.1.0' }, { 'Idempotency-Key': 'retry-after-outage' });
@@ -185,5 +212,4 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
     while (fresh.status !== 422 && Date.now() < deadline) fresh = await errorOf({ model: 'depth@1.1.0' });
     expect(fresh).toMatchObject({ status: 422, code: 'model_not_served' });
   });
-
 });

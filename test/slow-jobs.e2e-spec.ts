@@ -17,7 +17,9 @@ describe('jobs that take a while: progress, cancel, sync timeout, back-pressure 
     await stack.startApi({ API_INFER_TIMEOUT_MS: '100', API_MAX_QUEUE_DEPTH: '3', API_RETRY_AFTER_SECONDS: '7' });
     modelsDir = depthModelsDir(buildSlowDepthModel({ side: SIDE }), 'slow-depth');
     await stack.startWorker({ MODELS_DIR: modelsDir, WORKER_BUILTIN_MODELS: 'false', WORKER_CONCURRENCY: '1' });
-    image = await sharp({ create: { width: SIDE, height: SIDE, channels: 3, background: { r: 90, g: 120, b: 150 } } }).png().toBuffer();
+    image = await sharp({ create: { width: SIDE, height: SIDE, channels: 3, background: { r: 90, g: 120, b: 150 } } })
+      .png()
+      .toBuffer();
   });
   afterAll(() => stack.stop());
 
@@ -114,7 +116,12 @@ describe('jobs that take a while: progress, cancel, sync timeout, back-pressure 
   });
 
   it('on SIGTERM a worker stops taking jobs, finishes the one in flight and exits 0', async () => {
-    const second = await stack.startWorker({ MODELS_DIR: modelsDir, WORKER_BUILTIN_MODELS: 'false', WORKER_CONCURRENCY: '1', WORKER_ID: 'leaving' });
+    const second = await stack.startWorker({
+      MODELS_DIR: modelsDir,
+      WORKER_BUILTIN_MODELS: 'false',
+      WORKER_CONCURRENCY: '1',
+      WORKER_ID: 'leaving',
+    });
     // Two workers with one slot each, two jobs running: one of them is on the worker we stop.
     const first = await submitSlow();
     const other = await submitSlow();
@@ -124,6 +131,7 @@ describe('jobs that take a while: progress, cancel, sync timeout, back-pressure 
     const exit = await second.waitForExit(30_000);
     expect(exit).toEqual({ code: 0, signal: null });
     expect(second.output()).toContain('"msg":"worker stopped"');
-    for (const id of [first.id, other.id]) expect((await pollStatus(stack.api, id, ['completed', 'failed'], 30_000)).state).toBe('completed');
+    for (const id of [first.id, other.id])
+      expect((await pollStatus(stack.api, id, ['completed', 'failed'], 30_000)).state).toBe('completed');
   });
 });

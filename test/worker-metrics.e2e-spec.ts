@@ -44,7 +44,10 @@ function documentedWorkerMetrics(): Map<string, { type: string; labels: string[]
   const section = doc.slice(doc.indexOf('## Worker'));
   const metrics = new Map<string, { type: string; labels: string[] }>();
   for (const row of section.split('\n').filter((l) => l.startsWith('| `fathom_'))) {
-    const [names = '', type = '', labels = ''] = row.split('|').slice(1).map((cell) => cell.trim());
+    const [names = '', type = '', labels = ''] = row
+      .split('|')
+      .slice(1)
+      .map((cell) => cell.trim());
     const labelNames = labels === '—' ? [] : labels.split(',').map((part) => /`([a-z_]+)`/.exec(part)?.[1] ?? part);
     for (const [, name] of names.matchAll(/`(fathom_[a-z_]+)`/g)) metrics.set(name!, { type: type.split(' ')[0]!, labels: labelNames });
   }
@@ -71,7 +74,9 @@ describe("a worker's /metrics: what an operator sees after a few jobs and one ba
 
     const socket: JobsSocket = await stack.connect();
     for (let i = 0; i < GOOD_JOBS; i++) {
-      const image = await sharp({ create: { width: 120 + 10 * i, height: 90, channels: 3, background: '#4080c0' } }).png().toBuffer();
+      const image = await sharp({ create: { width: 120 + 10 * i, height: 90, channels: 3, background: '#4080c0' } })
+        .png()
+        .toBuffer();
       const job = (await (await submit(stack.api, { image, model: 'depth-test' })).json()) as JobAccepted;
       const completed = nextEvent(socket, 'job.completed', (e) => e.jobId === job.id);
       await subscribe(socket, job.id);
@@ -81,7 +86,10 @@ describe("a worker's /metrics: what an operator sees after a few jobs and one ba
     const redis = new Redis(stack.redis.url);
     const queueName = inferenceQueueName(MODEL.model, MODEL.version);
     const queue = createInferenceQueue(queueName, { url: stack.redis.url }, DEFAULT_KEY_PREFIX);
-    const events = new QueueEvents(queueName, { connection: { url: stack.redis.url, maxRetriesPerRequest: null }, prefix: DEFAULT_KEY_PREFIX });
+    const events = new QueueEvents(queueName, {
+      connection: { url: stack.redis.url, maxRetriesPerRequest: null },
+      prefix: DEFAULT_KEY_PREFIX,
+    });
     try {
       await events.waitUntilReady();
       const jobId = randomUUID();
@@ -96,7 +104,11 @@ describe("a worker's /metrics: what an operator sees after a few jobs and one ba
         submittedAt: Date.now(),
         traceId: newTraceId(),
       };
-      const job = await queue.add(INFERENCE_JOB_NAME, data, inferenceJobOptions(jobId, { attempts: 3, backoffMs: 10, retentionSeconds: 600 }));
+      const job = await queue.add(
+        INFERENCE_JOB_NAME,
+        data,
+        inferenceJobOptions(jobId, { attempts: 3, backoffMs: 10, retentionSeconds: 600 }),
+      );
       await expect(job.waitUntilFinished(events, 15_000)).rejects.toThrow(/^\[image_undecodable\]/);
     } finally {
       await events.close();
@@ -118,14 +130,18 @@ describe("a worker's /metrics: what an operator sees after a few jobs and one ba
 
   it('counts completed jobs, and the bad image once as a final failure with its code', () => {
     expect(value('fathom_jobs_completed_total', { ...MODEL, variant: '', task: 'depth' })).toEqual([GOOD_JOBS]);
-    expect(value('fathom_jobs_failed_total', { ...MODEL, variant: '', task: 'depth', code: 'image_undecodable', final: 'true' })).toEqual([1]);
+    expect(value('fathom_jobs_failed_total', { ...MODEL, variant: '', task: 'depth', code: 'image_undecodable', final: 'true' })).toEqual([
+      1,
+    ]);
     // Bad input is never retried: no attempt counted as non-final.
     expect(value('fathom_jobs_failed_total', { final: 'false' })).toEqual([]);
   });
 
   it('times every stage of every completed job, end to end and in the queue', () => {
-    for (const stage of STAGES) expect([stage, value('fathom_job_stage_duration_seconds_count', { ...MODEL, stage })]).toEqual([stage, [GOOD_JOBS]]);
-    for (const stage of STAGES) expect(value('fathom_job_stage_duration_seconds_bucket', { ...MODEL, stage, le: '+Inf' })).toEqual([GOOD_JOBS]);
+    for (const stage of STAGES)
+      expect([stage, value('fathom_job_stage_duration_seconds_count', { ...MODEL, stage })]).toEqual([stage, [GOOD_JOBS]]);
+    for (const stage of STAGES)
+      expect(value('fathom_job_stage_duration_seconds_bucket', { ...MODEL, stage, le: '+Inf' })).toEqual([GOOD_JOBS]);
     expect(value('fathom_job_duration_seconds_count', { ...MODEL, task: 'depth' })).toEqual([GOOD_JOBS]);
     expect(value('fathom_job_duration_seconds_sum', { ...MODEL, task: 'depth' })[0]).toBeGreaterThan(0);
     // Every attempt taken is a queue wait, the bad one's included.
@@ -152,7 +168,13 @@ describe("a worker's /metrics: what an operator sees after a few jobs and one ba
   });
 
   it('has the process metrics', () => {
-    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes']) {
+    for (const name of [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'process_start_time_seconds',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_heap_size_used_bytes',
+    ]) {
       expect([name, value(name, {}).length]).toEqual([name, 1]);
     }
   });
@@ -164,8 +186,16 @@ describe("a worker's /metrics: what an operator sees after a few jobs and one ba
     expect(served.sort()).toEqual([...documented.keys()].sort());
     for (const [name, { type, labels }] of documented) {
       expect([name, scrape.types.get(name)]).toEqual([name, type]);
-      const series = scrape.samples.filter((s) => s.name === name || (type === 'histogram' && [`${name}_bucket`, `${name}_sum`, `${name}_count`].includes(s.name)));
-      for (const sample of series) expect([sample.name, Object.keys(sample.labels).filter((l) => l !== 'le').sort()]).toEqual([sample.name, [...labels].sort()]);
+      const series = scrape.samples.filter(
+        (s) => s.name === name || (type === 'histogram' && [`${name}_bucket`, `${name}_sum`, `${name}_count`].includes(s.name)),
+      );
+      for (const sample of series)
+        expect([
+          sample.name,
+          Object.keys(sample.labels)
+            .filter((l) => l !== 'le')
+            .sort(),
+        ]).toEqual([sample.name, [...labels].sort()]);
     }
   });
 });

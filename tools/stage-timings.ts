@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   console.log(
     JSON.stringify({
       image: basename(file),
-      size: ((a) => (a ? `${a.width}x${a.height}` : "no image output"))(status?.result?.artifacts.find((a) => a.width !== undefined)),
+      size: ((a) => (a ? `${a.width}x${a.height}` : 'no image output'))(status?.result?.artifacts.find((a) => a.width !== undefined)),
       primary: status?.result?.primary,
       modelInput: `${status?.result?.summary.modelInput.width}x${status?.result?.summary.modelInput.height}`,
       runs: samples.length,

@@ -49,9 +49,19 @@ async function run(jobs: number, concurrency: number, env: Record<string, string
   try {
     await stack.startApi({ ...env, API_MAX_QUEUE_DEPTH: '100000' });
     const real = model !== 'tiny';
-    await stack.startWorker({ ...env, ...(real ? { WORKER_MODELS: model } : { MODELS_DIR: depthModelsDir(undefined, 'tiny', NULL_MODEL_INPUT), WORKER_BUILTIN_MODELS: 'false' }), WORKER_CONCURRENCY: String(concurrency) });
+    await stack.startWorker({
+      ...env,
+      ...(real
+        ? { WORKER_MODELS: model }
+        : { MODELS_DIR: depthModelsDir(undefined, 'tiny', NULL_MODEL_INPUT), WORKER_BUILTIN_MODELS: 'false' }),
+      WORKER_CONCURRENCY: String(concurrency),
+    });
     const [width, height] = real ? [600, 400] : [64, 48];
-    const image = await sharp({ create: { width, height, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer();
+    const image = await sharp({
+      create: { width, height, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } },
+    })
+      .png()
+      .toBuffer();
     const one = async () => {
       const started = performance.now();
       const response = await submit(stack.api, { image, model }, {}, '/v1/infer');
@@ -62,9 +72,11 @@ async function run(jobs: number, concurrency: number, env: Record<string, string
     const drive = async (count: number) => {
       const latencies: number[] = [];
       let next = 0;
-      await Promise.all(Array.from({ length: concurrency }, async () => {
-        while (next++ < count) latencies.push(await one());
-      }));
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next++ < count) latencies.push(await one());
+        }),
+      );
       return latencies;
     };
     await drive(Math.min(50, jobs)); // warm-up: sessions, JIT, connections
@@ -74,7 +86,12 @@ async function run(jobs: number, concurrency: number, env: Record<string, string
     const latencies = (await drive(jobs)).sort((a, b) => a - b);
     const seconds = (performance.now() - started) / 1000;
     const [apiCpu, workerCpu] = pids.map((pid, i) => (cpuMs(pid) - cpuBefore[i]!) / jobs);
-    return { jobsPerSecond: jobs / seconds, p50Ms: latencies[Math.floor(latencies.length / 2)]!, apiCpuMsPerJob: apiCpu!, workerCpuMsPerJob: workerCpu! };
+    return {
+      jobsPerSecond: jobs / seconds,
+      p50Ms: latencies[Math.floor(latencies.length / 2)]!,
+      apiCpuMsPerJob: apiCpu!,
+      workerCpuMsPerJob: workerCpu!,
+    };
   } finally {
     await stack.stop();
   }
@@ -105,15 +122,27 @@ async function main(): Promise<void> {
   }
   sink.close();
   const median = (mode: string, key: keyof RunResult) => results[mode]!.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(rounds / 2)]!;
-  const summary = Object.fromEntries(['off', 'on'].map((mode) => [mode, rounded({ jobsPerSecond: median(mode, 'jobsPerSecond'), p50Ms: median(mode, 'p50Ms'), apiCpuMsPerJob: median(mode, 'apiCpuMsPerJob'), workerCpuMsPerJob: median(mode, 'workerCpuMsPerJob') })]));
+  const summary = Object.fromEntries(
+    ['off', 'on'].map((mode) => [
+      mode,
+      rounded({
+        jobsPerSecond: median(mode, 'jobsPerSecond'),
+        p50Ms: median(mode, 'p50Ms'),
+        apiCpuMsPerJob: median(mode, 'apiCpuMsPerJob'),
+        workerCpuMsPerJob: median(mode, 'workerCpuMsPerJob'),
+      }),
+    ]),
+  );
   const cpu = (mode: string) => median(mode, 'apiCpuMsPerJob') + median(mode, 'workerCpuMsPerJob');
-  console.log(JSON.stringify({
-    median: summary,
-    throughputOverheadPercent: Math.round((1 - median('on', 'jobsPerSecond') / median('off', 'jobsPerSecond')) * 1000) / 10,
-    cpuPerJobOverheadPercent: Math.round((cpu('on') / cpu('off') - 1) * 1000) / 10,
-    addedCpuMsPerJob: Math.round((cpu('on') - cpu('off')) * 100) / 100,
-    otlpRequests: sink.requests(),
-  }));
+  console.log(
+    JSON.stringify({
+      median: summary,
+      throughputOverheadPercent: Math.round((1 - median('on', 'jobsPerSecond') / median('off', 'jobsPerSecond')) * 1000) / 10,
+      cpuPerJobOverheadPercent: Math.round((cpu('on') / cpu('off') - 1) * 1000) / 10,
+      addedCpuMsPerJob: Math.round((cpu('on') - cpu('off')) * 100) / 100,
+      otlpRequests: sink.requests(),
+    }),
+  );
 }
 
 main().catch((error: Error) => {

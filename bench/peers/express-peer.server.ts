@@ -35,7 +35,11 @@ async function inferOnce(session: ort.InferenceSession, spec: ModelSpec, bytes: 
   const outputs = await session.run({ [spec.input.name]: new ort.Tensor('float32', tensor.data, tensor.dims) });
   const output = outputs[spec.output.name];
   if (!output || output.type !== 'float32') throw new Error(`Model output "${spec.output.name}" is missing or not float32.`);
-  const result = await finishTask(spec, prepared, { options, output: { data: output.data as Float32Array, dims: output.dims }, png: DEFAULT_PNG_ENCODING });
+  const result = await finishTask(spec, prepared, {
+    options,
+    output: { data: output.data as Float32Array, dims: output.dims },
+    png: DEFAULT_PNG_ENCODING,
+  });
   const primary = result.artifacts.find((a) => a.name === result.primary);
   if (!primary) throw new Error(`no ${result.primary} artifact`);
   return primary;

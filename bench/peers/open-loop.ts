@@ -48,11 +48,16 @@ export async function attempt(target: HttpTarget, image: BenchImage, timeoutMs: 
     const status = response.status;
     if (status === 200) return settled({ outcome: 'ok', status, jobId: response.headers.get('x-fathom-job-id') ?? undefined });
     if (status === 202) return settled({ outcome: 'accepted', status, jobId: (JSON.parse(bytes.toString()) as { id: string }).id });
-    if (status === 429 || status === 503) return settled({ outcome: 'refused', status, retryAfter: response.headers.get('retry-after') ?? undefined });
+    if (status === 429 || status === 503)
+      return settled({ outcome: 'refused', status, retryAfter: response.headers.get('retry-after') ?? undefined });
     return settled({ outcome: 'error', status, detail: `${status} ${bytes.toString().slice(0, 200)}` });
   } catch (error) {
     // Duck-typed: the timeout's DOMException is not an `Error` of every realm (jest's, for one).
-    const { name, message, cause } = (typeof error === 'object' && error !== null ? error : {}) as { name?: unknown; message?: unknown; cause?: { message?: unknown } };
+    const { name, message, cause } = (typeof error === 'object' && error !== null ? error : {}) as {
+      name?: unknown;
+      message?: unknown;
+      cause?: { message?: unknown };
+    };
     if (name === 'TimeoutError' || name === 'AbortError') return settled({ outcome: 'timeout' });
     const why = typeof cause?.message === 'string' ? `: ${cause.message}` : '';
     return settled({ outcome: 'error', detail: `${typeof message === 'string' ? message : String(error)}${why}` });
@@ -69,7 +74,13 @@ export interface LoadRun {
  * `clients` closed-loop clients, each sending its next request when the last one settled, until
  * `requests` were sent; images in turn, as bench/load-driver.ts does.
  */
-export async function closedLoop(target: HttpTarget, images: BenchImage[], requests: number, clients: number, timeoutMs: number): Promise<LoadRun> {
+export async function closedLoop(
+  target: HttpTarget,
+  images: BenchImage[],
+  requests: number,
+  clients: number,
+  timeoutMs: number,
+): Promise<LoadRun> {
   const attempts: Attempt[] = [];
   let next = 0;
   const started = performance.now();

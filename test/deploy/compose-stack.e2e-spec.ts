@@ -56,7 +56,9 @@ function composeSchemaErrors(compose: unknown): string[] {
   const validate = ajv.compile(schema);
   // The 2021 schema predates the top-level `name`; it is checked on its own below.
   const { name: _name, ...rest } = compose as Dict;
-  return validate(rest) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
+  return validate(rest)
+    ? []
+    : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
 }
 
 describe('deploy/compose: the files are valid Compose', () => {
@@ -70,7 +72,9 @@ describe('deploy/compose: the files are valid Compose', () => {
 
   it('the schema check can fail: a misspelt key and a bad duration are reported', () => {
     const broken = mergeCompose(base, { services: { worker: { stop_grace_periodd: '60s', healthcheck: { interval: 'soon' } } } });
-    expect(composeSchemaErrors(broken).join('\n')).toMatch(/must NOT have additional properties[\s\S]*stop_grace_periodd|stop_grace_periodd/);
+    expect(composeSchemaErrors(broken).join('\n')).toMatch(
+      /must NOT have additional properties[\s\S]*stop_grace_periodd|stop_grace_periodd/,
+    );
     expect(composeSchemaErrors(broken).join('\n')).toMatch(/healthcheck\/interval must match format "duration"/);
   });
 
@@ -81,7 +85,9 @@ describe('deploy/compose: the files are valid Compose', () => {
   });
 
   it('has the job path and the observability services', () => {
-    expect(Object.keys(services(base)).sort()).toEqual(['alertmanager', 'api', 'grafana', 'jaeger', 'otel-collector', 'prometheus', 'proxy', 'redis', 'worker'].sort());
+    expect(Object.keys(services(base)).sort()).toEqual(
+      ['alertmanager', 'api', 'grafana', 'jaeger', 'otel-collector', 'prometheus', 'proxy', 'redis', 'worker'].sort(),
+    );
   });
 });
 
@@ -89,7 +95,12 @@ describe('deploy/compose: scaling', () => {
   it.each(['api', 'worker'])('%s has no container_name and no host port, so --scale works', (name) => {
     for (const compose of [base, withGpu]) {
       const svc = service(compose, name);
-      expect({ name, container_name: svc['container_name'], ports: svc['ports'], hostname: svc['hostname'] }).toEqual({ name, container_name: undefined, ports: undefined, hostname: undefined });
+      expect({ name, container_name: svc['container_name'], ports: svc['ports'], hostname: svc['hostname'] }).toEqual({
+        name,
+        container_name: undefined,
+        ports: undefined,
+        hostname: undefined,
+      });
       expect(svc['expose']).toEqual([expect.any(String)]);
     }
   });
@@ -99,7 +110,8 @@ describe('deploy/compose: scaling', () => {
       (isDict(svc) && Array.isArray(svc['ports']) ? (svc['ports'] as unknown[]) : []).map((p) => ({ name, port: String(p) })),
     );
     expect(published.filter((p) => /(^|:)8080:/.test(p.port))).toEqual([{ name: 'proxy', port: '8080:8080' }]);
-    for (const p of published.filter((x) => ['prometheus', 'alertmanager', 'jaeger', 'otel-collector'].includes(x.name))) expect(p.port).toMatch(/^127\.0\.0\.1:/);
+    for (const p of published.filter((x) => ['prometheus', 'alertmanager', 'jaeger', 'otel-collector'].includes(x.name)))
+      expect(p.port).toMatch(/^127\.0\.0\.1:/);
   });
 });
 
@@ -110,7 +122,11 @@ describe('deploy/compose: images, volumes, dependencies', () => {
       for (const [name, svc] of Object.entries(services(compose))) {
         const build = isDict(svc) ? svc['build'] : undefined;
         if (isDict(build)) {
-          expect({ name, dockerfile: build['dockerfile'], context: build['context'] }).toEqual({ name, dockerfile: 'Dockerfile', context: '../..' });
+          expect({ name, dockerfile: build['dockerfile'], context: build['context'] }).toEqual({
+            name,
+            dockerfile: 'Dockerfile',
+            context: '../..',
+          });
           expect({ name, target: stages.some((s) => s.name === build['target']) }).toEqual({ name, target: true });
         } else {
           const image = stringAt(svc, 'image');
@@ -125,13 +141,22 @@ describe('deploy/compose: images, volumes, dependencies', () => {
     for (const [name, svc] of Object.entries(services(base))) {
       for (const mount of serviceMounts(dictAt(svc), COMPOSE_DIR)) {
         if (!mount.hostPath) {
-          expect({ name, volume: mount.source, declared: declared.includes(mount.source) }).toEqual({ name, volume: mount.source, declared: true });
+          expect({ name, volume: mount.source, declared: declared.includes(mount.source) }).toEqual({
+            name,
+            volume: mount.source,
+            declared: true,
+          });
           continue;
         }
         const path = fromRoot(mount.hostPath);
         // ../../models is the operator's own manifests folder (MODELS_DIR), optional.
         if (path === 'models') continue;
-        expect({ name, path, exists: exists(mount.hostPath), readOnly: mount.readOnly }).toEqual({ name, path, exists: true, readOnly: true });
+        expect({ name, path, exists: exists(mount.hostPath), readOnly: mount.readOnly }).toEqual({
+          name,
+          path,
+          exists: true,
+          readOnly: true,
+        });
       }
     }
   });
@@ -142,7 +167,8 @@ describe('deploy/compose: images, volumes, dependencies', () => {
       for (const [dep, how] of Object.entries(deps)) {
         const target = services(base)[dep];
         expect({ name, dep, exists: isDict(target) }).toEqual({ name, dep, exists: true });
-        if (stringAt(how, 'condition') === 'service_healthy') expect({ name, dep, healthcheck: isDict(dictAt(target)['healthcheck']) }).toEqual({ name, dep, healthcheck: true });
+        if (stringAt(how, 'condition') === 'service_healthy')
+          expect({ name, dep, healthcheck: isDict(dictAt(target)['healthcheck']) }).toEqual({ name, dep, healthcheck: true });
       }
     }
   });
@@ -151,7 +177,9 @@ describe('deploy/compose: images, volumes, dependencies', () => {
     const command = listAt(service(base, 'redis'), 'command').join(' ');
     expect(command).toMatch(/--appendonly yes/);
     expect(command).toMatch(/--maxmemory-policy noeviction/);
-    expect(serviceMounts(service(base, 'redis'), COMPOSE_DIR)).toEqual([expect.objectContaining({ source: 'redis-data', target: '/data' })]);
+    expect(serviceMounts(service(base, 'redis'), COMPOSE_DIR)).toEqual([
+      expect.objectContaining({ source: 'redis-data', target: '/data' }),
+    ]);
   });
 });
 
@@ -189,14 +217,19 @@ describe('deploy/compose: api and worker environment agree with Prometheus, the 
   it('the worker keeps the model cache volume and the models folder, and has time to finish its jobs', () => {
     const mounts = serviceMounts(service(base, 'worker'), COMPOSE_DIR);
     expect(mounts).toEqual(
-      expect.arrayContaining([expect.objectContaining({ source: 'model-cache', target: env('worker')['MODELS_CACHE_DIR'] }), expect.objectContaining({ target: env('worker')['MODELS_DIR'], readOnly: true })]),
+      expect.arrayContaining([
+        expect.objectContaining({ source: 'model-cache', target: env('worker')['MODELS_CACHE_DIR'] }),
+        expect.objectContaining({ target: env('worker')['MODELS_DIR'], readOnly: true }),
+      ]),
     );
     expect(service(base, 'worker')['stop_grace_period']).toBe('60s');
   });
 
   it('healthchecks probe the port each app listens on', () => {
     expect(listAt(service(base, 'api'), 'healthcheck', 'test').join(' ')).toContain(`127.0.0.1:${env('api')['PORT']}/healthz`);
-    expect(listAt(service(base, 'worker'), 'healthcheck', 'test').join(' ')).toContain(`127.0.0.1:${env('worker')['WORKER_METRICS_PORT']}/metrics`);
+    expect(listAt(service(base, 'worker'), 'healthcheck', 'test').join(' ')).toContain(
+      `127.0.0.1:${env('worker')['WORKER_METRICS_PORT']}/metrics`,
+    );
   });
 });
 
@@ -204,7 +237,9 @@ describe('deploy/compose/nginx.conf: one entry point for every api replica', () 
   const conf = readText('deploy', 'compose', 'nginx.conf');
 
   it('is mounted into the proxy and listens on the published port', () => {
-    expect(serviceMounts(service(base, 'proxy'), COMPOSE_DIR)).toEqual([expect.objectContaining({ source: './nginx.conf', target: '/etc/nginx/nginx.conf', readOnly: true })]);
+    expect(serviceMounts(service(base, 'proxy'), COMPOSE_DIR)).toEqual([
+      expect.objectContaining({ source: './nginx.conf', target: '/etc/nginx/nginx.conf', readOnly: true }),
+    ]);
     expect(conf).toMatch(/^\s*listen 8080;/m);
   });
 
@@ -273,7 +308,12 @@ describe('deploy: Prometheus, Alertmanager, the collector and Grafana get the fi
     for (const [pipeline, spec] of Object.entries(pipelines)) {
       for (const kind of ['receivers', 'processors', 'exporters']) {
         for (const component of isDict(spec) && Array.isArray(spec[kind]) ? (spec[kind] as string[]) : []) {
-          expect({ pipeline, kind, component, defined: isDict(dictAt(config)[kind]) && component in dictAt(config, kind) }).toEqual({ pipeline, kind, component, defined: true });
+          expect({ pipeline, kind, component, defined: isDict(dictAt(config)[kind]) && component in dictAt(config, kind) }).toEqual({
+            pipeline,
+            kind,
+            component,
+            defined: true,
+          });
         }
       }
     }
@@ -303,7 +343,12 @@ describe('deploy: Prometheus, Alertmanager, the collector and Grafana get the fi
     const ports: Record<string, number> = { prometheus: 9090, jaeger: 16686, alertmanager: 9093 };
     for (const d of datasources) {
       const { host, port } = hostPort(stringAt(d, 'url'));
-      expect({ uid: d['uid'], host, port, isService: host in services(base) }).toEqual({ uid: d['uid'], host, port: ports[String(d['uid'])], isService: true });
+      expect({ uid: d['uid'], host, port, isService: host in services(base) }).toEqual({
+        uid: d['uid'],
+        host,
+        port: ports[String(d['uid'])],
+        isService: true,
+      });
     }
   });
 
@@ -313,10 +358,13 @@ describe('deploy: Prometheus, Alertmanager, the collector and Grafana get the fi
     const providers = listAt(config, 'providers').map((p) => dictAt(p));
     expect(providers).toHaveLength(1);
     expect(providers[0]).toMatchObject({ type: 'file', folder: 'Fathom', allowUiUpdates: false });
-    const dashboards = serviceMounts(service(base, 'grafana'), COMPOSE_DIR).find((m) => m.hostPath && fromRoot(m.hostPath) === 'deploy/grafana/dashboards');
+    const dashboards = serviceMounts(service(base, 'grafana'), COMPOSE_DIR).find(
+      (m) => m.hostPath && fromRoot(m.hostPath) === 'deploy/grafana/dashboards',
+    );
     expect(dashboards).toMatchObject({ readOnly: true });
     expect(stringAt(providers[0], 'options', 'path')).toBe(dashboards?.target);
-    if (exists(repoPath('deploy', 'grafana', 'dashboards'))) expect(statSync(repoPath('deploy', 'grafana', 'dashboards')).isDirectory()).toBe(true);
+    if (exists(repoPath('deploy', 'grafana', 'dashboards')))
+      expect(statSync(repoPath('deploy', 'grafana', 'dashboards')).isDirectory()).toBe(true);
   });
 });
 
@@ -331,7 +379,9 @@ describe('deploy/compose/docker-compose.gpu.yml: the GPU worker', () => {
   });
 
   it('reserves an NVIDIA GPU for each replica', () => {
-    expect(listAt(worker(), 'deploy', 'resources', 'reservations', 'devices')).toEqual([expect.objectContaining({ driver: 'nvidia', capabilities: ['gpu'] })]);
+    expect(listAt(worker(), 'deploy', 'resources', 'reservations', 'devices')).toEqual([
+      expect.objectContaining({ driver: 'nvidia', capabilities: ['gpu'] }),
+    ]);
   });
 });
 
@@ -363,10 +413,16 @@ describe('Dockerfile: small, unprivileged images for api, worker and the GPU wor
   it('the runtime images copy production dependencies only, and the compiled code', () => {
     for (const target of ['api', 'worker', 'worker-gpu']) {
       const copies = instructions(target).filter((i) => i.keyword === 'COPY' && i.args.includes('node_modules'));
-      expect({ target, copies: copies.map((c) => /--from=(\S+)/.exec(c.args)?.[1]) }).toEqual({ target, copies: [target === 'worker-gpu' ? 'prod-deps-cuda' : 'prod-deps'] });
+      expect({ target, copies: copies.map((c) => /--from=(\S+)/.exec(c.args)?.[1]) }).toEqual({
+        target,
+        copies: [target === 'worker-gpu' ? 'prod-deps-cuda' : 'prod-deps'],
+      });
     }
     for (const deps of ['prod-deps', 'prod-deps-cuda']) {
-      const run = stageChain(stages, deps).flatMap((s) => s.instructions).find((i) => i.keyword === 'RUN')?.args ?? '';
+      const run =
+        stageChain(stages, deps)
+          .flatMap((s) => s.instructions)
+          .find((i) => i.keyword === 'RUN')?.args ?? '';
       expect(run).toMatch(/npm ci --omit=dev/);
     }
   });
@@ -379,7 +435,12 @@ describe('Dockerfile: small, unprivileged images for api, worker and the GPU wor
     expect(nodeStage?.from).toMatch(/^node:20\.\d+\.\d+-/);
     const cudaDeps = stageChain(stages, 'prod-deps-cuda').flatMap((s) => s.instructions);
     expect(cudaDeps.find((i) => i.keyword === 'RUN')?.args).toMatch(/npm ci [^&]*--onnxruntime-node-install=cuda12/);
-    expect(gpu[0]?.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ')).toMatch(/ORT_EXECUTION_PROVIDERS=cuda,cpu/);
+    expect(
+      gpu[0]?.instructions
+        .filter((i) => i.keyword === 'ENV')
+        .map((i) => i.args)
+        .join(' '),
+    ).toMatch(/ORT_EXECUTION_PROVIDERS=cuda,cpu/);
   });
 
   it('the build stage gets everything npm run build reads, and .dockerignore keeps none of it out', () => {
@@ -389,11 +450,29 @@ describe('Dockerfile: small, unprivileged images for api, worker and the GPU wor
       .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
     const ignore = dockerIgnorePatterns();
     // tsconfig's sources, and what tools/copy-assets.js copies into dist/.
-    for (const needed of ['package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'nest-cli.json', 'apps', 'libs', 'tools', 'tools/copy-assets.js', 'libs/models/manifests', 'apps/api/src/web/public']) {
+    for (const needed of [
+      'package.json',
+      'package-lock.json',
+      '.npmrc',
+      'tsconfig.json',
+      'nest-cli.json',
+      'apps',
+      'libs',
+      'tools',
+      'tools/copy-assets.js',
+      'libs/models/manifests',
+      'apps/api/src/web/public',
+    ]) {
       const covered = copied.some((c) => needed === c || needed.startsWith(`${c}/`));
-      expect({ needed, covered, ignored: dockerIgnored(ignore, needed), exists: exists(repoPath(needed)) }).toEqual({ needed, covered: true, ignored: false, exists: true });
+      expect({ needed, covered, ignored: dockerIgnored(ignore, needed), exists: exists(repoPath(needed)) }).toEqual({
+        needed,
+        covered: true,
+        ignored: false,
+        exists: true,
+      });
     }
-    for (const kept of ['node_modules', 'dist', '.git', 'test', 'apps/api/src/jobs/jobs.controller.spec.ts']) expect({ kept, ignored: dockerIgnored(ignore, kept) }).toEqual({ kept, ignored: true });
+    for (const kept of ['node_modules', 'dist', '.git', 'test', 'apps/api/src/jobs/jobs.controller.spec.ts'])
+      expect({ kept, ignored: dockerIgnored(ignore, kept) }).toEqual({ kept, ignored: true });
     expect(exists(join(COMPOSE_DIR, '..', '..', 'Dockerfile'))).toBe(true);
   });
 });

@@ -85,11 +85,21 @@ describe('deploy/grafana/dashboards: structure', () => {
           continue;
         }
         expect({ file, panel: title, datasource: panel['datasource'] }).toEqual({ file, panel: title, datasource: DATASOURCE });
-        expect({ file, panel: title, description: panel['description'] }).toEqual({ file, panel: title, description: expect.stringMatching(/\S.{20,}/) });
+        expect({ file, panel: title, description: panel['description'] }).toEqual({
+          file,
+          panel: title,
+          description: expect.stringMatching(/\S.{20,}/),
+        });
         const targets = targetsOf(panel);
         expect({ file, panel: title, queries: targets.length > 0 }).toEqual({ file, panel: title, queries: true });
         for (const target of targets) {
-          expect({ file, panel: title, refId: target['refId'], datasource: target['datasource'] ?? DATASOURCE, expr: typeof target['expr'] }).toEqual({
+          expect({
+            file,
+            panel: title,
+            refId: target['refId'],
+            datasource: target['datasource'] ?? DATASOURCE,
+            expr: typeof target['expr'],
+          }).toEqual({
             file,
             panel: title,
             refId: expect.stringMatching(/^[A-Z]$/),
@@ -98,17 +108,32 @@ describe('deploy/grafana/dashboards: structure', () => {
           });
         }
         const refIds = targets.map((t) => t['refId']);
-        expect({ file, panel: title, refIdsUnique: new Set(refIds).size === refIds.length }).toEqual({ file, panel: title, refIdsUnique: true });
+        expect({ file, panel: title, refIdsUnique: new Set(refIds).size === refIds.length }).toEqual({
+          file,
+          panel: title,
+          refIdsUnique: true,
+        });
       }
     }
   });
 
   it('panels fit the 24-column grid and do not overlap', () => {
     for (const { file, json } of dashboards) {
-      const boxes = panelsOf(json).map((p) => ({ title: String(p['title']), ...(p['gridPos'] as { x: number; y: number; w: number; h: number }) }));
-      for (const b of boxes) expect({ file, panel: b.title, fits: b.x >= 0 && b.w > 0 && b.h > 0 && b.x + b.w <= 24 }).toEqual({ file, panel: b.title, fits: true });
+      const boxes = panelsOf(json).map((p) => ({
+        title: String(p['title']),
+        ...(p['gridPos'] as { x: number; y: number; w: number; h: number }),
+      }));
+      for (const b of boxes)
+        expect({ file, panel: b.title, fits: b.x >= 0 && b.w > 0 && b.h > 0 && b.x + b.w <= 24 }).toEqual({
+          file,
+          panel: b.title,
+          fits: true,
+        });
       const overlaps = boxes.flatMap((a, i) =>
-        boxes.slice(i + 1).filter((b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h).map((b) => `${a.title} × ${b.title}`),
+        boxes
+          .slice(i + 1)
+          .filter((b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h)
+          .map((b) => `${a.title} × ${b.title}`),
       );
       expect({ file, overlaps }).toEqual({ file, overlaps: [] });
     }
@@ -116,7 +141,9 @@ describe('deploy/grafana/dashboards: structure', () => {
 
   it('the $model variable lists models from fathom_jobs_submitted_total, with All; every variable a query uses is declared or built in', () => {
     for (const { file, json } of dashboards) {
-      const variables = (isDict(json['templating']) && Array.isArray(json['templating']['list']) ? json['templating']['list'] : []) as Dict[];
+      const variables = (
+        isDict(json['templating']) && Array.isArray(json['templating']['list']) ? json['templating']['list'] : []
+      ) as Dict[];
       const model = variables.find((v) => v['name'] === 'model');
       expect({ file, model }).toEqual({
         file,
@@ -132,7 +159,12 @@ describe('deploy/grafana/dashboards: structure', () => {
       const declared = variables.map((v) => v['name']);
       const used = queries.filter((q) => q.file === file).flatMap((q) => variablesIn(q.expr).map((name) => ({ panel: q.panel, name })));
       for (const { panel, name } of used) {
-        expect({ file, panel, variable: name, known: declared.includes(name) || BUILTIN_VARIABLES.includes(name) }).toEqual({ file, panel, variable: name, known: true });
+        expect({ file, panel, variable: name, known: declared.includes(name) || BUILTIN_VARIABLES.includes(name) }).toEqual({
+          file,
+          panel,
+          variable: name,
+          known: true,
+        });
       }
     }
   });
@@ -141,9 +173,13 @@ describe('deploy/grafana/dashboards: structure', () => {
     const documented = documentedMetrics();
     const defaults = new Registry();
     collectDefaultMetrics({ register: defaults });
-    const defaultNames = (await defaults.getMetricsAsJSON()).flatMap((m) => (String(m.type) === 'histogram' ? ['_bucket', '_sum', '_count'].map((s) => m.name + s) : [m.name]));
+    const defaultNames = (await defaults.getMetricsAsJSON()).flatMap((m) =>
+      String(m.type) === 'histogram' ? ['_bucket', '_sum', '_count'].map((s) => m.name + s) : [m.name],
+    );
     defaults.clear();
-    expect(documented.map((m) => m.name)).toEqual(expect.arrayContaining(['fathom_jobs_submitted_total', 'fathom_input_width_pixels', 'fathom_input_height_pixels']));
+    expect(documented.map((m) => m.name)).toEqual(
+      expect.arrayContaining(['fathom_jobs_submitted_total', 'fathom_input_width_pixels', 'fathom_input_height_pixels']),
+    );
     const known = (metric: string) => {
       if (metric === 'up' || defaultNames.includes(metric)) return true;
       if (documented.some((m) => m.name === metric && m.type !== 'histogram')) return true;
@@ -153,7 +189,8 @@ describe('deploy/grafana/dashboards: structure', () => {
     for (const q of queries) {
       const metrics = selectorsIn(q.expr).map((s) => s.metric);
       expect({ query: queryName(q), selectsAMetric: metrics.length > 0 }).toEqual({ query: queryName(q), selectsAMetric: true });
-      for (const metric of metrics) expect({ query: queryName(q), metric, known: known(metric) }).toEqual({ query: queryName(q), metric, known: true });
+      for (const metric of metrics)
+        expect({ query: queryName(q), metric, known: known(metric) }).toEqual({ query: queryName(q), metric, known: true });
     }
   });
 
@@ -165,7 +202,11 @@ describe('deploy/grafana/dashboards: structure', () => {
       for (const s of selectorsIn(q.expr).filter((sel) => sel.metric.startsWith('fathom_'))) {
         const base = documented.find((m) => m.name === s.metric || (m.type === 'histogram' && s.metric.startsWith(`${m.name}_`)));
         const job = /\bjob="([^"]+)"/.exec(s.matchers)?.[1];
-        expect({ query: queryName(q), selector: s.text, job }).toEqual({ query: queryName(q), selector: s.text, job: base ? jobOf[base.servedBy] : 'a documented metric' });
+        expect({ query: queryName(q), selector: s.text, job }).toEqual({
+          query: queryName(q),
+          selector: s.text,
+          job: base ? jobOf[base.servedBy] : 'a documented metric',
+        });
       }
     }
   });
@@ -200,7 +241,8 @@ const NO_DATA_UNDER_THIS_LOAD: { metric: string; matcher?: string; why: string }
   { metric: 'fathom_jobs_cancelled_total', why: 'no job is cancelled' },
   { metric: 'fathom_execution_provider_fallbacks_total', why: 'the worker asks for the CPU provider and gets it' },
 ];
-const expectedNoData = (metric: string, matchers: string) => NO_DATA_UNDER_THIS_LOAD.find((n) => n.metric === metric && (!n.matcher || matchers.includes(n.matcher)));
+const expectedNoData = (metric: string, matchers: string) =>
+  NO_DATA_UNDER_THIS_LOAD.find((n) => n.metric === metric && (!n.matcher || matchers.includes(n.matcher)));
 
 const TARGET_JOBS = ['fathom-api', 'fathom-worker'];
 
@@ -216,16 +258,28 @@ describe('deploy/grafana/dashboards: every query against a real Prometheus scrap
   };
   /** Waits until every target has been scraped (and answered) after `afterS`. */
   const scrapedAfter = (afterS: number) =>
-    pollUntil(`a scrape of ${TARGET_JOBS.join(' and ')} after ${afterS}`, async () => {
-      const [scrapes, up] = [await lastScrapes(), (await prometheus!.query(`up{job=~"${TARGET_JOBS.join('|')}"} == 1`)).data?.result ?? []];
-      return TARGET_JOBS.every((job) => (scrapes[job] ?? 0) > afterS && up.some((s) => s.metric['job'] === job));
-    }, 20_000);
+    pollUntil(
+      `a scrape of ${TARGET_JOBS.join(' and ')} after ${afterS}`,
+      async () => {
+        const [scrapes, up] = [
+          await lastScrapes(),
+          (await prometheus!.query(`up{job=~"${TARGET_JOBS.join('|')}"} == 1`)).data?.result ?? [],
+        ];
+        return TARGET_JOBS.every((job) => (scrapes[job] ?? 0) > afterS && up.some((s) => s.metric['job'] === job));
+      },
+      20_000,
+    );
 
   beforeAll(async () => {
     stack = await FathomStack.start();
     // Two attempts, short backoff: the failing jobs give failed attempts, retried and final, quickly.
     const api = await stack.startApi({ JOB_ATTEMPTS: '2', JOB_BACKOFF_MS: '20' });
-    const worker = await stack.startWorker({ MODELS_DIR: modelsDir(), WORKER_BUILTIN_MODELS: 'false', WORKER_METRICS_PORT: '0', WORKER_METRICS_HOST: '127.0.0.1' });
+    const worker = await stack.startWorker({
+      MODELS_DIR: modelsDir(),
+      WORKER_BUILTIN_MODELS: 'false',
+      WORKER_METRICS_PORT: '0',
+      WORKER_METRICS_HOST: '127.0.0.1',
+    });
     const listening = await worker.waitForLine(/"msg":"metrics listening"/, 10_000);
     const workerMetrics = (JSON.parse(listening) as { url: string }).url;
 
@@ -233,10 +287,14 @@ describe('deploy/grafana/dashboards: every query against a real Prometheus scrap
       { job: 'fathom-api', url: `${api.url}/metrics` },
       { job: 'fathom-worker', url: workerMetrics },
     ]);
-    await pollUntil('both targets up', async () => {
-      const up = (await prometheus!.query('up == 1')).data?.result ?? [];
-      return TARGET_JOBS.every((job) => up.some((s) => s.metric['job'] === job));
-    }, 20_000);
+    await pollUntil(
+      'both targets up',
+      async () => {
+        const up = (await prometheus!.query('up == 1')).data?.result ?? [];
+        return TARGET_JOBS.every((job) => up.some((s) => s.metric['job'] === job));
+      },
+      20_000,
+    );
 
     // Waves with a scrape between them: every series exists in one scrape and grows by the next,
     // so rates and quantiles have increases to work on, not only a first sample.
@@ -268,14 +326,23 @@ describe('deploy/grafana/dashboards: every query against a real Prometheus scrap
     expect(series.map((s) => `${JSON.stringify(s.metric)} ${s.value[1]}`)).toContainEqual(expect.not.stringMatching(/ NaN$/));
   });
 
-  const selectors = [...new Map(queries.flatMap((q) => selectorsIn(q.expr).map((s) => [s.text, { ...s, usedBy: queryName(q) }] as const))).values()];
-  it.each(selectors.map((s) => [s.text, s] as const))('selector %s matches series (or is listed as having none under this load)', async (_text, s) => {
-    const response = await query(`count(${s.text})`);
-    expect({ status: response.status, error: response.error }).toEqual({ status: 'success', error: undefined });
-    const count = Number(response.data!.result[0]?.value[1] ?? 0);
-    const listed = expectedNoData(s.metric, s.matchers);
-    expect({ selector: s.text, usedBy: s.usedBy, hasSeries: count > 0 }).toEqual({ selector: s.text, usedBy: s.usedBy, hasSeries: !listed });
-  });
+  const selectors = [
+    ...new Map(queries.flatMap((q) => selectorsIn(q.expr).map((s) => [s.text, { ...s, usedBy: queryName(q) }] as const))).values(),
+  ];
+  it.each(selectors.map((s) => [s.text, s] as const))(
+    'selector %s matches series (or is listed as having none under this load)',
+    async (_text, s) => {
+      const response = await query(`count(${s.text})`);
+      expect({ status: response.status, error: response.error }).toEqual({ status: 'success', error: undefined });
+      const count = Number(response.data!.result[0]?.value[1] ?? 0);
+      const listed = expectedNoData(s.metric, s.matchers);
+      expect({ selector: s.text, usedBy: s.usedBy, hasSeries: count > 0 }).toEqual({
+        selector: s.text,
+        usedBy: s.usedBy,
+        hasSeries: !listed,
+      });
+    },
+  );
 
   it('every selector listed as having no data under this load is used by a dashboard', () => {
     for (const entry of NO_DATA_UNDER_THIS_LOAD) {

@@ -70,7 +70,14 @@ export function interpolate<T>(value: T, env: Record<string, string | undefined>
 function interpolateString(text: string, env: Record<string, string | undefined>): string {
   return text.replace(
     /\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g,
-    (_match, dollar: string | undefined, braced: string | undefined, op: string | undefined, arg: string | undefined, bare: string | undefined) => {
+    (
+      _match,
+      dollar: string | undefined,
+      braced: string | undefined,
+      op: string | undefined,
+      arg: string | undefined,
+      bare: string | undefined,
+    ) => {
       if (dollar) return '$';
       const name = (braced ?? bare)!;
       const set = env[name] !== undefined;
@@ -131,7 +138,10 @@ export function serviceEnv(service: Dict): Record<string, string> {
       }),
     );
   }
-  if (isDict(env)) return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : '']));
+  if (isDict(env))
+    return Object.fromEntries(
+      Object.entries(env).map(([k, v]) => [k, typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : '']),
+    );
   return {};
 }
 

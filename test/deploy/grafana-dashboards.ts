@@ -50,7 +50,13 @@ export function panelQueries(files: DashboardFile[] = dashboardFiles()): PanelQu
       ? panelsOf(json).flatMap((panel) =>
           targetsOf(panel)
             .filter((t) => typeof t['expr'] === 'string')
-            .map((t) => ({ file, dashboard: String(json['title']), panel: String(panel['title']), refId: String(t['refId']), expr: String(t['expr']) })),
+            .map((t) => ({
+              file,
+              dashboard: String(json['title']),
+              panel: String(panel['title']),
+              refId: String(t['refId']),
+              expr: String(t['expr']),
+            })),
         )
       : [],
   );
@@ -86,7 +92,22 @@ export interface Selector {
 }
 
 const GROUPING = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);
-const AGGREGATIONS = ['sum', 'min', 'max', 'avg', 'group', 'stddev', 'stdvar', 'count', 'count_values', 'bottomk', 'topk', 'quantile', 'limitk', 'limit_ratio'];
+const AGGREGATIONS = [
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'group',
+  'stddev',
+  'stdvar',
+  'count',
+  'count_values',
+  'bottomk',
+  'topk',
+  'quantile',
+  'limitk',
+  'limit_ratio',
+];
 // Aggregations count too: in `sum by (le) (…)` the name is not followed by its parenthesis.
 const KEYWORDS = new Set(['and', 'or', 'unless', 'offset', 'bool', 'inf', 'nan', 'atan2', ...GROUPING, ...AGGREGATIONS]);
 

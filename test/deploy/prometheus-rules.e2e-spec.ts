@@ -1,4 +1,16 @@
-import { dictAt, expectSuccess, isDict, listAt, markdownAnchors, headingAnchor, promtool, readText, readYaml, repoPath, stringAt } from './deploy-files';
+import {
+  dictAt,
+  expectSuccess,
+  isDict,
+  listAt,
+  markdownAnchors,
+  headingAnchor,
+  promtool,
+  readText,
+  readYaml,
+  repoPath,
+  stringAt,
+} from './deploy-files';
 
 /**
  * The Prometheus config and alert rules the compose stack loads, checked by Prometheus's own tool
@@ -74,14 +86,20 @@ describe('alert rules: what an operator gets with each alert', () => {
   it('each has a severity, a summary, a description and a runbook_url into docs/runbooks.md that exists', () => {
     const anchors = markdownAnchors(readText('docs', 'runbooks.md'));
     for (const rule of rules) {
-      expect({ alert: rule.alert, severity: rule.labels['severity'] }).toEqual({ alert: rule.alert, severity: expect.stringMatching(/^(critical|warning)$/) });
+      expect({ alert: rule.alert, severity: rule.labels['severity'] }).toEqual({
+        alert: rule.alert,
+        severity: expect.stringMatching(/^(critical|warning)$/),
+      });
       expect({ alert: rule.alert, summary: rule.annotations['summary'], description: rule.annotations['description'] }).toEqual({
         alert: rule.alert,
         summary: expect.stringMatching(/\S/),
         description: expect.stringMatching(/\S{10}/),
       });
       const anchor = headingAnchor(rule.alert);
-      expect({ alert: rule.alert, runbook_url: rule.annotations['runbook_url'] }).toEqual({ alert: rule.alert, runbook_url: `docs/runbooks.md#${anchor}` });
+      expect({ alert: rule.alert, runbook_url: rule.annotations['runbook_url'] }).toEqual({
+        alert: rule.alert,
+        runbook_url: `docs/runbooks.md#${anchor}`,
+      });
       expect({ alert: rule.alert, sectionInRunbooks: anchors.has(anchor) }).toEqual({ alert: rule.alert, sectionInRunbooks: true });
     }
   });
@@ -97,7 +115,11 @@ describe('alert rules: what an operator gets with each alert', () => {
     );
     for (const rule of rules) {
       const mine = cases.filter((c) => c.alert === rule.alert);
-      expect({ alert: rule.alert, fires: mine.some((c) => c.expected > 0), quiet: mine.some((c) => c.expected === 0) }).toEqual({ alert: rule.alert, fires: true, quiet: true });
+      expect({ alert: rule.alert, fires: mine.some((c) => c.expected > 0), quiet: mine.some((c) => c.expected === 0) }).toEqual({
+        alert: rule.alert,
+        fires: true,
+        quiet: true,
+      });
     }
   });
 
@@ -107,7 +129,11 @@ describe('alert rules: what an operator gets with each alert', () => {
     for (const rule of rules) {
       for (const [name] of rule.expr.matchAll(/\b(?:fathom|process|nodejs)_[a-z0-9_]+\b/g)) {
         const base = name.replace(/_(bucket|count|sum)$/, '');
-        expect({ alert: rule.alert, metric: name, inMetricsDoc: metricsDoc.includes(base) }).toEqual({ alert: rule.alert, metric: name, inMetricsDoc: true });
+        expect({ alert: rule.alert, metric: name, inMetricsDoc: metricsDoc.includes(base) }).toEqual({
+          alert: rule.alert,
+          metric: name,
+          inMetricsDoc: true,
+        });
       }
       for (const [, job] of rule.expr.matchAll(/\bjob="([^"]+)"/g)) {
         expect({ alert: rule.alert, job, scraped: jobs.includes(job!) }).toEqual({ alert: rule.alert, job, scraped: true });
@@ -146,7 +172,9 @@ describe('prometheus.yml discovers the replicas and loads the rules', () => {
 
   it('loads alerts.yml and sends alerts to Alertmanager', () => {
     expect(listAt(config, 'rule_files')).toEqual(['alerts.yml']);
-    const targets = listAt(config, 'alerting', 'alertmanagers').flatMap((am) => listAt(am, 'static_configs').flatMap((sc) => listAt(sc, 'targets')));
+    const targets = listAt(config, 'alerting', 'alertmanagers').flatMap((am) =>
+      listAt(am, 'static_configs').flatMap((sc) => listAt(sc, 'targets')),
+    );
     expect(targets).toEqual(['alertmanager:9093']);
   });
 });

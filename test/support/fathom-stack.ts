@@ -80,7 +80,9 @@ export class FathomStack {
 
   async stop(): Promise<void> {
     for (const socket of this.sockets) socket.disconnect();
-    const running = [...this.workers, ...this.apis.map((a) => a.process)].filter((p) => p.child.exitCode === null && p.child.signalCode === null);
+    const running = [...this.workers, ...this.apis.map((a) => a.process)].filter(
+      (p) => p.child.exitCode === null && p.child.signalCode === null,
+    );
     for (const p of running) p.kill('SIGKILL');
     await Promise.all(running.map((p) => p.waitForExit(10_000)));
     await this.redis.stop();
@@ -94,7 +96,10 @@ export class FathomStack {
 export function depthModelsDir(model: Buffer = buildDepthStandInModel(), name = 'depth-test', manifest: object = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'fathom-models-'));
   writeFileSync(join(dir, `${name}.onnx`), model);
-  writeFileSync(join(dir, `${name}.model.json`), JSON.stringify({ name, version: '1.0.0', task: 'depth', weights: `${name}.onnx`, ...manifest }));
+  writeFileSync(
+    join(dir, `${name}.model.json`),
+    JSON.stringify({ name, version: '1.0.0', task: 'depth', weights: `${name}.onnx`, ...manifest }),
+  );
   return dir;
 }
 
@@ -138,12 +143,21 @@ export function nextEvent<E extends keyof JobServerEvents>(
   });
 }
 
-export function subscribe(socket: JobsSocket, jobId: string): Promise<Parameters<NonNullable<Parameters<JobClientEvents['subscribe']>[1]>>[0]> {
+export function subscribe(
+  socket: JobsSocket,
+  jobId: string,
+): Promise<Parameters<NonNullable<Parameters<JobClientEvents['subscribe']>[1]>>[0]> {
   return new Promise((resolve) => socket.emit('subscribe', { jobId }, resolve));
 }
 
 /** What a poll-only client does: GET the status every `intervalMs` until it reaches one of `states`. */
-export async function pollStatus(api: ApiInstance, jobId: string, states: JobState[], timeoutMs = 30_000, intervalMs = 50): Promise<JobStatus> {
+export async function pollStatus(
+  api: ApiInstance,
+  jobId: string,
+  states: JobState[],
+  timeoutMs = 30_000,
+  intervalMs = 50,
+): Promise<JobStatus> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const status = (await (await fetch(`${api.url}/v1/jobs/${jobId}`)).json()) as JobStatus;

@@ -65,7 +65,12 @@ export async function startPrometheus(targets: ScrapeTarget[], opts: { scrapeInt
   let log = '';
   const child: ChildProcess = spawn(
     'prometheus',
-    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
@@ -109,7 +114,9 @@ export async function startPrometheus(targets: ScrapeTarget[], opts: { scrapeInt
       return (await response.json()) as PromQueryResponse;
     },
     async labelValues(label, match) {
-      const response = await fetch(`${url}/api/v1/label/${encodeURIComponent(label)}/values?${new URLSearchParams({ 'match[]': match }).toString()}`);
+      const response = await fetch(
+        `${url}/api/v1/label/${encodeURIComponent(label)}/values?${new URLSearchParams({ 'match[]': match }).toString()}`,
+      );
       const body = (await response.json()) as { status: string; data?: string[]; error?: string };
       if (body.status !== 'success') throw new Error(`label values of ${label} for ${match}: ${body.error ?? response.status}`);
       return body.data ?? [];

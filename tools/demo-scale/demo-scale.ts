@@ -54,7 +54,17 @@ export function metricSum(exposition: string, name: string, labels: Record<strin
   return exposition
     .split('\n')
     .filter((line) => line.startsWith(`${name}{`) && wanted.every((pair) => line.slice(0, line.lastIndexOf('}')).includes(pair)))
-    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf('}') + 1).trim().split(' ')[0]), 0);
+    .reduce(
+      (sum, line) =>
+        sum +
+        Number(
+          line
+            .slice(line.lastIndexOf('}') + 1)
+            .trim()
+            .split(' ')[0],
+        ),
+      0,
+    );
 }
 
 const pad = (value: number | string, width: number): string => String(value).padStart(width);
@@ -83,7 +93,9 @@ async function main(): Promise<void> {
     await Promise.all([stack.startApi(), stack.startWorker(workerEnv)]);
     console.log(`started: redis-server ${stack.redis.url}, API ${stack.api.url}, worker 1\n`);
     const socket = await stack.connect();
-    const image = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080' } }).png().toBuffer();
+    const image = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080' } })
+      .png()
+      .toBuffer();
     const samples = await runLoad(stack, socket, image, plan, workerEnv);
     const joins = samples.joins;
 
@@ -91,16 +103,21 @@ async function main(): Promise<void> {
     console.log('\nThroughput while jobs were waiting, by workers serving (the first second after each change left out):');
     const byWorkers = new Map<number, number[]>();
     samples.seconds.forEach((sample, i) => {
-      if (i > 0 && samples.seconds[i - 1]!.workers === sample.workers && sample.waiting > 0) byWorkers.set(sample.workers, [...(byWorkers.get(sample.workers) ?? []), sample.completedPerSecond]);
+      if (i > 0 && samples.seconds[i - 1]!.workers === sample.workers && sample.waiting > 0)
+        byWorkers.set(sample.workers, [...(byWorkers.get(sample.workers) ?? []), sample.completedPerSecond]);
     });
     for (const [workers, rates] of [...byWorkers].sort(([a], [b]) => a - b)) {
-      console.log(`  ${workers} worker${workers === 1 ? ': ' : 's:'} ${(rates.reduce((sum, r) => sum + r, 0) / rates.length).toFixed(1)} jobs/s`);
+      console.log(
+        `  ${workers} worker${workers === 1 ? ': ' : 's:'} ${(rates.reduce((sum, r) => sum + r, 0) / rates.length).toFixed(1)} jobs/s`,
+      );
     }
     const peak = samples.seconds.reduce((best, s) => (s.waiting > best.waiting ? s : best), samples.seconds[0]!);
     const cleared = samples.seconds.find((s) => s.second > peak.second && s.waiting === 0);
     console.log(
       `Queue: at most ${peak.waiting} waiting (t=${peak.second} s); ` +
-        (cleared ? `empty from t=${cleared.second} s, then completions match the ${plan.offeredPerSecond} jobs/s offered.` : `${samples.seconds.at(-1)!.waiting} still waiting at the end.`),
+        (cleared
+          ? `empty from t=${cleared.second} s, then completions match the ${plan.offeredPerSecond} jobs/s offered.`
+          : `${samples.seconds.at(-1)!.waiting} still waiting at the end.`),
     );
 
     const svg = scaleChartSvg({
@@ -166,13 +183,15 @@ async function runLoad(
   }, 10);
 
   const joins: Array<{ second: number; workers: number }> = [];
-  const additions = plan.addWorkersAt.map(async (at, i) => {
-    await new Promise((resolve) => setTimeout(resolve, at * 1000 - (performance.now() - started)));
-    console.log(`  + t=${elapsed().toFixed(1)} s: starting worker ${i + 2}`);
-    await stack.startWorker(workerEnv);
-    joins.push({ second: elapsed(), workers: i + 2 });
-    console.log(`  + t=${elapsed().toFixed(1)} s: worker ${i + 2} is taking jobs (started in ${(elapsed() - at).toFixed(1)} s)`);
-  }).map((addition) => addition.catch((error: Error) => void (failure ??= error)));
+  const additions = plan.addWorkersAt
+    .map(async (at, i) => {
+      await new Promise((resolve) => setTimeout(resolve, at * 1000 - (performance.now() - started)));
+      console.log(`  + t=${elapsed().toFixed(1)} s: starting worker ${i + 2}`);
+      await stack.startWorker(workerEnv);
+      joins.push({ second: elapsed(), workers: i + 2 });
+      console.log(`  + t=${elapsed().toFixed(1)} s: worker ${i + 2} is taking jobs (started in ${(elapsed() - at).toFixed(1)} s)`);
+    })
+    .map((addition) => addition.catch((error: Error) => void (failure ??= error)));
 
   const seconds: SecondSample[] = [];
   try {
@@ -190,7 +209,9 @@ async function runLoad(
         workers: metricSum(metrics, 'fathom_workers_online', { model: MODEL }),
       };
       seconds.push(sample);
-      console.log(`t=${pad(second, 3)} s   workers ${pad(sample.workers, 2)}   completed ${pad(sample.completedPerSecond, 3)} jobs/s   queue ${pad(sample.waiting, 4)} waiting`);
+      console.log(
+        `t=${pad(second, 3)} s   workers ${pad(sample.workers, 2)}   completed ${pad(sample.completedPerSecond, 3)} jobs/s   queue ${pad(sample.waiting, 4)} waiting`,
+      );
     }
   } finally {
     clearInterval(arrivals);

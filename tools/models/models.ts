@@ -40,7 +40,12 @@ function usageError(problem: string): number {
 async function main(argv: string[]): Promise<number> {
   let args: { values: { help?: boolean; all?: boolean }; positionals: string[] };
   try {
-    args = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, all: { type: 'boolean' } }, allowPositionals: true, strict: true });
+    args = parseArgs({
+      args: argv,
+      options: { help: { type: 'boolean', short: 'h' }, all: { type: 'boolean' } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     return usageError((error as Error).message);
   }
@@ -54,7 +59,8 @@ async function main(argv: string[]): Promise<number> {
   if (!['list', 'pull', 'verify'].includes(command)) return usageError(`unknown command "${command}"`);
   if (values.all && command !== 'pull') return usageError('--all goes with pull');
   if (command === 'pull') {
-    if (values.all ? operands.length > 0 : operands.length !== 1) return usageError('pull takes one model (name or name@version), or --all');
+    if (values.all ? operands.length > 0 : operands.length !== 1)
+      return usageError('pull takes one model (name or name@version), or --all');
   } else if (operands.length > 0) {
     return usageError(`${command} takes no arguments (got ${operands.join(' ')})`);
   }

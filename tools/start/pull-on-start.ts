@@ -6,7 +6,10 @@ import { pullModels } from '../models/models-commands';
  * Anything V2 Small on a first run), when the network allows. Older versions and the rest stay
  * one `npm run models -- pull` away. A failure is reported and the service starts without it.
  */
-export async function pullMissingModels(opts: { builtin: boolean; modelsDir?: string; cacheDir: string }, log: (line: string) => void): Promise<void> {
+export async function pullMissingModels(
+  opts: { builtin: boolean; modelsDir?: string; cacheDir: string },
+  log: (line: string) => void,
+): Promise<void> {
   let catalog: ModelSpec[];
   try {
     catalog = loadCatalog(opts);

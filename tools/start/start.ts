@@ -73,7 +73,9 @@ async function waitUntilReady(url: string, timeoutMs: number): Promise<unknown> 
 async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
-  const exits = children.map((child) => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve))));
+  const exits = children.map((child) =>
+    child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve)),
+  );
   for (const child of children) child.kill('SIGTERM');
   await Promise.all(exits);
   await redis?.stop();
@@ -85,7 +87,9 @@ async function main(): Promise<void> {
   const settings = loadConfig('fathom', startEnvSchema, process.env);
   const cacheDir = defaultCacheDir(process.env);
   if (settings.MODELS_PULL_ON_START) {
-    await pullMissingModels({ builtin: settings.WORKER_BUILTIN_MODELS, modelsDir: settings.MODELS_DIR, cacheDir }, (line) => console.log(line));
+    await pullMissingModels({ builtin: settings.WORKER_BUILTIN_MODELS, modelsDir: settings.MODELS_DIR, cacheDir }, (line) =>
+      console.log(line),
+    );
   }
   const env = { ...process.env, REDIS_URL: await redisUrl(), PORT: port, MODELS_CACHE_DIR: cacheDir };
   run('API', 'apps/api/src/main.js', env);
@@ -103,11 +107,18 @@ async function main(): Promise<void> {
       `  Web page:   ${base}/`,
       `  API docs:   ${base}/docs`,
       `  Jobs API:   ${base}/v1/jobs   (socket.io namespace /jobs)`,
-      `  Loaded:     ${versions.filter((v) => v.served).map((v) => `${v.ref} (${v.task})`).join(', ') || '(none)'}`,
+      `  Loaded:     ${
+        versions
+          .filter((v) => v.served)
+          .map((v) => `${v.ref} (${v.task})`)
+          .join(', ') || '(none)'
+      }`,
       ...(missing.length > 0
         ? [
             `  Missing:    ${missing.map((v) => v.ref).join(', ')} (weights not downloaded); fetch, then restart:`,
-            ...[...new Set(missing.map((v) => v.ref.slice(0, v.ref.indexOf('@'))))].map((name) => `              npm run models -- pull ${name}`),
+            ...[...new Set(missing.map((v) => v.ref.slice(0, v.ref.indexOf('@'))))].map(
+              (name) => `              npm run models -- pull ${name}`,
+            ),
           ]
         : []),
       '  Ctrl-C stops everything.',

@@ -1,7 +1,14 @@
 import { createZodDto } from 'nestjs-zod';
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { z } from 'zod';
-import { errorBodySchema, jobAcceptedSchema, jobStatusSchema, modelListingSchema, setAliasBodySchema, setWeightsBodySchema } from '@fathom/contracts';
+import {
+  errorBodySchema,
+  jobAcceptedSchema,
+  jobStatusSchema,
+  modelListingSchema,
+  setAliasBodySchema,
+  setWeightsBodySchema,
+} from '@fathom/contracts';
 
 /** OpenAPI shapes generated from the contracts' zod schemas (the same ones the code validates with). */
 export class JobAcceptedDto extends createZodDto(jobAcceptedSchema) {}
@@ -16,10 +23,15 @@ export const UPLOAD_FORM_SCHEMA: SchemaObject = {
   type: 'object',
   required: ['image', 'model'],
   properties: {
-    image: { type: 'string', format: 'binary', description: 'The image (JPEG, PNG, WebP, GIF first frame, TIFF, AVIF). The format is read from the bytes.' },
+    image: {
+      type: 'string',
+      format: 'binary',
+      description: 'The image (JPEG, PNG, WebP, GIF first frame, TIFF, AVIF). The format is read from the bytes.',
+    },
     model: {
       type: 'string',
-      description: 'A model from GET /v1/models: `name` (its stable version, or the canary for the canary\'s share of traffic), `name@stable`, `name@canary`, or a pinned `name@1.2.0`.',
+      description:
+        "A model from GET /v1/models: `name` (its stable version, or the canary for the canary's share of traffic), `name@stable`, `name@canary`, or a pinned `name@1.2.0`.",
       example: 'ppocr-v4-det',
     },
     variant: { type: 'string', description: 'A named fine-tune of the model, from GET /v1/models (versions[].variants).' },

@@ -17,9 +17,12 @@ async function main(): Promise<void> {
   const cacheDir = defaultCacheDir(process.env); // the same folder `npm run models` and `npm start` use
   const catalog = loadCatalog({ builtin: config.WORKER_BUILTIN_MODELS, modelsDir: config.MODELS_DIR, cacheDir });
   const selection = selectModels(catalog, config.WORKER_MODELS);
-  for (const { spec, reason } of selection.unavailable) logger.warn({ msg: 'model not served: weights missing', model: specKey(spec), reason });
+  for (const { spec, reason } of selection.unavailable)
+    logger.warn({ msg: 'model not served: weights missing', model: specKey(spec), reason });
   if (selection.serve.length === 0) {
-    throw new ModelCatalogError('No model to serve: set MODELS_DIR, leave WORKER_BUILTIN_MODELS on, or pull a model (npm run models -- list).');
+    throw new ModelCatalogError(
+      'No model to serve: set MODELS_DIR, leave WORKER_BUILTIN_MODELS on, or pull a model (npm run models -- list).',
+    );
   }
   // A Git LFS pointer or a saved HTML page would fail deep in onnxruntime as "Protobuf parsing failed".
   for (const spec of selection.serve) {
@@ -27,7 +30,9 @@ async function main(): Promise<void> {
     if (problem) throw new ModelCatalogError(`${spec.manifestFile}: weights ${problem.message}`);
   }
   // A worker is a Nest application context: no HTTP server, just providers with a lifecycle.
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, selection, logger, { tracing: tracing.enabled }), { logger: new PinoNestLogger(logger) });
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, selection, logger, { tracing: tracing.enabled }), {
+    logger: new PinoNestLogger(logger),
+  });
   await app.init();
   let stopping = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -52,7 +57,11 @@ function exitAfterFlush(code: number): void {
 }
 
 main().catch((error: unknown) => {
-  const known = error instanceof ConfigError || error instanceof ModelCatalogError || error instanceof ModelLoadError || error instanceof MetricsListenError;
+  const known =
+    error instanceof ConfigError ||
+    error instanceof ModelCatalogError ||
+    error instanceof ModelLoadError ||
+    error instanceof MetricsListenError;
   console.error(known ? `fathom-worker: ${error.message}` : error);
   exitAfterFlush(1);
 });

@@ -1,4 +1,11 @@
-import { Inject, Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Module,
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { inferenceQueueName, type KnownModel, type ServedModel } from '@fathom/contracts';
@@ -50,14 +57,33 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     const loadedByKey = new Map(loaded.map((m) => [m.key, m]));
     const served: ServedModel[] = this.selection.serve.map((spec) => {
       const info = loadedByKey.get(specKey(spec));
-      if (info?.fallbackFrom) this.logger.warn({ msg: 'execution provider fell back', model: info.key, requested: this.config.ORT_EXECUTION_PROVIDERS[0], executionProvider: info.executionProvider, reason: info.fallbackFrom });
+      if (info?.fallbackFrom)
+        this.logger.warn({
+          msg: 'execution provider fell back',
+          model: info.key,
+          requested: this.config.ORT_EXECUTION_PROVIDERS[0],
+          executionProvider: info.executionProvider,
+          reason: info.fallbackFrom,
+        });
       if (info?.batchingOff) this.logger.warn({ msg: 'batching off', model: info.key, reason: info.batchingOff });
-      this.logger.info({ msg: 'model loaded', model: specKey(spec), task: spec.task, executionProvider: info?.executionProvider, maxBatch: info?.maxBatch, loadMs: info?.loadMs, warmupMs: info?.warmupMs });
+      this.logger.info({
+        msg: 'model loaded',
+        model: specKey(spec),
+        task: spec.task,
+        executionProvider: info?.executionProvider,
+        maxBatch: info?.maxBatch,
+        loadMs: info?.loadMs,
+        warmupMs: info?.warmupMs,
+      });
       return { ...knownModel(spec), executionProvider: info?.executionProvider ?? 'cpu', loadMs: info?.loadMs, warmupMs: info?.warmupMs };
     });
-    await this.heartbeat.declare([...served.map(({ executionProvider: _e, loadMs: _l, warmupMs: _w, ...known }) => known), ...this.selection.unavailable.map((u) => knownModel(u.spec))]);
+    await this.heartbeat.declare([
+      ...served.map(({ executionProvider: _e, loadMs: _l, warmupMs: _w, ...known }) => known),
+      ...this.selection.unavailable.map((u) => knownModel(u.spec)),
+    ]);
     // Enough jobs in hand to keep every thread busy: a batch running and the next being decoded.
-    const concurrency = (model: ServedModel) => this.config.WORKER_CONCURRENCY || this.config.WORKER_INFERENCE_THREADS * jobsInHand(loadedByKey.get(specKey(model))?.maxBatch ?? 1);
+    const concurrency = (model: ServedModel) =>
+      this.config.WORKER_CONCURRENCY || this.config.WORKER_INFERENCE_THREADS * jobsInHand(loadedByKey.get(specKey(model))?.maxBatch ?? 1);
     this.consumers.start(served, concurrency);
     await this.heartbeat.start(served);
     this.logger.info({
@@ -68,7 +94,12 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
       libuvThreads: Number(process.env.UV_THREADPOOL_SIZE) || 4,
       ...(this.config.WORKER_SIMULATED_INFERENCE_MS ? { simulatedInferenceMs: this.config.WORKER_SIMULATED_INFERENCE_MS } : {}),
     });
-    this.logger.info({ msg: 'worker ready', workerId: this.config.WORKER_ID, models: served.map(specKey), notServed: this.selection.unavailable.map((u) => specKey(u.spec)) });
+    this.logger.info({
+      msg: 'worker ready',
+      workerId: this.config.WORKER_ID,
+      models: served.map(specKey),
+      notServed: this.selection.unavailable.map((u) => specKey(u.spec)),
+    });
   }
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {
@@ -112,7 +143,11 @@ export class WorkerModule {
         { provide: MODEL_SELECTION, useValue: selection },
         { provide: LOGGER, useValue: logger },
         { provide: REDIS, useFactory: () => createRedisConnection(config.REDIS_URL, 'commands') },
-        { provide: BlobStore, inject: [REDIS], useFactory: (redis: Redis) => new BlobStore(redis, config.REDIS_PREFIX, config.STORAGE_RETENTION_SECONDS) },
+        {
+          provide: BlobStore,
+          inject: [REDIS],
+          useFactory: (redis: Redis) => new BlobStore(redis, config.REDIS_PREFIX, config.STORAGE_RETENTION_SECONDS),
+        },
         // The provider every session asks for first; a session on another one fell back.
         { provide: WorkerMetrics, useFactory: () => new WorkerMetrics(config.ORT_EXECUTION_PROVIDERS[0] ?? 'cpu') },
         { provide: MetricsServer, inject: [WorkerMetrics], useFactory: (metrics: WorkerMetrics) => new MetricsServer(metrics.registry) },
@@ -122,7 +157,7 @@ export class WorkerModule {
           useFactory: (metrics: WorkerMetrics) => {
             const labelsOf = new Map(selection.serve.map((spec) => [specKey(spec), modelLabels(spec)]));
             const pool = new InferencePool(inferenceThreadInit(config, selection.serve), config.WORKER_INFERENCE_THREADS, {
-                onThreadExit: (message) => logger.error({ msg: message }),
+              onThreadExit: (message) => logger.error({ msg: message }),
               onModelsLoaded: (models) =>
                 metrics.modelsLoaded(
                   models.flatMap((loaded) => {
@@ -142,7 +177,8 @@ export class WorkerModule {
         {
           provide: InferenceProcessor,
           inject: [InferencePool, BlobStore, WorkerMetrics],
-          useFactory: (pool: InferencePool, blobs: BlobStore, metrics: WorkerMetrics) => new InferenceProcessor(pool, blobs, config.WORKER_ID, logger, metrics),
+          useFactory: (pool: InferencePool, blobs: BlobStore, metrics: WorkerMetrics) =>
+            new InferenceProcessor(pool, blobs, config.WORKER_ID, logger, metrics),
         },
         {
           provide: QueueConsumers,
@@ -159,7 +195,12 @@ export class WorkerModule {
           provide: WorkerHeartbeat,
           inject: [REDIS],
           useFactory: (redis: Redis) =>
-            new WorkerHeartbeat(new WorkerRegistry(redis, config.REDIS_PREFIX, config.WORKER_HEARTBEAT_TTL_MS), config.WORKER_ID, config.WORKER_HEARTBEAT_MS, logger),
+            new WorkerHeartbeat(
+              new WorkerRegistry(redis, config.REDIS_PREFIX, config.WORKER_HEARTBEAT_TTL_MS),
+              config.WORKER_ID,
+              config.WORKER_HEARTBEAT_MS,
+              logger,
+            ),
         },
         WorkerLifecycle,
       ],

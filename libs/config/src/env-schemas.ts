@@ -21,7 +21,13 @@ export const envBool = (defaultValue: boolean) =>
 /** Variables every process shares. */
 export const commonEnvSchema = z.object({
   REDIS_URL: z.preprocess(unsetIfEmpty, z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })),
-  REDIS_PREFIX: z.preprocess(unsetIfEmpty, z.string().regex(/^[a-zA-Z0-9_-]+$/).default(DEFAULT_KEY_PREFIX)),
+  REDIS_PREFIX: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .regex(/^[a-zA-Z0-9_-]+$/)
+      .default(DEFAULT_KEY_PREFIX),
+  ),
   /** How long inputs, results and job records are kept (default 24 h). */
   STORAGE_RETENTION_SECONDS: envInt(86_400, { min: 60 }),
   LOG_LEVEL: z.preprocess(unsetIfEmpty, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),

@@ -46,13 +46,29 @@ describe('jobs written by Fathom 0.1', () => {
   const input = { blobKey: 'fathom:blob:input:j1', bytes: 10, format: 'png', width: 4, height: 2 };
 
   it('a queued depth job still parses, with its task', () => {
-    const old = { jobId: 'j1', model: { name: 'd', version: '1.0.0', task: 'depth' }, options: { output: 'grayscale', colormap: 'turbo' }, input, submittedAt: 1 };
+    const old = {
+      jobId: 'j1',
+      model: { name: 'd', version: '1.0.0', task: 'depth' },
+      options: { output: 'grayscale', colormap: 'turbo' },
+      input,
+      submittedAt: 1,
+    };
     expect(inferenceJobDataSchema.parse(upgradeJobData(old))).toMatchObject({ task: 'depth', options: { output: 'grayscale' } });
   });
 
   it('a queued heatmap job becomes a text-detection job that returns its heat map', () => {
-    const old = { jobId: 'j2', model: { name: 'ppocr-v4-det', version: '4.0.0', task: 'heatmap' }, options: { output: 'colormap', colormap: 'gray' }, input, submittedAt: 1 };
-    expect(inferenceJobDataSchema.parse(upgradeJobData(old))).toMatchObject({ task: 'text-detection', model: { task: 'text-detection' }, options: { output: 'heatmap', colormap: 'gray' } });
+    const old = {
+      jobId: 'j2',
+      model: { name: 'ppocr-v4-det', version: '4.0.0', task: 'heatmap' },
+      options: { output: 'colormap', colormap: 'gray' },
+      input,
+      submittedAt: 1,
+    };
+    expect(inferenceJobDataSchema.parse(upgradeJobData(old))).toMatchObject({
+      task: 'text-detection',
+      model: { task: 'text-detection' },
+      options: { output: 'heatmap', colormap: 'gray' },
+    });
   });
 
   it('a completed depth result reads as one depth artifact; current data passes through untouched', () => {

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { classificationOptionsSchema, depthOptionsSchema, segmentationOptionsSchema, taskNameSchema, textDetectionOptionsSchema } from './tasks';
+import {
+  classificationOptionsSchema,
+  depthOptionsSchema,
+  segmentationOptionsSchema,
+  taskNameSchema,
+  textDetectionOptionsSchema,
+} from './tasks';
 
 export const imageFormatSchema = z.enum(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif']);
 export type ImageFormat = z.infer<typeof imageFormatSchema>;
@@ -32,7 +38,10 @@ const jobBase = z.object({
    * The job's trace id (W3C, 32 hex digits): the real trace when tracing is on, else one made up at
    * submission so logs of the API and the worker still line up under one id.
    */
-  traceId: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+  traceId: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/)
+    .optional(),
 });
 
 /**

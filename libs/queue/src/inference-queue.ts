@@ -34,7 +34,12 @@ export function inferenceQueueTelemetry(): Telemetry {
   return new BullMQOtel(INFERENCE_TRACER_NAME);
 }
 
-export function createInferenceQueue(name: string, connection: ConnectionOptions, prefix: string, opts: { tracing?: boolean } = {}): InferenceQueue {
+export function createInferenceQueue(
+  name: string,
+  connection: ConnectionOptions,
+  prefix: string,
+  opts: { tracing?: boolean } = {},
+): InferenceQueue {
   return new Queue<InferenceJobData, InferenceResult, typeof INFERENCE_JOB_NAME>(name, {
     connection,
     prefix,

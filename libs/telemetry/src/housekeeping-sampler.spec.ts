@@ -4,8 +4,13 @@ import { HousekeepingFilterSampler, samplerFromEnv } from './housekeeping-sample
 
 describe('which spans are recorded when tracing is on', () => {
   const sampler = new HousekeepingFilterSampler(samplerFromEnv({}, traceBase));
-  const decide = (name: string, context = ROOT_CONTEXT) => sampler.shouldSample(context, '0af7651916cd43dd8448eb211c80319c', name, SpanKind.INTERNAL, {}, []).decision;
-  const inJob = trace.setSpanContext(ROOT_CONTEXT, { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED });
+  const decide = (name: string, context = ROOT_CONTEXT) =>
+    sampler.shouldSample(context, '0af7651916cd43dd8448eb211c80319c', name, SpanKind.INTERNAL, {}, []).decision;
+  const inJob = trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+    spanId: 'b7ad6b7169203331',
+    traceFlags: TraceFlags.SAMPLED,
+  });
 
   it('drops BullMQ’s housekeeping when no job is behind it, keeps everything about a job', () => {
     expect(decide('getNextJob infer.depth@1.0.0')).toBe(traceBase.SamplingDecision.NOT_RECORD);
@@ -17,7 +22,11 @@ describe('which spans are recorded when tracing is on', () => {
 
   it('follows OTEL_TRACES_SAMPLER for the rest', () => {
     const off = new HousekeepingFilterSampler(samplerFromEnv({ OTEL_TRACES_SAMPLER: 'always_off' }, traceBase));
-    expect(off.shouldSample(ROOT_CONTEXT, '0af7651916cd43dd8448eb211c80319c', 'POST /v1/jobs', SpanKind.SERVER, {}, []).decision).toBe(traceBase.SamplingDecision.NOT_RECORD);
-    expect(samplerFromEnv({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }, traceBase).toString()).toMatch(/^ParentBased\{root=TraceIdRatioBased\{0\.25\}/);
+    expect(off.shouldSample(ROOT_CONTEXT, '0af7651916cd43dd8448eb211c80319c', 'POST /v1/jobs', SpanKind.SERVER, {}, []).decision).toBe(
+      traceBase.SamplingDecision.NOT_RECORD,
+    );
+    expect(
+      samplerFromEnv({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }, traceBase).toString(),
+    ).toMatch(/^ParentBased\{root=TraceIdRatioBased\{0\.25\}/);
   });
 });

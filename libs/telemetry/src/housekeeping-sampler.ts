@@ -11,7 +11,14 @@ const HOUSEKEEPING = /^(getNextJob|moveStalledJobsToWait|startStalledCheckTimer|
 export class HousekeepingFilterSampler implements Sampler {
   constructor(private readonly next: Sampler) {}
 
-  shouldSample(context: Context, traceId: string, spanName: string, spanKind: SpanKind, attributes: Attributes, links: Link[]): SamplingResult {
+  shouldSample(
+    context: Context,
+    traceId: string,
+    spanName: string,
+    spanKind: SpanKind,
+    attributes: Attributes,
+    links: Link[],
+  ): SamplingResult {
     const parent = trace.getSpanContext(context);
     if (!(parent && isSpanContextValid(parent)) && HOUSEKEEPING.test(spanName)) return { decision: 0 }; // SamplingDecision.NOT_RECORD
     return this.next.shouldSample(context, traceId, spanName, spanKind, attributes, links);

@@ -20,7 +20,11 @@ function node(opType: string, input: string[], output: string[], attribute: onnx
   return { opType, input, output, attribute, name: `${opType}_${output[0]}` };
 }
 
-const ints = (name: string, values: number[]): onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: values });
+const ints = (name: string, values: number[]): onnx.IAttributeProto => ({
+  name,
+  type: onnx.AttributeProto.AttributeType.INTS,
+  ints: values,
+});
 const int = (name: string, value: number): onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INT, i: value });
 
 function encodeModel(graph: onnx.IGraphProto): Buffer {
@@ -129,17 +133,40 @@ export function buildConvDepthModel(opts: { channels?: number; blocks?: number; 
     return state / 2 ** 32;
   };
   const initializer: onnx.ITensorProto[] = [];
-  const conv = (name: string, input: string, output: string, cin: number, cout: number, kernel: number, stride: number): onnx.INodeProto => {
+  const conv = (
+    name: string,
+    input: string,
+    output: string,
+    cin: number,
+    cout: number,
+    kernel: number,
+    stride: number,
+  ): onnx.INodeProto => {
     const bound = Math.sqrt(6 / (cin * kernel * kernel));
     const weight = Float32Array.from({ length: cout * cin * kernel * kernel }, () => (random() * 2 - 1) * bound);
     const bias = Float32Array.from({ length: cout }, () => (random() * 2 - 1) * 0.05);
-    initializer.push({ name: `${name}.weight`, dataType: FLOAT, dims: [cout, cin, kernel, kernel], rawData: new Uint8Array(weight.buffer) });
+    initializer.push({
+      name: `${name}.weight`,
+      dataType: FLOAT,
+      dims: [cout, cin, kernel, kernel],
+      rawData: new Uint8Array(weight.buffer),
+    });
     initializer.push({ name: `${name}.bias`, dataType: FLOAT, dims: [cout], rawData: new Uint8Array(bias.buffer) });
     const pad = stride === 1 ? (kernel - 1) / 2 : 0;
-    return node('Conv', [input, `${name}.weight`, `${name}.bias`], [output], [ints('kernel_shape', [kernel, kernel]), ints('strides', [stride, stride]), ints('pads', [pad, pad, pad, pad])]);
+    return node(
+      'Conv',
+      [input, `${name}.weight`, `${name}.bias`],
+      [output],
+      [ints('kernel_shape', [kernel, kernel]), ints('strides', [stride, stride]), ints('pads', [pad, pad, pad, pad])],
+    );
   };
   const upsample = (name: string, input: string, output: string, factor: number): onnx.INodeProto => {
-    initializer.push({ name: `${name}.scales`, dataType: FLOAT, dims: [4], rawData: new Uint8Array(new Float32Array([1, 1, factor, factor]).buffer) });
+    initializer.push({
+      name: `${name}.scales`,
+      dataType: FLOAT,
+      dims: [4],
+      rawData: new Uint8Array(new Float32Array([1, 1, factor, factor]).buffer),
+    });
     const mode: onnx.IAttributeProto = { name: 'mode', type: onnx.AttributeProto.AttributeType.STRING, s: Buffer.from('linear') };
     return node('Resize', [input, '', `${name}.scales`], [output], [mode]);
   };
@@ -157,7 +184,12 @@ export function buildConvDepthModel(opts: { channels?: number; blocks?: number; 
     conv('head.conv2', 'head.up2', 'head.conv2', headChannels, 1, 1, 1),
     upsample('head.up7', 'head.conv2', 'head.depth', 7),
   );
-  initializer.push({ name: 'squeeze.axes', dataType: onnx.TensorProto.DataType.INT64, dims: [1], rawData: new Uint8Array(new BigInt64Array([1n]).buffer) });
+  initializer.push({
+    name: 'squeeze.axes',
+    dataType: onnx.TensorProto.DataType.INT64,
+    dims: [1],
+    rawData: new Uint8Array(new BigInt64Array([1n]).buffer),
+  });
   nodes.push(node('Squeeze', ['head.depth', 'squeeze.axes'], ['predicted_depth']));
   return encodeModel({
     name: 'conv-depth-stand-in',

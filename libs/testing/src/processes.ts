@@ -19,7 +19,9 @@ export function spawnNodeProcess(script: string, env: Record<string, string>, op
   const onData = (data: Buffer) => (output += data.toString());
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
 
   return {
     child,

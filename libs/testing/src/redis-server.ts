@@ -60,15 +60,26 @@ export async function startRedisServer(opts: { appendonly?: boolean; dir?: strin
 
   const launch = async () => {
     log = '';
-    child = spawn('redis-server', [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--save', '',
-      '--appendonly', opts.appendonly ? 'yes' : 'no',
-      '--dir', dir,
-      '--daemonize', 'no',
-      '--maxmemory-policy', 'noeviction',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        opts.appendonly ? 'yes' : 'no',
+        '--dir',
+        dir,
+        '--daemonize',
+        'no',
+        '--maxmemory-policy',
+        'noeviction',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
     await waitForPing(port, child, () => log);

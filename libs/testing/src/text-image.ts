@@ -11,7 +11,11 @@ export interface Box {
  * Black text on white, rendered by sharp (Pango + fontconfig), one line under the other; returns
  * where each line landed so a test can compare a detector's output on and off the text.
  */
-export async function renderTextImage(opts: { width: number; height: number; lines: string[] }): Promise<{ png: Buffer; textBoxes: Box[] }> {
+export async function renderTextImage(opts: {
+  width: number;
+  height: number;
+  lines: string[];
+}): Promise<{ png: Buffer; textBoxes: Box[] }> {
   const margin = 32;
   const lineHeight = Math.floor((opts.height - 2 * margin) / opts.lines.length);
   const overlays: OverlayOptions[] = [];

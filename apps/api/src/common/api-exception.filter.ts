@@ -51,7 +51,13 @@ export function mapError(error: unknown): MappedError {
   if (error instanceof ZodError) {
     return {
       status: 400,
-      body: { error: { code: ErrorCode.InvalidRequest, message: 'The request is invalid.', details: error.issues.map(({ path, message }) => ({ path, message })) } },
+      body: {
+        error: {
+          code: ErrorCode.InvalidRequest,
+          message: 'The request is invalid.',
+          details: error.issues.map(({ path, message }) => ({ path, message })),
+        },
+      },
     };
   }
   if (error instanceof HttpException) {

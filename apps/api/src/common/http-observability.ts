@@ -39,7 +39,10 @@ export function installHttpObservability(fastify: FastifyInstance, metrics: ApiM
     const route = routePattern(request);
     // A scrape timing itself would only measure the scraper.
     if (route !== '/metrics') {
-      metrics.httpDuration.observe({ route, method: request.method, status_class: statusClass(reply.statusCode) }, reply.elapsedTime / 1000);
+      metrics.httpDuration.observe(
+        { route, method: request.method, status_class: statusClass(reply.statusCode) },
+        reply.elapsedTime / 1000,
+      );
     }
     done();
   });

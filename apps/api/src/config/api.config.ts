@@ -23,7 +23,15 @@ export const apiEnvSchema = commonEnvSchema.extend({
    * in the logs. Unset: the admin API answers 403 admin_disabled.
    */
   API_ADMIN_KEYS: z.preprocess(
-    (v) => (v === '' || v === undefined ? [] : typeof v === 'string' ? v.split(',').map((pair) => pair.trim()).filter(Boolean) : v),
+    (v) =>
+      v === '' || v === undefined
+        ? []
+        : typeof v === 'string'
+          ? v
+              .split(',')
+              .map((pair) => pair.trim())
+              .filter(Boolean)
+          : v,
     z.array(
       z
         .string()

@@ -128,13 +128,18 @@ export class JobReader {
     }
     if (status.state === 'cancelled') throw new FathomError(ErrorCode.JobNotFound, 'The job was cancelled: there is no result.');
     if (status.state !== 'completed' || !job) {
-      throw new FathomError(ErrorCode.ResultNotReady, `The result is not ready: the job is ${status.state}.`, { state: status.state, progress: status.progress });
+      throw new FathomError(ErrorCode.ResultNotReady, `The result is not ready: the job is ${status.state}.`, {
+        state: status.state,
+        progress: status.progress,
+      });
     }
     if (!result) throw new FathomError(ErrorCode.Internal, 'This job’s result was written in a format this version cannot read.');
     const wanted = name ?? result.primary;
     const artifact = result.artifacts.find((a) => a.name === wanted);
     if (!artifact) {
-      throw new FathomError(ErrorCode.ArtifactNotFound, `This job has no "${wanted}" artifact.`, { artifacts: result.artifacts.map((a) => a.name) });
+      throw new FathomError(ErrorCode.ArtifactNotFound, `This job has no "${wanted}" artifact.`, {
+        artifacts: result.artifacts.map((a) => a.name),
+      });
     }
     const bytes = await (early && artifact.blobKey === earlyKey ? early : this.blobs.get(artifact.blobKey));
     if (!bytes) throw this.expired(jobId);

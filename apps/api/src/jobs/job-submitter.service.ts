@@ -89,18 +89,37 @@ export class JobSubmitter {
   private async accept(jobId: string, form: UploadForm, reference: string): Promise<Submission> {
     // The image is inspected (on libuv's threads) while the model is resolved (a Redis read); a bad
     // model or bad options are still reported before a bad image.
-    const inspection = inSpan('inspect image', async (span) => {
-      const inspected = await this.inspector.inspect(form.image.bytes);
-      span.setAttributes({ 'fathom.image.format': inspected.format, 'fathom.image.width': inspected.width, 'fathom.image.height': inspected.height });
-      return inspected;
-    }, { 'fathom.image.bytes': form.image.bytes.length });
+    const inspection = inSpan(
+      'inspect image',
+      async (span) => {
+        const inspected = await this.inspector.inspect(form.image.bytes);
+        span.setAttributes({
+          'fathom.image.format': inspected.format,
+          'fathom.image.width': inspected.width,
+          'fathom.image.height': inspected.height,
+        });
+        return inspected;
+      },
+      { 'fathom.image.bytes': form.image.bytes.length },
+    );
     inspection.catch(() => undefined); // awaited below, unless the model or options are refused first
     const { model, route } = await this.models.resolve(reference, form.variant);
     const options = this.parseOptions(model, form.options);
     const image = await inspection;
     const traceId = await this.enqueue(jobId, model, route, options, form, image);
-    const jobModel = { name: model.name, version: model.version, task: model.task, ...(model.variant ? { variant: model.variant } : {}), route };
-    return { accepted: { id: jobId, state: 'queued', model: jobModel, links: jobLinks(jobId) }, replayed: false, queue: model.queue, traceId };
+    const jobModel = {
+      name: model.name,
+      version: model.version,
+      task: model.task,
+      ...(model.variant ? { variant: model.variant } : {}),
+      route,
+    };
+    return {
+      accepted: { id: jobId, state: 'queued', model: jobModel, links: jobLinks(jobId) },
+      replayed: false,
+      queue: model.queue,
+      traceId,
+    };
   }
 
   private parseOptions(model: ServedModel, raw: string | undefined): TaskOptions {
@@ -109,7 +128,10 @@ export class JobSubmitter {
       try {
         json = JSON.parse(raw);
       } catch {
-        throw new FathomError(ErrorCode.InvalidOptions, 'The `options` field must be a JSON object, e.g. {"output":"colormap","colormap":"turbo"}.');
+        throw new FathomError(
+          ErrorCode.InvalidOptions,
+          'The `options` field must be a JSON object, e.g. {"output":"colormap","colormap":"turbo"}.',
+        );
       }
     }
     try {
@@ -149,9 +171,13 @@ export class JobSubmitter {
     // full queue then takes the writes back before answering 503, so a refusal leaves nothing behind.
     const depth = queue.getJobCountByTypes('waiting', 'prioritized', 'delayed', 'paused');
     const record = { id: jobId, queue: model.queue, model: data.model, createdAt: now, filename, traceId };
-    const stored = inSpan('store input', async () => {
-      await Promise.all([this.blobs.put(blobKey, form.image.bytes), this.records.create(record)]);
-    }, { 'fathom.job.id': jobId, 'fathom.image.bytes': image.bytes });
+    const stored = inSpan(
+      'store input',
+      async () => {
+        await Promise.all([this.blobs.put(blobKey, form.image.bytes), this.records.create(record)]);
+      },
+      { 'fathom.job.id': jobId, 'fathom.image.bytes': image.bytes },
+    );
     const [waiting] = await Promise.allSettled([depth, stored]);
     if (waiting.status === 'fulfilled' && waiting.value >= this.config.API_MAX_QUEUE_DEPTH) {
       await Promise.allSettled([this.blobs.delete(blobKey), this.records.delete(jobId)]);
@@ -166,25 +192,49 @@ export class JobSubmitter {
       await depth;
       await stored;
       // With tracing on, BullMQ's producer span (a child of the request's) goes into the job for the worker.
-      await queue.add(INFERENCE_JOB_NAME, data, inferenceJobOptions(jobId, {
-        attempts: this.config.JOB_ATTEMPTS,
-        backoffMs: this.config.JOB_BACKOFF_MS,
-        retentionSeconds: this.config.STORAGE_RETENTION_SECONDS,
-      }));
+      await queue.add(
+        INFERENCE_JOB_NAME,
+        data,
+        inferenceJobOptions(jobId, {
+          attempts: this.config.JOB_ATTEMPTS,
+          backoffMs: this.config.JOB_BACKOFF_MS,
+          retentionSeconds: this.config.STORAGE_RETENTION_SECONDS,
+        }),
+      );
     } catch (error) {
       // Not accepted, so leave nothing behind that would later read as "expired".
       await Promise.allSettled([this.blobs.delete(blobKey), this.records.delete(jobId)]);
-      throw new FathomError(ErrorCode.ServiceUnavailable, 'The job could not be queued. Retry later.', undefined, this.config.API_RETRY_AFTER_SECONDS, { cause: error });
+      throw new FathomError(
+        ErrorCode.ServiceUnavailable,
+        'The job could not be queued. Retry later.',
+        undefined,
+        this.config.API_RETRY_AFTER_SECONDS,
+        { cause: error },
+      );
     }
     this.reader.remember(record);
     this.metrics.jobsSubmitted.inc({ model: model.name, version: model.version, variant: model.variant ?? '', task: model.task, route });
     this.metrics.recordUpload(model.name, image);
-    this.logger.log({ msg: 'job accepted', jobId, traceId, model: model.name, version: model.version, variant: model.variant, route, bytes: image.bytes, width: image.width, height: image.height });
+    this.logger.log({
+      msg: 'job accepted',
+      jobId,
+      traceId,
+      model: model.name,
+      version: model.version,
+      variant: model.variant,
+      route,
+      bytes: image.bytes,
+      width: image.width,
+      height: image.height,
+    });
     return traceId;
   }
 }
 
 /** What the client asked for, not what it was routed to: a retry must match even when a canary split sends it elsewhere. */
 function fingerprintOf(form: UploadForm, bytes: Buffer): string {
-  return createHash('sha256').update(`${form.model}\n${form.variant ?? ''}\n${form.options ?? ''}\n`).update(bytes).digest('hex');
+  return createHash('sha256')
+    .update(`${form.model}\n${form.variant ?? ''}\n${form.options ?? ''}\n`)
+    .update(bytes)
+    .digest('hex');
 }

@@ -60,7 +60,11 @@ export class JobsController {
   @ApiOperation({ summary: 'Download an artifact (image/png for maps and masks, application/json for labels, boxes and shares)' })
   @ApiProduces('image/png', 'application/json')
   @ApiQuery({ name: 'download', required: false, description: '1 adds Content-Disposition: attachment' })
-  @ApiQuery({ name: 'artifact', required: false, description: 'Which artifact (see the status’s result.artifacts); default: the primary one' })
+  @ApiQuery({
+    name: 'artifact',
+    required: false,
+    description: 'Which artifact (see the status’s result.artifacts); default: the primary one',
+  })
   @ApiResponse({ status: 200, description: 'The artifact bytes.' })
   @ApiResponse({ status: 409, type: ErrorBodyDto, description: 'Not ready yet, or the job failed.' })
   @ApiResponse({ status: 410, type: ErrorBodyDto })

@@ -9,7 +9,14 @@ export function artifactUrl(jobId: string, artifact: Artifact['name']): string {
 export function resultView(jobId: string, result: InferenceResult): ResultView {
   return {
     primary: result.primary,
-    artifacts: result.artifacts.map(({ name, contentType, bytes, width, height }) => ({ name, contentType, bytes, width, height, url: artifactUrl(jobId, name) })),
+    artifacts: result.artifacts.map(({ name, contentType, bytes, width, height }) => ({
+      name,
+      contentType,
+      bytes,
+      width,
+      height,
+      url: artifactUrl(jobId, name),
+    })),
     summary: result.summary,
   };
 }

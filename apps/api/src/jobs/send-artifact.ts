@@ -2,7 +2,13 @@ import type { FastifyReply } from 'fastify';
 import type { Artifact } from '@fathom/contracts';
 
 /** Sends a result artifact with its real Content-Type and, for downloads, a sensible file name. */
-export async function sendArtifact(reply: FastifyReply, jobId: string, bytes: Buffer, artifact: Artifact, asAttachment: boolean): Promise<void> {
+export async function sendArtifact(
+  reply: FastifyReply,
+  jobId: string,
+  bytes: Buffer,
+  artifact: Artifact,
+  asAttachment: boolean,
+): Promise<void> {
   void reply
     .status(200)
     .header('Content-Type', artifact.contentType)

@@ -92,7 +92,10 @@ export class QueueMetricsCollector {
     return {
       queues: await Promise.all([...queues.values()].map((labels) => this.readQueue(labels, now))),
       // A queue is one version and variant: the workers serving it are the ones consuming it.
-      workers: [...queues.values()].map(({ queue, ...labels }) => ({ labels, count: live.filter((w) => w.models.some((m) => m.queue === queue)).length })),
+      workers: [...queues.values()].map(({ queue, ...labels }) => ({
+        labels,
+        count: live.filter((w) => w.models.some((m) => m.queue === queue)).length,
+      })),
     };
   }
 

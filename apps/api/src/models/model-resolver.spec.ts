@@ -11,7 +11,12 @@ const known = (version: string, variant?: string): KnownModel => ({
   input: { name: 'pixel_values', description: '' },
 });
 const served = (version: string, variant?: string): ServedModel => ({ ...known(version, variant), executionProvider: 'cpu' });
-const rollout = (state: Partial<RolloutState>): RolloutState => ({ aliases: {}, weights: { stable: 100, canary: 0 }, history: [], ...state });
+const rollout = (state: Partial<RolloutState>): RolloutState => ({
+  aliases: {},
+  weights: { stable: 100, canary: 0 },
+  history: [],
+  ...state,
+});
 
 /** A deterministic, evenly spread sequence in [0, 1) standing in for Math.random. */
 function sequence(): () => number {
@@ -47,7 +52,10 @@ describe('which model version a submission goes to', () => {
     expect(resolveModel({ reference: 'depth@stable' }, context)).toMatchObject({ route: 'stable', model: { version: '1.0.0' } });
     expect(resolveModel({ reference: 'depth@canary' }, context)).toMatchObject({ route: 'canary', model: { version: '1.1.0' } });
     expect(resolveModel({ reference: 'depth@1.1.0' }, context)).toMatchObject({ route: 'pinned', model: { version: '1.1.0' } });
-    expect(resolveModel({ reference: 'depth@1.1.0', variant: 'mirrors' }, context).model).toMatchObject({ variant: 'mirrors', queue: 'infer.depth@1.1.0#mirrors' });
+    expect(resolveModel({ reference: 'depth@1.1.0', variant: 'mirrors' }, context).model).toMatchObject({
+      variant: 'mirrors',
+      queue: 'infer.depth@1.1.0#mirrors',
+    });
   });
 
   it('with no rollout set, stable is the newest declared release: a pre-release worker starting up moves no traffic', () => {
@@ -56,40 +64,73 @@ describe('which model version a submission goes to', () => {
     const withRc = { ...fresh, served: [...fresh.served, served('2.0.0-rc.1')], known: [...fresh.known, known('2.0.0-rc.1')] };
     expect(resolveModel({ reference: 'depth' }, withRc)).toMatchObject({ route: 'stable', model: { version: '1.1.0' } });
     const stableDown = { ...fresh, served: [served('1.0.0')] };
-    expect(codeOf(() => resolveModel({ reference: 'depth' }, stableDown))).toMatch(/^model_not_served: No worker serves depth \(stable: 1\.1\.0\)/);
+    expect(codeOf(() => resolveModel({ reference: 'depth' }, stableDown))).toMatch(
+      /^model_not_served: No worker serves depth \(stable: 1\.1\.0\)/,
+    );
   });
 
   it('gives an unserved canary’s share to stable, but never stable’s share to the canary', () => {
     const canaryDown = { ...context, served: [served('1.0.0')] };
     const random = sequence();
-    expect(new Set(Array.from({ length: 100 }, () => resolveModel({ reference: 'depth' }, canaryDown, random).model.version))).toEqual(new Set(['1.0.0']));
+    expect(new Set(Array.from({ length: 100 }, () => resolveModel({ reference: 'depth' }, canaryDown, random).model.version))).toEqual(
+      new Set(['1.0.0']),
+    );
     const stableDown = { ...context, served: [served('1.1.0')] };
-    expect(codeOf(() => resolveModel({ reference: 'depth' }, stableDown))).toMatch(/^model_not_served: No worker serves depth \(stable: 1\.0\.0\)/);
-    const allCanary = { ...stableDown, rollout: rollout({ aliases: { stable: '1.0.0', canary: '1.1.0' }, weights: { stable: 0, canary: 100 } }) };
+    expect(codeOf(() => resolveModel({ reference: 'depth' }, stableDown))).toMatch(
+      /^model_not_served: No worker serves depth \(stable: 1\.0\.0\)/,
+    );
+    const allCanary = {
+      ...stableDown,
+      rollout: rollout({ aliases: { stable: '1.0.0', canary: '1.1.0' }, weights: { stable: 0, canary: 100 } }),
+    };
     expect(resolveModel({ reference: 'depth' }, allCanary)).toMatchObject({ route: 'canary', model: { version: '1.1.0' } });
   });
 
   it('sends a variant where the stable version serves it, and says so when it does not', () => {
-    expect(codeOf(() => resolveModel({ reference: 'depth', variant: 'mirrors' }, context))).toMatch(/^model_not_served: No worker serves depth variant "mirrors" \(stable: 1\.0\.0\)/);
-    expect(resolveModel({ reference: 'depth@canary', variant: 'mirrors' }, context).model).toMatchObject({ version: '1.1.0', variant: 'mirrors' });
+    expect(codeOf(() => resolveModel({ reference: 'depth', variant: 'mirrors' }, context))).toMatch(
+      /^model_not_served: No worker serves depth variant "mirrors" \(stable: 1\.0\.0\)/,
+    );
+    expect(resolveModel({ reference: 'depth@canary', variant: 'mirrors' }, context).model).toMatchObject({
+      version: '1.1.0',
+      variant: 'mirrors',
+    });
     const mirrorsStable = { ...context, rollout: rollout({ aliases: { stable: '1.1.0' } }) };
-    expect(resolveModel({ reference: 'depth', variant: 'mirrors' }, mirrorsStable)).toMatchObject({ route: 'stable', model: { version: '1.1.0', variant: 'mirrors' } });
+    expect(resolveModel({ reference: 'depth', variant: 'mirrors' }, mirrorsStable)).toMatchObject({
+      route: 'stable',
+      model: { version: '1.1.0', variant: 'mirrors' },
+    });
   });
 
   it('answers 404 for a model no one declared and 422, at once, for what no live worker serves', () => {
     expect(codeOf(() => resolveModel({ reference: 'nope' }, context))).toMatch(/^model_not_found: There is no model named "nope"/);
-    expect(codeOf(() => resolveModel({ reference: 'depth@0.9.0' }, context))).toMatch(/^model_not_served: No worker serves depth@0\.9\.0 now\. Served: /);
-    expect(codeOf(() => resolveModel({ reference: 'depth@7.0.0' }, context))).toMatch(/^model_not_served: depth has no version "7\.0\.0"\. Known versions: 0\.9\.0, 1\.0\.0, 1\.1\.0/);
-    expect(codeOf(() => resolveModel({ reference: 'depth@1.0.0', variant: 'indoor-art' }, context))).toMatch(/^model_not_served: No worker serves depth variant "indoor-art"@1\.0\.0/);
+    expect(codeOf(() => resolveModel({ reference: 'depth@0.9.0' }, context))).toMatch(
+      /^model_not_served: No worker serves depth@0\.9\.0 now\. Served: /,
+    );
+    expect(codeOf(() => resolveModel({ reference: 'depth@7.0.0' }, context))).toMatch(
+      /^model_not_served: depth has no version "7\.0\.0"\. Known versions: 0\.9\.0, 1\.0\.0, 1\.1\.0/,
+    );
+    expect(codeOf(() => resolveModel({ reference: 'depth@1.0.0', variant: 'indoor-art' }, context))).toMatch(
+      /^model_not_served: No worker serves depth variant "indoor-art"@1\.0\.0/,
+    );
     const noCanary = { ...context, rollout: rollout({ aliases: { stable: '1.0.0' } }) };
-    expect(codeOf(() => resolveModel({ reference: 'depth@canary' }, noCanary))).toMatch(/^model_not_served: .*the alias points at no version/);
+    expect(codeOf(() => resolveModel({ reference: 'depth@canary' }, noCanary))).toMatch(
+      /^model_not_served: .*the alias points at no version/,
+    );
     const nothingServed = { ...context, served: [] };
-    expect(codeOf(() => resolveModel({ reference: 'depth' }, nothingServed))).toMatch(/^model_not_served: No worker serves depth \(stable: 1\.0\.0\) now/);
+    expect(codeOf(() => resolveModel({ reference: 'depth' }, nothingServed))).toMatch(
+      /^model_not_served: No worker serves depth \(stable: 1\.0\.0\) now/,
+    );
   });
 });
 
 describe('version order', () => {
   it('compares numbers as numbers and puts a release above its pre-releases', () => {
-    expect(['1.10.0', '2.0.0-int8', '1.9.0', '2.0.0', '2.0.0-rc.1'].sort(compareVersions)).toEqual(['1.9.0', '1.10.0', '2.0.0-int8', '2.0.0-rc.1', '2.0.0']);
+    expect(['1.10.0', '2.0.0-int8', '1.9.0', '2.0.0', '2.0.0-rc.1'].sort(compareVersions)).toEqual([
+      '1.9.0',
+      '1.10.0',
+      '2.0.0-int8',
+      '2.0.0-rc.1',
+      '2.0.0',
+    ]);
   });
 });

@@ -28,7 +28,11 @@ export function parseModelReference(reference: string): { name: string; pin: str
  * alias; `name@1.2.0` → that version. A model no one declared is 404; a version, alias or variant
  * no live worker serves is 422 at once, never a job that waits forever.
  */
-export function resolveModel(request: { reference: string; variant?: string }, context: ResolveContext, random: () => number = Math.random): ResolvedModel {
+export function resolveModel(
+  request: { reference: string; variant?: string },
+  context: ResolveContext,
+  random: () => number = Math.random,
+): ResolvedModel {
   const { name, pin } = parseModelReference(request.reference);
   const { variant } = request;
   const declared = [...context.known, ...context.served].filter((m) => m.name === name);
@@ -41,9 +45,13 @@ export function resolveModel(request: { reference: string; variant?: string }, c
     version === undefined ? undefined : context.served.find((m) => m.name === name && m.version === version && m.variant === variant);
   const notServed = (what: string) => {
     const servedNow = [...new Set(context.served.filter((m) => m.name === name).map(describe))].sort();
-    return new FathomError(ErrorCode.ModelNotServed, `No worker serves ${what} now.${servedNow.length ? ` Served: ${servedNow.join(', ')}.` : ''}`, {
-      served: servedNow,
-    });
+    return new FathomError(
+      ErrorCode.ModelNotServed,
+      `No worker serves ${what} now.${servedNow.length ? ` Served: ${servedNow.join(', ')}.` : ''}`,
+      {
+        served: servedNow,
+      },
+    );
   };
   const target = variant ? `${name} variant "${variant}"` : name;
 
@@ -57,7 +65,9 @@ export function resolveModel(request: { reference: string; variant?: string }, c
   if (pin !== undefined) {
     if (!declared.some((m) => m.version === pin)) {
       const versions = [...new Set(declared.map((m) => m.version))].sort(compareVersions);
-      throw new FathomError(ErrorCode.ModelNotServed, `${name} has no version "${pin}". Known versions: ${versions.join(', ')}.`, { versions });
+      throw new FathomError(ErrorCode.ModelNotServed, `${name} has no version "${pin}". Known versions: ${versions.join(', ')}.`, {
+        versions,
+      });
     }
     const model = served(pin);
     if (!model) throw notServed(`${target}@${pin}`);
@@ -90,7 +100,11 @@ export function resolveModel(request: { reference: string; variant?: string }, c
  * pre-release such as 2.0.0-int8 or 2.0.0-rc.1) — what the manifests say, not which workers happen
  * to be up, so a worker starting or dying never moves traffic by itself.
  */
-export function aliasVersion(rollout: RolloutState, alias: 'stable' | 'canary', declared: Array<Pick<KnownModel, 'version'>>): string | undefined {
+export function aliasVersion(
+  rollout: RolloutState,
+  alias: 'stable' | 'canary',
+  declared: Array<Pick<KnownModel, 'version'>>,
+): string | undefined {
   const set = rollout.aliases[alias];
   if (set !== undefined || alias === 'canary') return set;
   const versions = [...new Set(declared.map((m) => m.version))].sort(compareVersions);

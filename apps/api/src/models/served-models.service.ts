@@ -62,7 +62,10 @@ export class ServedModelsService {
       names.map(async (name) => {
         const declared = [...known, ...served].filter((m) => m.name === name);
         const rollout = (await this.rollouts.get(name)) ?? DEFAULT_ROLLOUT;
-        const aliases = { stable: aliasVersion(rollout, 'stable', declared) ?? null, canary: aliasVersion(rollout, 'canary', declared) ?? null };
+        const aliases = {
+          stable: aliasVersion(rollout, 'stable', declared) ?? null,
+          canary: aliasVersion(rollout, 'canary', declared) ?? null,
+        };
         const task = declared[0]!.task;
         const base = declared.find((m) => !m.variant) ?? declared[0]!;
         const workersServing = (version: string, variant?: string) =>
@@ -78,12 +81,16 @@ export class ServedModelsService {
             version,
             workers: workersServing(version),
             aliases: (['stable', 'canary'] as const).filter((alias) => aliases[alias] === version),
-            executionProviders: [...new Set(served.filter((m) => m.name === name && m.version === version).map((m) => m.executionProvider))],
-            variants: [...new Map(declared.filter((m) => m.version === version && m.variant).map((m) => [m.variant!, m])).values()].map((m) => ({
-              name: m.variant!,
-              description: m.description,
-              workers: workersServing(version, m.variant),
-            })),
+            executionProviders: [
+              ...new Set(served.filter((m) => m.name === name && m.version === version).map((m) => m.executionProvider)),
+            ],
+            variants: [...new Map(declared.filter((m) => m.version === version && m.variant).map((m) => [m.variant!, m])).values()].map(
+              (m) => ({
+                name: m.variant!,
+                description: m.description,
+                workers: workersServing(version, m.variant),
+              }),
+            ),
           })),
           options: z.toJSONSchema(taskOptionsSchemas[task], { io: 'input' }),
           defaults: base.defaults,

@@ -35,7 +35,10 @@ export class QueueRegistry implements OnApplicationShutdown {
   queue(name: string): InferenceQueue {
     let queue = this.queues.get(name);
     if (!queue) {
-      this.connection ??= createRedisConnection(this.config.REDIS_URL, 'commands', { enableAutoPipelining: false, connectionName: 'fathom-queues' });
+      this.connection ??= createRedisConnection(this.config.REDIS_URL, 'commands', {
+        enableAutoPipelining: false,
+        connectionName: 'fathom-queues',
+      });
       queue = createInferenceQueue(name, this.connection, this.config.REDIS_PREFIX, { tracing: this.tracing.enabled });
       this.queues.set(name, queue);
     }
@@ -80,7 +83,9 @@ export class QueueRegistry implements OnApplicationShutdown {
     events.on('error', (error) => this.logger.warn(`queue events ${name}: ${error.message}`));
     for (const listener of this.listeners) listener(name, events);
     // The reader outlives the request that opened it: its events must not run inside that request's trace.
-    void context.with(ROOT_CONTEXT, () => events.run()).catch((error: Error) => this.logger.error(`queue events ${name} stopped: ${error.message}`));
+    void context
+      .with(ROOT_CONTEXT, () => events.run())
+      .catch((error: Error) => this.logger.error(`queue events ${name} stopped: ${error.message}`));
     await events.waitUntilReady();
     return events;
   }

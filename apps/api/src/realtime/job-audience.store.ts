@@ -41,7 +41,11 @@ export class JobAudience {
 
   /** True for exactly one instance, when nobody subscribed to the job anywhere. */
   async claimUnheard(jobId: string, event: string): Promise<boolean> {
-    const claimed = await (this.redis as WithClaimUnheard).fathomClaimUnheard(this.watchedKey(jobId), `${this.prefix}:unheard:${jobId}:${event}`, UNHEARD_MARK_SECONDS);
+    const claimed = await (this.redis as WithClaimUnheard).fathomClaimUnheard(
+      this.watchedKey(jobId),
+      `${this.prefix}:unheard:${jobId}:${event}`,
+      UNHEARD_MARK_SECONDS,
+    );
     return claimed === 1;
   }
 

@@ -2,13 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { propagation, ROOT_CONTEXT, SpanKind, type Context } from '@opentelemetry/api';
 import type { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import {
-  jobProgressSchema,
-  parseFailureReason,
-  parseInferenceResult,
-  WsEvent,
-  type JobServerEvents,
-} from '@fathom/contracts';
+import { jobProgressSchema, parseFailureReason, parseInferenceResult, WsEvent, type JobServerEvents } from '@fathom/contracts';
 import { JobRecordStore } from '@fathom/queue';
 import { tracer } from '@fathom/telemetry';
 import { TRACING, type TracingState } from '../common/tracing';
@@ -58,7 +52,8 @@ export class JobEventsRelay implements OnModuleInit {
       else this.logger.error({ msg: 'completed job has a malformed result', jobId });
     });
     events.on('failed', ({ jobId, failedReason }) => {
-      if (this.heard(jobId, WsEvent.Failed)) this.pushTerminal(queue, jobId, WsEvent.Failed, failedEvent(jobId, parseFailureReason(failedReason)));
+      if (this.heard(jobId, WsEvent.Failed))
+        this.pushTerminal(queue, jobId, WsEvent.Failed, failedEvent(jobId, parseFailureReason(failedReason)));
     });
     // Not counted as unheard: BullMQ also reports removals that are no cancellation, and telling them
     // apart costs a Redis read per event.
@@ -131,7 +126,11 @@ export class JobEventsRelay implements OnModuleInit {
       if (typeof metadata !== 'string') return ROOT_CONTEXT;
       return propagation.extract(ROOT_CONTEXT, JSON.parse(metadata) as Record<string, string>);
     } catch (error) {
-      this.logger.warn({ msg: 'could not read the job’s trace context', jobId, error: error instanceof Error ? error.message : String(error) });
+      this.logger.warn({
+        msg: 'could not read the job’s trace context',
+        jobId,
+        error: error instanceof Error ? error.message : String(error),
+      });
       return ROOT_CONTEXT;
     }
   }

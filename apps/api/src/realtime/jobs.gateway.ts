@@ -64,7 +64,8 @@ export class JobsGateway implements OnGatewayConnection, OnGatewayDisconnect {
   @SubscribeMessage(WsEvent.Subscribe)
   async subscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SubscribeReply> {
     const request = subscribeRequestSchema.safeParse(body);
-    if (!request.success) return this.refuse(socket, undefined, { code: ErrorCode.InvalidRequest, message: 'Emit subscribe with {"jobId": "<id>"}.' });
+    if (!request.success)
+      return this.refuse(socket, undefined, { code: ErrorCode.InvalidRequest, message: 'Emit subscribe with {"jobId": "<id>"}.' });
     const { jobId } = request.data;
     try {
       const record = await this.reader.record(jobId);
@@ -113,7 +114,12 @@ export class JobsGateway implements OnGatewayConnection, OnGatewayDisconnect {
     return delivered;
   }
 
-  private emitToSocket<E extends JobEventName>(socket: Socket, jobId: string, event: E, payload: Parameters<JobServerEvents[E]>[0]): boolean {
+  private emitToSocket<E extends JobEventName>(
+    socket: Socket,
+    jobId: string,
+    event: E,
+    payload: Parameters<JobServerEvents[E]>[0],
+  ): boolean {
     if (TERMINAL_EVENTS.has(event)) {
       const ended = ((socket.data as { ended?: SentEnds }).ended ??= new SentEnds());
       if (!ended.firstTime(jobId)) return false;

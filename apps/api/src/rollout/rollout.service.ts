@@ -53,7 +53,9 @@ export class RolloutService {
   async setAlias(name: string, alias: AliasName, version: string, keyId: string, force = false): Promise<RolloutChange> {
     const { declared, served } = await this.model(name);
     if (!declared.some((m) => m.version === version)) {
-      throw new FathomError(ErrorCode.ModelNotFound, `${name} has no version "${version}".`, { versions: [...new Set(declared.map((m) => m.version))] });
+      throw new FathomError(ErrorCode.ModelNotFound, `${name} has no version "${version}".`, {
+        versions: [...new Set(declared.map((m) => m.version))],
+      });
     }
     // A canary nobody serves takes no traffic; a stable nobody serves would fail every request.
     if (alias === 'stable' && !force) requireServed(name, version, served);
@@ -105,7 +107,8 @@ export class RolloutService {
     const { served } = await this.model(name);
     return this.change(name, keyId, 'rollback', (state) => {
       const previous = state.history.pop();
-      if (previous === undefined) throw new FathomError(ErrorCode.RolloutConflict, `${name} has no earlier stable version to roll back to.`);
+      if (previous === undefined)
+        throw new FathomError(ErrorCode.RolloutConflict, `${name} has no earlier stable version to roll back to.`);
       if (!force) requireServed(name, previous, served);
       state.aliases = { stable: previous };
       state.weights = { stable: 100, canary: 0 };
@@ -113,16 +116,28 @@ export class RolloutService {
     });
   }
 
-  private async change(name: string, keyId: string, action: RolloutChange['action'], apply: (state: RolloutState) => RolloutState): Promise<RolloutChange> {
+  private async change(
+    name: string,
+    keyId: string,
+    action: RolloutChange['action'],
+    apply: (state: RolloutState) => RolloutState,
+  ): Promise<RolloutChange> {
     const change = await this.store.update(name, keyId, action, apply);
-    this.logger.log({ msg: 'rollout changed', model: name, action, keyId, at: change.at, aliases: change.after.aliases, weights: change.after.weights });
+    this.logger.log({
+      msg: 'rollout changed',
+      model: name,
+      action,
+      keyId,
+      at: change.at,
+      aliases: change.after.aliases,
+      weights: change.after.weights,
+    });
     return change;
   }
 
   private model(name: string): Promise<{ declared: KnownModel[]; served: KnownModel[] }> {
     return this.models.declarations(name);
   }
-
 }
 
 function requireServed(name: string, version: string, served: KnownModel[]): void {

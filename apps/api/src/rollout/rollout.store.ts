@@ -31,7 +31,12 @@ export class RolloutStore {
   }
 
   /** Applies `change` to the current state and appends it to the log, atomically. */
-  async update(model: string, keyId: string, action: RolloutChange['action'], change: (state: RolloutState) => RolloutState): Promise<RolloutChange> {
+  async update(
+    model: string,
+    keyId: string,
+    action: RolloutChange['action'],
+    change: (state: RolloutState) => RolloutState,
+  ): Promise<RolloutChange> {
     const key = this.keys.rollout(model);
     // WATCH belongs to a connection: a connection of its own, so other requests cannot clear it.
     const redis = this.redis.duplicate();

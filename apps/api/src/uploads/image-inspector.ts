@@ -36,7 +36,10 @@ export class ImageInspector {
   async inspect(bytes: Buffer): Promise<InspectedImage> {
     if (bytes.length === 0) throw new FathomError(ErrorCode.MissingField, 'The `image` file is empty.', { field: 'image' });
     if (bytes.length > this.config.API_MAX_UPLOAD_BYTES) {
-      throw new FathomError(ErrorCode.ImageTooLarge, `The image is ${bytes.length} bytes; the limit is ${this.config.API_MAX_UPLOAD_BYTES}.`);
+      throw new FathomError(
+        ErrorCode.ImageTooLarge,
+        `The image is ${bytes.length} bytes; the limit is ${this.config.API_MAX_UPLOAD_BYTES}.`,
+      );
     }
     const header = await this.readHeader(bytes);
     const format = this.acceptedFormat(header);
@@ -45,7 +48,7 @@ export class ImageInspector {
     if (width * height > this.config.API_MAX_PIXELS) {
       throw new FathomError(
         ErrorCode.ImageTooManyPixels,
-        `The image is ${width}×${height} (${(width * height / 1e6).toFixed(1)} MP); the limit is ${(this.config.API_MAX_PIXELS / 1e6).toFixed(1)} MP.`,
+        `The image is ${width}×${height} (${((width * height) / 1e6).toFixed(1)} MP); the limit is ${(this.config.API_MAX_PIXELS / 1e6).toFixed(1)} MP.`,
         { width, height, maxPixels: this.config.API_MAX_PIXELS },
       );
     }
@@ -59,7 +62,10 @@ export class ImageInspector {
     } catch (error) {
       const message = error instanceof Error ? error.message : '';
       if (/unsupported image format/i.test(message)) {
-        throw new FathomError(ErrorCode.UnsupportedImageFormat, 'The file is not an image in a supported format (JPEG, PNG, WebP, GIF, TIFF, AVIF).');
+        throw new FathomError(
+          ErrorCode.UnsupportedImageFormat,
+          'The file is not an image in a supported format (JPEG, PNG, WebP, GIF, TIFF, AVIF).',
+        );
       }
       throw new FathomError(ErrorCode.ImageUndecodable, `The image header is corrupt: ${firstLine(message)}`);
     }
@@ -86,7 +92,10 @@ export class ImageInspector {
         .raw()
         .toBuffer();
     } catch (error) {
-      throw new FathomError(ErrorCode.ImageUndecodable, `The image data is corrupt: ${firstLine(error instanceof Error ? error.message : '')}`);
+      throw new FathomError(
+        ErrorCode.ImageUndecodable,
+        `The image data is corrupt: ${firstLine(error instanceof Error ? error.message : '')}`,
+      );
     }
   }
 }

@@ -28,13 +28,19 @@ export async function readUploadForm(request: FastifyRequest): Promise<UploadFor
     if (part.type === 'file') {
       if (part.fieldname !== 'image' || image) {
         await part.toBuffer(); // drain it so the stream ends cleanly
-        throw new FathomError(ErrorCode.InvalidRequest, `Unexpected file field "${part.fieldname}": send one file, in the \`image\` field.`);
+        throw new FathomError(
+          ErrorCode.InvalidRequest,
+          `Unexpected file field "${part.fieldname}": send one file, in the \`image\` field.`,
+        );
       }
       image = { bytes: await part.toBuffer(), filename: part.filename || undefined };
     } else if (KNOWN_FIELDS.has(part.fieldname) && typeof part.value === 'string') {
       fields[part.fieldname] = part.value;
     } else {
-      throw new FathomError(ErrorCode.InvalidRequest, `Unknown form field "${part.fieldname}". Fields: image (file), model, variant, options (JSON).`);
+      throw new FathomError(
+        ErrorCode.InvalidRequest,
+        `Unknown form field "${part.fieldname}". Fields: image (file), model, variant, options (JSON).`,
+      );
     }
   }
   if (!image) throw new FathomError(ErrorCode.MissingField, 'The `image` file field is missing.', { field: 'image' });

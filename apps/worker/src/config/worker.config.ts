@@ -7,7 +7,12 @@ import { DEFAULT_PNG_COMPRESSION_LEVEL } from '../imaging/png-encoding';
 
 const providerList = z
   .preprocess((v) => (v === '' || v === undefined ? 'cpu' : v), z.string())
-  .transform((v) => v.split(',').map((p) => p.trim().toLowerCase()).filter(Boolean))
+  .transform((v) =>
+    v
+      .split(',')
+      .map((p) => p.trim().toLowerCase())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.enum(['cpu', 'cuda', 'tensorrt'], { error: 'each provider must be one of cpu, cuda, tensorrt' })).min(1));
 
 export const workerEnvSchema = commonEnvSchema.extend({
@@ -17,7 +22,14 @@ export const workerEnvSchema = commonEnvSchema.extend({
   /** Comma-separated models to serve, as `name` or `name@version`; empty serves every model found. */
   WORKER_MODELS: z
     .preprocess((v) => (v === '' ? undefined : v), z.string().optional())
-    .transform((v) => (v ? v.split(',').map((m) => m.trim()).filter(Boolean) : undefined)),
+    .transform((v) =>
+      v
+        ? v
+            .split(',')
+            .map((m) => m.trim())
+            .filter(Boolean)
+        : undefined,
+    ),
   /** Serve the built-in manifests (PP-OCR detector and classifier offline; Depth Anything V2 once pulled). */
   WORKER_BUILTIN_MODELS: envBool(true),
   /**

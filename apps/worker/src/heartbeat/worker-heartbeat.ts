@@ -16,7 +16,8 @@ export class WorkerHeartbeat {
   ) {}
 
   async start(models: ServedModel[]): Promise<void> {
-    const beat = () => this.registry.heartbeat({ workerId: this.workerId, host: hostname(), pid: process.pid, startedAt: this.startedAt, models });
+    const beat = () =>
+      this.registry.heartbeat({ workerId: this.workerId, host: hostname(), pid: process.pid, startedAt: this.startedAt, models });
     await beat();
     this.timer = setInterval(() => {
       beat().catch((error: Error) => this.logger.warn({ msg: 'heartbeat failed', error: error.message }));

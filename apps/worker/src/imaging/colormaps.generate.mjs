@@ -5,7 +5,13 @@ import { writeFileSync } from 'node:fs';
 import { interpolateInferno, interpolateMagma, interpolatePlasma, interpolateTurbo, interpolateViridis } from 'd3-scale-chromatic';
 import { rgb } from 'd3-color';
 
-const maps = { turbo: interpolateTurbo, inferno: interpolateInferno, magma: interpolateMagma, viridis: interpolateViridis, plasma: interpolatePlasma };
+const maps = {
+  turbo: interpolateTurbo,
+  inferno: interpolateInferno,
+  magma: interpolateMagma,
+  viridis: interpolateViridis,
+  plasma: interpolatePlasma,
+};
 const lines = Object.entries(maps).map(([name, interpolate]) => {
   let hex = '';
   for (let i = 0; i < 256; i++) {

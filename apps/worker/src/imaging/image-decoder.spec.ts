@@ -6,11 +6,15 @@ import { decodeResized, decodeToRgb, ImageDecodeError, resizeRgb, type RgbImage 
 import { planModelInputSize } from './resize-plan';
 
 const LIMIT = { maxPixels: 40e6 };
-const pixel = (image: { data: Buffer; width: number }, x: number, y: number) => [...image.data.subarray((y * image.width + x) * 3, (y * image.width + x) * 3 + 3)];
+const pixel = (image: { data: Buffer; width: number }, x: number, y: number) => [
+  ...image.data.subarray((y * image.width + x) * 3, (y * image.width + x) * 3 + 3),
+];
 
 describe('decodeToRgb: any accepted upload becomes 8-bit RGB as displayed', () => {
   it('drops alpha, keeping the colour underneath (as PIL convert("RGB") does)', async () => {
-    const rgba = await sharp(Buffer.from([200, 100, 50, 0, 10, 20, 30, 255]), { raw: { width: 2, height: 1, channels: 4 } }).png().toBuffer();
+    const rgba = await sharp(Buffer.from([200, 100, 50, 0, 10, 20, 30, 255]), { raw: { width: 2, height: 1, channels: 4 } })
+      .png()
+      .toBuffer();
     const image = await decodeToRgb(rgba, LIMIT);
     expect([image.width, image.height, image.data.length]).toEqual([2, 1, 6]);
     expect(pixel(image, 0, 0)).toEqual([200, 100, 50]);
@@ -18,13 +22,18 @@ describe('decodeToRgb: any accepted upload becomes 8-bit RGB as displayed', () =
   });
 
   it('turns grey into three equal channels', async () => {
-    const grey = await sharp(Buffer.from([0, 128, 255]), { raw: { width: 3, height: 1, channels: 1 } }).png().toBuffer();
+    const grey = await sharp(Buffer.from([0, 128, 255]), { raw: { width: 3, height: 1, channels: 1 } })
+      .png()
+      .toBuffer();
     const image = await decodeToRgb(grey, LIMIT);
     expect(pixel(image, 1, 0)).toEqual([128, 128, 128]);
   });
 
   it('scales 16-bit input down instead of truncating it', async () => {
-    const grey16 = await sharp(new Uint16Array([0, 32896, 65535]), { raw: { width: 3, height: 1, channels: 1 } }).toColourspace('grey16').png().toBuffer();
+    const grey16 = await sharp(new Uint16Array([0, 32896, 65535]), { raw: { width: 3, height: 1, channels: 1 } })
+      .toColourspace('grey16')
+      .png()
+      .toBuffer();
     const image = await decodeToRgb(grey16, LIMIT);
     expect([pixel(image, 0, 0)[0], pixel(image, 1, 0)[0], pixel(image, 2, 0)[0]]).toEqual([0, 128, 255]);
   });
@@ -35,7 +44,9 @@ describe('decodeToRgb: any accepted upload becomes 8-bit RGB as displayed', () =
   });
 
   it('refuses an image over the pixel limit', async () => {
-    const big = await sharp({ create: { width: 100, height: 100, channels: 3, background: '#000' } }).png().toBuffer();
+    const big = await sharp({ create: { width: 100, height: 100, channels: 3, background: '#000' } })
+      .png()
+      .toBuffer();
     await expect(decodeToRgb(big, { maxPixels: 5000 })).rejects.toBeInstanceOf(ImageDecodeError);
   });
 
@@ -62,17 +73,26 @@ describe('decodeToRgb: any accepted upload becomes 8-bit RGB as displayed', () =
 
     it('is lenient with a JPEG missing its EOI marker, strict with a PNG whose zlib stream is broken', async () => {
       expect((await decodeToRgb(readFixture('fixtures', 'bad', 'jpeg_missing_eoi.jpg'), LIMIT)).width).toBe(640);
-      await expect(decodeToRgb(readFixture('fixtures', 'bad', 'png_valid_crc_bad_zlib.png'), LIMIT)).rejects.toBeInstanceOf(ImageDecodeError);
+      await expect(decodeToRgb(readFixture('fixtures', 'bad', 'png_valid_crc_bad_zlib.png'), LIMIT)).rejects.toBeInstanceOf(
+        ImageDecodeError,
+      );
     });
   });
 });
 
 describe('decodeResized: decoded straight to the size a model needs', () => {
-  const third = ({ width, height }: { width: number; height: number }) => ({ width: Math.max(1, Math.round(width / 3)), height: Math.max(1, Math.round(height / 3)) });
+  const third = ({ width, height }: { width: number; height: number }) => ({
+    width: Math.max(1, Math.round(width / 3)),
+    height: Math.max(1, Math.round(height / 3)),
+  });
   const meanAbsDiff = (a: RgbImage, b: RgbImage) => a.data.reduce((sum, v, i) => sum + Math.abs(v - b.data[i]!), 0) / a.data.length;
 
   it('keeps the colour under transparent pixels, as decodeToRgb does', async () => {
-    const rgba = await sharp(Buffer.from([200, 100, 50, 0, 200, 100, 50, 0, 10, 20, 30, 255, 10, 20, 30, 255]), { raw: { width: 4, height: 1, channels: 4 } }).png().toBuffer();
+    const rgba = await sharp(Buffer.from([200, 100, 50, 0, 200, 100, 50, 0, 10, 20, 30, 255, 10, 20, 30, 255]), {
+      raw: { width: 4, height: 1, channels: 4 },
+    })
+      .png()
+      .toBuffer();
     const { rgb, displayed } = await decodeResized(rgba, { ...LIMIT, sizeFor: () => ({ width: 8, height: 1 }) });
     expect(displayed).toEqual({ width: 4, height: 1 });
     expect(pixel(rgb, 0, 0)).toEqual([200, 100, 50]);
@@ -80,7 +100,9 @@ describe('decodeResized: decoded straight to the size a model needs', () => {
 
   it('refuses what is not an image, and an image over the pixel limit', async () => {
     await expect(decodeResized(Buffer.from('definitely not a PNG'), { ...LIMIT, sizeFor: third })).rejects.toBeInstanceOf(ImageDecodeError);
-    const big = await sharp({ create: { width: 100, height: 100, channels: 3, background: '#000' } }).png().toBuffer();
+    const big = await sharp({ create: { width: 100, height: 100, channels: 3, background: '#000' } })
+      .png()
+      .toBuffer();
     await expect(decodeResized(big, { maxPixels: 5000, sizeFor: third })).rejects.toBeInstanceOf(ImageDecodeError);
   });
 
@@ -90,28 +112,36 @@ describe('decodeResized: decoded straight to the size a model needs', () => {
     ['PP-OCR', { mode: 'keep-aspect', fit: 'upper-bound', target: 960, multiple: 32, maxSide: 960 }],
   ];
   const fixtures = hasShared('fixtures');
-  (fixtures ? it.each(sizings) : it.skip.each(sizings))('accepts and refuses every real and broken file of ../shared/fixtures as decoding first does, with nearly the same pixels (%s sizing)', async (_, resize) => {
-    const sizeFor = ({ width, height }: { width: number; height: number }) => planModelInputSize(width, height, resize);
-    const files = ['images', 'bad'].flatMap((dir) => readdirSync(sharedPath('fixtures', dir)).filter((f) => !/\.(md|json|py)$/.test(f)).map((f) => [dir, f] as const));
-    let compared = 0;
-    for (const [dir, file] of files) {
-      const bytes = readFixture('fixtures', dir, file);
-      const [first, straight] = await Promise.allSettled([
-        decodeToRgb(bytes, LIMIT).then(async (full) => ({ full, small: await resizeRgb(full, sizeFor(full)) })),
-        decodeResized(bytes, { ...LIMIT, sizeFor }),
-      ]);
-      expect([file, straight.status]).toEqual([file, first.status]);
-      if (first.status === 'rejected' || straight.status === 'rejected') {
-        expect([file, first.status === 'rejected' && first.reason instanceof ImageDecodeError]).toEqual([file, true]);
-        expect([file, straight.status === 'rejected' && straight.reason instanceof ImageDecodeError]).toEqual([file, true]);
-        continue;
+  (fixtures ? it.each(sizings) : it.skip.each(sizings))(
+    'accepts and refuses every real and broken file of ../shared/fixtures as decoding first does, with nearly the same pixels (%s sizing)',
+    async (_, resize) => {
+      const sizeFor = ({ width, height }: { width: number; height: number }) => planModelInputSize(width, height, resize);
+      const files = ['images', 'bad'].flatMap((dir) =>
+        readdirSync(sharedPath('fixtures', dir))
+          .filter((f) => !/\.(md|json|py)$/.test(f))
+          .map((f) => [dir, f] as const),
+      );
+      let compared = 0;
+      for (const [dir, file] of files) {
+        const bytes = readFixture('fixtures', dir, file);
+        const [first, straight] = await Promise.allSettled([
+          decodeToRgb(bytes, LIMIT).then(async (full) => ({ full, small: await resizeRgb(full, sizeFor(full)) })),
+          decodeResized(bytes, { ...LIMIT, sizeFor }),
+        ]);
+        expect([file, straight.status]).toEqual([file, first.status]);
+        if (first.status === 'rejected' || straight.status === 'rejected') {
+          expect([file, first.status === 'rejected' && first.reason instanceof ImageDecodeError]).toEqual([file, true]);
+          expect([file, straight.status === 'rejected' && straight.reason instanceof ImageDecodeError]).toEqual([file, true]);
+          continue;
+        }
+        const { full, small } = first.value;
+        expect([file, straight.value.displayed]).toEqual([file, { width: full.width, height: full.height }]);
+        expect([file, straight.value.rgb.width, straight.value.rgb.height]).toEqual([file, small.width, small.height]);
+        expect([file, meanAbsDiff(straight.value.rgb, small) < 2]).toEqual([file, true]);
+        compared += 1;
       }
-      const { full, small } = first.value;
-      expect([file, straight.value.displayed]).toEqual([file, { width: full.width, height: full.height }]);
-      expect([file, straight.value.rgb.width, straight.value.rgb.height]).toEqual([file, small.width, small.height]);
-      expect([file, meanAbsDiff(straight.value.rgb, small) < 2]).toEqual([file, true]);
-      compared += 1;
-    }
-    expect(compared).toBeGreaterThan(20);
-  }, 120_000);
+      expect(compared).toBeGreaterThan(20);
+    },
+    120_000,
+  );
 });

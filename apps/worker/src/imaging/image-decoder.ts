@@ -35,7 +35,10 @@ export async function decodeToRgb(input: Buffer, opts: { maxPixels: number }): P
  * JPEG shrunk less than 4×, which decodes faster in full (3024×2268 → 960×736 here: 65 ms
  * against 158 ms in one pass).
  */
-export async function decodeResized(input: Buffer, opts: { maxPixels: number; sizeFor: (displayed: Size) => Size }): Promise<{ rgb: RgbImage; displayed: Size }> {
+export async function decodeResized(
+  input: Buffer,
+  opts: { maxPixels: number; sizeFor: (displayed: Size) => Size },
+): Promise<{ rgb: RgbImage; displayed: Size }> {
   return decoding(async () => {
     const header = await sharp(input).metadata();
     const displayed = { width: header.autoOrient?.width ?? header.width, height: header.autoOrient?.height ?? header.height };
@@ -45,7 +48,11 @@ export async function decodeResized(input: Buffer, opts: { maxPixels: number; si
       const full = await toRgb(await pipelineFor(input, opts, header.format));
       return { rgb: await resizeRgb(full, size), displayed };
     }
-    const resized = (await pipelineFor(input, opts, header.format)).resize(size.width, size.height, { fit: 'fill', kernel: 'cubic', fastShrinkOnLoad: false });
+    const resized = (await pipelineFor(input, opts, header.format)).resize(size.width, size.height, {
+      fit: 'fill',
+      kernel: 'cubic',
+      fastShrinkOnLoad: false,
+    });
     return { rgb: await toRgb(resized), displayed };
   });
 }

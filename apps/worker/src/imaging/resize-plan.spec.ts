@@ -17,7 +17,12 @@ describe('planModelInputSize', () => {
   it('never rounds a side below the lower bound', () => {
     // 1000×999: 518/999 → height 518.0, width 518.5 → 37.04×14 rounds to 518, which is fine;
     // 1000×1010 makes the shorter side 518 and the other 523.8 → 37.4 → rounds to 518 ≥ 518.
-    for (const [w, h] of [[1000, 999], [1000, 1010], [517, 1000], [3, 2]] as const) {
+    for (const [w, h] of [
+      [1000, 999],
+      [1000, 1010],
+      [517, 1000],
+      [3, 2],
+    ] as const) {
       const size = planModelInputSize(w, h, depth);
       expect(Math.min(size.width, size.height)).toBeGreaterThanOrEqual(518);
       expect(size.width % 14).toBe(0);

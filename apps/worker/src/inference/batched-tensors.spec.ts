@@ -18,7 +18,12 @@ describe('stackBatch / splitBatch', () => {
   });
 
   it('refuses tensors of different shapes, and an answer whose batch does not match', () => {
-    expect(() => stackBatch([{ data: new Float32Array(4), dims: [1, 1, 2, 2] }, { data: new Float32Array(6), dims: [1, 1, 2, 3] }])).toThrow(/cannot stack/);
+    expect(() =>
+      stackBatch([
+        { data: new Float32Array(4), dims: [1, 1, 2, 2] },
+        { data: new Float32Array(6), dims: [1, 1, 2, 3] },
+      ]),
+    ).toThrow(/cannot stack/);
     expect(() => splitBatch({ data: new Float32Array(6), dims: [3, 2] }, 2)).toThrow(/batch of 3 for 2 inputs/);
   });
 });

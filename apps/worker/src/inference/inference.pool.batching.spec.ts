@@ -26,14 +26,32 @@ function depthSpec(name: string, batching: object | undefined, model = buildDept
 
 const image = (width: number, height: number, shade: number) =>
   sharp({ create: { width, height, channels: 3, background: { r: shade, g: 255 - shade, b: (shade * 7) % 256 } } })
-    .composite([{ input: { create: { width: Math.ceil(width / 2), height: Math.ceil(height / 2), channels: 3, background: '#ffffff' } }, left: 0, top: 0 }])
+    .composite([
+      {
+        input: { create: { width: Math.ceil(width / 2), height: Math.ceil(height / 2), channels: 3, background: '#ffffff' } },
+        left: 0,
+        top: 0,
+      },
+    ])
     .png()
     .toBuffer();
 
 async function startPool(spec: ModelSpec, batches: number[]): Promise<InferencePool> {
-  const pool = new InferencePool({ models: [spec], intraOpThreads: 1, sharpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, simulatedInferenceMs: 0, png: DEFAULT_PNG_ENCODING }, 1, {
-    onBatch: (_key, size) => batches.push(size),
-  });
+  const pool = new InferencePool(
+    {
+      models: [spec],
+      intraOpThreads: 1,
+      sharpThreads: 1,
+      executionProviders: ['cpu'],
+      maxPixels: 40e6,
+      simulatedInferenceMs: 0,
+      png: DEFAULT_PNG_ENCODING,
+    },
+    1,
+    {
+      onBatch: (_key, size) => batches.push(size),
+    },
+  );
   await pool.start();
   return pool;
 }
@@ -101,7 +119,12 @@ describe('micro-batching: jobs of one model and input shape share a session.run'
     const batchSizes: number[] = [];
     const pool = await startPool(spec, batchSizes);
     pools.push(pool);
-    expect(pool.loadedModels[0]).toMatchObject({ maxBatch: 1, batchingOff: expect.stringMatching(/maxBatch: 4 asked for, but input pixel_values has a fixed batch axis; jobs run back to back/) as unknown });
+    expect(pool.loadedModels[0]).toMatchObject({
+      maxBatch: 1,
+      batchingOff: expect.stringMatching(
+        /maxBatch: 4 asked for, but input pixel_values has a fixed batch axis; jobs run back to back/,
+      ) as unknown,
+    });
     const outputs = await runAll(pool, spec, await Promise.all([0, 1, 2].map((i) => image(64, 48, i * 40))));
     expect(outputs).toHaveLength(3);
     expect(batchSizes).toEqual([1, 1, 1]);
@@ -111,10 +134,26 @@ describe('micro-batching: jobs of one model and input shape share a session.run'
 describe('a simulated accelerator (WORKER_SIMULATED_INFERENCE_MS, benchmarks only)', () => {
   it('holds the inference thread for the set time after each session.run', async () => {
     const spec = depthSpec('simulated', undefined);
-    const pool = new InferencePool({ models: [spec], intraOpThreads: 1, sharpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, simulatedInferenceMs: 120, png: DEFAULT_PNG_ENCODING }, 1);
+    const pool = new InferencePool(
+      {
+        models: [spec],
+        intraOpThreads: 1,
+        sharpThreads: 1,
+        executionProviders: ['cpu'],
+        maxPixels: 40e6,
+        simulatedInferenceMs: 120,
+        png: DEFAULT_PNG_ENCODING,
+      },
+      1,
+    );
     try {
       await pool.start();
-      const output = await pool.run(specKey(spec), new Uint8Array(await image(64, 48, 10)), parseTaskOptions('depth', undefined), () => undefined);
+      const output = await pool.run(
+        specKey(spec),
+        new Uint8Array(await image(64, 48, 10)),
+        parseTaskOptions('depth', undefined),
+        () => undefined,
+      );
       expect(output.timings.inference).toBeGreaterThanOrEqual(120);
     } finally {
       await pool.close();
@@ -127,12 +166,15 @@ describe('pipelining: a thread takes the next job before the current one is done
     const spec = depthSpec('pipelined', undefined);
     const pool = await startPool(spec, []);
     try {
-      const large = await sharp({ create: { width: 2400, height: 1800, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+      const large = await sharp({
+        create: { width: 2400, height: 1800, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } },
+      })
         .jpeg()
         .toBuffer();
       const small = await image(64, 48, 90);
       const seen: string[] = [];
-      const run = (name: string, bytes: Buffer) => pool.run(specKey(spec), new Uint8Array(bytes), parseTaskOptions('depth', undefined), (stage) => seen.push(`${name} ${stage}`));
+      const run = (name: string, bytes: Buffer) =>
+        pool.run(specKey(spec), new Uint8Array(bytes), parseTaskOptions('depth', undefined), (stage) => seen.push(`${name} ${stage}`));
       await Promise.all([run('first', large), run('second', small)]);
       expect(seen.indexOf('second decode')).toBeGreaterThanOrEqual(0);
       expect(seen.indexOf('second decode')).toBeLessThan(seen.indexOf('first inference'));

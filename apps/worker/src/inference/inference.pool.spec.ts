@@ -25,9 +25,22 @@ describe('inference runs off the main thread', () => {
   beforeAll(async () => {
     // One onnxruntime thread: the other core stays free for the main thread even when jest runs
     // other suites beside this one, so what is measured is the design, not CPU starvation.
-    pool = new InferencePool({ models: [spec!], intraOpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, sharpThreads: 1, simulatedInferenceMs: 0, png: DEFAULT_PNG_ENCODING }, 1);
+    pool = new InferencePool(
+      {
+        models: [spec!],
+        intraOpThreads: 1,
+        executionProviders: ['cpu'],
+        maxPixels: 40e6,
+        sharpThreads: 1,
+        simulatedInferenceMs: 0,
+        png: DEFAULT_PNG_ENCODING,
+      },
+      1,
+    );
     await pool.start();
-    image = await sharp({ create: { width: SIDE, height: SIDE, channels: 3, background: '#405060' } }).png().toBuffer();
+    image = await sharp({ create: { width: SIDE, height: SIDE, channels: 3, background: '#405060' } })
+      .png()
+      .toBuffer();
   });
   afterAll(() => pool.close());
 
@@ -54,7 +67,9 @@ describe('inference runs off the main thread', () => {
       probe.once('error', reject);
     });
     await probe.terminate();
-    console.log(`slow stand-in: session.run took ${blockedMs.toFixed(0)} ms; a 5 ms timer on the same thread fired ${ticks} times meanwhile`);
+    console.log(
+      `slow stand-in: session.run took ${blockedMs.toFixed(0)} ms; a 5 ms timer on the same thread fired ${ticks} times meanwhile`,
+    );
     expect(blockedMs).toBeGreaterThanOrEqual(300);
     expect(ticks).toBeLessThanOrEqual(1);
   });
@@ -71,7 +86,9 @@ describe('inference runs off the main thread', () => {
     }
     histogram.disable();
     const maxLagMs = histogram.max / 1e6;
-    console.log(`3 inferences in ${(performance.now() - started).toFixed(0)} ms; main-thread event-loop delay max ${maxLagMs.toFixed(1)} ms, p99 ${(histogram.percentile(99) / 1e6).toFixed(1)} ms`);
+    console.log(
+      `3 inferences in ${(performance.now() - started).toFixed(0)} ms; main-thread event-loop delay max ${maxLagMs.toFixed(1)} ms, p99 ${(histogram.percentile(99) / 1e6).toFixed(1)} ms`,
+    );
     // Inline, one stall would be a whole inference (≥ 300 ms). A third of that leaves room for a
     // CPU shared with other test suites; this machine alone measures ~15 ms (see the log line).
     expect(maxLagMs).toBeLessThan(100);
@@ -79,7 +96,9 @@ describe('inference runs off the main thread', () => {
   });
 
   it('refuses an image it cannot decode without losing the thread', async () => {
-    await expect(pool.run('slow@1.0.0', Buffer.from('not an image'), { output: 'grayscale', colormap: 'turbo' }, () => undefined)).rejects.toMatchObject({
+    await expect(
+      pool.run('slow@1.0.0', Buffer.from('not an image'), { output: 'grayscale', colormap: 'turbo' }, () => undefined),
+    ).rejects.toMatchObject({
       code: 'image_undecodable',
       retryable: false,
     });

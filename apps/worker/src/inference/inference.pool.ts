@@ -157,7 +157,9 @@ export class InferencePool {
         const index = this.slots.indexOf(slot);
         if (index >= 0) this.slots.splice(index, 1);
         for (const requestId of [...slot.inFlight.keys()]) {
-          this.release(slot, requestId)?.reject(new InferenceError(ErrorCode.InferenceFailed, `The inference thread exited (code ${code}).`, true));
+          this.release(slot, requestId)?.reject(
+            new InferenceError(ErrorCode.InferenceFailed, `The inference thread exited (code ${code}).`, true),
+          );
         }
         this.onThreadExit(`inference thread exited with code ${code}; starting a new one`);
         this.spawn().catch((error: Error) => this.onThreadExit(`could not restart an inference thread: ${error.message}`));

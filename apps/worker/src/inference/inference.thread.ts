@@ -66,7 +66,8 @@ class StageClock {
 
   /** Ends the running stage's time (waiting for a batch belongs to no stage). */
   stop(): void {
-    if (this.started !== undefined && this.stage in this.timings) this.timings[this.stage as keyof StageTimes] += performance.now() - this.started;
+    if (this.started !== undefined && this.stage in this.timings)
+      this.timings[this.stage as keyof StageTimes] += performance.now() - this.started;
     this.started = undefined;
   }
 }
@@ -76,7 +77,9 @@ class StageClock {
  * position in turn (tensorrt,cuda,cpu → cuda,cpu → cpu): a host without TensorRT still gets CUDA.
  * Every provider passed over is named with onnxruntime's reason, for the log and the metrics.
  */
-async function createSession(spec: ModelSpec): Promise<{ session: ort.InferenceSession; executionProvider: ExecutionProvider; fallbackFrom?: string }> {
+async function createSession(
+  spec: ModelSpec,
+): Promise<{ session: ort.InferenceSession; executionProvider: ExecutionProvider; fallbackFrom?: string }> {
   const options = (providers: string[]): ort.InferenceSession.SessionOptions => ({
     executionProviders: providers,
     intraOpNumThreads: init.intraOpThreads,
@@ -89,7 +92,11 @@ async function createSession(spec: ModelSpec): Promise<{ session: ort.InferenceS
     const tried = providers.slice(i);
     try {
       const session = await ort.InferenceSession.create(spec.weights, options(tried));
-      return { session, executionProvider: tried[0] as ExecutionProvider, ...(failures.length > 0 ? { fallbackFrom: failures.join('; ') } : {}) };
+      return {
+        session,
+        executionProvider: tried[0] as ExecutionProvider,
+        ...(failures.length > 0 ? { fallbackFrom: failures.join('; ') } : {}),
+      };
     } catch (error) {
       // The CPU provider always loads: an error there is the model's, not the host's.
       if (tried[0] === 'cpu') throw error;
@@ -116,29 +123,47 @@ function hasDynamicBatchAxis(session: ort.InferenceSession, inputName: string): 
 async function warmUp(spec: ModelSpec, session: ort.InferenceSession): Promise<{ batching: BatchingSpec; batchingOff?: string }> {
   const { input, output, labels, manifestFile, task } = spec;
   if (!session.inputNames.includes(input.name)) {
-    throw new Error(`${manifestFile}: input.name: "${input.name}" is not an input of this model (inputs: ${session.inputNames.join(', ')})`);
+    throw new Error(
+      `${manifestFile}: input.name: "${input.name}" is not an input of this model (inputs: ${session.inputNames.join(', ')})`,
+    );
   }
   if (!session.outputNames.includes(output.name)) {
-    throw new Error(`${manifestFile}: output.name: "${output.name}" is not an output of this model (outputs: ${session.outputNames.join(', ')})`);
+    throw new Error(
+      `${manifestFile}: output.name: "${output.name}" is not an output of this model (outputs: ${session.outputNames.join(', ')})`,
+    );
   }
   const side = input.resize.mode === 'fixed' ? input.resize.width : input.resize.target;
   const size = planModelInputSize(side, side, input.resize);
   const dimsOf = (batch: number) => (input.layout === 'NCHW' ? [batch, 3, size.height, size.width] : [batch, size.height, size.width, 3]);
-  const blank = (batch: number) => session.run({ [input.name]: new ort.Tensor('float32', new Float32Array(batch * 3 * size.width * size.height), dimsOf(batch)) });
+  const blank = (batch: number) =>
+    session.run({ [input.name]: new ort.Tensor('float32', new Float32Array(batch * 3 * size.width * size.height), dimsOf(batch)) });
   let result: ort.InferenceSession.OnnxValueMapType;
   try {
     result = await blank(1);
   } catch (error) {
-    throw new Error(`${manifestFile}: the warm-up inference failed with input ${input.name} ${JSON.stringify(dimsOf(1))} (check input.layout and input.resize): ${(error as Error).message.split('\n')[0]}`, { cause: error });
+    throw new Error(
+      `${manifestFile}: the warm-up inference failed with input ${input.name} ${JSON.stringify(dimsOf(1))} (check input.layout and input.resize): ${(error as Error).message.split('\n')[0]}`,
+      { cause: error },
+    );
   }
   const outDims = result[output.name]?.dims ?? [];
-  const classes = task === 'classification' ? outDims.at(-1) : task === 'segmentation' ? (output.layout === 'NHWC' ? outDims.at(-1) : outDims[1]) : undefined;
+  const classes =
+    task === 'classification'
+      ? outDims.at(-1)
+      : task === 'segmentation'
+        ? output.layout === 'NHWC'
+          ? outDims.at(-1)
+          : outDims[1]
+        : undefined;
   if (labels && classes !== undefined && classes > 1 && labels.length !== classes) {
     throw new Error(`${manifestFile}: labels: ${labels.length} names for a model with ${classes} classes`);
   }
   const { maxBatch } = spec.batching;
   if (maxBatch <= 1) return { batching: spec.batching };
-  const off = (reason: string) => ({ batching: { ...spec.batching, maxBatch: 1 }, batchingOff: `batching.maxBatch: ${maxBatch} asked for, but ${reason}; jobs run back to back` });
+  const off = (reason: string) => ({
+    batching: { ...spec.batching, maxBatch: 1 },
+    batchingOff: `batching.maxBatch: ${maxBatch} asked for, but ${reason}; jobs run back to back`,
+  });
   if (!hasDynamicBatchAxis(session, input.name)) return off(`input ${input.name} has a fixed batch axis`);
   try {
     const batched = await blank(maxBatch);
@@ -157,7 +182,15 @@ async function load(): Promise<LoadedModel[]> {
     const t1 = performance.now();
     const { batching, batchingOff } = await warmUp(spec, session);
     sessions.set(specKey(spec), { spec, session, executionProvider, batching });
-    loaded.push({ key: specKey(spec), executionProvider, fallbackFrom, loadMs: t1 - t0, warmupMs: performance.now() - t1, maxBatch: batching.maxBatch, batchingOff });
+    loaded.push({
+      key: specKey(spec),
+      executionProvider,
+      fallbackFrom,
+      loadMs: t1 - t0,
+      warmupMs: performance.now() - t1,
+      maxBatch: batching.maxBatch,
+      batchingOff,
+    });
   }
   return loaded;
 }
@@ -175,18 +208,33 @@ function fail(requestId: number, stage: JobStage, error: unknown): void {
 async function accept(request: RunRequest): Promise<void> {
   const loaded = sessions.get(request.modelKey);
   if (!loaded) {
-    post({ type: 'failed', requestId: request.requestId, code: ErrorCode.ModelNotFound, message: `Model ${request.modelKey} is not loaded here.`, retryable: false });
+    post({
+      type: 'failed',
+      requestId: request.requestId,
+      code: ErrorCode.ModelNotFound,
+      message: `Model ${request.modelKey} is not loaded here.`,
+      retryable: false,
+    });
     return;
   }
   const clock = new StageClock(request.requestId);
   try {
     clock.enter('decode');
-    const input = await prepareTaskInput(Buffer.from(request.input.buffer, request.input.byteOffset, request.input.byteLength), loaded.spec, {
-      maxPixels: init.maxPixels,
-      onPreprocess: () => clock.enter('preprocess'),
-    });
+    const input = await prepareTaskInput(
+      Buffer.from(request.input.buffer, request.input.byteOffset, request.input.byteLength),
+      loaded.spec,
+      {
+        maxPixels: init.maxPixels,
+        onPreprocess: () => clock.enter('preprocess'),
+      },
+    );
     clock.stop();
-    batches.add(`${request.modelKey} ${input.tensor.dims.join('×')}`, loaded.batching, { request, loaded, input, clock }, performance.now());
+    batches.add(
+      `${request.modelKey} ${input.tensor.dims.join('×')}`,
+      loaded.batching,
+      { request, loaded, input, clock },
+      performance.now(),
+    );
     pump();
   } catch (error) {
     fail(request.requestId, clock.stage, error);
@@ -248,12 +296,23 @@ async function finish(item: Prepared, output: TensorView): Promise<void> {
   const { request, loaded, input: prepared, clock } = item;
   try {
     clock.enter('postprocess');
-    const result = await finishTask(loaded.spec, prepared, { options: request.options, output, png: init.png, onEncode: () => clock.enter('encode') });
+    const result = await finishTask(loaded.spec, prepared, {
+      options: request.options,
+      output,
+      png: init.png,
+      onEncode: () => clock.enter('encode'),
+    });
     clock.stop();
     post({
       type: 'done',
       requestId: request.requestId,
-      output: { ...result, width: prepared.image.width, height: prepared.image.height, executionProvider: loaded.executionProvider, timings: clock.timings },
+      output: {
+        ...result,
+        width: prepared.image.width,
+        height: prepared.image.height,
+        executionProvider: loaded.executionProvider,
+        timings: clock.timings,
+      },
     });
   } catch (error) {
     fail(request.requestId, clock.stage, error);

@@ -68,4 +68,3 @@ export type ThreadMessage =
   | { type: 'batch'; modelKey: string; size: number; ms: number }
   | { type: 'done'; requestId: number; output: RunOutput }
   | { type: 'failed'; requestId: number; code: ErrorCode; message: string; retryable: boolean };
-

@@ -29,7 +29,9 @@ describe('MetricsServer', () => {
     const port = new URL(url).port;
     const other = new MetricsServer(registry);
     await expect(other.listen(Number(port), '127.0.0.1')).rejects.toThrow(MetricsListenError);
-    await expect(other.listen(Number(port), '127.0.0.1')).rejects.toThrow(`WORKER_METRICS_PORT / WORKER_METRICS_HOST: cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
+    await expect(other.listen(Number(port), '127.0.0.1')).rejects.toThrow(
+      `WORKER_METRICS_PORT / WORKER_METRICS_HOST: cannot listen on 127.0.0.1:${port} (EADDRINUSE)`,
+    );
   });
 
   it('closes even with a scraper keeping its connection open', async () => {

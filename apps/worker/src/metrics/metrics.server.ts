@@ -33,7 +33,11 @@ export class MetricsServer {
     });
     await new Promise<void>((resolve, reject) => {
       const failed = (error: NodeJS.ErrnoException) =>
-        reject(new MetricsListenError(`WORKER_METRICS_PORT / WORKER_METRICS_HOST: cannot listen on ${host}:${port} (${error.code ?? error.message})`));
+        reject(
+          new MetricsListenError(
+            `WORKER_METRICS_PORT / WORKER_METRICS_HOST: cannot listen on ${host}:${port} (${error.code ?? error.message})`,
+          ),
+        );
       server.once('error', failed);
       server.listen(port, host, () => {
         server.off('error', failed);

@@ -10,19 +10,49 @@ async function samples(metrics: WorkerMetrics, name: string): Promise<Array<{ la
 describe('WorkerMetrics', () => {
   it('shows a CUDA → CPU fallback: the provider in use beside the one requested, and a counted fallback', async () => {
     const metrics = new WorkerMetrics('cuda');
-    metrics.modelsLoaded([{ labels, loaded: { key: 'depth@2.0.0', executionProvider: 'cpu', fallbackFrom: 'cuda: libcudart.so.12 not found', loadMs: 1500, warmupMs: 250, maxBatch: 1 } }]);
+    metrics.modelsLoaded([
+      {
+        labels,
+        loaded: {
+          key: 'depth@2.0.0',
+          executionProvider: 'cpu',
+          fallbackFrom: 'cuda: libcudart.so.12 not found',
+          loadMs: 1500,
+          warmupMs: 250,
+          maxBatch: 1,
+        },
+      },
+    ]);
     expect(await samples(metrics, 'fathom_model_execution_provider')).toEqual([
       { labels: { model: 'depth', version: '2.0.0', variant: '', provider: 'cpu', requested: 'cuda' }, value: 1 },
     ]);
-    expect(await samples(metrics, 'fathom_execution_provider_fallbacks_total')).toEqual([{ labels: { model: 'depth', version: '2.0.0', requested: 'cuda' }, value: 1 }]);
-    expect(await samples(metrics, 'fathom_model_load_seconds')).toEqual([{ labels: { model: 'depth', version: '2.0.0', variant: '' }, value: 1.5 }]);
-    expect(await samples(metrics, 'fathom_model_warmup_seconds')).toEqual([{ labels: { model: 'depth', version: '2.0.0', variant: '' }, value: 0.25 }]);
+    expect(await samples(metrics, 'fathom_execution_provider_fallbacks_total')).toEqual([
+      { labels: { model: 'depth', version: '2.0.0', requested: 'cuda' }, value: 1 },
+    ]);
+    expect(await samples(metrics, 'fathom_model_load_seconds')).toEqual([
+      { labels: { model: 'depth', version: '2.0.0', variant: '' }, value: 1.5 },
+    ]);
+    expect(await samples(metrics, 'fathom_model_warmup_seconds')).toEqual([
+      { labels: { model: 'depth', version: '2.0.0', variant: '' }, value: 0.25 },
+    ]);
   });
 
   it('keeps one provider series per model when a replaced thread reports another provider', async () => {
     const metrics = new WorkerMetrics('cuda');
     metrics.modelsLoaded([{ labels, loaded: { key: 'depth@2.0.0', executionProvider: 'cuda', loadMs: 900, warmupMs: 80, maxBatch: 1 } }]);
-    metrics.modelsLoaded([{ labels, loaded: { key: 'depth@2.0.0', executionProvider: 'cpu', fallbackFrom: 'cuda: out of memory', loadMs: 300, warmupMs: 90, maxBatch: 1 } }]);
+    metrics.modelsLoaded([
+      {
+        labels,
+        loaded: {
+          key: 'depth@2.0.0',
+          executionProvider: 'cpu',
+          fallbackFrom: 'cuda: out of memory',
+          loadMs: 300,
+          warmupMs: 90,
+          maxBatch: 1,
+        },
+      },
+    ]);
     expect((await samples(metrics, 'fathom_model_execution_provider')).map((s) => s.labels.provider)).toEqual(['cpu']);
     expect(await samples(metrics, 'fathom_execution_provider_fallbacks_total')).toEqual([expect.objectContaining({ value: 1 })]);
   });
@@ -57,6 +87,8 @@ describe('WorkerMetrics', () => {
     expect(text).toContain('fathom_job_stage_duration_seconds_bucket{le="0.1",model="depth",version="2.0.0",stage="inference"} 0');
     expect(text).toContain('fathom_job_stage_duration_seconds_bucket{le="0.25",model="depth",version="2.0.0",stage="inference"} 1');
     expect(text.match(/_count\{[^}]*\} 1$/gm)).toHaveLength(5);
-    expect(await metrics.registry.getSingleMetricAsString('fathom_job_duration_seconds')).toContain('fathom_job_duration_seconds_sum{model="depth",version="2.0.0",task="depth"} 1.2');
+    expect(await metrics.registry.getSingleMetricAsString('fathom_job_duration_seconds')).toContain(
+      'fathom_job_duration_seconds_sum{model="depth",version="2.0.0",task="depth"} 1.2',
+    );
   });
 });

@@ -82,7 +82,7 @@ export class WorkerMetrics {
 
   private readonly batchSize = new Histogram({
     name: 'fathom_inference_batch_size',
-    help: 'Jobs per session.run (1 unless the model\'s manifest asks for micro-batching).',
+    help: "Jobs per session.run (1 unless the model's manifest asks for micro-batching).",
     labelNames: ['model', 'version', 'variant'] as const,
     buckets: [1, 2, 4, 8, 16, 32, 64],
     registers: [this.registry],

@@ -19,13 +19,19 @@ describe('which models a worker serves', () => {
 
   it('filters by WORKER_MODELS (name or name@version) and names what it cannot find', () => {
     expect(selectModels(builtins, ['ppocr-v4-det']).serve.map(specKey)).toEqual(['ppocr-v4-det@4.0.0']);
-    expect(() => selectModels(builtins, ['nope'])).toThrow(/WORKER_MODELS names nope, not found among: depth-anything-v2-small, ppocr-mobile-v2-cls, ppocr-v4-det/);
+    expect(() => selectModels(builtins, ['nope'])).toThrow(
+      /WORKER_MODELS names nope, not found among: depth-anything-v2-small, ppocr-mobile-v2-cls, ppocr-v4-det/,
+    );
   });
 
   it('refuses to start when WORKER_MODELS asks for a model that is not pulled, or a manifest names a missing file', () => {
-    expect(() => selectModels(builtins, ['depth-anything-v2-small@2.0.0-int8'])).toThrow(/not downloaded yet: npm run models -- pull depth-anything-v2-small@2\.0\.0-int8/);
+    expect(() => selectModels(builtins, ['depth-anything-v2-small@2.0.0-int8'])).toThrow(
+      /not downloaded yet: npm run models -- pull depth-anything-v2-small@2\.0\.0-int8/,
+    );
     const dir = mkdtempSync(join(tmpdir(), 'fathom-models-'));
     writeFileSync(join(dir, 'w.model.json'), JSON.stringify({ name: 'w', version: '1', task: 'depth', weights: 'gone.onnx' }));
-    expect(() => selectModels(loadCatalog({ builtin: false, modelsDir: dir, cacheDir }), undefined)).toThrow(/w\.model\.json: weights: .*gone\.onnx does not exist/);
+    expect(() => selectModels(loadCatalog({ builtin: false, modelsDir: dir, cacheDir }), undefined)).toThrow(
+      /w\.model\.json: weights: .*gone\.onnx does not exist/,
+    );
   });
 });

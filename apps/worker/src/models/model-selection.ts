@@ -28,4 +28,3 @@ export function selectModels(catalog: ModelSpec[], only: string[] | undefined): 
   }
   return selection;
 }
-

@@ -6,7 +6,13 @@ import { Writable } from 'node:stream';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { BullMQOtel } from 'bullmq-otel';
 import { Redis } from 'ioredis';
@@ -60,7 +66,13 @@ describe('a job as spans: producer → consumer → one child span per stage, in
   const dir = mkdtempSync(join(tmpdir(), 'fathom-tracing-'));
   writeFileSync(join(dir, 'depth.onnx'), buildDepthStandInModel());
   const [spec] = specsFromManifest(
-    modelManifestSchema.parse({ name: 'depth-test', version: '1.0.0', task: 'depth', weights: 'depth.onnx', input: { resize: { mode: 'fixed', width: 28, height: 28 } } }),
+    modelManifestSchema.parse({
+      name: 'depth-test',
+      version: '1.0.0',
+      task: 'depth',
+      weights: 'depth.onnx',
+      input: { resize: { mode: 'fixed', width: 28, height: 28 } },
+    }),
     { manifestFile: join(dir, 'depth.model.json'), cacheDir: dir },
   );
   const logLines: Array<Record<string, unknown> & { raw: string }> = [];
@@ -68,7 +80,8 @@ describe('a job as spans: producer → consumer → one child span per stage, in
     loggerOptions('fathom-worker', 'info'),
     new Writable({
       write(chunk: Buffer, _encoding, callback) {
-        for (const raw of chunk.toString().split('\n').filter(Boolean)) logLines.push({ ...(JSON.parse(raw) as Record<string, unknown>), raw });
+        for (const raw of chunk.toString().split('\n').filter(Boolean))
+          logLines.push({ ...(JSON.parse(raw) as Record<string, unknown>), raw });
         callback();
       },
     }),
@@ -89,9 +102,22 @@ describe('a job as spans: producer → consumer → one child span per stage, in
     redis = new Redis(redisServer.url);
     blobs = new BlobStore(redis, PREFIX, 600);
     metrics = new WorkerMetrics('cpu');
-    pool = new InferencePool({ models: [spec!], intraOpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, sharpThreads: 1, simulatedInferenceMs: 0, png: DEFAULT_PNG_ENCODING }, 1);
+    pool = new InferencePool(
+      {
+        models: [spec!],
+        intraOpThreads: 1,
+        executionProviders: ['cpu'],
+        maxPixels: 40e6,
+        sharpThreads: 1,
+        simulatedInferenceMs: 0,
+        png: DEFAULT_PNG_ENCODING,
+      },
+      1,
+    );
     await pool.start();
-    png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080' } }).png().toBuffer();
+    png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080' } })
+      .png()
+      .toBuffer();
   });
 
   afterAll(async () => {
@@ -109,7 +135,11 @@ describe('a job as spans: producer → consumer → one child span per stage, in
   async function consume(tracing: boolean) {
     const queueName = `${inferenceQueueName(spec!.name, spec!.version)}-${randomUUID()}`;
     const connection = { url: redisServer.url, maxRetriesPerRequest: null };
-    const queue = new Queue<InferenceJobData, InferenceResult>(queueName, { connection, prefix: PREFIX, ...(tracing ? { telemetry: new BullMQOtel('fathom') } : {}) });
+    const queue = new Queue<InferenceJobData, InferenceResult>(queueName, {
+      connection,
+      prefix: PREFIX,
+      ...(tracing ? { telemetry: new BullMQOtel('fathom') } : {}),
+    });
     const events = new QueueEvents(queueName, { connection, prefix: PREFIX });
     await events.waitUntilReady();
     const consumers = new QueueConsumers(
@@ -118,9 +148,20 @@ describe('a job as spans: producer → consumer → one child span per stage, in
       blobs,
       logger,
     );
-    const served: ServedModel = { name: spec!.name, version: spec!.version, task: 'depth', queue: queueName, executionProvider: 'cpu', input: { name: 'pixel_values', description: '' } };
+    const served: ServedModel = {
+      name: spec!.name,
+      version: spec!.version,
+      task: 'depth',
+      queue: queueName,
+      executionProvider: 'cpu',
+      input: { name: 'pixel_values', description: '' },
+    };
     consumers.start([served], () => 1);
-    cleanups.push(() => consumers.close(), () => events.close(), () => queue.close());
+    cleanups.push(
+      () => consumers.close(),
+      () => events.close(),
+      () => queue.close(),
+    );
     const submit = async (image: Buffer): Promise<Job<InferenceJobData, InferenceResult>> => {
       const jobId = randomUUID();
       const blobKey = blobs.inputKey(jobId);
@@ -147,7 +188,9 @@ describe('a job as spans: producer → consumer → one child span per stage, in
     upload.end();
     await job.waitUntilFinished(events, 15_000);
     const consumer = await ended.next((s) => s.kind === SpanKind.CONSUMER && s.attributes['bullmq.job.id'] === job.id);
-    const producer = exporter.getFinishedSpans().find((s) => s.kind === SpanKind.PRODUCER && s.spanContext().traceId === upload.spanContext().traceId);
+    const producer = exporter
+      .getFinishedSpans()
+      .find((s) => s.kind === SpanKind.PRODUCER && s.spanContext().traceId === upload.spanContext().traceId);
 
     expect(producer?.name).toBe(`add ${job.queueName}.${job.name}`);
     expect(producer?.parentSpanContext?.spanId).toBe(upload.spanContext().spanId);
@@ -170,7 +213,8 @@ describe('a job as spans: producer → consumer → one child span per stage, in
       expect(hrMs(span.endTime)).toBeLessThanOrEqual(hrMs(consumer.endTime));
     }
     // Entering a stage ends the one before (start times are whole milliseconds, end times finer).
-    for (let i = 1; i < stages.length; i++) expect(hrMs(stages[i]!.startTime)).toBeGreaterThanOrEqual(Math.floor(hrMs(stages[i - 1]!.endTime)));
+    for (let i = 1; i < stages.length; i++)
+      expect(hrMs(stages[i]!.startTime)).toBeGreaterThanOrEqual(Math.floor(hrMs(stages[i - 1]!.endTime)));
 
     const inference = stages.find((s) => s.name === 'inference')!;
     expect(inference.attributes).toEqual({
@@ -186,7 +230,12 @@ describe('a job as spans: producer → consumer → one child span per stage, in
 
     // The job's log lines carry the consumer span's trace and span ids, once each.
     const completed = logLines.find((l) => l.msg === 'job completed' && l.jobId === job.id);
-    expect(completed).toMatchObject({ jobId: job.id, model: 'depth-test', traceId: consumer.spanContext().traceId, spanId: consumer.spanContext().spanId });
+    expect(completed).toMatchObject({
+      jobId: job.id,
+      model: 'depth-test',
+      traceId: consumer.spanContext().traceId,
+      spanId: consumer.spanContext().spanId,
+    });
     expect(completed!.raw.match(/"traceId"/g)).toHaveLength(1);
   });
 
@@ -195,7 +244,9 @@ describe('a job as spans: producer → consumer → one child span per stage, in
     const job = await submit(Buffer.from('not an image at all'));
     await expect(job.waitUntilFinished(events, 15_000)).rejects.toThrow(/\[image_undecodable\]/);
     const consumer = await ended.next((s) => s.kind === SpanKind.CONSUMER && s.attributes['bullmq.job.id'] === job.id);
-    const children = exporter.getFinishedSpans().filter((s) => s.parentSpanContext?.spanId === consumer.spanContext().spanId && STAGES.includes(s.name));
+    const children = exporter
+      .getFinishedSpans()
+      .filter((s) => s.parentSpanContext?.spanId === consumer.spanContext().spanId && STAGES.includes(s.name));
 
     expect(children.map((s) => s.name).sort()).toEqual(['decode', 'fetch']);
     const decode = children.find((s) => s.name === 'decode')!;
@@ -211,7 +262,12 @@ describe('a job as spans: producer → consumer → one child span per stage, in
     const job = await submit(png);
     await job.waitUntilFinished(events, 15_000);
 
-    expect(exporter.getFinishedSpans().slice(before).map((s) => s.name)).toEqual([]);
+    expect(
+      exporter
+        .getFinishedSpans()
+        .slice(before)
+        .map((s) => s.name),
+    ).toEqual([]);
     const completed = logLines.find((l) => l.msg === 'job completed' && l.jobId === job.id);
     expect(completed).toMatchObject({ jobId: job.id, model: 'depth-test', traceId: job.data.traceId });
     expect(completed).not.toHaveProperty('spanId');

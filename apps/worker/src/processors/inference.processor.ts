@@ -48,7 +48,9 @@ export class InferenceProcessor {
   async process(job: Job<InferenceJobData, InferenceResult>, queueModel: QueueModel): Promise<InferenceResult> {
     const labels = modelLabels(queueModel);
     const stages = JobStageSpans.underActiveSpan();
-    const progress = new JobProgressReporter(job, (error) => this.logger.warn({ msg: 'progress not reported', jobId: job.id, error: error.message }));
+    const progress = new JobProgressReporter(job, (error) =>
+      this.logger.warn({ msg: 'progress not reported', jobId: job.id, error: error.message }),
+    );
     try {
       return await this.run(job, labels, stages, progress);
     } catch (error) {
@@ -64,7 +66,12 @@ export class InferenceProcessor {
     }
   }
 
-  private async run(job: Job<InferenceJobData, InferenceResult>, labels: ModelLabels, stages: JobStageSpans, progress: JobProgressReporter): Promise<InferenceResult> {
+  private async run(
+    job: Job<InferenceJobData, InferenceResult>,
+    labels: ModelLabels,
+    stages: JobStageSpans,
+    progress: JobProgressReporter,
+  ): Promise<InferenceResult> {
     // A retry's due time is not kept by BullMQ (a promoted job's delay is reset to 0): first attempts only.
     if (job.attemptsMade === 0 && job.attemptsStarted <= 1 && job.processedOn) {
       this.metrics.jobTaken(labels, Math.max(0, job.processedOn - job.timestamp - (job.opts.delay ?? 0)) / 1000);
@@ -75,7 +82,13 @@ export class InferenceProcessor {
     // Every line names the job's trace id — the one in its status, set by the API — even when this
     // worker traces and the API did not (the logger's mixin then leaves the bound id alone).
     const traceId = data.traceId ?? activeTraceId();
-    const log = this.logger.child({ jobId: data.jobId, model: data.model.name, version: data.model.version, attempt: job.attemptsMade + 1, ...(traceId ? { traceId } : {}) });
+    const log = this.logger.child({
+      jobId: data.jobId,
+      model: data.model.name,
+      version: data.model.version,
+      attempt: job.attemptsMade + 1,
+      ...(traceId ? { traceId } : {}),
+    });
     const report = (stage: JobStage) => progress.enter(stage);
     const key = specKey(data.model);
 
@@ -106,7 +119,12 @@ export class InferenceProcessor {
     try {
       // Stage messages arrive on the inference thread's message handler, outside the job's context:
       // put it back so the progress and its log lines belong to the job's trace.
-      output = await this.pool.run(key, input, data.options, jobContext ? (stage, detail) => context.with(jobContext, onStage, undefined, stage, detail) : onStage);
+      output = await this.pool.run(
+        key,
+        input,
+        data.options,
+        jobContext ? (stage, detail) => context.with(jobContext, onStage, undefined, stage, detail) : onStage,
+      );
     } catch (error) {
       if (error instanceof InferenceError && !error.retryable) {
         log.info({ msg: 'job refused', code: error.code, reason: error.message });
@@ -124,7 +142,15 @@ export class InferenceProcessor {
         const blobKey = this.blobs.resultKey(data.jobId, artifact.name);
         await this.blobs.put(blobKey, Buffer.from(artifact.bytes.buffer, artifact.bytes.byteOffset, artifact.bytes.byteLength));
         const { name, contentType, width, height, extension } = artifact;
-        return { name, blobKey, contentType, bytes: artifact.bytes.byteLength, width, height, filename: artifactName(data, name, extension) };
+        return {
+          name,
+          blobKey,
+          contentType,
+          bytes: artifact.bytes.byteLength,
+          width,
+          height,
+          filename: artifactName(data, name, extension),
+        };
       }),
     );
     stages.end();

@@ -9,7 +9,13 @@ describe('JobProgressReporter', () => {
   beforeEach(() => {
     jest.useFakeTimers();
     updates = [];
-    reporter = new JobProgressReporter({ updateProgress: async (progress) => void updates.push(progress as JobProgress) }, (error) => { throw error; }, AFTER_MS);
+    reporter = new JobProgressReporter(
+      { updateProgress: async (progress) => void updates.push(progress as JobProgress) },
+      (error) => {
+        throw error;
+      },
+      AFTER_MS,
+    );
   });
   afterEach(() => jest.useRealTimers());
 
@@ -26,7 +32,10 @@ describe('JobProgressReporter', () => {
     expect(updates).toEqual([{ stage: 'inference', percent: 43 }]);
     reporter.enter('postprocess');
     await jest.advanceTimersByTimeAsync(10 * AFTER_MS);
-    expect(updates).toEqual([{ stage: 'inference', percent: 43 }, { stage: 'postprocess', percent: 57 }]);
+    expect(updates).toEqual([
+      { stage: 'inference', percent: 43 },
+      { stage: 'postprocess', percent: 57 },
+    ]);
   });
 
   it('reports every stage of a job whose stages are all slow, in order', async () => {
@@ -34,12 +43,27 @@ describe('JobProgressReporter', () => {
       reporter.enter(stage);
       await jest.advanceTimersByTimeAsync(AFTER_MS);
     }
-    expect(updates.map((u) => `${u.stage}:${u.percent}`)).toEqual(['fetch:0', 'decode:14', 'preprocess:29', 'inference:43', 'postprocess:57', 'encode:71', 'store:86']);
+    expect(updates.map((u) => `${u.stage}:${u.percent}`)).toEqual([
+      'fetch:0',
+      'decode:14',
+      'preprocess:29',
+      'inference:43',
+      'postprocess:57',
+      'encode:71',
+      'store:86',
+    ]);
   });
 
   it('reports nothing once stopped, and stop waits for an update already sent', async () => {
     let release!: () => void;
-    const slow = new JobProgressReporter({ updateProgress: () => new Promise<void>((resolve) => (release = () => (updates.push({ stage: 'inference', percent: 43 }), resolve()))) }, () => undefined, AFTER_MS);
+    const slow = new JobProgressReporter(
+      {
+        updateProgress: () =>
+          new Promise<void>((resolve) => (release = () => (updates.push({ stage: 'inference', percent: 43 }), resolve()))),
+      },
+      () => undefined,
+      AFTER_MS,
+    );
     slow.enter('inference');
     await jest.advanceTimersByTimeAsync(AFTER_MS);
     let stopped = false;
@@ -61,7 +85,12 @@ describe('JobProgressReporter', () => {
     const errors: string[] = [];
     let calls = 0;
     const flaky = new JobProgressReporter(
-      { updateProgress: async (progress) => { if (calls++ === 0) throw new Error('redis is down'); updates.push(progress as JobProgress); } },
+      {
+        updateProgress: async (progress) => {
+          if (calls++ === 0) throw new Error('redis is down');
+          updates.push(progress as JobProgress);
+        },
+      },
       (error) => errors.push(error.message),
       AFTER_MS,
     );

@@ -23,13 +23,20 @@ export interface PreparedInput {
  * the tensor is resized from them; any other is decoded straight to the model's size in one pass.
  * `onPreprocess` marks where decoding ends (the stage timings).
  */
-export async function prepareModelInput(bytes: Buffer, input: InputSpec, opts: { maxPixels: number; keepPixels: boolean; onPreprocess?: () => void }): Promise<PreparedInput> {
+export async function prepareModelInput(
+  bytes: Buffer,
+  input: InputSpec,
+  opts: { maxPixels: number; keepPixels: boolean; onPreprocess?: () => void },
+): Promise<PreparedInput> {
   if (opts.keepPixels) {
     const rgb = await decodeToRgb(bytes, opts);
     opts.onPreprocess?.();
     return { tensor: await buildInputTensor(rgb, input), image: { width: rgb.width, height: rgb.height }, rgb };
   }
-  const { rgb, displayed } = await decodeResized(bytes, { maxPixels: opts.maxPixels, sizeFor: ({ width, height }) => planModelInputSize(width, height, input.resize) });
+  const { rgb, displayed } = await decodeResized(bytes, {
+    maxPixels: opts.maxPixels,
+    sizeFor: ({ width, height }) => planModelInputSize(width, height, input.resize),
+  });
   opts.onPreprocess?.();
   return { tensor: tensorFromPixels(rgb, input), image: displayed };
 }

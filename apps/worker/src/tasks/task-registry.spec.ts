@@ -10,19 +10,38 @@ const spec = (task: ModelSpec['task']): ModelSpec => ({
   source: { kind: 'path', path: '/dev/null' },
   manifestFile: 'test',
   batching: NO_BATCHING,
-  input: { name: 'input', layout: 'NCHW', channels: 'RGB', resize: { mode: 'fixed', width: 16, height: 8 }, mean: [0, 0, 0], std: [1, 1, 1] },
+  input: {
+    name: 'input',
+    layout: 'NCHW',
+    channels: 'RGB',
+    resize: { mode: 'fixed', width: 16, height: 8 },
+    mean: [0, 0, 0],
+    std: [1, 1, 1],
+  },
   output: { name: 'output', layout: 'NCHW', kind: 'logits', range: { kind: 'minmax' } },
 });
 
 describe('an upload prepared for its model’s task', () => {
-  const upload = sharp({ create: { width: 120, height: 80, channels: 3, background: '#336699' } }).png().toBuffer();
+  const upload = sharp({ create: { width: 120, height: 80, channels: 3, background: '#336699' } })
+    .png()
+    .toBuffer();
 
   it('keeps the photo’s pixels only for a task that draws on it (segmentation), at the photo’s size', async () => {
     const segmentation = await prepareTaskInput(await upload, spec('segmentation'), { maxPixels: 40e6 });
-    expect([segmentation.image, segmentation.rgb?.width, segmentation.rgb?.height, segmentation.tensor.dims]).toEqual([{ width: 120, height: 80 }, 120, 80, [1, 3, 8, 16]]);
+    expect([segmentation.image, segmentation.rgb?.width, segmentation.rgb?.height, segmentation.tensor.dims]).toEqual([
+      { width: 120, height: 80 },
+      120,
+      80,
+      [1, 3, 8, 16],
+    ]);
     for (const task of ['depth', 'text-detection', 'classification'] as const) {
       const prepared = await prepareTaskInput(await upload, spec(task), { maxPixels: 40e6 });
-      expect([task, prepared.image, prepared.rgb, prepared.tensor.dims]).toEqual([task, { width: 120, height: 80 }, undefined, [1, 3, 8, 16]]);
+      expect([task, prepared.image, prepared.rgb, prepared.tensor.dims]).toEqual([
+        task,
+        { width: 120, height: 80 },
+        undefined,
+        [1, 3, 8, 16],
+      ]);
     }
   });
 });

@@ -20,7 +20,11 @@ export const TASK_PIPELINES: { [T in TaskName]: TaskPipeline<T, never> } = {
  * Upload bytes → the model's input for this model's task, keeping the full-size pixels only for a
  * task that draws on them. `onPreprocess` marks where decoding ends.
  */
-export function prepareTaskInput(bytes: Buffer, spec: ModelSpec, opts: { maxPixels: number; onPreprocess?: () => void }): Promise<PreparedInput> {
+export function prepareTaskInput(
+  bytes: Buffer,
+  spec: ModelSpec,
+  opts: { maxPixels: number; onPreprocess?: () => void },
+): Promise<PreparedInput> {
   return prepareModelInput(bytes, spec.input, { ...opts, keepPixels: TASK_PIPELINES[spec.task].drawsOnInput });
 }
 
@@ -32,7 +36,15 @@ export async function finishTask(
 ): Promise<TaskResult> {
   const pipeline = TASK_PIPELINES[spec.task];
   const { tensor, image, rgb } = prepared;
-  const input = { spec, image, rgb, modelInput: { width: tensor.width, height: tensor.height }, options: job.options, output: job.output, png: job.png } as TaskInput<typeof spec.task>;
+  const input = {
+    spec,
+    image,
+    rgb,
+    modelInput: { width: tensor.width, height: tensor.height },
+    options: job.options,
+    output: job.output,
+    png: job.png,
+  } as TaskInput<typeof spec.task>;
   const processed = await pipeline.postprocess(input as never);
   job.onEncode?.();
   return pipeline.encode(processed, input as never);

@@ -47,7 +47,10 @@ describe('inspectWeights', () => {
   });
 
   it('says a missing file is missing', async () => {
-    await expect(inspectWeights(join(dir, 'nope.onnx'))).resolves.toEqual({ code: 'missing', message: expect.stringContaining('nope.onnx') });
+    await expect(inspectWeights(join(dir, 'nope.onnx'))).resolves.toEqual({
+      code: 'missing',
+      message: expect.stringContaining('nope.onnx'),
+    });
   });
 
   it('says an empty file is empty', async () => {

@@ -225,7 +225,9 @@ describe('downloadWeights', () => {
   };
 
   it('refuses an HTML page served instead of the model, naming it an HTML page', async () => {
-    await refusesHtmlPage(Buffer.from(`\n<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>${'<p>log in</p>'.repeat(200)}</body></html>`));
+    await refusesHtmlPage(
+      Buffer.from(`\n<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>${'<p>log in</p>'.repeat(200)}</body></html>`),
+    );
   });
 
   itWithShared(HTML_FIXTURE, 'refuses the real saved HTML page from ../shared, naming it an HTML page', refusesHtmlPage);
@@ -336,7 +338,9 @@ describe('downloadWeights', () => {
       const error = await downloadError(downloadWeights({ url, sha256: payloadSha, dest }));
 
       expect(error.code).toBe('busy');
-      expect(error.message).toBe(`another process (pid ${process.pid}) is downloading ${dest}; wait for it, or delete ${lock} if it is gone`);
+      expect(error.message).toBe(
+        `another process (pid ${process.pid}) is downloading ${dest}; wait for it, or delete ${lock} if it is gone`,
+      );
       expect(ranges).toEqual([]);
       expect(readFileSync(part).equals(partBytes)).toBe(true);
       expect(readFileSync(lock, 'utf8')).toBe(`${process.pid}\n`);
@@ -348,7 +352,11 @@ describe('downloadWeights', () => {
       let reachedCut: () => void = () => undefined;
       const cut = new Promise<void>((resolve) => (reachedCut = resolve));
       const { url, ranges } = await serve((_req, res) => void (first = sendHead(res, payload, CUT)));
-      const running = downloadWeights({ url, sha256: payloadSha, dest, onProgress: (p) => {
+      const running = downloadWeights({
+        url,
+        sha256: payloadSha,
+        dest,
+        onProgress: (p) => {
           if (p.received >= CUT) reachedCut();
         },
       });
@@ -434,7 +442,11 @@ describe('downloadWeights', () => {
       writeFile(lock, `${process.pid}\n`);
       const { url, ranges } = await serve(serveBytes(payload));
 
-      await expect(downloadWeights({ url, sha256: payloadSha, dest })).resolves.toEqual({ path: dest, bytes: payload.length, resumedFrom: 0 });
+      await expect(downloadWeights({ url, sha256: payloadSha, dest })).resolves.toEqual({
+        path: dest,
+        bytes: payload.length,
+        resumedFrom: 0,
+      });
       expect(ranges).toEqual([]);
       expect(readFileSync(lock, 'utf8')).toBe(`${process.pid}\n`);
     });

@@ -141,9 +141,16 @@ async function acquireLock(dest: string): Promise<HeldLock> {
     const holder = await readLockHolder(path);
     if (holder !== 'gone' && holder !== null && holderAlive(holder)) {
       const who = holder.host !== null && holder.host !== hostname() ? `pid ${holder.pid} on host ${holder.host}` : `pid ${holder.pid}`;
-      throw new WeightsDownloadError('busy', `another process (${who}) is downloading ${dest}; wait for it, or delete ${path} if it is gone`);
+      throw new WeightsDownloadError(
+        'busy',
+        `another process (${who}) is downloading ${dest}; wait for it, or delete ${path} if it is gone`,
+      );
     }
-    if (attempt >= 2) throw new WeightsDownloadError('busy', `could not take the lock ${path} (other processes keep taking it); wait, or delete ${path} if no process is downloading ${dest}`);
+    if (attempt >= 2)
+      throw new WeightsDownloadError(
+        'busy',
+        `could not take the lock ${path} (other processes keep taking it); wait, or delete ${path} if no process is downloading ${dest}`,
+      );
     if (holder === 'gone') continue; // released between our open and our read
     // A stale lock from a process that died mid-download (a crash, Ctrl-C): take it over, and
     // resume its part. Re-read first, to narrow the window in which another process took it over.
@@ -180,7 +187,8 @@ async function readLockHolder(path: string): Promise<LockHolder | null | 'gone'>
       return null;
     }
     const [pidLine = '', hostLine = ''] = content.split('\n');
-    if (/^\d+$/.test(pidLine.trim()) && Number(pidLine) > 0) return { pid: Number(pidLine), host: hostLine.trim() || null, content, mtimeMs };
+    if (/^\d+$/.test(pidLine.trim()) && Number(pidLine) > 0)
+      return { pid: Number(pidLine), host: hostLine.trim() || null, content, mtimeMs };
     if (content !== '' || attempt >= 3) return null;
     await sleep(50);
   }
@@ -233,7 +241,9 @@ async function fetchToPart(opts: DownloadWeightsOptions, part: string, offset: n
     const kept = received > 0 ? `; ${received} bytes are kept in ${part} for the next run to resume from` : '';
     if (opts.signal?.aborted) return new WeightsDownloadError('aborted', `${opts.url}: download aborted${kept}`, { cause: error });
     const reason = timedOut ? `no data for ${timeoutMs} ms` : describeError(error);
-    return new WeightsDownloadError('network_error', `${opts.url}: network error after ${received} bytes (${reason})${kept}`, { cause: error });
+    return new WeightsDownloadError('network_error', `${opts.url}: network error after ${received} bytes (${reason})${kept}`, {
+      cause: error,
+    });
   };
 
   try {
@@ -250,14 +260,20 @@ async function fetchToPart(opts: DownloadWeightsOptions, part: string, offset: n
 
     if (response.status === 416 && offset > 0) return null;
     if (!response.ok) {
-      throw new WeightsDownloadError('http_error', `${opts.url}: HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+      throw new WeightsDownloadError(
+        'http_error',
+        `${opts.url}: HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`,
+      );
     }
     let resumedFrom = 0;
     let hash: Hash = createHash('sha256');
     if (response.status === 206) {
       const range = parseContentRange(response.headers.get('content-range'));
       if (range?.start !== offset) {
-        throw new WeightsDownloadError('http_error', `${opts.url}: asked for bytes from ${offset}, got Content-Range "${response.headers.get('content-range')}"`);
+        throw new WeightsDownloadError(
+          'http_error',
+          `${opts.url}: asked for bytes from ${offset}, got Content-Range "${response.headers.get('content-range')}"`,
+        );
       }
       resumedFrom = offset;
       hash = prefixHash;
@@ -349,6 +365,7 @@ function mismatchMessage(opts: DownloadWeightsOptions, expected: string, receive
   let message = `${opts.url}: sha256 mismatch: expected ${expected}, got ${received.digest} for ${received.bytes} bytes${size}; the download was deleted`;
   if (problem) message += `. What arrived: ${problem.message}`;
   // The usual cause: a /raw/ or /blob/ link to the pointer file instead of the stored object.
-  if (problem?.code === 'git_lfs_pointer') message += '. The URL serves the pointer file, not the LFS object (on Hugging Face use /resolve/, not /raw/)';
+  if (problem?.code === 'git_lfs_pointer')
+    message += '. The URL serves the pointer file, not the LFS object (on Hugging Face use /resolve/, not /raw/)';
   return message;
 }

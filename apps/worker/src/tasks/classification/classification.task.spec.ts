@@ -24,14 +24,23 @@ describe('classification', () => {
 
   it('gives the known top-k with labels, applying softmax only to logits', async () => {
     const logits = { data: Float32Array.from([Math.log(1), Math.log(3), Math.log(6)]), dims: [1, 3] };
-    const base = { image: { width: 2, height: 2 }, modelInput: { width: 2, height: 2 }, options: { topK: 2 }, output: logits, png: DEFAULT_PNG_ENCODING };
+    const base = {
+      image: { width: 2, height: 2 },
+      modelInput: { width: 2, height: 2 },
+      options: { topK: 2 },
+      output: logits,
+      png: DEFAULT_PNG_ENCODING,
+    };
     expect(await classificationTask.postprocess({ ...base, spec: spec('logits') })).toEqual([
       { index: 2, label: 'bird', probability: 0.6 },
       { index: 1, label: 'dog', probability: 0.3 },
     ]);
     const probabilities = { data: Float32Array.from([0.2, 0.7, 0.1]), dims: [1, 3] };
     const top = await classificationTask.postprocess({ ...base, spec: spec('probabilities'), output: probabilities });
-    expect(top.map((t) => [t.label, t.probability])).toEqual([['dog', expect.closeTo(0.7, 6)], ['cat', expect.closeTo(0.2, 6)]]);
+    expect(top.map((t) => [t.label, t.probability])).toEqual([
+      ['dog', expect.closeTo(0.7, 6)],
+      ['cat', expect.closeTo(0.2, 6)],
+    ]);
   });
 
   it('labels unnamed classes by index', () => {

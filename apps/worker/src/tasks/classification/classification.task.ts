@@ -19,7 +19,11 @@ export function softmax(logits: ArrayLike<number>): Float64Array {
 
 /** The k most probable classes, most probable first. */
 export function topK(probabilities: ArrayLike<number>, k: number, labels: readonly string[] | undefined): Ranked[] {
-  return Array.from({ length: probabilities.length }, (_, index) => ({ index, label: labels?.[index] ?? String(index), probability: probabilities[index]! }))
+  return Array.from({ length: probabilities.length }, (_, index) => ({
+    index,
+    label: labels?.[index] ?? String(index),
+    probability: probabilities[index]!,
+  }))
     .sort((a, b) => b.probability - a.probability)
     .slice(0, k)
     .map((r) => ({ ...r, probability: Math.round(r.probability * 1e6) / 1e6 }));

@@ -76,7 +76,13 @@ export async function resizeDenseMap(normalized: Uint16Array, from: Size, to: Si
  * before they are enlarged, so the resize and the colormap work on a byte per pixel (the result
  * differs from enlarging 16 bits first by at most one grey level).
  */
-export async function encodeDenseMap(map: Uint16Array, from: Size, to: Size, options: DenseMapOptions, png: PngEncoding): Promise<{ png: Buffer; contentType: 'image/png' }> {
+export async function encodeDenseMap(
+  map: Uint16Array,
+  from: Size,
+  to: Size,
+  options: DenseMapOptions,
+  png: PngEncoding,
+): Promise<{ png: Buffer; contentType: 'image/png' }> {
   if (options.output === 'raw16') {
     return { png: await mapAt(map, from, to).toColourspace('grey16').png(pngOptions(png)).toBuffer(), contentType: 'image/png' };
   }
@@ -87,5 +93,10 @@ export async function encodeDenseMap(map: Uint16Array, from: Size, to: Size, opt
   }
   const enlarged = sameSize(from, to) ? gray : await mapAt(gray, from, to).toColourspace('b-w').raw().toBuffer();
   const rgb = applyColormap(enlarged, options.colormap);
-  return { png: await sharp(rgb, { raw: { width: to.width, height: to.height, channels: 3 } }).png(pngOptions(png)).toBuffer(), contentType: 'image/png' };
+  return {
+    png: await sharp(rgb, { raw: { width: to.width, height: to.height, channels: 3 } })
+      .png(pngOptions(png))
+      .toBuffer(),
+    contentType: 'image/png',
+  };
 }

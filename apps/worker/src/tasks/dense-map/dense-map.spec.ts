@@ -36,7 +36,10 @@ describe('dense-map pre-processing', () => {
   });
 
   it('resizes to the planned size first', async () => {
-    const tensor = await buildInputTensor(rgb, { ...input('NCHW'), resize: { mode: 'keep-aspect', multiple: 14, target: 28, fit: 'lower-bound', maxSide: 1000 } });
+    const tensor = await buildInputTensor(rgb, {
+      ...input('NCHW'),
+      resize: { mode: 'keep-aspect', multiple: 14, target: 28, fit: 'lower-bound', maxSide: 1000 },
+    });
     expect([tensor.width, tensor.height, tensor.data.length]).toEqual([56, 28, 3 * 56 * 28]);
     expect(tensor.data[0]).toBeCloseTo(expected[0]!, 2);
   });
@@ -50,7 +53,9 @@ describe('dense-map post-processing', () => {
   });
 
   it('clamps to a fixed range, and survives constant maps and NaN', () => {
-    expect([...normalizeDenseMap(Float32Array.from([-1, 0.5, 2]), { kind: 'fixed', min: 0, max: 1 }).normalized]).toEqual([0, 32768, 65535]);
+    expect([...normalizeDenseMap(Float32Array.from([-1, 0.5, 2]), { kind: 'fixed', min: 0, max: 1 }).normalized]).toEqual([
+      0, 32768, 65535,
+    ]);
     expect([...normalizeDenseMap(Float32Array.from([3, 3]), { kind: 'minmax' }).normalized]).toEqual([0, 0]);
     const withNaN = normalizeDenseMap(Float32Array.from([NaN, 1, 2, Infinity]), { kind: 'minmax' });
     expect([withNaN.min, withNaN.max, ...withNaN.normalized]).toEqual([1, 2, 0, 0, 65535, 0]);
@@ -59,7 +64,11 @@ describe('dense-map post-processing', () => {
   });
 
   it('resizes back to the input size keeping 16 bits and the ramp’s order', async () => {
-    const map = await resizeDenseMap(Uint16Array.from([0, 20000, 40000, 65535, 0, 20000, 40000, 65535]), { width: 4, height: 2 }, { width: 8, height: 4 });
+    const map = await resizeDenseMap(
+      Uint16Array.from([0, 20000, 40000, 65535, 0, 20000, 40000, 65535]),
+      { width: 4, height: 2 },
+      { width: 8, height: 4 },
+    );
     expect(map).toHaveLength(32);
     const row = [...map.subarray(0, 8)];
     expect(row).toEqual([...row].sort((a, b) => a - b));
@@ -80,7 +89,13 @@ describe('dense-map post-processing', () => {
 
   it('round-trips raw16 exactly', async () => {
     const values = Uint16Array.from([0, 1, 12345, 65535]);
-    const { png } = await encodeDenseMap(values, { width: 4, height: 1 }, { width: 4, height: 1 }, { output: 'raw16', colormap: 'turbo' }, DEFAULT_PNG_ENCODING);
+    const { png } = await encodeDenseMap(
+      values,
+      { width: 4, height: 1 },
+      { width: 4, height: 1 },
+      { output: 'raw16', colormap: 'turbo' },
+      DEFAULT_PNG_ENCODING,
+    );
     const data = await sharp(png).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer();
     expect([...new Uint16Array(data.buffer, data.byteOffset, 4)]).toEqual([0, 1, 12345, 65535]);
   });
@@ -112,9 +127,12 @@ describe('dense-map post-processing', () => {
 
   it('writes the same pixels at every PNG level, smaller at a higher one', async () => {
     const side = 128;
-    const smooth = Uint16Array.from({ length: side * side }, (_, i) => Math.round(((i % side) + Math.floor(i / side)) * (65535 / (2 * side))));
+    const smooth = Uint16Array.from({ length: side * side }, (_, i) =>
+      Math.round(((i % side) + Math.floor(i / side)) * (65535 / (2 * side))),
+    );
     const size = { width: side, height: side };
-    const encode = (compressionLevel: number) => encodeDenseMap(smooth, size, size, { output: 'colormap', colormap: 'turbo' }, { compressionLevel });
+    const encode = (compressionLevel: number) =>
+      encodeDenseMap(smooth, size, size, { output: 'colormap', colormap: 'turbo' }, { compressionLevel });
     const [fast, small] = await Promise.all([encode(0), encode(9)]);
     expect(small.png.length).toBeLessThan(fast.png.length);
     const [a, b] = await Promise.all([fast, small].map(({ png }) => sharp(png).raw().toBuffer()));

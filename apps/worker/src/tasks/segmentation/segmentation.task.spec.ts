@@ -13,7 +13,14 @@ const spec = (layout: 'NCHW' | 'NHWC', kind: 'logits' | 'probabilities' = 'logit
   source: { kind: 'path', path: '/dev/null' },
   manifestFile: 'test',
   batching: NO_BATCHING,
-  input: { name: 'input', layout: 'NCHW', channels: 'RGB', resize: { mode: 'fixed', width: 4, height: 2 }, mean: [0, 0, 0], std: [1, 1, 1] },
+  input: {
+    name: 'input',
+    layout: 'NCHW',
+    channels: 'RGB',
+    resize: { mode: 'fixed', width: 4, height: 2 },
+    mean: [0, 0, 0],
+    std: [1, 1, 1],
+  },
   output: { name: 'output', layout, kind, range: { kind: 'minmax' } },
   labels,
 });
@@ -24,7 +31,15 @@ const twoClassNhwc = { data: Float32Array.from([5, 0, 0, 3, 0, 3, 0, 3, 5, 0, 0,
 const rgb = { data: Buffer.alloc(4 * 2 * 3, 100), width: 4, height: 2 };
 
 function input(output: { data: Float32Array; dims: number[] }, s: ModelSpec, opacity = 0.5): TaskInput<'segmentation'> {
-  return { spec: s, image: { width: 4, height: 2 }, rgb, modelInput: { width: 4, height: 2 }, options: { output: 'mask', opacity }, output, png: DEFAULT_PNG_ENCODING };
+  return {
+    spec: s,
+    image: { width: 4, height: 2 },
+    rgb,
+    modelInput: { width: 4, height: 2 },
+    options: { output: 'mask', opacity },
+    output,
+    png: DEFAULT_PNG_ENCODING,
+  };
 }
 
 async function artifactPixels(png: Uint8Array): Promise<{ data: Buffer; channels: number }> {
@@ -42,12 +57,22 @@ describe('segmentation', () => {
     const task = input(twoClassNhwc, spec('NHWC'));
     const result = await segmentationTask.encode(await segmentationTask.postprocess(task), task);
     expect(result.primary).toBe('mask');
-    expect(result.summary).toEqual({ task: 'segmentation', classes: [{ index: 1, label: 'cat', share: 0.75 }, { index: 0, label: 'background', share: 0.25 }], modelInput: { width: 4, height: 2 } });
+    expect(result.summary).toEqual({
+      task: 'segmentation',
+      classes: [
+        { index: 1, label: 'cat', share: 0.75 },
+        { index: 0, label: 'background', share: 0.25 },
+      ],
+      modelInput: { width: 4, height: 2 },
+    });
     const byName = Object.fromEntries(result.artifacts.map((a) => [a.name, a]));
     expect(JSON.parse(Buffer.from(byName.shares!.bytes).toString())).toEqual({
       width: 4,
       height: 2,
-      classes: [{ index: 1, label: 'cat', pixels: 6, share: 0.75 }, { index: 0, label: 'background', pixels: 2, share: 0.25 }],
+      classes: [
+        { index: 1, label: 'cat', pixels: 6, share: 0.75 },
+        { index: 0, label: 'background', pixels: 2, share: 0.25 },
+      ],
     });
     const mask = await sharp(byName.mask!.bytes).extractChannel(0).raw().toBuffer();
     expect([...mask]).toEqual([0, 1, 1, 1, 0, 1, 1, 1]);

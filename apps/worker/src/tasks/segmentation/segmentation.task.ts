@@ -44,16 +44,15 @@ export const segmentationTask: TaskPipeline<'segmentation', Segmented> = {
       return { classes, alpha, labels, counts: classCounts(classes, 2), binary: true };
     }
     const modelClasses = argmaxClasses(scores);
-    const classes =
-      sameSize(modelSize, rgb)
-        ? modelClasses
-        : new Uint8Array(
-            await sharp(modelClasses, { raw: { ...modelSize, channels: 1 } })
-              .resize(rgb.width, rgb.height, { fit: 'fill', kernel: 'nearest' })
-              .toColourspace('b-w')
-              .raw()
-              .toBuffer(),
-          );
+    const classes = sameSize(modelSize, rgb)
+      ? modelClasses
+      : new Uint8Array(
+          await sharp(modelClasses, { raw: { ...modelSize, channels: 1 } })
+            .resize(rgb.width, rgb.height, { fit: 'fill', kernel: 'nearest' })
+            .toColourspace('b-w')
+            .raw()
+            .toBuffer(),
+        );
     const labels = Array.from({ length: scores.channels }, (_, i) => spec.labels?.[i] ?? `class_${i}`);
     const background = backgroundIndex(labels);
     const alpha = new Uint8Array(classes.length);
@@ -67,14 +66,26 @@ export const segmentationTask: TaskPipeline<'segmentation', Segmented> = {
     const png = pngOptions(encoding);
     const total = classes.length;
     const shares = counts
-      .map((pixels, index) => ({ index, label: labels[index] ?? `class_${index}`, pixels, share: Math.round((pixels / total) * 1e6) / 1e6 }))
+      .map((pixels, index) => ({
+        index,
+        label: labels[index] ?? `class_${index}`,
+        pixels,
+        share: Math.round((pixels / total) * 1e6) / 1e6,
+      }))
       .filter((c) => c.pixels > 0)
       .sort((a, b) => b.pixels - a.pixels);
     const maskPixels = binary ? classes.map((c) => c * 255) : classes;
     const [mask, overlay, cutout] = await Promise.all([
-      sharp(maskPixels, { raw: { width: rgb.width, height: rgb.height, channels: 1 } }).toColourspace('b-w').png(png).toBuffer(),
-      sharp(drawOverlay(rgb, classes, labels, options.opacity), { raw: { width: rgb.width, height: rgb.height, channels: 3 } }).png(png).toBuffer(),
-      sharp(withAlpha(rgb, alpha), { raw: { width: rgb.width, height: rgb.height, channels: 4 } }).png(png).toBuffer(),
+      sharp(maskPixels, { raw: { width: rgb.width, height: rgb.height, channels: 1 } })
+        .toColourspace('b-w')
+        .png(png)
+        .toBuffer(),
+      sharp(drawOverlay(rgb, classes, labels, options.opacity), { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
+        .png(png)
+        .toBuffer(),
+      sharp(withAlpha(rgb, alpha), { raw: { width: rgb.width, height: rgb.height, channels: 4 } })
+        .png(png)
+        .toBuffer(),
     ]);
     return {
       primary: options.output,
@@ -84,7 +95,11 @@ export const segmentationTask: TaskPipeline<'segmentation', Segmented> = {
         jsonArtifact('shares', { width: rgb.width, height: rgb.height, classes: shares }),
         pngArtifact('cutout', cutout, rgb),
       ],
-      summary: { task: 'segmentation', classes: shares.slice(0, 5).map(({ index, label, share }) => ({ index, label, share })), modelInput },
+      summary: {
+        task: 'segmentation',
+        classes: shares.slice(0, 5).map(({ index, label, share }) => ({ index, label, share })),
+        modelInput,
+      },
     };
   },
 };

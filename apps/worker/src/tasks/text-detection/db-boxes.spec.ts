@@ -11,12 +11,28 @@ function map(width: number, height: number, rects: Array<[x: number, y: number, 
 
 describe('DB text boxes', () => {
   it('finds two rectangles as two boxes, in reading order, grown by the unclip offset', () => {
-    const boxes = detectTextBoxes(map(100, 60, [[50, 40, 30, 8, 0.9], [10, 10, 40, 10, 0.8]]), 100, 60, OPTIONS);
+    const boxes = detectTextBoxes(
+      map(100, 60, [
+        [50, 40, 30, 8, 0.9],
+        [10, 10, 40, 10, 0.8],
+      ]),
+      100,
+      60,
+      OPTIONS,
+    );
     expect(boxes).toHaveLength(2);
     // 40×10, ratio 1.5: grow = 400·1.5 / (2·50) = 6
-    expect(boxes[0]).toEqual({ points: [[4, 4], [56, 4], [56, 26], [4, 26]], score: expect.closeTo(0.8, 5) });
+    expect(boxes[0]).toEqual({
+      points: [
+        [4, 4],
+        [56, 4],
+        [56, 26],
+        [4, 26],
+      ],
+      score: expect.closeTo(0.8, 5),
+    });
     // 30×8: grow = 240·1.5 / 76 ≈ 4.74
-    expect(boxes[1]!.points[0]![0]).toBeCloseTo(50 - 240 * 1.5 / 76, 5);
+    expect(boxes[1]!.points[0]![0]).toBeCloseTo(50 - (240 * 1.5) / 76, 5);
     expect(boxes[1]!.score).toBeCloseTo(0.9, 5);
   });
 
@@ -27,11 +43,36 @@ describe('DB text boxes', () => {
 
   it('clips grown boxes to the map', () => {
     const [box] = detectTextBoxes(map(40, 20, [[0, 0, 40, 20, 0.9]]), 40, 20, OPTIONS);
-    expect(box!.points).toEqual([[0, 0], [40, 0], [40, 20], [0, 20]]);
+    expect(box!.points).toEqual([
+      [0, 0],
+      [40, 0],
+      [40, 20],
+      [0, 20],
+    ]);
   });
 
   it('keeps touching regions apart only when they do not touch', () => {
-    expect(detectTextBoxes(map(60, 20, [[0, 5, 20, 8, 0.9], [20, 5, 20, 8, 0.9]]), 60, 20, OPTIONS)).toHaveLength(1);
-    expect(detectTextBoxes(map(60, 20, [[0, 5, 20, 8, 0.9], [21, 5, 20, 8, 0.9]]), 60, 20, OPTIONS)).toHaveLength(2);
+    expect(
+      detectTextBoxes(
+        map(60, 20, [
+          [0, 5, 20, 8, 0.9],
+          [20, 5, 20, 8, 0.9],
+        ]),
+        60,
+        20,
+        OPTIONS,
+      ),
+    ).toHaveLength(1);
+    expect(
+      detectTextBoxes(
+        map(60, 20, [
+          [0, 5, 20, 8, 0.9],
+          [21, 5, 20, 8, 0.9],
+        ]),
+        60,
+        20,
+        OPTIONS,
+      ),
+    ).toHaveLength(2);
   });
 });

@@ -62,7 +62,15 @@ export function detectTextBoxes(prob: Float32Array, width: number, height: numbe
     const y0 = Math.max(0, minY - grow);
     const x1 = Math.min(width, maxX + 1 + grow);
     const y1 = Math.min(height, maxY + 1 + grow);
-    boxes.push({ points: [[x0, y0], [x1, y0], [x1, y1], [x0, y1]], score });
+    boxes.push({
+      points: [
+        [x0, y0],
+        [x1, y0],
+        [x1, y1],
+        [x0, y1],
+      ],
+      score,
+    });
 
     function visit(j: number): void {
       if (labels[j] === 0 && prob[j]! > options.threshold) {

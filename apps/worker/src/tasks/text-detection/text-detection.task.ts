@@ -33,7 +33,11 @@ export const textDetectionTask: TaskPipeline<'text-detection', { boxes: TextBox[
     return {
       primary: options.output,
       artifacts: [
-        jsonArtifact('boxes', { width: image.width, height: image.height, boxes: boxes.map((b) => ({ points: b.points, score: round1(b.score * 1000) / 1000 })) }),
+        jsonArtifact('boxes', {
+          width: image.width,
+          height: image.height,
+          boxes: boxes.map((b) => ({ points: b.points, score: round1(b.score * 1000) / 1000 })),
+        }),
         pngArtifact('heatmap', png, image),
       ],
       summary: { task: 'text-detection', boxes: boxes.length, modelInput },

@@ -1,34 +1,29 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import pino from 'pino';
 import { loggerOptions } from '@fathom/telemetry';
 import { ApiExceptionFilter } from './common/api-exception.filter';
-import { TRACING, type TracingState } from './common/tracing';
-import { API_CONFIG, type ApiConfig } from './config/api.config';
-import { HealthController } from './health/health.controller';
-import { InferController } from './infer/infer.controller';
-import { JobCanceller } from './jobs/job-canceller.service';
-import { JobReader } from './jobs/job-reader.service';
-import { JobSubmitter } from './jobs/job-submitter.service';
-import { JobsController } from './jobs/jobs.controller';
-import { ModelsController } from './models/models.controller';
-import { ServedModelsService } from './models/served-models.service';
-import { QueueRegistry } from './queues/queue.registry';
-import { JobEventsRelay } from './realtime/job-events.relay';
-import { JobAudience } from './realtime/job-audience.store';
-import { JobsGateway } from './realtime/jobs.gateway';
-import { redisProviders } from './redis.providers';
-import { ApiMetrics } from './metrics/api-metrics';
-import { MetricsController } from './metrics/metrics.controller';
-import { QueueMetricsCollector } from './metrics/queue-metrics.collector';
-import { AdminController } from './rollout/admin.controller';
-import { AdminKeyGuard } from './rollout/admin-key.guard';
-import { RolloutService } from './rollout/rollout.service';
-import { RolloutStore } from './rollout/rollout.store';
-import { ImageInspector } from './uploads/image-inspector';
-import { WebController } from './web/web.controller';
+import type { TracingState } from './common/tracing';
+import type { ApiConfig } from './config/api.config';
+import { HealthModule } from './health/health.module';
+import { InfrastructureModule } from './infrastructure/infrastructure.module';
+import { JobsModule } from './jobs/jobs.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { ModelsModule } from './models/models.module';
+import { RealtimeModule } from './realtime/realtime.module';
+import { WebModule } from './web/web.module';
+
+/**
+ * The API's features, each a folder with its module, controllers, services, DTOs (`dto/`) and
+ * specs, over InfrastructureModule (global: config, Redis, the stores, the queues).
+ *
+ * Adding a resource ("evaluations", "deployments"): create `evaluations/` with
+ * `evaluations.module.ts` (its controllers and providers; `imports` only the features it uses, e.g.
+ * MetricsModule for ApiMetrics, CatalogModule for model resolution), and add that one module to
+ * FEATURES below. A new Redis store goes in libs/queue and is provided in infrastructure/.
+ */
+const FEATURES = [JobsModule, ModelsModule, RealtimeModule, HealthModule, MetricsModule, WebModule];
 
 @Module({})
 export class ApiModule {
@@ -53,29 +48,11 @@ export class ApiModule {
             pino.destination({ dest: 1, sync: false }),
           ],
         }),
-        TerminusModule,
+        InfrastructureModule.forRoot(config, tracing),
+        ...FEATURES,
       ],
-      controllers: [JobsController, InferController, ModelsController, AdminController, HealthController, MetricsController, WebController],
-      providers: [
-        { provide: API_CONFIG, useValue: config },
-        { provide: TRACING, useValue: tracing },
-        ...redisProviders,
-        QueueRegistry,
-        ApiMetrics,
-        QueueMetricsCollector,
-        RolloutStore,
-        ServedModelsService,
-        RolloutService,
-        AdminKeyGuard,
-        ImageInspector,
-        JobReader,
-        JobSubmitter,
-        JobCanceller,
-        JobAudience,
-        JobsGateway,
-        JobEventsRelay,
-        { provide: APP_FILTER, useClass: ApiExceptionFilter },
-      ],
+      // One filter for every route: a FathomError's code becomes its HTTP status (common/error-status.ts).
+      providers: [{ provide: APP_FILTER, useClass: ApiExceptionFilter }],
     };
   }
 }

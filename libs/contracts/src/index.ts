@@ -10,3 +10,4 @@ export * from './served-models';
 export * from './fathom-error';
 export * from './rollout';
 export * from './legacy-jobs';
+export * from './image-format';

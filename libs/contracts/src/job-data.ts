@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { modelRouteSchema } from './rollout';
 import {
   classificationOptionsSchema,
   depthOptionsSchema,
@@ -17,7 +18,7 @@ export const modelRefSchema = z.object({
   /** A named fine-tune of the model (its own weights), when the client asked for one. */
   variant: z.string().min(1).optional(),
   /** How the version was chosen: through an alias (stable, canary) or pinned by the client. */
-  route: z.enum(['stable', 'canary', 'pinned']).optional(),
+  route: modelRouteSchema.optional(),
 });
 export type ModelRef = z.infer<typeof modelRefSchema>;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { modelRouteSchema } from './rollout';
 import { jobFailureSchema } from './error-codes';
 import { jobProgressSchema } from './job-progress';
 import { resultSummarySchema } from './tasks';
@@ -24,7 +25,7 @@ export const jobModelSchema = z.object({
   version: z.string(),
   task: z.string(),
   variant: z.string().optional(),
-  route: z.enum(['stable', 'canary', 'pinned']).optional(),
+  route: modelRouteSchema.optional(),
 });
 
 export const jobAcceptedSchema = z.object({

@@ -14,6 +14,13 @@ export const rolloutStateSchema = z.object({
 });
 export type RolloutState = z.infer<typeof rolloutStateSchema>;
 
+/** A model's rollout until an operator changes it: stable is the newest release, no canary. */
+export const DEFAULT_ROLLOUT: RolloutState = { aliases: {}, weights: { stable: 100, canary: 0 }, history: [] };
+
+/** How a job's model version was chosen: through an alias (stable, canary) or pinned by the client. */
+export const modelRouteSchema = z.enum(['stable', 'canary', 'pinned']);
+export type ModelRoute = z.infer<typeof modelRouteSchema>;
+
 export const rolloutActionSchema = z.enum(['set-alias', 'remove-alias', 'set-weights', 'promote', 'rollback']);
 
 /** One line of a model's rollout log: who changed what, when. */

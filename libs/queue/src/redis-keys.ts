@@ -9,6 +9,10 @@ export function redisKeys(prefix: string) {
     catalog: `${prefix}:catalog`,
     rollout: (model: string) => `${prefix}:rollout:${model}`,
     rolloutLog: (model: string) => `${prefix}:rollout-log:${model}`,
+    /** Set while any client, on any API instance, is subscribed to the job's events. */
+    watchedJob: (jobId: string) => `${prefix}:watched:${jobId}`,
+    /** Claimed by the one API instance that counts a job's end no client heard. */
+    unheardEvent: (jobId: string, event: string) => `${prefix}:unheard:${jobId}:${event}`,
   };
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;

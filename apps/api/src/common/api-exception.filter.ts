@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
 import { ErrorCode, FathomError, type ErrorBody } from '@fathom/contracts';
 import { ApiMetrics } from '../metrics/api-metrics';
-import { wasUploadAccepted } from '../uploads/accepted-uploads';
+import { wasUploadAccepted } from './accepted-uploads';
 import { ERROR_STATUS } from './error-status';
 import { isUploadRoute } from './http-observability';
 
@@ -92,7 +92,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const request = http.getRequest<FastifyRequest>();
     const mapped = mapError(error);
     // Every refusal of an upload becomes a response here, and only here.
-    if (isUploadRoute(request) && !wasUploadAccepted(request)) this.metrics.uploadsRejected.inc({ reason: mapped.body.error.code });
+    if (isUploadRoute(request) && !wasUploadAccepted(request)) this.metrics.uploadRejected(mapped.body.error.code);
     if (mapped.status >= 500 && !(error instanceof FathomError)) this.logger.error(error);
     if (mapped.retryAfterSeconds !== undefined) void reply.header('Retry-After', String(mapped.retryAfterSeconds));
     void reply.status(mapped.status).header('Content-Type', 'application/json; charset=utf-8').send(mapped.body);

@@ -21,29 +21,22 @@ export function isUploadRoute(request: FastifyRequest): boolean {
   return UPLOAD_ROUTES.has(`${request.method} ${routePattern(request)}`);
 }
 
-const statusClass = (status: number) => `${Math.floor(status / 100)}xx`;
-
 /**
  * Request metrics and the HTTP server span's route, from Fastify hooks (they see every request,
  * 404s and errors included, with the matched route pattern). Registered before the routes are.
  */
 export function installHttpObservability(fastify: FastifyInstance, metrics: ApiMetrics, tracingEnabled: boolean): void {
   fastify.addHook('onRequest', (request, reply, done) => {
-    metrics.httpInFlight.inc();
+    metrics.httpRequestStarted();
     // 'close' comes after the response is sent and when the client goes away first; onResponse only for the former.
-    reply.raw.once('close', () => metrics.httpInFlight.dec());
+    reply.raw.once('close', () => metrics.httpRequestClosed());
     if (tracingEnabled) nameServerSpan(request, reply);
     done();
   });
   fastify.addHook('onResponse', (request, reply, done) => {
     const route = routePattern(request);
     // A scrape timing itself would only measure the scraper.
-    if (route !== '/metrics') {
-      metrics.httpDuration.observe(
-        { route, method: request.method, status_class: statusClass(reply.statusCode) },
-        reply.elapsedTime / 1000,
-      );
-    }
+    if (route !== '/metrics') metrics.httpRequestAnswered(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
 }

@@ -2,8 +2,8 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
 import type { Redis } from 'ioredis';
-import { REDIS } from '../redis.providers';
-import { ServedModelsService } from '../models/served-models.service';
+import { REDIS } from '../infrastructure/redis.providers';
+import { ServedModelsService } from '../models/catalog/served-models.service';
 
 @ApiTags('health')
 @Controller()

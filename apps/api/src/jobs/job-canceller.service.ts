@@ -2,8 +2,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, FathomError, type JobStatus } from '@fathom/contracts';
 import { JobRecordStore } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
+import { QueueRegistry } from '../infrastructure/queue.registry';
 import { ApiMetrics } from '../metrics/api-metrics';
-import { QueueRegistry } from '../queues/queue.registry';
 import { JobReader } from './job-reader.service';
 
 /** Cancels queued jobs. A job a worker has started runs to the end: inference cannot be interrupted. */
@@ -34,7 +34,7 @@ export class JobCanceller {
       throw this.notCancellable(jobId, 'active');
     }
     await this.blobs.delete(this.blobs.inputKey(jobId));
-    this.metrics.jobsCancelled.inc({ model: record.model.name, version: record.model.version, task: record.model.task });
+    this.metrics.jobCancelled(record.model);
     this.logger.log({ msg: 'job cancelled', jobId, traceId: record.traceId });
     return this.reader.status(jobId);
   }

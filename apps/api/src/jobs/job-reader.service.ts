@@ -17,7 +17,7 @@ import {
 import { JobRecordStore, type JobRecord } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
-import { QueueRegistry } from '../queues/queue.registry';
+import { QueueRegistry } from '../infrastructure/queue.registry';
 import { jobLinks } from './job-links';
 import { resultView } from './result-view';
 
@@ -40,6 +40,37 @@ const BULLMQ_STATES: Record<string, JobState> = {
   completed: 'completed',
   failed: 'failed',
 };
+
+/** What a job's status says beyond its record: read from its BullMQ job, or nothing for a cancelled one. */
+interface StatusParts {
+  state: JobState;
+  progress: JobStatus['progress'];
+  /** ms since the epoch; undefined: not (yet) */
+  startedAt: number | undefined;
+  finishedAt: number | undefined;
+  attempts: number;
+  completed: InferenceResult | null;
+  error: JobStatus['error'];
+}
+
+/** The one builder of a job's public status. */
+function statusOf(record: JobRecord, parts: StatusParts): JobStatus {
+  const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
+  return {
+    id: record.id,
+    state: parts.state,
+    progress: parts.progress,
+    model: record.model,
+    timestamps: { createdAt: new Date(record.createdAt).toISOString(), startedAt: iso(parts.startedAt), finishedAt: iso(parts.finishedAt) },
+    timings: parts.completed?.timings ?? null,
+    executionProvider: parts.completed?.executionProvider ?? null,
+    attempts: parts.attempts,
+    traceId: record.traceId ?? null,
+    result: parts.completed ? resultView(record.id, parts.completed) : null,
+    error: parts.error,
+    links: jobLinks(record.id),
+  };
+}
 
 /** Records kept in memory, and for how long: a job is read a few times in its first seconds. */
 const RECENT_RECORDS = 10_000;
@@ -148,45 +179,27 @@ export class JobReader {
 
   private toStatus(record: JobRecord, job: InferenceJob, state: JobState, completed: InferenceResult | null): JobStatus {
     const progress = jobProgressSchema.safeParse(job.progress);
-    return {
-      id: record.id,
+    return statusOf(record, {
       state,
       progress: state === 'completed' ? { stage: 'store', percent: 100 } : progress.success ? progress.data : null,
-      model: record.model,
-      timestamps: {
-        createdAt: new Date(record.createdAt).toISOString(),
-        startedAt: job.processedOn ? new Date(job.processedOn).toISOString() : null,
-        finishedAt: job.finishedOn && (state === 'completed' || state === 'failed') ? new Date(job.finishedOn).toISOString() : null,
-      },
-      timings: completed?.timings ?? null,
-      executionProvider: completed?.executionProvider ?? null,
+      startedAt: job.processedOn,
+      finishedAt: state === 'completed' || state === 'failed' ? job.finishedOn : undefined,
       attempts: job.attemptsMade,
-      traceId: record.traceId ?? null,
-      result: completed ? resultView(record.id, completed) : null,
+      completed,
       error: state === 'failed' ? parseFailureReason(job.failedReason) : null,
-      links: jobLinks(record.id),
-    };
+    });
   }
 
   private cancelledStatus(record: JobRecord): JobStatus {
-    return {
-      id: record.id,
+    return statusOf(record, {
       state: 'cancelled',
       progress: null,
-      model: record.model,
-      timestamps: {
-        createdAt: new Date(record.createdAt).toISOString(),
-        startedAt: null,
-        finishedAt: record.cancelledAt ? new Date(record.cancelledAt).toISOString() : null,
-      },
-      timings: null,
-      executionProvider: null,
+      startedAt: undefined,
+      finishedAt: record.cancelledAt,
       attempts: 0,
-      traceId: record.traceId ?? null,
-      result: null,
+      completed: null,
       error: null,
-      links: jobLinks(record.id),
-    };
+    });
   }
 
   /** BullMQ removes finished jobs lazily; past retention they are gone to clients either way. */

@@ -9,6 +9,8 @@ import {
   parseTaskOptions,
   type InferenceJobData,
   type JobAccepted,
+  type ModelRef,
+  type ModelRoute,
   type ServedModel,
   type TaskOptions,
 } from '@fathom/contracts';
@@ -17,12 +19,11 @@ import { BlobStore } from '@fathom/storage';
 import { activeTraceId, newTraceId } from '@fathom/telemetry';
 import { inSpan } from '../common/tracing';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
-import type { Route } from '../models/model-resolver';
-import { ServedModelsService } from '../models/served-models.service';
+import { QueueRegistry } from '../infrastructure/queue.registry';
 import { ApiMetrics } from '../metrics/api-metrics';
-import { QueueRegistry } from '../queues/queue.registry';
-import { ImageInspector } from '../uploads/image-inspector';
-import type { UploadForm } from '../uploads/upload-form.reader';
+import { ServedModelsService } from '../models/catalog/served-models.service';
+import { ImageInspector, type InspectedImage } from './uploads/image-inspector';
+import type { UploadForm } from './uploads/upload-form.reader';
 import { jobLinks } from './job-links';
 import { JobReader } from './job-reader.service';
 
@@ -106,14 +107,8 @@ export class JobSubmitter {
     const { model, route } = await this.models.resolve(reference, form.variant);
     const options = this.parseOptions(model, form.options);
     const image = await inspection;
-    const traceId = await this.enqueue(jobId, model, route, options, form, image);
-    const jobModel = {
-      name: model.name,
-      version: model.version,
-      task: model.task,
-      ...(model.variant ? { variant: model.variant } : {}),
-      route,
-    };
+    const jobModel = jobModelOf(model, route);
+    const traceId = await this.enqueue(jobId, model, jobModel, options, form, image);
     return {
       accepted: { id: jobId, state: 'queued', model: jobModel, links: jobLinks(jobId) },
       replayed: false,
@@ -147,10 +142,10 @@ export class JobSubmitter {
   private async enqueue(
     jobId: string,
     model: ServedModel,
-    route: Route,
+    jobModel: ModelRef & { route: ModelRoute },
     options: TaskOptions,
     form: UploadForm,
-    image: Awaited<ReturnType<ImageInspector['inspect']>>,
+    image: InspectedImage,
   ): Promise<string> {
     const queue = this.queues.queue(model.queue);
     const blobKey = this.blobs.inputKey(jobId);
@@ -161,7 +156,7 @@ export class JobSubmitter {
     const data = {
       jobId,
       task: model.task,
-      model: { name: model.name, version: model.version, task: model.task, ...(model.variant ? { variant: model.variant } : {}), route },
+      model: jobModel,
       options,
       input: { blobKey, bytes: image.bytes, format: image.format, width: image.width, height: image.height, filename },
       submittedAt: now,
@@ -213,8 +208,7 @@ export class JobSubmitter {
       );
     }
     this.reader.remember(record);
-    this.metrics.jobsSubmitted.inc({ model: model.name, version: model.version, variant: model.variant ?? '', task: model.task, route });
-    this.metrics.recordUpload(model.name, image);
+    this.metrics.jobSubmitted(model, jobModel.route, image);
     this.logger.log({
       msg: 'job accepted',
       jobId,
@@ -222,13 +216,18 @@ export class JobSubmitter {
       model: model.name,
       version: model.version,
       variant: model.variant,
-      route,
+      route: jobModel.route,
       bytes: image.bytes,
       width: image.width,
       height: image.height,
     });
     return traceId;
   }
+}
+
+/** The model a job runs on, as its data, record and status name it: the version it was routed to, and how. */
+function jobModelOf(model: ServedModel, route: ModelRoute): ModelRef & { route: ModelRoute } {
+  return { name: model.name, version: model.version, task: model.task, ...(model.variant ? { variant: model.variant } : {}), route };
 }
 
 /** What the client asked for, not what it was routed to: a retry must match even when a canary split sends it elsewhere. */

@@ -2,13 +2,14 @@ import { Controller, Delete, Get, Headers, HttpCode, Inject, Param, Post, Query,
 import { ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JobAccepted, JobStatus } from '@fathom/contracts';
-import { ErrorBodyDto, JobAcceptedDto, JobStatusDto, UPLOAD_FORM_SCHEMA } from '../api-docs';
-import { markUploadAccepted } from '../uploads/accepted-uploads';
-import { readTracedUploadForm } from '../uploads/upload-form.reader';
+import { ErrorBodyDto } from '../common/dto/error-body.dto';
+import { JobAcceptedDto, JobStatusDto } from './dto/job.dto';
+import { UPLOAD_FORM_SCHEMA } from './dto/upload-form.schema';
 import { JobCanceller } from './job-canceller.service';
 import { JobReader } from './job-reader.service';
 import { JobSubmitter } from './job-submitter.service';
 import { sendArtifact } from './send-artifact';
+import { submitUpload } from './submit-upload';
 import { setTraceIdHeader } from './trace-id-header';
 
 @ApiTags('jobs')
@@ -37,9 +38,7 @@ export class JobsController {
     @Res({ passthrough: true }) reply: FastifyReply,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<JobAccepted> {
-    const submission = await this.submitter.submit(await readTracedUploadForm(request), idempotencyKey);
-    markUploadAccepted(request);
-    setTraceIdHeader(reply, submission.traceId);
+    const submission = await submitUpload(this.submitter, request, reply, idempotencyKey);
     void reply.header('Location', submission.accepted.links.self);
     if (submission.replayed) void reply.header('Idempotent-Replayed', 'true');
     return submission.accepted;

@@ -1,13 +1,14 @@
-import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { imageFormatSchema, WsEvent, type ImageFormat } from '@fathom/contracts';
+import { Inject, Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, type Metric, type Registry } from 'prom-client';
+import { imageFormatSchema, WsEvent, type ImageFormat, type ModelRef, type ModelRoute } from '@fathom/contracts';
+import { METRICS_REGISTRY } from './metrics.registry';
 
 /** Events the gateway pushes to subscribed sockets (job.error answers a bad subscription: not a job event). */
 export const PUSHED_WS_EVENTS = [WsEvent.State, WsEvent.Progress, WsEvent.Completed, WsEvent.Failed, WsEvent.Cancelled] as const;
 export type PushedWsEvent = (typeof PUSHED_WS_EVENTS)[number];
-/** Events the relay reads from the queues and may find no listener for. */
 /** Job ends that can go unheard (progress is not counted). */
-const UNHEARD_WS_EVENTS = [WsEvent.Completed, WsEvent.Failed] as const;
+export const UNHEARD_WS_EVENTS = [WsEvent.Completed, WsEvent.Failed] as const;
+export type UnheardWsEvent = (typeof UNHEARD_WS_EVENTS)[number];
 
 /** Uploads answer in milliseconds; POST /v1/infer waits for the job (API_INFER_TIMEOUT_MS, 30 s by default). */
 const HTTP_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -23,125 +24,193 @@ const INPUT_MEGAPIXELS_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 12, 16
 /** Image sides in pixels, powers of two 16 … 16384. */
 const INPUT_SIDE_BUCKETS = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384];
 
+/** An accepted image, as its metrics see it. */
+export interface UploadedImage {
+  format: ImageFormat;
+  bytes: number;
+  width: number;
+  height: number;
+}
+
+const statusClass = (status: number) => `${Math.floor(status / 100)}xx`;
+
 /**
- * The API's Prometheus metrics (docs/metrics.md, API section), in a registry of its own (several
- * API instances can share a test process). Labels are bounded: model, version, variant, task and
- * route come from manifests and the rollout, HTTP routes are Fastify's route patterns, never a
- * job id or anything a client chose. The queue and worker gauges are computed at scrape time by
- * QueueMetricsCollector, into this registry.
+ * The API's Prometheus metrics (docs/metrics.md, API section), counted through intent methods
+ * (`jobSubmitted`, `jobCancelled`, …): the instruments are private, so a metric's names and labels
+ * are decided here and only here. They go into the instance's registry (METRICS_REGISTRY: several
+ * API instances can share a test process), as do the scrape-time gauges of the `*.collector.ts`
+ * files. Labels are bounded: model, version, variant, task and route come from manifests and the
+ * rollout, HTTP routes are Fastify's route patterns, never a job id or anything a client chose.
  */
 @Injectable()
 export class ApiMetrics {
-  readonly registry = new Registry();
-
-  readonly httpDuration = new Histogram({
+  private readonly httpDuration = new Histogram({
     name: 'fathom_http_request_duration_seconds',
     help: 'HTTP request duration, by route pattern (/v1/jobs/:id), method and status class (2xx…5xx).',
     labelNames: ['route', 'method', 'status_class'] as const,
     buckets: HTTP_SECONDS_BUCKETS,
-    registers: [this.registry],
+    registers: [],
   });
 
-  readonly httpInFlight = new Gauge({
+  private readonly httpInFlight = new Gauge({
     name: 'fathom_http_requests_in_flight',
     help: 'HTTP requests being handled now.',
-    registers: [this.registry],
+    registers: [],
   });
 
-  readonly jobsSubmitted = new Counter({
+  private readonly jobsSubmitted = new Counter({
     name: 'fathom_jobs_submitted_total',
     help: 'Jobs accepted, by the model version they were routed to and how (stable, canary, pinned).',
     labelNames: ['model', 'version', 'variant', 'task', 'route'] as const,
-    registers: [this.registry],
+    registers: [],
   });
 
-  readonly jobsCancelled = new Counter({
+  private readonly jobsCancelled = new Counter({
     name: 'fathom_jobs_cancelled_total',
     help: 'Queued jobs cancelled by DELETE /v1/jobs/:id.',
     labelNames: ['model', 'version', 'task'] as const,
-    registers: [this.registry],
+    registers: [],
   });
 
-  readonly uploads = new Counter({
+  private readonly uploads = new Counter({
     name: 'fathom_uploads_total',
     help: 'Accepted uploads, by the image format read from their bytes.',
     labelNames: ['format'] as const,
-    registers: [this.registry],
+    registers: [],
   });
 
-  readonly uploadsRejected = new Counter({
+  private readonly uploadsRejected = new Counter({
     name: 'fathom_uploads_rejected_total',
     help: 'Uploads (POST /v1/jobs, POST /v1/infer) refused, by error code.',
     labelNames: ['reason'] as const,
-    registers: [this.registry],
+    registers: [],
   });
 
-  readonly inputBytes = new Histogram({
+  private readonly inputBytes = new Histogram({
     name: 'fathom_input_bytes',
     help: 'Size of accepted uploads, in bytes.',
     labelNames: ['model'] as const,
     buckets: INPUT_BYTES_BUCKETS,
-    registers: [this.registry],
+    registers: [],
   });
 
-  readonly inputMegapixels = new Histogram({
+  private readonly inputMegapixels = new Histogram({
     name: 'fathom_input_megapixels',
     help: 'Accepted images, width × height / 10⁶.',
     labelNames: ['model'] as const,
     buckets: INPUT_MEGAPIXELS_BUCKETS,
-    registers: [this.registry],
+    registers: [],
   });
 
-  readonly inputWidth = new Histogram({
+  private readonly inputWidth = new Histogram({
     name: 'fathom_input_width_pixels',
     help: 'Width of accepted images (as displayed, after EXIF orientation).',
     labelNames: ['model'] as const,
     buckets: INPUT_SIDE_BUCKETS,
-    registers: [this.registry],
+    registers: [],
   });
 
-  readonly inputHeight = new Histogram({
+  private readonly inputHeight = new Histogram({
     name: 'fathom_input_height_pixels',
     help: 'Height of accepted images (as displayed, after EXIF orientation).',
     labelNames: ['model'] as const,
     buckets: INPUT_SIDE_BUCKETS,
-    registers: [this.registry],
+    registers: [],
   });
 
-  readonly wsClients = new Gauge({
+  private readonly wsClients = new Gauge({
     name: 'fathom_ws_clients_connected',
     help: 'socket.io clients connected to this instance (/jobs namespace).',
-    registers: [this.registry],
+    registers: [],
   });
 
-  readonly wsEventsPushed = new Counter({
+  private readonly wsEventsPushed = new Counter({
     name: 'fathom_ws_events_pushed_total',
     help: 'Job events sent to subscribed sockets, one per socket.',
     labelNames: ['event'] as const,
-    registers: [this.registry],
+    registers: [],
   });
 
-  readonly wsEventsUnheard = new Counter({
+  private readonly wsEventsUnheard = new Counter({
     name: 'fathom_ws_events_unheard_total',
     help: 'Job ends (completed, failed) of jobs no client subscribed to on any API instance; counted once for the cluster.',
     labelNames: ['event'] as const,
-    registers: [this.registry],
+    registers: [],
   });
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry });
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
+    for (const metric of [
+      this.httpDuration,
+      this.httpInFlight,
+      this.jobsSubmitted,
+      this.jobsCancelled,
+      this.uploads,
+      this.uploadsRejected,
+      this.inputBytes,
+      this.inputMegapixels,
+      this.inputWidth,
+      this.inputHeight,
+      this.wsClients,
+      this.wsEventsPushed,
+      this.wsEventsUnheard,
+    ] as Metric[])
+      registry.registerMetric(metric);
     // Bounded label values start at 0, so rate() and absent-series alerts see them from the first scrape.
     for (const format of imageFormatSchema.options) this.uploads.inc({ format }, 0);
     for (const event of PUSHED_WS_EVENTS) this.wsEventsPushed.inc({ event }, 0);
     for (const event of UNHEARD_WS_EVENTS) this.wsEventsUnheard.inc({ event }, 0);
   }
 
-  /** An accepted upload: its format, and its size on the model's input histograms. */
-  recordUpload(model: string, image: { format: ImageFormat; bytes: number; width: number; height: number }): void {
+  /** A request arrived (fathom_http_requests_in_flight until httpRequestClosed). */
+  httpRequestStarted(): void {
+    this.httpInFlight.inc();
+  }
+
+  /** A request's connection closed: answered, or given up by the client. */
+  httpRequestClosed(): void {
+    this.httpInFlight.dec();
+  }
+
+  /** A request was answered, by its route pattern (never the raw URL), in `seconds`. */
+  httpRequestAnswered(route: string, method: string, status: number, seconds: number): void {
+    this.httpDuration.observe({ route, method, status_class: statusClass(status) }, seconds);
+  }
+
+  /** A job was queued on the version it was routed to; its image goes on the model's input histograms. */
+  jobSubmitted(model: Omit<ModelRef, 'route'>, route: ModelRoute, image: UploadedImage): void {
+    this.jobsSubmitted.inc({ model: model.name, version: model.version, variant: model.variant ?? '', task: model.task, route });
     this.uploads.inc({ format: image.format });
-    this.inputBytes.observe({ model }, image.bytes);
-    this.inputMegapixels.observe({ model }, (image.width * image.height) / 1e6);
-    this.inputWidth.observe({ model }, image.width);
-    this.inputHeight.observe({ model }, image.height);
+    this.inputBytes.observe({ model: model.name }, image.bytes);
+    this.inputMegapixels.observe({ model: model.name }, (image.width * image.height) / 1e6);
+    this.inputWidth.observe({ model: model.name }, image.width);
+    this.inputHeight.observe({ model: model.name }, image.height);
+  }
+
+  /** A queued job was cancelled. */
+  jobCancelled(model: Pick<ModelRef, 'name' | 'version' | 'task'>): void {
+    this.jobsCancelled.inc({ model: model.name, version: model.version, task: model.task });
+  }
+
+  /** An upload was refused, by the error code its client was answered with. */
+  uploadRejected(reason: string): void {
+    this.uploadsRejected.inc({ reason });
+  }
+
+  socketConnected(): void {
+    this.wsClients.inc();
+  }
+
+  socketDisconnected(): void {
+    this.wsClients.dec();
+  }
+
+  /** A job event went to one subscribed socket. */
+  wsEventPushed(event: PushedWsEvent): void {
+    this.wsEventsPushed.inc({ event });
+  }
+
+  /** A job ended that no client, on any instance, subscribed to (counted once for the cluster). */
+  wsEventUnheard(event: UnheardWsEvent): void {
+    this.wsEventsUnheard.inc({ event });
   }
 }

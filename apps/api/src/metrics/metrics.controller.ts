@@ -1,15 +1,16 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { ApiMetrics } from './api-metrics';
+import type { Registry } from 'prom-client';
+import { METRICS_REGISTRY } from './metrics.registry';
 
 @ApiExcludeController()
 @Controller('metrics')
 export class MetricsController {
-  constructor(@Inject(ApiMetrics) private readonly metrics: ApiMetrics) {}
+  constructor(@Inject(METRICS_REGISTRY) private readonly registry: Registry) {}
 
   @Get()
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   scrape(): Promise<string> {
-    return this.metrics.registry.metrics();
+    return this.registry.metrics();
   }
 }

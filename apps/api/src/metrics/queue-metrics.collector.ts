@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
-import { Gauge } from 'prom-client';
-import { ServedModelsService } from '../models/served-models.service';
-import { QueueRegistry } from '../queues/queue.registry';
-import { REDIS } from '../redis.providers';
-import { ApiMetrics } from './api-metrics';
+import { Gauge, type Registry } from 'prom-client';
+import type { KnownModel } from '@fathom/contracts';
+import { BullmqLayout } from '@fathom/queue';
+import { QueueRegistry } from '../infrastructure/queue.registry';
+import { workersServing } from '../models/catalog/model-resolver';
+import { ServedModelsService } from '../models/catalog/served-models.service';
+import { METRICS_REGISTRY } from './metrics.registry';
 
 /** `fathom_queue_jobs` states, from BullMQ's lists and sets. */
 const STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
@@ -23,20 +24,21 @@ interface Reading {
 /**
  * The queue and worker gauges, read from Redis when Prometheus scrapes (collect()), over every
  * queue the catalog or a live heartbeat names, so a model no worker serves shows 0 workers and its
- * backlog. Per queue: one count script and two LINDEX + at most two HGET, plus the heartbeats and
- * catalog (cached 500 ms) — cheap at a 15 s scrape interval. The three gauges share one reading.
+ * backlog. Per queue: one count script and the oldest waiting job (BullmqLayout: two LINDEX + at
+ * most two HGET), plus the heartbeats and catalog (cached 500 ms) — cheap at a 15 s scrape
+ * interval. The three gauges share one reading.
  */
 @Injectable()
 export class QueueMetricsCollector {
   private pending: Promise<Reading> | null = null;
 
   constructor(
-    @Inject(ApiMetrics) metrics: ApiMetrics,
+    @Inject(METRICS_REGISTRY) registry: Registry,
     @Inject(ServedModelsService) private readonly models: ServedModelsService,
     @Inject(QueueRegistry) private readonly queues: QueueRegistry,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(BullmqLayout) private readonly layout: BullmqLayout,
   ) {
-    const registers = [metrics.registry];
+    const registers = [registry];
     const read = () => this.read();
     new Gauge({
       name: 'fathom_queue_jobs',
@@ -87,38 +89,25 @@ export class QueueMetricsCollector {
     const [known, live] = await Promise.all([this.models.knownModels(), this.models.liveWorkers()]);
     const declared = [...known, ...live.flatMap((w) => w.models)];
     // One queue per version and variant: jobs waiting for a variant no worker serves must show.
-    const queues = new Map(declared.map((m) => [m.queue, { queue: m.queue, model: m.name, version: m.version, variant: m.variant ?? '' }]));
+    const queues = [...new Map(declared.map((m) => [m.queue, m])).values()];
+    const labels = (m: KnownModel) => ({ model: m.name, version: m.version, variant: m.variant ?? '' });
     const now = Date.now();
     return {
-      queues: await Promise.all([...queues.values()].map((labels) => this.readQueue(labels, now))),
+      queues: await Promise.all(queues.map((m) => this.readQueue({ queue: m.queue, ...labels(m) }, now))),
       // A queue is one version and variant: the workers serving it are the ones consuming it.
-      workers: [...queues.values()].map(({ queue, ...labels }) => ({
-        labels,
-        count: live.filter((w) => w.models.some((m) => m.queue === queue)).length,
-      })),
+      workers: queues.map((m) => ({ labels: labels(m), count: workersServing(live, m) })),
     };
   }
 
   private async readQueue(labels: QueueReading['labels'], now: number): Promise<QueueReading> {
-    const queue = this.queues.queue(labels.queue);
-    const counts = await queue.getJobCounts('waiting', 'paused', 'prioritized', 'active', 'delayed', 'failed');
+    const counts = await this.queues.queue(labels.queue).getJobCounts('waiting', 'paused', 'prioritized', 'active', 'delayed', 'failed');
     const count = (type: string) => counts[type] ?? 0;
     const waiting = count('waiting') + count('paused') + count('prioritized');
+    const oldest = waiting === 0 ? null : await this.layout.oldestWaitingTimestamp(labels.queue);
     return {
       labels,
       counts: { waiting, active: count('active'), delayed: count('delayed'), failed: count('failed') },
-      oldestWaitingAgeSeconds: waiting === 0 ? 0 : await this.oldestWaitingAge(queue, now),
+      oldestWaitingAgeSeconds: oldest === null ? 0 : Math.max(0, (now - oldest) / 1000),
     };
-  }
-
-  /** Jobs are pushed at the head of the wait (or, while paused, paused) list and taken from its tail. */
-  private async oldestWaitingAge(queue: ReturnType<QueueRegistry['queue']>, now: number): Promise<number> {
-    const client = this.redis;
-    const tails = await Promise.all([client.lindex(queue.toKey('wait'), -1), client.lindex(queue.toKey('paused'), -1)]);
-    // BullMQ 4 left "0:<delay>" markers in the wait list; they are not jobs.
-    const ids = tails.filter((id): id is string => id !== null && !id.startsWith('0:'));
-    const timestamps = await Promise.all(ids.map((id) => client.hget(queue.toKey(id), 'timestamp')));
-    const oldest = Math.min(...timestamps.map(Number).filter((t) => Number.isFinite(t) && t > 0));
-    return Number.isFinite(oldest) ? Math.max(0, (now - oldest) / 1000) : 0;
   }
 }

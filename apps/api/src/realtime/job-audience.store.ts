@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { redisKeys, type RedisKeys } from '@fathom/queue';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
-import { REDIS } from '../redis.providers';
+import { REDIS } from '../infrastructure/redis.providers';
 
 /** Unheard-event markers only need to outlive the events of one job. */
 const UNHEARD_MARK_SECONDS = 3600;
@@ -23,33 +24,29 @@ type WithClaimUnheard = Redis & { fathomClaimUnheard(watchedKey: string, markKey
  */
 @Injectable()
 export class JobAudience {
-  private readonly prefix: string;
+  private readonly keys: RedisKeys;
   private readonly retentionSeconds: number;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(API_CONFIG) config: ApiConfig,
   ) {
-    this.prefix = config.REDIS_PREFIX;
+    this.keys = redisKeys(config.REDIS_PREFIX);
     this.retentionSeconds = config.STORAGE_RETENTION_SECONDS;
     redis.defineCommand('fathomClaimUnheard', { numberOfKeys: 2, lua: CLAIM_UNHEARD });
   }
 
   async subscribed(jobId: string): Promise<void> {
-    await this.redis.set(this.watchedKey(jobId), '1', 'EX', this.retentionSeconds);
+    await this.redis.set(this.keys.watchedJob(jobId), '1', 'EX', this.retentionSeconds);
   }
 
   /** True for exactly one instance, when nobody subscribed to the job anywhere. */
   async claimUnheard(jobId: string, event: string): Promise<boolean> {
     const claimed = await (this.redis as WithClaimUnheard).fathomClaimUnheard(
-      this.watchedKey(jobId),
-      `${this.prefix}:unheard:${jobId}:${event}`,
+      this.keys.watchedJob(jobId),
+      this.keys.unheardEvent(jobId, event),
       UNHEARD_MARK_SECONDS,
     );
     return claimed === 1;
-  }
-
-  private watchedKey(jobId: string): string {
-    return `${this.prefix}:watched:${jobId}`;
   }
 }

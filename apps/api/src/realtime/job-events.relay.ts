@@ -1,14 +1,12 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { propagation, ROOT_CONTEXT, SpanKind, type Context } from '@opentelemetry/api';
 import type { QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { jobProgressSchema, parseFailureReason, parseInferenceResult, WsEvent, type JobServerEvents } from '@fathom/contracts';
-import { JobRecordStore } from '@fathom/queue';
+import { BullmqLayout, JobRecordStore } from '@fathom/queue';
 import { tracer } from '@fathom/telemetry';
 import { TRACING, type TracingState } from '../common/tracing';
+import { QueueRegistry } from '../infrastructure/queue.registry';
 import { ApiMetrics } from '../metrics/api-metrics';
-import { QueueRegistry } from '../queues/queue.registry';
-import { REDIS } from '../redis.providers';
 import { JobAudience } from './job-audience.store';
 import { cancelledEvent, completedEvent, failedEvent } from './job-event.payloads';
 import { jobRoom, JobsGateway } from './jobs.gateway';
@@ -30,7 +28,7 @@ export class JobEventsRelay implements OnModuleInit {
     @Inject(JobRecordStore) private readonly records: JobRecordStore,
     @Inject(ApiMetrics) private readonly metrics: ApiMetrics,
     @Inject(TRACING) private readonly tracing: TracingState,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(BullmqLayout) private readonly layout: BullmqLayout,
     @Inject(JobAudience) private readonly audience: JobAudience,
   ) {}
 
@@ -74,7 +72,7 @@ export class JobEventsRelay implements OnModuleInit {
     if (this.gateway.hasListeners(jobId)) return true;
     if (event !== WsEvent.Progress) {
       this.audience.claimUnheard(jobId, event).then(
-        (claimed) => claimed && this.metrics.wsEventsUnheard.inc({ event }),
+        (claimed) => claimed && this.metrics.wsEventUnheard(event),
         (error: Error) => this.logger.warn({ msg: 'could not count an unheard event', jobId, error: error.message }),
       );
     }
@@ -114,17 +112,14 @@ export class JobEventsRelay implements OnModuleInit {
   }
 
   /**
-   * The trace context BullMQ's producer stored with the job (bullmq-otel: W3C headers as JSON in
-   * `opts.tm`, read back as `job.opts.telemetry.metadata`). One HGET of the job's `opts` field, not
-   * the whole job. A job without it (queued with tracing off, or already removed) starts a new trace:
+   * The trace context BullMQ's producer stored with the job (bullmq-otel: W3C headers, read back as
+   * `job.opts.telemetry.metadata`), one field read, not the whole job (BullmqLayout). A job without it (queued with tracing off, or already removed) starts a new trace:
    * never the context of whatever request first opened this queue's event reader.
    */
   private async jobContext(queue: string, jobId: string): Promise<Context> {
     try {
-      const raw = await this.redis.hget(this.queues.queue(queue).toKey(jobId), 'opts');
-      const metadata = raw ? (JSON.parse(raw) as { tm?: unknown }).tm : undefined;
-      if (typeof metadata !== 'string') return ROOT_CONTEXT;
-      return propagation.extract(ROOT_CONTEXT, JSON.parse(metadata) as Record<string, string>);
+      const headers = await this.layout.jobTraceContext(queue, jobId);
+      return headers ? propagation.extract(ROOT_CONTEXT, headers) : ROOT_CONTEXT;
     } catch (error) {
       this.logger.warn({
         msg: 'could not read the job’s trace context',

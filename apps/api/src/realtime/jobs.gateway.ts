@@ -21,8 +21,8 @@ import {
 } from '@fathom/contracts';
 import { mapError } from '../common/api-exception.filter';
 import { JobReader } from '../jobs/job-reader.service';
+import { QueueRegistry } from '../infrastructure/queue.registry';
 import { ApiMetrics, type PushedWsEvent } from '../metrics/api-metrics';
-import { QueueRegistry } from '../queues/queue.registry';
 import { JobAudience } from './job-audience.store';
 import { terminalEventOf } from './job-event.payloads';
 import { SentEnds } from './sent-ends';
@@ -54,11 +54,11 @@ export class JobsGateway implements OnGatewayConnection, OnGatewayDisconnect {
   ) {}
 
   handleConnection(): void {
-    this.metrics.wsClients.inc();
+    this.metrics.socketConnected();
   }
 
   handleDisconnect(): void {
-    this.metrics.wsClients.dec();
+    this.metrics.socketDisconnected();
   }
 
   @SubscribeMessage(WsEvent.Subscribe)
@@ -131,7 +131,7 @@ export class JobsGateway implements OnGatewayConnection, OnGatewayDisconnect {
 
   private push<E extends JobEventName>(socket: Socket, event: E, payload: Parameters<JobServerEvents[E]>[0]): void {
     socket.emit(event, payload);
-    this.metrics.wsEventsPushed.inc({ event });
+    this.metrics.wsEventPushed(event);
   }
 
   private refuse(socket: Socket, jobId: string | undefined, error: JobFailure): SubscribeReply {

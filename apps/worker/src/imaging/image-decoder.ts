@@ -1,5 +1,5 @@
 import sharp, { type Sharp } from 'sharp';
-import { DECODE_FAIL_ON, ErrorCode, imageFormatSchema } from '@fathom/contracts';
+import { DECODE_FAIL_ON, ErrorCode, imageFormatFromSharp } from '@fathom/contracts';
 import { sameSize, type Size } from './resize-plan';
 
 export interface RgbImage {
@@ -76,8 +76,8 @@ export async function resizeRgb(rgb: RgbImage, size: Size): Promise<RgbImage> {
 
 /** A sharp pipeline that decodes strictly for the format (corrupt data fails) within the pixel limit. */
 async function pipelineFor(input: Buffer, opts: { maxPixels: number }, knownFormat?: string): Promise<Sharp> {
-  const format = imageFormatSchema.safeParse((knownFormat ?? (await sharp(input).metadata()).format)?.replace('heif', 'avif'));
-  const failOn = format.success ? DECODE_FAIL_ON[format.data] : 'error';
+  const format = imageFormatFromSharp(knownFormat ?? (await sharp(input).metadata()).format);
+  const failOn = format ? DECODE_FAIL_ON[format] : 'error';
   return sharp(input, { failOn, limitInputPixels: opts.maxPixels, pages: 1 }).autoOrient();
 }
 

@@ -1,22 +1,4 @@
-import { createZodDto } from 'nestjs-zod';
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
-import { z } from 'zod';
-import {
-  errorBodySchema,
-  jobAcceptedSchema,
-  jobStatusSchema,
-  modelListingSchema,
-  setAliasBodySchema,
-  setWeightsBodySchema,
-} from '@fathom/contracts';
-
-/** OpenAPI shapes generated from the contracts' zod schemas (the same ones the code validates with). */
-export class JobAcceptedDto extends createZodDto(jobAcceptedSchema) {}
-export class JobStatusDto extends createZodDto(jobStatusSchema) {}
-export class ErrorBodyDto extends createZodDto(errorBodySchema) {}
-export class ModelListDto extends createZodDto(z.object({ models: z.array(modelListingSchema) })) {}
-export class SetAliasDto extends createZodDto(setAliasBodySchema) {}
-export class SetWeightsDto extends createZodDto(setWeightsBodySchema) {}
 
 /** The multipart form of POST /v1/jobs and /v1/infer, for the interactive docs. */
 export const UPLOAD_FORM_SCHEMA: SchemaObject = {

@@ -2,15 +2,15 @@ import { Controller, Headers, Inject, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FathomError } from '@fathom/contracts';
-import { ErrorBodyDto, JobAcceptedDto, UPLOAD_FORM_SCHEMA } from '../api-docs';
+import { ErrorBodyDto } from '../common/dto/error-body.dto';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
-import { JobReader } from '../jobs/job-reader.service';
-import { JobSubmitter } from '../jobs/job-submitter.service';
-import { sendArtifact } from '../jobs/send-artifact';
-import { setTraceIdHeader } from '../jobs/trace-id-header';
-import { QueueRegistry } from '../queues/queue.registry';
-import { markUploadAccepted } from '../uploads/accepted-uploads';
-import { readTracedUploadForm } from '../uploads/upload-form.reader';
+import { QueueRegistry } from '../infrastructure/queue.registry';
+import { JobAcceptedDto } from './dto/job.dto';
+import { UPLOAD_FORM_SCHEMA } from './dto/upload-form.schema';
+import { JobReader } from './job-reader.service';
+import { JobSubmitter } from './job-submitter.service';
+import { sendArtifact } from './send-artifact';
+import { submitUpload } from './submit-upload';
 
 /**
  * The synchronous convenience: the same job path, but the request waits for the artifact. When the
@@ -39,10 +39,8 @@ export class InferController {
     @Res() reply: FastifyReply,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<void> {
-    const submission = await this.submitter.submit(await readTracedUploadForm(request), idempotencyKey);
-    markUploadAccepted(request);
-    // Set now: the artifact, the 202 and the job's failure all answer with the job's trace.
-    setTraceIdHeader(reply, submission.traceId);
+    // The job's trace id is set now: the artifact, the 202 and the job's failure all answer with it.
+    const submission = await submitUpload(this.submitter, request, reply, idempotencyKey);
     const { id } = submission.accepted;
     const events = await this.queues.queueEvents(submission.queue);
     const job = await this.queues.queue(submission.queue).getJob(id);

@@ -1,9 +1,17 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, FathomError, type AliasName, type KnownModel, type RolloutChange, type RolloutState } from '@fathom/contracts';
-import { aliasVersion, DEFAULT_ROLLOUT } from '../models/model-resolver';
-import { ServedModelsService } from '../models/served-models.service';
+import {
+  DEFAULT_ROLLOUT,
+  ErrorCode,
+  FathomError,
+  type AliasName,
+  type KnownModel,
+  type RolloutChange,
+  type RolloutState,
+} from '@fathom/contracts';
 import { compareVersions } from '@fathom/models';
-import { RolloutStore } from './rollout.store';
+import { RolloutStore } from '@fathom/queue';
+import { aliasVersion, workersServing } from '../catalog/model-resolver';
+import { ServedModelsService } from '../catalog/served-models.service';
 
 /** A model as the admin API shows it: versions, who serves them, aliases, weights and the change log. */
 export interface ModelRollout {
@@ -40,7 +48,7 @@ export class RolloutService {
       task: declared[0]!.task,
       versions: versions.map((version) => ({
         version,
-        workers: workers.filter((w) => w.models.some((m) => m.name === name && m.version === version && !m.variant)).length,
+        workers: workersServing(workers, { name, version }),
         variants: [...new Set(declared.filter((m) => m.version === version && m.variant).map((m) => m.variant!))],
       })),
       aliases: { stable: aliasVersion(rollout, 'stable', declared) ?? null, canary: rollout.aliases.canary ?? null },

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import sharp, { type Metadata } from 'sharp';
-import { DECODE_FAIL_ON, ErrorCode, FathomError, imageFormatSchema, type ImageFormat } from '@fathom/contracts';
-import { API_CONFIG, type ApiConfig } from '../config/api.config';
+import { DECODE_FAIL_ON, ErrorCode, FathomError, imageFormatFromSharp, type ImageFormat } from '@fathom/contracts';
+import { API_CONFIG, type ApiConfig } from '../../config/api.config';
 
 export interface InspectedImage {
   format: ImageFormat;
@@ -13,9 +13,6 @@ export interface InspectedImage {
 
 /** Formats checked from their headers only: lenient decoding makes a test decode find next to nothing (below). */
 const HEADER_CHECK_ONLY: ReadonlySet<ImageFormat> = new Set<ImageFormat>(['jpeg']);
-
-/** sharp's names for what its header reader found, mapped to the formats we accept. */
-const SHARP_FORMATS: Record<string, ImageFormat> = { jpeg: 'jpeg', png: 'png', webp: 'webp', gif: 'gif', tiff: 'tiff', heif: 'avif' };
 
 /**
  * Decides whether an upload is an image a worker can decode, before anything is queued: the format
@@ -72,17 +69,16 @@ export class ImageInspector {
   }
 
   private acceptedFormat(header: Metadata): ImageFormat {
-    const format = SHARP_FORMATS[header.format ?? ''];
+    const format = imageFormatFromSharp(header.format);
     // HEIF containers other than AVIF (HEIC) would need a patented decoder the prebuilt sharp lacks.
-    const parsed = imageFormatSchema.safeParse(format);
-    if (!parsed.success || (header.format === 'heif' && header.compression !== 'av1')) {
+    if (!format || (header.format === 'heif' && header.compression !== 'av1')) {
       throw new FathomError(
         ErrorCode.UnsupportedImageFormat,
         `${String(header.format ?? 'This').toUpperCase()} images are not accepted; send JPEG, PNG, WebP, GIF, TIFF or AVIF.`,
         { detected: header.format },
       );
     }
-    return parsed.data;
+    return format;
   }
 
   private async checkDecodes(bytes: Buffer, format: ImageFormat): Promise<void> {

@@ -1,7 +1,7 @@
 import '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import { ErrorCode, FathomError } from '@fathom/contracts';
-import { inSpan } from '../common/tracing';
+import { inSpan } from '../../common/tracing';
 
 /** The multipart form of POST /v1/jobs and POST /v1/infer. */
 export interface UploadForm {

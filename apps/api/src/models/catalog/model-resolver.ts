@@ -1,11 +1,18 @@
-import { ErrorCode, FathomError, type KnownModel, type RolloutState, type ServedModel } from '@fathom/contracts';
+import {
+  DEFAULT_ROLLOUT,
+  ErrorCode,
+  FathomError,
+  type KnownModel,
+  type ModelRoute,
+  type RolloutState,
+  type ServedModel,
+  type WorkerHeartbeat,
+} from '@fathom/contracts';
 import { compareVersions, isPreRelease } from '@fathom/models';
-
-export type Route = 'stable' | 'canary' | 'pinned';
 
 export interface ResolvedModel {
   model: ServedModel;
-  route: Route;
+  route: ModelRoute;
 }
 
 /** What resolution reads: live workers' models, every model ever declared, and the model's rollout. */
@@ -14,8 +21,6 @@ export interface ResolveContext {
   known: KnownModel[];
   rollout: RolloutState | null;
 }
-
-export const DEFAULT_ROLLOUT: RolloutState = { aliases: {}, weights: { stable: 100, canary: 0 }, history: [] };
 
 /** `name`, `name@stable`, `name@1.2.0` → the model's name and what follows the @. */
 export function parseModelReference(reference: string): { name: string; pin: string | undefined } {
@@ -109,6 +114,12 @@ export function aliasVersion(
   if (set !== undefined || alias === 'canary') return set;
   const versions = [...new Set(declared.map((m) => m.version))].sort(compareVersions);
   return versions.filter((v) => !isPreRelease(v)).at(-1) ?? versions.at(-1);
+}
+
+/** How many live workers serve a model version (its base weights when `variant` is undefined, else that variant). */
+export function workersServing(workers: WorkerHeartbeat[], model: Pick<KnownModel, 'name' | 'version' | 'variant'>): number {
+  return workers.filter((w) => w.models.some((m) => m.name === model.name && m.version === model.version && m.variant === model.variant))
+    .length;
 }
 
 function describe(model: KnownModel): string {

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { ModelListing } from '@fathom/contracts';
-import { ModelListDto } from '../api-docs';
+import { ModelListDto } from './dto/model-list.dto';
 import { ServedModelsService } from './served-models.service';
 
 @ApiTags('models')

@@ -1,10 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { rolloutChangeSchema, rolloutStateSchema, type RolloutChange, type RolloutState } from '@fathom/contracts';
-import { redisKeys } from '@fathom/queue';
-import { API_CONFIG, type ApiConfig } from '../config/api.config';
-import { DEFAULT_ROLLOUT } from '../models/model-resolver';
-import { REDIS } from '../redis.providers';
+import { DEFAULT_ROLLOUT, rolloutChangeSchema, rolloutStateSchema, type RolloutChange, type RolloutState } from '@fathom/contracts';
+import { redisKeys } from './redis-keys';
 
 /** Changes kept per model in its rollout log. */
 const LOG_LENGTH = 200;
@@ -14,15 +10,14 @@ const LOG_LENGTH = 200;
  * submission so a change is effective at once on every API instance. Changes are optimistic
  * transactions (WATCH): two operators moving the same alias at once cannot lose an update.
  */
-@Injectable()
 export class RolloutStore {
   private readonly keys;
 
   constructor(
-    @Inject(REDIS) private readonly redis: Redis,
-    @Inject(API_CONFIG) config: ApiConfig,
+    private readonly redis: Redis,
+    prefix: string,
   ) {
-    this.keys = redisKeys(config.REDIS_PREFIX);
+    this.keys = redisKeys(prefix);
   }
 
   async get(model: string): Promise<RolloutState | null> {

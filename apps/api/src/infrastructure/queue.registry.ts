@@ -2,10 +2,9 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { createInferenceQueue, createRedisConnection, type InferenceQueue } from '@fathom/queue';
+import { BullmqLayout, createInferenceQueue, createRedisConnection, type InferenceQueue } from '@fathom/queue';
 import { TRACING, type TracingState } from '../common/tracing';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
-import { REDIS } from '../redis.providers';
 
 export type QueueEventsListener = (queueName: string, events: QueueEvents) => void;
 
@@ -28,7 +27,7 @@ export class QueueRegistry implements OnApplicationShutdown {
 
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(BullmqLayout) private readonly layout: BullmqLayout,
     @Inject(TRACING) private readonly tracing: TracingState,
   ) {}
 
@@ -71,9 +70,7 @@ export class QueueRegistry implements OnApplicationShutdown {
   private async openQueueEvents(name: string): Promise<QueueEvents> {
     // Start right after the stream's newest entry, not at '$' once the first XREAD runs: events
     // written while this reader connects would otherwise be lost.
-    const streamKey = `${this.config.REDIS_PREFIX}:${name}:events`;
-    const newest = await this.redis.xrevrange(streamKey, '+', '-', 'COUNT', 1);
-    const lastEventId = newest[0]?.[0] ?? '0-0';
+    const lastEventId = await this.layout.newestEventId(name);
     const events = new QueueEvents(name, {
       connection: createRedisConnection(this.config.REDIS_URL, 'blocking'),
       prefix: this.config.REDIS_PREFIX,

@@ -1,7 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { createParamDecorator, Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { ErrorCode, FathomError } from '@fathom/contracts';
-import { API_CONFIG, type ApiConfig } from '../config/api.config';
+import { API_CONFIG, type ApiConfig } from '../../config/api.config';
 
 interface AdminRequest {
   headers: Record<string, string | string[] | undefined>;

@@ -1,10 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ErrorCode, FathomError, taskOptionsSchemas, type KnownModel, type ModelListing, type WorkerHeartbeat } from '@fathom/contracts';
-import { WorkerRegistry } from '@fathom/queue';
 import { z } from 'zod';
-import { RolloutStore } from '../rollout/rollout.store';
-import { aliasVersion, DEFAULT_ROLLOUT, parseModelReference, resolveModel, type ResolvedModel } from './model-resolver';
+import {
+  DEFAULT_ROLLOUT,
+  ErrorCode,
+  FathomError,
+  taskOptionsSchemas,
+  type KnownModel,
+  type ModelListing,
+  type WorkerHeartbeat,
+} from '@fathom/contracts';
 import { compareVersions } from '@fathom/models';
+import { RolloutStore, WorkerRegistry } from '@fathom/queue';
+import { aliasVersion, parseModelReference, resolveModel, workersServing, type ResolvedModel } from './model-resolver';
 
 /** Heartbeats and the catalog are read at most this often per API instance. */
 const CACHE_MS = 500;
@@ -68,8 +75,6 @@ export class ServedModelsService {
         };
         const task = declared[0]!.task;
         const base = declared.find((m) => !m.variant) ?? declared[0]!;
-        const workersServing = (version: string, variant?: string) =>
-          workers.filter((w) => w.models.some((m) => m.name === name && m.version === version && m.variant === variant)).length;
         const versions = [...new Set(declared.map((m) => m.version))].sort(compareVersions).reverse();
         return {
           name,
@@ -79,7 +84,7 @@ export class ServedModelsService {
           traffic: trafficShares(rollout.weights, aliases.canary !== null),
           versions: versions.map((version) => ({
             version,
-            workers: workersServing(version),
+            workers: workersServing(workers, { name, version }),
             aliases: (['stable', 'canary'] as const).filter((alias) => aliases[alias] === version),
             executionProviders: [
               ...new Set(served.filter((m) => m.name === name && m.version === version).map((m) => m.executionProvider)),
@@ -88,7 +93,7 @@ export class ServedModelsService {
               (m) => ({
                 name: m.variant!,
                 description: m.description,
-                workers: workersServing(version, m.variant),
+                workers: workersServing(workers, m),
               }),
             ),
           })),

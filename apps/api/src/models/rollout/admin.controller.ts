@@ -1,7 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { aliasNameSchema, setAliasBodySchema, setWeightsBodySchema, type RolloutChange } from '@fathom/contracts';
-import { ErrorBodyDto, SetAliasDto, SetWeightsDto } from '../api-docs';
+import { ErrorBodyDto } from '../../common/dto/error-body.dto';
+import { SetAliasDto, SetWeightsDto } from './dto/rollout.dto';
 import { AdminKeyGuard, AdminKeyId } from './admin-key.guard';
 import { RolloutService, type ModelRollout } from './rollout.service';
 

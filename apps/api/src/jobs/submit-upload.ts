@@ -1,0 +1,21 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { markUploadAccepted } from '../common/accepted-uploads';
+import type { JobSubmitter, Submission } from './job-submitter.service';
+import { setTraceIdHeader } from './trace-id-header';
+import { readTracedUploadForm } from './uploads/upload-form.reader';
+
+/**
+ * What POST /v1/jobs and POST /v1/infer do first: read the form and submit it. From then on the
+ * request answers as the job (an error is the job's, not a refused upload), with the job's trace id.
+ */
+export async function submitUpload(
+  submitter: JobSubmitter,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  idempotencyKey: string | undefined,
+): Promise<Submission> {
+  const submission = await submitter.submit(await readTracedUploadForm(request), idempotencyKey);
+  markUploadAccepted(request);
+  setTraceIdHeader(reply, submission.traceId);
+  return submission;
+}

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
+import { DEFAULT_KEY_PREFIX } from '@fathom/contracts';
 import type { JobsSocket } from '../../test/support/fathom-stack';
 
 export interface JobEnd {
@@ -59,7 +60,8 @@ export class JobEnds {
  * of requests a client gave up on) do not slow the next; a short poll of Redis, outside any timing.
  */
 export async function waitForEmptyQueue(redisPort: number, queueName: string, timeoutMs: number): Promise<number> {
-  const queue = new Queue(queueName, { connection: { host: '127.0.0.1', port: redisPort } });
+  // Fathom's prefix, not BullMQ's default ('bull'): under that the queue always looks empty.
+  const queue = new Queue(queueName, { connection: { host: '127.0.0.1', port: redisPort }, prefix: DEFAULT_KEY_PREFIX });
   try {
     const deadline = performance.now() + timeoutMs;
     for (;;) {

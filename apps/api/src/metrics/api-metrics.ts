@@ -187,7 +187,7 @@ export class ApiMetrics {
   }
 
   /** A queued job was cancelled. */
-  jobCancelled(model: Pick<ModelRef, 'name' | 'version' | 'task'>): void {
+  jobCancelled(model: ModelRef): void {
     this.jobsCancelled.inc({ model: model.name, version: model.version, task: model.task });
   }
 

@@ -17,8 +17,12 @@ export type RolloutState = z.infer<typeof rolloutStateSchema>;
 /** A model's rollout until an operator changes it: stable is the newest release, no canary. */
 export const DEFAULT_ROLLOUT: RolloutState = { aliases: {}, weights: { stable: 100, canary: 0 }, history: [] };
 
+/** The aliases a model's versions can be reached by. */
+export const aliasNameSchema = z.enum(['stable', 'canary']);
+export type AliasName = z.infer<typeof aliasNameSchema>;
+
 /** How a job's model version was chosen: through an alias (stable, canary) or pinned by the client. */
-export const modelRouteSchema = z.enum(['stable', 'canary', 'pinned']);
+export const modelRouteSchema = z.enum([...aliasNameSchema.options, 'pinned']);
 export type ModelRoute = z.infer<typeof modelRouteSchema>;
 
 export const rolloutActionSchema = z.enum(['set-alias', 'remove-alias', 'set-weights', 'promote', 'rollback']);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { taskNameSchema } from './tasks';
 import { executionProviderSchema } from './job-result';
+import { aliasNameSchema } from './rollout';
 
 /** A model version (or one of its variants) as a worker knows it from its manifest. */
 export const knownModelSchema = z.object({
@@ -33,9 +34,6 @@ export const workerHeartbeatSchema = z.object({
   models: z.array(servedModelSchema),
 });
 export type WorkerHeartbeat = z.infer<typeof workerHeartbeatSchema>;
-
-export const aliasNameSchema = z.enum(['stable', 'canary']);
-export type AliasName = z.infer<typeof aliasNameSchema>;
 
 /** GET /v1/models: one entry per model, its versions with how many live workers serve each. */
 export const modelListingSchema = z.object({

@@ -1,5 +1,6 @@
 import {
   DEFAULT_ROLLOUT,
+  type AliasName,
   ErrorCode,
   FathomError,
   type KnownModel,
@@ -105,11 +106,7 @@ export function resolveModel(
  * pre-release such as 2.0.0-int8 or 2.0.0-rc.1) — what the manifests say, not which workers happen
  * to be up, so a worker starting or dying never moves traffic by itself.
  */
-export function aliasVersion(
-  rollout: RolloutState,
-  alias: 'stable' | 'canary',
-  declared: Array<Pick<KnownModel, 'version'>>,
-): string | undefined {
+export function aliasVersion(rollout: RolloutState, alias: AliasName, declared: Array<Pick<KnownModel, 'version'>>): string | undefined {
   const set = rollout.aliases[alias];
   if (set !== undefined || alias === 'canary') return set;
   const versions = [...new Set(declared.map((m) => m.version))].sort(compareVersions);

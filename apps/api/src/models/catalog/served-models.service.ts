@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import {
+  aliasNameSchema,
   DEFAULT_ROLLOUT,
   ErrorCode,
   FathomError,
@@ -85,7 +86,7 @@ export class ServedModelsService {
           versions: versions.map((version) => ({
             version,
             workers: workersServing(workers, { name, version }),
-            aliases: (['stable', 'canary'] as const).filter((alias) => aliases[alias] === version),
+            aliases: aliasNameSchema.options.filter((alias) => aliases[alias] === version),
             executionProviders: [
               ...new Set(served.filter((m) => m.name === name && m.version === version).map((m) => m.executionProvider)),
             ],

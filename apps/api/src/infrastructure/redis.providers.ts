@@ -16,19 +16,37 @@ export class RedisLifecycle implements OnApplicationShutdown {
   }
 }
 
-/** A store over the shared command connection (auto-pipelined), built from the config. */
-function store<T>(token: abstract new (...args: never[]) => T, build: (redis: Redis, c: ApiConfig) => T): Provider {
-  return { provide: token, inject: [REDIS, API_CONFIG], useFactory: build };
-}
-
-/** The shared Redis command connection and every store the API keeps in Redis. */
 export const redisProviders: Provider[] = [
   { provide: REDIS, inject: [API_CONFIG], useFactory: (c: ApiConfig) => createRedisConnection(c.REDIS_URL, 'commands') },
   RedisLifecycle,
-  store(BlobStore, (redis, c) => new BlobStore(redis, c.REDIS_PREFIX, c.STORAGE_RETENTION_SECONDS)),
-  store(JobRecordStore, (redis, c) => new JobRecordStore(redis, c.REDIS_PREFIX, c.STORAGE_RETENTION_SECONDS)),
-  store(IdempotencyStore, (redis, c) => new IdempotencyStore(redis, c.REDIS_PREFIX, c.STORAGE_RETENTION_SECONDS)),
-  store(WorkerRegistry, (redis, c) => new WorkerRegistry(redis, c.REDIS_PREFIX, c.WORKER_HEARTBEAT_TTL_MS)),
-  store(RolloutStore, (redis, c) => new RolloutStore(redis, c.REDIS_PREFIX)),
-  store(BullmqLayout, (redis, c) => new BullmqLayout(redis, c.REDIS_PREFIX)),
+  {
+    provide: BlobStore,
+    inject: [REDIS, API_CONFIG],
+    useFactory: (redis: Redis, c: ApiConfig) => new BlobStore(redis, c.REDIS_PREFIX, c.STORAGE_RETENTION_SECONDS),
+  },
+  {
+    provide: JobRecordStore,
+    inject: [REDIS, API_CONFIG],
+    useFactory: (redis: Redis, c: ApiConfig) => new JobRecordStore(redis, c.REDIS_PREFIX, c.STORAGE_RETENTION_SECONDS),
+  },
+  {
+    provide: IdempotencyStore,
+    inject: [REDIS, API_CONFIG],
+    useFactory: (redis: Redis, c: ApiConfig) => new IdempotencyStore(redis, c.REDIS_PREFIX, c.STORAGE_RETENTION_SECONDS),
+  },
+  {
+    provide: WorkerRegistry,
+    inject: [REDIS, API_CONFIG],
+    useFactory: (redis: Redis, c: ApiConfig) => new WorkerRegistry(redis, c.REDIS_PREFIX, c.WORKER_HEARTBEAT_TTL_MS),
+  },
+  {
+    provide: RolloutStore,
+    inject: [REDIS, API_CONFIG],
+    useFactory: (redis: Redis, c: ApiConfig) => new RolloutStore(redis, c.REDIS_PREFIX),
+  },
+  {
+    provide: BullmqLayout,
+    inject: [REDIS, API_CONFIG],
+    useFactory: (redis: Redis, c: ApiConfig) => new BullmqLayout(redis, c.REDIS_PREFIX),
+  },
 ];

@@ -12,7 +12,7 @@ describe('failures: transient ones are retried with backoff, bad input is not, a
 
   beforeAll(async () => {
     stack = await FathomStack.start();
-    await stack.startApi({ JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '20' });
+    await stack.startApi({ API_JOB_ATTEMPTS: '3', API_JOB_BACKOFF_MS: '20' });
     // The slow stand-in only runs on 518×518 inputs: any other shape makes onnxruntime fail.
     const modelsDir = depthModelsDir(buildSlowDepthModel({ side: SIDE, matmulLayers: 100 }), 'square-only');
     await stack.startWorker({ MODELS_DIR: modelsDir, WORKER_BUILTIN_MODELS: 'false', WORKER_CONCURRENCY: '1' });

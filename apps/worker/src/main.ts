@@ -14,7 +14,7 @@ import { WorkerModule } from './worker.module';
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const logger = createLogger('fathom-worker', config.LOG_LEVEL).child({ workerId: config.WORKER_ID });
-  const cacheDir = defaultCacheDir(process.env); // the same folder `npm run models` and `npm start` use
+  const cacheDir = defaultCacheDir(config); // the same folder `npm run models` and `npm start` use
   const catalog = loadCatalog({ builtin: config.WORKER_BUILTIN_MODELS, modelsDir: config.MODELS_DIR, cacheDir });
   const selection = selectModels(catalog, config.WORKER_MODELS);
   for (const { spec, reason } of selection.unavailable)

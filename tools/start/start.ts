@@ -4,6 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { ConfigError } from '@fathom/config';
 import type { ModelListing } from '@fathom/contracts';
 import { defaultCacheDir } from '@fathom/models';
 import { startRedisServer, type RedisServerHandle } from '@fathom/testing';
@@ -121,6 +122,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: Error) => {
-  console.error(`fathom: ${error.message}`);
+  // A ConfigError's message already starts with the service's name.
+  console.error(error instanceof ConfigError ? error.message : `fathom: ${error.message}`);
   void stop(1);
 });

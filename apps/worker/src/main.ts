@@ -62,6 +62,7 @@ main().catch((error: unknown) => {
     error instanceof ModelCatalogError ||
     error instanceof ModelLoadError ||
     error instanceof MetricsListenError;
-  console.error(known ? `fathom-worker: ${error.message}` : error);
+  // A ConfigError's message already starts with the service's name.
+  console.error(error instanceof ConfigError ? error.message : known ? `fathom-worker: ${error.message}` : error);
   exitAfterFlush(1);
 });

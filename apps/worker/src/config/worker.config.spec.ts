@@ -58,3 +58,14 @@ describe("libuv's thread pool", () => {
     expect(() => loadWorkerConfig({ ...base, UV_THREADPOOL_SIZE: '0' })).toThrow(/UV_THREADPOOL_SIZE/);
   });
 });
+
+describe('worker heartbeat config', () => {
+  const base = { REDIS_URL: 'redis://127.0.0.1:6379' };
+
+  it('renews the heartbeat more often than it expires', () => {
+    expect(loadWorkerConfig(base)).toMatchObject({ WORKER_HEARTBEAT_MS: 5_000, WORKER_HEARTBEAT_TTL_MS: 15_000 });
+    expect(() => loadWorkerConfig({ ...base, WORKER_HEARTBEAT_MS: '15000' })).toThrow(
+      /WORKER_HEARTBEAT_MS: must be shorter than WORKER_HEARTBEAT_TTL_MS.* \(got "15000"\)/,
+    );
+  });
+});

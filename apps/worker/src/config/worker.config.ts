@@ -51,7 +51,12 @@ export const workerEnvSchema = serviceEnv
   .extend(imageLimitsEnv.shape)
   .extend(modelCatalogEnv.shape)
   .extend(libuvEnv.shape)
-  .extend(workerOwnEnv.shape);
+  .extend(workerOwnEnv.shape)
+  // A heartbeat renewed less often than it expires would make the API count a live worker as gone.
+  .refine((env) => env.WORKER_HEARTBEAT_MS < env.WORKER_HEARTBEAT_TTL_MS, {
+    path: ['WORKER_HEARTBEAT_MS'],
+    message: 'must be shorter than WORKER_HEARTBEAT_TTL_MS, or the heartbeat expires between renewals',
+  });
 export type WorkerConfig = z.infer<typeof workerEnvSchema>;
 export const WORKER_ENV_KEYS = envKeys(workerEnvSchema);
 

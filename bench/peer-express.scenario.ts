@@ -177,7 +177,7 @@ export async function peerExpressScenario(ctx: BenchContext, set: BenchImageSet)
   const peer = spawnNodeProcess(join(repoRoot(), 'dist/bench/peers/express-peer.server.js'), {
     PEER_MODEL_SPEC: JSON.stringify(spec),
     ORT_INTRA_OP_THREADS: String(threads),
-    PEER_MAX_PIXELS: String(config.WORKER_MAX_PIXELS),
+    PEER_MAX_PIXELS: String(config.IMAGE_MAX_PIXELS),
   });
   const stack = await FathomStack.start();
   let stackStopped = false;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import type { JobAccepted, JobStatus } from '@fathom/contracts';
 import { hasShared, sharedPath } from '@fathom/testing';
-import { depthModelsDir, FathomStack, pollStatus, submit } from './support/fathom-stack';
+import { depthModelsDir, FathomStack, submit } from './support/fathom-stack';
 
 type Expectation = { expect: string; why: string };
 
@@ -53,7 +53,7 @@ function allowed(verdict: string | undefined): Array<'rejected' | 'completed' | 
     const body = (await response.json()) as JobAccepted & { error?: { code: string; message: string } };
     let outcome: 'rejected' | 'completed' | 'failed';
     if (response.status === 202) {
-      const status: JobStatus = await pollStatus(stack.api, body.id, ['completed', 'failed']);
+      const status: JobStatus = await stack.jobEnd(body.id);
       outcome = status.state as 'completed' | 'failed';
       if (outcome === 'completed') {
         const png = Buffer.from(await (await fetch(`${stack.api.url}/v1/jobs/${body.id}/result`)).arrayBuffer());
@@ -77,6 +77,6 @@ function allowed(verdict: string | undefined): Array<'rejected' | 'completed' | 
       .png()
       .toBuffer();
     const job = (await (await submit(stack.api, { image, model: 'depth-test' })).json()) as JobAccepted;
-    expect((await pollStatus(stack.api, job.id, ['completed', 'failed'])).state).toBe('completed');
+    expect((await stack.jobEnd(job.id)).state).toBe('completed');
   });
 });

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import type { JobAccepted, JobStatus } from '@fathom/contracts';
-import { depthModelsDir, FathomStack, pollStatus, submit } from './support/fathom-stack';
+import { depthModelsDir, FathomStack, submit } from './support/fathom-stack';
 
 /** Where onnxruntime-node keeps its native providers; the CUDA one is there only after a cuda12 install. */
 const ortBin = join(dirname(require.resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
@@ -48,7 +48,7 @@ describeOnCpuInstall('a worker asked for TensorRT and CUDA on a host without the
       .png()
       .toBuffer();
     const job = (await (await submit(stack.api, { image, model: 'depth-test' })).json()) as JobAccepted;
-    const status: JobStatus = await pollStatus(stack.api, job.id, ['completed', 'failed']);
+    const status: JobStatus = await stack.jobEnd(job.id);
     expect(status).toMatchObject({ state: 'completed', executionProvider: 'cpu' });
   });
 });

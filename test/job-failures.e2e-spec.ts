@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { Redis } from 'ioredis';
 import type { JobAccepted } from '@fathom/contracts';
 import { buildSlowDepthModel } from '@fathom/testing';
-import { depthModelsDir, FathomStack, nextEvent, pollStatus, submit, subscribe } from './support/fathom-stack';
+import { depthModelsDir, FathomStack, nextEvent, submit, subscribe } from './support/fathom-stack';
 
 const SIDE = 518;
 
@@ -12,7 +12,7 @@ describe('failures: transient ones are retried with backoff, bad input is not, a
 
   beforeAll(async () => {
     stack = await FathomStack.start();
-    await stack.startApi({ JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '20' });
+    await stack.startApi({ API_JOB_ATTEMPTS: '3', API_JOB_BACKOFF_MS: '20' });
     // The slow stand-in only runs on 518×518 inputs: any other shape makes onnxruntime fail.
     const modelsDir = depthModelsDir(buildSlowDepthModel({ side: SIDE, matmulLayers: 100 }), 'square-only');
     await stack.startWorker({ MODELS_DIR: modelsDir, WORKER_BUILTIN_MODELS: 'false', WORKER_CONCURRENCY: '1' });
@@ -31,7 +31,7 @@ describe('failures: transient ones are retried with backoff, bad input is not, a
     const failed = nextEvent(socket, 'job.failed', (e) => e.jobId === job.id);
     await subscribe(socket, job.id);
     expect((await failed).error).toEqual({ code: 'inference_failed', message: expect.stringContaining('inference failed') });
-    const status = await pollStatus(stack.api, job.id, ['failed']);
+    const status = await stack.jobEnd(job.id);
     expect(status.attempts).toBe(3);
     expect(status.error?.code).toBe('inference_failed');
     const result = await fetch(`${stack.api.url}/v1/jobs/${job.id}/result`);
@@ -41,12 +41,12 @@ describe('failures: transient ones are retried with backoff, bad input is not, a
 
   it('gives up at once, without retrying, when the input is gone', async () => {
     const busy = (await (await submit(stack.api, { image: square, model: 'square-only' })).json()) as JobAccepted;
-    await pollStatus(stack.api, busy.id, ['active']);
+    await stack.jobStarted(busy.id);
     const orphan = (await (await submit(stack.api, { image: square, model: 'square-only' })).json()) as JobAccepted;
     const redis = new Redis(stack.redis.url);
     await redis.del(`fathom:blob:input:${orphan.id}`);
     redis.disconnect();
-    const status = await pollStatus(stack.api, orphan.id, ['failed', 'completed']);
+    const status = await stack.jobEnd(orphan.id);
     expect(status).toMatchObject({ state: 'failed', attempts: 1, error: { code: 'input_expired' } });
   });
 
@@ -58,13 +58,13 @@ describe('failures: transient ones are retried with backoff, bad input is not, a
     const failed = nextEvent(socket, 'job.failed', (e) => e.jobId === job.id);
     await subscribe(socket, job.id);
     expect((await failed).error).toEqual({ code: 'image_undecodable', message: expect.stringContaining('could not be decoded') });
-    expect(await pollStatus(stack.api, job.id, ['failed'])).toMatchObject({ attempts: 1, error: { code: 'image_undecodable' } });
+    expect(await stack.jobEnd(job.id)).toMatchObject({ attempts: 1, error: { code: 'image_undecodable' } });
   });
 
   it('is still alive and serving afterwards', async () => {
     expect(stack.workers[0]!.child.exitCode).toBeNull();
     const job = (await (await submit(stack.api, { image: square, model: 'square-only' })).json()) as JobAccepted;
-    expect((await pollStatus(stack.api, job.id, ['completed', 'failed'])).state).toBe('completed');
+    expect((await stack.jobEnd(job.id)).state).toBe('completed');
   });
 });
 

@@ -255,7 +255,7 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
     });
 
     it('too many bytes, or too many pixels read from the header, answer 413', async () => {
-      const strict = await stack.startApi({ API_MAX_UPLOAD_BYTES: '4000', API_MAX_PIXELS: '10000' });
+      const strict = await stack.startApi({ API_MAX_UPLOAD_BYTES: '4000', IMAGE_MAX_PIXELS: '10000' });
       const noisy = await sharp(randomBytes(64 * 64 * 3), { raw: { width: 64, height: 64, channels: 3 } })
         .png()
         .toBuffer();

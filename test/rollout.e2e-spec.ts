@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import type { JobAccepted, ModelListing, RolloutChange } from '@fathom/contracts';
 import { buildDepthStandInModel } from '@fathom/testing';
-import { FathomStack, pollStatus, submit, type ApiInstance } from './support/fathom-stack';
+import { FathomStack, submit, type ApiInstance } from './support/fathom-stack';
 
 const ADMIN = 'Bearer ops-secret-0123456789abcdef';
 
@@ -117,7 +117,7 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
     expect(routed.filter((job) => job.model.route === 'stable').every((job) => job.model.version === '1.0.0')).toBe(true);
 
     // The worker runs what the job says; the status says which version ran and why.
-    const sample = await pollStatus(api, canary[0]!.id, ['completed']);
+    const sample = await stack.jobEnd(canary[0]!.id, { api });
     expect(sample.model).toMatchObject({ name: 'depth', version: '1.1.0', route: 'canary' });
     const metrics = await (await fetch(`${api.url}/metrics`)).text();
     expect(metrics).toContain(
@@ -134,7 +134,7 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
     const fineTune = await accept({ model: 'depth@1.1.0', variant: 'inverted' });
     expect(fineTune.model).toMatchObject({ version: '1.1.0', variant: 'inverted' });
     const nearSide = async (job: JobAccepted) => {
-      expect((await pollStatus(api, job.id, ['completed'])).model.variant).toBe(job.model.variant);
+      expect((await stack.jobEnd(job.id, { api })).model.variant).toBe(job.model.variant);
       const png = Buffer.from(await (await fetch(`${api.url}/v1/jobs/${job.id}/result`)).arrayBuffer());
       const { data } = await sharp(png).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
       return data[10 * 40 + 5]! > data[10 * 40 + 35]! ? 'left' : 'right';

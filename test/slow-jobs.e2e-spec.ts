@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import type { JobAccepted } from '@fathom/contracts';
 import { buildSlowDepthModel } from '@fathom/testing';
-import { depthModelsDir, FathomStack, nextEvent, pollStatus, submit, subscribe } from './support/fathom-stack';
+import { depthModelsDir, FathomStack, nextEvent, submit, subscribe } from './support/fathom-stack';
 
 /** The slow stand-in needs a square input of its side: a 518×518 image maps to a 518×518 tensor. */
 const SIDE = 518;
@@ -29,7 +29,7 @@ describe('jobs that take a while: progress, cancel, sync timeout, back-pressure 
     const socket = await stack.connect();
     // The one worker slot is busy with `ahead`, so `job` is still queued when we subscribe.
     const ahead = await submitSlow();
-    await pollStatus(stack.api, ahead.id, ['active']);
+    await stack.jobStarted(ahead.id);
     const job = await submitSlow();
     const stages: string[] = [];
     socket.on('job.progress', (e) => e.jobId === job.id && stages.push(`${e.progress.stage}:${e.progress.percent}`));
@@ -52,7 +52,7 @@ describe('jobs that take a while: progress, cancel, sync timeout, back-pressure 
     const socket = await stack.connect();
     const running = await submitSlow();
     const queued = await submitSlow();
-    await pollStatus(stack.api, running.id, ['active']);
+    await stack.jobStarted(running.id);
     const cancelled = nextEvent(socket, 'job.cancelled', (e) => e.jobId === queued.id);
     await subscribe(socket, queued.id);
 
@@ -65,14 +65,14 @@ describe('jobs that take a while: progress, cancel, sync timeout, back-pressure 
     const refused = await fetch(`${stack.api.url}/v1/jobs/${running.id}`, { method: 'DELETE' });
     expect(refused.status).toBe(409);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('job_not_cancellable');
-    await pollStatus(stack.api, running.id, ['completed']);
+    expect((await stack.jobEnd(running.id)).state).toBe('completed');
   });
 
   it('a job cancelled through another API instance reads as cancelled on the one that accepted it', async () => {
     const other = await stack.startApi({ API_INFER_TIMEOUT_MS: '100', API_MAX_QUEUE_DEPTH: '3', API_RETRY_AFTER_SECONDS: '7' });
     const running = await submitSlow();
     const queued = await submitSlow();
-    await pollStatus(stack.api, running.id, ['active']);
+    await stack.jobStarted(running.id);
     expect(((await (await fetch(`${stack.api.url}/v1/jobs/${queued.id}`)).json()) as { state: string }).state).toBe('queued');
 
     expect((await fetch(`${other.url}/v1/jobs/${queued.id}`, { method: 'DELETE' })).status).toBe(200);
@@ -82,7 +82,7 @@ describe('jobs that take a while: progress, cancel, sync timeout, back-pressure 
     expect(result.status).toBe(404);
     const socket = await stack.connect();
     expect(await subscribe(socket, queued.id)).toMatchObject({ ok: true, status: { state: 'cancelled' } });
-    await pollStatus(stack.api, running.id, ['completed']);
+    expect((await stack.jobEnd(running.id)).state).toBe('completed');
   });
 
   it('POST /v1/infer answers 202 with the job’s links when the job outlasts the timeout, and the job still completes', async () => {
@@ -91,7 +91,7 @@ describe('jobs that take a while: progress, cancel, sync timeout, back-pressure 
     const body = (await response.json()) as JobAccepted;
     expect(body.links.self).toBe(`/v1/jobs/${body.id}`);
     expect(['queued', 'active']).toContain(body.state);
-    expect((await pollStatus(stack.api, body.id, ['completed', 'failed'])).state).toBe('completed');
+    expect((await stack.jobEnd(body.id)).state).toBe('completed');
   });
 
   it('answers 503 with Retry-After when the queue is deeper than its limit, and loses no accepted job', async () => {
@@ -112,7 +112,7 @@ describe('jobs that take a while: progress, cancel, sync timeout, back-pressure 
     const added = [...(await records())].filter((key) => !before.has(key));
     redis.disconnect();
     expect(added.sort()).toEqual(ids.map((id) => `fathom:job:${id}`).sort());
-    for (const id of ids) expect((await pollStatus(stack.api, id, ['completed', 'failed'], 60_000)).state).toBe('completed');
+    for (const id of ids) expect((await stack.jobEnd(id, { timeoutMs: 60_000 })).state).toBe('completed');
   });
 
   it('on SIGTERM a worker stops taking jobs, finishes the one in flight and exits 0', async () => {
@@ -125,13 +125,11 @@ describe('jobs that take a while: progress, cancel, sync timeout, back-pressure 
     // Two workers with one slot each, two jobs running: one of them is on the worker we stop.
     const first = await submitSlow();
     const other = await submitSlow();
-    await pollStatus(stack.api, first.id, ['active']);
-    await pollStatus(stack.api, other.id, ['active']);
+    await Promise.all([stack.jobStarted(first.id), stack.jobStarted(other.id)]);
     second.kill('SIGTERM');
     const exit = await second.waitForExit(30_000);
     expect(exit).toEqual({ code: 0, signal: null });
     expect(second.output()).toContain('"msg":"worker stopped"');
-    for (const id of [first.id, other.id])
-      expect((await pollStatus(stack.api, id, ['completed', 'failed'], 30_000)).state).toBe('completed');
+    for (const id of [first.id, other.id]) expect((await stack.jobEnd(id)).state).toBe('completed');
   });
 });

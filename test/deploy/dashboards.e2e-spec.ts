@@ -273,7 +273,7 @@ describe('deploy/grafana/dashboards: every query against a real Prometheus scrap
   beforeAll(async () => {
     stack = await FathomStack.start();
     // Two attempts, short backoff: the failing jobs give failed attempts, retried and final, quickly.
-    const api = await stack.startApi({ JOB_ATTEMPTS: '2', JOB_BACKOFF_MS: '20' });
+    const api = await stack.startApi({ API_JOB_ATTEMPTS: '2', API_JOB_BACKOFF_MS: '20' });
     const worker = await stack.startWorker({
       MODELS_DIR: modelsDir(),
       WORKER_BUILTIN_MODELS: 'false',

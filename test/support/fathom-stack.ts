@@ -2,7 +2,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
-import { JOBS_NAMESPACE, type JobClientEvents, type JobServerEvents, type JobState, type JobStatus } from '@fathom/contracts';
+import {
+  JOBS_NAMESPACE,
+  TERMINAL_STATES,
+  type JobClientEvents,
+  type JobServerEvents,
+  type JobState,
+  type JobStatus,
+} from '@fathom/contracts';
 import { buildDepthStandInModel, repoRoot, spawnNodeProcess, startRedisServer, type RedisServerHandle } from '@fathom/testing';
 
 export type JobsSocket = Socket<JobServerEvents, JobClientEvents>;
@@ -67,6 +74,46 @@ export class FathomStack {
   /** A started worker's /metrics address, from the line it logs once it listens (on a free port here). */
   static async metricsUrl(worker: WorkerProcess): Promise<string> {
     return (JSON.parse(await worker.waitForLine(/"msg":"metrics listening"/, 1_000)) as { url: string }).url;
+  }
+
+  /**
+   * Waits for the job to end as a socket client does (subscribe, then its `job.completed`,
+   * `job.failed` or `job.cancelled`; an end before the subscription is sent on subscribing) and
+   * returns the status the API then reports. For tests about polling itself, use pollStatus.
+   */
+  async jobEnd(jobId: string, { api = this.api, timeoutMs = 30_000 }: JobWaitOptions = {}): Promise<JobStatus> {
+    await this.onSocket(api, jobId, TERMINAL_EVENTS, timeoutMs, () => false);
+    const status = await readStatus(api, jobId);
+    if (!TERMINAL_STATES.includes(status.state)) throw new Error(`job ${jobId} sent its end but reads ${status.state}`);
+    return status;
+  }
+
+  /**
+   * Waits until the job runs (or has ended): its state on subscribing, else its first
+   * `job.progress` (sent once a stage has lasted PROGRESS_AFTER_MS) or its end.
+   */
+  async jobStarted(jobId: string, { api = this.api, timeoutMs = 30_000 }: JobWaitOptions = {}): Promise<void> {
+    await this.onSocket(api, jobId, [...TERMINAL_EVENTS, 'job.progress'], timeoutMs, (state) => state !== 'queued');
+  }
+
+  /** Subscribes to the job on a socket of its own; resolves once `done(state on subscribing)` or one of `events` arrives. */
+  private async onSocket(
+    api: ApiInstance,
+    jobId: string,
+    events: readonly JobEventName[],
+    timeoutMs: number,
+    done: (state: JobState) => boolean,
+  ): Promise<void> {
+    const socket = await this.connect(api);
+    const next = nextJobEvent(socket, jobId, events, timeoutMs);
+    try {
+      const reply = await subscribe(socket, jobId);
+      if (!reply.ok) throw new Error(`subscribing to job ${jobId} failed: ${reply.error.code}`);
+      if (!done(reply.status.state)) await next;
+    } finally {
+      next.cancel();
+      socket.disconnect();
+    }
   }
 
   connect(api: ApiInstance = this.api): Promise<JobsSocket> {
@@ -150,7 +197,53 @@ export function subscribe(
   return new Promise((resolve) => socket.emit('subscribe', { jobId }, resolve));
 }
 
-/** What a poll-only client does: GET the status every `intervalMs` until it reaches one of `states`. */
+const TERMINAL_EVENTS = ['job.completed', 'job.failed', 'job.cancelled'] as const;
+type JobEventName = 'job.progress' | (typeof TERMINAL_EVENTS)[number];
+
+/** The name of the first of `events` about `jobId`, or a rejection after `timeoutMs`; `cancel()` stops listening. */
+function nextJobEvent(
+  socket: JobsSocket,
+  jobId: string,
+  events: readonly JobEventName[],
+  timeoutMs: number,
+): Promise<JobEventName> & { cancel(): void } {
+  let cancel: () => void = () => undefined;
+  const promise = new Promise<JobEventName>((resolve, reject) => {
+    const listeners = events.map((event) => {
+      const listener = (payload: { jobId: string }) => {
+        if (payload.jobId !== jobId) return;
+        cancel();
+        resolve(event);
+      };
+      socket.on(event, listener);
+      return [event, listener] as const;
+    });
+    const timer = setTimeout(() => {
+      cancel();
+      reject(new Error(`no ${events.join(' / ')} for job ${jobId} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    cancel = () => {
+      clearTimeout(timer);
+      for (const [event, listener] of listeners) socket.off(event, listener);
+    };
+  });
+  return Object.assign(promise, { cancel: () => cancel() });
+}
+
+async function readStatus(api: ApiInstance, jobId: string): Promise<JobStatus> {
+  return (await (await fetch(`${api.url}/v1/jobs/${jobId}`)).json()) as JobStatus;
+}
+
+interface JobWaitOptions {
+  api?: ApiInstance;
+  timeoutMs?: number;
+}
+
+/**
+ * What a poll-only client does: GET the status every `intervalMs` until it reaches one of `states`.
+ * Only for tests about polling (or where no socket may listen); elsewhere wait on an event:
+ * FathomStack.jobEnd / jobStarted.
+ */
 export async function pollStatus(
   api: ApiInstance,
   jobId: string,

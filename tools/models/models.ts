@@ -3,9 +3,9 @@
  * (built-in manifests plus MODELS_DIR's) against the weights on this machine.
  */
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
-import { ConfigError, envBool, loadConfig } from '@fathom/config';
+import { ConfigError } from '@fathom/config';
 import { defaultCacheDir, loadCatalog, ModelCatalogError } from '@fathom/models';
+import { loadModelsCliConfig } from './models.config';
 import { listModels, pullModels, verifyModels, type CommandContext } from './models-commands';
 
 const USAGE = `Usage: npm run models -- <command>
@@ -26,11 +26,6 @@ Environment:
 
 /** Exit status for a command line the tool does not understand. */
 const USAGE_ERROR = 2;
-
-const envSchema = z.object({
-  MODELS_DIR: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
-  WORKER_BUILTIN_MODELS: envBool(true),
-});
 
 function usageError(problem: string): number {
   console.error(`models: ${problem}\n\n${USAGE}`);
@@ -65,9 +60,9 @@ async function main(argv: string[]): Promise<number> {
     return usageError(`${command} takes no arguments (got ${operands.join(' ')})`);
   }
 
-  const env = loadConfig('models', envSchema);
+  const env = loadModelsCliConfig();
   const ctx: CommandContext = {
-    catalog: loadCatalog({ builtin: env.WORKER_BUILTIN_MODELS, modelsDir: env.MODELS_DIR, cacheDir: defaultCacheDir(process.env) }),
+    catalog: loadCatalog({ builtin: env.WORKER_BUILTIN_MODELS, modelsDir: env.MODELS_DIR, cacheDir: defaultCacheDir(env) }),
     out: (line) => console.log(line),
     err: (line) => console.error(line),
   };

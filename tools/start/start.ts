@@ -4,22 +4,15 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { envBool, loadConfig } from '@fathom/config';
+import { ConfigError } from '@fathom/config';
 import type { ModelListing } from '@fathom/contracts';
 import { defaultCacheDir } from '@fathom/models';
 import { startRedisServer, type RedisServerHandle } from '@fathom/testing';
 import { pullMissingModels } from './pull-on-start';
+import { loadStartConfig, type StartConfig } from './start.config';
 
 const root = join(__dirname, '..', '..', '..');
 
-/** What `npm start` itself reads; the API and the worker check the rest of the environment. */
-const startEnvSchema = z.object({
-  /** Download missing downloadable models (newest version of each) before starting. */
-  MODELS_PULL_ON_START: envBool(true),
-  WORKER_BUILTIN_MODELS: envBool(true),
-  MODELS_DIR: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
-});
 const children: ChildProcess[] = [];
 let redis: RedisServerHandle | undefined;
 let stopping = false;
@@ -28,8 +21,8 @@ function onPath(binary: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' }).status === 0;
 }
 
-async function redisUrl(): Promise<string> {
-  if (process.env.REDIS_URL) return process.env.REDIS_URL;
+async function redisUrl(settings: StartConfig): Promise<string> {
+  if (settings.REDIS_URL) return settings.REDIS_URL;
   if (!onPath('redis-server')) {
     console.error(
       [
@@ -83,15 +76,16 @@ async function stop(code: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const port = process.env.PORT ?? '8080';
-  const settings = loadConfig('fathom', startEnvSchema, process.env);
-  const cacheDir = defaultCacheDir(process.env);
+  const settings = loadStartConfig();
+  const port = String(settings.PORT);
+  const cacheDir = defaultCacheDir(settings);
   if (settings.MODELS_PULL_ON_START) {
     await pullMissingModels({ builtin: settings.WORKER_BUILTIN_MODELS, modelsDir: settings.MODELS_DIR, cacheDir }, (line) =>
       console.log(line),
     );
   }
-  const env = { ...process.env, REDIS_URL: await redisUrl(), PORT: port, MODELS_CACHE_DIR: cacheDir };
+  // The children get this environment as it is (they validate what they read), with the launcher's choices.
+  const env = { ...process.env, REDIS_URL: await redisUrl(settings), PORT: port, MODELS_CACHE_DIR: cacheDir };
   run('API', 'apps/api/src/main.js', env);
   run('worker', 'apps/worker/src/main.js', env);
   process.on('SIGINT', () => void stop(0));
@@ -128,6 +122,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: Error) => {
-  console.error(`fathom: ${error.message}`);
+  // A ConfigError's message already starts with the service's name.
+  console.error(error instanceof ConfigError ? error.message : `fathom: ${error.message}`);
   void stop(1);
 });

@@ -14,7 +14,7 @@ import { WorkerModule } from './worker.module';
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const logger = createLogger('fathom-worker', config.LOG_LEVEL).child({ workerId: config.WORKER_ID });
-  const cacheDir = defaultCacheDir(process.env); // the same folder `npm run models` and `npm start` use
+  const cacheDir = defaultCacheDir(config); // the same folder `npm run models` and `npm start` use
   const catalog = loadCatalog({ builtin: config.WORKER_BUILTIN_MODELS, modelsDir: config.MODELS_DIR, cacheDir });
   const selection = selectModels(catalog, config.WORKER_MODELS);
   for (const { spec, reason } of selection.unavailable)
@@ -62,6 +62,7 @@ main().catch((error: unknown) => {
     error instanceof ModelCatalogError ||
     error instanceof ModelLoadError ||
     error instanceof MetricsListenError;
-  console.error(known ? `fathom-worker: ${error.message}` : error);
+  // A ConfigError's message already starts with the service's name.
+  console.error(error instanceof ConfigError ? error.message : known ? `fathom-worker: ${error.message}` : error);
   exitAfterFlush(1);
 });

@@ -12,7 +12,7 @@ import { inferenceQueueName, type KnownModel, type ServedModel } from '@fathom/c
 import { specKey, type ModelSpec } from '@fathom/models';
 import { createRedisConnection, WorkerRegistry } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
-import { inferenceThreadInit, intraOpThreads, sharpThreads, WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
+import { inferenceThreadInit, intraOpThreads, libuvThreads, sharpThreads, WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
 import { WorkerHeartbeat } from './heartbeat/worker-heartbeat';
 import { InferencePool, jobsInHand } from './inference/inference.pool';
 import { MetricsServer } from './metrics/metrics.server';
@@ -91,7 +91,7 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
       inferenceThreads: this.config.WORKER_INFERENCE_THREADS,
       ortIntraOpThreads: intraOpThreads(this.config),
       sharpThreads: sharpThreads(this.config),
-      libuvThreads: Number(process.env.UV_THREADPOOL_SIZE) || 4,
+      libuvThreads: libuvThreads(this.config),
       ...(this.config.WORKER_SIMULATED_INFERENCE_MS ? { simulatedInferenceMs: this.config.WORKER_SIMULATED_INFERENCE_MS } : {}),
     });
     this.logger.info({

@@ -1,26 +1,19 @@
 import { z } from 'zod';
 import { DEFAULT_KEY_PREFIX } from '@fathom/contracts';
+import { envBool, envInt, envOptionalString, unsetIfEmpty } from './env-values';
 
-/** Empty strings in the environment mean "not set". */
-const unsetIfEmpty = (value: unknown) => (value === '' ? undefined : value);
+/*
+ * Pieces of the processes' environment schemas. A variable that more than one process reads is
+ * declared once here, so the processes cannot disagree on its name, default or bounds; each
+ * process merges the pieces it reads with its own variables into one schema (apps/api/src/config,
+ * apps/worker/src/config, tools/start, tools/models). README's environment table lists every key.
+ */
 
-export const envInt = (defaultValue: number, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}) =>
-  z.preprocess(unsetIfEmpty, z.coerce.number().int().min(min).max(max).default(defaultValue));
+const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' });
 
-export const envString = (defaultValue: string) => z.preprocess(unsetIfEmpty, z.string().default(defaultValue));
-
-export const envBool = (defaultValue: boolean) =>
-  z.preprocess(
-    unsetIfEmpty,
-    z
-      .enum(['true', 'false', '1', '0', 'yes', 'no'])
-      .default(defaultValue ? 'true' : 'false')
-      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
-  );
-
-/** Variables every process shares. */
-export const commonEnvSchema = z.object({
-  REDIS_URL: z.preprocess(unsetIfEmpty, z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })),
+/** Redis, for queues, blobs, statuses and events. */
+export const redisEnv = z.object({
+  REDIS_URL: z.preprocess(unsetIfEmpty, redisUrl),
   REDIS_PREFIX: z.preprocess(
     unsetIfEmpty,
     z
@@ -28,8 +21,59 @@ export const commonEnvSchema = z.object({
       .regex(/^[a-zA-Z0-9_-]+$/)
       .default(DEFAULT_KEY_PREFIX),
   ),
+});
+
+/** `npm start` starts a private redis-server when REDIS_URL is unset. */
+export const optionalRedisUrlEnv = z.object({ REDIS_URL: z.preprocess(unsetIfEmpty, redisUrl.optional()) });
+
+export const storageEnv = z.object({
   /** How long inputs, results and job records are kept (default 24 h). */
   STORAGE_RETENTION_SECONDS: envInt(86_400, { min: 60 }),
-  LOG_LEVEL: z.preprocess(unsetIfEmpty, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
 });
-export type CommonEnv = z.infer<typeof commonEnvSchema>;
+
+export const telemetryEnv = z.object({
+  LOG_LEVEL: z.preprocess(unsetIfEmpty, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+  /**
+   * Turns tracing on. startTracing (instrumentation.ts) and the OpenTelemetry SDK read it and the
+   * other standard OTEL_* variables before the config is loaded; declared here so the schema lists
+   * every variable of Fathom's that the process reads.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: envOptionalString(),
+});
+
+/** Every long-running process (API, worker): Redis, retention, logs and traces. */
+export const serviceEnv = redisEnv.extend(storageEnv.shape).extend(telemetryEnv.shape);
+export type ServiceEnv = z.infer<typeof serviceEnv>;
+
+/**
+ * The worker refreshes its heartbeat key with this TTL and the API counts a worker as live while
+ * the key exists: one value, or the API routes to workers that are gone (or refuses live ones).
+ */
+export const heartbeatEnv = z.object({
+  WORKER_HEARTBEAT_TTL_MS: envInt(15_000, { min: 1000 }),
+});
+
+/**
+ * The largest image a job may have, in pixels: the API checks it from the header before storing an
+ * upload (413 above) and the worker again when it decodes. One rule, one variable.
+ */
+export const imageLimitsEnv = z.object({
+  IMAGE_MAX_PIXELS: envInt(40_000_000, { min: 1 }),
+});
+
+/** The model catalog: the worker serves it, `npm start` and `npm run models` read it. */
+export const modelCatalogEnv = z.object({
+  /** Folder of model manifests (*.model.yaml|yml|json) and their weights. */
+  MODELS_DIR: envOptionalString(),
+  /** Serve the built-in manifests (PP-OCR detector and classifier offline; Depth Anything V2 once pulled). */
+  WORKER_BUILTIN_MODELS: envBool(true),
+  /** Where downloaded weights live; see defaultCacheDir (@fathom/models). */
+  MODELS_CACHE_DIR: envOptionalString(),
+  /** The XDG base directory MODELS_CACHE_DIR defaults under (`$XDG_CACHE_HOME/fathom/models`). */
+  XDG_CACHE_HOME: envOptionalString(),
+});
+
+/** The variables a schema declares, for the README table's test and for loadConfig's rename check. */
+export function envKeys(schema: z.ZodObject): string[] {
+  return Object.keys(schema.shape).sort();
+}

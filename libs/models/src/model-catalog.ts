@@ -15,7 +15,7 @@ export const BUILTIN_MANIFESTS_DIR = join(__dirname, '..', 'manifests');
 const MANIFEST_FILE = /\.model\.(ya?ml|json)$/;
 
 /** Where downloaded weights live: MODELS_CACHE_DIR, else $XDG_CACHE_HOME/fathom/models, else ~/.cache/fathom/models. */
-export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+export function defaultCacheDir(env: { MODELS_CACHE_DIR?: string; XDG_CACHE_HOME?: string }): string {
   if (env.MODELS_CACHE_DIR) return resolve(env.MODELS_CACHE_DIR);
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'fathom', 'models');
 }

@@ -29,3 +29,16 @@ export function hasShared(...parts: string[]): boolean {
 export function readFixture(...parts: string[]): Buffer {
   return readFileSync(sharedPath(...parts));
 }
+
+/**
+ * A test on a file or folder from ../shared, or, when it is absent, a skipped test (counted as
+ * skipped in jest's report and .ci/run's closing line) with the reason printed. Chosen at load time.
+ */
+export function itWithShared(parts: string[], name: string, fn: (path: string) => Promise<void>, timeoutMs?: number): void {
+  if (hasShared(...parts)) {
+    it(name, () => fn(sharedPath(...parts)), timeoutMs);
+  } else {
+    console.warn(`skipping "${name}": ${sharedPath(...parts)} is absent`);
+    it.skip(name, () => undefined);
+  }
+}

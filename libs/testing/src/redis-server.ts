@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -24,25 +24,31 @@ export function freePort(): Promise<number> {
   });
 }
 
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ port, host: '127.0.0.1' });
-    socket.once('error', () => resolve(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => {
-      socket.destroy();
-      resolve(data.toString().startsWith('+PONG'));
-    });
-  });
-}
+/** What redis-server logs once it serves clients (after loading its append-only file, if any). */
+const READY = /ready to accept connections/i;
 
-async function waitForPing(port: number, child: ChildProcess, output: () => string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ping(port))) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}:\n${output()}`);
-    if (Date.now() > deadline) throw new Error(`redis-server did not answer PING on port ${port} within ${timeoutMs} ms:\n${output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/** Resolves when redis-server logs that it is ready: an event, so no polling of its port. */
+function waitForReady(port: number, child: ChildProcess, output: () => string, timeoutMs = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onData = () => {
+      if (READY.test(output())) finish();
+    };
+    const onExit = (code: number | null) => finish(new Error(`redis-server exited with code ${code}:\n${output()}`));
+    const timer = setTimeout(
+      () => finish(new Error(`redis-server did not report ready on port ${port} within ${timeoutMs} ms:\n${output()}`)),
+      timeoutMs,
+    );
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.off('exit', onExit);
+      if (error) reject(error);
+      else resolve();
+    };
+    // Registered after the listener that appends to the log, so output() already holds this chunk.
+    child.stdout?.on('data', onData);
+    child.once('exit', onExit);
+  });
 }
 
 /**
@@ -82,7 +88,7 @@ export async function startRedisServer(opts: { appendonly?: boolean; dir?: strin
     );
     child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-    await waitForPing(port, child, () => log);
+    await waitForReady(port, child, () => log);
   };
 
   const stop = async () => {

@@ -1,23 +1,25 @@
 import { z } from 'zod';
-import { commonEnvSchema, envInt, envString, loadConfig } from '@fathom/config';
+import { envInt, envKeys, envString, heartbeatEnv, imageLimitsEnv, loadConfig, serviceEnv } from '@fathom/config';
 
-export const apiEnvSchema = commonEnvSchema.extend({
+/** The API's own variables; the shared ones come from @fathom/config's pieces. */
+const apiOwnEnv = z.object({
   /** Standard names container platforms set. */
   PORT: envInt(8080, { max: 65535 }),
   HOST: envString('0.0.0.0'),
   /** Largest upload accepted, in bytes (413 above). */
   API_MAX_UPLOAD_BYTES: envInt(25 * 1024 * 1024, { min: 1 }),
-  /** Largest image accepted, in pixels, read from the header before decoding (413 above). */
-  API_MAX_PIXELS: envInt(40_000_000, { min: 1 }),
   /** Jobs waiting per model queue before submissions get 503 + Retry-After. */
   API_MAX_QUEUE_DEPTH: envInt(1000, { min: 1 }),
   /** What Retry-After says when the queue is full. */
   API_RETRY_AFTER_SECONDS: envInt(5, { min: 1 }),
   /** How long POST /v1/infer waits for the result before answering 202. */
   API_INFER_TIMEOUT_MS: envInt(30_000, { min: 1 }),
-  /** Attempts per job (1 = no retry) and the first backoff delay; bad input is never retried. */
-  JOB_ATTEMPTS: envInt(3, { min: 1, max: 20 }),
-  JOB_BACKOFF_MS: envInt(1000, { min: 0 }),
+  /**
+   * Attempts per job (1 = no retry) and the first backoff delay; bad input is never retried. The
+   * API writes them into each job's options when it enqueues it (the worker's BullMQ obeys them).
+   */
+  API_JOB_ATTEMPTS: envInt(3, { min: 1, max: 20 }),
+  API_JOB_BACKOFF_MS: envInt(1000, { min: 0 }),
   /**
    * Keys of the admin API (rollout), as `id:secret` pairs separated by commas; the id names the key
    * in the logs. Unset: the admin API answers 403 admin_disabled.
@@ -39,10 +41,12 @@ export const apiEnvSchema = commonEnvSchema.extend({
         .transform((pair) => ({ id: pair.slice(0, pair.indexOf(':')), secret: pair.slice(pair.indexOf(':') + 1) })),
     ),
   ),
-  /** A worker not seen for this long is considered gone. */
-  WORKER_HEARTBEAT_TTL_MS: envInt(15_000, { min: 1000 }),
 });
+
+/** Everything the API process reads from its environment. */
+export const apiEnvSchema = serviceEnv.extend(heartbeatEnv.shape).extend(imageLimitsEnv.shape).extend(apiOwnEnv.shape);
 export type ApiConfig = z.infer<typeof apiEnvSchema>;
+export const API_ENV_KEYS = envKeys(apiEnvSchema);
 
 export const API_CONFIG = Symbol('API_CONFIG');
 

@@ -191,8 +191,8 @@ export class JobSubmitter {
         INFERENCE_JOB_NAME,
         data,
         inferenceJobOptions(jobId, {
-          attempts: this.config.JOB_ATTEMPTS,
-          backoffMs: this.config.JOB_BACKOFF_MS,
+          attempts: this.config.API_JOB_ATTEMPTS,
+          backoffMs: this.config.API_JOB_BACKOFF_MS,
           retentionSeconds: this.config.STORAGE_RETENTION_SECONDS,
         }),
       );

@@ -17,7 +17,7 @@ const INPUT_BYTES_BUCKETS = [10e3, 30e3, 100e3, 300e3, 1e6, 2.5e6, 5e6, 10e6, 25
 /**
  * Width × height in megapixels, 0.01 (100×100) … 50 (above the default 40 MP limit). 32 and 40 are
  * bounds because FathomUnusualInputSize (deploy/prometheus/alerts.yml) compares p95 against 32 MP
- * (80% of API_MAX_PIXELS's default) and 40 MP is that default: a quantile inside a wider bucket
+ * (80% of IMAGE_MAX_PIXELS's default) and 40 MP is that default: a quantile inside a wider bucket
  * would be interpolated across the threshold (25 MP uploads would read as p95 35 MP).
  */
 const INPUT_MEGAPIXELS_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 12, 16, 24, 32, 40, 50];

@@ -1,4 +1,5 @@
-import { inferenceThreadInit, loadWorkerConfig } from './worker.config';
+import { inferenceThreadInit, libuvThreads, loadWorkerConfig } from './worker.config';
+import { libuvEnv, libuvThreadPoolSize } from './libuv.env';
 
 describe('worker metrics config', () => {
   const base = { REDIS_URL: 'redis://127.0.0.1:6379' };
@@ -27,5 +28,44 @@ describe('worker PNG config', () => {
 
   it('refuses a level zlib does not have, naming the variable', () => {
     expect(() => loadWorkerConfig({ ...base, WORKER_PNG_COMPRESSION_LEVEL: '10' })).toThrow(/WORKER_PNG_COMPRESSION_LEVEL/);
+  });
+});
+
+describe('worker limits shared with the API', () => {
+  const base = { REDIS_URL: 'redis://127.0.0.1:6379' };
+
+  it('hands IMAGE_MAX_PIXELS to the inference threads, and refuses the old WORKER_MAX_PIXELS by name', () => {
+    expect(inferenceThreadInit(loadWorkerConfig({ ...base, IMAGE_MAX_PIXELS: '1000000' }), []).maxPixels).toBe(1_000_000);
+    expect(() => loadWorkerConfig({ ...base, WORKER_MAX_PIXELS: '1000000' })).toThrow(
+      /WORKER_MAX_PIXELS: renamed IMAGE_MAX_PIXELS; set IMAGE_MAX_PIXELS instead/,
+    );
+  });
+});
+
+describe("libuv's thread pool", () => {
+  it('gets 2 threads per inference thread above 2 threads, unless UV_THREADPOOL_SIZE is set', () => {
+    const size = (env: Record<string, string>) => libuvThreadPoolSize(libuvEnv.parse(env));
+    expect(size({})).toBeUndefined();
+    expect(size({ WORKER_INFERENCE_THREADS: '2' })).toBeUndefined();
+    expect(size({ WORKER_INFERENCE_THREADS: '6' })).toBe(12);
+    expect(size({ WORKER_INFERENCE_THREADS: '6', UV_THREADPOOL_SIZE: '5' })).toBeUndefined();
+  });
+
+  it('reports the size in force, libuv default 4 when unset', () => {
+    const base = { REDIS_URL: 'redis://127.0.0.1:6379' };
+    expect(libuvThreads(loadWorkerConfig(base))).toBe(4);
+    expect(libuvThreads(loadWorkerConfig({ ...base, UV_THREADPOOL_SIZE: '12' }))).toBe(12);
+    expect(() => loadWorkerConfig({ ...base, UV_THREADPOOL_SIZE: '0' })).toThrow(/UV_THREADPOOL_SIZE/);
+  });
+});
+
+describe('worker heartbeat config', () => {
+  const base = { REDIS_URL: 'redis://127.0.0.1:6379' };
+
+  it('renews the heartbeat more often than it expires', () => {
+    expect(loadWorkerConfig(base)).toMatchObject({ WORKER_HEARTBEAT_MS: 5_000, WORKER_HEARTBEAT_TTL_MS: 15_000 });
+    expect(() => loadWorkerConfig({ ...base, WORKER_HEARTBEAT_MS: '15000' })).toThrow(
+      /WORKER_HEARTBEAT_MS: must be shorter than WORKER_HEARTBEAT_TTL_MS.* \(got "15000"\)/,
+    );
   });
 });

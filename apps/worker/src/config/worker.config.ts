@@ -1,9 +1,10 @@
 import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
-import { commonEnvSchema, envBool, envInt, envString, loadConfig } from '@fathom/config';
+import { envInt, envKeys, envList, envString, heartbeatEnv, imageLimitsEnv, loadConfig, modelCatalogEnv, serviceEnv } from '@fathom/config';
 import type { ModelSpec } from '@fathom/models';
 import type { ThreadInit } from '../inference/thread-protocol';
 import { DEFAULT_PNG_COMPRESSION_LEVEL } from '../imaging/png-encoding';
+import { LIBUV_DEFAULT_THREADPOOL_SIZE, libuvEnv } from './libuv.env';
 
 const providerList = z
   .preprocess((v) => (v === '' || v === undefined ? 'cpu' : v), z.string())
@@ -15,34 +16,18 @@ const providerList = z
   )
   .pipe(z.array(z.enum(['cpu', 'cuda', 'tensorrt'], { error: 'each provider must be one of cpu, cuda, tensorrt' })).min(1));
 
-export const workerEnvSchema = commonEnvSchema.extend({
+/** The worker's own variables; the shared ones come from @fathom/config's pieces. */
+const workerOwnEnv = z.object({
   WORKER_ID: envString(`${hostname()}-${process.pid}`),
-  /** Folder of model manifests (*.model.yaml|yml|json) and their weights. */
-  MODELS_DIR: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
   /** Comma-separated models to serve, as `name` or `name@version`; empty serves every model found. */
-  WORKER_MODELS: z
-    .preprocess((v) => (v === '' ? undefined : v), z.string().optional())
-    .transform((v) =>
-      v
-        ? v
-            .split(',')
-            .map((m) => m.trim())
-            .filter(Boolean)
-        : undefined,
-    ),
-  /** Serve the built-in manifests (PP-OCR detector and classifier offline; Depth Anything V2 once pulled). */
-  WORKER_BUILTIN_MODELS: envBool(true),
+  WORKER_MODELS: envList(),
   /**
    * Jobs each model's queue consumer holds at once; 0 (default): what keeps the inference threads
    * busy — threads × 2 × the model's batch size (one batch running, the next being decoded).
    */
   WORKER_CONCURRENCY: envInt(0, { min: 0, max: 1024 }),
-  /** Inference threads; each loads every model once. */
-  WORKER_INFERENCE_THREADS: envInt(1, { min: 1, max: 64 }),
-  /** Largest decoded image, in pixels (the API checks the same limit from the header). */
-  WORKER_MAX_PIXELS: envInt(40_000_000, { min: 1 }),
+  /** How often the worker refreshes its heartbeat (whose TTL is heartbeatEnv's, shared with the API). */
   WORKER_HEARTBEAT_MS: envInt(5_000, { min: 100 }),
-  WORKER_HEARTBEAT_TTL_MS: envInt(15_000, { min: 1000 }),
   /** Port of this worker's Prometheus `/metrics` (0: any free port, logged at start). */
   WORKER_METRICS_PORT: envInt(9464, { min: 0, max: 65_535 }),
   WORKER_METRICS_HOST: envString('0.0.0.0'),
@@ -59,7 +44,21 @@ export const workerEnvSchema = commonEnvSchema.extend({
   ORT_INTRA_OP_THREADS: envInt(0, { min: 0, max: 256 }),
   ORT_EXECUTION_PROVIDERS: providerList,
 });
+
+/** Everything the worker process reads from its environment. */
+export const workerEnvSchema = serviceEnv
+  .extend(heartbeatEnv.shape)
+  .extend(imageLimitsEnv.shape)
+  .extend(modelCatalogEnv.shape)
+  .extend(libuvEnv.shape)
+  .extend(workerOwnEnv.shape)
+  // A heartbeat renewed less often than it expires would make the API count a live worker as gone.
+  .refine((env) => env.WORKER_HEARTBEAT_MS < env.WORKER_HEARTBEAT_TTL_MS, {
+    path: ['WORKER_HEARTBEAT_MS'],
+    message: 'must be shorter than WORKER_HEARTBEAT_TTL_MS, or the heartbeat expires between renewals',
+  });
 export type WorkerConfig = z.infer<typeof workerEnvSchema>;
+export const WORKER_ENV_KEYS = envKeys(workerEnvSchema);
 
 export const WORKER_CONFIG = Symbol('WORKER_CONFIG');
 
@@ -80,6 +79,11 @@ export function sharpThreads(config: WorkerConfig): number {
   return config.WORKER_SHARP_THREADS || coresPerInferenceThread(config);
 }
 
+/** libuv's pool size: what libuv-threads.ts set (or was given) before the config was loaded, else libuv's default. */
+export function libuvThreads(config: WorkerConfig): number {
+  return config.UV_THREADPOOL_SIZE ?? LIBUV_DEFAULT_THREADPOOL_SIZE;
+}
+
 /** What every inference thread is started with, from the config and the models it serves. */
 export function inferenceThreadInit(config: WorkerConfig, models: ModelSpec[]): ThreadInit {
   return {
@@ -87,7 +91,7 @@ export function inferenceThreadInit(config: WorkerConfig, models: ModelSpec[]): 
     intraOpThreads: intraOpThreads(config),
     sharpThreads: sharpThreads(config),
     executionProviders: config.ORT_EXECUTION_PROVIDERS,
-    maxPixels: config.WORKER_MAX_PIXELS,
+    maxPixels: config.IMAGE_MAX_PIXELS,
     simulatedInferenceMs: config.WORKER_SIMULATED_INFERENCE_MS,
     png: { compressionLevel: config.WORKER_PNG_COMPRESSION_LEVEL },
   };

@@ -2,22 +2,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hasShared, repoRoot, sharedPath } from '@fathom/testing';
+import { itWithShared, repoRoot } from '@fathom/testing';
 import { describeWeightsBytes, inspectWeights, sha256File } from './weights-check';
 
 const LFS_FIXTURE = ['models', 'broken', 'git_lfs_pointer_depth_anything_v2_vits.onnx'];
 const HTML_FIXTURE = ['models', 'broken', 'html_page_saved_as_mobilenetv2-7.onnx'];
 const MODEL_FIXTURE = ['models', 'classification', 'ch_ppocr_mobile_v2.0_cls_infer.onnx'];
-
-/** Runs a test on a file from ../shared, or skips it saying which file is absent. */
-function itWithShared(parts: string[], name: string, fn: (path: string) => Promise<void>): void {
-  if (hasShared(...parts)) {
-    it(name, () => fn(sharedPath(...parts)));
-  } else {
-    console.warn(`skipping "${name}": ${sharedPath(...parts)} is absent`);
-    it.skip(name, () => undefined);
-  }
-}
 
 const generatedLfsPointer = (size = 98985978): string =>
   `version https://git-lfs.github.com/spec/v1\noid sha256:${'ab'.repeat(32)}\nsize ${size}\n`;

@@ -5,22 +5,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { hasShared, readFixture, sharedPath } from '@fathom/testing';
+import { itWithShared } from '@fathom/testing';
 import { sha256File } from './weights-check';
 import { downloadWeights, WeightsDownloadError, type DownloadProgress } from './weights-download';
 
 const LFS_FIXTURE = ['models', 'broken', 'git_lfs_pointer_depth_anything_v2_vits.onnx'];
 const HTML_FIXTURE = ['models', 'broken', 'html_page_saved_as_mobilenetv2-7.onnx'];
-
-/** Runs a test on a file from ../shared, or skips it saying which file is absent. */
-function itWithShared(parts: string[], name: string, fn: (bytes: Buffer) => Promise<void>): void {
-  if (hasShared(...parts)) {
-    it(name, () => fn(readFixture(...parts)));
-  } else {
-    console.warn(`skipping "${name}": ${sharedPath(...parts)} is absent`);
-    it.skip(name, () => undefined);
-  }
-}
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -214,7 +204,7 @@ describe('downloadWeights', () => {
     await refusesLfsPointer(Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${payloadSha}\nsize ${payload.length}\n`));
   });
 
-  itWithShared(LFS_FIXTURE, 'refuses the real Git LFS pointer from ../shared, saying so', refusesLfsPointer);
+  itWithShared(LFS_FIXTURE, 'refuses the real Git LFS pointer from ../shared, saying so', (path) => refusesLfsPointer(readFileSync(path)));
 
   const refusesHtmlPage = async (page: Buffer): Promise<void> => {
     const { url } = await serve(serveBytes(page));
@@ -230,7 +220,9 @@ describe('downloadWeights', () => {
     );
   });
 
-  itWithShared(HTML_FIXTURE, 'refuses the real saved HTML page from ../shared, naming it an HTML page', refusesHtmlPage);
+  itWithShared(HTML_FIXTURE, 'refuses the real saved HTML page from ../shared, naming it an HTML page', (path) =>
+    refusesHtmlPage(readFileSync(path)),
+  );
 
   it('reports a 404 as http_error with the status, leaving nothing behind', async () => {
     const { url } = await serve(serveBytes(Buffer.from('Not Found'), { status: 404 }));

@@ -42,11 +42,11 @@ export class ImageInspector {
     const format = this.acceptedFormat(header);
     const { width, height } = header.autoOrient ?? header;
     if (!width || !height) throw new FathomError(ErrorCode.ImageUndecodable, 'The image header has no valid size.');
-    if (width * height > this.config.API_MAX_PIXELS) {
+    if (width * height > this.config.IMAGE_MAX_PIXELS) {
       throw new FathomError(
         ErrorCode.ImageTooManyPixels,
-        `The image is ${width}×${height} (${((width * height) / 1e6).toFixed(1)} MP); the limit is ${(this.config.API_MAX_PIXELS / 1e6).toFixed(1)} MP.`,
-        { width, height, maxPixels: this.config.API_MAX_PIXELS },
+        `The image is ${width}×${height} (${((width * height) / 1e6).toFixed(1)} MP); the limit is ${(this.config.IMAGE_MAX_PIXELS / 1e6).toFixed(1)} MP.`,
+        { width, height, maxPixels: this.config.IMAGE_MAX_PIXELS },
       );
     }
     if (!HEADER_CHECK_ONLY.has(format)) await this.checkDecodes(bytes, format);
@@ -83,7 +83,7 @@ export class ImageInspector {
 
   private async checkDecodes(bytes: Buffer, format: ImageFormat): Promise<void> {
     try {
-      await sharp(bytes, { failOn: DECODE_FAIL_ON[format], limitInputPixels: this.config.API_MAX_PIXELS, pages: 1 })
+      await sharp(bytes, { failOn: DECODE_FAIL_ON[format], limitInputPixels: this.config.IMAGE_MAX_PIXELS, pages: 1 })
         .resize(64, 64, { fit: 'inside' })
         .raw()
         .toBuffer();

@@ -1,0 +1,24 @@
+import { loadApiConfig } from './api.config';
+
+describe('API config', () => {
+  const base = { REDIS_URL: 'redis://127.0.0.1:6379' };
+
+  it('reads the job retry settings under the API_ prefix, 3 attempts from 1 s by default', () => {
+    expect(loadApiConfig(base)).toMatchObject({ API_JOB_ATTEMPTS: 3, API_JOB_BACKOFF_MS: 1000, IMAGE_MAX_PIXELS: 40_000_000 });
+    expect(loadApiConfig({ ...base, API_JOB_ATTEMPTS: '5', API_JOB_BACKOFF_MS: '20' })).toMatchObject({
+      API_JOB_ATTEMPTS: 5,
+      API_JOB_BACKOFF_MS: 20,
+    });
+  });
+
+  it('stops on the old names, saying what to set instead', () => {
+    expect(() => loadApiConfig({ ...base, JOB_ATTEMPTS: '5' })).toThrow(/JOB_ATTEMPTS: renamed API_JOB_ATTEMPTS/);
+    expect(() => loadApiConfig({ ...base, JOB_BACKOFF_MS: '20' })).toThrow(/JOB_BACKOFF_MS: renamed API_JOB_BACKOFF_MS/);
+    expect(() => loadApiConfig({ ...base, API_MAX_PIXELS: '100' })).toThrow(/API_MAX_PIXELS: renamed IMAGE_MAX_PIXELS/);
+  });
+
+  it('refuses a bad value naming the variable', () => {
+    expect(() => loadApiConfig({ ...base, IMAGE_MAX_PIXELS: 'many' })).toThrow(/IMAGE_MAX_PIXELS: .* \(got "many"\)/);
+    expect(() => loadApiConfig({ ...base, WORKER_HEARTBEAT_TTL_MS: '10' })).toThrow(/WORKER_HEARTBEAT_TTL_MS/);
+  });
+});

@@ -1,5 +1,5 @@
 import type { InferenceJobData } from '@fathom/contracts';
-import { artifactName } from './inference.processor';
+import { artifactName } from './job-execution.service';
 
 describe('artifactName', () => {
   const data = (filename?: string) => ({ jobId: 'j1', input: { filename } }) as InferenceJobData;

@@ -40,6 +40,10 @@ export interface JobAttempt {
  * artifacts and returns the result. The input is deleted once the job will not run again: when
  * it completed, or failed for a reason no retry can fix, or failed on its last attempt; a failure
  * that BullMQ will retry keeps it. Known failures are thrown as JobError (code, retryable).
+ *
+ * The delete comes as the attempt's outcome is decided, just before BullMQ records it. Only if
+ * BullMQ then cannot record it (the job's lock lost: Redis unreachable, or this process stalled
+ * past the lock's 30 s) would the job run again, and find its input gone (`input_expired`).
  */
 export class JobExecutionService {
   constructor(

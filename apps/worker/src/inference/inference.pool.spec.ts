@@ -120,4 +120,31 @@ describe('inference runs off the main thread', () => {
     const output = await pool.run('slow@1.0.0', image, { output: 'colormap', colormap: 'turbo' });
     expect(output.artifacts).toEqual([expect.objectContaining({ name: 'depth', contentType: 'image/png' })]);
   });
+
+  it('fails every job a dying thread held, each as retryable, and replaces the thread', async () => {
+    const exits: string[] = [];
+    const dying = new InferencePool(
+      { models: [spec!], intraOpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, sharpThreads: 1, png: DEFAULT_PNG_ENCODING },
+      1,
+      { onThreadExit: (message) => exits.push(message) },
+    );
+    try {
+      await dying.start();
+      let inference!: () => void;
+      const running = new Promise<void>((resolve) => (inference = resolve));
+      const listener = { enter: (stage: string) => stage === 'inference' && inference(), pause: () => undefined };
+      const options = { output: 'grayscale', colormap: 'turbo' } as const;
+      // Two jobs in hand: one in session.run, the other decoded and waiting for it.
+      const held = [dying.run('slow@1.0.0', image, options, listener), dying.run('slow@1.0.0', image, options)];
+      await running;
+      // A thread that dies of an uncaught error exits like this (a native crash would take the whole process).
+      await (dying as unknown as { slots: Array<{ thread: Worker }> }).slots[0]!.thread.terminate();
+      for (const job of held) await expect(job).rejects.toMatchObject({ code: 'inference_failed', retryable: true });
+      expect(exits).toEqual([expect.stringMatching(/^inference thread exited with code 1; starting a new one$/)]);
+      const output = await dying.run('slow@1.0.0', image, options);
+      expect([output.width, output.height]).toEqual([SIDE, SIDE]);
+    } finally {
+      await dying.close();
+    }
+  });
 });

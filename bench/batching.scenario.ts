@@ -38,7 +38,7 @@ export async function batchingScenario(ctx: BenchContext, set: BenchImageSet): P
       const options = parseTaskOptions(spec.task, undefined);
       const once = async (bytes: Buffer) => {
         const started = performance.now();
-        await pool.run(specKey(spec), new Uint8Array(bytes), options, () => undefined);
+        await pool.run(specKey(spec), new Uint8Array(bytes), options);
         return performance.now() - started;
       };
       await Promise.all(set.images.slice(0, maxBatch).map((image) => once(image.bytes))); // warm-up at this batch size

@@ -6,7 +6,8 @@ import { parseTaskOptions } from '@fathom/contracts';
 import { loadCatalog, specKey, type ModelSpec } from '@fathom/models';
 import { inferenceThreadInit, intraOpThreads, loadWorkerConfig } from '../apps/worker/src/config/worker.config';
 import { InferencePool } from '../apps/worker/src/inference/inference.pool';
-import type { RunOutput, StageTimes } from '../apps/worker/src/inference/thread-protocol';
+import type { StageTimes } from '../apps/worker/src/inference/thread-protocol';
+import { StageClock } from '../apps/worker/src/jobs/stage-clock';
 import type { BenchImageSet } from './bench-images';
 import { median, round1 } from './bench-stats';
 import type { BenchContext, ScenarioResult } from './scenario';
@@ -40,10 +41,14 @@ export async function ceilingScenario(ctx: BenchContext, set: BenchImageSet): Pr
     await pool.start();
     const options = parseTaskOptions(spec.task, undefined);
     const key = specKey(spec);
-    const once = (bytes: Buffer) => pool.run(key, new Uint8Array(bytes), options, () => undefined);
+    const once = async (bytes: Buffer) => {
+      const clock = new StageClock();
+      await pool.run(key, new Uint8Array(bytes), options, clock);
+      return clock.timings;
+    };
     for (const image of set.images.slice(0, 2)) await once(image.bytes); // warm-up: JIT, allocator, sharp's caches
     const work = Array.from({ length: passes }, () => set.images).flat();
-    const outputs: RunOutput[] = [];
+    const outputs: StageTimes[] = [];
     let next = 0;
     const started = performance.now();
     await Promise.all(
@@ -53,9 +58,9 @@ export async function ceilingScenario(ctx: BenchContext, set: BenchImageSet): Pr
       }),
     );
     const seconds = (performance.now() - started) / 1000;
-    const stages = Object.keys(outputs[0]!.timings) as Array<keyof StageTimes>;
-    const stageMedians = Object.fromEntries(stages.map((stage) => [stage, round1(median(outputs.map((o) => o.timings[stage])))]));
-    const perImage = outputs.map((o) => stages.reduce((sum, stage) => sum + o.timings[stage], 0));
+    const stages = Object.keys(outputs[0]!) as Array<keyof StageTimes>;
+    const stageMedians = Object.fromEntries(stages.map((stage) => [stage, round1(median(outputs.map((o) => o[stage])))]));
+    const perImage = outputs.map((o) => stages.reduce((sum, stage) => sum + o[stage], 0));
     return {
       scenario: 'ceiling',
       model: `${spec.name}@${spec.version}`,

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { depthModelsDir, FathomStack, NULL_MODEL_INPUT, type WorkerProcess } from '../test/support/fathom-stack';
 import type { BenchImage } from './bench-images';
+import { SIMULATED_INFERENCE_ENV, simulatedInferenceEnv } from './hooks/simulated-inference';
 import { median, percentile, round1 } from './bench-stats';
 import { connectClients, ROUTE_DESCRIPTION, type DriverRoute, type LoadClient } from './load-driver';
 import { cpuMsPerJob, cpuSnapshot } from './process-stats';
@@ -37,7 +38,7 @@ interface SlotRun {
 
 /**
  * Throughput against worker slots with a fixed-latency model: the null model plus a 50 ms wait that
- * uses no CPU (WORKER_SIMULATED_INFERENCE_MS), standing in for a GPU. Each slot can do 20 jobs/s;
+ * uses no CPU (bench/hooks/simulated-inference.ts, preloaded into the worker), standing in for a GPU. Each slot can do 20 jobs/s;
  * everything else (upload, queue, events, the pixel pipeline) is the service's own cost, on the
  * same 2 cores as the load generator.
  */
@@ -79,7 +80,7 @@ export async function horizontalScalingScenario(ctx: BenchContext): Promise<Scen
             MODELS_DIR: modelsDir,
             WORKER_BUILTIN_MODELS: 'false',
             WORKER_INFERENCE_THREADS: String(layout.threadsPerProcess),
-            WORKER_SIMULATED_INFERENCE_MS: String(SIMULATED_INFERENCE_MS),
+            ...simulatedInferenceEnv(SIMULATED_INFERENCE_MS),
           }),
         ),
       ]);
@@ -133,7 +134,7 @@ export async function horizontalScalingScenario(ctx: BenchContext): Promise<Scen
   return {
     scenario: 'horizontal-scaling',
     model: `${MODEL}@1.0.0`,
-    standIn: `fixed-latency model standing in for a GPU: the null model (28×28 depth stand-in) plus a ${SIMULATED_INFERENCE_MS} ms wait per session.run that uses no CPU (WORKER_SIMULATED_INFERENCE_MS)`,
+    standIn: `fixed-latency model standing in for a GPU: the null model (28×28 depth stand-in) plus a ${SIMULATED_INFERENCE_MS} ms wait per session.run that uses no CPU (the bench's preloaded hook, ${SIMULATED_INFERENCE_ENV})`,
     command: ctx.command,
     setup: {
       image: '64×48 PNG',
@@ -142,7 +143,7 @@ export async function horizontalScalingScenario(ctx: BenchContext): Promise<Scen
       slots:
         'inference threads (WORKER_INFERENCE_THREADS); `slotsN` = one worker process with N threads, `slotsNinPxT` = P processes × T threads',
       efficiency: `jobs/s ÷ (slots × ${IDEAL_JOBS_PER_SLOT} jobs/s, the ideal of a ${SIMULATED_INFERENCE_MS} ms model); the target's figure. vsOneSlot: jobs/s ÷ (slots × the 1-slot run's jobs/s); linearUpToSlots: the most slots (one process) with vsOneSlot ≥ ${TARGET_EFFICIENCY}`,
-      workerEnv: { WORKER_SIMULATED_INFERENCE_MS: SIMULATED_INFERENCE_MS, WORKER_CONCURRENCY: 'auto (threads × 2)' },
+      workerEnv: { [SIMULATED_INFERENCE_ENV]: SIMULATED_INFERENCE_MS, WORKER_CONCURRENCY: 'auto (threads × 2)' },
       processes: `one API, one redis-server, the workers and this driver on the same ${availableParallelism()} cores`,
       ...(ctx.quick ? { quick: `${QUICK_SLOTS} slots only, a short window; the ${TARGET_SLOTS}-slot target is judged in full runs` } : {}),
     },

@@ -9,6 +9,7 @@ import { buildConvDepthModel } from '@fathom/testing';
 import { inferenceThreadInit, intraOpThreads, loadWorkerConfig } from '../apps/worker/src/config/worker.config';
 import { InferencePool } from '../apps/worker/src/inference/inference.pool';
 import type { StageTimes } from '../apps/worker/src/inference/thread-protocol';
+import { StageClock } from '../apps/worker/src/jobs/stage-clock';
 import { depthModelsDir } from '../test/support/fathom-stack';
 import type { BenchImageSet } from './bench-images';
 import { median, percentile, round1 } from './bench-stats';
@@ -109,12 +110,13 @@ export async function transformersDepthScenario(ctx: BenchContext, set: BenchIma
 
   const fathomOnce = async (bytes: Buffer) => {
     const started = performance.now();
-    const output = await pool.run(key, new Uint8Array(bytes), options, () => undefined);
+    const clock = new StageClock();
+    const output = await pool.run(key, new Uint8Array(bytes), options, clock);
     const png = output.artifacts.find((a) => a.name === output.primary)!.bytes;
     return {
       ms: performance.now() - started,
       png,
-      timings: output.timings,
+      timings: clock.timings,
       modelInput: output.summary.task === 'depth' ? output.summary.modelInput : undefined,
     };
   };

@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import type { JobAccepted } from '@fathom/contracts';
 import { repoRoot } from '@fathom/testing';
+import { simulatedInferenceEnv } from '../../bench/hooks/simulated-inference';
 import { depthModelsDir, FathomStack, nextEvent, NULL_MODEL_INPUT, submit, type JobsSocket } from '../../test/support/fathom-stack';
 import { CHART_HEIGHT, CHART_WIDTH, scaleChartSvg, type SecondSample } from './scale-chart';
 
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
       MODELS_DIR: depthModelsDir(undefined, MODEL, NULL_MODEL_INPUT),
       WORKER_BUILTIN_MODELS: 'false',
       WORKER_INFERENCE_THREADS: '1',
-      WORKER_SIMULATED_INFERENCE_MS: String(SIMULATED_INFERENCE_MS),
+      ...simulatedInferenceEnv(SIMULATED_INFERENCE_MS),
     };
     await Promise.all([stack.startApi(), stack.startWorker(workerEnv)]);
     console.log(`started: redis-server ${stack.redis.url}, API ${stack.api.url}, worker 1\n`);

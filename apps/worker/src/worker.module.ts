@@ -15,6 +15,8 @@ import { BlobStore } from '@fathom/storage';
 import { inferenceThreadInit, intraOpThreads, libuvThreads, sharpThreads, WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
 import { WorkerHeartbeat } from './heartbeat/worker-heartbeat';
 import { InferencePool, jobsInHand } from './inference/inference.pool';
+import { JobExecutionService } from './jobs/job-execution.service';
+import { InferencePoolCollector } from './metrics/inference-pool.collector';
 import { MetricsServer } from './metrics/metrics.server';
 import { modelLabels, WorkerMetrics } from './metrics/worker.metrics';
 import type { ModelSelection } from './models/model-selection';
@@ -92,7 +94,6 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
       ortIntraOpThreads: intraOpThreads(this.config),
       sharpThreads: sharpThreads(this.config),
       libuvThreads: libuvThreads(this.config),
-      ...(this.config.WORKER_SIMULATED_INFERENCE_MS ? { simulatedInferenceMs: this.config.WORKER_SIMULATED_INFERENCE_MS } : {}),
     });
     this.logger.info({
       msg: 'worker ready',
@@ -170,26 +171,30 @@ export class WorkerModule {
                 if (labels) metrics.batchRan(labels, size, seconds);
               },
             });
-            metrics.watchPool(pool);
             return pool;
           },
         },
         {
-          provide: InferenceProcessor,
+          provide: InferencePoolCollector,
+          inject: [WorkerMetrics, InferencePool],
+          useFactory: (metrics: WorkerMetrics, pool: InferencePool) => new InferencePoolCollector(metrics.registry, pool),
+        },
+        {
+          provide: JobExecutionService,
           inject: [InferencePool, BlobStore, WorkerMetrics],
           useFactory: (pool: InferencePool, blobs: BlobStore, metrics: WorkerMetrics) =>
-            new InferenceProcessor(pool, blobs, config.WORKER_ID, logger, metrics),
+            new JobExecutionService(pool, blobs, config.WORKER_ID, logger, metrics),
+        },
+        {
+          provide: InferenceProcessor,
+          inject: [JobExecutionService, WorkerMetrics],
+          useFactory: (execution: JobExecutionService, metrics: WorkerMetrics) => new InferenceProcessor(execution, metrics, logger),
         },
         {
           provide: QueueConsumers,
-          inject: [InferenceProcessor, BlobStore],
-          useFactory: (processor: InferenceProcessor, blobs: BlobStore) =>
-            new QueueConsumers(
-              { redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, tracing: runtime.tracing },
-              processor,
-              blobs,
-              logger,
-            ),
+          inject: [InferenceProcessor],
+          useFactory: (processor: InferenceProcessor) =>
+            new QueueConsumers({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, tracing: runtime.tracing }, processor, logger),
         },
         {
           provide: WorkerHeartbeat,

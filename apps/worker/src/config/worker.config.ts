@@ -35,11 +35,6 @@ const workerOwnEnv = z.object({
   WORKER_SHARP_THREADS: envInt(0, { min: 0, max: 256 }),
   /** zlib level of the PNG results, 0 (fastest, largest) to 9 (slowest, smallest). */
   WORKER_PNG_COMPRESSION_LEVEL: envInt(DEFAULT_PNG_COMPRESSION_LEVEL, { min: 0, max: 9 }),
-  /**
-   * Benchmarks only: after each session.run an inference thread blocks this many ms without using
-   * the CPU, standing in for a GPU (bench scenario "horizontal scaling", npm run demo:scale).
-   */
-  WORKER_SIMULATED_INFERENCE_MS: envInt(0, { min: 0, max: 60_000 }),
   /** onnxruntime threads per session; default: the cores shared among the inference threads. */
   ORT_INTRA_OP_THREADS: envInt(0, { min: 0, max: 256 }),
   ORT_EXECUTION_PROVIDERS: providerList,
@@ -92,7 +87,6 @@ export function inferenceThreadInit(config: WorkerConfig, models: ModelSpec[]): 
     sharpThreads: sharpThreads(config),
     executionProviders: config.ORT_EXECUTION_PROVIDERS,
     maxPixels: config.IMAGE_MAX_PIXELS,
-    simulatedInferenceMs: config.WORKER_SIMULATED_INFERENCE_MS,
     png: { compressionLevel: config.WORKER_PNG_COMPRESSION_LEVEL },
   };
 }

@@ -44,7 +44,6 @@ async function startPool(spec: ModelSpec, batches: number[]): Promise<InferenceP
       sharpThreads: 1,
       executionProviders: ['cpu'],
       maxPixels: 40e6,
-      simulatedInferenceMs: 0,
       png: DEFAULT_PNG_ENCODING,
     },
     1,
@@ -63,15 +62,19 @@ describe('micro-batching: jobs of one model and input shape share a session.run'
   const runAll = (pool: InferencePool, spec: ModelSpec, images: Buffer[], stageBatches: number[] = []) =>
     Promise.all(
       images.map((bytes) =>
-        pool.run(specKey(spec), new Uint8Array(bytes), parseTaskOptions('depth', undefined), (stage, detail) => {
-          if (stage === 'inference') stageBatches.push(detail?.batchSize ?? 0);
+        pool.run(specKey(spec), new Uint8Array(bytes), parseTaskOptions('depth', undefined), {
+          enter: (stage, _at, detail) => {
+            if (stage === 'inference') stageBatches.push(detail?.batchSize ?? 0);
+          },
+          pause: () => undefined,
         }),
       ),
     );
 
   it('gathers up to maxBatch same-shaped jobs, and each gets the result it would get alone', async () => {
     const images = await Promise.all(Array.from({ length: 8 }, (_, i) => image(64, 48, i * 30)));
-    const batched = depthSpec('batched', { maxBatch: 4, maxDelayMs: 200 });
+    // The longest wait a manifest allows: batches fill as jobs become ready, not in a race with the timer.
+    const batched = depthSpec('batched', { maxBatch: 4, maxDelayMs: 1000 });
     const single = depthSpec('single', undefined);
     const batchSizes: number[] = [];
     const singleSizes: number[] = [];
@@ -103,7 +106,8 @@ describe('micro-batching: jobs of one model and input shape share a session.run'
   });
 
   it('never stacks images whose resized shapes differ: landscape and portrait run in separate batches', async () => {
-    const spec = depthSpec('shapes', { maxBatch: 8, maxDelayMs: 200 });
+    // Neither group fills: each runs once its first job has waited maxDelayMs, by then long ready (the longest a manifest allows).
+    const spec = depthSpec('shapes', { maxBatch: 8, maxDelayMs: 1000 });
     const batchSizes: number[] = [];
     const pool = await startPool(spec, batchSizes);
     pools.push(pool);
@@ -131,36 +135,6 @@ describe('micro-batching: jobs of one model and input shape share a session.run'
   });
 });
 
-describe('a simulated accelerator (WORKER_SIMULATED_INFERENCE_MS, benchmarks only)', () => {
-  it('holds the inference thread for the set time after each session.run', async () => {
-    const spec = depthSpec('simulated', undefined);
-    const pool = new InferencePool(
-      {
-        models: [spec],
-        intraOpThreads: 1,
-        sharpThreads: 1,
-        executionProviders: ['cpu'],
-        maxPixels: 40e6,
-        simulatedInferenceMs: 120,
-        png: DEFAULT_PNG_ENCODING,
-      },
-      1,
-    );
-    try {
-      await pool.start();
-      const output = await pool.run(
-        specKey(spec),
-        new Uint8Array(await image(64, 48, 10)),
-        parseTaskOptions('depth', undefined),
-        () => undefined,
-      );
-      expect(output.timings.inference).toBeGreaterThanOrEqual(120);
-    } finally {
-      await pool.close();
-    }
-  });
-});
-
 describe('pipelining: a thread takes the next job before the current one is done', () => {
   it('starts decoding the second image before the first reaches inference', async () => {
     const spec = depthSpec('pipelined', undefined);
@@ -174,7 +148,10 @@ describe('pipelining: a thread takes the next job before the current one is done
       const small = await image(64, 48, 90);
       const seen: string[] = [];
       const run = (name: string, bytes: Buffer) =>
-        pool.run(specKey(spec), new Uint8Array(bytes), parseTaskOptions('depth', undefined), (stage) => seen.push(`${name} ${stage}`));
+        pool.run(specKey(spec), new Uint8Array(bytes), parseTaskOptions('depth', undefined), {
+          enter: (stage) => seen.push(`${name} ${stage}`),
+          pause: () => undefined,
+        });
       await Promise.all([run('first', large), run('second', small)]);
       expect(seen.indexOf('second decode')).toBeGreaterThanOrEqual(0);
       expect(seen.indexOf('second decode')).toBeLessThan(seen.indexOf('first inference'));

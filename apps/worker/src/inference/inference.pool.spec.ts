@@ -32,7 +32,6 @@ describe('inference runs off the main thread', () => {
         executionProviders: ['cpu'],
         maxPixels: 40e6,
         sharpThreads: 1,
-        simulatedInferenceMs: 0,
         png: DEFAULT_PNG_ENCODING,
       },
       1,
@@ -44,65 +43,108 @@ describe('inference runs off the main thread', () => {
   });
   afterAll(() => pool.close());
 
-  it('session.run blocks the thread that calls it for the whole inference (the problem)', async () => {
-    // Measured on a plain thread: jest's sandbox realm trips onnxruntime's Float32Array checks.
+  /**
+   * The same model run inline on a thread's event loop, as it would on the main thread without
+   * the pool: how long that loop stalls. Measured on a plain thread (jest's sandbox realm trips
+   * onnxruntime's Float32Array checks), with the pool's onnxruntime settings.
+   */
+  async function inlineStall(): Promise<{ blockedMs: number; ticks: number }> {
     const probe = new Worker(
       `const { parentPort, workerData } = require('node:worker_threads');
+       const { performance } = require('node:perf_hooks');
        const ort = require(workerData.ort);
        (async () => {
-         const session = await ort.InferenceSession.create(workerData.model, { intraOpNumThreads: 2 });
-         const input = new ort.Tensor('float32', new Float32Array(3 * workerData.side * workerData.side), [1, 3, workerData.side, workerData.side]);
+         const session = await ort.InferenceSession.create(workerData.model, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+         const input = () => ({ pixel_values: new ort.Tensor('float32', new Float32Array(3 * workerData.side * workerData.side), [1, 3, workerData.side, workerData.side]) });
+         await session.run(input()); // warm-up, as the pool's threads do before taking jobs
          let ticks = 0;
          const ticker = setInterval(() => ticks++, 5);
          const started = performance.now();
-         await session.run({ pixel_values: input });
+         await session.run(input());
          const blockedMs = performance.now() - started;
          clearInterval(ticker);
          parentPort.postMessage({ blockedMs, ticks });
        })();`,
       { eval: true, workerData: { ort: require.resolve('onnxruntime-node'), model, side: SIDE } },
     );
-    const { blockedMs, ticks } = await new Promise<{ blockedMs: number; ticks: number }>((resolve, reject) => {
-      probe.once('message', resolve);
-      probe.once('error', reject);
-    });
-    await probe.terminate();
-    console.log(
-      `slow stand-in: session.run took ${blockedMs.toFixed(0)} ms; a 5 ms timer on the same thread fired ${ticks} times meanwhile`,
-    );
-    expect(blockedMs).toBeGreaterThanOrEqual(300);
-    expect(ticks).toBeLessThanOrEqual(1);
-  });
+    try {
+      return await new Promise((resolve, reject) => {
+        probe.once('message', resolve);
+        probe.once('error', reject);
+      });
+    } finally {
+      await probe.terminate();
+    }
+  }
 
-  it('keeps the main thread responsive while a ≥300 ms model is busy: its event loop never waits a whole inference', async () => {
+  it('keeps the main thread responsive: its worst stall is a fraction of what the same model costs inline', async () => {
+    const inline = await inlineStall();
+    console.log(
+      `inline: session.run took ${inline.blockedMs.toFixed(0)} ms; a 5 ms timer on that thread fired ${inline.ticks} times meanwhile`,
+    );
+    // The problem the pool solves: inline, the event loop waits for the whole inference.
+    expect(inline.ticks).toBeLessThanOrEqual(1);
+
     const histogram = monitorEventLoopDelay({ resolution: 10 });
     histogram.enable();
     const started = performance.now();
     const stages: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const output = await pool.run('slow@1.0.0', image, { output: 'grayscale', colormap: 'turbo' }, (stage) => stages.push(stage));
-      expect(output.timings.inference).toBeGreaterThanOrEqual(300);
+      const output = await pool.run(
+        'slow@1.0.0',
+        image,
+        { output: 'grayscale', colormap: 'turbo' },
+        {
+          enter: (stage) => stages.push(stage),
+          pause: () => undefined,
+        },
+      );
       expect([output.width, output.height]).toEqual([SIDE, SIDE]);
     }
     histogram.disable();
     const maxLagMs = histogram.max / 1e6;
     console.log(
-      `3 inferences in ${(performance.now() - started).toFixed(0)} ms; main-thread event-loop delay max ${maxLagMs.toFixed(1)} ms, p99 ${(histogram.percentile(99) / 1e6).toFixed(1)} ms`,
+      `pool: 3 inferences in ${(performance.now() - started).toFixed(0)} ms; main-thread event-loop delay max ${maxLagMs.toFixed(1)} ms, p99 ${(histogram.percentile(99) / 1e6).toFixed(1)} ms`,
     );
-    // Inline, one stall would be a whole inference (≥ 300 ms). A third of that leaves room for a
-    // CPU shared with other test suites; this machine alone measures ~15 ms (see the log line).
-    expect(maxLagMs).toBeLessThan(100);
+    // Measured against the same model inline in this run, not a fixed number of milliseconds: a
+    // loaded machine slows both alike. This machine alone measures the pool's stall at a few percent.
+    expect(maxLagMs).toBeLessThan(0.5 * inline.blockedMs);
     expect(stages.slice(0, 5)).toEqual(['decode', 'preprocess', 'inference', 'postprocess', 'encode']);
   });
 
   it('refuses an image it cannot decode without losing the thread', async () => {
-    await expect(
-      pool.run('slow@1.0.0', Buffer.from('not an image'), { output: 'grayscale', colormap: 'turbo' }, () => undefined),
-    ).rejects.toMatchObject({
+    await expect(pool.run('slow@1.0.0', Buffer.from('not an image'), { output: 'grayscale', colormap: 'turbo' })).rejects.toMatchObject({
       code: 'image_undecodable',
       retryable: false,
     });
-    const output = await pool.run('slow@1.0.0', image, { output: 'colormap', colormap: 'turbo' }, () => undefined);
+    const output = await pool.run('slow@1.0.0', image, { output: 'colormap', colormap: 'turbo' });
     expect(output.artifacts).toEqual([expect.objectContaining({ name: 'depth', contentType: 'image/png' })]);
+  });
+
+  it('fails every job a dying thread held, each as retryable, and replaces the thread', async () => {
+    const exits: string[] = [];
+    const dying = new InferencePool(
+      { models: [spec!], intraOpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, sharpThreads: 1, png: DEFAULT_PNG_ENCODING },
+      1,
+      { onThreadExit: (message) => exits.push(message) },
+    );
+    try {
+      await dying.start();
+      let inference!: () => void;
+      const running = new Promise<void>((resolve) => (inference = resolve));
+      const listener = { enter: (stage: string) => stage === 'inference' && inference(), pause: () => undefined };
+      const options = { output: 'grayscale', colormap: 'turbo' } as const;
+      // Two jobs in hand: one in session.run, the other decoded and waiting for it.
+      const held = [dying.run('slow@1.0.0', image, options, listener), dying.run('slow@1.0.0', image, options)];
+      await running;
+      // A thread that dies of an uncaught error exits like this (a native crash would take the whole process).
+      await (dying as unknown as { slots: Array<{ thread: Worker }> }).slots[0]!.thread.terminate();
+      for (const job of held) await expect(job).rejects.toMatchObject({ code: 'inference_failed', retryable: true });
+      expect(exits).toEqual([expect.stringMatching(/^inference thread exited with code 1; starting a new one$/)]);
+      const output = await dying.run('slow@1.0.0', image, options);
+      expect([output.width, output.height]).toEqual([SIDE, SIDE]);
+    } finally {
+      await dying.close();
+    }
   });
 });

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { ErrorCode, FathomError, type JobStage, type TaskOptions } from '@fathom/contracts';
-import type { LoadedModel, RunOutput, ThreadInit, ThreadMessage } from './thread-protocol';
+import { ErrorCode, FathomError, type TaskOptions } from '@fathom/contracts';
+import type { LoadedModel, RunOutput, ThreadInit, ThreadMessage, ThreadStage } from './thread-protocol';
 
 /** A model could not be loaded or warmed up: a configuration problem, stated without a stack. */
 export class ModelLoadError extends Error {}
@@ -18,14 +18,23 @@ export class InferenceError extends FathomError {
   }
 }
 
-/** What the pool's owner hears of a job as it moves: its stage, and for inference the batch it ran in. */
-export type StageListener = (stage: JobStage, detail?: { batchSize: number }) => void;
+/**
+ * What the pool's owner hears of a job as it moves on its thread, with the time each step happened
+ * there (stageClockNow): the stage it enters (inference with the size of its batch), and when it
+ * leaves its stage without entering another (waiting for a batch, done, failed).
+ */
+export interface StageListener {
+  enter(stage: ThreadStage, at: number, detail?: { batchSize: number }): void;
+  pause(at: number): void;
+}
+
+const NO_LISTENER: StageListener = { enter: () => undefined, pause: () => undefined };
 
 interface Pending {
   modelKey: string;
   input: Uint8Array;
   options: TaskOptions;
-  onStage: StageListener;
+  stages: StageListener;
   resolve: (output: RunOutput) => void;
   reject: (error: Error) => void;
 }
@@ -108,10 +117,11 @@ export class InferencePool {
     return this.threads * this.perThread;
   }
 
-  run(modelKey: string, input: Uint8Array, options: TaskOptions, onStage: StageListener): Promise<RunOutput> {
+  /** Runs a job on the least loaded thread; `stages` hears it move from stage to stage. */
+  run(modelKey: string, input: Uint8Array, options: TaskOptions, stages: StageListener = NO_LISTENER): Promise<RunOutput> {
     if (this.closing) return Promise.reject(shuttingDown());
     return new Promise<RunOutput>((resolve, reject) => {
-      this.waiting.push({ modelKey, input, options, onStage, resolve, reject });
+      this.waiting.push({ modelKey, input, options, stages, resolve, reject });
       this.dispatch();
     });
   }
@@ -153,7 +163,8 @@ export class InferencePool {
       });
       thread.on('exit', (code) => {
         if (!started || this.closing) return;
-        // A crash loses only the job it was running, which BullMQ retries; the thread is replaced.
+        // A crash fails every job the thread held (the batch running and those decoded or waiting
+        // for the next), each as a retryable failure that BullMQ retries; the thread is replaced.
         const index = this.slots.indexOf(slot);
         if (index >= 0) this.slots.splice(index, 1);
         for (const requestId of [...slot.inFlight.keys()]) {
@@ -175,9 +186,11 @@ export class InferencePool {
     const pending = slot.inFlight.get(message.requestId);
     if (!pending) return;
     if (message.type === 'stage') {
-      pending.onStage(message.stage, message.batchSize ? { batchSize: message.batchSize } : undefined);
+      pending.stages.enter(message.stage, message.at, message.batchSize ? { batchSize: message.batchSize } : undefined);
       return;
     }
+    pending.stages.pause(message.at);
+    if (message.type === 'waiting') return;
     this.release(slot, message.requestId);
     if (message.type === 'done') pending.resolve(message.output);
     else pending.reject(new InferenceError(message.code, message.message, message.retryable));

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { ErrorCode, ExecutionProvider, JobStage, ResultSummary, TaskOptions } from '@fathom/contracts';
 import type { PngEncoding } from '../imaging/png-encoding';
 import type { EncodedArtifact } from '../tasks/task-pipeline';
@@ -11,11 +12,6 @@ export interface ThreadInit {
   maxPixels: number;
   /** libvips threads per image operation (sharp.concurrency). */
   sharpThreads: number;
-  /**
-   * Benchmarks only (WORKER_SIMULATED_INFERENCE_MS): after each session.run the thread blocks this
-   * long without using the CPU, standing in for a GPU's latency. 0 in service.
-   */
-  simulatedInferenceMs: number;
   png: PngEncoding;
 }
 
@@ -48,6 +44,16 @@ export interface StageTimes {
   encode: number;
 }
 
+/** The stages a job goes through on an inference thread, each timed (StageTimes). */
+export type ThreadStage = keyof StageTimes & JobStage;
+
+/**
+ * Milliseconds on a clock every thread of the process shares (each thread's `performance` has its
+ * own origin): stage messages carry the time they happened, so a stage's duration is measured
+ * where it ran, not when its message reached the main thread.
+ */
+export const stageClockNow = (): number => performance.timeOrigin + performance.now();
+
 export interface RunOutput {
   primary: EncodedArtifact['name'];
   artifacts: EncodedArtifact[];
@@ -55,16 +61,17 @@ export interface RunOutput {
   width: number;
   height: number;
   summary: ResultSummary;
-  timings: StageTimes;
   executionProvider: ExecutionProvider;
 }
 
 export type ThreadMessage =
   | { type: 'ready'; models: LoadedModel[] }
   | { type: 'init-failed'; message: string }
-  /** `batchSize` comes with the inference stage: how many jobs share its session.run. */
-  | { type: 'stage'; requestId: number; stage: JobStage; batchSize?: number }
+  /** The job entered `stage` at `at` (stageClockNow); `batchSize` comes with inference: how many jobs share its session.run. */
+  | { type: 'stage'; requestId: number; stage: ThreadStage; at: number; batchSize?: number }
+  /** The job left its stage at `at` and waits for a batch (a wait that belongs to no stage). */
+  | { type: 'waiting'; requestId: number; at: number }
   /** One session.run done: how many jobs it took, and how long it took. */
   | { type: 'batch'; modelKey: string; size: number; ms: number }
-  | { type: 'done'; requestId: number; output: RunOutput }
-  | { type: 'failed'; requestId: number; code: ErrorCode; message: string; retryable: boolean };
+  | { type: 'done'; requestId: number; at: number; output: RunOutput }
+  | { type: 'failed'; requestId: number; at: number; code: ErrorCode; message: string; retryable: boolean };

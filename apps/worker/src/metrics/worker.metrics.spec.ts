@@ -1,3 +1,4 @@
+import { InferencePoolCollector } from './inference-pool.collector';
 import { WorkerMetrics } from './worker.metrics';
 
 const labels = { model: 'depth', version: '2.0.0', variant: '', task: 'depth' as const };
@@ -60,7 +61,7 @@ describe('WorkerMetrics', () => {
   it('reads busy seconds from the pool at scrape time, never going back', async () => {
     const metrics = new WorkerMetrics('cpu');
     let busy = 2.5;
-    metrics.watchPool({ size: 2, busySeconds: () => busy });
+    new InferencePoolCollector(metrics.registry, { size: 2, busySeconds: () => busy });
     expect(await samples(metrics, 'fathom_worker_inference_slots')).toEqual([{ labels: {}, value: 2 }]);
     expect(await samples(metrics, 'fathom_worker_inference_busy_seconds_total')).toEqual([{ labels: {}, value: 2.5 }]);
     busy = 4;

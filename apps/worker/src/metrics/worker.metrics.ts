@@ -25,20 +25,14 @@ export function modelLabels(model: { name: string; version: string; variant?: st
   return { model: model.name, version: model.version, variant: model.variant ?? '', task: model.task };
 }
 
-/** What the metrics read from the inference pool at scrape time. */
-export interface PoolGauges {
-  readonly size: number;
-  busySeconds(): number;
-}
-
 /**
  * The worker's Prometheus metrics (docs/metrics.md, Worker section), in a registry of its own
- * with prom-client's process metrics. Labels are bounded: model, version, variant and task come
+ * with prom-client's process metrics, written through intent methods (the pool's scrape-time
+ * gauges are in inference-pool.collector.ts). Labels are bounded: model, version, variant and task come
  * from manifests, code from the error-code list, stage from a fixed list.
  */
 export class WorkerMetrics {
   readonly registry = new Registry();
-  private pool: PoolGauges | undefined;
   /** The provider series set for each model, so a replaced thread's different provider replaces it. */
   private readonly providerSeries = new Map<string, Record<'model' | 'version' | 'variant' | 'provider' | 'requested', string>>();
 
@@ -128,34 +122,7 @@ export class WorkerMetrics {
     /** The first of ORT_EXECUTION_PROVIDERS: what every session asks for. */
     private readonly requestedProvider: string,
   ) {
-    const pool = () => this.pool;
-    let busyReported = 0;
-    new Gauge({
-      name: 'fathom_worker_inference_slots',
-      help: 'Inference threads.',
-      registers: [this.registry],
-      collect() {
-        this.set(pool()?.size ?? 0);
-      },
-    });
-    new Counter({
-      name: 'fathom_worker_inference_busy_seconds_total',
-      help: 'Time inference threads spent on jobs; rate(...) / fathom_worker_inference_slots is the busy ratio.',
-      registers: [this.registry],
-      // Read at scrape time with the runs in progress, so a 2-minute inference counts while it runs.
-      collect() {
-        const busy = pool()?.busySeconds() ?? 0;
-        if (busy > busyReported) {
-          this.inc(busy - busyReported);
-          busyReported = busy;
-        }
-      },
-    });
     collectDefaultMetrics({ register: this.registry });
-  }
-
-  watchPool(pool: PoolGauges): void {
-    this.pool = pool;
   }
 
   /** Load and warm-up times and the provider of each session a thread created. */

@@ -24,6 +24,7 @@ import { BlobStore } from '@fathom/storage';
 import { loggerOptions, activeTraceId, newTraceId } from '@fathom/telemetry';
 import { buildDepthStandInModel, startRedisServer, type RedisServerHandle } from '@fathom/testing';
 import { InferencePool } from '../inference/inference.pool';
+import { JobExecutionService } from '../jobs/job-execution.service';
 import { WorkerMetrics } from '../metrics/worker.metrics';
 import { InferenceProcessor } from './inference.processor';
 import { QueueConsumers } from './queue-consumers';
@@ -109,7 +110,6 @@ describe('a job as spans: producer → consumer → one child span per stage, in
         executionProviders: ['cpu'],
         maxPixels: 40e6,
         sharpThreads: 1,
-        simulatedInferenceMs: 0,
         png: DEFAULT_PNG_ENCODING,
       },
       1,
@@ -144,8 +144,7 @@ describe('a job as spans: producer → consumer → one child span per stage, in
     await events.waitUntilReady();
     const consumers = new QueueConsumers(
       { redisUrl: redisServer.url, prefix: PREFIX, tracing },
-      new InferenceProcessor(pool, blobs, 'worker-test', logger, metrics),
-      blobs,
+      new InferenceProcessor(new JobExecutionService(pool, blobs, 'worker-test', logger, metrics), metrics, logger),
       logger,
     );
     const served: ServedModel = {

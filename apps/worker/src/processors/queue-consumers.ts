@@ -3,7 +3,6 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { InferenceJobData, InferenceResult, ServedModel } from '@fathom/contracts';
 import { createRedisConnection, inferenceQueueTelemetry } from '@fathom/queue';
-import type { BlobStore } from '@fathom/storage';
 import type { InferenceProcessor } from './inference.processor';
 
 /**
@@ -19,7 +18,6 @@ export class QueueConsumers {
   constructor(
     private readonly options: { redisUrl: string; prefix: string; tracing: boolean },
     private readonly processor: InferenceProcessor,
-    private readonly blobs: BlobStore,
     private readonly logger: Logger,
   ) {}
 
@@ -35,14 +33,6 @@ export class QueueConsumers {
         prefix: this.options.prefix,
         concurrency: concurrency(model),
         ...(telemetry ? { telemetry } : {}),
-      });
-      // The input is dropped only once the job is safely completed: a retry still needs it.
-      worker.on('completed', (job) => {
-        void this.blobs.delete(job.data.input.blobKey).catch(() => undefined);
-      });
-      worker.on('failed', (job, error) => {
-        const final = job && job.attemptsMade >= (job.opts.attempts ?? 1);
-        if (job && (final || error.name === 'UnrecoverableError')) void this.blobs.delete(job.data.input.blobKey).catch(() => undefined);
       });
       worker.on('error', (error) => this.logger.error({ msg: 'queue consumer error', queue: model.queue, error: error.message }));
       this.workers.push(worker);

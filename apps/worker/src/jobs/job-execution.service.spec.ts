@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import sharp from 'sharp';
+import type { InferenceJobData } from '@fathom/contracts';
+import { modelManifestSchema, specsFromManifest } from '@fathom/models';
+import { BlobStore } from '@fathom/storage';
+import { buildSlowDepthModel, startRedisServer, type RedisServerHandle } from '@fathom/testing';
+import { DEFAULT_PNG_ENCODING } from '../imaging/png-encoding';
+import { InferencePool } from '../inference/inference.pool';
+import { modelLabels, WorkerMetrics } from '../metrics/worker.metrics';
+import { JobStageSpans } from '../tracing/job-stage.spans';
+import { artifactName, JobExecutionService, type JobAttempt } from './job-execution.service';
+import { JobProgressReporter } from './job-progress.reporter';
+import { JobStageTracker } from './job-stage.tracker';
+import { JobError } from './job.errors';
+
+describe('artifactName', () => {
+  const data = (filename?: string) => ({ jobId: 'j1', input: { filename } }) as InferenceJobData;
+
+  it('names the download after the upload, the artifact and its type', () => {
+    expect(artifactName(data('holiday photo.jpg'), 'depth', 'png')).toBe('holiday photo.depth.png');
+    expect(artifactName(data('cat.png'), 'shares', 'json')).toBe('cat.shares.json');
+    expect(artifactName(data('../../etc/passwd'), 'mask', 'png')).toBe('passwd.mask.png');
+    expect(artifactName(data(undefined), 'depth', 'png')).toBe('j1.depth.png');
+  });
+});
+
+describe('JobExecutionService: the input lives until the job will not run again', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fathom-execution-'));
+  // Square inputs only: a wide image reaches the model as 56×28 and its MatMul fails (a retryable inference failure).
+  writeFileSync(join(dir, 'square.onnx'), buildSlowDepthModel({ side: 28, matmulLayers: 1 }));
+  const [spec] = specsFromManifest(
+    modelManifestSchema.parse({
+      name: 'square',
+      version: '1.0.0',
+      task: 'depth',
+      weights: 'square.onnx',
+      input: { resize: { mode: 'keep-aspect', multiple: 14, target: 28, fit: 'lower-bound', maxSide: 112 } },
+    }),
+    { manifestFile: join(dir, 'square.model.json'), cacheDir: dir },
+  );
+  const model = { name: 'square', version: '1.0.0', task: 'depth' as const };
+  let redisServer: RedisServerHandle;
+  let redis: Redis;
+  let blobs: BlobStore;
+  let pool: InferencePool;
+  let service: JobExecutionService;
+  let metrics: WorkerMetrics;
+
+  beforeAll(async () => {
+    redisServer = await startRedisServer();
+    redis = new Redis(redisServer.url);
+    blobs = new BlobStore(redis, 'fathom-test', 600);
+    metrics = new WorkerMetrics('cpu');
+    pool = new InferencePool(
+      { models: [spec!], intraOpThreads: 1, sharpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, png: DEFAULT_PNG_ENCODING },
+      1,
+    );
+    await pool.start();
+    service = new JobExecutionService(pool, blobs, 'worker-test', pino({ level: 'silent' }), metrics);
+  });
+  afterAll(async () => {
+    await pool.close();
+    redis.disconnect();
+    await redisServer.stop();
+  });
+
+  const png = (width: number, height: number) =>
+    sharp({ create: { width, height, channels: 3, background: '#406080' } })
+      .png()
+      .toBuffer();
+
+  /** An uploaded input and the attempt BullMQ would hand over for it. */
+  async function upload(image: Buffer, last: boolean): Promise<JobAttempt> {
+    const jobId = randomUUID();
+    const blobKey = blobs.inputKey(jobId);
+    await blobs.put(blobKey, image);
+    const data: InferenceJobData = {
+      jobId,
+      task: 'depth',
+      model,
+      input: { blobKey, bytes: image.length, format: 'png', width: 64, height: 32 },
+      options: { output: 'grayscale', colormap: 'turbo' },
+      submittedAt: Date.now(),
+    };
+    const progress = new JobProgressReporter({ updateProgress: async () => undefined }, (error) => {
+      throw error;
+    });
+    const stages = new JobStageTracker(modelLabels(model), { progress, spans: JobStageSpans.underActiveSpan(), metrics });
+    return { data, model, number: 1, last, enqueuedAt: Date.now(), takenAt: Date.now(), stages };
+  }
+  const inputOf = (attempt: JobAttempt) => blobs.get(attempt.data.input.blobKey);
+
+  it('deletes it once the job completed, its artifacts stored', async () => {
+    const attempt = await upload(await png(48, 48), false);
+    const result = await service.execute(attempt);
+    await attempt.stages.end();
+    expect(result).toMatchObject({ primary: 'depth', workerId: 'worker-test', executionProvider: 'cpu' });
+    expect(await blobs.get(result.artifacts[0]!.blobKey)).not.toBeNull();
+    expect(await inputOf(attempt)).toBeNull();
+  });
+
+  it('keeps it through a failure another attempt will retry, and deletes it when the last attempt fails', async () => {
+    const wide = await png(64, 32);
+    const first = await upload(wide, false);
+    await expect(service.execute(first)).rejects.toMatchObject({ code: 'inference_failed', retryable: true });
+    expect(await inputOf(first)).not.toBeNull();
+
+    const last = { ...first, number: 3, last: true };
+    await expect(service.execute(last)).rejects.toBeInstanceOf(JobError);
+    expect(await inputOf(last)).toBeNull();
+  });
+
+  it('deletes it at once when no attempt could succeed (an undecodable image), whatever attempts are left', async () => {
+    const attempt = await upload(Buffer.from('not an image'), false);
+    await expect(service.execute(attempt)).rejects.toMatchObject({ code: 'image_undecodable', retryable: false });
+    expect(await inputOf(attempt)).toBeNull();
+  });
+});

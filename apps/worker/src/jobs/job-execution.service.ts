@@ -1,0 +1,160 @@
+import { basename, extname } from 'node:path';
+import type { Attributes } from '@opentelemetry/api';
+import type { Logger } from 'pino';
+import { ErrorCode, FathomError, type InferenceJobData, type InferenceResult, type TaskName } from '@fathom/contracts';
+import { specKey } from '@fathom/models';
+import type { BlobStore } from '@fathom/storage';
+import { activeTraceId } from '@fathom/telemetry';
+import { InferenceError, type InferencePool } from '../inference/inference.pool';
+import type { RunOutput } from '../inference/thread-protocol';
+import { modelLabels, type WorkerMetrics } from '../metrics/worker.metrics';
+import { isFinalFailure, JobError } from './job.errors';
+import type { JobStageTracker } from './job-stage.tracker';
+
+/** The model a queue serves, as its manifest names it: what the job's metrics are labelled with. */
+export interface QueueModel {
+  name: string;
+  version: string;
+  variant?: string;
+  task: TaskName;
+}
+
+/** One attempt at a job, as the queue hands it over. */
+export interface JobAttempt {
+  data: InferenceJobData;
+  model: QueueModel;
+  /** 1 for the first attempt. */
+  number: number;
+  /** No attempt follows this one if it fails. */
+  last: boolean;
+  /** When the job was enqueued and when this attempt was taken (ms since the epoch). */
+  enqueuedAt: number;
+  takenAt: number;
+  /** How long a first attempt waited in the queue (ms); undefined on a retry, whose due time is not known. */
+  firstWaitMs?: number;
+  stages: JobStageTracker;
+}
+
+/**
+ * Runs one attempt at a job: reads the input, runs it on an inference thread, stores the
+ * artifacts and returns the result. The input is deleted once the job will not run again: when
+ * it completed, or failed for a reason no retry can fix, or failed on its last attempt; a failure
+ * that BullMQ will retry keeps it. Known failures are thrown as JobError (code, retryable).
+ *
+ * The delete comes as the attempt's outcome is decided, just before BullMQ records it. Only if
+ * BullMQ then cannot record it (the job's lock lost: Redis unreachable, or this process stalled
+ * past the lock's 30 s) would the job run again, and find its input gone (`input_expired`).
+ */
+export class JobExecutionService {
+  constructor(
+    private readonly pool: InferencePool,
+    private readonly blobs: BlobStore,
+    private readonly workerId: string,
+    private readonly logger: Logger,
+    private readonly metrics: WorkerMetrics,
+  ) {}
+
+  async execute(attempt: JobAttempt): Promise<InferenceResult> {
+    const { data } = attempt;
+    if (attempt.firstWaitMs !== undefined) this.metrics.jobTaken(modelLabels(attempt.model), attempt.firstWaitMs / 1000);
+    // Every line names the job's trace id — the one in its status, set by the API — even when this
+    // worker traces and the API did not (the logger's mixin then leaves the bound id alone).
+    const traceId = data.traceId ?? activeTraceId();
+    const log = this.logger.child({
+      jobId: data.jobId,
+      model: data.model.name,
+      version: data.model.version,
+      attempt: attempt.number,
+      ...(traceId ? { traceId } : {}),
+    });
+    try {
+      const result = await this.run(attempt, log);
+      await this.dropInput(data, log);
+      return result;
+    } catch (error) {
+      if (isFinalFailure(error, attempt.last)) await this.dropInput(data, log);
+      throw error;
+    }
+  }
+
+  private async run(attempt: JobAttempt, log: Logger): Promise<InferenceResult> {
+    const { data, stages } = attempt;
+    stages.enter('fetch');
+    const input = await this.blobs.get(data.input.blobKey);
+    if (!input) throw new JobError(ErrorCode.InputExpired, 'The uploaded image expired before a worker could take the job.', false);
+    const key = specKey(data.model);
+    stages.describeInference((batchSize): Attributes => {
+      const provider = this.pool.executionProvider(key);
+      return {
+        'fathom.model': data.model.name,
+        'fathom.model.version': data.model.version,
+        'fathom.model.variant': data.model.variant ?? '',
+        'fathom.batch.size': batchSize,
+        ...(provider ? { 'fathom.execution_provider': provider } : {}),
+        'fathom.input.width': data.input.width,
+        'fathom.input.height': data.input.height,
+        'fathom.input.bytes': input.byteLength,
+      };
+    });
+    let output: RunOutput;
+    try {
+      output = await this.pool.run(key, input, data.options, stages);
+    } catch (error) {
+      if (error instanceof InferenceError && !error.retryable) {
+        log.info({ msg: 'job refused', code: error.code, reason: error.message });
+        throw new JobError(error.code, error.message, false, { cause: error });
+      }
+      log.warn({ msg: 'attempt failed; will retry if attempts remain', error: (error as Error).message });
+      const code = error instanceof FathomError ? error.code : ErrorCode.InferenceFailed;
+      throw new JobError(code, (error as Error).message, true, { cause: error });
+    }
+
+    stages.enter('store');
+    const artifacts = await Promise.all(
+      output.artifacts.map(async (artifact) => {
+        const blobKey = this.blobs.resultKey(data.jobId, artifact.name);
+        await this.blobs.put(blobKey, Buffer.from(artifact.bytes.buffer, artifact.bytes.byteOffset, artifact.bytes.byteLength));
+        const { name, contentType, width, height, extension } = artifact;
+        return {
+          name,
+          blobKey,
+          contentType,
+          bytes: artifact.bytes.byteLength,
+          width,
+          height,
+          filename: artifactName(data, name, extension),
+        };
+      }),
+    );
+    const queueWait = Math.max(0, attempt.takenAt - attempt.enqueuedAt);
+    const total = Math.max(0, Date.now() - data.submittedAt);
+    stages.completed(total / 1000);
+    const result: InferenceResult = {
+      primary: output.primary,
+      artifacts,
+      summary: output.summary,
+      timings: roundTimings({ queueWait, ...stages.timings, total }),
+      model: { name: data.model.name, version: data.model.version, variant: data.model.variant },
+      executionProvider: output.executionProvider,
+      workerId: this.workerId,
+    };
+    log.info({ msg: 'job completed', timings: result.timings, executionProvider: result.executionProvider });
+    return result;
+  }
+
+  /** The input is not needed once the job will not run again; a failed delete only logs (the blob expires anyway). */
+  private async dropInput(data: InferenceJobData, log: Logger): Promise<void> {
+    await this.blobs.delete(data.input.blobKey).catch((error: Error) => log.warn({ msg: 'input not deleted', error: error.message }));
+  }
+}
+
+/** Milliseconds to 0.1 ms: finer digits are noise in a status document. */
+function roundTimings<T extends Record<string, number>>(timings: T): T {
+  return Object.fromEntries(Object.entries(timings).map(([stage, ms]) => [stage, Math.round(ms * 10) / 10])) as T;
+}
+
+/** `photo.jpg` → `photo.overlay.png`; no name → `<job id>.overlay.png`. */
+export function artifactName(data: Pick<InferenceJobData, 'jobId' | 'input'>, artifact: string, extension: string): string {
+  const stem = data.input.filename ? basename(data.input.filename, extname(data.input.filename)).replace(/[\\/\0]/g, '_') : '';
+  return `${stem || data.jobId}.${artifact}.${extension}`;
+}

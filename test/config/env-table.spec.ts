@@ -15,12 +15,6 @@ const PROCESSES: Record<string, string[]> = {
   models: MODELS_CLI_ENV_KEYS,
 };
 
-/**
- * Issue 10 removes this benchmark-only variable from the worker's schema on another branch; it was
- * never in the README. Delete this line when the branches meet (the last test below says when).
- */
-const LEAVING_THE_WORKER_SCHEMA = ['WORKER_SIMULATED_INFERENCE_MS'];
-
 const readme = () => readFileSync(join(repoRoot(), 'README.md'), 'utf8');
 
 /** The rows of the table under "## Configuration": each variable named in the first cell, with the processes of the second. */
@@ -54,7 +48,6 @@ function declared(): Map<string, string[]> {
   const byVariable = new Map<string, string[]>();
   for (const [process, keys] of Object.entries(PROCESSES))
     for (const key of keys) {
-      if (process === 'worker' && LEAVING_THE_WORKER_SCHEMA.includes(key)) continue;
       byVariable.set(key, [...(byVariable.get(key) ?? []), process]);
     }
   return byVariable;
@@ -71,10 +64,6 @@ describe("README's environment table", () => {
   it('names only processes that have a schema', () => {
     const processes = new Set([...readmeTable().values()].flat());
     expect([...processes].filter((p) => !(p in PROCESSES))).toEqual([]);
-  });
-
-  it('is still waiting for the variables leaving the worker schema (else delete LEAVING_THE_WORKER_SCHEMA)', () => {
-    for (const key of LEAVING_THE_WORKER_SCHEMA) expect(WORKER_ENV_KEYS).toContain(key);
   });
 });
 

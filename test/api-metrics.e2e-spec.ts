@@ -13,28 +13,14 @@ import {
   type ApiInstance,
   type JobsSocket,
 } from './support/fathom-stack';
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Prometheus text exposition → samples (comments and blank lines skipped). */
-function parseExposition(text: string): Sample[] {
-  return text.split('\n').flatMap((line) => {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!match || line.startsWith('#')) return [];
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[key!] = value!.replace(/\\(.)/g, '$1');
-    return [{ name: match[1]!, labels, value: Number(match[3]) }];
-  });
-}
+import { expectServedAsDocumented, parseExposition, type Exposition, type Sample } from './support/prometheus-exposition';
 
 class Scrape {
+  readonly exposition: Exposition;
   readonly samples: Sample[];
   constructor(readonly text: string) {
-    this.samples = parseExposition(text);
+    this.exposition = parseExposition(text);
+    this.samples = this.exposition.samples;
   }
 
   /** Samples of `name` whose labels include `labels`. */
@@ -208,6 +194,10 @@ describe('API metrics: what /metrics shows after real submissions', () => {
     expect(after.value('fathom_ws_events_pushed_total', { event: 'job.completed' })).toBe(2);
     // The pinned job finished with no socket listening.
     expect(after.value('fathom_ws_events_unheard_total', { event: 'job.completed' })).toBe(1);
+  });
+
+  it('names, types and labels every fathom_ metric as docs/metrics.md does, and has all of them', () => {
+    expectServedAsDocumented(after.exposition, 'API');
   });
 
   it('serves process metrics', () => {

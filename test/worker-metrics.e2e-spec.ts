@@ -1,58 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { DEFAULT_KEY_PREFIX, INFERENCE_JOB_NAME, inferenceQueueName, type InferenceJobData, type JobAccepted } from '@fathom/contracts';
 import { createInferenceQueue, inferenceJobOptions } from '@fathom/queue';
 import { newTraceId } from '@fathom/telemetry';
-import { repoRoot } from '@fathom/testing';
 import { depthModelsDir, FathomStack, nextEvent, submit, subscribe, type JobsSocket } from './support/fathom-stack';
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-interface Scrape {
-  types: Map<string, string>;
-  samples: Sample[];
-}
-
-/** The Prometheus text format, as a scraper reads it. */
-function parseExposition(text: string): Scrape {
-  const types = new Map<string, string>();
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
-    if (type) types.set(type[1]!, type[2]!);
-    if (line === '' || line.startsWith('#')) continue;
-    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$/.exec(line);
-    if (!sample) throw new Error(`not a Prometheus sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (sample[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[key!] = value!;
-    samples.push({ name: sample[1]!, labels, value: Number(sample[3]) });
-  }
-  return { types, samples };
-}
-
-/** docs/metrics.md's Worker table: each metric with its type and labels. */
-function documentedWorkerMetrics(): Map<string, { type: string; labels: string[] }> {
-  const doc = readFileSync(join(repoRoot(), 'docs/metrics.md'), 'utf8');
-  const section = doc.slice(doc.indexOf('## Worker'));
-  const metrics = new Map<string, { type: string; labels: string[] }>();
-  for (const row of section.split('\n').filter((l) => l.startsWith('| `fathom_'))) {
-    const [names = '', type = '', labels = ''] = row
-      .split('|')
-      .slice(1)
-      .map((cell) => cell.trim());
-    const labelNames = labels === '—' ? [] : labels.split(',').map((part) => /`([a-z_]+)`/.exec(part)?.[1] ?? part);
-    for (const [, name] of names.matchAll(/`(fathom_[a-z_]+)`/g)) metrics.set(name!, { type: type.split(' ')[0]!, labels: labelNames });
-  }
-  return metrics;
-}
+import { documentedMetrics, expectServedAsDocumented, parseExposition, type Exposition } from './support/prometheus-exposition';
 
 const MODEL = { model: 'depth-test', version: '1.0.0' };
 const STAGES = ['decode', 'preprocess', 'inference', 'postprocess', 'encode'];
@@ -61,7 +15,7 @@ const GOOD_JOBS = 3;
 describe("a worker's /metrics: what an operator sees after a few jobs and one bad image", () => {
   let stack: FathomStack;
   let metricsUrl: string;
-  let scrape: Scrape;
+  let scrape: Exposition;
 
   const value = (name: string, labels: Record<string, string>) =>
     scrape.samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).map((s) => s.value);
@@ -180,22 +134,7 @@ describe("a worker's /metrics: what an operator sees after a few jobs and one ba
   });
 
   it('names, types and labels every fathom_ metric as docs/metrics.md does, and has all of them', () => {
-    const documented = documentedWorkerMetrics();
-    expect(documented.size).toBe(13);
-    const served = [...scrape.types.keys()].filter((name) => name.startsWith('fathom_'));
-    expect(served.sort()).toEqual([...documented.keys()].sort());
-    for (const [name, { type, labels }] of documented) {
-      expect([name, scrape.types.get(name)]).toEqual([name, type]);
-      const series = scrape.samples.filter(
-        (s) => s.name === name || (type === 'histogram' && [`${name}_bucket`, `${name}_sum`, `${name}_count`].includes(s.name)),
-      );
-      for (const sample of series)
-        expect([
-          sample.name,
-          Object.keys(sample.labels)
-            .filter((l) => l !== 'le')
-            .sort(),
-        ]).toEqual([sample.name, [...labels].sort()]);
-    }
+    expect(documentedMetrics('Worker').size).toBe(13);
+    expectServedAsDocumented(scrape, 'Worker');
   });
 });

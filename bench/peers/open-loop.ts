@@ -121,10 +121,14 @@ export async function openLoop(
   const started = opts.started ?? performance.now();
   for (let i = 0; i < total; i++) {
     const due = (i * 1000) / ratePerSecond;
-    const wait = due - (performance.now() - started);
-    // Arrivals are the clock here, not the answers: waiting for the due time is the point.
-    if (wait > 0) await sleep(wait);
-    else maxSendLagMs = Math.max(maxSendLagMs, -wait);
+    let wait = due - (performance.now() - started);
+    if (wait < 0) maxSendLagMs = Math.max(maxSendLagMs, -wait);
+    // Arrivals are the clock here, not the answers: waiting for the due time is the point. Node's
+    // timers round to whole milliseconds and can wake up to 1 ms early, so wait again until due.
+    while (wait > 0) {
+      await sleep(Math.max(1, wait));
+      wait = due - (performance.now() - started);
+    }
     pending.push(
       attempt(target, images[i % images.length]!, timeoutMs, started).then((a) => {
         settled++;

@@ -2,6 +2,7 @@ import { createZodDto } from 'nestjs-zod';
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { z } from 'zod';
 import {
+  describeTaskOptions,
   errorBodySchema,
   jobAcceptedSchema,
   jobStatusSchema,
@@ -37,8 +38,7 @@ export const UPLOAD_FORM_SCHEMA: SchemaObject = {
     variant: { type: 'string', description: 'A named fine-tune of the model, from GET /v1/models (versions[].variants).' },
     options: {
       type: 'string',
-      description:
-        'JSON object with the task options (GET /v1/models lists each model\'s JSON Schema). depth: {"output":"grayscale"|"colormap"|"raw16","colormap":"turbo"|…}; segmentation: {"output":"overlay"|"mask"|"shares"|"cutout","opacity":0.5}; classification: {"topK":5}; text-detection: {"output":"boxes"|"heatmap","threshold":0.3,"boxThreshold":0.6}',
+      description: `JSON object with the task options (GET /v1/models lists each model's JSON Schema). ${describeTaskOptions()}`,
       example: '{"output":"colormap","colormap":"turbo"}',
     },
   },

@@ -1,11 +1,5 @@
 import { z } from 'zod';
-import {
-  classificationOptionsSchema,
-  depthOptionsSchema,
-  segmentationOptionsSchema,
-  taskNameSchema,
-  textDetectionOptionsSchema,
-} from './tasks';
+import { TASK_NAMES, TASKS, taskNameSchema, type TaskName } from './tasks';
 
 export const imageFormatSchema = z.enum(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif']);
 export type ImageFormat = z.infer<typeof imageFormatSchema>;
@@ -48,12 +42,13 @@ const jobBase = z.object({
  * What the API puts on the queue, a discriminated union on `task` so each task's options are
  * typed. The image itself is in the blob store, never in the payload.
  */
-export const inferenceJobDataSchema = z.discriminatedUnion('task', [
-  jobBase.extend({ task: z.literal('depth'), options: depthOptionsSchema }),
-  jobBase.extend({ task: z.literal('segmentation'), options: segmentationOptionsSchema }),
-  jobBase.extend({ task: z.literal('classification'), options: classificationOptionsSchema }),
-  jobBase.extend({ task: z.literal('text-detection'), options: textDetectionOptionsSchema }),
-]);
+const jobDataSchemaOf = <T extends TaskName>(task: T) => jobBase.extend({ task: z.literal(task), options: TASKS[task].options });
+type JobDataSchemas = { [T in TaskName]: ReturnType<typeof jobDataSchemaOf<T>> };
+
+export const inferenceJobDataSchema = z.discriminatedUnion(
+  'task',
+  TASK_NAMES.map(jobDataSchemaOf) as [JobDataSchemas[TaskName], ...JobDataSchemas[TaskName][]],
+);
 export type InferenceJobData = z.infer<typeof inferenceJobDataSchema>;
 
 /**

@@ -18,7 +18,7 @@ import { ImageDecodeError } from '../imaging/image-decoder';
 import { planModelInputSize } from '../imaging/resize-plan';
 import type { PreparedInput } from '../tasks/model-input.preprocess';
 import type { TensorView } from '../tasks/task-pipeline';
-import { finishTask, prepareTaskInput } from '../tasks/task-registry';
+import { checkWarmUpOutput, finishTask, prepareTaskInput } from '../tasks/task-registry';
 import { BatchQueue } from './batch-queue';
 import { splitBatch, stackBatch } from './batched-tensors';
 import { type LoadedModel, type RunRequest, type StageTimes, type ThreadInit, type ThreadMessage } from './thread-protocol';
@@ -121,7 +121,7 @@ function hasDynamicBatchAxis(session: ort.InferenceSession, inputName: string): 
  * instead of failing every job later. Returns the batching this model gets.
  */
 async function warmUp(spec: ModelSpec, session: ort.InferenceSession): Promise<{ batching: BatchingSpec; batchingOff?: string }> {
-  const { input, output, labels, manifestFile, task } = spec;
+  const { input, output, manifestFile } = spec;
   if (!session.inputNames.includes(input.name)) {
     throw new Error(
       `${manifestFile}: input.name: "${input.name}" is not an input of this model (inputs: ${session.inputNames.join(', ')})`,
@@ -146,18 +146,7 @@ async function warmUp(spec: ModelSpec, session: ort.InferenceSession): Promise<{
       { cause: error },
     );
   }
-  const outDims = result[output.name]?.dims ?? [];
-  const classes =
-    task === 'classification'
-      ? outDims.at(-1)
-      : task === 'segmentation'
-        ? output.layout === 'NHWC'
-          ? outDims.at(-1)
-          : outDims[1]
-        : undefined;
-  if (labels && classes !== undefined && classes > 1 && labels.length !== classes) {
-    throw new Error(`${manifestFile}: labels: ${labels.length} names for a model with ${classes} classes`);
-  }
+  checkWarmUpOutput(spec, { input: dimsOf(1), output: result[output.name]?.dims ?? [] });
   const { maxBatch } = spec.batching;
   if (maxBatch <= 1) return { batching: spec.batching };
   const off = (reason: string) => ({

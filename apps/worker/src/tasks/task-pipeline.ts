@@ -1,4 +1,4 @@
-import type { ArtifactName, ResultSummary, TaskName, TaskOptionsMap } from '@fathom/contracts';
+import type { ArtifactName, TaskArtifactName, TaskName, TaskOptionsMap, TaskSummary } from '@fathom/contracts';
 import type { RgbImage } from '../imaging/image-decoder';
 import type { PngEncoding } from '../imaging/png-encoding';
 import type { Size } from '../imaging/resize-plan';
@@ -24,8 +24,8 @@ export interface TaskInput<T extends TaskName> {
   png: PngEncoding;
 }
 
-export interface EncodedArtifact {
-  name: ArtifactName;
+export interface EncodedArtifact<A extends ArtifactName = ArtifactName> {
+  name: A;
   bytes: Uint8Array;
   contentType: string;
   /** File extension for downloads, without the dot. */
@@ -34,10 +34,11 @@ export interface EncodedArtifact {
   height?: number;
 }
 
-export interface TaskResult {
-  primary: ArtifactName;
-  artifacts: EncodedArtifact[];
-  summary: ResultSummary;
+/** A job's result, in the names and summary its task declares (TASKS in libs/contracts). */
+export interface TaskResult<T extends TaskName = TaskName> {
+  primary: TaskArtifactName<T>;
+  artifacts: EncodedArtifact<TaskArtifactName<T>>[];
+  summary: TaskSummary<T>;
 }
 
 /**
@@ -49,7 +50,7 @@ export interface TaskPipeline<T extends TaskName, P> {
   /** True when results are drawn over the input's pixels: the worker then keeps them at full size. */
   readonly drawsOnInput: boolean;
   postprocess(input: TaskInput<T>): Promise<P>;
-  encode(processed: P, input: TaskInput<T>): Promise<TaskResult>;
+  encode(processed: P, input: TaskInput<T>): Promise<TaskResult<T>>;
 }
 
 /** The input's full-size pixels, which only a pipeline that draws on the input is given. */
@@ -58,10 +59,10 @@ export function inputPixels(input: { rgb?: RgbImage }): RgbImage {
   return input.rgb;
 }
 
-export function jsonArtifact(name: ArtifactName, value: unknown): EncodedArtifact {
+export function jsonArtifact<A extends ArtifactName>(name: A, value: unknown): EncodedArtifact<A> {
   return { name, bytes: Buffer.from(JSON.stringify(value)), contentType: 'application/json', extension: 'json' };
 }
 
-export function pngArtifact(name: ArtifactName, png: Buffer, size: Size): EncodedArtifact {
+export function pngArtifact<A extends ArtifactName>(name: A, png: Buffer, size: Size): EncodedArtifact<A> {
   return { name, bytes: png, contentType: 'image/png', extension: 'png', width: size.width, height: size.height };
 }

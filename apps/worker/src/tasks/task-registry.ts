@@ -1,4 +1,4 @@
-import type { TaskName, TaskOptions } from '@fathom/contracts';
+import { TASKS, type TaskName, type TaskOptions } from '@fathom/contracts';
 import type { ModelSpec } from '@fathom/models';
 import type { PngEncoding } from '../imaging/png-encoding';
 import { classificationTask } from './classification/classification.task';
@@ -15,6 +15,22 @@ export const TASK_PIPELINES: { [T in TaskName]: TaskPipeline<T, never> } = {
   classification: classificationTask as TaskPipeline<'classification', never>,
   'text-detection': textDetectionTask as TaskPipeline<'text-detection', never>,
 };
+
+/**
+ * The task's check that a model's warm-up output fits its manifest (TASKS[task].checkOutput in
+ * libs/contracts): throws naming the manifest and the field, so start-up stops instead of every
+ * job failing later.
+ */
+export function checkWarmUpOutput(spec: ModelSpec, dims: { input: readonly number[]; output: readonly number[] }): void {
+  const problem = TASKS[spec.task].checkOutput({
+    inputDims: dims.input,
+    outputDims: dims.output,
+    inputLayout: spec.input.layout,
+    outputLayout: spec.output.layout,
+    labels: spec.labels,
+  });
+  if (problem) throw new Error(`${spec.manifestFile}: ${problem}`);
+}
 
 /**
  * Upload bytes → the model's input for this model's task, keeping the full-size pixels only for a

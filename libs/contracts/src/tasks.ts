@@ -53,6 +53,10 @@ export const textDetectionOptionsSchema = z
   .strict();
 export type TextDetectionOptions = z.infer<typeof textDetectionOptionsSchema>;
 
+/** Nothing to choose: the enlarged image is always a PNG at the model's scale. */
+export const imageToImageOptionsSchema = z.object({}).strict();
+export type ImageToImageOptions = z.infer<typeof imageToImageOptionsSchema>;
+
 const size = z.object({ width: z.number().int(), height: z.number().int() });
 
 /** What the warm-up learnt from one inference on a blank input, for a task to check against its manifest. */
@@ -74,6 +78,11 @@ export interface TaskDeclaration {
   artifacts: readonly [string, ...string[]];
   /** The result summary's fields beside `task`. */
   summary: z.ZodRawShape;
+  /**
+   * Whether the worker cuts an image into tiles of the model's fixed size, run as one batch: then
+   * jobs are not batched together, and a manifest may set `tiling`.
+   */
+  tiles: boolean;
   /**
    * Whether a model's output fits what its manifest says, from the warm-up's blank run: a message
    * that starts with the manifest field at fault, or undefined. Start-up stops on a message.
@@ -128,6 +137,7 @@ export const TASKS = {
       /** Size the model ran at, after resizing for its input contract. */
       modelInput: size,
     },
+    tiles: false,
     checkOutput: noCheck,
   },
   /** Per-pixel class scores → class-index mask, colour overlay, per-class shares (or one sigmoid channel → foreground mask and alpha cut-out). */
@@ -140,6 +150,7 @@ export const TASKS = {
       classes: z.array(z.object({ index: z.number().int(), label: z.string(), share: z.number() })),
       modelInput: size,
     },
+    tiles: false,
     checkOutput: labelsPerClass(({ outputDims, outputLayout }) => (outputLayout === 'NHWC' ? outputDims.at(-1) : outputDims[1])),
   },
   /** Class scores → top-k labels with probabilities. */
@@ -151,6 +162,7 @@ export const TASKS = {
       top: z.array(z.object({ index: z.number().int(), label: z.string(), probability: z.number() })),
       modelInput: size,
     },
+    tiles: false,
     checkOutput: labelsPerClass(({ outputDims }) => outputDims.at(-1)),
   },
   /** DB-style text probability map → text boxes and a heat map. */
@@ -162,7 +174,33 @@ export const TASKS = {
       boxes: z.number().int(),
       modelInput: size,
     },
+    tiles: false,
     checkOutput: noCheck,
+  },
+  /** An image model (super-resolution) → the enlarged image as PNG, tiled at the model's fixed size when it has one. */
+  'image-to-image': {
+    description: 'an image model (super-resolution) → the enlarged image as a PNG at the model’s scale',
+    options: imageToImageOptionsSchema,
+    artifacts: ['image'],
+    summary: {
+      /** Output size = input size × scale, read from the model's output. */
+      scale: z.number().int().positive(),
+      /** The size that was enlarged: the upload's, or smaller when it was shrunk to fit the tile cap. */
+      input: size,
+      /** The upload's size when it was shrunk first (more tiles than the manifest's tiling.maxTiles); absent otherwise. */
+      shrunkFrom: size.optional(),
+      /** The returned image's size. */
+      output: size,
+      /** Model runs (tiles, run as one batch); 1 when the model took the whole image. */
+      tiles: z.number().int().positive(),
+      /** The tile size, or the whole (possibly shrunk) image's for a model with dynamic height and width. */
+      modelInput: size,
+    },
+    tiles: true,
+    checkOutput: (run) =>
+      enlargementOf(run) === undefined
+        ? `output: ${JSON.stringify(run.outputDims)} is not the input ${JSON.stringify(run.inputDims)} enlarged by one whole factor on both sides`
+        : undefined,
   },
 } as const satisfies Record<string, TaskDeclaration>;
 

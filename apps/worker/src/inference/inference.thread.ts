@@ -13,7 +13,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { ErrorCode, type ExecutionProvider, type JobStage } from '@fathom/contracts';
-import { specKey, type BatchingSpec, type ModelSpec } from '@fathom/models';
+import { channelCount, specKey, type BatchingSpec, type ModelSpec } from '@fathom/models';
 import { ImageDecodeError } from '../imaging/image-decoder';
 import { planModelInputSize } from '../imaging/resize-plan';
 import type { PreparedInput } from '../tasks/model-input.preprocess';
@@ -134,9 +134,11 @@ async function warmUp(spec: ModelSpec, session: ort.InferenceSession): Promise<{
   }
   const side = input.resize.mode === 'fixed' ? input.resize.width : input.resize.target;
   const size = planModelInputSize(side, side, input.resize);
-  const dimsOf = (batch: number) => (input.layout === 'NCHW' ? [batch, 3, size.height, size.width] : [batch, size.height, size.width, 3]);
+  const channels = channelCount(input);
+  const dimsOf = (batch: number) =>
+    input.layout === 'NCHW' ? [batch, channels, size.height, size.width] : [batch, size.height, size.width, channels];
   const blank = (batch: number) =>
-    session.run({ [input.name]: new ort.Tensor('float32', new Float32Array(batch * 3 * size.width * size.height), dimsOf(batch)) });
+    session.run({ [input.name]: new ort.Tensor('float32', new Float32Array(batch * channels * size.width * size.height), dimsOf(batch)) });
   let result: ort.InferenceSession.OnnxValueMapType;
   try {
     result = await blank(1);

@@ -3,6 +3,7 @@ import type { RgbImage } from '../imaging/image-decoder';
 import type { PngEncoding } from '../imaging/png-encoding';
 import type { Size } from '../imaging/resize-plan';
 import type { ModelSpec } from '@fathom/models';
+import type { PreparedInput } from './model-input.preprocess';
 
 /** A model output as plain numbers: onnxruntime's tensor without the runtime. */
 export interface TensorView {
@@ -49,6 +50,11 @@ export interface TaskResult<T extends TaskName = TaskName> {
 export interface TaskPipeline<T extends TaskName, P> {
   /** True when results are drawn over the input's pixels: the worker then keeps them at full size. */
   readonly drawsOnInput: boolean;
+  /**
+   * Upload bytes → the model's input, for a task whose input is not one resized image (tiles);
+   * without it, prepareModelInput. Whatever `rgb` it keeps is what postprocess and encode get.
+   */
+  prepare?(bytes: Buffer, spec: ModelSpec, opts: { maxPixels: number; onPreprocess?: () => void }): Promise<PreparedInput>;
   postprocess(input: TaskInput<T>): Promise<P>;
   encode(processed: P, input: TaskInput<T>): Promise<TaskResult<T>>;
 }

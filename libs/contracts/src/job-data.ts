@@ -42,12 +42,17 @@ const jobBase = z.object({
  * What the API puts on the queue, a discriminated union on `task` so each task's options are
  * typed. The image itself is in the blob store, never in the payload.
  */
-const jobDataSchemaOf = <T extends TaskName>(task: T) => jobBase.extend({ task: z.literal(task), options: TASKS[task].options });
-type JobDataSchemas = { [T in TaskName]: ReturnType<typeof jobDataSchemaOf<T>> };
+// Spelled out per task: TASKS[task] with a generic `task` would type as the union of all tasks.
+type JobDataSchemas = {
+  [T in TaskName]: z.ZodObject<(typeof jobBase)['shape'] & { task: z.ZodLiteral<T>; options: (typeof TASKS)[T]['options'] }>;
+};
 
 export const inferenceJobDataSchema = z.discriminatedUnion(
   'task',
-  TASK_NAMES.map(jobDataSchemaOf) as [JobDataSchemas[TaskName], ...JobDataSchemas[TaskName][]],
+  TASK_NAMES.map((task) => jobBase.extend({ task: z.literal(task), options: TASKS[task].options })) as unknown as [
+    JobDataSchemas[TaskName],
+    ...JobDataSchemas[TaskName][],
+  ],
 );
 export type InferenceJobData = z.infer<typeof inferenceJobDataSchema>;
 

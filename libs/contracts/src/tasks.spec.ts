@@ -53,4 +53,21 @@ describe('the task table', () => {
     expect(TASKS.segmentation.checkOutput(run([1, 64, 64, 2], ['a', 'b'], 'NHWC'))).toBeUndefined();
     expect(TASKS.depth.checkOutput(run([1, 64, 64], ['a']))).toBeUndefined();
   });
+
+  it('checks that an image-to-image model enlarges by one whole factor on both sides', () => {
+    const run = (inputDims: number[], outputDims: number[]): WarmUpRun => ({
+      inputDims,
+      outputDims,
+      inputLayout: 'NCHW',
+      outputLayout: 'NCHW',
+    });
+    const check = TASKS['image-to-image'].checkOutput;
+    expect(check(run([1, 1, 224, 224], [1, 1, 672, 672]))).toBeUndefined();
+    expect(check(run([1, 3, 64, 48], [1, 3, 256, 192]))).toBeUndefined();
+    expect(check(run([1, 1, 224, 224], [1, 1, 672, 670]))).toBe(
+      'output: [1,1,672,670] is not the input [1,1,224,224] enlarged by one whole factor on both sides',
+    );
+    expect(check(run([1, 1, 224, 224], [1, 1, 336, 336]))).toMatch(/^output: /);
+    expect(check(run([1, 1, 224, 224], [1, 672, 672]))).toMatch(/^output: /);
+  });
 });

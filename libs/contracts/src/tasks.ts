@@ -232,14 +232,17 @@ export const ARTIFACT_NAMES = [...new Set(TASK_NAMES.flatMap((task) => TASKS[tas
   ...TaskArtifactName<TaskName>[],
 ];
 
-const summarySchemaOf = <T extends TaskName>(task: T) => z.object({ task: z.literal(task), ...TASKS[task].summary });
-type SummarySchemas = { [T in TaskName]: ReturnType<typeof summarySchemaOf<T>> };
+// Spelled out per task: TASKS[task] with a generic `task` would type as the union of all tasks.
+type SummarySchemas = { [T in TaskName]: z.ZodObject<{ task: z.ZodLiteral<T> } & Extract<(typeof TASKS)[T]['summary'], z.ZodRawShape>> };
 export type TaskSummary<T extends TaskName> = z.infer<SummarySchemas[T]>;
 
 /** What a client sees of a result at a glance, per task. */
 export const resultSummarySchema = z.discriminatedUnion(
   'task',
-  TASK_NAMES.map(summarySchemaOf) as [SummarySchemas[TaskName], ...SummarySchemas[TaskName][]],
+  TASK_NAMES.map((task) => z.object({ task: z.literal(task), ...TASKS[task].summary })) as unknown as [
+    SummarySchemas[TaskName],
+    ...SummarySchemas[TaskName][],
+  ],
 );
 export type ResultSummary = z.infer<typeof resultSummarySchema>;
 

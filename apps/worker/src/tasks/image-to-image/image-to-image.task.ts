@@ -15,9 +15,11 @@ import { cropTile, fitToTiles, planTiles, stitchTiles, type TilePlan } from './t
  */
 function tilePlanFor(spec: ModelSpec, image: Size): TilePlan {
   const { resize } = spec.input;
+  // Sizes copied field by field: `image` may be an RgbImage, whose pixels must not ride along.
+  const { width, height } = image;
   if (resize.mode === 'keep-aspect')
-    return { tile: image, tiles: [{ x: 0, y: 0, keep: { left: 0, top: 0, right: image.width, bottom: image.height } }] };
-  return planTiles(image, resize, spec.tiling ?? DEFAULT_TILING);
+    return { tile: { width, height }, tiles: [{ x: 0, y: 0, keep: { left: 0, top: 0, right: width, bottom: height } }] };
+  return planTiles({ width, height }, { width: resize.width, height: resize.height }, spec.tiling ?? DEFAULT_TILING);
 }
 
 /** The size the image is enlarged at: the upload's, unless the tile cap (or a dynamic model's resize plan) shrinks it. */
@@ -34,7 +36,7 @@ export function tilesTensor(rgb: RgbImage, spec: ModelSpec): InputTensor {
   const first = tensors[0]!;
   const data = new Float32Array(first.data.length * tensors.length);
   tensors.forEach((tensor, i) => data.set(tensor.data, i * first.data.length));
-  return { data, dims: [tensors.length, ...first.dims.slice(1)], ...plan.tile };
+  return { data, dims: [tensors.length, ...first.dims.slice(1)], width: plan.tile.width, height: plan.tile.height };
 }
 
 /** Model values → 0–255 by the output's range (a fixed range such as [0, 1], or this image's min and max). */

@@ -15,7 +15,7 @@ export function runOnnx(model: string, inputs: Record<string, PlainTensor>): Pro
     `const { parentPort, workerData } = require('node:worker_threads');
      const ort = require('onnxruntime-node');
      (async () => {
-       const session = await ort.InferenceSession.create(workerData.model);
+       const session = await ort.InferenceSession.create(workerData.model, { logSeverityLevel: 3 });
        const feeds = {};
        for (const [name, t] of Object.entries(workerData.inputs)) feeds[name] = new ort.Tensor('float32', new Float32Array(t.data), t.dims);
        const out = await session.run(feeds);

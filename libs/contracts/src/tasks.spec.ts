@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { inferenceJobDataSchema } from './job-data';
 import { artifactNameSchema } from './job-result';
-import { describeTaskOptions, TASKS, taskNameSchema, type WarmUpRun } from './tasks';
+import { describeTaskOptions, TASK_NAMES, TASKS, taskNameSchema, type WarmUpRun } from './tasks';
 
 describe('the task table', () => {
   it('derives the wire enums in the order they had before the table', () => {
@@ -69,5 +71,19 @@ describe('the task table', () => {
     );
     expect(check(run([1, 1, 224, 224], [1, 1, 336, 336]))).toMatch(/^output: /);
     expect(check(run([1, 1, 224, 224], [1, 672, 672]))).toMatch(/^output: /);
+  });
+
+  it('is the README’s table of tasks: one row per task, naming its artifacts', () => {
+    const readme = readFileSync(join(__dirname, '..', '..', '..', '..', 'README.md'), 'utf8');
+    const start = readme.indexOf('### Tasks and their outputs');
+    const section = readme.slice(start, readme.indexOf('\n#', start + 1));
+    const rows = section
+      .split('\n')
+      .filter((line) => /^\| `[a-z-]+` \|/.test(line))
+      .map((line) => line.split(' | '));
+    expect(rows.map((cells) => cells[0]!.replace(/^\| `|`$/g, ''))).toEqual(TASK_NAMES);
+    for (const [cells, task] of rows.map((cells, i) => [cells, TASK_NAMES[i]!] as const)) {
+      for (const artifact of TASKS[task].artifacts) expect(`${task}: ${cells[1]}`).toContain(`\`${artifact}\``);
+    }
   });
 });

@@ -70,8 +70,6 @@ export interface WarmUpRun {
 
 /** Everything a task is, in one place. */
 export interface TaskDeclaration {
-  /** One line: what the task turns a model's output into. */
-  description: string;
   /** The options a client may set per job, with their defaults. */
   options: z.ZodObject;
   /** What a job returns; the first is GET …/result's default unless an option picks another. */
@@ -125,7 +123,6 @@ export function enlargementOf(run: Pick<WarmUpRun, 'inputDims' | 'outputDims' | 
 export const TASKS = {
   /** Relative inverse depth (Depth Anything V2 contract) → PNG depth map. */
   depth: {
-    description: 'relative inverse depth → a PNG depth map',
     options: depthOptionsSchema,
     artifacts: ['depth'],
     summary: {
@@ -142,7 +139,6 @@ export const TASKS = {
   },
   /** Per-pixel class scores → class-index mask, colour overlay, per-class shares (or one sigmoid channel → foreground mask and alpha cut-out). */
   segmentation: {
-    description: 'per-pixel class scores → a class mask, a colour overlay, per-class shares and a cut-out',
     options: segmentationOptionsSchema,
     artifacts: ['overlay', 'mask', 'shares', 'cutout'],
     summary: {
@@ -155,7 +151,6 @@ export const TASKS = {
   },
   /** Class scores → top-k labels with probabilities. */
   classification: {
-    description: 'class scores → the top-k labels with probabilities',
     options: classificationOptionsSchema,
     artifacts: ['labels'],
     summary: {
@@ -167,7 +162,6 @@ export const TASKS = {
   },
   /** DB-style text probability map → text boxes and a heat map. */
   'text-detection': {
-    description: 'a text probability map → text boxes and a heat map',
     options: textDetectionOptionsSchema,
     artifacts: ['boxes', 'heatmap'],
     summary: {
@@ -179,7 +173,6 @@ export const TASKS = {
   },
   /** An image model (super-resolution) → the enlarged image as PNG, tiled at the model's fixed size when it has one. */
   'image-to-image': {
-    description: 'an image model (super-resolution) → the enlarged image as a PNG at the model’s scale',
     options: imageToImageOptionsSchema,
     artifacts: ['image'],
     summary: {

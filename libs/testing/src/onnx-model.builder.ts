@@ -201,13 +201,14 @@ export function buildConvDepthModel(opts: { channels?: number; blocks?: number; 
 }
 
 /**
- * A super-resolution stand-in: `input` [N,1,tile,tile] (Y, or any one channel) → `output`
- * [N,1,tile·scale,tile·scale], each pixel repeated scale × scale times (nearest neighbour). Known
+ * A super-resolution stand-in: `input` [N,C,tile,tile] (C = 1 by default: Y) → `output`
+ * [N,C,tile·scale,tile·scale], each pixel repeated scale × scale times (nearest neighbour). Known
  * answer: output pixel (x, y) is input pixel (⌊x/scale⌋, ⌊y/scale⌋), so tiles stitched in the
  * wrong place show. `tile` 'dynamic' gives symbolic height and width (the whole image at once).
  */
-export function buildUpscaleStandInModel(opts: { tile: number | 'dynamic'; scale: number }): Buffer {
+export function buildUpscaleStandInModel(opts: { tile: number | 'dynamic'; scale: number; channels?: number }): Buffer {
   const { tile, scale } = opts;
+  const channels = opts.channels ?? 1;
   const side = (name: string): Dim => (tile === 'dynamic' ? name : tile);
   const out = (name: string): Dim => (tile === 'dynamic' ? `${name}_x${scale}` : tile * scale);
   const str = (name: string, value: string): onnx.IAttributeProto => ({
@@ -226,7 +227,7 @@ export function buildUpscaleStandInModel(opts: { tile: number | 'dynamic'; scale
       ),
     ],
     initializer: [{ name: 'scales', dataType: FLOAT, dims: [4], floatData: [1, 1, scale, scale] }],
-    input: [valueInfo('input', ['batch_size', 1, side('height'), side('width')])],
-    output: [valueInfo('output', ['batch_size', 1, out('height'), out('width')])],
+    input: [valueInfo('input', ['batch_size', channels, side('height'), side('width')])],
+    output: [valueInfo('output', ['batch_size', channels, out('height'), out('width')])],
   });
 }

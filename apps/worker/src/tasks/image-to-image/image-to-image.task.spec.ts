@@ -10,7 +10,7 @@ import { finishTask, prepareTaskInput } from '../task-registry';
 
 const dir = mkdtempSync(join(tmpdir(), 'fathom-i2i-'));
 
-function spec(weights: string, resize: ResizeSpec, tiling?: TilingSpec): ModelSpec {
+function spec(weights: string, resize: ResizeSpec, tiling?: TilingSpec, channels: 'Y' | 'RGB' | 'BGR' = 'Y'): ModelSpec {
   return {
     name: 'upscale',
     version: '1',
@@ -20,7 +20,7 @@ function spec(weights: string, resize: ResizeSpec, tiling?: TilingSpec): ModelSp
     manifestFile: 'upscale.model.yaml',
     batching: NO_BATCHING,
     ...(tiling ? { tiling } : {}),
-    input: { name: 'input', layout: 'NCHW', channels: 'Y', resize, mean: [0, 0, 0], std: [1, 1, 1] },
+    input: { name: 'input', layout: 'NCHW', channels, resize, mean: [0, 0, 0], std: [1, 1, 1] },
     output: { name: 'output', layout: 'NCHW', kind: 'values', range: { kind: 'fixed', min: 0, max: 1 } },
   };
 }
@@ -58,7 +58,9 @@ describe('image-to-image: an upload enlarged by the model, tile by tile', () => 
   const fixed32: ResizeSpec = { mode: 'fixed', width: 32, height: 32 };
   let tiled: string;
   let dynamic: string;
+  let colour: string;
   beforeAll(() => {
+    colour = writeModel(dir, 'upscale-rgb-32.onnx', buildUpscaleStandInModel({ tile: 32, scale: 2, channels: 3 }));
     tiled = writeModel(dir, 'upscale-32.onnx', buildUpscaleStandInModel({ tile: 32, scale: 3 }));
     dynamic = writeModel(dir, 'upscale-any.onnx', buildUpscaleStandInModel({ tile: 'dynamic', scale: 3 }));
   });
@@ -98,6 +100,23 @@ describe('image-to-image: an upload enlarged by the model, tile by tile', () => 
     for (let i = 0; i < original.length; i++) sum += Math.abs(back[i]! - original[i]!);
     console.log(`colour field ×3 and back: mean absolute difference ${(sum / original.length).toFixed(2)} levels`);
     expect(sum / original.length).toBeLessThan(2);
+  });
+
+  it('takes a three-channel model’s colours straight from it, in the manifest’s channel order', async () => {
+    const source = await upload(true);
+    const { data: original } = await sharp(source).raw().toBuffer({ resolveWithObject: true });
+    for (const channels of ['RGB', 'BGR'] as const) {
+      const { png, summary } = await enlarge(spec(colour, fixed32, { maxTiles: 99, overlap: 8 }, channels), source);
+      expect(summary).toMatchObject({ scale: 2, output: { width: 200, height: 140 } });
+      let wrong = 0;
+      for (let y = 0; y < 140; y++) {
+        for (let x = 0; x < 200; x++) {
+          const from = (Math.floor(y / 2) * 100 + Math.floor(x / 2)) * 3;
+          for (let c = 0; c < 3; c++) if (png.data[(y * 200 + x) * 3 + c] !== original[from + c]) wrong++;
+        }
+      }
+      expect(`${channels}: ${wrong} wrong`).toBe(`${channels}: 0 wrong`);
+    }
   });
 
   it('shrinks an upload that needs more tiles than the manifest allows, and says so', async () => {

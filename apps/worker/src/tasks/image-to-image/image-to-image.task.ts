@@ -23,14 +23,14 @@ function tilePlanFor(spec: ModelSpec, image: Size): TilePlan {
 }
 
 /** The size the image is enlarged at: the upload's, unless the tile cap (or a dynamic model's resize plan) shrinks it. */
-export function enlargedSize(spec: ModelSpec, displayed: Size): Size {
+function enlargedSize(spec: ModelSpec, displayed: Size): Size {
   const { resize } = spec.input;
   if (resize.mode === 'keep-aspect') return planModelInputSize(displayed.width, displayed.height, resize);
   return fitToTiles(displayed, resize, spec.tiling ?? DEFAULT_TILING);
 }
 
 /** The image's tiles as one tensor, the tiles on the batch axis. */
-export function tilesTensor(rgb: RgbImage, spec: ModelSpec): InputTensor {
+function tilesTensor(rgb: RgbImage, spec: ModelSpec): InputTensor {
   const plan = tilePlanFor(spec, rgb);
   const tensors = plan.tiles.map((tile) => tensorFromPixels(cropTile(rgb, tile, plan.tile), spec.input));
   const first = tensors[0]!;

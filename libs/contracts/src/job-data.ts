@@ -1,12 +1,6 @@
 import { z } from 'zod';
 import { modelRouteSchema } from './rollout';
-import {
-  classificationOptionsSchema,
-  depthOptionsSchema,
-  segmentationOptionsSchema,
-  taskNameSchema,
-  textDetectionOptionsSchema,
-} from './tasks';
+import { TASK_NAMES, TASKS, taskNameSchema, type TaskName } from './tasks';
 
 export const imageFormatSchema = z.enum(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif']);
 export type ImageFormat = z.infer<typeof imageFormatSchema>;
@@ -49,12 +43,18 @@ const jobBase = z.object({
  * What the API puts on the queue, a discriminated union on `task` so each task's options are
  * typed. The image itself is in the blob store, never in the payload.
  */
-export const inferenceJobDataSchema = z.discriminatedUnion('task', [
-  jobBase.extend({ task: z.literal('depth'), options: depthOptionsSchema }),
-  jobBase.extend({ task: z.literal('segmentation'), options: segmentationOptionsSchema }),
-  jobBase.extend({ task: z.literal('classification'), options: classificationOptionsSchema }),
-  jobBase.extend({ task: z.literal('text-detection'), options: textDetectionOptionsSchema }),
-]);
+// Spelled out per task: TASKS[task] with a generic `task` would type as the union of all tasks.
+type JobDataSchemas = {
+  [T in TaskName]: z.ZodObject<(typeof jobBase)['shape'] & { task: z.ZodLiteral<T>; options: (typeof TASKS)[T]['options'] }>;
+};
+
+export const inferenceJobDataSchema = z.discriminatedUnion(
+  'task',
+  TASK_NAMES.map((task) => jobBase.extend({ task: z.literal(task), options: TASKS[task].options })) as unknown as [
+    JobDataSchemas[TaskName],
+    ...JobDataSchemas[TaskName][],
+  ],
+);
 export type InferenceJobData = z.infer<typeof inferenceJobDataSchema>;
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { resultSummarySchema } from './tasks';
+import { ARTIFACT_NAMES, resultSummarySchema } from './tasks';
 
 export const executionProviderSchema = z.enum(['cpu', 'cuda', 'tensorrt', 'webgpu']);
 export type ExecutionProvider = z.infer<typeof executionProviderSchema>;
@@ -17,8 +17,8 @@ export const stageTimingsSchema = z.object({
 });
 export type StageTimings = z.infer<typeof stageTimingsSchema>;
 
-/** Artifact names, per task: depth → depth; segmentation → overlay, mask, shares, cutout; … */
-export const artifactNameSchema = z.enum(['depth', 'overlay', 'mask', 'shares', 'cutout', 'labels', 'boxes', 'heatmap']);
+/** Artifact names, from every task's declaration (TASKS): depth → depth; segmentation → overlay, mask, shares, cutout; … */
+export const artifactNameSchema = z.enum(ARTIFACT_NAMES);
 export type ArtifactName = z.infer<typeof artifactNameSchema>;
 
 export const artifactSchema = z.object({

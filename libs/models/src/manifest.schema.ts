@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { taskNameSchema, taskOptionsSchemas } from '@fathom/contracts';
+import { TASKS, taskNameSchema, taskOptionsSchemas } from '@fathom/contracts';
 
 /**
  * A model manifest (`*.model.yaml`, `*.model.yml` or `*.model.json`): one version of one model.
@@ -76,7 +76,8 @@ const inputSchema = z
   .object({
     name: z.string().min(1),
     layout: z.enum(['NCHW', 'NHWC']),
-    channels: z.enum(['RGB', 'BGR']),
+    /** Y: one channel, the luma of YCbCr (super-resolution models that enlarge only Y). */
+    channels: z.enum(['RGB', 'BGR', 'Y']),
     dtype: z.literal('float32', { error: 'only float32 inputs are supported' }),
     resize: resizeSchema,
     scaling: scalingSchema,
@@ -112,6 +113,15 @@ const batchingSchema = z
   .partial()
   .strict();
 
+/** image-to-image with a fixed input size: the tiles an image is cut into (model-spec.ts, TilingSpec). */
+const tilingSchema = z
+  .object({
+    maxTiles: z.number().int().min(1).max(256),
+    overlap: z.number().int().min(0),
+  })
+  .partial()
+  .strict();
+
 const nameRule = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, ".", "_" and "-"');
 
 export const modelManifestSchema = z
@@ -125,6 +135,7 @@ export const modelManifestSchema = z
     input: inputSchema.optional(),
     output: outputSchema.optional(),
     batching: batchingSchema.optional(),
+    tiling: tilingSchema.optional(),
     /** Class names in output order, or a text file (one per line) relative to the manifest. */
     labels: z.union([z.array(z.string()), z.object({ file: z.string().min(1) }).strict()]).optional(),
     /** Task options used when a client does not set them. */
@@ -139,6 +150,16 @@ export const modelManifestSchema = z
       for (const issue of parsed.error?.issues ?? [])
         ctx.addIssue({ code: 'custom', path: ['defaults', ...issue.path.map(String)], message: issue.message });
     }
+    const { tiles } = TASKS[manifest.task];
+    if (tiles && (manifest.batching?.maxBatch ?? 1) > 1) {
+      // Stacking jobs whose tile counts differ would need per-job slices of the batch axis.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['batching', 'maxBatch'],
+        message: `${manifest.task} runs an image's tiles as its batch: 1 only`,
+      });
+    }
+    if (manifest.tiling && !tiles) ctx.addIssue({ code: 'custom', path: ['tiling'], message: `${manifest.task} models are not tiled` });
     if (manifest.input?.scaling && (manifest.input.mean || manifest.input.std)) {
       ctx.addIssue({ code: 'custom', path: ['input', 'scaling'], message: 'give scaling or mean/std, not both' });
     }

@@ -152,6 +152,20 @@ describe('model catalog', () => {
     ]);
   });
 
+  it('tiles only the task that tiles, and does not batch its jobs together', () => {
+    const manifest = (fields: object) =>
+      modelsDir({ 'm.model.json': JSON.stringify({ name: 'm', version: '1.0.0', weights: 'w.onnx', ...fields }) });
+    expect(() => loadCatalog({ builtin: false, modelsDir: manifest({ task: 'depth', tiling: { maxTiles: 4 } }), cacheDir })).toThrow(
+      /tiling: depth models are not tiled/,
+    );
+    expect(() =>
+      loadCatalog({ builtin: false, modelsDir: manifest({ task: 'image-to-image', batching: { maxBatch: 4 } }), cacheDir }),
+    ).toThrow(/batching\.maxBatch: image-to-image runs an image's tiles as its batch: 1 only/);
+    expect(() =>
+      loadCatalog({ builtin: false, modelsDir: manifest({ task: 'image-to-image', input: { channels: 'YUV' } }), cacheDir }),
+    ).toThrow(/input\.channels/);
+  });
+
   it('names both files when a model version is declared twice', () => {
     const manifest = JSON.stringify({ name: 'twice', version: '1.0.0', task: 'depth', weights: 'w.onnx' });
     const dir = modelsDir({ 'a.model.json': manifest, 'b.model.yaml': manifest });
@@ -164,8 +178,40 @@ describe('model catalog', () => {
 describe('the documented example manifests', () => {
   const examples = join(__dirname, '..', '..', '..', '..', 'docs', 'examples', 'models');
 
-  it.each(['deeplabv3-mnv2-voc.model.yaml', 'depth-finetunes.model.yaml'])('%s parses against the schema', (file) => {
-    expect(readManifestFile(join(examples, file))).toMatchObject({ name: expect.any(String), task: expect.any(String) });
+  it.each(['deeplabv3-mnv2-voc.model.yaml', 'depth-finetunes.model.yaml', 'super-resolution-10.model.yaml'])(
+    '%s parses against the schema',
+    (file) => {
+      expect(readManifestFile(join(examples, file))).toMatchObject({ name: expect.any(String), task: expect.any(String) });
+    },
+  );
+
+  it('the super-resolution example works on the Y channel, in tiles, as the task’s reference contract does', () => {
+    const dir = modelsDir({});
+    const [spec] = specsFromManifest(readManifestFile(join(examples, 'super-resolution-10.model.yaml')), {
+      manifestFile: join(dir, 'sr.model.yaml'),
+      cacheDir,
+    });
+    const minimal = specsFromManifest(
+      readManifestFile(
+        join(modelsDir({ 'm.model.json': '{"name":"sr","version":"1.0.0","task":"image-to-image","weights":"w.onnx"}' }), 'm.model.json'),
+      ),
+      { manifestFile: join(dir, 'm.model.json'), cacheDir },
+    )[0]!;
+    expect(spec).toMatchObject({
+      task: 'image-to-image',
+      input: {
+        name: 'input',
+        channels: 'Y',
+        layout: 'NCHW',
+        resize: { mode: 'fixed', width: 224, height: 224 },
+        mean: [0, 0, 0],
+        std: [1, 1, 1],
+      },
+      output: { name: 'output', range: { kind: 'fixed', min: 0, max: 1 } },
+      tiling: { maxTiles: 16, overlap: 16 },
+    });
+    expect(minimal.input).toEqual(spec!.input);
+    expect(minimal.output).toEqual(spec!.output);
   });
 
   it('the fine-tunes example declares one spec per variant, each with its own weights', () => {

@@ -4,7 +4,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { modelKey } from '@fathom/contracts';
 import { describeManifestIssues, modelManifestSchema, type ModelManifest, type WeightsSourceManifest } from './manifest.schema';
-import { DEFAULT_BATCH_DELAY_MS, NO_BATCHING, type InputSpec, type ModelSpec, type WeightsSource } from './model-spec';
+import { DEFAULT_BATCH_DELAY_MS, DEFAULT_TILING, NO_BATCHING, type InputSpec, type ModelSpec, type WeightsSource } from './model-spec';
 import { TASK_DEFAULTS } from './task-defaults';
 
 export class ModelCatalogError extends Error {}
@@ -66,6 +66,7 @@ export function specsFromManifest(manifest: ModelManifest, opts: { manifestFile:
     batching: manifest.batching?.maxBatch
       ? { maxBatch: manifest.batching.maxBatch, maxDelayMs: manifest.batching.maxDelayMs ?? DEFAULT_BATCH_DELAY_MS }
       : NO_BATCHING,
+    ...(manifest.tiling ? { tiling: { ...DEFAULT_TILING, ...manifest.tiling } } : {}),
     labels,
     defaults: manifest.defaults,
     description: manifest.description,

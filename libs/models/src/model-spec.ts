@@ -22,10 +22,14 @@ export interface InputSpec {
   /** Input tensor name, e.g. `pixel_values`. */
   name: string;
   layout: 'NCHW' | 'NHWC';
-  /** Channel order the model was trained with (OpenCV-trained models often want BGR). */
-  channels: 'RGB' | 'BGR';
+  /**
+   * Channel order the model was trained with (OpenCV-trained models often want BGR), or Y: one
+   * channel, the luma of YCbCr (BT.601, as PIL's convert('YCbCr')), for super-resolution models
+   * that enlarge only Y.
+   */
+  channels: 'RGB' | 'BGR' | 'Y';
   resize: ResizeSpec;
-  /** Per-channel (RGB) normalisation applied to x/255: (x/255 − mean) / std. */
+  /** Per-channel (RGB) normalisation applied to x/255: (x/255 − mean) / std (Y uses the first of each). */
   mean: readonly [number, number, number];
   std: readonly [number, number, number];
 }
@@ -48,6 +52,27 @@ export interface BatchingSpec {
   /** Once the first job is ready, how long to wait for more with the same input shape. */
   maxDelayMs: number;
 }
+
+/** How many channels the model's input has. */
+export const channelCount = (input: Pick<InputSpec, 'channels'>): 1 | 3 => (input.channels === 'Y' ? 1 : 3);
+
+/**
+ * How an image-to-image model with a fixed input size sees a larger image: tiles of that size,
+ * overlapping so that no tile's border (where its convolutions saw padding) reaches the result,
+ * run as one batch. Above `maxTiles` the image is shrunk until it fits.
+ */
+export interface TilingSpec {
+  maxTiles: number;
+  /** Pixels neighbouring tiles share; each keeps the half nearer its own centre. */
+  overlap: number;
+}
+
+/**
+ * 16 tiles: an 800×800 photo at 224×224 tiles (2.4k × 2.4k at ×3); 16 px of overlap leave each
+ * kept pixel 8 px from a tile's border, beyond the receptive field of small SR networks (sub-pixel
+ * CNN: 5+3+3+3 kernels, 5 px).
+ */
+export const DEFAULT_TILING: TilingSpec = { maxTiles: 16, overlap: 16 };
 
 /** Jobs run one by one unless a manifest asks for batches. */
 export const NO_BATCHING: BatchingSpec = { maxBatch: 1, maxDelayMs: 0 };
@@ -73,6 +98,8 @@ export interface ModelSpec {
   input: InputSpec;
   output: OutputSpec;
   batching: BatchingSpec;
+  /** image-to-image with a fixed input size: how the image is tiled (DEFAULT_TILING when absent). */
+  tiling?: TilingSpec;
   /** Class names in output order (classification, segmentation). */
   labels?: string[];
   /** Task options used when a client does not set them (checked against the task's schema). */

@@ -3,3 +3,4 @@ export * from './redis-server';
 export * from './processes';
 export * from './onnx-model.builder';
 export * from './text-image';
+export * from './onnx-run';

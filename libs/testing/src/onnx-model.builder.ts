@@ -199,3 +199,35 @@ export function buildConvDepthModel(opts: { channels?: number; blocks?: number; 
     output: [valueInfo('predicted_depth', ['batch_size', 'height', 'width'])],
   });
 }
+
+/**
+ * A super-resolution stand-in: `input` [N,C,tile,tile] (C = 1 by default: Y) → `output`
+ * [N,C,tile·scale,tile·scale], each pixel repeated scale × scale times (nearest neighbour). Known
+ * answer: output pixel (x, y) is input pixel (⌊x/scale⌋, ⌊y/scale⌋), so tiles stitched in the
+ * wrong place show. `tile` 'dynamic' gives symbolic height and width (the whole image at once).
+ */
+export function buildUpscaleStandInModel(opts: { tile: number | 'dynamic'; scale: number; channels?: number }): Buffer {
+  const { tile, scale } = opts;
+  const channels = opts.channels ?? 1;
+  const side = (name: string): Dim => (tile === 'dynamic' ? name : tile);
+  const out = (name: string): Dim => (tile === 'dynamic' ? `${name}_x${scale}` : tile * scale);
+  const str = (name: string, value: string): onnx.IAttributeProto => ({
+    name,
+    type: onnx.AttributeProto.AttributeType.STRING,
+    s: Buffer.from(value),
+  });
+  return encodeModel({
+    name: 'upscale-stand-in',
+    node: [
+      node(
+        'Resize',
+        ['input', '', 'scales'],
+        ['output'],
+        [str('mode', 'nearest'), str('coordinate_transformation_mode', 'asymmetric'), str('nearest_mode', 'floor')],
+      ),
+    ],
+    initializer: [{ name: 'scales', dataType: FLOAT, dims: [4], floatData: [1, 1, scale, scale] }],
+    input: [valueInfo('input', ['batch_size', channels, side('height'), side('width')])],
+    output: [valueInfo('output', ['batch_size', channels, out('height'), out('width')])],
+  });
+}

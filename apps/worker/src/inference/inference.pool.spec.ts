@@ -123,21 +123,34 @@ describe('inference runs off the main thread', () => {
 
   it('fails every job a dying thread held, each as retryable, and replaces the thread', async () => {
     const exits: string[] = [];
+    // Batches of up to 3 gathered for up to 1 s: two jobs are decoded, then wait in the thread for
+    // a third. The thread is killed then, between native calls: onnxruntime or sharp finishing work
+    // on a thread already torn down aborts the whole process (ADR 0005), which no pool can survive.
+    const [batched] = specsFromManifest(
+      modelManifestSchema.parse({
+        name: 'slow',
+        version: '1.0.0',
+        task: 'depth',
+        weights: 'slow.onnx',
+        batching: { maxBatch: 3, maxDelayMs: 1000 },
+      }),
+      { manifestFile: join(dir, 'slow.model.json'), cacheDir: dir },
+    );
     const dying = new InferencePool(
-      { models: [spec!], intraOpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, sharpThreads: 1, png: DEFAULT_PNG_ENCODING },
+      { models: [batched!], intraOpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, sharpThreads: 1, png: DEFAULT_PNG_ENCODING },
       1,
       { onThreadExit: (message) => exits.push(message) },
     );
     try {
       await dying.start();
-      let inference!: () => void;
-      const running = new Promise<void>((resolve) => (inference = resolve));
-      const listener = { enter: (stage: string) => stage === 'inference' && inference(), pause: () => undefined };
+      let decoded = 0;
+      let bothWaiting!: () => void;
+      const waiting = new Promise<void>((resolve) => (bothWaiting = resolve));
+      const listener = () => ({ enter: () => undefined, pause: () => ++decoded === 2 && bothWaiting() });
       const options = { output: 'grayscale', colormap: 'turbo' } as const;
-      // Two jobs in hand: one in session.run, the other decoded and waiting for it.
-      const held = [dying.run('slow@1.0.0', image, options, listener), dying.run('slow@1.0.0', image, options)];
-      await running;
-      // A thread that dies of an uncaught error exits like this (a native crash would take the whole process).
+      const held = [dying.run('slow@1.0.0', image, options, listener()), dying.run('slow@1.0.0', image, options, listener())];
+      await waiting;
+      // A thread that dies of an uncaught error exits like this.
       await (dying as unknown as { slots: Array<{ thread: Worker }> }).slots[0]!.thread.terminate();
       for (const job of held) await expect(job).rejects.toMatchObject({ code: 'inference_failed', retryable: true });
       expect(exits).toEqual([expect.stringMatching(/^inference thread exited with code 1; starting a new one$/)]);

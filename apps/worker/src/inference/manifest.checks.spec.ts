@@ -22,7 +22,9 @@ describe('the warm-up checks a manifest against its model', () => {
 
   it('wants a label for every class the model answers', () => {
     const classifier = spec({ task: 'classification', labels: ['cat', 'dog'] });
-    expect(() => checkWarmUpOutput(classifier, [1, 3])).toThrow('/models/m.model.yaml: labels: 2 names for a model with 3 classes');
-    expect(() => checkWarmUpOutput(classifier, [1, 2])).not.toThrow();
+    expect(() => checkWarmUpOutput(classifier, { input: [1, 3, 224, 224], output: [1, 3] })).toThrow(
+      '/models/m.model.yaml: labels: 2 names for a model with 3 classes',
+    );
+    expect(() => checkWarmUpOutput(classifier, { input: [1, 3, 224, 224], output: [1, 2] })).not.toThrow();
   });
 });

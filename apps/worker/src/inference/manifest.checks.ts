@@ -1,3 +1,4 @@
+import { TASKS } from '@fathom/contracts';
 import type { ModelSpec } from '@fathom/models';
 
 /**
@@ -18,18 +19,18 @@ export function checkTensorNames(spec: ModelSpec, model: { inputNames: readonly 
   }
 }
 
-/** The warm-up's output fits the task: labels for every class the model answers. */
-export function checkWarmUpOutput(spec: ModelSpec, outputDims: readonly number[]): void {
-  const { output, labels, manifestFile, task } = spec;
-  const classes =
-    task === 'classification'
-      ? outputDims.at(-1)
-      : task === 'segmentation'
-        ? output.layout === 'NHWC'
-          ? outputDims.at(-1)
-          : outputDims[1]
-        : undefined;
-  if (labels && classes !== undefined && classes > 1 && labels.length !== classes) {
-    throw new Error(`${manifestFile}: labels: ${labels.length} names for a model with ${classes} classes`);
-  }
+/**
+ * The warm-up's output fits the task, by the task's own check (TASKS[task].checkOutput in
+ * libs/contracts): labels for every class the model answers, an output a whole factor larger
+ * than the input for image-to-image, …
+ */
+export function checkWarmUpOutput(spec: ModelSpec, dims: { input: readonly number[]; output: readonly number[] }): void {
+  const problem = TASKS[spec.task].checkOutput({
+    inputDims: dims.input,
+    outputDims: dims.output,
+    inputLayout: spec.input.layout,
+    outputLayout: spec.output.layout,
+    labels: spec.labels,
+  });
+  if (problem) throw new Error(`${spec.manifestFile}: ${problem}`);
 }

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import type { ExecutionProvider } from '@fathom/contracts';
-import { specKey, type BatchingSpec, type ModelSpec } from '@fathom/models';
+import { channelCount, specKey, type BatchingSpec, type ModelSpec } from '@fathom/models';
 import { planModelInputSize } from '../imaging/resize-plan';
 import { checkTensorNames, checkWarmUpOutput } from './manifest.checks';
 import type { LoadedModel, ThreadInit } from './thread-protocol';
@@ -114,9 +114,11 @@ async function warmUp(spec: ModelSpec, session: ort.InferenceSession): Promise<{
   checkTensorNames(spec, session);
   const side = input.resize.mode === 'fixed' ? input.resize.width : input.resize.target;
   const size = planModelInputSize(side, side, input.resize);
-  const dimsOf = (batch: number) => (input.layout === 'NCHW' ? [batch, 3, size.height, size.width] : [batch, size.height, size.width, 3]);
+  const channels = channelCount(input);
+  const dimsOf = (batch: number) =>
+    input.layout === 'NCHW' ? [batch, channels, size.height, size.width] : [batch, size.height, size.width, channels];
   const blank = (batch: number) =>
-    session.run({ [input.name]: new ort.Tensor('float32', new Float32Array(batch * 3 * size.width * size.height), dimsOf(batch)) });
+    session.run({ [input.name]: new ort.Tensor('float32', new Float32Array(batch * channels * size.width * size.height), dimsOf(batch)) });
   let result: ort.InferenceSession.OnnxValueMapType;
   try {
     result = await blank(1);
@@ -126,7 +128,7 @@ async function warmUp(spec: ModelSpec, session: ort.InferenceSession): Promise<{
       { cause: error },
     );
   }
-  checkWarmUpOutput(spec, result[output.name]?.dims ?? []);
+  checkWarmUpOutput(spec, { input: dimsOf(1), output: result[output.name]?.dims ?? [] });
   const { maxBatch } = spec.batching;
   if (maxBatch <= 1) return { batching: spec.batching };
   const off = (reason: string) => ({

@@ -1,4 +1,5 @@
 import { decodeResized, decodeToRgb, resizeRgb, type RgbImage } from '../imaging/image-decoder';
+import { lumaPlane } from '../imaging/ycbcr';
 import { planModelInputSize, type Size } from '../imaging/resize-plan';
 import type { InputSpec } from '@fathom/models';
 
@@ -46,10 +47,18 @@ export async function buildInputTensor(rgb: RgbImage, input: InputSpec): Promise
   return tensorFromPixels(await resizeRgb(rgb, planModelInputSize(rgb.width, rgb.height, input.resize)), input);
 }
 
-/** Pixels already at the model's size → RGB or BGR, (x/255 − mean)/std, NCHW or NHWC. */
+/** Pixels already at the model's size → RGB, BGR or Y, (x/255 − mean)/std, NCHW or NHWC. */
 export function tensorFromPixels(rgb: RgbImage, input: InputSpec): InputTensor {
   const { width, height, data: pixels } = rgb;
   const plane = width * height;
+  if (input.channels === 'Y') {
+    // One channel: NCHW and NHWC hold the same numbers, in the same order.
+    const data = lumaPlane(rgb);
+    const scale = 1 / (255 * input.std[0]);
+    const offset = -input.mean[0] / input.std[0];
+    for (let i = 0; i < plane; i++) data[i] = data[i]! * scale + offset;
+    return { data, dims: input.layout === 'NCHW' ? [1, 1, height, width] : [1, height, width, 1], width, height };
+  }
   const data = new Float32Array(3 * plane);
   // Per channel: value = x * scale + offset, with scale = 1/(255·std) and offset = −mean/std.
   const scale = input.std.map((s) => 1 / (255 * s));

@@ -1,8 +1,9 @@
-import type { ArtifactName, ResultSummary, TaskName, TaskOptionsMap } from '@fathom/contracts';
+import type { ArtifactName, TaskArtifactName, TaskName, TaskOptionsMap, TaskSummary } from '@fathom/contracts';
 import type { RgbImage } from '../imaging/image-decoder';
 import type { PngEncoding } from '../imaging/png-encoding';
 import type { Size } from '../imaging/resize-plan';
 import type { ModelSpec } from '@fathom/models';
+import type { PreparedInput } from './model-input.preprocess';
 
 /** A model output as plain numbers: onnxruntime's tensor without the runtime. */
 export interface TensorView {
@@ -24,8 +25,8 @@ export interface TaskInput<T extends TaskName> {
   png: PngEncoding;
 }
 
-export interface EncodedArtifact {
-  name: ArtifactName;
+export interface EncodedArtifact<A extends ArtifactName = ArtifactName> {
+  name: A;
   bytes: Uint8Array;
   contentType: string;
   /** File extension for downloads, without the dot. */
@@ -34,10 +35,11 @@ export interface EncodedArtifact {
   height?: number;
 }
 
-export interface TaskResult {
-  primary: ArtifactName;
-  artifacts: EncodedArtifact[];
-  summary: ResultSummary;
+/** A job's result, in the names and summary its task declares (TASKS in libs/contracts). */
+export interface TaskResult<T extends TaskName = TaskName> {
+  primary: TaskArtifactName<T>;
+  artifacts: EncodedArtifact<TaskArtifactName<T>>[];
+  summary: TaskSummary<T>;
 }
 
 /**
@@ -48,8 +50,13 @@ export interface TaskResult {
 export interface TaskPipeline<T extends TaskName, P> {
   /** True when results are drawn over the input's pixels: the worker then keeps them at full size. */
   readonly drawsOnInput: boolean;
+  /**
+   * Upload bytes → the model's input, for a task whose input is not one resized image (tiles);
+   * without it, prepareModelInput. Whatever `rgb` it keeps is what postprocess and encode get.
+   */
+  prepare?(bytes: Buffer, spec: ModelSpec, opts: { maxPixels: number; onPreprocess?: () => void }): Promise<PreparedInput>;
   postprocess(input: TaskInput<T>): Promise<P>;
-  encode(processed: P, input: TaskInput<T>): Promise<TaskResult>;
+  encode(processed: P, input: TaskInput<T>): Promise<TaskResult<T>>;
 }
 
 /** The input's full-size pixels, which only a pipeline that draws on the input is given. */
@@ -58,10 +65,10 @@ export function inputPixels(input: { rgb?: RgbImage }): RgbImage {
   return input.rgb;
 }
 
-export function jsonArtifact(name: ArtifactName, value: unknown): EncodedArtifact {
+export function jsonArtifact<A extends ArtifactName>(name: A, value: unknown): EncodedArtifact<A> {
   return { name, bytes: Buffer.from(JSON.stringify(value)), contentType: 'application/json', extension: 'json' };
 }
 
-export function pngArtifact(name: ArtifactName, png: Buffer, size: Size): EncodedArtifact {
+export function pngArtifact<A extends ArtifactName>(name: A, png: Buffer, size: Size): EncodedArtifact<A> {
   return { name, bytes: png, contentType: 'image/png', extension: 'png', width: size.width, height: size.height };
 }

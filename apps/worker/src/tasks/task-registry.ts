@@ -3,6 +3,7 @@ import type { ModelSpec } from '@fathom/models';
 import type { PngEncoding } from '../imaging/png-encoding';
 import { classificationTask } from './classification/classification.task';
 import { depthTask } from './depth/depth.task';
+import { imageToImageTask } from './image-to-image/image-to-image.task';
 import { prepareModelInput, type PreparedInput } from './model-input.preprocess';
 import { segmentationTask } from './segmentation/segmentation.task';
 import type { TaskInput, TaskPipeline, TaskResult, TensorView } from './task-pipeline';
@@ -14,6 +15,7 @@ export const TASK_PIPELINES: { [T in TaskName]: TaskPipeline<T, never> } = {
   segmentation: segmentationTask as TaskPipeline<'segmentation', never>,
   classification: classificationTask as TaskPipeline<'classification', never>,
   'text-detection': textDetectionTask as TaskPipeline<'text-detection', never>,
+  'image-to-image': imageToImageTask as TaskPipeline<'image-to-image', never>,
 };
 
 /**
@@ -25,7 +27,9 @@ export function prepareTaskInput(
   spec: ModelSpec,
   opts: { maxPixels: number; onPreprocess?: () => void },
 ): Promise<PreparedInput> {
-  return prepareModelInput(bytes, spec.input, { ...opts, keepPixels: TASK_PIPELINES[spec.task].drawsOnInput });
+  const pipeline = TASK_PIPELINES[spec.task];
+  if (pipeline.prepare) return pipeline.prepare(bytes, spec, opts);
+  return prepareModelInput(bytes, spec.input, { ...opts, keepPixels: pipeline.drawsOnInput });
 }
 
 /** The model's output → the task's artifacts: post-processing, then encoding (`onEncode` marks the step between). */

@@ -1,4 +1,5 @@
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
+import { describeTaskOptions } from '@fathom/contracts';
 
 /** The multipart form of POST /v1/jobs and /v1/infer, for the interactive docs. */
 export const UPLOAD_FORM_SCHEMA: SchemaObject = {
@@ -19,8 +20,7 @@ export const UPLOAD_FORM_SCHEMA: SchemaObject = {
     variant: { type: 'string', description: 'A named fine-tune of the model, from GET /v1/models (versions[].variants).' },
     options: {
       type: 'string',
-      description:
-        'JSON object with the task options (GET /v1/models lists each model\'s JSON Schema). depth: {"output":"grayscale"|"colormap"|"raw16","colormap":"turbo"|…}; segmentation: {"output":"overlay"|"mask"|"shares"|"cutout","opacity":0.5}; classification: {"topK":5}; text-detection: {"output":"boxes"|"heatmap","threshold":0.3,"boxThreshold":0.6}',
+      description: `JSON object with the task options (GET /v1/models lists each model's JSON Schema). ${describeTaskOptions()}`,
       example: '{"output":"colormap","colormap":"turbo"}',
     },
   },

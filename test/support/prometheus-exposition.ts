@@ -43,7 +43,14 @@ export function documentedMetrics(section: 'API' | 'Worker'): Map<string, { type
       .split('|')
       .slice(1)
       .map((cell) => cell.trim());
-    const labelNames = labels === '—' ? [] : labels.split(',').map((part) => /`([a-z_]+)`/.exec(part)?.[1] ?? part);
+    // A label's values may follow it in brackets: `state` (`waiting`, `active`, …).
+    const labelNames =
+      labels === '—'
+        ? []
+        : labels
+            .replace(/\([^)]*\)/g, '')
+            .split(',')
+            .map((part) => /`([a-z_]+)`/.exec(part)?.[1] ?? part.trim());
     for (const [, name] of names.matchAll(/`(fathom_[a-z_]+)`/g)) metrics.set(name!, { type: type.split(' ')[0]!, labels: labelNames });
   }
   return metrics;

@@ -29,9 +29,8 @@ describe('artifactName', () => {
   });
 });
 
-describe('JobExecutionService: the input lives until the job will not run again', () => {
+describe('JobExecutionService: one attempt at a job', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fathom-execution-'));
-  // Square inputs only: a wide image reaches the model as 56×28 and its MatMul fails (a retryable inference failure).
   writeFileSync(join(dir, 'square.onnx'), buildSlowDepthModel({ side: 28, matmulLayers: 1 }));
   const [spec] = specsFromManifest(
     modelManifestSchema.parse({
@@ -69,13 +68,8 @@ describe('JobExecutionService: the input lives until the job will not run again'
     await redisServer.stop();
   });
 
-  const png = (width: number, height: number) =>
-    sharp({ create: { width, height, channels: 3, background: '#406080' } })
-      .png()
-      .toBuffer();
-
   /** An uploaded input and the attempt BullMQ would hand over for it. */
-  async function upload(image: Buffer, last: boolean): Promise<JobAttempt> {
+  async function upload(image: Buffer): Promise<JobAttempt> {
     const jobId = randomUUID();
     const blobKey = blobs.inputKey(jobId);
     await blobs.put(blobKey, image);
@@ -83,7 +77,7 @@ describe('JobExecutionService: the input lives until the job will not run again'
       jobId,
       task: 'depth',
       model,
-      input: { blobKey, bytes: image.length, format: 'png', width: 64, height: 32 },
+      input: { blobKey, bytes: image.length, format: 'png', width: 48, height: 48 },
       options: { output: 'grayscale', colormap: 'turbo' },
       submittedAt: Date.now(),
     };
@@ -91,33 +85,26 @@ describe('JobExecutionService: the input lives until the job will not run again'
       throw error;
     });
     const stages = new JobStageTracker(modelLabels(model), { progress, spans: JobStageSpans.underActiveSpan(), metrics });
-    return { data, model, number: 1, last, enqueuedAt: Date.now(), takenAt: Date.now(), stages };
+    return { data, model, number: 1, enqueuedAt: Date.now(), takenAt: Date.now(), stages };
   }
-  const inputOf = (attempt: JobAttempt) => blobs.get(attempt.data.input.blobKey);
 
-  it('deletes it once the job completed, its artifacts stored', async () => {
-    const attempt = await upload(await png(48, 48), false);
+  it('stores the artifacts and returns the result, leaving the input for BullMQ to record the outcome first', async () => {
+    const image = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#406080' } })
+      .png()
+      .toBuffer();
+    const attempt = await upload(image);
     const result = await service.execute(attempt);
     await attempt.stages.end();
     expect(result).toMatchObject({ primary: 'depth', workerId: 'worker-test', executionProvider: 'cpu' });
     expect(await blobs.get(result.artifacts[0]!.blobKey)).not.toBeNull();
-    expect(await inputOf(attempt)).toBeNull();
+    expect(await blobs.get(attempt.data.input.blobKey)).not.toBeNull();
+    await service.jobEnded({ jobId: attempt.data.jobId, blobKey: attempt.data.input.blobKey });
+    expect(await blobs.get(attempt.data.input.blobKey)).toBeNull();
   });
 
-  it('keeps it through a failure another attempt will retry, and deletes it when the last attempt fails', async () => {
-    const wide = await png(64, 32);
-    const first = await upload(wide, false);
-    await expect(service.execute(first)).rejects.toMatchObject({ code: 'inference_failed', retryable: true });
-    expect(await inputOf(first)).not.toBeNull();
-
-    const last = { ...first, number: 3, last: true };
-    await expect(service.execute(last)).rejects.toBeInstanceOf(JobError);
-    expect(await inputOf(last)).toBeNull();
-  });
-
-  it('deletes it at once when no attempt could succeed (an undecodable image), whatever attempts are left', async () => {
-    const attempt = await upload(Buffer.from('not an image'), false);
+  it('throws a known failure with its code and whether a retry could help', async () => {
+    const attempt = await upload(Buffer.from('not an image'));
     await expect(service.execute(attempt)).rejects.toMatchObject({ code: 'image_undecodable', retryable: false });
-    expect(await inputOf(attempt)).toBeNull();
+    await expect(service.execute(attempt)).rejects.toBeInstanceOf(JobError);
   });
 });

@@ -8,7 +8,7 @@ import { activeTraceId } from '@fathom/telemetry';
 import { InferenceError, type InferencePool } from '../inference/inference.pool';
 import type { RunOutput } from '../inference/thread-protocol';
 import { modelLabels, type WorkerMetrics } from '../metrics/worker.metrics';
-import { isFinalFailure, JobError } from './job.errors';
+import { JobError } from './job.errors';
 import type { JobStageTracker } from './job-stage.tracker';
 
 /** The model a queue serves, as its manifest names it: what the job's metrics are labelled with. */
@@ -25,8 +25,6 @@ export interface JobAttempt {
   model: QueueModel;
   /** 1 for the first attempt. */
   number: number;
-  /** No attempt follows this one if it fails. */
-  last: boolean;
   /** When the job was enqueued and when this attempt was taken (ms since the epoch). */
   enqueuedAt: number;
   takenAt: number;
@@ -37,13 +35,13 @@ export interface JobAttempt {
 
 /**
  * Runs one attempt at a job: reads the input, runs it on an inference thread, stores the
- * artifacts and returns the result. The input is deleted once the job will not run again: when
- * it completed, or failed for a reason no retry can fix, or failed on its last attempt; a failure
- * that BullMQ will retry keeps it. Known failures are thrown as JobError (code, retryable).
+ * artifacts and returns the result. Known failures are thrown as JobError (code, retryable).
  *
- * The delete comes as the attempt's outcome is decided, just before BullMQ records it. Only if
- * BullMQ then cannot record it (the job's lock lost: Redis unreachable, or this process stalled
- * past the lock's 30 s) would the job run again, and find its input gone (`input_expired`).
+ * The input is deleted once the job will not run again (`jobEnded`), and only after BullMQ has
+ * recorded that: the consumer calls it from BullMQ's `completed` event, and from `failed` when no
+ * retry follows. Deleting it before would turn a worker killed between the delete and BullMQ's
+ * record into an accepted job lost: BullMQ runs the stalled job again, and its input is gone. A
+ * worker killed after the record leaves the input to expire with the retention time.
  */
 export class JobExecutionService {
   constructor(
@@ -67,14 +65,7 @@ export class JobExecutionService {
       attempt: attempt.number,
       ...(traceId ? { traceId } : {}),
     });
-    try {
-      const result = await this.run(attempt, log);
-      await this.dropInput(data, log);
-      return result;
-    } catch (error) {
-      if (isFinalFailure(error, attempt.last)) await this.dropInput(data, log);
-      throw error;
-    }
+    return this.run(attempt, log);
   }
 
   private async run(attempt: JobAttempt, log: Logger): Promise<InferenceResult> {
@@ -142,9 +133,14 @@ export class JobExecutionService {
     return result;
   }
 
-  /** The input is not needed once the job will not run again; a failed delete only logs (the blob expires anyway). */
-  private async dropInput(data: InferenceJobData, log: Logger): Promise<void> {
-    await this.blobs.delete(data.input.blobKey).catch((error: Error) => log.warn({ msg: 'input not deleted', error: error.message }));
+  /**
+   * The job will not run again, as BullMQ has recorded (completed, or failed with no retry to
+   * come): its input is not needed. A failed delete only logs (the blob expires anyway).
+   */
+  async jobEnded(job: { jobId: string; blobKey: string }): Promise<void> {
+    await this.blobs
+      .delete(job.blobKey)
+      .catch((error: Error) => this.logger.warn({ msg: 'input not deleted', jobId: job.jobId, error: error.message }));
   }
 }
 

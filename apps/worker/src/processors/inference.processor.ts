@@ -47,7 +47,6 @@ export class InferenceProcessor {
         data: parsed.data,
         model,
         number: job.attemptsMade + 1,
-        last,
         enqueuedAt: job.timestamp,
         takenAt,
         // A retry's due time is not kept by BullMQ (a promoted job's delay is reset to 0): first attempts only.
@@ -64,6 +63,18 @@ export class InferenceProcessor {
       await stages.end();
     }
   }
+
+  /** BullMQ has recorded that the job will not run again (completed, or failed with no retry to come). */
+  async ended(job: EndedJob): Promise<void> {
+    const blobKey = job.data.input?.blobKey;
+    if (blobKey) await this.execution.jobEnded({ jobId: job.data.jobId ?? job.id ?? '', blobKey });
+  }
+}
+
+/** A job as BullMQ's outcome events hand it over: only where its input is, which every version of the job data names. */
+interface EndedJob {
+  id?: string;
+  data: { jobId?: string; input?: { blobKey?: string } };
 }
 
 /** A known failure as BullMQ keeps it (`[code] message`), unrecoverable when no retry can help; anything else as it is. */

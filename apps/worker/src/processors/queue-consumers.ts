@@ -35,6 +35,12 @@ export class QueueConsumers {
         ...(telemetry ? { telemetry } : {}),
       });
       worker.on('error', (error) => this.logger.error({ msg: 'queue consumer error', queue: model.queue, error: error.message }));
+      // BullMQ emits these once it has recorded the outcome: only then may the input go (JobExecutionService).
+      // A failure with a retry to come leaves finishedOn unset.
+      worker.on('completed', (job) => void this.processor.ended(job));
+      worker.on('failed', (job) => {
+        if (job?.finishedOn) void this.processor.ended(job);
+      });
       this.workers.push(worker);
     }
   }

@@ -80,6 +80,10 @@ export function mapError(error: unknown): MappedError {
     return { status, body: { error: { code, message } } };
   }
   const fastifyError = error as FastifyStyleError;
+  // Node's request stream when the client went away mid-body (or was cut off by a timeout): no server fault.
+  if (fastifyError?.code === 'ECONNRESET' && fastifyError.message === 'aborted') {
+    return { status: 400, body: { error: { code: ErrorCode.InvalidRequest, message: 'The request ended before its body did.' } } };
+  }
   if (typeof fastifyError?.code === 'string' && fastifyError.code in FASTIFY_CODES) {
     const mapped = FASTIFY_CODES[fastifyError.code]!;
     const message = mapped.message ?? (typeof fastifyError.message === 'string' ? fastifyError.message : 'Bad request.');

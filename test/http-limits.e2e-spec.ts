@@ -228,6 +228,28 @@ describe('API shutdown: a SIGTERM is not held up by its clients', () => {
     expect(at - signalledAt).toBeGreaterThanOrEqual(SHUTDOWN_GRACE_MS * 0.95);
     expect(Date.now() - signalledAt).toBeLessThan(SHUTDOWN_GRACE_MS * 3);
   });
+
+  it('answers a request arriving on a busy connection during the shutdown 503 service_unavailable, in the documented shape', async () => {
+    const api = await startApi();
+    const { socket, closed } = await rawConnection(api);
+    const form = '--b\r\nContent-Disposition: form-data; name="model"\r\n\r\ndepth\r\n--b--\r\n';
+    socket.write(
+      'POST /v1/jobs HTTP/1.1\r\nHost: fathom\r\nContent-Type: multipart/form-data; boundary=b\r\n' +
+        `Content-Length: ${form.length}\r\nExpect: 100-continue\r\n\r\n`,
+    );
+    await new Promise((resolve) => socket.once('data', resolve)); // 100 Continue: the request is in flight
+    api.process.kill('SIGTERM');
+    await api.process.waitForLine(/"msg":"SIGTERM: closing"/, SHUTDOWN_GRACE_MS);
+    // The upload ends (refused: no image), and the client sends its next request on the same connection.
+    socket.write(`${form}GET /v1/models HTTP/1.1\r\nHost: fathom\r\n\r\n`);
+    const { received } = await closed;
+    const second = received.slice(received.lastIndexOf('HTTP/1.1 '));
+    expect(second).toMatch(/^HTTP\/1\.1 503 /);
+    expect(second.toLowerCase()).toContain('connection: close');
+    expect(second.toLowerCase()).toContain('retry-after: 1');
+    expect(errorBodySchema.parse(rawAnswer(second).body).error.code).toBe('service_unavailable');
+    expect(await api.process.waitForExit(SHUTDOWN_GRACE_MS * 3)).toEqual({ code: 0, signal: null });
+  });
 });
 
 describe('admission: a refused upload writes nothing to Redis', () => {

@@ -5,24 +5,38 @@ import { IoAdapter } from '@nestjs/platform-socket.io';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { Logger } from 'nestjs-pino';
+import { ErrorCode, FathomError } from '@fathom/contracts';
 import { ApiModule } from './api.module';
+import { mapError, sendMapped } from './common/api-exception.filter';
 import { installHttpObservability } from './common/http-observability';
+import { httpServerOptions } from './common/http-server-options';
 import type { TracingState } from './common/tracing';
 import type { ApiConfig } from './config/api.config';
+import { uploadFormLimits } from './jobs/uploads/upload-form.reader';
 import { ApiMetrics } from './metrics/api-metrics';
+
+/** Set by closeApiApp: from then on new requests are answered 503 (see there). */
+const closing = new WeakSet<NestFastifyApplication>();
 
 /**
  * Builds the API application (not yet listening): main.ts and the tests share it. `tracing` says
  * whether the OpenTelemetry SDK was started (instrumentation.ts); off, nothing reads trace context.
  */
 export async function createApiApp(config: ApiConfig, tracing: TracingState = { enabled: false }): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: 1024 * 1024, trustProxy: true });
+  const adapter = new FastifyAdapter(httpServerOptions(config));
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forRoot(config, tracing), adapter, { bufferLogs: true });
   app.useLogger(app.get(Logger));
+  adapter.getInstance().addHook('onRequest', (_request, reply, done) => {
+    if (!closing.has(app)) return done();
+    // A request on a connection that was busy when the shutdown began: try another instance.
+    void reply.header('Connection', 'close');
+    sendMapped(reply, mapError(new FathomError(ErrorCode.ServiceUnavailable, 'This API instance is shutting down. Retry.', undefined, 1)));
+  });
   // Before app.init(): Fastify attaches root hooks to the routes Nest registers there.
   installHttpObservability(adapter.getInstance(), app.get(ApiMetrics), tracing.enabled);
   await app.register(multipart, {
-    limits: { fileSize: config.API_MAX_UPLOAD_BYTES, files: 1, fields: 8, parts: 10, fieldSize: 64 * 1024 },
+    // The upload form's reader passes the same limits; these hold for any other reader.
+    limits: uploadFormLimits(config.API_MAX_UPLOAD_BYTES),
   });
   app.useWebSocketAdapter(new IoAdapter(app));
   const document = SwaggerModule.createDocument(
@@ -47,4 +61,21 @@ export async function listen(app: NestFastifyApplication, config: Pick<ApiConfig
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   return `http://${host}:${port}`;
+}
+
+/**
+ * Closes the application on SIGTERM: idle keep-alive connections at once, requests in flight
+ * within `graceMs` (then every connection is closed, so a slow client cannot hold the exit), new
+ * requests on open connections answered 503 service_unavailable with `Connection: close`.
+ */
+export async function closeApiApp(app: NestFastifyApplication, graceMs: number): Promise<void> {
+  closing.add(app);
+  const server = app.getHttpServer();
+  server.closeIdleConnections();
+  const force = setTimeout(() => server.closeAllConnections(), graceMs);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(force);
+  }
 }

@@ -4,6 +4,7 @@ import { LoggerModule } from 'nestjs-pino';
 import pino from 'pino';
 import { loggerOptions } from '@fathom/telemetry';
 import { ApiExceptionFilter } from './common/api-exception.filter';
+import { requestLogOptions } from './common/request-log';
 import type { TracingState } from './common/tracing';
 import type { ApiConfig } from './config/api.config';
 import { HealthModule } from './health/health.module';
@@ -36,6 +37,7 @@ export class ApiModule {
           pinoHttp: [
             {
               ...loggerOptions('fathom-api', config.LOG_LEVEL),
+              ...requestLogOptions,
               autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
               // Request bodies (images) and headers stay out of the logs: method, url, status, time.
               serializers: {

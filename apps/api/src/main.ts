@@ -1,7 +1,7 @@
 import { tracing } from './instrumentation';
 import 'reflect-metadata';
 import { ConfigError } from '@fathom/config';
-import { createApiApp, listen } from './api.bootstrap';
+import { closeApiApp, createApiApp, listen } from './api.bootstrap';
 import { loadApiConfig } from './config/api.config';
 
 async function main(): Promise<void> {
@@ -14,8 +14,7 @@ async function main(): Promise<void> {
     process.once(signal, () => {
       logger.log({ msg: `${signal}: closing` });
       // Spans still buffered (the last requests', the shutdown's) are flushed before exiting.
-      void app
-        .close()
+      void closeApiApp(app, config.API_SHUTDOWN_GRACE_MS)
         .then(
           () => 0,
           () => 1,

@@ -9,6 +9,20 @@ export const ErrorCode = {
   InvalidRequest: 'invalid_request',
   MissingField: 'missing_field',
   InvalidOptions: 'invalid_options',
+  /** The upload form has more fields than it takes (model, variant, options). */
+  TooManyFields: 'too_many_fields',
+  /** The upload form has more than its one file (`image`). */
+  TooManyFiles: 'too_many_files',
+  /** The `options` field is longer than the form's field limit. */
+  OptionsTooLarge: 'options_too_large',
+  /** A JSON request body over the body limit. */
+  BodyTooLarge: 'body_too_large',
+  /** A job id that cannot be one (longer than ids are). */
+  InvalidJobId: 'invalid_job_id',
+  /** The client took longer than the server's limit to send its request. */
+  RequestTimeout: 'request_timeout',
+  /** The request's headers are larger than the server reads. */
+  HeadersTooLarge: 'headers_too_large',
   // the upload itself
   ImageTooLarge: 'image_too_large',
   ImageTooManyPixels: 'image_too_many_pixels',

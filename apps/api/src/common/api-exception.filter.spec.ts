@@ -22,6 +22,26 @@ describe('mapError: everything a client sees is {error:{code,message}} with the 
     });
   });
 
+  it("maps @fastify/multipart's limit errors to the form's own codes, and a large JSON body to body_too_large", () => {
+    const multipart = (code: string) => mapError(Object.assign(new Error('reach limit'), { code, statusCode: 413 }));
+    expect(multipart('FST_FILES_LIMIT')).toMatchObject({ status: 400, body: { error: { code: 'too_many_files' } } });
+    expect(multipart('FST_FIELDS_LIMIT')).toMatchObject({ status: 400, body: { error: { code: 'too_many_fields' } } });
+    expect(multipart('FST_PARTS_LIMIT')).toMatchObject({ status: 400, body: { error: { code: 'too_many_fields' } } });
+    expect(multipart('FST_ERR_CTP_BODY_TOO_LARGE')).toEqual({
+      status: 413,
+      body: { error: { code: 'body_too_large', message: 'The request body is larger than 1048576 bytes.' } },
+    });
+  });
+
+  it('answers a client that went away mid-body as a bad request, not an internal error', () => {
+    expect(mapError(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }))).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_request' } },
+    });
+    // Not any ECONNRESET: one from Redis stays an internal error.
+    expect(mapError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })).status).toBe(500);
+  });
+
   it('maps unknown routes and validation errors', () => {
     expect(mapError(new NotFoundException())).toMatchObject({ status: 404, body: { error: { code: 'route_not_found' } } });
     const zodError = z.object({ a: z.string() }).safeParse({}).error;

@@ -5,6 +5,7 @@ import { ErrorCode, FathomError, type ErrorBody } from '@fathom/contracts';
 import { ApiMetrics } from '../metrics/api-metrics';
 import { wasUploadAccepted } from './accepted-uploads';
 import { ERROR_STATUS } from './error-status';
+import { JSON_BODY_LIMIT_BYTES } from './http-limits';
 import { isUploadRoute } from './http-observability';
 
 /** Fastify and its plugins (multipart) throw errors with a `code` like FST_REQ_FILE_TOO_LARGE. */
@@ -16,11 +17,18 @@ interface FastifyStyleError {
 
 const FASTIFY_CODES: Record<string, { code: ErrorCode; status: number; message?: string }> = {
   FST_REQ_FILE_TOO_LARGE: { code: ErrorCode.ImageTooLarge, status: 413, message: 'The uploaded file is larger than the limit.' },
-  FST_ERR_CTP_BODY_TOO_LARGE: { code: ErrorCode.ImageTooLarge, status: 413, message: 'The request body is larger than the limit.' },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    code: ErrorCode.BodyTooLarge,
+    status: 413,
+    message: `The request body is larger than ${JSON_BODY_LIMIT_BYTES} bytes.`,
+  },
   FST_INVALID_MULTIPART_CONTENT_TYPE: { code: ErrorCode.InvalidRequest, status: 400, message: 'Expected a multipart/form-data request.' },
-  FST_FILES_LIMIT_ERROR: { code: ErrorCode.InvalidRequest, status: 400, message: 'Send exactly one file, in the `image` field.' },
-  FST_PARTS_LIMIT_ERROR: { code: ErrorCode.InvalidRequest, status: 400, message: 'Too many form parts.' },
-  FST_FIELDS_LIMIT_ERROR: { code: ErrorCode.InvalidRequest, status: 400, message: 'Too many form fields.' },
+  // The upload form's reader answers these with the limits named; here for any other multipart reader.
+  FST_FILES_LIMIT: { code: ErrorCode.TooManyFiles, status: 400, message: 'Send exactly one file, in the `image` field.' },
+  FST_PARTS_LIMIT: { code: ErrorCode.TooManyFields, status: 400, message: 'Too many form parts.' },
+  FST_FIELDS_LIMIT: { code: ErrorCode.TooManyFields, status: 400, message: 'Too many form fields.' },
+  FST_PROTO_VIOLATION: { code: ErrorCode.InvalidRequest, status: 400, message: 'A form field is named like an Object property.' },
+  FST_MP_PREMATURE_CLOSE: { code: ErrorCode.InvalidRequest, status: 400, message: 'The request ended before the form did.' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: ErrorCode.InvalidRequest, status: 415, message: 'Unsupported request Content-Type.' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: ErrorCode.InvalidRequest, status: 400, message: 'The JSON body is empty.' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: ErrorCode.InvalidRequest, status: 400 },
@@ -30,7 +38,7 @@ const HTTP_STATUS_CODES: Record<number, ErrorCode> = {
   400: ErrorCode.InvalidRequest,
   404: ErrorCode.RouteNotFound,
   405: ErrorCode.RouteNotFound,
-  413: ErrorCode.ImageTooLarge,
+  413: ErrorCode.BodyTooLarge,
   415: ErrorCode.InvalidRequest,
   503: ErrorCode.ServiceUnavailable,
 };
@@ -63,10 +71,19 @@ export function mapError(error: unknown): MappedError {
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const code = HTTP_STATUS_CODES[status] ?? (status >= 500 ? ErrorCode.Internal : ErrorCode.InvalidRequest);
-    const message = status === 404 ? 'No such route.' : error.message;
+    const message =
+      status === 404
+        ? 'No such route.'
+        : status === 413
+          ? `The request body is larger than ${JSON_BODY_LIMIT_BYTES} bytes.`
+          : error.message;
     return { status, body: { error: { code, message } } };
   }
   const fastifyError = error as FastifyStyleError;
+  // Node's request stream when the client went away mid-body (or was cut off by a timeout): no server fault.
+  if (fastifyError?.code === 'ECONNRESET' && fastifyError.message === 'aborted') {
+    return { status: 400, body: { error: { code: ErrorCode.InvalidRequest, message: 'The request ended before its body did.' } } };
+  }
   if (typeof fastifyError?.code === 'string' && fastifyError.code in FASTIFY_CODES) {
     const mapped = FASTIFY_CODES[fastifyError.code]!;
     const message = mapped.message ?? (typeof fastifyError.message === 'string' ? fastifyError.message : 'Bad request.');
@@ -94,7 +111,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
     // Every refusal of an upload becomes a response here, and only here.
     if (isUploadRoute(request) && !wasUploadAccepted(request)) this.metrics.uploadRejected(mapped.body.error.code);
     if (mapped.status >= 500 && !(error instanceof FathomError)) this.logger.error(error);
-    if (mapped.retryAfterSeconds !== undefined) void reply.header('Retry-After', String(mapped.retryAfterSeconds));
-    void reply.status(mapped.status).header('Content-Type', 'application/json; charset=utf-8').send(mapped.body);
+    sendMapped(reply, mapped);
   }
+}
+
+/** Answers with a mapped error: its status, Retry-After when it has one, the JSON body. */
+export function sendMapped(reply: FastifyReply, mapped: MappedError): void {
+  if (mapped.retryAfterSeconds !== undefined) void reply.header('Retry-After', String(mapped.retryAfterSeconds));
+  void reply.status(mapped.status).header('Content-Type', 'application/json; charset=utf-8').send(mapped.body);
 }

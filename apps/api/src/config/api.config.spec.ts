@@ -17,6 +17,22 @@ describe('API config', () => {
     expect(() => loadApiConfig({ ...base, API_MAX_PIXELS: '100' })).toThrow(/API_MAX_PIXELS: renamed IMAGE_MAX_PIXELS/);
   });
 
+  it('has server timeouts that let a 25 MiB upload through at 1 Mbit/s and outlast POST /v1/infer', () => {
+    const config = loadApiConfig(base);
+    expect(config.API_REQUEST_TIMEOUT_MS).toBeGreaterThan(((config.API_MAX_UPLOAD_BYTES * 8) / 1_000_000) * 1000);
+    expect(config.API_CONNECTION_TIMEOUT_MS).toBeGreaterThan(config.API_INFER_TIMEOUT_MS);
+    expect(config.API_HEADERS_TIMEOUT_MS).toBeLessThanOrEqual(config.API_REQUEST_TIMEOUT_MS);
+  });
+
+  it('refuses timeouts that contradict each other, naming the variables', () => {
+    expect(() => loadApiConfig({ ...base, API_REQUEST_TIMEOUT_MS: '1000' })).toThrow(
+      /API_HEADERS_TIMEOUT_MS: must not exceed API_REQUEST_TIMEOUT_MS \(1000\)/,
+    );
+    expect(() => loadApiConfig({ ...base, API_INFER_TIMEOUT_MS: '200000' })).toThrow(
+      /API_CONNECTION_TIMEOUT_MS: must exceed API_INFER_TIMEOUT_MS \(200000\)/,
+    );
+  });
+
   it('refuses a bad value naming the variable', () => {
     expect(() => loadApiConfig({ ...base, IMAGE_MAX_PIXELS: 'many' })).toThrow(/IMAGE_MAX_PIXELS: .* \(got "many"\)/);
     expect(() => loadApiConfig({ ...base, WORKER_HEARTBEAT_TTL_MS: '10' })).toThrow(/WORKER_HEARTBEAT_TTL_MS/);

@@ -14,6 +14,19 @@ const apiOwnEnv = z.object({
   API_RETRY_AFTER_SECONDS: envInt(5, { min: 1 }),
   /** How long POST /v1/infer waits for the result before answering 202. */
   API_INFER_TIMEOUT_MS: envInt(30_000, { min: 1 }),
+  /** How long a client may take to send a request's headers (408 after). */
+  API_HEADERS_TIMEOUT_MS: envInt(15_000, { min: 1 }),
+  /**
+   * How long a client may take to send a whole request, body included (408 after): a 25 MiB upload
+   * needs 210 s at 1 Mbit/s. Slow-body clients hold a connection this long at most.
+   */
+  API_REQUEST_TIMEOUT_MS: envInt(300_000, { min: 1 }),
+  /** A connection on which nothing moved for this long is closed; longer than API_INFER_TIMEOUT_MS (POST /v1/infer sends nothing while it waits). */
+  API_CONNECTION_TIMEOUT_MS: envInt(120_000, { min: 1 }),
+  /** An idle keep-alive connection is closed after this long; longer than a load balancer's idle timeout (often 60 s). */
+  API_KEEP_ALIVE_TIMEOUT_MS: envInt(72_000, { min: 1 }),
+  /** On SIGTERM idle connections close at once; requests in flight get this long, then every connection is closed. */
+  API_SHUTDOWN_GRACE_MS: envInt(10_000, { min: 0 }),
   /**
    * Attempts per job (1 = no retry) and the first backoff delay; bad input is never retried. The
    * API writes them into each job's options when it enqueues it (the worker's BullMQ obeys them).
@@ -44,7 +57,26 @@ const apiOwnEnv = z.object({
 });
 
 /** Everything the API process reads from its environment. */
-export const apiEnvSchema = serviceEnv.extend(heartbeatEnv.shape).extend(imageLimitsEnv.shape).extend(apiOwnEnv.shape);
+export const apiEnvSchema = serviceEnv
+  .extend(heartbeatEnv.shape)
+  .extend(imageLimitsEnv.shape)
+  .extend(apiOwnEnv.shape)
+  .superRefine((config, context) => {
+    if (config.API_HEADERS_TIMEOUT_MS > config.API_REQUEST_TIMEOUT_MS) {
+      context.addIssue({
+        code: 'custom',
+        path: ['API_HEADERS_TIMEOUT_MS'],
+        message: `must not exceed API_REQUEST_TIMEOUT_MS (${config.API_REQUEST_TIMEOUT_MS}): the headers are part of the request`,
+      });
+    }
+    if (config.API_CONNECTION_TIMEOUT_MS <= config.API_INFER_TIMEOUT_MS) {
+      context.addIssue({
+        code: 'custom',
+        path: ['API_CONNECTION_TIMEOUT_MS'],
+        message: `must exceed API_INFER_TIMEOUT_MS (${config.API_INFER_TIMEOUT_MS}): POST /v1/infer sends nothing while it waits`,
+      });
+    }
+  });
 export type ApiConfig = z.infer<typeof apiEnvSchema>;
 export const API_ENV_KEYS = envKeys(apiEnvSchema);
 

@@ -55,6 +55,11 @@ export class JobSubmitter {
     @Inject(ApiMetrics) private readonly metrics: ApiMetrics,
   ) {}
 
+  /** The largest image accepted (API_MAX_UPLOAD_BYTES): the form reader's file limit. */
+  get maxUploadBytes(): number {
+    return this.config.API_MAX_UPLOAD_BYTES;
+  }
+
   async submit(form: UploadForm, idempotencyKey: string | undefined): Promise<Submission> {
     const { model: reference } = form;
     if (!reference) throw new FathomError(ErrorCode.MissingField, 'The `model` field is missing. See GET /v1/models.', { field: 'model' });
@@ -162,30 +167,29 @@ export class JobSubmitter {
       submittedAt: now,
       traceId,
     } as InferenceJobData; // options were parsed with this task's schema above
-    // The depth check and the two writes go to Redis at once (one round trip's wait, not three); a
-    // full queue then takes the writes back before answering 503, so a refusal leaves nothing behind.
-    const depth = queue.getJobCountByTypes('waiting', 'prioritized', 'delayed', 'paused');
-    const record = { id: jobId, queue: model.queue, model: data.model, createdAt: now, filename, traceId };
-    const stored = inSpan(
-      'store input',
-      async () => {
-        await Promise.all([this.blobs.put(blobKey, form.image.bytes), this.records.create(record)]);
-      },
-      { 'fathom.job.id': jobId, 'fathom.image.bytes': image.bytes },
-    );
-    const [waiting] = await Promise.allSettled([depth, stored]);
-    if (waiting.status === 'fulfilled' && waiting.value >= this.config.API_MAX_QUEUE_DEPTH) {
-      await Promise.allSettled([this.blobs.delete(blobKey), this.records.delete(jobId)]);
+    // Admission first: a refused upload writes nothing to Redis (under overload, refused inputs
+    // written and taken back again were most of Redis's traffic). The limit is soft: submissions
+    // admitted at the same moment may each see the last free place.
+    const waiting = await queue
+      .getJobCountByTypes('waiting', 'prioritized', 'delayed', 'paused')
+      .catch((error: unknown) => Promise.reject(this.notQueued(error)));
+    if (waiting >= this.config.API_MAX_QUEUE_DEPTH) {
       throw new FathomError(
         ErrorCode.QueueFull,
-        `The queue for ${model.queue.replace(/^infer\./, '')} is full (${waiting.value} jobs waiting). Retry later.`,
+        `The queue for ${model.queue.replace(/^infer\./, '')} is full (${waiting} jobs waiting). Retry after the Retry-After seconds.`,
         undefined,
         this.config.API_RETRY_AFTER_SECONDS,
       );
     }
+    const record = { id: jobId, queue: model.queue, model: data.model, createdAt: now, filename, traceId };
     try {
-      await depth;
-      await stored;
+      await inSpan(
+        'store input',
+        async () => {
+          await Promise.all([this.blobs.put(blobKey, form.image.bytes), this.records.create(record)]);
+        },
+        { 'fathom.job.id': jobId, 'fathom.image.bytes': image.bytes },
+      );
       // With tracing on, BullMQ's producer span (a child of the request's) goes into the job for the worker.
       await queue.add(
         INFERENCE_JOB_NAME,
@@ -199,13 +203,7 @@ export class JobSubmitter {
     } catch (error) {
       // Not accepted, so leave nothing behind that would later read as "expired".
       await Promise.allSettled([this.blobs.delete(blobKey), this.records.delete(jobId)]);
-      throw new FathomError(
-        ErrorCode.ServiceUnavailable,
-        'The job could not be queued. Retry later.',
-        undefined,
-        this.config.API_RETRY_AFTER_SECONDS,
-        { cause: error },
-      );
+      throw this.notQueued(error);
     }
     this.reader.remember(record);
     this.metrics.jobSubmitted(model, jobModel.route, image);
@@ -222,6 +220,18 @@ export class JobSubmitter {
       height: image.height,
     });
     return traceId;
+  }
+
+  private notQueued(cause: unknown): FathomError {
+    return new FathomError(
+      ErrorCode.ServiceUnavailable,
+      'The job could not be queued. Retry later.',
+      undefined,
+      this.config.API_RETRY_AFTER_SECONDS,
+      {
+        cause,
+      },
+    );
   }
 }
 

@@ -28,9 +28,13 @@ export class JobsController {
   @ApiBody({ schema: UPLOAD_FORM_SCHEMA })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'The same key returns the same job.' })
   @ApiResponse({ status: 202, type: JobAcceptedDto, description: 'Accepted and queued.' })
-  @ApiResponse({ status: 400, type: ErrorBodyDto, description: 'A field is missing or invalid.' })
+  @ApiResponse({
+    status: 400,
+    type: ErrorBodyDto,
+    description: 'A field is missing or invalid, or the form has more fields or files than it takes (too_many_fields, too_many_files).',
+  })
   @ApiResponse({ status: 404, type: ErrorBodyDto, description: 'No worker serves that model.' })
-  @ApiResponse({ status: 413, type: ErrorBodyDto, description: 'Too many bytes or pixels.' })
+  @ApiResponse({ status: 413, type: ErrorBodyDto, description: 'Too many bytes (image_too_large, options_too_large) or pixels.' })
   @ApiResponse({ status: 415, type: ErrorBodyDto, description: 'Not an image we decode.' })
   @ApiResponse({ status: 503, type: ErrorBodyDto, description: 'The queue is full; see Retry-After.' })
   async submit(
@@ -47,6 +51,7 @@ export class JobsController {
   @Get(':id')
   @ApiOperation({ summary: "A job's state, progress, timings and result summary" })
   @ApiResponse({ status: 200, type: JobStatusDto })
+  @ApiResponse({ status: 400, type: ErrorBodyDto, description: 'Not a job id (invalid_job_id: longer than 100 characters).' })
   @ApiResponse({ status: 404, type: ErrorBodyDto })
   @ApiResponse({ status: 410, type: ErrorBodyDto, description: 'Expired after the retention period.' })
   async status(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<JobStatus> {

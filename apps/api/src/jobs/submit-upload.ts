@@ -14,7 +14,7 @@ export async function submitUpload(
   reply: FastifyReply,
   idempotencyKey: string | undefined,
 ): Promise<Submission> {
-  const submission = await submitter.submit(await readTracedUploadForm(request), idempotencyKey);
+  const submission = await submitter.submit(await readTracedUploadForm(request, submitter.maxUploadBytes), idempotencyKey);
   markUploadAccepted(request);
   setTraceIdHeader(reply, submission.traceId);
   return submission;

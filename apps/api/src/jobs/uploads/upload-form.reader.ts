@@ -13,18 +13,45 @@ export interface UploadForm {
 }
 
 const KNOWN_FIELDS = new Set(['model', 'options', 'variant']);
+const FIELD_LIST = 'image (file), model, variant, options (JSON)';
+
+/** The longest text field (`options` in practice): a longer one is refused, never cut. */
+export const MAX_FIELD_BYTES = 64 * 1024;
 
 /**
- * Reads the form with @fastify/multipart (limits set at registration: one file, bounded size).
+ * @fastify/multipart's limits for the upload form: what it takes and no more. Busboy stops at each
+ * and @fastify/multipart throws, except for fieldSize, where it cuts the value and flags it
+ * (`valueTruncated`): readUploadForm refuses those.
+ */
+export function uploadFormLimits(maxImageBytes: number) {
+  return {
+    fileSize: maxImageBytes,
+    files: 1,
+    fields: KNOWN_FIELDS.size,
+    parts: KNOWN_FIELDS.size + 1,
+    fieldSize: MAX_FIELD_BYTES,
+  };
+}
+
+/**
+ * Reads the form with @fastify/multipart (uploadFormLimits: one file, three fields, bounded sizes).
  * The file is buffered: it goes to the blob store whole, and sharp wants the whole header anyway.
  */
-export async function readUploadForm(request: FastifyRequest): Promise<UploadForm> {
+export async function readUploadForm(request: FastifyRequest, maxImageBytes: number): Promise<UploadForm> {
   if (!request.isMultipart()) {
     throw new FathomError(ErrorCode.InvalidRequest, 'Expected a multipart/form-data request with an `image` file and a `model` field.');
   }
+  try {
+    return await readParts(request, maxImageBytes);
+  } catch (error) {
+    throw limitError(error, maxImageBytes) ?? error;
+  }
+}
+
+async function readParts(request: FastifyRequest, maxImageBytes: number): Promise<UploadForm> {
   let image: UploadForm['image'] | undefined;
   const fields: Record<string, string> = {};
-  for await (const part of request.parts()) {
+  for await (const part of request.parts({ limits: uploadFormLimits(maxImageBytes) })) {
     if (part.type === 'file') {
       if (part.fieldname !== 'image' || image) {
         await part.toBuffer(); // drain it so the stream ends cleanly
@@ -35,22 +62,60 @@ export async function readUploadForm(request: FastifyRequest): Promise<UploadFor
       }
       image = { bytes: await part.toBuffer(), filename: part.filename || undefined };
     } else if (KNOWN_FIELDS.has(part.fieldname) && typeof part.value === 'string') {
+      if (part.valueTruncated) throw fieldTooLong(part.fieldname);
       fields[part.fieldname] = part.value;
     } else {
-      throw new FathomError(
-        ErrorCode.InvalidRequest,
-        `Unknown form field "${part.fieldname}". Fields: image (file), model, variant, options (JSON).`,
-      );
+      throw new FathomError(ErrorCode.InvalidRequest, `Unknown form field "${part.fieldname}". Fields: ${FIELD_LIST}.`);
     }
   }
   if (!image) throw new FathomError(ErrorCode.MissingField, 'The `image` file field is missing.', { field: 'image' });
   return { image, model: fields.model, options: fields.options, variant: fields.variant || undefined };
 }
 
+function fieldTooLong(field: string): FathomError {
+  if (field === 'options') {
+    return new FathomError(
+      ErrorCode.OptionsTooLarge,
+      `The \`options\` field is longer than ${MAX_FIELD_BYTES} bytes. Send only the options you change; ` +
+        "the model's defaults apply to the rest (GET /v1/models).",
+      { limitBytes: MAX_FIELD_BYTES },
+    );
+  }
+  return new FathomError(ErrorCode.InvalidRequest, `The \`${field}\` field is longer than ${MAX_FIELD_BYTES} bytes.`, {
+    field,
+    limitBytes: MAX_FIELD_BYTES,
+  });
+}
+
+/** @fastify/multipart's limit errors (`code` FST_*), as the form's own codes with what to send instead. */
+function limitError(error: unknown, maxImageBytes: number): FathomError | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  const { fields, files } = uploadFormLimits(maxImageBytes);
+  switch (code) {
+    case 'FST_FIELDS_LIMIT':
+    case 'FST_PARTS_LIMIT':
+      return new FathomError(
+        ErrorCode.TooManyFields,
+        `The form has more than ${fields} fields and ${files} file. Send only: ${FIELD_LIST}, each once.`,
+        { limitFields: fields, limitFiles: files },
+      );
+    case 'FST_FILES_LIMIT':
+      return new FathomError(ErrorCode.TooManyFiles, `The form has more than ${files} file. Send one image, in the \`image\` field.`, {
+        limitFiles: files,
+      });
+    case 'FST_REQ_FILE_TOO_LARGE':
+      return new FathomError(ErrorCode.ImageTooLarge, `The image is larger than ${maxImageBytes} bytes (the upload limit).`, {
+        limitBytes: maxImageBytes,
+      });
+    default:
+      return undefined;
+  }
+}
+
 /** readUploadForm in a `read upload` span: receiving the bytes is often the slowest part of a submission. */
-export function readTracedUploadForm(request: FastifyRequest): Promise<UploadForm> {
+export function readTracedUploadForm(request: FastifyRequest, maxImageBytes: number): Promise<UploadForm> {
   return inSpan('read upload', async (span) => {
-    const form = await readUploadForm(request);
+    const form = await readUploadForm(request, maxImageBytes);
     span.setAttribute('fathom.image.bytes', form.image.bytes.length);
     return form;
   });

@@ -1,11 +1,8 @@
 import { Queue } from 'bullmq';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import sharp from 'sharp';
 import { DEFAULT_KEY_PREFIX, inferenceQueueName, type JobAccepted } from '@fathom/contracts';
 import { recoveryBoundMs, type StallPolicy } from '@fathom/queue';
-import { buildSlowDepthModel, runOnnx, writeModel } from '@fathom/testing';
+import { buildSlowDepthModelLasting } from '@fathom/testing';
 import { depthModelsDir, FathomStack, nextEvent, submit, subscribe, type JobsSocket, type WorkerProcess } from './support/fathom-stack';
 import { parseExposition } from './support/prometheus-exposition';
 
@@ -19,23 +16,6 @@ const POLICY: StallPolicy = { lockDurationMs: 2000, stalledIntervalMs: 1000, max
  * plus one interval for the timers of a loaded machine (the check's own, the survivor's pick-up).
  */
 const RERUN_WITHIN_MS = recoveryBoundMs(POLICY) + POLICY.stalledIntervalMs;
-
-/**
- * The slow stand-in sized so one inference lasts about `targetMs` on this machine: timed at 200
- * layers (session creation included, so it errs long), then scaled.
- */
-async function slowModelLasting(targetMs: number): Promise<Buffer> {
-  const layers = 200;
-  const path = writeModel(
-    mkdtempSync(join(tmpdir(), 'fathom-slow-')),
-    'probe.onnx',
-    buildSlowDepthModel({ side: SIDE, matmulLayers: layers }),
-  );
-  const startedAt = Date.now();
-  await runOnnx(path, { pixel_values: { data: new Float32Array(3 * SIDE * SIDE), dims: [1, 3, SIDE, SIDE] } });
-  const msPerLayer = (Date.now() - startedAt) / layers;
-  return buildSlowDepthModel({ side: SIDE, matmulLayers: Math.ceil(targetMs / msPerLayer) });
-}
 
 describe('a worker killed mid-job: the job runs again on another, counted; one that keeps killing workers fails worker_lost', () => {
   let stack: FathomStack;
@@ -94,7 +74,7 @@ describe('a worker killed mid-job: the job runs again on another, counted; one t
     stack = await FathomStack.start();
     await stack.startApi();
     // The survivor's run must outlast a lock and a check, so that one not renewed would be taken for a stall.
-    modelsDir = depthModelsDir(await slowModelLasting(1.5 * recoveryBoundMs(POLICY)), MODEL);
+    modelsDir = depthModelsDir(await buildSlowDepthModelLasting({ side: SIDE, targetMs: 1.5 * recoveryBoundMs(POLICY) }), MODEL);
     queue = new Queue(inferenceQueueName(MODEL, '1.0.0'), { connection: { url: stack.redis.url }, prefix: DEFAULT_KEY_PREFIX });
     image = await sharp({ create: { width: SIDE, height: SIDE, channels: 3, background: { r: 90, g: 120, b: 150 } } })
       .png()

@@ -13,6 +13,7 @@ import { endToEndScenario } from './end-to-end.scenario';
 import { horizontalScalingScenario } from './horizontal-scaling.scenario';
 import { memoryScenario } from './memory.scenario';
 import { peerExpressScenario } from './peer-express.scenario';
+import { recoveryScenario } from './recovery.scenario';
 import type { BenchContext, ScenarioResult } from './scenario';
 import { serviceOverheadScenario } from './service-overhead.scenario';
 import { transformersDepthScenario } from './transformers-depth.scenario';
@@ -36,6 +37,7 @@ const SCENARIOS: Array<{
   { name: 'transformers-depth', run: (ctx, images) => transformersDepthScenario(ctx, images) },
   { name: 'horizontal-scaling', run: (ctx) => horizontalScalingScenario(ctx) },
   { name: 'memory', run: (ctx) => memoryScenario(ctx) },
+  { name: 'recovery', run: (ctx) => recoveryScenario(ctx) },
 ];
 
 const USAGE = `usage: npm run bench [-- [--quick] [--only ${SCENARIOS.map((s) => s.name).join(',')}]]`;

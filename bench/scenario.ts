@@ -1,7 +1,15 @@
 /** What every scenario prints as its one JSON line and adds to reports/bench/results.json. */
 export interface ScenarioResult {
   scenario:
-    'ceiling' | 'service-overhead' | 'end-to-end' | 'batching' | 'peer-express' | 'transformers-depth' | 'horizontal-scaling' | 'memory';
+    | 'ceiling'
+    | 'service-overhead'
+    | 'end-to-end'
+    | 'batching'
+    | 'peer-express'
+    | 'transformers-depth'
+    | 'horizontal-scaling'
+    | 'memory'
+    | 'recovery';
   model: string;
   /** Set when the model stands in for another: the report says so next to the figure. */
   standIn?: string;

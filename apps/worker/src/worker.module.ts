@@ -12,7 +12,15 @@ import { inferenceQueueName, type KnownModel, type ServedModel } from '@fathom/c
 import { specKey, type ModelSpec } from '@fathom/models';
 import { createRedisConnection, WorkerRegistry } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
-import { inferenceThreadInit, intraOpThreads, libuvThreads, sharpThreads, WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
+import {
+  inferenceThreadInit,
+  intraOpThreads,
+  libuvThreads,
+  sharpThreads,
+  stallPolicy,
+  WORKER_CONFIG,
+  type WorkerConfig,
+} from './config/worker.config';
 import { WorkerHeartbeat } from './heartbeat/worker-heartbeat';
 import { InferencePool, jobsInHand } from './inference/inference.pool';
 import { JobExecutionService } from './jobs/job-execution.service';
@@ -192,9 +200,20 @@ export class WorkerModule {
         },
         {
           provide: QueueConsumers,
-          inject: [InferenceProcessor],
-          useFactory: (processor: InferenceProcessor) =>
-            new QueueConsumers({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, tracing: runtime.tracing }, processor, logger),
+          inject: [InferenceProcessor, WorkerMetrics],
+          useFactory: (processor: InferenceProcessor, metrics: WorkerMetrics) =>
+            new QueueConsumers(
+              {
+                redisUrl: config.REDIS_URL,
+                prefix: config.REDIS_PREFIX,
+                tracing: runtime.tracing,
+                workerId: config.WORKER_ID,
+                stalls: stallPolicy(config),
+              },
+              processor,
+              metrics,
+              logger,
+            ),
         },
         {
           provide: WorkerHeartbeat,

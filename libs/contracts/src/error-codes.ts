@@ -51,6 +51,8 @@ export const ErrorCode = {
   // job failures reported by workers
   InputExpired: 'input_expired',
   InferenceFailed: 'inference_failed',
+  /** The job's worker died while running it (SIGKILL, out of memory) more times than WORKER_MAX_STALLED_COUNT allows. */
+  WorkerLost: 'worker_lost',
   Internal: 'internal_error',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -69,7 +69,13 @@ export const jobStatusSchema = z.object({
   }),
   timings: stageTimingsSchema.nullable(),
   executionProvider: executionProviderSchema.nullable(),
+  /**
+   * Runs of the job that ended: completed, failed (a retried failure counts), or lost because the
+   * worker running it died (those are counted in `stalls` too). 0 while the first run is going.
+   */
   attempts: z.number().int().nonnegative(),
+  /** Runs lost because the worker running the job died (SIGKILL, out of memory): the job ran again on another. */
+  stalls: z.number().int().nonnegative(),
   /** Find the job's trace in the trace backend, and its log lines, with this. */
   traceId: z.string().nullable(),
   result: resultViewSchema.nullable(),

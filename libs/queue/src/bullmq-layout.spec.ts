@@ -1,15 +1,18 @@
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startRedisServer, type RedisServerHandle } from '@fathom/testing';
 import { BullmqLayout } from './bullmq-layout';
 import { createRedisConnection } from './redis-connection';
+import { BULLMQ_STALLED_LIMIT_REASON, jobFailure, jobRuns, recoveryBoundMs, stallWorkerOptions } from './stalled-jobs';
 
 const PREFIX = 'pin';
 
 /**
- * Pins the parts of BullMQ's Redis layout that BullmqLayout reads, against the installed BullMQ and
- * a real redis-server. When this fails after a BullMQ upgrade, BullmqLayout needs updating: the
- * queue metrics, the event readers' start and the WebSocket push spans depend on it.
+ * Pins the parts of BullMQ's Redis layout that BullmqLayout reads, and what stalled-jobs.ts reads of
+ * BullMQ's stall handling (its counters and its failure reason), against the installed BullMQ and
+ * a real redis-server. When this fails after a BullMQ upgrade, BullmqLayout or stalled-jobs.ts
+ * needs updating: the queue metrics, the event readers' start, the WebSocket push spans and the
+ * status's `attempts`, `stalls` and `worker_lost` depend on them.
  */
 describe('BullMQ layout as BullmqLayout reads it', () => {
   let server: RedisServerHandle;
@@ -105,5 +108,94 @@ describe('BullMQ layout as BullmqLayout reads it', () => {
 
     await queue.drain(true);
     expect(await layout.oldestWaitingTimestamp(queue.name)).toBeNull();
+  });
+
+  describe("stalls, as BullMQ's Job API reports them and jobRuns / jobFailure read them", () => {
+    const policy = { lockDurationMs: 1000, stalledIntervalMs: 500, maxStalledCount: 1 };
+
+    /**
+     * A worker that takes a job and dies: it fetches by hand (no processor, so no lock renewal) and
+     * never finishes, and its lock runs out as a SIGKILLed worker's does.
+     */
+    async function takeAndDie(queue: Queue): Promise<string> {
+      const dying = new Worker(queue.name, null, { connection: { url: server.url }, prefix: PREFIX, ...stallWorkerOptions(policy) });
+      opened.push(dying);
+      const job = await dying.getNextJob('dying-token');
+      if (!job?.id) throw new Error('the dying worker took no job');
+      return job.id;
+    }
+
+    /** A live worker that counts the stalls its checks find, and runs (or fails) the jobs they put back. */
+    function liveWorker(queue: Queue, run: () => Promise<string>) {
+      const stalled: string[] = [];
+      const worker = new Worker(queue.name, run, { connection: { url: server.url }, prefix: PREFIX, ...stallWorkerOptions(policy) });
+      opened.push(worker);
+      worker.on('stalled', (jobId) => stalled.push(jobId));
+      return { worker, stalled };
+    }
+
+    it('counts a lost run in stalledCounter, not in attemptsMade, and the job runs again within lock + interval', async () => {
+      const queue = newQueue();
+      const events = new QueueEvents(queue.name, { connection: { url: server.url }, prefix: PREFIX });
+      opened.push(events);
+      await events.waitUntilReady();
+      await queue.add('infer', {}, { jobId: 'lost-once', attempts: 3 });
+      const lostAt = Date.now();
+      await takeAndDie(queue);
+      let rerunAt = 0;
+      const { stalled } = liveWorker(queue, async () => {
+        rerunAt = Date.now();
+        return 'done';
+      });
+      const job = (await queue.getJob('lost-once'))!;
+      await job.waitUntilFinished(events, 10 * recoveryBoundMs(policy));
+
+      expect(stalled).toEqual(['lost-once']);
+      expect(rerunAt - lostAt).toBeLessThanOrEqual(recoveryBoundMs(policy) + policy.stalledIntervalMs);
+      const done = (await queue.getJob('lost-once'))!;
+      expect({ attemptsMade: done.attemptsMade, stalledCounter: done.stalledCounter, attemptsStarted: done.attemptsStarted }).toEqual({
+        attemptsMade: 1,
+        stalledCounter: 1,
+        attemptsStarted: 2,
+      });
+      expect(jobRuns(done)).toEqual({ attempts: 2, stalls: 1 });
+    });
+
+    it('fails a job that lost its worker more than maxStalledCount times with its own reason, read as worker_lost', async () => {
+      const queue = newQueue();
+      const events = new QueueEvents(queue.name, { connection: { url: server.url }, prefix: PREFIX });
+      opened.push(events);
+      await events.waitUntilReady();
+      await queue.add('infer', {}, { jobId: 'lost-twice', attempts: 3 });
+      let taken = 0;
+      const secondRun = new Promise<void>((resolve) =>
+        events.on('active', ({ jobId }) => jobId === 'lost-twice' && ++taken === 2 && resolve()),
+      );
+      await takeAndDie(queue);
+      // The worker that finds the first stall takes the job again, and dies too (closed without
+      // finishing it, its lock left to run out): one stall more than maxStalledCount allows.
+      const checker = liveWorker(queue, () => new Promise(() => undefined));
+      await secondRun;
+      await checker.worker.close(true);
+      let ran = false;
+      const { stalled } = liveWorker(queue, async () => {
+        ran = true;
+        return 'done';
+      });
+      const job = (await queue.getJob('lost-twice'))!;
+      await expect(job.waitUntilFinished(events, 20 * recoveryBoundMs(policy))).rejects.toThrow(BULLMQ_STALLED_LIMIT_REASON);
+
+      expect(ran).toBe(false);
+      expect([...checker.stalled, ...stalled]).toEqual(['lost-twice', 'lost-twice']);
+      const failed = (await queue.getJob('lost-twice'))!;
+      expect({ failedReason: failed.failedReason, stalledCounter: failed.stalledCounter, attemptsMade: failed.attemptsMade }).toEqual({
+        failedReason: BULLMQ_STALLED_LIMIT_REASON,
+        stalledCounter: 2,
+        // BullMQ counts the failing itself as an attempt, though nothing ran.
+        attemptsMade: 1,
+      });
+      expect(jobRuns(failed)).toEqual({ attempts: 2, stalls: 2 });
+      expect(jobFailure(failed.failedReason, 2)).toEqual({ code: 'worker_lost', message: expect.stringContaining('died 2 times') });
+    });
   });
 });

@@ -6,3 +6,4 @@ export * from './worker-registry';
 export * from './inference-queue';
 export * from './rollout.store';
 export * from './bullmq-layout';
+export * from './stalled-jobs';

@@ -1,6 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onnx } from 'onnx-proto';
+import { runOnnx } from './onnx-run';
 
 /**
  * Tiny ONNX models written at test time, with the real models' tensor names, layouts and dynamic
@@ -67,6 +69,23 @@ export function buildSlowDepthModel(opts: { side: number; matmulLayers?: number 
     input: [valueInfo('pixel_values', ['batch_size', 3, 'height', 'width'])],
     output: [valueInfo('predicted_depth', ['batch_size', 'height', 'width'])],
   });
+}
+
+/**
+ * The slow stand-in sized so that one inference lasts about `targetMs` on this machine, whatever
+ * its speed: timed at 200 layers (session creation included, so it errs long), then scaled.
+ */
+export async function buildSlowDepthModelLasting(opts: { side: number; targetMs: number }): Promise<Buffer> {
+  const layers = 200;
+  const probe = writeModel(
+    mkdtempSync(join(tmpdir(), 'fathom-slow-')),
+    'probe.onnx',
+    buildSlowDepthModel({ side: opts.side, matmulLayers: layers }),
+  );
+  const startedAt = Date.now();
+  await runOnnx(probe, { pixel_values: { data: new Float32Array(3 * opts.side * opts.side), dims: [1, 3, opts.side, opts.side] } });
+  const msPerLayer = (Date.now() - startedAt) / layers;
+  return buildSlowDepthModel({ side: opts.side, matmulLayers: Math.ceil(opts.targetMs / msPerLayer) });
 }
 
 /** PP-OCR detector's signature; output = sigmoid(mean of the normalised channels), [N,1,H,W]. */

@@ -33,5 +33,6 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.ServiceUnavailable]: 503,
   [ErrorCode.InputExpired]: 410,
   [ErrorCode.InferenceFailed]: 500,
+  [ErrorCode.WorkerLost]: 500,
   [ErrorCode.Internal]: 500,
 };

@@ -6,7 +6,6 @@ import {
   ErrorCode,
   FathomError,
   jobProgressSchema,
-  parseFailureReason,
   parseInferenceResult,
   type Artifact,
   type InferenceJobData,
@@ -14,7 +13,7 @@ import {
   type JobState,
   type JobStatus,
 } from '@fathom/contracts';
-import { JobRecordStore, type JobRecord } from '@fathom/queue';
+import { jobFailure, jobRuns, JobRecordStore, type JobRecord } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { QueueRegistry } from '../infrastructure/queue.registry';
@@ -49,6 +48,7 @@ interface StatusParts {
   startedAt: number | undefined;
   finishedAt: number | undefined;
   attempts: number;
+  stalls: number;
   completed: InferenceResult | null;
   error: JobStatus['error'];
 }
@@ -65,6 +65,7 @@ function statusOf(record: JobRecord, parts: StatusParts): JobStatus {
     timings: parts.completed?.timings ?? null,
     executionProvider: parts.completed?.executionProvider ?? null,
     attempts: parts.attempts,
+    stalls: parts.stalls,
     traceId: record.traceId ?? null,
     result: parts.completed ? resultView(record.id, parts.completed) : null,
     error: parts.error,
@@ -179,14 +180,15 @@ export class JobReader {
 
   private toStatus(record: JobRecord, job: InferenceJob, state: JobState, completed: InferenceResult | null): JobStatus {
     const progress = jobProgressSchema.safeParse(job.progress);
+    const runs = jobRuns(job);
     return statusOf(record, {
       state,
       progress: state === 'completed' ? { stage: 'store', percent: 100 } : progress.success ? progress.data : null,
       startedAt: job.processedOn,
       finishedAt: state === 'completed' || state === 'failed' ? job.finishedOn : undefined,
-      attempts: job.attemptsMade,
+      ...runs,
       completed,
-      error: state === 'failed' ? parseFailureReason(job.failedReason) : null,
+      error: state === 'failed' ? jobFailure(job.failedReason, runs.stalls) : null,
     });
   }
 
@@ -197,6 +199,7 @@ export class JobReader {
       startedAt: undefined,
       finishedAt: record.cancelledAt,
       attempts: 0,
+      stalls: 0,
       completed: null,
       error: null,
     });

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { propagation, ROOT_CONTEXT, SpanKind, type Context } from '@opentelemetry/api';
 import type { QueueEvents } from 'bullmq';
-import { jobProgressSchema, parseFailureReason, parseInferenceResult, WsEvent, type JobServerEvents } from '@fathom/contracts';
-import { BullmqLayout, JobRecordStore } from '@fathom/queue';
+import { jobProgressSchema, parseInferenceResult, WsEvent, type JobFailure, type JobServerEvents } from '@fathom/contracts';
+import { BullmqLayout, isWorkerLost, jobFailure, jobRuns, JobRecordStore } from '@fathom/queue';
 import { tracer } from '@fathom/telemetry';
 import { TRACING, type TracingState } from '../common/tracing';
 import { QueueRegistry } from '../infrastructure/queue.registry';
@@ -50,8 +50,10 @@ export class JobEventsRelay implements OnModuleInit {
       else this.logger.error({ msg: 'completed job has a malformed result', jobId });
     });
     events.on('failed', ({ jobId, failedReason }) => {
-      if (this.heard(jobId, WsEvent.Failed))
-        this.pushTerminal(queue, jobId, WsEvent.Failed, failedEvent(jobId, parseFailureReason(failedReason)));
+      if (!this.heard(jobId, WsEvent.Failed)) return;
+      const push = (failure: JobFailure) => this.pushTerminal(queue, jobId, WsEvent.Failed, failedEvent(jobId, failure));
+      if (isWorkerLost(failedReason)) void this.workerLost(queue, jobId, failedReason).then(push);
+      else push(jobFailure(failedReason, undefined));
     });
     // Not counted as unheard: BullMQ also reports removals that are no cancellation, and telling them
     // apart costs a Redis read per event.
@@ -62,6 +64,18 @@ export class JobEventsRelay implements OnModuleInit {
         (error: Error) => this.logger.warn({ msg: 'could not read a removed job', jobId, error: error.message }),
       );
     });
+  }
+
+  /** A job failed for losing its worker too often: its message says how many times, which the event does not carry. */
+  private async workerLost(queue: string, jobId: string, failedReason: string): Promise<JobFailure> {
+    const job = await this.queues
+      .queue(queue)
+      .getJob(jobId)
+      .catch((error: Error) => {
+        this.logger.warn({ msg: 'could not read a failed job', jobId, error: error.message });
+        return undefined;
+      });
+    return jobFailure(failedReason, job ? jobRuns(job).stalls : undefined);
   }
 
   /**

@@ -1,4 +1,5 @@
-import { inferenceThreadInit, libuvThreads, loadWorkerConfig } from './worker.config';
+import { recoveryBoundMs, stallWorkerOptions } from '@fathom/queue';
+import { inferenceThreadInit, libuvThreads, loadWorkerConfig, stallPolicy } from './worker.config';
 import { libuvEnv, libuvThreadPoolSize } from './libuv.env';
 
 describe('worker metrics config', () => {
@@ -67,5 +68,24 @@ describe('worker heartbeat config', () => {
     expect(() => loadWorkerConfig({ ...base, WORKER_HEARTBEAT_MS: '15000' })).toThrow(
       /WORKER_HEARTBEAT_MS: must be shorter than WORKER_HEARTBEAT_TTL_MS.* \(got "15000"\)/,
     );
+  });
+});
+
+describe('recovering the jobs of a worker that died', () => {
+  const base = { REDIS_URL: 'redis://127.0.0.1:6379' };
+
+  it('holds locks for 10 s renewed every 5 s, checks every 5 s and allows one stall: a lost job runs again within 15 s', () => {
+    const policy = stallPolicy(loadWorkerConfig(base));
+    expect(policy).toEqual({ lockDurationMs: 10_000, stalledIntervalMs: 5_000, maxStalledCount: 1 });
+    expect(stallWorkerOptions(policy)).toEqual({ lockDuration: 10_000, lockRenewTime: 5_000, stalledInterval: 5_000, maxStalledCount: 1 });
+    expect(recoveryBoundMs(policy)).toBe(15_000);
+  });
+
+  it('takes other values, and refuses a check rarer than the lock lasts or a lock under a second, naming the variable', () => {
+    const env = { ...base, WORKER_LOCK_DURATION_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000', WORKER_MAX_STALLED_COUNT: '0' };
+    expect(stallPolicy(loadWorkerConfig(env))).toEqual({ lockDurationMs: 2000, stalledIntervalMs: 1000, maxStalledCount: 0 });
+    expect(() => loadWorkerConfig({ ...env, WORKER_STALLED_INTERVAL_MS: '3000' })).toThrow(/WORKER_STALLED_INTERVAL_MS/);
+    expect(() => loadWorkerConfig({ ...env, WORKER_LOCK_DURATION_MS: '500' })).toThrow(/WORKER_LOCK_DURATION_MS/);
+    expect(() => loadWorkerConfig({ ...env, WORKER_MAX_STALLED_COUNT: '-1' })).toThrow(/WORKER_MAX_STALLED_COUNT/);
   });
 });

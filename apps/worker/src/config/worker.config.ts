@@ -2,6 +2,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 import { envInt, envKeys, envList, envString, heartbeatEnv, imageLimitsEnv, loadConfig, modelCatalogEnv, serviceEnv } from '@fathom/config';
 import type { ModelSpec } from '@fathom/models';
+import type { StallPolicy } from '@fathom/queue';
 import type { ThreadInit } from '../inference/thread-protocol';
 import { DEFAULT_PNG_COMPRESSION_LEVEL } from '../imaging/png-encoding';
 import { LIBUV_DEFAULT_THREADPOOL_SIZE, libuvEnv } from './libuv.env';
@@ -35,6 +36,15 @@ const workerOwnEnv = z.object({
   WORKER_SHARP_THREADS: envInt(0, { min: 0, max: 256 }),
   /** zlib level of the PNG results, 0 (fastest, largest) to 9 (slowest, smallest). */
   WORKER_PNG_COMPRESSION_LEVEL: envInt(DEFAULT_PNG_COMPRESSION_LEVEL, { min: 0, max: 9 }),
+  /**
+   * A job's lock, renewed every half of it by the worker's main thread (inference runs on other
+   * threads, so a long inference keeps it): a worker that died loses its jobs after at most this.
+   */
+  WORKER_LOCK_DURATION_MS: envInt(10_000, { min: 1000, max: 600_000 }),
+  /** How often a live worker looks for jobs whose lock expired and puts them back in the queue. */
+  WORKER_STALLED_INTERVAL_MS: envInt(5_000, { min: 500, max: 600_000 }),
+  /** Times a job may lose its worker and run again; once more and it fails `worker_lost`. */
+  WORKER_MAX_STALLED_COUNT: envInt(1, { min: 0, max: 100 }),
   /** onnxruntime threads per session; default: the cores shared among the inference threads. */
   ORT_INTRA_OP_THREADS: envInt(0, { min: 0, max: 256 }),
   ORT_EXECUTION_PROVIDERS: providerList,
@@ -51,6 +61,11 @@ export const workerEnvSchema = serviceEnv
   .refine((env) => env.WORKER_HEARTBEAT_MS < env.WORKER_HEARTBEAT_TTL_MS, {
     path: ['WORKER_HEARTBEAT_MS'],
     message: 'must be shorter than WORKER_HEARTBEAT_TTL_MS, or the heartbeat expires between renewals',
+  })
+  // Checked more rarely than locks expire, a job that lost its worker could wait two intervals, not lock + one.
+  .refine((env) => env.WORKER_STALLED_INTERVAL_MS <= env.WORKER_LOCK_DURATION_MS, {
+    path: ['WORKER_STALLED_INTERVAL_MS'],
+    message: 'must not be longer than WORKER_LOCK_DURATION_MS, or a dead worker’s job waits up to two intervals',
   });
 export type WorkerConfig = z.infer<typeof workerEnvSchema>;
 export const WORKER_ENV_KEYS = envKeys(workerEnvSchema);
@@ -88,5 +103,14 @@ export function inferenceThreadInit(config: WorkerConfig, models: ModelSpec[]): 
     executionProviders: config.ORT_EXECUTION_PROVIDERS,
     maxPixels: config.IMAGE_MAX_PIXELS,
     png: { compressionLevel: config.WORKER_PNG_COMPRESSION_LEVEL },
+  };
+}
+
+/** How jobs of a worker that died are run again (or failed `worker_lost`). */
+export function stallPolicy(config: WorkerConfig): StallPolicy {
+  return {
+    lockDurationMs: config.WORKER_LOCK_DURATION_MS,
+    stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
+    maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
   };
 }

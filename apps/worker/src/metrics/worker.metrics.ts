@@ -50,6 +50,13 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  private readonly jobsStalled = new Counter({
+    name: 'fathom_jobs_stalled_total',
+    help: 'Runs lost because the worker running the job died (its lock expired), counted by the worker whose stalled check put the job back: each once for the cluster.',
+    labelNames: ['model', 'version', 'variant', 'task'] as const,
+    registers: [this.registry],
+  });
+
   private readonly jobDuration = new Histogram({
     name: 'fathom_job_duration_seconds',
     help: 'End to end, accepted by the API → completed by this worker (queue wait and retries included).',
@@ -155,6 +162,11 @@ export class WorkerMetrics {
     this.jobsCompleted.inc(labels);
     this.jobDuration.observe({ model, version, task }, totalSeconds);
     for (const stage of TIMED_STAGES) this.stageDuration.observe({ model, version, stage }, stageMs[stage] / 1000);
+  }
+
+  /** A job of this queue lost its worker (maybe another worker's) and was put back to run again, or to fail `worker_lost`. */
+  jobStalled(labels: ModelLabels): void {
+    this.jobsStalled.inc(labels);
   }
 
   jobFailed(labels: ModelLabels, code: ErrorCode, final: boolean): void {

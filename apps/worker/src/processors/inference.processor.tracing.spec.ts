@@ -143,8 +143,15 @@ describe('a job as spans: producer → consumer → one child span per stage, in
     const events = new QueueEvents(queueName, { connection, prefix: PREFIX });
     await events.waitUntilReady();
     const consumers = new QueueConsumers(
-      { redisUrl: redisServer.url, prefix: PREFIX, tracing },
+      {
+        redisUrl: redisServer.url,
+        prefix: PREFIX,
+        tracing,
+        workerId: 'worker-test',
+        stalls: { lockDurationMs: 10_000, stalledIntervalMs: 5_000, maxStalledCount: 1 },
+      },
       new InferenceProcessor(new JobExecutionService(pool, blobs, 'worker-test', logger, metrics), metrics, logger),
+      metrics,
       logger,
     );
     const served: ServedModel = {

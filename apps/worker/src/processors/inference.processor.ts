@@ -9,6 +9,7 @@ import {
   type InferenceJobData,
   type InferenceResult,
 } from '@fathom/contracts';
+import { jobRuns } from '@fathom/queue';
 import { JobExecutionService, type QueueModel } from '../jobs/job-execution.service';
 import { JobProgressReporter } from '../jobs/job-progress.reporter';
 import { JobStageTracker } from '../jobs/job-stage.tracker';
@@ -46,7 +47,8 @@ export class InferenceProcessor {
       return await this.execution.execute({
         data: parsed.data,
         model,
-        number: job.attemptsMade + 1,
+        // Runs lost with a dead worker count too, as in the job's status (they do not use up attempts).
+        number: jobRuns(job).attempts + 1,
         enqueuedAt: job.timestamp,
         takenAt,
         // A retry's due time is not kept by BullMQ (a promoted job's delay is reset to 0): first attempts only.

@@ -72,7 +72,18 @@ describe('the input lives until BullMQ has recorded that the job will not run ag
     );
     await pool.start();
     const processor = new InferenceProcessor(new JobExecutionService(pool, blobs, 'worker-test', logger, metrics), metrics, logger);
-    consumers = new QueueConsumers({ redisUrl: redisServer.url, prefix: PREFIX, tracing: false }, processor, logger);
+    consumers = new QueueConsumers(
+      {
+        redisUrl: redisServer.url,
+        prefix: PREFIX,
+        tracing: false,
+        workerId: 'worker-test',
+        stalls: { lockDurationMs: 10_000, stalledIntervalMs: 5_000, maxStalledCount: 1 },
+      },
+      processor,
+      metrics,
+      logger,
+    );
     consumers.start([served], () => 1);
     queue = createInferenceQueue(queueName, { url: redisServer.url }, PREFIX);
     events = new QueueEvents(queueName, { connection: { url: redisServer.url, maxRetriesPerRequest: null }, prefix: PREFIX });

@@ -1,14 +1,30 @@
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { InferenceJobData, InferenceResult, ServedModel } from '@fathom/contracts';
-import { createRedisConnection, inferenceQueueTelemetry } from '@fathom/queue';
+import { ErrorCode, type InferenceJobData, type InferenceResult, type ServedModel } from '@fathom/contracts';
+import { createRedisConnection, inferenceQueueTelemetry, isWorkerLost, stallWorkerOptions, type StallPolicy } from '@fathom/queue';
+import { modelLabels, type WorkerMetrics } from '../metrics/worker.metrics';
 import type { InferenceProcessor } from './inference.processor';
+
+export interface QueueConsumerOptions {
+  redisUrl: string;
+  prefix: string;
+  tracing: boolean;
+  /** Kept on each job this worker takes (BullMQ's `processedBy`). */
+  workerId: string;
+  /** How a dead worker's jobs are found and run again, or failed `worker_lost`; the same on every worker. */
+  stalls: StallPolicy;
+}
 
 /**
  * One BullMQ worker per served model queue, all feeding the same inference pool. When tracing,
  * BullMQ's telemetry makes each attempt a consumer span, child of the producer span whose context
  * the API's Queue put in the job; untraced, no telemetry at all (not even no-op spans).
+ *
+ * Locks are renewed from this (the main) thread while inference runs on the pool's threads, so a
+ * long inference keeps its job; only a worker that stops answering loses it. A stall is counted
+ * here by the one worker whose stalled check moved the job (BullMQ runs one check per queue per
+ * interval across all workers), so the cluster counts each stall once.
  */
 export class QueueConsumers {
   private readonly workers: Worker<InferenceJobData, InferenceResult>[] = [];
@@ -16,8 +32,9 @@ export class QueueConsumers {
   private readonly connections: Redis[] = [];
 
   constructor(
-    private readonly options: { redisUrl: string; prefix: string; tracing: boolean },
+    private readonly options: QueueConsumerOptions,
     private readonly processor: InferenceProcessor,
+    private readonly metrics: WorkerMetrics,
     private readonly logger: Logger,
   ) {}
 
@@ -32,14 +49,32 @@ export class QueueConsumers {
         connection,
         prefix: this.options.prefix,
         concurrency: concurrency(model),
+        // BullMQ also names its Redis connection after it, where whitespace is refused.
+        name: this.options.workerId.replace(/\s/g, '_'),
+        ...stallWorkerOptions(this.options.stalls),
         ...(telemetry ? { telemetry } : {}),
       });
+      const labels = modelLabels(model);
       worker.on('error', (error) => this.logger.error({ msg: 'queue consumer error', queue: model.queue, error: error.message }));
-      // BullMQ emits these once it has recorded the outcome: only then may the input go (JobExecutionService).
-      // A failure with a retry to come leaves finishedOn unset.
+      // BullMQ emits `completed` and `failed` once it has recorded the outcome: only then may the input
+      // go (JobExecutionService). A failure with a retry to come leaves finishedOn unset.
       worker.on('completed', (job) => void this.processor.ended(job));
-      worker.on('failed', (job) => {
+      worker.on('stalled', (jobId) => {
+        this.metrics.jobStalled(labels);
+        this.logger.warn({ msg: 'job stalled: its worker stopped renewing its lock; it runs again', jobId, queue: model.queue });
+      });
+      worker.on('failed', (job, error) => {
         if (job?.finishedOn) void this.processor.ended(job);
+        // The failure BullMQ itself gives a job over the stall limit, without calling the processor.
+        if (!isWorkerLost(error.message)) return;
+        this.metrics.jobFailed(labels, ErrorCode.WorkerLost, true);
+        this.logger.error({
+          msg: 'job failed: its workers died running it more often than allowed',
+          jobId: job?.id,
+          queue: model.queue,
+          stalls: job?.stalledCounter,
+          maxStalledCount: this.options.stalls.maxStalledCount,
+        });
       });
       this.workers.push(worker);
     }

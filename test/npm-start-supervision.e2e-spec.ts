@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -196,6 +196,34 @@ describe('npm start keeps its children running, and none outlives it', () => {
     }
   });
 
+  it('restarts a SIGKILLed API on the same port: a socket client reconnects, requests are served again', async () => {
+    const port = Number(env.PORT);
+    const api = startedPid(launcher, 'api');
+    const socket = io(`http://127.0.0.1:${port}${JOBS_NAMESPACE}`, {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnectionDelayMax: 500,
+    });
+    try {
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      const dropped = new Promise<void>((resolve) => socket.once('disconnect', () => resolve()));
+      process.kill(api, 'SIGKILL');
+      await dropped;
+      const back = new Promise<void>((resolve) => socket.once('connect', resolve));
+      const restart = JSON.parse(await launcher.waitForLine(/"msg":"the api stopped \(SIGKILL\); restarting"/, 10_000)) as LauncherLine;
+      expect(restart).toMatchObject({ process: 'api', pid: api, signal: 'SIGKILL', attempt: 1, delayMs: RESTART_DELAY_MS });
+      await back;
+      expect(startedPid(launcher, 'api')).not.toBe(api);
+      expect((await infer(port)).status).toBe(200);
+      const scrape = parseExposition(await (await fetch(metricsUrl)).text());
+      expect(scrape.samples.find((s) => s.name === 'fathom_launcher_restarts_total' && s.labels.process === 'api')?.value).toBe(1);
+    } catch (error) {
+      throw failWithOutput(launcher, error);
+    } finally {
+      socket.disconnect();
+    }
+  });
+
   it('SIGKILLed itself, leaves no child behind: each ends within START_STOP_GRACE_MS', async () => {
     const pids = familyPids(launcher);
     expect(pids.every(isRunning)).toBe(true);
@@ -207,8 +235,13 @@ describe('npm start keeps its children running, and none outlives it', () => {
   });
 });
 
-describe('SIGTERM to npm start', () => {
-  it('reaches the launcher, which stops the API and the worker, then redis-server, within the grace', async () => {
+describe('Ctrl-C or SIGTERM to npm start', () => {
+  const ctrlC = (npm: ChildProcess) => process.kill(-npm.pid!, 'SIGINT'); // a terminal signals the whole foreground group
+  const sigterm = (npm: ChildProcess) => npm.kill('SIGTERM'); // npm forwards it to the script
+  it.each([
+    ['Ctrl-C', ctrlC],
+    ['SIGTERM to npm', sigterm],
+  ])('%s reaches the launcher, which stops the API and the worker, then redis-server, within the grace', async (_, signal) => {
     // npm runs the start script with sh; the script must `exec` the launcher, or sh would take the
     // SIGTERM npm forwards and die, leaving the launcher behind. Run it through npm as it stands,
     // with the build step (which would rewrite dist/ under the other tests) left out.
@@ -224,7 +257,8 @@ describe('SIGTERM to npm start', () => {
       }),
     );
     const env = await launcherEnv();
-    const npm = spawn('npm', ['start'], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A process group of its own, as a shell gives a job: Ctrl-C reaches npm and the launcher, not the children.
+    const npm = spawn('npm', ['start'], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let output = '';
     npm.stdout.on('data', (d: Buffer) => (output += d.toString()));
     npm.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -243,7 +277,7 @@ describe('SIGTERM to npm start', () => {
       const pids = [launcherPid!, ...childPids(launcherPid!), startedPid(launcher, 'redis-server')];
       expect(pids).toHaveLength(5); // launcher, API, worker, redis-server's guard, redis-server
 
-      npm.kill('SIGTERM');
+      signal(npm);
       // API and worker stop in parallel, then redis-server: each bounded by the grace.
       let timer: NodeJS.Timeout | undefined;
       const code = await Promise.race([

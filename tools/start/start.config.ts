@@ -24,7 +24,7 @@ export const startEnvSchema = optionalRedisUrlEnv
     START_METRICS_HOST: envString('127.0.0.1'),
   })
   .refine((c) => c.START_RESTART_MAX_DELAY_MS >= c.START_RESTART_DELAY_MS, {
-    message: 'START_RESTART_MAX_DELAY_MS must be at least START_RESTART_DELAY_MS',
+    message: 'must be at least START_RESTART_DELAY_MS',
     path: ['START_RESTART_MAX_DELAY_MS'],
   });
 export type StartConfig = z.infer<typeof startEnvSchema>;

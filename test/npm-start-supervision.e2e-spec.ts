@@ -293,7 +293,7 @@ describe('Ctrl-C or SIGTERM to npm start', () => {
       expect(stops[2]).toBe('redis-server');
       expect(launcherLines(output).filter((l) => / was killed$/.test(l.msg))).toEqual([]);
     } catch (error) {
-      npm.kill('SIGKILL');
+      process.kill(-npm.pid!, 'SIGKILL'); // npm and the launcher; the children then end by themselves
       throw failWithOutput(launcher, error);
     }
   });

@@ -29,8 +29,6 @@ export class SupervisedProcess {
   private supervising = false;
   private stopping = false;
   private restartTimer?: NodeJS.Timeout;
-  /** Every pid this process has had, its guard's included. */
-  readonly pids: number[] = [];
 
   constructor(
     readonly name: ProcessName,
@@ -40,7 +38,7 @@ export class SupervisedProcess {
     private readonly hooks: SupervisorHooks,
   ) {}
 
-  /** Starts the process; resolves with the first child (and its program's pid). */
+  /** Starts the process; resolves once its program runs (redis-server: accepts connections). */
   async start(): Promise<Spawned> {
     const spawned = this.spawnChild();
     const startedAt = Date.now();
@@ -57,10 +55,8 @@ export class SupervisedProcess {
     });
     const current: NonNullable<typeof this.current> = { ...spawned, startedAt, exited };
     this.current = current;
-    if (spawned.child.pid !== undefined) this.pids.push(spawned.child.pid);
     const pid = await spawned.pid;
     current.programPid = pid;
-    if (pid !== spawned.child.pid) this.pids.push(pid);
     this.log.info({ msg: 'process started', process: this.name, pid, attempt: this.attempt });
     return spawned;
   }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -232,6 +232,10 @@ describe('npm start keeps its children running, and none outlives it', () => {
     // The API and the worker stop on their own when their channel to the launcher closes, killing
     // themselves at the grace; redis-server's guard does the same for redis-server.
     await waitUntilGone(pids, GRACE_MS);
+    // A launcher killed outright cannot delete its redis-server's folder; the test does.
+    const dataDir = /private redis-server at \S+ \(data in (\S+),/.exec(launcher.output())?.[1];
+    expect(dataDir).toBeDefined();
+    rmSync(dataDir!, { recursive: true, force: true });
   });
 });
 

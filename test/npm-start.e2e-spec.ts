@@ -51,6 +51,9 @@ describe('npm start pulls what it can, serves it, and says what is missing', () 
       MODELS_CACHE_DIR: join(dir, 'cache'),
       WORKER_BUILTIN_MODELS: 'false',
       LOG_LEVEL: 'warn',
+      // Free ports, not the defaults another test or a running Fathom may hold.
+      WORKER_METRICS_PORT: '0',
+      START_METRICS_PORT: '0',
     };
     const start = spawnNodeProcess(join(repoRoot(), 'dist/tools/start/start.js'), env, { inheritEnv: true });
     try {

@@ -32,8 +32,11 @@ export function parseExposition(text: string): Exposition {
   return { types, samples };
 }
 
-/** One table of docs/metrics.md ("API" or "Worker"): each fathom_ metric with its type and label names. */
-export function documentedMetrics(section: 'API' | 'Worker'): Map<string, { type: string; labels: string[] }> {
+/** The processes docs/metrics.md has a table for (`## API`, `## Worker`, `## Launcher`). */
+export type MetricsSection = 'API' | 'Worker' | 'Launcher';
+
+/** One table of docs/metrics.md: each fathom_ metric with its type and label names. */
+export function documentedMetrics(section: MetricsSection): Map<string, { type: string; labels: string[] }> {
   const doc = readFileSync(join(repoRoot(), 'docs/metrics.md'), 'utf8');
   const body = doc.split(new RegExp(`^## ${section}\\b.*$`, 'm'))[1]?.split(/^## /m)[0];
   if (body === undefined) throw new Error(`docs/metrics.md has no "## ${section}" section`);
@@ -60,7 +63,7 @@ export function documentedMetrics(section: 'API' | 'Worker'): Map<string, { type
  * docs/metrics.md as the checklist: every fathom_ metric a process serves is in its table with the
  * same type and label names, and every metric of the table is served.
  */
-export function expectServedAsDocumented(scrape: Exposition, section: 'API' | 'Worker'): void {
+export function expectServedAsDocumented(scrape: Exposition, section: MetricsSection): void {
   const documented = documentedMetrics(section);
   expect(documented.size).toBeGreaterThan(0);
   const served = [...scrape.types.keys()].filter((name) => name.startsWith('fathom_'));

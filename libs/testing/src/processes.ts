@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface NodeProcess {
@@ -58,4 +59,44 @@ export function spawnNodeProcess(script: string, env: Record<string, string>, op
       return Promise.race([exit, timeout]).finally(() => clearTimeout(timer));
     },
   };
+}
+
+/** Whether a process exists and is not a zombie (a zombie has exited; only its parent has not read its status). */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The pids whose parent is `pid`, from /proc (Linux). */
+export function childPids(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch {
+      // gone while we looked
+    }
+  }
+  return children;
+}
+
+/**
+ * Resolves once none of `pids` runs any more; rejects naming those still running after timeoutMs.
+ * Linux gives no event for the end of a process that is not our child, so this looks every 50 ms.
+ */
+export async function waitUntilGone(pids: number[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const running = pids.filter(isRunning);
+    if (running.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`still running after ${timeoutMs} ms: ${running.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

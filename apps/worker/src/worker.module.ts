@@ -10,7 +10,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { inferenceQueueName, type KnownModel, type ServedModel } from '@fathom/contracts';
 import { specKey, type ModelSpec } from '@fathom/models';
-import { createRedisConnection, WorkerRegistry } from '@fathom/queue';
+import { redisSettings } from '@fathom/config';
+import { createRedisConnection, RedisAvailability, WorkerRegistry } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
 import { inferenceThreadInit, intraOpThreads, libuvThreads, sharpThreads, WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
 import { WorkerHeartbeat } from './heartbeat/worker-heartbeat';
@@ -49,6 +50,7 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     @Inject(QueueConsumers) private readonly consumers: QueueConsumers,
     @Inject(WorkerHeartbeat) private readonly heartbeat: WorkerHeartbeat,
     @Inject(MetricsServer) private readonly metricsServer: MetricsServer,
+    @Inject(RedisAvailability) private readonly availability: RedisAvailability,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -109,6 +111,7 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     await this.heartbeat.withdraw().catch(() => undefined);
     await this.consumers.close();
     await this.pool.close();
+    this.availability.stop();
     await this.redis.quit().catch(() => this.redis.disconnect());
     await this.metricsServer.close();
     this.logger.info({ msg: 'worker stopped' });
@@ -143,7 +146,13 @@ export class WorkerModule {
         { provide: WORKER_CONFIG, useValue: config },
         { provide: MODEL_SELECTION, useValue: selection },
         { provide: LOGGER, useValue: logger },
-        { provide: REDIS, useFactory: () => createRedisConnection(config.REDIS_URL, 'commands') },
+        { provide: REDIS, useFactory: () => createRedisConnection(redisSettings(config), 'commands') },
+        {
+          // Probed as often as the heartbeat beats: a beat lost to an outage is re-sent as soon as Redis answers.
+          provide: RedisAvailability,
+          inject: [REDIS],
+          useFactory: (redis: Redis) => new RedisAvailability(redis, logger, Math.min(1_000, config.WORKER_HEARTBEAT_MS)).start(),
+        },
         {
           provide: BlobStore,
           inject: [REDIS],
@@ -192,19 +201,25 @@ export class WorkerModule {
         },
         {
           provide: QueueConsumers,
-          inject: [InferenceProcessor],
-          useFactory: (processor: InferenceProcessor) =>
-            new QueueConsumers({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, tracing: runtime.tracing }, processor, logger),
+          inject: [InferenceProcessor, RedisAvailability],
+          useFactory: (processor: InferenceProcessor, availability: RedisAvailability) =>
+            new QueueConsumers(
+              { redis: redisSettings(config), prefix: config.REDIS_PREFIX, tracing: runtime.tracing },
+              processor,
+              logger,
+              availability,
+            ),
         },
         {
           provide: WorkerHeartbeat,
-          inject: [REDIS],
-          useFactory: (redis: Redis) =>
+          inject: [REDIS, RedisAvailability],
+          useFactory: (redis: Redis, availability: RedisAvailability) =>
             new WorkerHeartbeat(
               new WorkerRegistry(redis, config.REDIS_PREFIX, config.WORKER_HEARTBEAT_TTL_MS),
               config.WORKER_ID,
               config.WORKER_HEARTBEAT_MS,
               logger,
+              availability,
             ),
         },
         WorkerLifecycle,

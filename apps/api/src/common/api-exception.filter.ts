@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, HttpException, Inject, Logger, type ExceptionFilt
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
 import { ErrorCode, FathomError, type ErrorBody } from '@fathom/contracts';
+import { asStoreUnavailable } from '@fathom/queue';
 import { ApiMetrics } from '../metrics/api-metrics';
 import { wasUploadAccepted } from './accepted-uploads';
 import { ERROR_STATUS } from './error-status';
@@ -43,6 +44,9 @@ export interface MappedError {
 
 /** Turns anything thrown into the public error shape; unknown errors never leak their text. */
 export function mapError(error: unknown): MappedError {
+  // Any Redis failure (ioredis', BullMQ's, or wrapped in a FathomError) is 503 store_unavailable.
+  const storeError = asStoreUnavailable(error);
+  if (storeError && storeError !== error) return mapError(storeError);
   if (error instanceof FathomError) {
     const body: ErrorBody = { error: { code: error.code, message: error.message } };
     if (error.details !== undefined) body.error.details = error.details;

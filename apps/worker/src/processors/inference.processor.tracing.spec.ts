@@ -21,6 +21,7 @@ import sharp from 'sharp';
 import { INFERENCE_JOB_NAME, inferenceQueueName, type InferenceJobData, type InferenceResult, type ServedModel } from '@fathom/contracts';
 import { modelManifestSchema, specsFromManifest } from '@fathom/models';
 import { BlobStore } from '@fathom/storage';
+import { DEFAULT_REDIS_TIMEOUTS, RedisAvailability } from '@fathom/queue';
 import { loggerOptions, activeTraceId, newTraceId } from '@fathom/telemetry';
 import { buildDepthStandInModel, startRedisServer, type RedisServerHandle } from '@fathom/testing';
 import { InferencePool } from '../inference/inference.pool';
@@ -143,9 +144,10 @@ describe('a job as spans: producer → consumer → one child span per stage, in
     const events = new QueueEvents(queueName, { connection, prefix: PREFIX });
     await events.waitUntilReady();
     const consumers = new QueueConsumers(
-      { redisUrl: redisServer.url, prefix: PREFIX, tracing },
+      { redis: { url: redisServer.url, ...DEFAULT_REDIS_TIMEOUTS }, prefix: PREFIX, tracing },
       new InferenceProcessor(new JobExecutionService(pool, blobs, 'worker-test', logger, metrics), metrics, logger),
       logger,
+      new RedisAvailability(redis, logger, 1_000),
     );
     const served: ServedModel = {
       name: spec!.name,

@@ -2,7 +2,7 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { InferenceJobData, InferenceResult, ServedModel } from '@fathom/contracts';
-import { createRedisConnection, inferenceQueueTelemetry } from '@fathom/queue';
+import { createRedisConnection, inferenceQueueTelemetry, type RedisAvailability, type RedisSettings } from '@fathom/queue';
 import type { InferenceProcessor } from './inference.processor';
 
 /**
@@ -16,9 +16,10 @@ export class QueueConsumers {
   private readonly connections: Redis[] = [];
 
   constructor(
-    private readonly options: { redisUrl: string; prefix: string; tracing: boolean },
+    private readonly options: { redis: RedisSettings; prefix: string; tracing: boolean },
     private readonly processor: InferenceProcessor,
     private readonly logger: Logger,
+    private readonly availability: RedisAvailability,
   ) {}
 
   /** `concurrency`: the jobs a model's consumer holds at once. */
@@ -26,7 +27,7 @@ export class QueueConsumers {
     // The same tracer as the API's queue, so producer and consumer spans meet in one trace.
     const telemetry = this.options.tracing ? inferenceQueueTelemetry() : undefined;
     for (const model of models) {
-      const connection = createRedisConnection(this.options.redisUrl, 'blocking');
+      const connection = this.availability.watch(createRedisConnection(this.options.redis, 'blocking'), `consumer ${model.queue}`);
       this.connections.push(connection);
       const worker = new Worker<InferenceJobData, InferenceResult>(model.queue, (job) => this.processor.process(job, model), {
         connection,
@@ -34,7 +35,12 @@ export class QueueConsumers {
         concurrency: concurrency(model),
         ...(telemetry ? { telemetry } : {}),
       });
-      worker.on('error', (error) => this.logger.error({ msg: 'queue consumer error', queue: model.queue, error: error.message }));
+      // BullMQ reports the errors of the connections it made (its blocking one) here: a lost
+      // connection is logged once, by RedisAvailability, not once per reconnect attempt.
+      worker.on('error', (error) => {
+        if (!this.availability.failed(error, `consumer ${model.queue}`))
+          this.logger.error({ msg: 'queue consumer error', queue: model.queue, error: error.message });
+      });
       this.workers.push(worker);
     }
   }

@@ -97,7 +97,9 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const mapped = mapError(error);
     // Every refusal of an upload becomes a response here, and only here.
     if (isUploadRoute(request) && !wasUploadAccepted(request)) this.metrics.uploadRejected(mapped.body.error.code);
-    if (mapped.status >= 500 && !(error instanceof FathomError)) this.logger.error(error);
+    // A Redis outage is logged once, by RedisAvailability, not once per refused request.
+    if (mapped.status >= 500 && !(error instanceof FathomError) && mapped.body.error.code !== ErrorCode.StoreUnavailable)
+      this.logger.error(error);
     if (mapped.retryAfterSeconds !== undefined) void reply.header('Retry-After', String(mapped.retryAfterSeconds));
     void reply.status(mapped.status).header('Content-Type', 'application/json; charset=utf-8').send(mapped.body);
   }

@@ -24,6 +24,8 @@ export class RedisAvailability {
   private timer: NodeJS.Timeout | undefined;
   private probing = false;
   private readonly restoredListeners: (() => void)[] = [];
+  /** Command connections that stop queueing commands while Redis is known to be unavailable. */
+  private readonly failFast: Redis[] = [];
 
   constructor(
     private readonly probe: Redis,
@@ -31,7 +33,7 @@ export class RedisAvailability {
     private readonly probeIntervalMs: number,
     private readonly now: () => number = Date.now,
   ) {
-    this.watch(probe, 'probe');
+    this.watch(probe, 'probe', { failFast: true });
   }
 
   get available(): boolean {
@@ -54,8 +56,18 @@ export class RedisAvailability {
     this.timer = undefined;
   }
 
-  /** Listens to a connection's errors (so ioredis never prints them unhandled) and reconnects. */
-  watch(connection: Redis, name = connection.options.connectionName ?? 'redis'): Redis {
+  /**
+   * Listens to a connection's errors (so ioredis never prints them unhandled) and reconnects.
+   * `failFast` (command connections only, never BullMQ's blocking ones): while Redis is known to
+   * be unavailable and the connection is down, a command fails at once instead of waiting in
+   * ioredis' offline queue for REDIS_COMMAND_TIMEOUT_MS (a stopped but connected Redis still
+   * takes the timeout: ioredis cannot tell it from a slow one).
+   */
+  watch(connection: Redis, name = connection.options.connectionName ?? 'redis', opts: { failFast?: boolean } = {}): Redis {
+    if (opts.failFast) {
+      this.failFast.push(connection);
+      connection.options.enableOfflineQueue = this.available;
+    }
     connection.on('error', (error: Error) => {
       if (!this.failed(error, name)) this.log.warn({ msg: 'redis connection error', connection: name, error: error.message });
     });
@@ -73,6 +85,7 @@ export class RedisAvailability {
     if (!isStoreUnavailableError(error)) return false;
     if (this.unavailableSince === null) {
       this.unavailableSince = this.now();
+      for (const connection of this.failFast) connection.options.enableOfflineQueue = false;
       this.log.warn({ msg: 'redis unavailable', connection, error: error instanceof Error ? error.message : String(error) });
     }
     return true;
@@ -85,6 +98,7 @@ export class RedisAvailability {
     const downMs = now - this.unavailableSince;
     this.unavailableSince = null;
     this.lastCameBack = now;
+    for (const connection of this.failFast) connection.options.enableOfflineQueue = true;
     this.log.info({ msg: 'redis available again', downMs });
     for (const listener of this.restoredListeners) listener();
   }

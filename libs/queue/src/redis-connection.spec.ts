@@ -112,6 +112,10 @@ describe('Redis connections under trouble', () => {
     expect(isStoreUnavailableError(error)).toBe(true);
     expect(ms).toBeLessThan(2 * COMMAND_TIMEOUT_MS);
     await logged(log, availability, 'redis unavailable', 5_000);
+    // Known to be down: a command no longer waits in the offline queue for the timeout.
+    const known = await failure(redis.get('kept'));
+    expect(isStoreUnavailableError(known.error)).toBe(true);
+    expect(known.ms).toBeLessThan(COMMAND_TIMEOUT_MS / 4);
 
     await server.start();
     await logged(log, availability, 'redis available again', 10_000);

@@ -38,6 +38,8 @@ export class QueueRegistry implements OnApplicationShutdown {
     if (!queue) {
       this.connection ??= this.availability.watch(
         createRedisConnection(redisSettings(this.config), 'commands', { enableAutoPipelining: false, connectionName: 'fathom-queues' }),
+        'fathom-queues',
+        { failFast: true },
       );
       queue = createInferenceQueue(name, this.connection, this.config.REDIS_PREFIX, { tracing: this.tracing.enabled });
       this.queues.set(name, queue);

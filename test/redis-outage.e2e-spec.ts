@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import type { JobAccepted } from '@fathom/contracts';
-import type { NodeProcess } from '@fathom/testing';
+import { selfSignedCertificate, type NodeProcess } from '@fathom/testing';
 import { depthModelsDir, FathomStack, NULL_MODEL_INPUT, submit, type ApiInstance } from './support/fathom-stack';
 
 /** Short enough that an outage several times longer stays a few seconds. */
@@ -156,6 +156,8 @@ describe('Redis trouble: answers 503 store_unavailable fast, recovers at once, l
     await stack.redis.start();
     worker.kill('SIGCONT');
     await linesPrinted(api.process, /"msg":"redis available again"/, recoveries + 1, 10 * COMMAND_TIMEOUT_MS);
+    // The worker re-announces itself as soon as it reaches Redis again, without waiting for its next beat.
+    await worker.waitForLine(/"msg":"heartbeat: re-announcing after the Redis outage"/, 10 * COMMAND_TIMEOUT_MS);
     const after = await accept();
     const ends = await Promise.all([...queued, after].map((job) => stack.jobEnd(job.id)));
     expect(ends.map((s) => s.state)).toEqual(['completed', 'completed', 'completed', 'completed']);
@@ -219,5 +221,29 @@ describe('Redis with a password: AUTH works, and a wrong password is never print
     const message = (api as Error).message;
     expect(message).toMatch(/REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL/);
     expect(message).not.toContain(WRONG);
+  });
+});
+
+describe('Redis over TLS (rediss://) with a private CA', () => {
+  const tls = selfSignedCertificate();
+  let stack: FathomStack;
+
+  beforeAll(async () => {
+    stack = await FathomStack.start({ redis: { tls } });
+  });
+
+  afterAll(() => stack.stop());
+
+  it('the API and the worker reach a TLS-only redis-server, checking its certificate against REDIS_TLS_CA_FILE', async () => {
+    expect(stack.redis.url).toMatch(/^rediss:\/\//);
+    const env = { REDIS_TLS_CA_FILE: tls.caFile };
+    const api = await stack.startApi(env);
+    await stack.startWorker({ ...env, MODELS_DIR: depthModelsDir(undefined, MODEL, NULL_MODEL_INPUT), WORKER_BUILTIN_MODELS: 'false' });
+    const image = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#123' } })
+      .png()
+      .toBuffer();
+    const response = await submit(api, { image, model: MODEL });
+    expect(response.status).toBe(202);
+    expect((await stack.jobEnd(((await response.json()) as JobAccepted).id)).state).toBe('completed');
   });
 });

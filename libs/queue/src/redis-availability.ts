@@ -23,6 +23,7 @@ export class RedisAvailability {
   private lastCameBack = 0;
   private timer: NodeJS.Timeout | undefined;
   private probing = false;
+  private stopped = false;
   private readonly restoredListeners: (() => void)[] = [];
   /** Command connections that stop queueing commands while Redis is known to be unavailable. */
   private readonly failFast: Redis[] = [];
@@ -34,6 +35,11 @@ export class RedisAvailability {
     private readonly now: () => number = Date.now,
   ) {
     this.watch(probe, 'probe', { failFast: true });
+    // A lost connection is an outage even when nothing failed yet (Redis restarted between two
+    // commands): it may have come back without its data, so `onRestored` must run on reconnect.
+    probe.on('close', () => {
+      if (!this.stopped) this.failed(new Error('Connection is closed.'), 'probe');
+    });
   }
 
   get available(): boolean {
@@ -51,7 +57,9 @@ export class RedisAvailability {
     return this;
   }
 
+  /** Stops probing; the connections' closing from now on (shutdown) is not an outage. */
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
   }

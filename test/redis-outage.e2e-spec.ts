@@ -110,7 +110,7 @@ describe('Redis trouble: answers 503 store_unavailable fast, recovers at once, l
     for (const [route, answer] of Object.entries(answers)) {
       expect({ route, status: answer.status }).toEqual({ route, status: 503 });
       expect(answer.ms).toBeLessThan(ANSWER_BOUND_MS);
-      if (route === 'readyz') continue; // terminus' own body; 503 is what a load balancer reads
+      if (route === 'readyz') continue; // terminus' failure (the log says which check); 503 is what a load balancer reads
       expect({ route, code: answer.code, retryAfter: answer.retryAfter }).toEqual({ route, code: 'store_unavailable', retryAfter: '1' });
     }
   }

@@ -10,7 +10,14 @@ import {
   type JobState,
   type JobStatus,
 } from '@fathom/contracts';
-import { buildDepthStandInModel, repoRoot, spawnNodeProcess, startRedisServer, type RedisServerHandle } from '@fathom/testing';
+import {
+  buildDepthStandInModel,
+  repoRoot,
+  spawnNodeProcess,
+  startRedisServer,
+  type RedisServerHandle,
+  type RedisServerOptions,
+} from '@fathom/testing';
 
 export type JobsSocket = Socket<JobServerEvents, JobClientEvents>;
 export type WorkerProcess = ReturnType<typeof spawnNodeProcess>;
@@ -32,8 +39,9 @@ export class FathomStack {
 
   private constructor(readonly redis: RedisServerHandle) {}
 
-  static async start(): Promise<FathomStack> {
-    return new FathomStack(await startRedisServer());
+  /** `redis`: the private redis-server's options (AOF, a password, TLS). */
+  static async start(opts: { redis?: RedisServerOptions } = {}): Promise<FathomStack> {
+    return new FathomStack(await startRedisServer(opts.redis));
   }
 
   get api(): ApiInstance {

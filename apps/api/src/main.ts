@@ -1,10 +1,12 @@
 import { tracing } from './instrumentation';
 import 'reflect-metadata';
-import { ConfigError } from '@fathom/config';
+import { inspect } from 'node:util';
+import { ConfigError, redactCrashLogs, redactSecrets } from '@fathom/config';
 import { closeApiApp, createApiApp, listen } from './api.bootstrap';
 import { loadApiConfig } from './config/api.config';
 
 async function main(): Promise<void> {
+  redactCrashLogs();
   const config = loadApiConfig();
   const app = await createApiApp(config, { enabled: tracing.enabled });
   const url = await listen(app, config);
@@ -28,7 +30,8 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (error: unknown) => {
-  console.error(error instanceof ConfigError ? error.message : error);
+  // Secrets never reach the crash log (an ioredis error carries its command's arguments).
+  console.error(redactSecrets(error instanceof ConfigError ? error.message : inspect(error)));
   await tracing.shutdown().catch(() => undefined);
   process.exit(1);
 });

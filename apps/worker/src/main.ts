@@ -2,7 +2,8 @@ import './libuv-threads';
 import { tracing } from './instrumentation';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { ConfigError } from '@fathom/config';
+import { inspect } from 'node:util';
+import { ConfigError, redactCrashLogs, redactSecrets } from '@fathom/config';
 import { defaultCacheDir, inspectWeights, loadCatalog, ModelCatalogError, specKey } from '@fathom/models';
 import { createLogger, PinoNestLogger } from '@fathom/telemetry';
 import { loadWorkerConfig } from './config/worker.config';
@@ -12,6 +13,7 @@ import { selectModels } from './models/model-selection';
 import { WorkerModule } from './worker.module';
 
 async function main(): Promise<void> {
+  redactCrashLogs();
   const config = loadWorkerConfig();
   const logger = createLogger('fathom-worker', config.LOG_LEVEL).child({ workerId: config.WORKER_ID });
   const cacheDir = defaultCacheDir(config); // the same folder `npm run models` and `npm start` use
@@ -62,7 +64,9 @@ main().catch((error: unknown) => {
     error instanceof ModelCatalogError ||
     error instanceof ModelLoadError ||
     error instanceof MetricsListenError;
-  // A ConfigError's message already starts with the service's name.
-  console.error(error instanceof ConfigError ? error.message : known ? `fathom-worker: ${error.message}` : error);
+  // A ConfigError's message already starts with the service's name. Secrets never reach the
+  // crash log: an ioredis error carries its command (AUTH's password among its arguments).
+  const text = error instanceof ConfigError ? error.message : known ? `fathom-worker: ${error.message}` : inspect(error);
+  console.error(redactSecrets(text));
   exitAfterFlush(1);
 });

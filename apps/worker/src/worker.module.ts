@@ -10,7 +10,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { inferenceQueueName, type KnownModel, type ServedModel } from '@fathom/contracts';
 import { specKey, type ModelSpec } from '@fathom/models';
-import { createRedisConnection, WorkerRegistry } from '@fathom/queue';
+import { redisSettings } from '@fathom/config';
+import { createRedisConnection, RedisAvailability, WorkerRegistry } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
 import {
   inferenceThreadInit,
@@ -57,6 +58,7 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     @Inject(QueueConsumers) private readonly consumers: QueueConsumers,
     @Inject(WorkerHeartbeat) private readonly heartbeat: WorkerHeartbeat,
     @Inject(MetricsServer) private readonly metricsServer: MetricsServer,
+    @Inject(RedisAvailability) private readonly availability: RedisAvailability,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -117,6 +119,7 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     await this.heartbeat.withdraw().catch(() => undefined);
     await this.consumers.close();
     await this.pool.close();
+    this.availability.stop();
     await this.redis.quit().catch(() => this.redis.disconnect());
     await this.metricsServer.close();
     this.logger.info({ msg: 'worker stopped' });
@@ -151,7 +154,13 @@ export class WorkerModule {
         { provide: WORKER_CONFIG, useValue: config },
         { provide: MODEL_SELECTION, useValue: selection },
         { provide: LOGGER, useValue: logger },
-        { provide: REDIS, useFactory: () => createRedisConnection(config.REDIS_URL, 'commands') },
+        { provide: REDIS, useFactory: () => createRedisConnection(redisSettings(config), 'commands') },
+        {
+          // Probed as often as the heartbeat beats: a beat lost to an outage is re-sent as soon as Redis answers.
+          provide: RedisAvailability,
+          inject: [REDIS],
+          useFactory: (redis: Redis) => new RedisAvailability(redis, logger, Math.min(1_000, config.WORKER_HEARTBEAT_MS)).start(),
+        },
         {
           provide: BlobStore,
           inject: [REDIS],
@@ -200,11 +209,11 @@ export class WorkerModule {
         },
         {
           provide: QueueConsumers,
-          inject: [InferenceProcessor, WorkerMetrics],
-          useFactory: (processor: InferenceProcessor, metrics: WorkerMetrics) =>
+          inject: [InferenceProcessor, WorkerMetrics, RedisAvailability],
+          useFactory: (processor: InferenceProcessor, metrics: WorkerMetrics, availability: RedisAvailability) =>
             new QueueConsumers(
               {
-                redisUrl: config.REDIS_URL,
+                redis: redisSettings(config),
                 prefix: config.REDIS_PREFIX,
                 tracing: runtime.tracing,
                 workerId: config.WORKER_ID,
@@ -213,17 +222,19 @@ export class WorkerModule {
               processor,
               metrics,
               logger,
+              availability,
             ),
         },
         {
           provide: WorkerHeartbeat,
-          inject: [REDIS],
-          useFactory: (redis: Redis) =>
+          inject: [REDIS, RedisAvailability],
+          useFactory: (redis: Redis, availability: RedisAvailability) =>
             new WorkerHeartbeat(
               new WorkerRegistry(redis, config.REDIS_PREFIX, config.WORKER_HEARTBEAT_TTL_MS),
               config.WORKER_ID,
               config.WORKER_HEARTBEAT_MS,
               logger,
+              availability,
             ),
         },
         WorkerLifecycle,

@@ -21,7 +21,32 @@ export const redisEnv = z.object({
       .regex(/^[a-zA-Z0-9_-]+$/)
       .default(DEFAULT_KEY_PREFIX),
   ),
+  /**
+   * How long one Redis command may wait for its answer (and a command queued while the connection
+   * is down, for the connection): a request touching a stopped Redis fails with 503
+   * store_unavailable after this, never hangs. Not applied to BullMQ's blocking reads.
+   */
+  REDIS_COMMAND_TIMEOUT_MS: envInt(2_000, { min: 50, max: 60_000 }),
+  /** How long opening a connection (TCP, TLS, AUTH) may take before it is retried. */
+  REDIS_CONNECT_TIMEOUT_MS: envInt(5_000, { min: 100, max: 60_000 }),
+  /** PEM file of the certificate authority a `rediss://` server's certificate is checked against (unset: Node's). */
+  REDIS_TLS_CA_FILE: envOptionalString(),
 });
+
+/** How a process connects to Redis (libs/queue's createRedisConnection takes it). */
+export function redisSettings(env: z.infer<typeof redisEnv>): {
+  url: string;
+  commandTimeoutMs: number;
+  connectTimeoutMs: number;
+  tlsCaFile?: string;
+} {
+  return {
+    url: env.REDIS_URL,
+    commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+    connectTimeoutMs: env.REDIS_CONNECT_TIMEOUT_MS,
+    ...(env.REDIS_TLS_CA_FILE ? { tlsCaFile: env.REDIS_TLS_CA_FILE } : {}),
+  };
+}
 
 /** `npm start` starts a private redis-server when REDIS_URL is unset. */
 export const optionalRedisUrlEnv = z.object({ REDIS_URL: z.preprocess(unsetIfEmpty, redisUrl.optional()) });

@@ -48,6 +48,8 @@ export const ErrorCode = {
   // capacity
   QueueFull: 'queue_full',
   ServiceUnavailable: 'service_unavailable',
+  /** Redis (queues, job records, blobs) did not answer in time or could not be reached; retry later. */
+  StoreUnavailable: 'store_unavailable',
   // job failures reported by workers
   InputExpired: 'input_expired',
   InferenceFailed: 'inference_failed',

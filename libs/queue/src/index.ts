@@ -1,4 +1,6 @@
 export * from './redis-connection';
+export * from './redis-availability';
+export * from './store-errors';
 export * from './redis-keys';
 export * from './job-record.store';
 export * from './idempotency.store';

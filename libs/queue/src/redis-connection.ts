@@ -1,19 +1,68 @@
+import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 
+/** How a process reaches Redis: @fathom/config's redisSettings builds it from the REDIS_* variables. */
+export interface RedisSettings {
+  /** `redis://[:password@]host:port[/db]` or `rediss://` (TLS). */
+  url: string;
+  commandTimeoutMs: number;
+  connectTimeoutMs: number;
+  /** PEM file of the CA that signed a `rediss://` server's certificate. */
+  tlsCaFile?: string;
+}
+
+/** Defaults for tests and tools that only have a URL (the config's defaults). */
+export const DEFAULT_REDIS_TIMEOUTS = { commandTimeoutMs: 2_000, connectTimeoutMs: 5_000 } as const;
+
+/** Reconnect attempts back off 50 ms, 100 ms, … up to this: Redis is used again within ~1 s of coming back. */
+export const MAX_RECONNECT_DELAY_MS = 1_000;
+
+export type RedisRole = 'commands' | 'blocking';
+
 /**
- * ioredis connections for Fathom. BullMQ's blocking clients (Worker, QueueEvents) need
- * `maxRetriesPerRequest: null`; plain command clients fail fast instead so an HTTP request
- * does not hang while Redis is down. Command clients pipeline automatically: what concurrent
- * requests send in the same turn of the event loop goes out in one write, not one per command
- * (order on the connection is kept; never on a blocking client, where a BZPOPMIN would hold the
- * commands behind it).
+ * ioredis connections for Fathom.
+ *
+ * - `commands`: every command has REDIS_COMMAND_TIMEOUT_MS to answer, including one queued while
+ *   the connection is down (ioredis arms the timer when the command is sent, queued or not) and
+ *   one sent to a Redis that is stopped but still connected (SIGSTOP: no reconnect ever happens).
+ *   A queued command is also given up after one failed reconnect (`maxRetriesPerRequest: 1`), so
+ *   a refused connection fails fast. Command clients pipeline automatically: what concurrent
+ *   requests send in the same turn of the event loop goes out in one write (order kept).
+ * - `blocking`: for BullMQ's Worker and QueueEvents. BullMQ requires `maxRetriesPerRequest: null`
+ *   (its blocking reads wait through an outage and resume) and a command timeout would cut its
+ *   BZPOPMIN / XREAD BLOCK short, so neither is set; never pipelined (a blocking read would hold
+ *   the commands behind it).
+ *
+ * Every connection has an `error` listener (`onError`, or one that ignores): ioredis prints
+ * "[ioredis] Unhandled error event" with a stack on stderr for each failed reconnect otherwise.
  */
-export function createRedisConnection(url: string, role: 'commands' | 'blocking', extra: RedisOptions = {}): Redis {
-  return new Redis(url, {
-    maxRetriesPerRequest: role === 'blocking' ? null : 2,
+export function createRedisConnection(
+  settings: RedisSettings | string,
+  role: RedisRole,
+  extra: RedisOptions & { onError?: (error: Error) => void } = {},
+): Redis {
+  const { url, commandTimeoutMs, connectTimeoutMs, tlsCaFile } =
+    typeof settings === 'string' ? { url: settings, ...DEFAULT_REDIS_TIMEOUTS, tlsCaFile: undefined } : settings;
+  const { onError, ...options } = extra;
+  const connection = new Redis(url, {
+    ...redisConnectionOptions({ url, commandTimeoutMs, connectTimeoutMs, tlsCaFile }, role),
+    ...options,
+  });
+  connection.on('error', onError ?? (() => undefined));
+  return connection;
+}
+
+/** The ioredis options of a connection of `role` (exported for its spec). */
+export function redisConnectionOptions(settings: RedisSettings, role: RedisRole): RedisOptions {
+  const tls = settings.url.startsWith('rediss://') && settings.tlsCaFile ? { tls: { ca: readFileSync(settings.tlsCaFile) } } : {};
+  return {
+    maxRetriesPerRequest: role === 'blocking' ? null : 1,
+    ...(role === 'commands' ? { commandTimeout: settings.commandTimeoutMs } : {}),
+    connectTimeout: settings.connectTimeoutMs,
+    retryStrategy: (attempt) => Math.min(attempt * 50, MAX_RECONNECT_DELAY_MS),
     enableReadyCheck: true,
     connectionName: `fathom-${role}`,
     enableAutoPipelining: role === 'commands',
-    ...extra,
-  });
+    ...tls,
+  };
 }

@@ -8,6 +8,10 @@ export const LOG_REDACT_PATHS = [
   'req.headers["x-api-key"]',
   'req.headers["idempotency-key"]',
   'headers.authorization',
+  // An ioredis error carries the command it failed on: AUTH's arguments are the Redis password.
+  'err.command.args',
+  'error.command.args',
+  'command.args',
 ];
 
 export function loggerOptions(service: string, level: string): LoggerOptions {

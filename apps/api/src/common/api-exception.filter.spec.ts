@@ -15,6 +15,27 @@ describe('mapError: everything a client sees is {error:{code,message}} with the 
     expect(mapError(new FathomError(ErrorCode.JobExpired, 'gone')).status).toBe(410);
   });
 
+  it('maps every Redis failure to 503 store_unavailable with Retry-After, wrapped or not, never 500', () => {
+    const storeUnavailable = { status: 503, body: { error: { code: 'store_unavailable' } }, retryAfterSeconds: 1 };
+    // What ioredis and BullMQ reject with: a command timeout, a refused connection, a Redis loading its AOF, a closed connection.
+    const failures = [
+      new Error('Command timed out'),
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' }),
+      Object.assign(new Error('Reached the max retries per request limit (which is 1).'), { name: 'MaxRetriesPerRequestError' }),
+      new Error('LOADING Redis is loading the dataset in memory'),
+      new Error('Connection is closed.'),
+      new FathomError(ErrorCode.ServiceUnavailable, 'The job could not be queued. Retry later.', undefined, 5, {
+        cause: new Error('Command timed out'),
+      }),
+    ];
+    for (const failure of failures) expect(mapError(failure)).toMatchObject(storeUnavailable);
+    // Not Redis's fault: unchanged.
+    expect(mapError(new FathomError(ErrorCode.ServiceUnavailable, 'shutting down', undefined, 5))).toMatchObject({
+      body: { error: { code: 'service_unavailable' } },
+    });
+    expect(mapError(new Error('something else'))).toMatchObject({ status: 500, body: { error: { code: 'internal_error' } } });
+  });
+
   it('maps multipart limit errors from Fastify', () => {
     expect(mapError(Object.assign(new Error('too large'), { code: 'FST_REQ_FILE_TOO_LARGE', statusCode: 413 }))).toMatchObject({
       status: 413,

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, HttpException, Inject, Logger, type ExceptionFilt
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
 import { ErrorCode, FathomError, type ErrorBody } from '@fathom/contracts';
+import { asStoreUnavailable } from '@fathom/queue';
 import { ApiMetrics } from '../metrics/api-metrics';
 import { wasUploadAccepted } from './accepted-uploads';
 import { ERROR_STATUS } from './error-status';
@@ -51,6 +52,9 @@ export interface MappedError {
 
 /** Turns anything thrown into the public error shape; unknown errors never leak their text. */
 export function mapError(error: unknown): MappedError {
+  // Any Redis failure (ioredis', BullMQ's, or wrapped in a FathomError) is 503 store_unavailable.
+  const storeError = asStoreUnavailable(error);
+  if (storeError && storeError !== error) return mapError(storeError);
   if (error instanceof FathomError) {
     const body: ErrorBody = { error: { code: error.code, message: error.message } };
     if (error.details !== undefined) body.error.details = error.details;
@@ -110,7 +114,9 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const mapped = mapError(error);
     // Every refusal of an upload becomes a response here, and only here.
     if (isUploadRoute(request) && !wasUploadAccepted(request)) this.metrics.uploadRejected(mapped.body.error.code);
-    if (mapped.status >= 500 && !(error instanceof FathomError)) this.logger.error(error);
+    // A Redis outage is logged once, by RedisAvailability, not once per refused request.
+    if (mapped.status >= 500 && !(error instanceof FathomError) && mapped.body.error.code !== ErrorCode.StoreUnavailable)
+      this.logger.error(error);
     sendMapped(reply, mapped);
   }
 }

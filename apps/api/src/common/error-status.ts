@@ -31,6 +31,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.IdempotencyKeyConflict]: 409,
   [ErrorCode.QueueFull]: 503,
   [ErrorCode.ServiceUnavailable]: 503,
+  [ErrorCode.StoreUnavailable]: 503,
   [ErrorCode.InputExpired]: 410,
   [ErrorCode.InferenceFailed]: 500,
   [ErrorCode.WorkerLost]: 500,

@@ -2,6 +2,7 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
 import type { Redis } from 'ioredis';
+import { RedisAvailability } from '@fathom/queue';
 import { REDIS } from '../infrastructure/redis.providers';
 import { ServedModelsService } from '../models/catalog/served-models.service';
 
@@ -13,6 +14,7 @@ export class HealthController {
     @Inject(HealthIndicatorService) private readonly indicators: HealthIndicatorService,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(ServedModelsService) private readonly models: ServedModelsService,
+    @Inject(RedisAvailability) private readonly availability: RedisAvailability,
   ) {}
 
   @Get('healthz')
@@ -28,15 +30,20 @@ export class HealthController {
     return this.health.check([
       async () => {
         const session = this.indicators.check('redis');
+        // Known to be down: answer at once (the probe notices its return). Otherwise one PING,
+        // bounded by REDIS_COMMAND_TIMEOUT_MS like every command.
+        if (!this.availability.available) return session.down({ message: 'unavailable' });
         try {
           await this.redis.ping();
           return session.up();
         } catch (error) {
+          this.availability.failed(error);
           return session.down({ message: error instanceof Error ? error.message : 'unreachable' });
         }
       },
       async () => {
         const session = this.indicators.check('workers');
+        if (!this.availability.available) return session.down({ message: 'unknown while Redis is unavailable' });
         const workers = await this.models.liveWorkers().catch(() => []);
         return workers.length > 0 ? session.up({ alive: workers.length }) : session.down({ alive: 0, message: 'no live worker' });
       },

@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { BullmqLayout, createInferenceQueue, createRedisConnection, type InferenceQueue } from '@fathom/queue';
+import { redisSettings } from '@fathom/config';
+import { BullmqLayout, createInferenceQueue, createRedisConnection, RedisAvailability, type InferenceQueue } from '@fathom/queue';
 import { TRACING, type TracingState } from '../common/tracing';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 
@@ -29,15 +30,17 @@ export class QueueRegistry implements OnApplicationShutdown {
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @Inject(BullmqLayout) private readonly layout: BullmqLayout,
     @Inject(TRACING) private readonly tracing: TracingState,
+    @Inject(RedisAvailability) private readonly availability: RedisAvailability,
   ) {}
 
   queue(name: string): InferenceQueue {
     let queue = this.queues.get(name);
     if (!queue) {
-      this.connection ??= createRedisConnection(this.config.REDIS_URL, 'commands', {
-        enableAutoPipelining: false,
-        connectionName: 'fathom-queues',
-      });
+      this.connection ??= this.availability.watch(
+        createRedisConnection(redisSettings(this.config), 'commands', { enableAutoPipelining: false, connectionName: 'fathom-queues' }),
+        'fathom-queues',
+        { failFast: true },
+      );
       queue = createInferenceQueue(name, this.connection, this.config.REDIS_PREFIX, { tracing: this.tracing.enabled });
       this.queues.set(name, queue);
     }
@@ -72,12 +75,15 @@ export class QueueRegistry implements OnApplicationShutdown {
     // written while this reader connects would otherwise be lost.
     const lastEventId = await this.layout.newestEventId(name);
     const events = new QueueEvents(name, {
-      connection: createRedisConnection(this.config.REDIS_URL, 'blocking'),
+      connection: this.availability.watch(createRedisConnection(redisSettings(this.config), 'blocking')),
       prefix: this.config.REDIS_PREFIX,
       lastEventId,
       autorun: false,
     });
-    events.on('error', (error) => this.logger.warn(`queue events ${name}: ${error.message}`));
+    // A lost connection is logged once, by RedisAvailability; anything else here.
+    events.on('error', (error) => {
+      if (!this.availability.failed(error, `queue-events ${name}`)) this.logger.warn(`queue events ${name}: ${error.message}`);
+    });
     for (const listener of this.listeners) listener(name, events);
     // The reader outlives the request that opened it: its events must not run inside that request's trace.
     void context

@@ -1,6 +1,15 @@
-import { Inject, Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { BullmqLayout, createRedisConnection, IdempotencyStore, JobRecordStore, RolloutStore, WorkerRegistry } from '@fathom/queue';
+import { redisSettings } from '@fathom/config';
+import {
+  BullmqLayout,
+  createRedisConnection,
+  IdempotencyStore,
+  JobRecordStore,
+  RedisAvailability,
+  RolloutStore,
+  WorkerRegistry,
+} from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 
@@ -9,15 +18,35 @@ export const REDIS = Symbol('REDIS');
 /** Closes the shared command connection last, after everything that uses it. */
 @Injectable()
 export class RedisLifecycle implements OnApplicationShutdown {
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(RedisAvailability) private readonly availability: RedisAvailability,
+  ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    this.availability.stop();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }
 
+/**
+ * PINGs often enough that an outage is noticed well within a heartbeat TTL (the worker
+ * registry's rule counts on it), and at least once a second.
+ */
+export function probeIntervalMs(c: ApiConfig): number {
+  return Math.min(1_000, Math.floor(c.WORKER_HEARTBEAT_TTL_MS / 4));
+}
+
 export const redisProviders: Provider[] = [
-  { provide: REDIS, inject: [API_CONFIG], useFactory: (c: ApiConfig) => createRedisConnection(c.REDIS_URL, 'commands') },
+  { provide: REDIS, inject: [API_CONFIG], useFactory: (c: ApiConfig) => createRedisConnection(redisSettings(c), 'commands') },
+  {
+    provide: RedisAvailability,
+    inject: [REDIS, API_CONFIG],
+    useFactory: (redis: Redis, c: ApiConfig) => {
+      const logger = new Logger('Redis');
+      return new RedisAvailability(redis, { warn: (f) => logger.warn(f), info: (f) => logger.log(f) }, probeIntervalMs(c)).start();
+    },
+  },
   RedisLifecycle,
   {
     provide: BlobStore,
@@ -36,8 +65,9 @@ export const redisProviders: Provider[] = [
   },
   {
     provide: WorkerRegistry,
-    inject: [REDIS, API_CONFIG],
-    useFactory: (redis: Redis, c: ApiConfig) => new WorkerRegistry(redis, c.REDIS_PREFIX, c.WORKER_HEARTBEAT_TTL_MS),
+    inject: [REDIS, API_CONFIG, RedisAvailability],
+    useFactory: (redis: Redis, c: ApiConfig, availability: RedisAvailability) =>
+      new WorkerRegistry(redis, c.REDIS_PREFIX, c.WORKER_HEARTBEAT_TTL_MS, () => availability.reachableSince()),
   },
   {
     provide: RolloutStore,

@@ -21,6 +21,7 @@ import sharp from 'sharp';
 import { INFERENCE_JOB_NAME, inferenceQueueName, type InferenceJobData, type InferenceResult, type ServedModel } from '@fathom/contracts';
 import { modelManifestSchema, specsFromManifest } from '@fathom/models';
 import { BlobStore } from '@fathom/storage';
+import { DEFAULT_REDIS_TIMEOUTS, RedisAvailability } from '@fathom/queue';
 import { loggerOptions, activeTraceId, newTraceId } from '@fathom/telemetry';
 import { buildDepthStandInModel, startRedisServer, type RedisServerHandle } from '@fathom/testing';
 import { InferencePool } from '../inference/inference.pool';
@@ -144,7 +145,7 @@ describe('a job as spans: producer → consumer → one child span per stage, in
     await events.waitUntilReady();
     const consumers = new QueueConsumers(
       {
-        redisUrl: redisServer.url,
+        redis: { url: redisServer.url, ...DEFAULT_REDIS_TIMEOUTS },
         prefix: PREFIX,
         tracing,
         workerId: 'worker-test',
@@ -153,6 +154,7 @@ describe('a job as spans: producer → consumer → one child span per stage, in
       new InferenceProcessor(new JobExecutionService(pool, blobs, 'worker-test', logger, metrics), metrics, logger),
       metrics,
       logger,
+      new RedisAvailability(redis, logger, 1_000),
     );
     const served: ServedModel = {
       name: spec!.name,

@@ -8,7 +8,7 @@ import pino from 'pino';
 import sharp from 'sharp';
 import { INFERENCE_JOB_NAME, inferenceQueueName, type InferenceJobData, type ServedModel } from '@fathom/contracts';
 import { modelManifestSchema, specsFromManifest } from '@fathom/models';
-import { createInferenceQueue, inferenceJobOptions, type InferenceQueue } from '@fathom/queue';
+import { createInferenceQueue, DEFAULT_REDIS_TIMEOUTS, inferenceJobOptions, RedisAvailability, type InferenceQueue } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
 import { buildSlowDepthModel, startRedisServer, type RedisServerHandle } from '@fathom/testing';
 import { DEFAULT_PNG_ENCODING } from '../imaging/png-encoding';
@@ -74,7 +74,7 @@ describe('the input lives until BullMQ has recorded that the job will not run ag
     const processor = new InferenceProcessor(new JobExecutionService(pool, blobs, 'worker-test', logger, metrics), metrics, logger);
     consumers = new QueueConsumers(
       {
-        redisUrl: redisServer.url,
+        redis: { url: redisServer.url, ...DEFAULT_REDIS_TIMEOUTS },
         prefix: PREFIX,
         tracing: false,
         workerId: 'worker-test',
@@ -83,6 +83,7 @@ describe('the input lives until BullMQ has recorded that the job will not run ag
       processor,
       metrics,
       logger,
+      new RedisAvailability(redis, logger, 1_000),
     );
     consumers.start([served], () => 1);
     queue = createInferenceQueue(queueName, { url: redisServer.url }, PREFIX);

@@ -2,12 +2,20 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ErrorCode, type InferenceJobData, type InferenceResult, type ServedModel } from '@fathom/contracts';
-import { createRedisConnection, inferenceQueueTelemetry, isWorkerLost, stallWorkerOptions, type StallPolicy } from '@fathom/queue';
+import {
+  createRedisConnection,
+  inferenceQueueTelemetry,
+  isWorkerLost,
+  stallWorkerOptions,
+  type RedisAvailability,
+  type RedisSettings,
+  type StallPolicy,
+} from '@fathom/queue';
 import { modelLabels, type WorkerMetrics } from '../metrics/worker.metrics';
 import type { InferenceProcessor } from './inference.processor';
 
 export interface QueueConsumerOptions {
-  redisUrl: string;
+  redis: RedisSettings;
   prefix: string;
   tracing: boolean;
   /** Kept on each job this worker takes (BullMQ's `processedBy`). */
@@ -36,6 +44,7 @@ export class QueueConsumers {
     private readonly processor: InferenceProcessor,
     private readonly metrics: WorkerMetrics,
     private readonly logger: Logger,
+    private readonly availability: RedisAvailability,
   ) {}
 
   /** `concurrency`: the jobs a model's consumer holds at once. */
@@ -43,7 +52,7 @@ export class QueueConsumers {
     // The same tracer as the API's queue, so producer and consumer spans meet in one trace.
     const telemetry = this.options.tracing ? inferenceQueueTelemetry() : undefined;
     for (const model of models) {
-      const connection = createRedisConnection(this.options.redisUrl, 'blocking');
+      const connection = this.availability.watch(createRedisConnection(this.options.redis, 'blocking'), `consumer ${model.queue}`);
       this.connections.push(connection);
       const worker = new Worker<InferenceJobData, InferenceResult>(model.queue, (job) => this.processor.process(job, model), {
         connection,
@@ -55,7 +64,12 @@ export class QueueConsumers {
         ...(telemetry ? { telemetry } : {}),
       });
       const labels = modelLabels(model);
-      worker.on('error', (error) => this.logger.error({ msg: 'queue consumer error', queue: model.queue, error: error.message }));
+      // BullMQ reports the errors of the connections it made (its blocking one) here: a lost
+      // connection is logged once, by RedisAvailability, not once per reconnect attempt.
+      worker.on('error', (error) => {
+        if (!this.availability.failed(error, `consumer ${model.queue}`))
+          this.logger.error({ msg: 'queue consumer error', queue: model.queue, error: error.message });
+      });
       // BullMQ emits `completed` and `failed` once it has recorded the outcome: only then may the input
       // go (JobExecutionService). A failure with a retry to come leaves finishedOn unset.
       worker.on('completed', (job) => void this.processor.ended(job));

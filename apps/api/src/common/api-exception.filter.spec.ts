@@ -59,8 +59,11 @@ describe('mapError: everything a client sees is {error:{code,message}} with the 
       status: 400,
       body: { error: { code: 'invalid_request' } },
     });
-    // Not any ECONNRESET: one from Redis stays an internal error.
-    expect(mapError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })).status).toBe(500);
+    // Not any ECONNRESET: a lost Redis connection's is the store's trouble, 503 store_unavailable.
+    expect(mapError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))).toMatchObject({
+      status: 503,
+      body: { error: { code: 'store_unavailable' } },
+    });
   });
 
   it('maps unknown routes and validation errors', () => {

@@ -52,6 +52,12 @@ export interface MappedError {
 
 /** Turns anything thrown into the public error shape; unknown errors never leak their text. */
 export function mapError(error: unknown): MappedError {
+  // Node's request stream when the client went away mid-body (or was cut off by a timeout): no
+  // server fault. Its code is ECONNRESET, as a lost Redis connection's is: tell them apart first.
+  const hangUp = error as FastifyStyleError;
+  if (hangUp?.code === 'ECONNRESET' && hangUp.message === 'aborted') {
+    return { status: 400, body: { error: { code: ErrorCode.InvalidRequest, message: 'The request ended before its body did.' } } };
+  }
   // Any Redis failure (ioredis', BullMQ's, or wrapped in a FathomError) is 503 store_unavailable.
   const storeError = asStoreUnavailable(error);
   if (storeError && storeError !== error) return mapError(storeError);
@@ -84,10 +90,6 @@ export function mapError(error: unknown): MappedError {
     return { status, body: { error: { code, message } } };
   }
   const fastifyError = error as FastifyStyleError;
-  // Node's request stream when the client went away mid-body (or was cut off by a timeout): no server fault.
-  if (fastifyError?.code === 'ECONNRESET' && fastifyError.message === 'aborted') {
-    return { status: 400, body: { error: { code: ErrorCode.InvalidRequest, message: 'The request ended before its body did.' } } };
-  }
   if (typeof fastifyError?.code === 'string' && fastifyError.code in FASTIFY_CODES) {
     const mapped = FASTIFY_CODES[fastifyError.code]!;
     const message = mapped.message ?? (typeof fastifyError.message === 'string' ? fastifyError.message : 'Bad request.');

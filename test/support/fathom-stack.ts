@@ -164,7 +164,7 @@ export const NULL_MODEL_INPUT = { input: { resize: { mode: 'fixed', width: 28, h
 /** POST a multipart form like curl -F would. */
 export async function submit(
   api: ApiInstance,
-  form: { image: Buffer; filename?: string; model?: string; variant?: string; options?: unknown },
+  form: { image: Buffer; filename?: string; model?: string; variant?: string; options?: unknown; deadline?: string },
   headers: Record<string, string> = {},
   path = '/v1/jobs',
 ): Promise<Response> {
@@ -172,6 +172,7 @@ export async function submit(
   if (form.model !== undefined) body.append('model', form.model);
   if (form.variant !== undefined) body.append('variant', form.variant);
   if (form.options !== undefined) body.append('options', typeof form.options === 'string' ? form.options : JSON.stringify(form.options));
+  if (form.deadline !== undefined) body.append('deadline', form.deadline);
   body.append('image', new Blob([new Uint8Array(form.image)]), form.filename ?? 'upload.png');
   return fetch(`${api.url}${path}`, { method: 'POST', body, headers });
 }

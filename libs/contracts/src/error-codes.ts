@@ -55,6 +55,8 @@ export const ErrorCode = {
   InferenceFailed: 'inference_failed',
   /** The job's worker died while running it (SIGKILL, out of memory) more times than WORKER_MAX_STALLED_COUNT allows. */
   WorkerLost: 'worker_lost',
+  /** The client's deadline (`deadline` / X-Deadline) passed while the job was still queued: it was dropped before inference. */
+  DeadlineExceeded: 'deadline_exceeded',
   Internal: 'internal_error',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -30,6 +30,11 @@ const jobBase = z.object({
   }),
   submittedAt: z.number().int(),
   /**
+   * The client's deadline (ms since the epoch): a worker that takes the job later drops it with
+   * `deadline_exceeded` before inference. A job already running when it passes runs to the end.
+   */
+  deadline: z.number().int().positive().optional(),
+  /**
    * The job's trace id (W3C, 32 hex digits): the real trace when tracing is on, else one made up at
    * submission so logs of the API and the worker still line up under one id.
    */

@@ -78,6 +78,8 @@ export const jobStatusSchema = z.object({
   stalls: z.number().int().nonnegative(),
   /** Find the job's trace in the trace backend, and its log lines, with this. */
   traceId: z.string().nullable(),
+  /** The client's deadline (ISO 8601), after which a job still queued is dropped with `deadline_exceeded`; null: none. */
+  deadline: z.string().nullable(),
   result: resultViewSchema.nullable(),
   error: jobFailureSchema.nullable(),
   links: jobLinksSchema,

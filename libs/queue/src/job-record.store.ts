@@ -15,6 +15,8 @@ export const jobRecordSchema = z.object({
   createdAt: z.number().int(),
   filename: z.string().optional(),
   traceId: z.string().optional(),
+  /** The client's deadline (ms since the epoch), shown in the status. */
+  deadline: z.number().int().optional(),
   cancelledAt: z.number().int().optional(),
 });
 export type JobRecord = z.infer<typeof jobRecordSchema>;

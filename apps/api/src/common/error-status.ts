@@ -35,5 +35,6 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.InputExpired]: 410,
   [ErrorCode.InferenceFailed]: 500,
   [ErrorCode.WorkerLost]: 500,
+  [ErrorCode.DeadlineExceeded]: 504,
   [ErrorCode.Internal]: 500,
 };

@@ -67,6 +67,7 @@ function statusOf(record: JobRecord, parts: StatusParts): JobStatus {
     attempts: parts.attempts,
     stalls: parts.stalls,
     traceId: record.traceId ?? null,
+    deadline: record.deadline !== undefined ? new Date(record.deadline).toISOString() : null,
     result: parts.completed ? resultView(record.id, parts.completed) : null,
     error: parts.error,
     links: jobLinks(record.id),

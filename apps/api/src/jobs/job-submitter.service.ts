@@ -22,6 +22,7 @@ import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { QueueRegistry } from '../infrastructure/queue.registry';
 import { ApiMetrics } from '../metrics/api-metrics';
 import { ServedModelsService } from '../models/catalog/served-models.service';
+import { parseDeadline } from './uploads/deadline';
 import { ImageInspector, type InspectedImage } from './uploads/image-inspector';
 import type { UploadForm } from './uploads/upload-form.reader';
 import { jobLinks } from './job-links';
@@ -60,11 +61,13 @@ export class JobSubmitter {
     return this.config.API_MAX_UPLOAD_BYTES;
   }
 
-  async submit(form: UploadForm, idempotencyKey: string | undefined): Promise<Submission> {
+  /** `deadlineHeader`: the X-Deadline header, the other way to send the form's `deadline`. */
+  async submit(form: UploadForm, idempotencyKey: string | undefined, deadlineHeader?: string): Promise<Submission> {
     const { model: reference } = form;
     if (!reference) throw new FathomError(ErrorCode.MissingField, 'The `model` field is missing. See GET /v1/models.', { field: 'model' });
+    const deadline = parseDeadline({ field: form.deadline, header: deadlineHeader }, Date.now(), this.config.STORAGE_RETENTION_SECONDS);
     const jobId = randomUUID();
-    if (idempotencyKey === undefined) return this.accept(jobId, form, reference);
+    if (idempotencyKey === undefined) return this.accept(jobId, form, reference, deadline);
 
     // The key is checked first: a retry gets its job back even if the model stopped being served since.
     const key = IDEMPOTENCY_KEY.safeParse(idempotencyKey);
@@ -84,7 +87,7 @@ export class JobSubmitter {
       };
     }
     try {
-      return await this.accept(jobId, form, reference);
+      return await this.accept(jobId, form, reference, deadline);
     } catch (error) {
       await this.idempotency.release(key.data, jobId);
       throw error;
@@ -92,7 +95,7 @@ export class JobSubmitter {
   }
 
   /** Resolves the model, checks options and image, and queues the job. */
-  private async accept(jobId: string, form: UploadForm, reference: string): Promise<Submission> {
+  private async accept(jobId: string, form: UploadForm, reference: string, deadline: number | undefined): Promise<Submission> {
     // The image is inspected (on libuv's threads) while the model is resolved (a Redis read); a bad
     // model or bad options are still reported before a bad image.
     const inspection = inSpan(
@@ -113,7 +116,7 @@ export class JobSubmitter {
     const options = this.parseOptions(model, form.options);
     const image = await inspection;
     const jobModel = jobModelOf(model, route);
-    const traceId = await this.enqueue(jobId, model, jobModel, options, form, image);
+    const traceId = await this.enqueue(jobId, model, jobModel, options, form, image, deadline);
     return {
       accepted: { id: jobId, state: 'queued', model: jobModel, links: jobLinks(jobId) },
       replayed: false,
@@ -151,6 +154,7 @@ export class JobSubmitter {
     options: TaskOptions,
     form: UploadForm,
     image: InspectedImage,
+    deadline: number | undefined,
   ): Promise<string> {
     const queue = this.queues.queue(model.queue);
     const blobKey = this.blobs.inputKey(jobId);
@@ -165,6 +169,7 @@ export class JobSubmitter {
       options,
       input: { blobKey, bytes: image.bytes, format: image.format, width: image.width, height: image.height, filename },
       submittedAt: now,
+      ...(deadline !== undefined ? { deadline } : {}),
       traceId,
     } as InferenceJobData; // options were parsed with this task's schema above
     // Admission first: a refused upload writes nothing to Redis (under overload, refused inputs
@@ -181,7 +186,15 @@ export class JobSubmitter {
         this.config.API_RETRY_AFTER_SECONDS,
       );
     }
-    const record = { id: jobId, queue: model.queue, model: data.model, createdAt: now, filename, traceId };
+    const record = {
+      id: jobId,
+      queue: model.queue,
+      model: data.model,
+      createdAt: now,
+      filename,
+      traceId,
+      ...(deadline !== undefined ? { deadline } : {}),
+    };
     try {
       await inSpan(
         'store input',

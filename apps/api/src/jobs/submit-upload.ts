@@ -14,7 +14,9 @@ export async function submitUpload(
   reply: FastifyReply,
   idempotencyKey: string | undefined,
 ): Promise<Submission> {
-  const submission = await submitter.submit(await readTracedUploadForm(request, submitter.maxUploadBytes), idempotencyKey);
+  const header = request.headers['x-deadline'];
+  const deadlineHeader = Array.isArray(header) ? header.join(',') : header;
+  const submission = await submitter.submit(await readTracedUploadForm(request, submitter.maxUploadBytes), idempotencyKey, deadlineHeader);
   markUploadAccepted(request);
   setTraceIdHeader(reply, submission.traceId);
   return submission;

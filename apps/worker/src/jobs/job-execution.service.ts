@@ -70,6 +70,15 @@ export class JobExecutionService {
 
   private async run(attempt: JobAttempt, log: Logger): Promise<InferenceResult> {
     const { data, stages } = attempt;
+    // Checked once, when the job is taken: a job already running when its deadline passes runs to the end.
+    if (data.deadline !== undefined && attempt.takenAt > data.deadline) {
+      log.info({ msg: 'job dropped: its deadline passed while it was queued', deadline: new Date(data.deadline).toISOString() });
+      throw new JobError(
+        ErrorCode.DeadlineExceeded,
+        `The job's deadline (${new Date(data.deadline).toISOString()}) passed before a worker could take it; it was not run.`,
+        false,
+      );
+    }
     stages.enter('fetch');
     const input = await this.blobs.get(data.input.blobKey);
     if (!input) throw new JobError(ErrorCode.InputExpired, 'The uploaded image expired before a worker could take the job.', false);

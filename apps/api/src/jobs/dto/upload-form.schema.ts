@@ -1,5 +1,6 @@
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { describeTaskOptions } from '@fathom/contracts';
+import { DEADLINE_FORMAT } from '../uploads/deadline';
 
 /** The multipart form of POST /v1/jobs and /v1/infer, for the interactive docs. */
 export const UPLOAD_FORM_SCHEMA: SchemaObject = {
@@ -22,6 +23,11 @@ export const UPLOAD_FORM_SCHEMA: SchemaObject = {
       type: 'string',
       description: `JSON object with the task options (GET /v1/models lists each model's JSON Schema). ${describeTaskOptions()}`,
       example: '{"output":"colormap","colormap":"turbo"}',
+    },
+    deadline: {
+      type: 'string',
+      description: `${DEADLINE_FORMAT} (or the X-Deadline header). A job still queued when it passes is dropped with deadline_exceeded; a running one is not interrupted.`,
+      example: '30',
     },
   },
 };

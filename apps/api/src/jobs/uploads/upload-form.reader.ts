@@ -10,10 +10,12 @@ export interface UploadForm {
   options: string | undefined;
   /** A named fine-tune of the model (see GET /v1/models). */
   variant: string | undefined;
+  /** When the client stops caring (see parseDeadline), as sent. */
+  deadline: string | undefined;
 }
 
-const KNOWN_FIELDS = new Set(['model', 'options', 'variant']);
-const FIELD_LIST = 'image (file), model, variant, options (JSON)';
+const KNOWN_FIELDS = new Set(['model', 'options', 'variant', 'deadline']);
+const FIELD_LIST = 'image (file), model, variant, options (JSON), deadline';
 
 /** The longest text field (`options` in practice): a longer one is refused, never cut. */
 export const MAX_FIELD_BYTES = 64 * 1024;
@@ -34,7 +36,7 @@ export function uploadFormLimits(maxImageBytes: number) {
 }
 
 /**
- * Reads the form with @fastify/multipart (uploadFormLimits: one file, three fields, bounded sizes).
+ * Reads the form with @fastify/multipart (uploadFormLimits: one file, four fields, bounded sizes).
  * The file is buffered: it goes to the blob store whole, and sharp wants the whole header anyway.
  */
 export async function readUploadForm(request: FastifyRequest, maxImageBytes: number): Promise<UploadForm> {
@@ -69,7 +71,7 @@ async function readParts(request: FastifyRequest, maxImageBytes: number): Promis
     }
   }
   if (!image) throw new FathomError(ErrorCode.MissingField, 'The `image` file field is missing.', { field: 'image' });
-  return { image, model: fields.model, options: fields.options, variant: fields.variant || undefined };
+  return { image, model: fields.model, options: fields.options, variant: fields.variant || undefined, deadline: fields.deadline };
 }
 
 function fieldTooLong(field: string): FathomError {

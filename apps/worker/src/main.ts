@@ -41,9 +41,23 @@ async function main(): Promise<void> {
     process.on(signal, () => {
       if (stopping) return;
       stopping = true;
+      // Past the grace, the jobs still in flight are left to stalled-job recovery: their locks
+      // expire and another worker runs them again (a stall in their status).
+      const grace = setTimeout(() => {
+        logger.warn({
+          msg: 'shutdown grace elapsed: exiting with jobs in flight; another worker runs them again once their locks expire',
+          graceMs: config.WORKER_SHUTDOWN_GRACE_MS,
+          lockDurationMs: config.WORKER_LOCK_DURATION_MS,
+        });
+        exitAfterFlush(0);
+      }, config.WORKER_SHUTDOWN_GRACE_MS);
       app.close().then(
-        () => exitAfterFlush(0),
+        () => {
+          clearTimeout(grace);
+          exitAfterFlush(0);
+        },
         (error: Error) => {
+          clearTimeout(grace);
           logger.error({ msg: 'shutdown failed', error: error.message });
           exitAfterFlush(1);
         },

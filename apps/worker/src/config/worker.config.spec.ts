@@ -88,4 +88,10 @@ describe('recovering the jobs of a worker that died', () => {
     expect(() => loadWorkerConfig({ ...env, WORKER_LOCK_DURATION_MS: '500' })).toThrow(/WORKER_LOCK_DURATION_MS/);
     expect(() => loadWorkerConfig({ ...env, WORKER_MAX_STALLED_COUNT: '-1' })).toThrow(/WORKER_MAX_STALLED_COUNT/);
   });
+
+  it('waits 30 s for jobs in flight on shutdown unless WORKER_SHUTDOWN_GRACE_MS says otherwise, refusing a negative grace', () => {
+    expect(loadWorkerConfig(base).WORKER_SHUTDOWN_GRACE_MS).toBe(30_000);
+    expect(loadWorkerConfig({ ...base, WORKER_SHUTDOWN_GRACE_MS: '0' }).WORKER_SHUTDOWN_GRACE_MS).toBe(0);
+    expect(() => loadWorkerConfig({ ...base, WORKER_SHUTDOWN_GRACE_MS: '-1' })).toThrow(/WORKER_SHUTDOWN_GRACE_MS/);
+  });
 });

@@ -45,6 +45,11 @@ const workerOwnEnv = z.object({
   WORKER_STALLED_INTERVAL_MS: envInt(5_000, { min: 500, max: 600_000 }),
   /** Times a job may lose its worker and run again; once more and it fails `worker_lost`. */
   WORKER_MAX_STALLED_COUNT: envInt(1, { min: 0, max: 100 }),
+  /**
+   * On SIGTERM the worker stops taking jobs and waits this long for the ones in flight, then exits
+   * anyway: their locks expire and another worker runs them again (stalled-job recovery).
+   */
+  WORKER_SHUTDOWN_GRACE_MS: envInt(30_000, { min: 0, max: 3_600_000 }),
   /** onnxruntime threads per session; default: the cores shared among the inference threads. */
   ORT_INTRA_OP_THREADS: envInt(0, { min: 0, max: 256 }),
   ORT_EXECUTION_PROVIDERS: providerList,

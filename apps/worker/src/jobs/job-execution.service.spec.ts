@@ -107,4 +107,22 @@ describe('JobExecutionService: one attempt at a job', () => {
     await expect(service.execute(attempt)).rejects.toMatchObject({ code: 'image_undecodable', retryable: false });
     await expect(service.execute(attempt)).rejects.toBeInstanceOf(JobError);
   });
+
+  it('drops a job taken after its deadline, final, before reading its input; runs one taken before it to the end', async () => {
+    const image = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#406080' } })
+      .png()
+      .toBuffer();
+    const late = await upload(image);
+    late.data.deadline = late.takenAt - 1;
+    await expect(service.execute(late)).rejects.toMatchObject({ code: 'deadline_exceeded', retryable: false });
+    expect(late.stages.timings).toEqual({ decode: 0, preprocess: 0, inference: 0, postprocess: 0, encode: 0 });
+    await late.stages.end();
+    expect(await blobs.get(late.data.input.blobKey)).not.toBeNull(); // released once BullMQ records the failure
+
+    // Taken just in time: the deadline passing mid-run does not interrupt it.
+    const onTime = await upload(image);
+    onTime.data.deadline = onTime.takenAt;
+    await expect(service.execute(onTime)).resolves.toMatchObject({ primary: 'depth' });
+    await onTime.stages.end();
+  });
 });

@@ -1,5 +1,5 @@
 import { Controller, Headers, Inject, Post, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FathomError } from '@fathom/contracts';
 import { ErrorBodyDto } from '../common/dto/error-body.dto';
@@ -11,6 +11,7 @@ import { JobReader } from './job-reader.service';
 import { JobSubmitter } from './job-submitter.service';
 import { sendArtifact } from './send-artifact';
 import { submitUpload } from './submit-upload';
+import { DEADLINE_HEADER_DESCRIPTION } from './uploads/deadline';
 
 /**
  * The synchronous convenience: the same job path, but the request waits for the artifact. When the
@@ -31,6 +32,7 @@ export class InferController {
   @ApiConsumes('multipart/form-data')
   @ApiBody({ schema: UPLOAD_FORM_SCHEMA })
   @ApiProduces('image/png', 'application/json')
+  @ApiHeader({ name: 'X-Deadline', required: false, description: DEADLINE_HEADER_DESCRIPTION })
   @ApiResponse({ status: 200, description: 'The artifact bytes.' })
   @ApiResponse({ status: 202, type: JobAcceptedDto, description: 'Not done in time; poll or subscribe.' })
   @ApiResponse({ status: 400, type: ErrorBodyDto })

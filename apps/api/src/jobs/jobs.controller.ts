@@ -10,6 +10,7 @@ import { JobReader } from './job-reader.service';
 import { JobSubmitter } from './job-submitter.service';
 import { sendArtifact } from './send-artifact';
 import { submitUpload } from './submit-upload';
+import { DEADLINE_HEADER_DESCRIPTION } from './uploads/deadline';
 import { setTraceIdHeader } from './trace-id-header';
 
 @ApiTags('jobs')
@@ -27,6 +28,7 @@ export class JobsController {
   @ApiConsumes('multipart/form-data')
   @ApiBody({ schema: UPLOAD_FORM_SCHEMA })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'The same key returns the same job.' })
+  @ApiHeader({ name: 'X-Deadline', required: false, description: DEADLINE_HEADER_DESCRIPTION })
   @ApiResponse({ status: 202, type: JobAcceptedDto, description: 'Accepted and queued.' })
   @ApiResponse({
     status: 400,

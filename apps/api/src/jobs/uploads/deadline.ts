@@ -4,6 +4,9 @@ import { ErrorCode, FathomError } from '@fathom/contracts';
 export const DEADLINE_FORMAT =
   'A deadline is a number of seconds from now (e.g. 30 or 2.5) or an ISO 8601 instant with its time zone (e.g. 2026-01-31T12:00:00Z)';
 
+/** The X-Deadline header, for the interactive docs. */
+export const DEADLINE_HEADER_DESCRIPTION = `Instead of the \`deadline\` field. ${DEADLINE_FORMAT}. A job still queued when it passes is dropped with deadline_exceeded; a running one is not interrupted.`;
+
 const SECONDS = /^\d+(\.\d+)?$/;
 // A date, a time and a zone: an instant, never a local time read in the server's zone.
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i;

@@ -1,5 +1,12 @@
 import { recoveryBoundMs, stallWorkerOptions } from '@fathom/queue';
-import { inferenceThreadInit, libuvThreads, loadWorkerConfig, stallPolicy } from './worker.config';
+import {
+  decodeBudgetPixels,
+  DECODE_BYTES_PER_PIXEL,
+  inferenceThreadInit,
+  libuvThreads,
+  loadWorkerConfig,
+  stallPolicy,
+} from './worker.config';
 import { libuvEnv, libuvThreadPoolSize } from './libuv.env';
 
 describe('worker metrics config', () => {
@@ -87,5 +94,22 @@ describe('recovering the jobs of a worker that died', () => {
     expect(() => loadWorkerConfig({ ...env, WORKER_STALLED_INTERVAL_MS: '3000' })).toThrow(/WORKER_STALLED_INTERVAL_MS/);
     expect(() => loadWorkerConfig({ ...env, WORKER_LOCK_DURATION_MS: '500' })).toThrow(/WORKER_LOCK_DURATION_MS/);
     expect(() => loadWorkerConfig({ ...env, WORKER_MAX_STALLED_COUNT: '-1' })).toThrow(/WORKER_MAX_STALLED_COUNT/);
+  });
+});
+
+describe('worker decode budget', () => {
+  const base = { REDIS_URL: 'redis://127.0.0.1:6379' };
+  const GiB = 2 ** 30;
+
+  it('is a quarter of the worker’s memory at the measured bytes per pixel unless set: a 2 GiB container runs a 40 MP image alone', () => {
+    const budget = decodeBudgetPixels(loadWorkerConfig(base), 2 * GiB);
+    expect(budget).toBe(Math.floor((2 * GiB) / 4 / DECODE_BYTES_PER_PIXEL));
+    expect(budget).toBeLessThan(40e6);
+    expect(decodeBudgetPixels(loadWorkerConfig({ ...base, WORKER_DECODE_BUDGET_MEGAPIXELS: '120' }), 2 * GiB)).toBe(120e6);
+  });
+
+  it('refuses a budget that is not a whole number of megapixels, naming the variable', () => {
+    expect(() => loadWorkerConfig({ ...base, WORKER_DECODE_BUDGET_MEGAPIXELS: '-1' })).toThrow(/WORKER_DECODE_BUDGET_MEGAPIXELS/);
+    expect(() => loadWorkerConfig({ ...base, WORKER_DECODE_BUDGET_MEGAPIXELS: 'lots' })).toThrow(/WORKER_DECODE_BUDGET_MEGAPIXELS/);
   });
 });

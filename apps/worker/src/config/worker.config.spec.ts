@@ -108,6 +108,12 @@ describe('worker decode budget', () => {
     expect(decodeBudgetPixels(loadWorkerConfig({ ...base, WORKER_DECODE_BUDGET_MEGAPIXELS: '120' }), 2 * GiB)).toBe(120e6);
   });
 
+  it('is at most one image at the pixel limit per inference thread on a large machine', () => {
+    expect(decodeBudgetPixels(loadWorkerConfig(base), 64 * GiB)).toBe(40e6);
+    const env = { ...base, IMAGE_MAX_PIXELS: '25000000', WORKER_INFERENCE_THREADS: '3' };
+    expect(decodeBudgetPixels(loadWorkerConfig(env), 64 * GiB)).toBe(75e6);
+  });
+
   it('refuses a budget that is not a whole number of megapixels, naming the variable', () => {
     expect(() => loadWorkerConfig({ ...base, WORKER_DECODE_BUDGET_MEGAPIXELS: '-1' })).toThrow(/WORKER_DECODE_BUDGET_MEGAPIXELS/);
     expect(() => loadWorkerConfig({ ...base, WORKER_DECODE_BUDGET_MEGAPIXELS: 'lots' })).toThrow(/WORKER_DECODE_BUDGET_MEGAPIXELS/);

@@ -115,12 +115,15 @@ export function workerMemoryBytes(): number {
 
 /**
  * The decode budget in pixels: WORKER_DECODE_BUDGET_MEGAPIXELS, else a quarter of the worker's
- * memory at DECODE_BYTES_PER_PIXEL (a 2 GiB container: 33 MP, so an image at the 40 MP limit runs
- * alone; a 16 GiB machine: 268 MP).
+ * memory at DECODE_BYTES_PER_PIXEL, at most one image at IMAGE_MAX_PIXELS per inference thread
+ * (more would not run faster: a thread's large images wait for its cores anyway). A 2 GiB
+ * container: 33 MP, so an image at the 40 MP limit runs alone; a large machine with one thread:
+ * 40 MP.
  */
 export function decodeBudgetPixels(config: WorkerConfig, memoryBytes: number = workerMemoryBytes()): number {
   if (config.WORKER_DECODE_BUDGET_MEGAPIXELS > 0) return config.WORKER_DECODE_BUDGET_MEGAPIXELS * 1e6;
-  return Math.floor((memoryBytes * DECODE_MEMORY_SHARE) / DECODE_BYTES_PER_PIXEL);
+  const byMemory = Math.floor((memoryBytes * DECODE_MEMORY_SHARE) / DECODE_BYTES_PER_PIXEL);
+  return Math.min(byMemory, config.IMAGE_MAX_PIXELS * config.WORKER_INFERENCE_THREADS);
 }
 
 /** libuv's pool size: what libuv-threads.ts set (or was given) before the config was loaded, else libuv's default. */

@@ -8,6 +8,7 @@ import { depthModelsDir, FathomStack, NULL_MODEL_INPUT, submit, type WorkerProce
 const SIDE = 4000;
 const IMAGES = 4;
 /** Room for one such image at a time: with two jobs in hand, the second waits for the first. */
+// FLOOD_BUDGET_MEGAPIXELS overrides it to measure (1000000: no budget, as before; 0: the default).
 const BUDGET_MEGAPIXELS = 20;
 
 /** Kilobytes from a /proc/<pid>/status line: VmRSS (resident now) or VmHWM (the peak so far). */

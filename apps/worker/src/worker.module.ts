@@ -14,6 +14,7 @@ import { redisSettings } from '@fathom/config';
 import { createRedisConnection, RedisAvailability, WorkerRegistry } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
 import {
+  decodeBudgetPixels,
   inferenceThreadInit,
   intraOpThreads,
   libuvThreads,
@@ -104,6 +105,7 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
       ortIntraOpThreads: intraOpThreads(this.config),
       sharpThreads: sharpThreads(this.config),
       libuvThreads: libuvThreads(this.config),
+      decodeBudgetMegapixels: decodeBudgetPixels(this.config) / 1e6,
     });
     this.logger.info({
       msg: 'worker ready',
@@ -174,20 +176,25 @@ export class WorkerModule {
           inject: [WorkerMetrics],
           useFactory: (metrics: WorkerMetrics) => {
             const labelsOf = new Map(selection.serve.map((spec) => [specKey(spec), modelLabels(spec)]));
-            const pool = new InferencePool(inferenceThreadInit(config, selection.serve), config.WORKER_INFERENCE_THREADS, {
-              onThreadExit: (message) => logger.error({ msg: message }),
-              onModelsLoaded: (models) =>
-                metrics.modelsLoaded(
-                  models.flatMap((loaded) => {
-                    const labels = labelsOf.get(loaded.key);
-                    return labels ? [{ labels, loaded }] : [];
-                  }),
-                ),
-              onBatch: (modelKey, size, seconds) => {
-                const labels = labelsOf.get(modelKey);
-                if (labels) metrics.batchRan(labels, size, seconds);
+            const pool = new InferencePool(
+              inferenceThreadInit(config, selection.serve),
+              config.WORKER_INFERENCE_THREADS,
+              {
+                onThreadExit: (message) => logger.error({ msg: message }),
+                onModelsLoaded: (models) =>
+                  metrics.modelsLoaded(
+                    models.flatMap((loaded) => {
+                      const labels = labelsOf.get(loaded.key);
+                      return labels ? [{ labels, loaded }] : [];
+                    }),
+                  ),
+                onBatch: (modelKey, size, seconds) => {
+                  const labels = labelsOf.get(modelKey);
+                  if (labels) metrics.batchRan(labels, size, seconds);
+                },
               },
-            });
+              { decodeBudgetPixels: decodeBudgetPixels(config) },
+            );
             return pool;
           },
         },

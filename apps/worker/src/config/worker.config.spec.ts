@@ -1,5 +1,12 @@
 import { recoveryBoundMs, stallWorkerOptions } from '@fathom/queue';
-import { inferenceThreadInit, libuvThreads, loadWorkerConfig, stallPolicy } from './worker.config';
+import {
+  decodeBudgetPixels,
+  DECODE_BYTES_PER_PIXEL,
+  inferenceThreadInit,
+  libuvThreads,
+  loadWorkerConfig,
+  stallPolicy,
+} from './worker.config';
 import { libuvEnv, libuvThreadPoolSize } from './libuv.env';
 
 describe('worker metrics config', () => {
@@ -93,5 +100,28 @@ describe('recovering the jobs of a worker that died', () => {
     expect(loadWorkerConfig(base).WORKER_SHUTDOWN_GRACE_MS).toBe(30_000);
     expect(loadWorkerConfig({ ...base, WORKER_SHUTDOWN_GRACE_MS: '0' }).WORKER_SHUTDOWN_GRACE_MS).toBe(0);
     expect(() => loadWorkerConfig({ ...base, WORKER_SHUTDOWN_GRACE_MS: '-1' })).toThrow(/WORKER_SHUTDOWN_GRACE_MS/);
+  });
+});
+
+describe('worker decode budget', () => {
+  const base = { REDIS_URL: 'redis://127.0.0.1:6379' };
+  const GiB = 2 ** 30;
+
+  it('is a quarter of the worker’s memory at the measured bytes per pixel unless set: a 2 GiB container runs a 40 MP image alone', () => {
+    const budget = decodeBudgetPixels(loadWorkerConfig(base), 2 * GiB);
+    expect(budget).toBe(Math.floor((2 * GiB) / 4 / DECODE_BYTES_PER_PIXEL));
+    expect(budget).toBeLessThan(40e6);
+    expect(decodeBudgetPixels(loadWorkerConfig({ ...base, WORKER_DECODE_BUDGET_MEGAPIXELS: '120' }), 2 * GiB)).toBe(120e6);
+  });
+
+  it('is at most one image at the pixel limit per inference thread on a large machine', () => {
+    expect(decodeBudgetPixels(loadWorkerConfig(base), 64 * GiB)).toBe(40e6);
+    const env = { ...base, IMAGE_MAX_PIXELS: '25000000', WORKER_INFERENCE_THREADS: '3' };
+    expect(decodeBudgetPixels(loadWorkerConfig(env), 64 * GiB)).toBe(75e6);
+  });
+
+  it('refuses a budget that is not a whole number of megapixels, naming the variable', () => {
+    expect(() => loadWorkerConfig({ ...base, WORKER_DECODE_BUDGET_MEGAPIXELS: '-1' })).toThrow(/WORKER_DECODE_BUDGET_MEGAPIXELS/);
+    expect(() => loadWorkerConfig({ ...base, WORKER_DECODE_BUDGET_MEGAPIXELS: 'lots' })).toThrow(/WORKER_DECODE_BUDGET_MEGAPIXELS/);
   });
 });

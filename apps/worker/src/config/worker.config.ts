@@ -1,4 +1,4 @@
-import { availableParallelism, hostname } from 'node:os';
+import { availableParallelism, hostname, totalmem } from 'node:os';
 import { z } from 'zod';
 import { envInt, envKeys, envList, envString, heartbeatEnv, imageLimitsEnv, loadConfig, modelCatalogEnv, serviceEnv } from '@fathom/config';
 import type { ModelSpec } from '@fathom/models';
@@ -34,6 +34,12 @@ const workerOwnEnv = z.object({
   WORKER_METRICS_HOST: envString('0.0.0.0'),
   /** libvips threads per image operation (sharp.concurrency); 0: the cores shared among the inference threads. */
   WORKER_SHARP_THREADS: envInt(0, { min: 0, max: 256 }),
+  /**
+   * Decoded megapixels the inference threads hold at once (jobs are admitted by the sum of their
+   * images' width × height, not only by count; one larger than this runs alone); 0: sized to the
+   * worker's memory (decodeBudgetPixels).
+   */
+  WORKER_DECODE_BUDGET_MEGAPIXELS: envInt(0, { min: 0, max: 1_000_000 }),
   /** zlib level of the PNG results, 0 (fastest, largest) to 9 (slowest, smallest). */
   WORKER_PNG_COMPRESSION_LEVEL: envInt(DEFAULT_PNG_COMPRESSION_LEVEL, { min: 0, max: 9 }),
   /**
@@ -92,6 +98,37 @@ export function intraOpThreads(config: WorkerConfig): number {
 
 export function sharpThreads(config: WorkerConfig): number {
   return config.WORKER_SHARP_THREADS || coresPerInferenceThread(config);
+}
+
+/**
+ * Bytes of the worker's memory an image's pixel costs at the job's peak: not only the decode but
+ * the result, enlarged back to the image's size, colormapped and encoded. Measured: a pixel flood
+ * of 4000×4000 and 6000×6000 WebPs on the depth stand-in, one job at a time, peak RSS growth
+ * 13.5–14.5 bytes per input pixel (test/pixel-flood.e2e-spec.ts).
+ */
+export const DECODE_BYTES_PER_PIXEL = 16;
+
+/** The share of the worker's memory its images may take while decoding; the rest is sessions, tensors and Node. */
+const DECODE_MEMORY_SHARE = 0.25;
+
+/** The memory the worker may use: its cgroup's limit where one is set below the machine's, else the machine's. */
+export function workerMemoryBytes(): number {
+  const constrained = process.constrainedMemory?.() ?? 0;
+  const total = totalmem();
+  return constrained > 0 && constrained < total ? constrained : total;
+}
+
+/**
+ * The decode budget in pixels: WORKER_DECODE_BUDGET_MEGAPIXELS, else a quarter of the worker's
+ * memory at DECODE_BYTES_PER_PIXEL, at most one image at IMAGE_MAX_PIXELS per inference thread
+ * (more would not run faster: a thread's large images wait for its cores anyway). A 2 GiB
+ * container: 33 MP, so an image at the 40 MP limit runs alone; a large machine with one thread:
+ * 40 MP.
+ */
+export function decodeBudgetPixels(config: WorkerConfig, memoryBytes: number = workerMemoryBytes()): number {
+  if (config.WORKER_DECODE_BUDGET_MEGAPIXELS > 0) return config.WORKER_DECODE_BUDGET_MEGAPIXELS * 1e6;
+  const byMemory = Math.floor((memoryBytes * DECODE_MEMORY_SHARE) / DECODE_BYTES_PER_PIXEL);
+  return Math.min(byMemory, config.IMAGE_MAX_PIXELS * config.WORKER_INFERENCE_THREADS);
 }
 
 /** libuv's pool size: what libuv-threads.ts set (or was given) before the config was loaded, else libuv's default. */

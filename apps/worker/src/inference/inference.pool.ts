@@ -35,6 +35,8 @@ interface Pending {
   input: Uint8Array;
   options: TaskOptions;
   stages: StageListener;
+  /** The image's pixels (width × height from the API's header read): what decoding it holds in memory. */
+  pixels: number;
   resolve: (output: RunOutput) => void;
   reject: (error: Error) => void;
 }
@@ -55,6 +57,17 @@ export interface PoolEvents {
   /** One session.run done, with how many jobs it took. */
   onBatch?: (modelKey: string, size: number, seconds: number) => void;
 }
+
+/** Limits on what the pool's threads hold at once, beside the job count. */
+export interface PoolLimits {
+  /**
+   * Decoded pixels of the jobs the threads hold at once (WORKER_DECODE_BUDGET_MEGAPIXELS): a job
+   * waits while it would take the sum past this; a job larger than the whole budget runs alone.
+   */
+  decodeBudgetPixels: number;
+}
+
+const NO_LIMITS: PoolLimits = { decodeBudgetPixels: Number.POSITIVE_INFINITY };
 
 /** Jobs a thread holds at once for a model batching up to `maxBatch`: a batch running and the next being decoded. */
 export const jobsInHand = (maxBatch: number): number => 2 * Math.max(1, maxBatch);
@@ -78,6 +91,8 @@ export class InferencePool {
   private closing = false;
   /** Milliseconds threads spent on finished runs; runs in progress are added when read. */
   private busyMs = 0;
+  /** Pixels of the jobs handed to threads and not answered yet. */
+  private held = 0;
   /** Filled once every thread has loaded and warmed up its models. */
   loadedModels: LoadedModel[] = [];
 
@@ -85,6 +100,7 @@ export class InferencePool {
     private readonly init: ThreadInit,
     private readonly threads: number,
     private readonly events: PoolEvents = {},
+    private readonly limits: PoolLimits = NO_LIMITS,
   ) {
     this.perThread = jobsInHand(Math.max(...init.models.map((m) => m.batching.maxBatch)));
   }
@@ -117,11 +133,19 @@ export class InferencePool {
     return this.threads * this.perThread;
   }
 
-  /** Runs a job on the least loaded thread; `stages` hears it move from stage to stage. */
-  run(modelKey: string, input: Uint8Array, options: TaskOptions, stages: StageListener = NO_LISTENER): Promise<RunOutput> {
+  /** Decoded pixels of the jobs the threads hold now. */
+  get heldPixels(): number {
+    return this.held;
+  }
+
+  /**
+   * Runs a job on the least loaded thread; `stages` hears it move from stage to stage. `pixels`
+   * (the image's width × height) counts against the decode budget; 0 when unknown.
+   */
+  run(modelKey: string, input: Uint8Array, options: TaskOptions, stages: StageListener = NO_LISTENER, pixels = 0): Promise<RunOutput> {
     if (this.closing) return Promise.reject(shuttingDown());
     return new Promise<RunOutput>((resolve, reject) => {
-      this.waiting.push({ modelKey, input, options, stages, resolve, reject });
+      this.waiting.push({ modelKey, input, options, stages, pixels, resolve, reject });
       this.dispatch();
     });
   }
@@ -201,6 +225,7 @@ export class InferencePool {
   private release(slot: Slot, requestId: number): Pending | undefined {
     const pending = slot.inFlight.get(requestId);
     slot.inFlight.delete(requestId);
+    if (pending) this.held -= pending.pixels;
     if (pending && slot.inFlight.size === 0) this.busyMs += performance.now() - slot.busySince;
     return pending;
   }
@@ -209,9 +234,16 @@ export class InferencePool {
     this.events.onThreadExit?.(message);
   }
 
-  /** Hands waiting jobs to the least loaded threads with room. */
+  /**
+   * Hands waiting jobs, in order, to the least loaded threads with room, while the next one's
+   * pixels fit the decode budget beside those held; one larger than the budget goes when nothing
+   * else is held (it runs alone, never waits forever). In order: a large image is not overtaken
+   * by a stream of small ones.
+   */
   private dispatch(): void {
     while (this.waiting.length > 0) {
+      const head = this.waiting[0]!;
+      if (this.held > 0 && this.held + head.pixels > this.limits.decodeBudgetPixels) return;
       let slot: Slot | undefined;
       for (const candidate of this.slots) {
         if (candidate.inFlight.size < this.perThread && (!slot || candidate.inFlight.size < slot.inFlight.size)) slot = candidate;
@@ -221,6 +253,7 @@ export class InferencePool {
       const requestId = this.nextRequestId++;
       if (slot.inFlight.size === 0) slot.busySince = performance.now();
       slot.inFlight.set(requestId, next);
+      this.held += next.pixels;
       slot.thread.postMessage({ type: 'run', requestId, modelKey: next.modelKey, input: next.input, options: next.options });
     }
   }

@@ -98,7 +98,7 @@ export class JobExecutionService {
     });
     let output: RunOutput;
     try {
-      output = await this.pool.run(key, input, data.options, stages);
+      output = await this.pool.run(key, input, data.options, stages, data.input.width * data.input.height);
     } catch (error) {
       if (error instanceof InferenceError && !error.retryable) {
         log.info({ msg: 'job refused', code: error.code, reason: error.message });

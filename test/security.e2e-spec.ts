@@ -124,6 +124,17 @@ describe('Security: headers and a CSP the web page and /docs pass, one CORS allo
     expect((await fetch(`${stack.api.url}/docs/openapi.json`)).status).toBe(200);
   });
 
+  it('keeps /metrics off the public API port: it is on API_METRICS_PORT, on loopback by default', async () => {
+    const onApiPort = await fetch(`${stack.api.url}/metrics`);
+    expect(onApiPort.status).toBe(404);
+    expect(((await onApiPort.json()) as { error: { code: string } }).error.code).toBe('route_not_found');
+    expect(new URL(stack.api.metricsUrl).hostname).toBe('127.0.0.1');
+    expect(new URL(stack.api.metricsUrl).port).not.toBe(new URL(stack.api.url).port);
+    const scrape = await fetch(stack.api.metricsUrl);
+    expect(scrape.status).toBe(200);
+    expect(await scrape.text()).toMatch(/^# TYPE fathom_http_request_duration_seconds histogram$/m);
+  });
+
   it('gives CORS headers to a listed origin only, preflight included', async () => {
     const allowed = await fetch(`${stack.api.url}/v1/models`, { headers: { Origin: ALLOWED } });
     expect(allowed.headers.get('access-control-allow-origin')).toBe(ALLOWED);

@@ -16,6 +16,7 @@ import type { TracingState } from './common/tracing';
 import type { ApiConfig } from './config/api.config';
 import { uploadFormLimits } from './jobs/uploads/upload-form.reader';
 import { ApiMetrics } from './metrics/api-metrics';
+import { ApiMetricsServer } from './metrics/metrics.server';
 import { FathomIoAdapter } from './realtime/fathom-io.adapter';
 import { inlineBlockHashes, readWebPage } from './web/web-page';
 
@@ -65,12 +66,17 @@ export async function createApiApp(config: ApiConfig, tracing: TracingState = { 
   return app;
 }
 
-export async function listen(app: NestFastifyApplication, config: Pick<ApiConfig, 'PORT' | 'HOST'>): Promise<string> {
+/** Listens on PORT, and on API_METRICS_PORT for /metrics; resolves with both URLs. */
+export async function listen(
+  app: NestFastifyApplication,
+  config: Pick<ApiConfig, 'PORT' | 'HOST' | 'API_METRICS_PORT' | 'API_METRICS_HOST'>,
+): Promise<{ url: string; metricsUrl: string }> {
+  const metricsUrl = await app.get(ApiMetricsServer).listen(config.API_METRICS_PORT, config.API_METRICS_HOST);
   await app.listen({ port: config.PORT, host: config.HOST });
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
-  return `http://${host}:${port}`;
+  return { url: `http://${host}:${port}`, metricsUrl };
 }
 
 /**

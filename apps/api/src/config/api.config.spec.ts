@@ -34,7 +34,12 @@ describe('API config', () => {
   });
 
   it('allows no cross-origin access unless origins are listed, and refuses an origin with a path', () => {
-    expect(loadApiConfig(base)).toMatchObject({ API_CORS_ORIGINS: [], API_SOCKET_MAX_SUBSCRIPTIONS: 1000 });
+    expect(loadApiConfig(base)).toMatchObject({
+      API_CORS_ORIGINS: [],
+      API_SOCKET_MAX_SUBSCRIPTIONS: 1000,
+      API_METRICS_PORT: 9463,
+      API_METRICS_HOST: '127.0.0.1',
+    });
     expect(loadApiConfig({ ...base, API_CORS_ORIGINS: 'https://a.example.com, http://localhost:3000' }).API_CORS_ORIGINS).toEqual([
       'https://a.example.com',
       'http://localhost:3000',

@@ -79,6 +79,19 @@ describe('Security: headers and a CSP the web page and /docs pass, one CORS allo
     expect(csp.get('default-src')).toEqual(["'self'"]);
     expect(csp.get('frame-ancestors')).toEqual(["'none'"]);
     expect(csp.get('object-src')).toEqual(["'none'"]);
+    // Origins are listed here: their pages may show a result with <img>.
+    expect(response.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
+  });
+
+  it('by default (no API_CORS_ORIGINS) lets only the API’s own page in: no CORS headers, other origins’ handshakes refused', async () => {
+    const plain = await stack.startApi();
+    const response = await fetch(`${plain.url}/v1/models`, { headers: { Origin: ALLOWED } });
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
+    expect(response.headers.get('cross-origin-resource-policy')).toBe('same-origin');
+    const ownPage = await connectAs(plain.url, plain.url, 'websocket');
+    expect(ownPage.connected).toBe(true);
+    ownPage.socket.disconnect();
+    expect((await connectAs(plain.url, ALLOWED, 'websocket')).connected).toBe(false);
   });
 
   it('serves a web page whose every inline script and style the CSP allows by hash, and nothing inline besides', async () => {

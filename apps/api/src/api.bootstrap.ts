@@ -43,7 +43,7 @@ export async function createApiApp(config: ApiConfig, tracing: TracingState = { 
     // The upload form's reader passes the same limits; these hold for any other reader.
     limits: uploadFormLimits(config.API_MAX_UPLOAD_BYTES),
   });
-  await installSecurityHeaders(adapter.getInstance(), inlineBlockHashes(readWebPage()));
+  await installSecurityHeaders(adapter.getInstance(), inlineBlockHashes(readWebPage()), config.API_CORS_ORIGINS.length > 0);
   const corsPolicy = new CorsPolicy(config.API_CORS_ORIGINS);
   await app.register(cors, {
     origin: (origin: string | undefined, callback: (error: Error | null, allow: boolean) => void) =>

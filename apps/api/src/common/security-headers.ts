@@ -39,9 +39,20 @@ export function docsCsp(page: { scripts: string[]; styles: string[] }): Directiv
   return { ...apiCsp(page), 'style-src': ["'self'", "'unsafe-inline'"] };
 }
 
-/** helmet's headers on every answer; /docs gets its own, looser style-src. */
-export async function installSecurityHeaders(fastify: FastifyInstance, page: { scripts: string[]; styles: string[] }): Promise<void> {
-  await fastify.register(helmet, { contentSecurityPolicy: { useDefaults: false, directives: apiCsp(page) } });
+/**
+ * helmet's headers on every answer; /docs gets its own, looser style-src. Cross-Origin-Resource-
+ * Policy is same-origin unless origins are listed (API_CORS_ORIGINS): their pages may then show a
+ * result image with <img>, which CORS does not cover.
+ */
+export async function installSecurityHeaders(
+  fastify: FastifyInstance,
+  page: { scripts: string[]; styles: string[] },
+  crossOrigin: boolean,
+): Promise<void> {
+  await fastify.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: apiCsp(page) },
+    crossOriginResourcePolicy: { policy: crossOrigin ? 'cross-origin' : 'same-origin' },
+  });
   const docs = serialize(docsCsp(page));
   fastify.addHook('onSend', (request, reply, _payload, done) => {
     if (request.url === DOCS_PREFIX || request.url.startsWith(`${DOCS_PREFIX}/`)) void reply.header('content-security-policy', docs);

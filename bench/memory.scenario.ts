@@ -41,7 +41,7 @@ export async function memoryScenario(ctx: BenchContext): Promise<ScenarioResult>
   const stack = await FathomStack.start();
   try {
     const [, worker] = await Promise.all([stack.startApi(), stack.startWorker({ ...nullModel, WORKER_CONCURRENCY: String(CLIENTS) })]);
-    const urls = { api: `${stack.api.url}/metrics`, worker: await FathomStack.metricsUrl(worker) };
+    const urls = { api: stack.api.metricsUrl, worker: await FathomStack.metricsUrl(worker) };
     const memory = async () => ({ api: await processMemory(urls.api), worker: await processMemory(urls.worker) });
     const clients = await connectClients(stack.api, MODEL, ROUTE, CLIENTS);
     const series: Array<{ jobs: number } & Awaited<ReturnType<typeof memory>>> = [];

@@ -94,7 +94,7 @@ describe('API traces: the upload’s server span, the enqueue as its child, the 
       name: 'GET /v1/models',
       kind: SPAN_KIND.SERVER,
     });
-    expect((await fetch(`${stack.api.url}/metrics`)).headers.get('x-trace-id')).toBeNull();
+    expect((await fetch(stack.api.metricsUrl)).headers.get('x-trace-id')).toBeNull();
     expect((await fetch(`${stack.api.url}/healthz`)).headers.get('x-trace-id')).toBeNull();
     expect(receiver.spans.filter((s) => /metrics|healthz/.test(s.name))).toEqual([]);
   });

@@ -44,11 +44,9 @@ describe('two API instances and two workers', () => {
   it('counts a job end no client heard once for the whole cluster, not once per API instance', async () => {
     const [a, b] = [stack.apis[0]!, stack.apis[1]!];
     const unheard = async () => {
-      const read = async (url: string) =>
-        Number(
-          /^fathom_ws_events_unheard_total\{event="job.completed"\} (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? NaN,
-        );
-      return (await read(a.url)) + (await read(b.url));
+      const read = async (metricsUrl: string) =>
+        Number(/^fathom_ws_events_unheard_total\{event="job.completed"\} (\d+)/m.exec(await (await fetch(metricsUrl)).text())?.[1] ?? NaN);
+      return (await read(a.metricsUrl)) + (await read(b.metricsUrl));
     };
     const image = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#336699' } })
       .png()

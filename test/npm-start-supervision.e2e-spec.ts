@@ -78,6 +78,7 @@ async function launcherEnv(): Promise<Record<string, string>> {
     WORKER_METRICS_PORT: '0',
     WORKER_HEARTBEAT_MS: '500',
     START_METRICS_PORT: '0',
+    API_METRICS_PORT: '0',
     START_STOP_GRACE_MS: String(GRACE_MS),
     START_RESTART_DELAY_MS: String(RESTART_DELAY_MS),
     LOG_LEVEL: 'info',

@@ -54,6 +54,7 @@ describe('npm start pulls what it can, serves it, and says what is missing', () 
       // Free ports, not the defaults another test or a running Fathom may hold.
       WORKER_METRICS_PORT: '0',
       START_METRICS_PORT: '0',
+      API_METRICS_PORT: '0',
     };
     const start = spawnNodeProcess(join(repoRoot(), 'dist/tools/start/start.js'), env, { inheritEnv: true });
     try {

@@ -101,7 +101,8 @@ describe('deploy/compose: scaling', () => {
         ports: undefined,
         hostname: undefined,
       });
-      expect(svc['expose']).toEqual([expect.any(String)]);
+      // Container ports only (the API's and its metrics port, the worker's metrics port), never published.
+      expect(svc['expose']).toEqual(name === 'api' ? [expect.any(String), expect.any(String)] : [expect.any(String)]);
     }
   });
 
@@ -208,9 +209,11 @@ describe('deploy/compose: api and worker environment agree with Prometheus, the 
   });
 
   it('Prometheus looks up the api and worker services on the ports they listen on', () => {
-    expect(dnsSd('fathom-api')).toMatchObject({ names: ['api'], type: 'A', port: Number(env('api')['PORT']) });
+    expect(dnsSd('fathom-api')).toMatchObject({ names: ['api'], type: 'A', port: Number(env('api')['API_METRICS_PORT']) });
+    // Scraped from the compose network: the metrics port must not be loopback-only there.
+    expect(env('api')['API_METRICS_HOST']).toBe('0.0.0.0');
     expect(dnsSd('fathom-worker')).toMatchObject({ names: ['worker'], type: 'A', port: Number(env('worker')['WORKER_METRICS_PORT']) });
-    expect(service(base, 'api')['expose']).toEqual([env('api')['PORT']]);
+    expect(service(base, 'api')['expose']).toEqual([env('api')['PORT'], env('api')['API_METRICS_PORT']]);
     expect(service(base, 'worker')['expose']).toEqual([env('worker')['WORKER_METRICS_PORT']]);
   });
 

@@ -285,7 +285,7 @@ describe('deploy/grafana/dashboards: every query against a real Prometheus scrap
     const workerMetrics = (JSON.parse(listening) as { url: string }).url;
 
     prometheus = await startPrometheus([
-      { job: 'fathom-api', url: `${api.url}/metrics` },
+      { job: 'fathom-api', url: api.metricsUrl },
       { job: 'fathom-worker', url: workerMetrics },
     ]);
     await pollUntil(

@@ -162,7 +162,7 @@ describe('prometheus.yml discovers the replicas and loads the rules', () => {
   };
 
   it.each([
-    ['fathom-api', 'api', 8080],
+    ['fathom-api', 'api', 9463],
     ['fathom-worker', 'worker', 9464],
   ])('%s: DNS service discovery (type A) on the compose service %s, port %d', (job, service, port) => {
     const sd = listAt(scrape(job), 'dns_sd_configs');

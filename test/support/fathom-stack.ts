@@ -25,6 +25,8 @@ export type WorkerProcess = ReturnType<typeof spawnNodeProcess>;
 export interface ApiInstance {
   process: ReturnType<typeof spawnNodeProcess>;
   url: string;
+  /** Its /metrics, on a port of its own (API_METRICS_PORT), never on `url`. */
+  metricsUrl: string;
 }
 
 /**
@@ -54,10 +56,13 @@ export class FathomStack {
       PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
+      // Several APIs per machine (and per test): each /metrics on a free port.
+      API_METRICS_PORT: '0',
       ...env,
     });
     const line = await api.waitForLine(/"msg":"Fathom API listening on /, 30_000);
-    const instance = { process: api, url: (JSON.parse(line) as { url: string }).url };
+    const { url, metrics } = JSON.parse(line) as { url: string; metrics: string };
+    const instance = { process: api, url, metricsUrl: metrics };
     this.apis.push(instance);
     return instance;
   }

@@ -202,7 +202,7 @@ async function runLoad(
       if (second > plan.durationSeconds + 60) throw new Error(`the workers added were not all serving within 60 s of the planned end`);
       await new Promise((resolve) => setTimeout(resolve, second * 1000 - (performance.now() - started)));
       if (failure) throw failure;
-      const metrics = await (await fetch(`${stack.api.url}/metrics`)).text();
+      const metrics = await (await fetch(stack.api.metricsUrl)).text();
       const sample: SecondSample = {
         second,
         completedPerSecond: completedAt.filter((t) => t >= second - 1 && t < second).length,

@@ -1,19 +1,24 @@
+import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { IoAdapter } from '@nestjs/platform-socket.io';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { Logger } from 'nestjs-pino';
 import { ErrorCode, FathomError } from '@fathom/contracts';
 import { ApiModule } from './api.module';
 import { mapError, sendMapped } from './common/api-exception.filter';
+import { CorsPolicy } from './common/cors-policy';
 import { installHttpObservability } from './common/http-observability';
 import { httpServerOptions } from './common/http-server-options';
+import { installSecurityHeaders } from './common/security-headers';
 import type { TracingState } from './common/tracing';
 import type { ApiConfig } from './config/api.config';
 import { uploadFormLimits } from './jobs/uploads/upload-form.reader';
 import { ApiMetrics } from './metrics/api-metrics';
+import { ApiMetricsServer } from './metrics/metrics.server';
+import { FathomIoAdapter } from './realtime/fathom-io.adapter';
+import { inlineBlockHashes, readWebPage } from './web/web-page';
 
 /** Set by closeApiApp: from then on new requests are answered 503 (see there). */
 const closing = new WeakSet<NestFastifyApplication>();
@@ -38,7 +43,13 @@ export async function createApiApp(config: ApiConfig, tracing: TracingState = { 
     // The upload form's reader passes the same limits; these hold for any other reader.
     limits: uploadFormLimits(config.API_MAX_UPLOAD_BYTES),
   });
-  app.useWebSocketAdapter(new IoAdapter(app));
+  await installSecurityHeaders(adapter.getInstance(), inlineBlockHashes(readWebPage()), config.API_CORS_ORIGINS.length > 0);
+  const corsPolicy = new CorsPolicy(config.API_CORS_ORIGINS);
+  await app.register(cors, {
+    origin: (origin: string | undefined, callback: (error: Error | null, allow: boolean) => void) =>
+      callback(null, corsPolicy.allowsCrossOrigin(origin)),
+  });
+  app.useWebSocketAdapter(new FathomIoAdapter(app, corsPolicy));
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -55,12 +66,17 @@ export async function createApiApp(config: ApiConfig, tracing: TracingState = { 
   return app;
 }
 
-export async function listen(app: NestFastifyApplication, config: Pick<ApiConfig, 'PORT' | 'HOST'>): Promise<string> {
+/** Listens on PORT, and on API_METRICS_PORT for /metrics; resolves with both URLs. */
+export async function listen(
+  app: NestFastifyApplication,
+  config: Pick<ApiConfig, 'PORT' | 'HOST' | 'API_METRICS_PORT' | 'API_METRICS_HOST'>,
+): Promise<{ url: string; metricsUrl: string }> {
+  const metricsUrl = await app.get(ApiMetricsServer).listen(config.API_METRICS_PORT, config.API_METRICS_HOST);
   await app.listen({ port: config.PORT, host: config.HOST });
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
-  return `http://${host}:${port}`;
+  return { url: `http://${host}:${port}`, metricsUrl };
 }
 
 /**

@@ -9,9 +9,9 @@ async function main(): Promise<void> {
   redactCrashLogs();
   const config = loadApiConfig();
   const app = await createApiApp(config, { enabled: tracing.enabled });
-  const url = await listen(app, config);
+  const { url, metricsUrl } = await listen(app, config);
   const logger = app.get(await import('nestjs-pino').then((m) => m.Logger));
-  logger.log({ msg: `Fathom API listening on ${url}`, url, docs: `${url}/docs`, web: `${url}/` });
+  logger.log({ msg: `Fathom API listening on ${url}`, url, docs: `${url}/docs`, web: `${url}/`, metrics: metricsUrl });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       logger.log({ msg: `${signal}: closing` });

@@ -47,6 +47,8 @@ export const ErrorCode = {
   IdempotencyKeyConflict: 'idempotency_key_conflict',
   // capacity
   QueueFull: 'queue_full',
+  /** A socket is subscribed to API_SOCKET_MAX_SUBSCRIPTIONS jobs already; unsubscribe from one first. */
+  SubscriptionLimit: 'subscription_limit',
   ServiceUnavailable: 'service_unavailable',
   /** Redis (queues, job records, blobs) did not answer in time or could not be reached; retry later. */
   StoreUnavailable: 'store_unavailable',

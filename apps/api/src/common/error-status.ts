@@ -30,6 +30,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.JobNotCancellable]: 409,
   [ErrorCode.IdempotencyKeyConflict]: 409,
   [ErrorCode.QueueFull]: 503,
+  [ErrorCode.SubscriptionLimit]: 429,
   [ErrorCode.ServiceUnavailable]: 503,
   [ErrorCode.StoreUnavailable]: 503,
   [ErrorCode.InputExpired]: 410,

@@ -33,6 +33,21 @@ describe('API config', () => {
     );
   });
 
+  it('allows no cross-origin access unless origins are listed, and refuses an origin with a path', () => {
+    expect(loadApiConfig(base)).toMatchObject({
+      API_CORS_ORIGINS: [],
+      API_SOCKET_MAX_SUBSCRIPTIONS: 1000,
+      API_METRICS_PORT: 9463,
+      API_METRICS_HOST: '127.0.0.1',
+    });
+    expect(loadApiConfig({ ...base, API_CORS_ORIGINS: 'https://a.example.com, http://localhost:3000' }).API_CORS_ORIGINS).toEqual([
+      'https://a.example.com',
+      'http://localhost:3000',
+    ]);
+    expect(() => loadApiConfig({ ...base, API_CORS_ORIGINS: 'https://a.example.com/' })).toThrow(/API_CORS_ORIGINS/);
+    expect(() => loadApiConfig({ ...base, API_CORS_ORIGINS: '*' })).toThrow(/API_CORS_ORIGINS/);
+  });
+
   it('refuses a bad value naming the variable', () => {
     expect(() => loadApiConfig({ ...base, IMAGE_MAX_PIXELS: 'many' })).toThrow(/IMAGE_MAX_PIXELS: .* \(got "many"\)/);
     expect(() => loadApiConfig({ ...base, WORKER_HEARTBEAT_TTL_MS: '10' })).toThrow(/WORKER_HEARTBEAT_TTL_MS/);

@@ -12,6 +12,12 @@ const apiOwnEnv = z.object({
   API_MAX_QUEUE_DEPTH: envInt(1000, { min: 1 }),
   /** What Retry-After says when the queue is full. */
   API_RETRY_AFTER_SECONDS: envInt(5, { min: 1 }),
+  /**
+   * GET /metrics is served on this port, not on PORT (0: any free port, logged). On 127.0.0.1 by
+   * default: set API_METRICS_HOST=0.0.0.0 where Prometheus scrapes from another host.
+   */
+  API_METRICS_PORT: envInt(9463, { min: 0, max: 65_535 }),
+  API_METRICS_HOST: envString('127.0.0.1'),
   /** How long POST /v1/infer waits for the result before answering 202. */
   API_INFER_TIMEOUT_MS: envInt(30_000, { min: 1 }),
   /** How long a client may take to send a request's headers (408 after). */
@@ -33,6 +39,32 @@ const apiOwnEnv = z.object({
    */
   API_JOB_ATTEMPTS: envInt(3, { min: 1, max: 20 }),
   API_JOB_BACKOFF_MS: envInt(1000, { min: 0 }),
+  /**
+   * Origins (`scheme://host[:port]`, comma-separated) whose pages may call the API and open its
+   * socket.io cross-origin. Unset: same-origin only (the API's own page).
+   */
+  API_CORS_ORIGINS: z.preprocess(
+    (v) =>
+      v === '' || v === undefined
+        ? []
+        : typeof v === 'string'
+          ? v
+              .split(',')
+              .map((origin) => origin.trim())
+              .filter(Boolean)
+          : v,
+    z.array(
+      z.string().refine((origin) => {
+        try {
+          return new URL(origin).origin === origin;
+        } catch {
+          return false;
+        }
+      }, 'each origin must be scheme://host[:port], with no path or trailing slash'),
+    ),
+  ),
+  /** Jobs one socket may be subscribed to at once; a subscribe past it is refused with subscription_limit. */
+  API_SOCKET_MAX_SUBSCRIPTIONS: envInt(1000, { min: 1 }),
   /**
    * Keys of the admin API (rollout), as `id:secret` pairs separated by commas; the id names the key
    * in the logs. Unset: the admin API answers 403 admin_disabled.

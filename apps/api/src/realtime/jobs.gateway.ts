@@ -20,6 +20,7 @@ import {
   type JobStatus,
 } from '@fathom/contracts';
 import { mapError } from '../common/api-exception.filter';
+import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { JobReader } from '../jobs/job-reader.service';
 import { QueueRegistry } from '../infrastructure/queue.registry';
 import { ApiMetrics, type PushedWsEvent } from '../metrics/api-metrics';
@@ -39,7 +40,8 @@ export const jobRoom = (jobId: string) => `job:${jobId}`;
  * receives `job.state` (and the terminal event if the job already ended), so a job that finished
  * before the subscription is never missed. Worker events arrive through JobEventsRelay.
  */
-@WebSocketGateway({ namespace: JOBS_NAMESPACE, cors: { origin: true } })
+// CORS and the Origin check: FathomIoAdapter (API_CORS_ORIGINS).
+@WebSocketGateway({ namespace: JOBS_NAMESPACE })
 export class JobsGateway implements OnGatewayConnection, OnGatewayDisconnect {
   private readonly logger = new Logger(JobsGateway.name);
 
@@ -51,6 +53,7 @@ export class JobsGateway implements OnGatewayConnection, OnGatewayDisconnect {
     @Inject(QueueRegistry) private readonly queues: QueueRegistry,
     @Inject(ApiMetrics) private readonly metrics: ApiMetrics,
     @Inject(JobAudience) private readonly audience: JobAudience,
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
   ) {}
 
   handleConnection(): void {
@@ -67,6 +70,19 @@ export class JobsGateway implements OnGatewayConnection, OnGatewayDisconnect {
     if (!request.success)
       return this.refuse(socket, undefined, { code: ErrorCode.InvalidRequest, message: 'Emit subscribe with {"jobId": "<id>"}.' });
     const { jobId } = request.data;
+    // Each subscription holds a room and its listeners: one socket must not hold thousands.
+    const pending = ((socket.data as { pending?: Set<string> }).pending ??= new Set());
+    if (
+      !socket.rooms.has(jobRoom(jobId)) &&
+      !pending.has(jobId) &&
+      this.subscriptions(socket) + pending.size >= this.config.API_SOCKET_MAX_SUBSCRIPTIONS
+    )
+      return this.refuse(socket, jobId, {
+        code: ErrorCode.SubscriptionLimit,
+        message: `This socket is subscribed to ${this.config.API_SOCKET_MAX_SUBSCRIPTIONS} jobs, the most API_SOCKET_MAX_SUBSCRIPTIONS allows; unsubscribe from one first.`,
+      });
+    // Subscribes in flight hold their slot: a burst cannot pass the cap before its joins land.
+    pending.add(jobId);
     try {
       const record = await this.reader.record(jobId);
       // Listen before joining, join before reading: an event can then arrive twice, never zero times.
@@ -83,6 +99,8 @@ export class JobsGateway implements OnGatewayConnection, OnGatewayDisconnect {
       return { ok: true, status };
     } catch (error) {
       return this.refuse(socket, jobId, mapError(error).body.error);
+    } finally {
+      pending.delete(jobId);
     }
   }
 
@@ -90,6 +108,14 @@ export class JobsGateway implements OnGatewayConnection, OnGatewayDisconnect {
   async unsubscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<void> {
     const request = subscribeRequestSchema.safeParse(body);
     if (request.success) await socket.leave(jobRoom(request.data.jobId));
+  }
+
+  /** Jobs the socket is subscribed to: its rooms but its own (socket.io puts each socket in a room named by its id). */
+  private subscriptions(socket: Socket): number {
+    const pending = (socket.data as { pending?: Set<string> }).pending ?? new Set<string>();
+    let joined = 0;
+    for (const room of socket.rooms) if (room !== socket.id && !pending.has(room.slice('job:'.length))) joined += 1;
+    return joined;
   }
 
   /** True when a socket of this instance listens to the job. */

@@ -119,7 +119,7 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
     // The worker runs what the job says; the status says which version ran and why.
     const sample = await stack.jobEnd(canary[0]!.id, { api });
     expect(sample.model).toMatchObject({ name: 'depth', version: '1.1.0', route: 'canary' });
-    const metrics = await (await fetch(`${api.url}/metrics`)).text();
+    const metrics = await (await fetch(api.metricsUrl)).text();
     expect(metrics).toContain(
       `fathom_jobs_submitted_total{model="depth",version="1.1.0",variant="",task="depth",route="canary"} ${canary.length}`,
     );

@@ -5,10 +5,9 @@ import { NestFactory } from '@nestjs/core';
 import { inspect } from 'node:util';
 import { ConfigError, redactCrashLogs, redactSecrets } from '@fathom/config';
 import { defaultCacheDir, inspectWeights, loadCatalog, ModelCatalogError, specKey } from '@fathom/models';
-import { createLogger, PinoNestLogger } from '@fathom/telemetry';
+import { createLogger, MetricsListenError, PinoNestLogger } from '@fathom/telemetry';
 import { loadWorkerConfig } from './config/worker.config';
 import { ModelLoadError } from './inference/inference.pool';
-import { MetricsListenError } from './metrics/metrics.server';
 import { selectModels } from './models/model-selection';
 import { WorkerModule } from './worker.module';
 

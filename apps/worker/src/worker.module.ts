@@ -27,7 +27,7 @@ import { WorkerHeartbeat } from './heartbeat/worker-heartbeat';
 import { InferencePool, jobsInHand } from './inference/inference.pool';
 import { JobExecutionService } from './jobs/job-execution.service';
 import { InferencePoolCollector } from './metrics/inference-pool.collector';
-import { MetricsServer } from './metrics/metrics.server';
+import { MetricsServer } from '@fathom/telemetry';
 import { modelLabels, WorkerMetrics } from './metrics/worker.metrics';
 import type { ModelSelection } from './models/model-selection';
 import { InferenceProcessor } from './processors/inference.processor';

@@ -33,3 +33,18 @@ export const envList = () =>
           .filter(Boolean)
       : undefined,
   );
+
+/** Comma-separated items, trimmed, empty ones dropped, each checked by `item`; [] when unset. */
+export const envItems = <T extends z.ZodType>(item: T) =>
+  z.preprocess(
+    (v) =>
+      v === '' || v === undefined
+        ? []
+        : typeof v === 'string'
+          ? v
+              .split(',')
+              .map((part) => part.trim())
+              .filter(Boolean)
+          : v,
+    z.array(item),
+  );

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envInt, envKeys, envString, heartbeatEnv, imageLimitsEnv, loadConfig, serviceEnv } from '@fathom/config';
+import { envInt, envItems, envKeys, envString, heartbeatEnv, imageLimitsEnv, loadConfig, serviceEnv } from '@fathom/config';
 
 /** The API's own variables; the shared ones come from @fathom/config's pieces. */
 const apiOwnEnv = z.object({
@@ -43,25 +43,14 @@ const apiOwnEnv = z.object({
    * Origins (`scheme://host[:port]`, comma-separated) whose pages may call the API and open its
    * socket.io cross-origin. Unset: same-origin only (the API's own page).
    */
-  API_CORS_ORIGINS: z.preprocess(
-    (v) =>
-      v === '' || v === undefined
-        ? []
-        : typeof v === 'string'
-          ? v
-              .split(',')
-              .map((origin) => origin.trim())
-              .filter(Boolean)
-          : v,
-    z.array(
-      z.string().refine((origin) => {
-        try {
-          return new URL(origin).origin === origin;
-        } catch {
-          return false;
-        }
-      }, 'each origin must be scheme://host[:port], with no path or trailing slash'),
-    ),
+  API_CORS_ORIGINS: envItems(
+    z.string().refine((origin) => {
+      try {
+        return new URL(origin).origin === origin;
+      } catch {
+        return false;
+      }
+    }, 'each origin must be scheme://host[:port], with no path or trailing slash'),
   ),
   /** Jobs one socket may be subscribed to at once; a subscribe past it is refused with subscription_limit. */
   API_SOCKET_MAX_SUBSCRIPTIONS: envInt(1000, { min: 1 }),
@@ -69,22 +58,11 @@ const apiOwnEnv = z.object({
    * Keys of the admin API (rollout), as `id:secret` pairs separated by commas; the id names the key
    * in the logs. Unset: the admin API answers 403 admin_disabled.
    */
-  API_ADMIN_KEYS: z.preprocess(
-    (v) =>
-      v === '' || v === undefined
-        ? []
-        : typeof v === 'string'
-          ? v
-              .split(',')
-              .map((pair) => pair.trim())
-              .filter(Boolean)
-          : v,
-    z.array(
-      z
-        .string()
-        .regex(/^[A-Za-z0-9_.-]+:.{16,}$/, 'each key must be id:secret, with a secret of at least 16 characters')
-        .transform((pair) => ({ id: pair.slice(0, pair.indexOf(':')), secret: pair.slice(pair.indexOf(':') + 1) })),
-    ),
+  API_ADMIN_KEYS: envItems(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+:.{16,}$/, 'each key must be id:secret, with a secret of at least 16 characters')
+      .transform((pair) => ({ id: pair.slice(0, pair.indexOf(':')), secret: pair.slice(pair.indexOf(':') + 1) })),
   ),
 });
 

@@ -6,20 +6,25 @@ import type { Registry } from 'prom-client';
 export class MetricsListenError extends Error {}
 
 /**
- * `GET /metrics` on a port of its own: the worker is a Nest application context with no HTTP
- * server, and a scrape must not wait behind anything but the registry.
+ * `GET /metrics` on a port of its own, for the worker (a Nest application context with no HTTP
+ * server) and the API (whose public port does not show queue depths, routes and worker counts to
+ * anyone who asks): a scrape waits behind nothing but the registry.
  */
 export class MetricsServer {
   private server: Server | undefined;
 
-  constructor(private readonly registry: Registry) {}
+  /** `settings` names the variables that choose the port, for the message when it cannot be opened. */
+  constructor(
+    private readonly registry: Registry,
+    private readonly settings = 'WORKER_METRICS_PORT / WORKER_METRICS_HOST',
+  ) {}
 
   /** Listens and resolves with the URL to scrape (the real port when asked for port 0). */
   async listen(port: number, host: string): Promise<string> {
     const server = createServer((request, response) => {
       const path = (request.url ?? '').split('?')[0];
       if (path !== '/metrics') {
-        response.writeHead(404, { 'content-type': 'text/plain' }).end('Not found: the worker serves GET /metrics only.\n');
+        response.writeHead(404, { 'content-type': 'text/plain' }).end('Not found: this port serves GET /metrics only.\n');
         return;
       }
       if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -33,11 +38,7 @@ export class MetricsServer {
     });
     await new Promise<void>((resolve, reject) => {
       const failed = (error: NodeJS.ErrnoException) =>
-        reject(
-          new MetricsListenError(
-            `WORKER_METRICS_PORT / WORKER_METRICS_HOST: cannot listen on ${host}:${port} (${error.code ?? error.message})`,
-          ),
-        );
+        reject(new MetricsListenError(`${this.settings}: cannot listen on ${host}:${port} (${error.code ?? error.message})`));
       server.once('error', failed);
       server.listen(port, host, () => {
         server.off('error', failed);

@@ -240,14 +240,15 @@ describe('npm start keeps its children running, and none outlives it', () => {
     }
   });
 
-  it('SIGKILLed itself, leaves no child behind: each ends within START_STOP_GRACE_MS', async () => {
+  it('SIGKILLed itself, leaves no child behind: each ends by itself at START_STOP_GRACE_MS at the latest', async () => {
     const pids = familyPids(launcher);
     expect(pids.every(isRunning)).toBe(true);
     launcher.kill('SIGKILL');
     await launcher.waitForExit(GRACE_MS);
     // The API and the worker stop on their own when their channel to the launcher closes, killing
-    // themselves at the grace; redis-server's guard does the same for redis-server.
-    await waitUntilGone(pids, GRACE_MS);
+    // themselves at the grace counted from when they notice; redis-server's guard does the same for
+    // redis-server. Noticing and being reaped take a moment on a loaded machine: twice the grace.
+    await waitUntilGone(pids, 2 * GRACE_MS);
     // A launcher killed outright cannot delete its redis-server's folder; the test does.
     const dataDir = /private redis-server at \S+ \(data in (\S+),/.exec(launcher.output())?.[1];
     expect(dataDir).toBeDefined();

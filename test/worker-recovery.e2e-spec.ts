@@ -3,7 +3,16 @@ import sharp from 'sharp';
 import { DEFAULT_KEY_PREFIX, inferenceQueueName, type JobAccepted } from '@fathom/contracts';
 import { recoveryBoundMs, type StallPolicy } from '@fathom/queue';
 import { simulatedInferenceEnv } from '../bench/hooks/simulated-inference';
-import { depthModelsDir, FathomStack, nextEvent, submit, subscribe, type JobsSocket, type WorkerProcess } from './support/fathom-stack';
+import {
+  depthModelsDir,
+  FathomStack,
+  nextEvent,
+  stallPolicyEnv,
+  submit,
+  subscribe,
+  type JobsSocket,
+  type WorkerProcess,
+} from './support/fathom-stack';
 import { parseExposition } from './support/prometheus-exposition';
 
 const SIDE = 518;
@@ -40,9 +49,7 @@ describe('a worker killed mid-job: the job runs again on another, counted; one t
           WORKER_BUILTIN_MODELS: 'false',
           WORKER_CONCURRENCY: '1',
           WORKER_ID: id,
-          WORKER_LOCK_DURATION_MS: String(POLICY.lockDurationMs),
-          WORKER_STALLED_INTERVAL_MS: String(POLICY.stalledIntervalMs),
-          WORKER_MAX_STALLED_COUNT: String(POLICY.maxStalledCount),
+          ...stallPolicyEnv(POLICY),
           ...simulatedInferenceEnv(INFERENCE_MS),
         });
         workers.set(id, worker);

@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { DEFAULT_KEY_PREFIX, inferenceQueueName, type JobAccepted } from '@fathom/contracts';
 import { recoveryBoundMs, type StallPolicy } from '@fathom/queue';
 import { simulatedInferenceEnv } from '../bench/hooks/simulated-inference';
-import { depthModelsDir, FathomStack, nextEvent, submit, subscribe } from './support/fathom-stack';
+import { depthModelsDir, FathomStack, nextEvent, stallPolicyEnv, submit, subscribe } from './support/fathom-stack';
 
 const MODEL = 'slow-depth';
 const POLICY: StallPolicy = { lockDurationMs: 2000, stalledIntervalMs: 1000, maxStalledCount: 1 };
@@ -28,9 +28,7 @@ describe('worker shutdown: SIGTERM waits WORKER_SHUTDOWN_GRACE_MS for jobs in fl
       WORKER_BUILTIN_MODELS: 'false',
       WORKER_CONCURRENCY: '1',
       WORKER_ID: id,
-      WORKER_LOCK_DURATION_MS: String(POLICY.lockDurationMs),
-      WORKER_STALLED_INTERVAL_MS: String(POLICY.stalledIntervalMs),
-      WORKER_MAX_STALLED_COUNT: String(POLICY.maxStalledCount),
+      ...stallPolicyEnv(POLICY),
       WORKER_SHUTDOWN_GRACE_MS: String(GRACE_MS),
       ...simulatedInferenceEnv(INFERENCE_MS),
     });

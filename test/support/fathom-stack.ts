@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
+import type { StallPolicy } from '@fathom/queue';
 import {
   JOBS_NAMESPACE,
   TERMINAL_STATES,
@@ -272,4 +273,13 @@ export async function pollStatus(
     if (Date.now() > deadline) throw new Error(`job ${jobId} still ${status.state} after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/** A worker's environment for a stall policy (libs/queue's StallPolicy): its lock, its stalled check, its stall limit. */
+export function stallPolicyEnv(policy: StallPolicy): Record<string, string> {
+  return {
+    WORKER_LOCK_DURATION_MS: String(policy.lockDurationMs),
+    WORKER_STALLED_INTERVAL_MS: String(policy.stalledIntervalMs),
+    WORKER_MAX_STALLED_COUNT: String(policy.maxStalledCount),
+  };
 }

@@ -38,7 +38,7 @@ export class ApiModule {
             {
               ...loggerOptions('fathom-api', config.LOG_LEVEL),
               ...requestLogOptions,
-              autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
+              autoLogging: { ignore: (req) => ['/healthz', '/readyz'].includes(req.url ?? '') },
               // Request bodies (images) and headers stay out of the logs: method, url, status, time.
               serializers: {
                 req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),

@@ -35,8 +35,7 @@ export function installHttpObservability(fastify: FastifyInstance, metrics: ApiM
   });
   fastify.addHook('onResponse', (request, reply, done) => {
     const route = routePattern(request);
-    // A scrape timing itself would only measure the scraper.
-    if (route !== '/metrics') metrics.httpRequestAnswered(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
+    metrics.httpRequestAnswered(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
 }

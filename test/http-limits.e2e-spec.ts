@@ -76,25 +76,24 @@ function rawAnswer(received: string): { statusLine: string; body: unknown } {
 }
 
 /**
- * A request whose body the server refuses from its Content-Length: the answer can come, and the
- * connection close, while the body is still being written. fetch reports that as EPIPE and drops
- * the answer; a client that reads the answer as it comes (curl does) sees the refusal.
+ * A request whose body the server refuses from its Content-Length alone: the headers are sent and
+ * the body withheld, so the answer cannot race a body write into a closed connection (fetch then
+ * reports EPIPE and drops the answer).
  */
 function answeredBeforeBodyEnd(url: string, method: string, headers: Record<string, string>, body: string) {
   return new Promise<{ status: number; body: string }>((resolve, reject) => {
-    let answered = false;
     const req = request(url, { method, headers: { ...headers, 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-      answered = true;
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, body: text });
+        req.destroy();
+      });
       res.on('error', reject);
     });
-    req.on('error', (error) => {
-      if (!answered) reject(error);
-    });
-    req.end(body);
+    req.on('error', reject);
+    req.flushHeaders();
   });
 }
 

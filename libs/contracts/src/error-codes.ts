@@ -36,8 +36,13 @@ export const ErrorCode = {
   JobExpired: 'job_expired',
   /** The model is known, but no live worker serves that version or variant now. */
   ModelNotServed: 'model_not_served',
-  // admin API
+  // keys and scopes
+  /** No API key, or one that is unknown or revoked: send `Authorization: Bearer <key>`. */
   Unauthorized: 'unauthorized',
+  /** The key is valid but lacks the scope the route needs (jobs:write, jobs:read, models:admin, keys:admin). */
+  Forbidden: 'forbidden',
+  KeyNotFound: 'key_not_found',
+  // admin API
   AdminDisabled: 'admin_disabled',
   RolloutConflict: 'rollout_conflict',
   // conflicts
@@ -47,6 +52,10 @@ export const ErrorCode = {
   IdempotencyKeyConflict: 'idempotency_key_conflict',
   // capacity
   QueueFull: 'queue_full',
+  /** The key (or, without keys, the client address) sent more requests per second than its limit; see Retry-After. */
+  RateLimited: 'rate_limited',
+  /** The key has as many jobs queued or running as its quota allows; submit again when one ends (see Retry-After). */
+  QuotaExceeded: 'quota_exceeded',
   /** A socket is subscribed to API_SOCKET_MAX_SUBSCRIPTIONS jobs already; unsubscribe from one first. */
   SubscriptionLimit: 'subscription_limit',
   ServiceUnavailable: 'service_unavailable',
@@ -59,6 +68,8 @@ export const ErrorCode = {
   WorkerLost: 'worker_lost',
   /** The client's deadline (`deadline` / X-Deadline) passed while the job was still queued: it was dropped before inference. */
   DeadlineExceeded: 'deadline_exceeded',
+  /** A stage of the job (decode, inference, encode) ran past the worker's per-stage limit, on every attempt. */
+  InferenceTimeout: 'inference_timeout',
   Internal: 'internal_error',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -11,3 +11,4 @@ export * from './fathom-error';
 export * from './rollout';
 export * from './legacy-jobs';
 export * from './image-format';
+export * from './api-keys';

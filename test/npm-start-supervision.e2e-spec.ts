@@ -65,11 +65,13 @@ function modelsDir(): string {
   return dir;
 }
 
-/** What `npm start` is given here: a private redis-server, the tiny model, free ports, short delays. */
+/** What `npm start` is given here: a private redis-server, an embedded database, the tiny model, free ports, short delays. */
 async function launcherEnv(): Promise<Record<string, string>> {
   const dir = modelsDir();
   return {
     REDIS_URL: '',
+    DATABASE_URL: '',
+    START_DATABASE_DIR: join(dir, 'database'),
     PORT: String(await freePort()),
     MODELS_DIR: dir,
     MODELS_CACHE_DIR: join(dir, 'cache'),
@@ -158,7 +160,7 @@ describe('npm start keeps its children running, and none outlives it', () => {
       const restarts = Object.fromEntries(
         scrape.samples.filter((s) => s.name === 'fathom_launcher_restarts_total').map((s) => [s.labels.process, s.value]),
       );
-      expect(restarts).toEqual({ api: 0, worker: 1, 'redis-server': 0 });
+      expect(restarts).toEqual({ api: 0, worker: 1, 'redis-server': 0, database: 0 });
       expect(startedPid(launcher, 'api')).toBe(api);
       expect(isRunning(api)).toBe(true);
       expect(drops).toEqual([]);

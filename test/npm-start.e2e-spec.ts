@@ -35,7 +35,7 @@ describe('npm start pulls what it can, serves it, and says what is missing', () 
   });
   afterAll(() => new Promise((resolve) => server.close(resolve)));
 
-  it('starts redis, API and worker, downloads the newest version, and prints what is loaded and missing', async () => {
+  it('starts redis, the embedded database, API and worker, downloads the newest version, and prints what is loaded and missing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fathom-start-'));
     const sha256 = createHash('sha256').update(model).digest('hex');
     const manifest = (version: string, path: string) =>
@@ -46,6 +46,8 @@ describe('npm start pulls what it can, serves it, and says what is missing', () 
     const port = await freePort();
     const env: Record<string, string> = {
       REDIS_URL: '',
+      DATABASE_URL: '',
+      START_DATABASE_DIR: join(dir, 'database'),
       PORT: String(port),
       MODELS_DIR: dir,
       MODELS_CACHE_DIR: join(dir, 'cache'),
@@ -62,6 +64,9 @@ describe('npm start pulls what it can, serves it, and says what is missing', () 
       await start.waitForLine(/Ctrl-C stops everything/, 5_000);
       const output = start.output();
       expect(output).toMatch(/started a private redis-server at redis:\/\/127\.0\.0\.1:\d+/);
+      expect(output).toMatch(
+        /started an embedded PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres \(data in .*database, kept;/,
+      );
       expect(output).toMatch(/fathom: tiny-depth@2\.0\.0: downloaded .* → /);
       expect(output).toMatch(/fathom: gone-depth@1\.0\.0: .*404/);
       expect(output).toMatch(/fathom: starting without what could not be downloaded\./);

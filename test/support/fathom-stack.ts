@@ -13,11 +13,14 @@ import {
 } from '@fathom/contracts';
 import {
   buildDepthStandInModel,
+  createTestDatabase,
   repoRoot,
   spawnNodeProcess,
   startRedisServer,
+  startEmbeddedTestDatabase,
   type RedisServerHandle,
   type RedisServerOptions,
+  type TestDatabase,
 } from '@fathom/testing';
 
 export type JobsSocket = Socket<JobServerEvents, JobClientEvents>;
@@ -31,8 +34,9 @@ export interface ApiInstance {
 }
 
 /**
- * A whole Fathom on this machine, as a user would run it: a real redis-server, and API and worker
- * processes started from the built code (the API on port 0).
+ * A whole Fathom on this machine, as a user would run it: a real redis-server, a database of its
+ * own (on the real PostgreSQL, or the embedded one), and API and worker processes started from
+ * the built code (the API on port 0).
  */
 export class FathomStack {
   readonly apis: ApiInstance[] = [];
@@ -40,11 +44,21 @@ export class FathomStack {
   private readonly sockets: JobsSocket[] = [];
   readonly cacheDir = mkdtempSync(join(tmpdir(), 'fathom-cache-'));
 
-  private constructor(readonly redis: RedisServerHandle) {}
+  private constructor(
+    readonly redis: RedisServerHandle,
+    readonly database: TestDatabase,
+  ) {}
 
-  /** `redis`: the private redis-server's options (AOF, a password, TLS). */
-  static async start(opts: { redis?: RedisServerOptions } = {}): Promise<FathomStack> {
-    return new FathomStack(await startRedisServer(opts.redis));
+  /**
+   * `redis`: the private redis-server's options (AOF, a password, TLS). `database`: 'postgres' (a
+   * new database on the machine's PostgreSQL, the default) or 'embedded' (the PGlite server `npm start` runs).
+   */
+  static async start(opts: { redis?: RedisServerOptions; database?: 'postgres' | 'embedded' } = {}): Promise<FathomStack> {
+    const [redis, database] = await Promise.all([
+      startRedisServer(opts.redis),
+      opts.database === 'embedded' ? startEmbeddedTestDatabase() : createTestDatabase(),
+    ]);
+    return new FathomStack(redis, database);
   }
 
   get api(): ApiInstance {
@@ -54,6 +68,7 @@ export class FathomStack {
   async startApi(env: Record<string, string> = {}): Promise<ApiInstance> {
     const api = spawnNodeProcess(join(repoRoot(), 'dist/apps/api/src/main.js'), {
       REDIS_URL: this.redis.url,
+      DATABASE_URL: this.database.url,
       PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
@@ -146,7 +161,7 @@ export class FathomStack {
     );
     for (const p of running) p.kill('SIGKILL');
     await Promise.all(running.map((p) => p.waitForExit(10_000)));
-    await this.redis.stop();
+    await Promise.all([this.redis.stop(), this.database.drop()]);
   }
 }
 

@@ -1,13 +1,33 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { envBool, envInt, envKeys, envString, loadConfig, modelCatalogEnv, optionalRedisUrlEnv } from '@fathom/config';
+import {
+  envBool,
+  envInt,
+  envKeys,
+  envString,
+  loadConfig,
+  modelCatalogEnv,
+  optionalDatabaseUrlEnv,
+  optionalRedisUrlEnv,
+} from '@fathom/config';
+
+/** Where the embedded database keeps its files unless START_DATABASE_DIR says otherwise (XDG's data folder). */
+export function defaultDatabaseDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'fathom', 'database');
+}
 
 /**
  * What `npm start` itself reads; it hands its environment on to the API and the worker, which
- * check the rest. REDIS_URL unset: it starts a private redis-server.
+ * check the rest. REDIS_URL unset: it starts a private redis-server; DATABASE_URL unset: an
+ * embedded PostgreSQL whose files stay in START_DATABASE_DIR (keys and records survive restarts).
  */
 export const startEnvSchema = optionalRedisUrlEnv
+  .extend(optionalDatabaseUrlEnv.shape)
   .extend(modelCatalogEnv.shape)
   .extend({
+    /** The embedded database's folder, when DATABASE_URL is unset (default: ~/.local/share/fathom/database). */
+    START_DATABASE_DIR: envString(defaultDatabaseDir()),
     /** The API's port, where the launcher waits for /readyz and which it prints. */
     PORT: envInt(8080, { max: 65535 }),
     /** Download missing downloadable models (newest version of each) before starting. */

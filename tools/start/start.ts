@@ -1,6 +1,6 @@
 /**
- * `npm start`: the whole service on one machine — API (with the web page), one worker, and a
- * private redis-server when REDIS_URL is unset. A child that stops on its own is restarted with
+ * `npm start`: the whole service on one machine — API (with the web page), one worker, a private
+ * redis-server when REDIS_URL is unset, and an embedded PostgreSQL when DATABASE_URL is unset. A child that stops on its own is restarted with
  * backoff; Ctrl-C, SIGTERM or SIGHUP stops everything (API and worker first, redis last), and a
  * child notices by itself when the launcher is gone (launcher-watch.ts, child-guard.ts).
  */
@@ -13,6 +13,7 @@ import type { ModelListing } from '@fathom/contracts';
 import { defaultCacheDir } from '@fathom/models';
 import { createLogger } from '@fathom/telemetry';
 import { freePort } from '@fathom/testing';
+import { spawnEmbeddedDatabase } from './embedded-database';
 import { LauncherMetrics } from './launcher-metrics';
 import { spawnPrivateRedis } from './private-redis';
 import { pullMissingModels } from './pull-on-start';
@@ -74,12 +75,15 @@ class Launcher {
     },
   };
   private redis?: { process: SupervisedProcess; dir: string };
+  private database?: SupervisedProcess;
   private readonly services: SupervisedProcess[] = [];
   private stopping = false;
 
   constructor(private readonly settings: StartConfig) {
     this.policy = restartPolicy(settings);
-    this.metrics = new LauncherMetrics(settings.REDIS_URL ? ['api', 'worker'] : PROCESS_NAMES);
+    this.metrics = new LauncherMetrics(
+      PROCESS_NAMES.filter((name) => (name !== 'redis-server' || !settings.REDIS_URL) && (name !== 'database' || !settings.DATABASE_URL)),
+    );
   }
 
   async run(): Promise<void> {
@@ -98,9 +102,11 @@ class Launcher {
     }
     // The children get this environment as it is (they validate what they read), with the launcher's
     // choices; launcher-watch.ts reads the grace from it.
+    const [redisUrl, databaseUrl] = await Promise.all([this.redisUrl(), this.databaseUrl()]);
     const env = {
       ...process.env,
-      REDIS_URL: await this.redisUrl(),
+      REDIS_URL: redisUrl,
+      DATABASE_URL: databaseUrl,
       PORT: port,
       MODELS_CACHE_DIR: cacheDir,
       START_STOP_GRACE_MS: String(settings.START_STOP_GRACE_MS),
@@ -113,7 +119,7 @@ class Launcher {
     const base = `http://localhost:${port}`;
     const { models } = (await waitUntilReady(base, 120_000)) as { models: ModelListing[] };
     if (this.stopping) return;
-    for (const supervised of [this.redis?.process, ...this.services]) supervised?.supervise();
+    for (const supervised of [this.redis?.process, this.database, ...this.services]) supervised?.supervise();
     const versions = models.flatMap((m) => m.versions.map((v) => ({ ref: `${m.name}@${v.version}`, task: m.task, served: v.workers > 0 })));
     const missing = versions.filter((v) => !v.served);
     console.log(
@@ -144,20 +150,32 @@ class Launcher {
     );
   }
 
-  /** Stops every child: the API and the worker first (the worker hands its jobs back to Redis), redis-server last. */
+  /** Stops every child: the API and the worker first (the worker hands its jobs back to Redis), redis-server and the database last. */
   async stop(code: number, signal?: NodeJS.Signals): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     const graceMs = this.settings.START_STOP_GRACE_MS;
     if (signal) this.log.info({ msg: `${signal}: stopping everything`, graceMs });
     await Promise.all(this.services.map((service) => service.stop(graceMs)));
-    if (this.redis) {
-      await this.redis.process.stop(graceMs);
-      rmSync(this.redis.dir, { recursive: true, force: true });
-    }
+    await Promise.all([
+      this.redis?.process.stop(graceMs).then(() => rmSync(this.redis!.dir, { recursive: true, force: true })),
+      this.database?.stop(graceMs),
+    ]);
     await this.metrics.close();
     this.log.info({ msg: 'stopped', code });
     process.exit(code);
+  }
+
+  /** DATABASE_URL, or the embedded PostgreSQL's, started here: on one port for its whole life, its files kept. */
+  private async databaseUrl(): Promise<string> {
+    if (this.settings.DATABASE_URL) return this.settings.DATABASE_URL;
+    const port = await freePort();
+    const dir = this.settings.START_DATABASE_DIR;
+    this.database = new SupervisedProcess('database', () => spawnEmbeddedDatabase(port, dir), this.policy, this.log, this.hooks);
+    await this.database.start();
+    const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+    console.log(`fathom: started an embedded PostgreSQL at ${url} (data in ${dir}, kept; set DATABASE_URL to use your own server)`);
+    return url;
   }
 
   private async redisUrl(): Promise<string> {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { nextAttempt, restartDelay, type RestartPolicy } from './restart-backoff';
 
 /** The processes `npm start` runs: the metric's `process` label and the logs' `process` field. */
-export const PROCESS_NAMES = ['redis-server', 'api', 'worker'] as const;
+export const PROCESS_NAMES = ['redis-server', 'database', 'api', 'worker'] as const;
 export type ProcessName = (typeof PROCESS_NAMES)[number];
 
 export interface Spawned {

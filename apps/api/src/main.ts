@@ -2,6 +2,7 @@ import { tracing } from './instrumentation';
 import 'reflect-metadata';
 import { inspect } from 'node:util';
 import { ConfigError, redactCrashLogs, redactSecrets } from '@fathom/config';
+import { MigrationError } from '@fathom/database';
 import { MetricsListenError } from '@fathom/telemetry';
 import { closeApiApp, createApiApp, listen } from './api.bootstrap';
 import { loadApiConfig } from './config/api.config';
@@ -32,8 +33,9 @@ async function main(): Promise<void> {
 
 main().catch(async (error: unknown) => {
   // Secrets never reach the crash log (an ioredis error carries its command's arguments).
-  // A bad setting, or a metrics port that cannot be opened, is said in one line without a stack.
-  const known = error instanceof ConfigError || error instanceof MetricsListenError;
+  // A bad setting, a metrics port that cannot be opened, or a database that cannot be reached or
+  // migrated is said in one line without a stack.
+  const known = error instanceof ConfigError || error instanceof MetricsListenError || error instanceof MigrationError;
   console.error(redactSecrets(known ? error.message : inspect(error)));
   await tracing.shutdown().catch(() => undefined);
   process.exit(1);

@@ -51,6 +51,37 @@ export function redisSettings(env: z.infer<typeof redisEnv>): {
 /** `npm start` starts a private redis-server when REDIS_URL is unset. */
 export const optionalRedisUrlEnv = z.object({ REDIS_URL: z.preprocess(unsetIfEmpty, redisUrl.optional()) });
 
+const databaseUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' });
+
+/** PostgreSQL, for durable records: keys, the audit log (and later deployments, evaluations, predictions). */
+export const databaseEnv = z.object({
+  /** postgres://user:password@host:5432/database. `npm start` serves an embedded one when unset. */
+  DATABASE_URL: z.preprocess(unsetIfEmpty, databaseUrl),
+  /** Connections each process keeps at most. */
+  DATABASE_POOL_SIZE: envInt(10, { min: 1, max: 1_000 }),
+  /** How long one statement may run, or wait for a free connection, before the request fails (503 store_unavailable). */
+  DATABASE_STATEMENT_TIMEOUT_MS: envInt(5_000, { min: 100, max: 600_000 }),
+  /** How long opening a connection may take. */
+  DATABASE_CONNECT_TIMEOUT_MS: envInt(5_000, { min: 100, max: 60_000 }),
+});
+
+/** How a process connects to PostgreSQL (libs/database's createDatabase takes it). */
+export function databaseSettings(
+  env: z.infer<typeof databaseEnv>,
+  applicationName: string,
+): { url: string; poolSize: number; statementTimeoutMs: number; connectTimeoutMs: number; applicationName: string } {
+  return {
+    url: env.DATABASE_URL,
+    poolSize: env.DATABASE_POOL_SIZE,
+    statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
+    connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+    applicationName,
+  };
+}
+
+/** `npm start` serves an embedded PostgreSQL when DATABASE_URL is unset. */
+export const optionalDatabaseUrlEnv = z.object({ DATABASE_URL: z.preprocess(unsetIfEmpty, databaseUrl.optional()) });
+
 export const storageEnv = z.object({
   /** How long inputs, results and job records are kept (default 24 h). */
   STORAGE_RETENTION_SECONDS: envInt(86_400, { min: 60 }),

@@ -4,3 +4,4 @@ export * from './processes';
 export * from './onnx-model.builder';
 export * from './text-image';
 export * from './onnx-run';
+export * from './test-database';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envInt, envItems, envKeys, envString, heartbeatEnv, imageLimitsEnv, loadConfig, serviceEnv } from '@fathom/config';
+import { databaseEnv, envInt, envItems, envKeys, envString, heartbeatEnv, imageLimitsEnv, loadConfig, serviceEnv } from '@fathom/config';
 
 /** The API's own variables; the shared ones come from @fathom/config's pieces. */
 const apiOwnEnv = z.object({
@@ -68,6 +68,7 @@ const apiOwnEnv = z.object({
 
 /** Everything the API process reads from its environment. */
 export const apiEnvSchema = serviceEnv
+  .extend(databaseEnv.shape)
   .extend(heartbeatEnv.shape)
   .extend(imageLimitsEnv.shape)
   .extend(apiOwnEnv.shape)

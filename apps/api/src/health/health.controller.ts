@@ -2,7 +2,10 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
 import type { Redis } from 'ioredis';
+import { sql } from 'kysely';
+import type { Database } from '@fathom/database';
 import { RedisAvailability } from '@fathom/queue';
+import { DATABASE } from '../infrastructure/database.providers';
 import { REDIS } from '../infrastructure/redis.providers';
 import { ServedModelsService } from '../models/catalog/served-models.service';
 
@@ -15,6 +18,7 @@ export class HealthController {
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(ServedModelsService) private readonly models: ServedModelsService,
     @Inject(RedisAvailability) private readonly availability: RedisAvailability,
+    @Inject(DATABASE) private readonly db: Database,
   ) {}
 
   @Get('healthz')
@@ -25,7 +29,7 @@ export class HealthController {
 
   @Get('readyz')
   @HealthCheck()
-  @ApiOperation({ summary: 'Readiness: Redis answers and at least one worker is alive' })
+  @ApiOperation({ summary: 'Readiness: Redis and the database answer, and at least one worker is alive' })
   readyz(): Promise<HealthCheckResult> {
     return this.health.check([
       async () => {
@@ -38,6 +42,15 @@ export class HealthController {
           return session.up();
         } catch (error) {
           this.availability.failed(error);
+          return session.down({ message: error instanceof Error ? error.message : 'unreachable' });
+        }
+      },
+      async () => {
+        const session = this.indicators.check('database');
+        try {
+          await sql`SELECT 1`.execute(this.db);
+          return session.up();
+        } catch (error) {
           return session.down({ message: error instanceof Error ? error.message : 'unreachable' });
         }
       },

@@ -1,12 +1,13 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { TRACING, type TracingState } from '../common/tracing';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
+import { databaseProviders } from './database.providers';
 import { QueueRegistry } from './queue.registry';
 import { redisProviders } from './redis.providers';
 
 /**
  * What every feature module stands on: the config, whether tracing is on, the Redis connections,
- * the stores and the model queues. Global, so a feature module imports only other features.
+ * the database (migrated at start-up), the stores and the model queues. Global, so a feature module imports only other features.
  * Being global, Nest shuts it down after the feature modules that use it.
  */
 @Global()
@@ -18,6 +19,7 @@ export class InfrastructureModule {
       { provide: API_CONFIG, useValue: config },
       { provide: TRACING, useValue: tracing },
       ...redisProviders,
+      ...databaseProviders,
       QueueRegistry,
     ];
     return { module: InfrastructureModule, providers, exports: providers };

@@ -1,0 +1,5 @@
+export * from './database';
+export * from './database-errors';
+export * from './embedded-postgres';
+export * from './migrator';
+export type { DatabaseSchema } from './schema';

@@ -27,6 +27,7 @@ async function onServer<T>(work: (client: Client) => Promise<T>, url = testDatab
   } catch (error) {
     throw new Error(
       `the tests need PostgreSQL at ${url} (set TEST_DATABASE_URL to use another; .ci/run installs and starts one): ${(error as Error).message}`,
+      { cause: error },
     );
   }
   try {

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'pg';
 import sharp from 'sharp';
 import { io } from 'socket.io-client';
 import { JOBS_NAMESPACE } from '@fathom/contracts';
@@ -214,6 +215,33 @@ describe('npm start keeps its children running, and none outlives it', () => {
     }
   });
 
+  it('brings a SIGKILLed embedded database back on the same port with what it had committed', async () => {
+    const url = /started an embedded PostgreSQL at (\S+) /.exec(launcher.output())?.[1];
+    expect(url).toBeDefined();
+    const query = async (text: string) => {
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      try {
+        return (await client.query<{ note: string }>(text)).rows;
+      } finally {
+        await client.end();
+      }
+    };
+    await query("CREATE TABLE kept (note text); INSERT INTO kept VALUES ('before the kill')");
+    const database = startedPid(launcher, 'database');
+    try {
+      process.kill(database, 'SIGKILL');
+      await launcher.waitForLine(/"msg":"the database stopped \(SIGKILL\); restarting"/, 10_000);
+      await launcher.waitForLine(/"msg":"process started","process":"database".*"attempt":1/, 60_000);
+      expect(await query('SELECT note FROM kept')).toEqual([{ note: 'before the kill' }]);
+      // The API's pool drops the broken connections and opens new ones: ready again.
+      const ready = await fetch(`http://127.0.0.1:${env.PORT}/readyz`);
+      expect(ready.status).toBe(200);
+    } catch (error) {
+      throw failWithOutput(launcher, error);
+    }
+  });
+
   it('restarts a SIGKILLed API on the same port: a socket client reconnects, requests are served again', async () => {
     const port = Number(env.PORT);
     const api = startedPid(launcher, 'api');
@@ -264,60 +292,63 @@ describe('Ctrl-C or SIGTERM to npm start', () => {
   it.each([
     ['Ctrl-C', ctrlC],
     ['SIGTERM to npm', sigterm],
-  ])('%s reaches the launcher, which stops the API and the worker, then redis-server, within the grace', async (_, signal) => {
-    // npm runs the start script with sh; the script must `exec` the launcher, or sh would take the
-    // SIGTERM npm forwards and die, leaving the launcher behind. Run it through npm as it stands,
-    // with the build step (which would rewrite dist/ under the other tests) left out.
-    const script = (JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-    expect(script).toMatch(/^npm run build --silent && exec node dist\/tools\/start\/start\.js$/);
-    const dir = mkdtempSync(join(tmpdir(), 'fathom-npm-start-'));
-    writeFileSync(
-      join(dir, 'package.json'),
-      JSON.stringify({
-        name: 'npm-start',
-        private: true,
-        scripts: { start: script.replace('npm run build --silent', 'true').replace('dist/', `${repoRoot()}/dist/`) },
-      }),
-    );
-    const env = await launcherEnv();
-    // A process group of its own, as a shell gives a job: Ctrl-C reaches npm and the launcher, not the children.
-    const npm = spawn('npm', ['start'], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let output = '';
-    npm.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    npm.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
-    const launcher = { child: npm, output: () => output } as unknown as NodeProcess;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const check = () => /Fathom is running\./.test(output) && resolve();
-        npm.stdout.on('data', check);
-        void exited.then(() => reject(new Error('npm start exited before it was running')));
-        setTimeout(() => reject(new Error('npm start was not running within 60 s')), 60_000).unref();
-      });
-      // npm's child is the launcher itself (the script execs it).
-      const [launcherPid, ...others] = childPids(npm.pid!);
-      expect(others).toEqual([]);
-      const pids = [launcherPid!, ...childPids(launcherPid!), startedPid(launcher, 'redis-server')];
-      expect(pids).toHaveLength(5); // launcher, API, worker, redis-server's guard, redis-server
+  ])(
+    '%s reaches the launcher, which stops the API and the worker, then redis-server and the database, within the grace',
+    async (_, signal) => {
+      // npm runs the start script with sh; the script must `exec` the launcher, or sh would take the
+      // SIGTERM npm forwards and die, leaving the launcher behind. Run it through npm as it stands,
+      // with the build step (which would rewrite dist/ under the other tests) left out.
+      const script = (JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+      expect(script).toMatch(/^npm run build --silent && exec node dist\/tools\/start\/start\.js$/);
+      const dir = mkdtempSync(join(tmpdir(), 'fathom-npm-start-'));
+      writeFileSync(
+        join(dir, 'package.json'),
+        JSON.stringify({
+          name: 'npm-start',
+          private: true,
+          scripts: { start: script.replace('npm run build --silent', 'true').replace('dist/', `${repoRoot()}/dist/`) },
+        }),
+      );
+      const env = await launcherEnv();
+      // A process group of its own, as a shell gives a job: Ctrl-C reaches npm and the launcher, not the children.
+      const npm = spawn('npm', ['start'], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      let output = '';
+      npm.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      npm.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
+      const launcher = { child: npm, output: () => output } as unknown as NodeProcess;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const check = () => /Fathom is running\./.test(output) && resolve();
+          npm.stdout.on('data', check);
+          void exited.then(() => reject(new Error('npm start exited before it was running')));
+          setTimeout(() => reject(new Error('npm start was not running within 60 s')), 60_000).unref();
+        });
+        // npm's child is the launcher itself (the script execs it).
+        const [launcherPid, ...others] = childPids(npm.pid!);
+        expect(others).toEqual([]);
+        const pids = [launcherPid!, ...childPids(launcherPid!), startedPid(launcher, 'redis-server')];
+        expect(pids).toHaveLength(6); // launcher, API, worker, the embedded database, redis-server's guard, redis-server
 
-      signal(npm);
-      // API and worker stop in parallel, then redis-server: each bounded by the grace.
-      let timer: NodeJS.Timeout | undefined;
-      const code = await Promise.race([
-        exited,
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('npm start did not exit')), 2 * GRACE_MS + GRACE_MS / 2))),
-      ]).finally(() => clearTimeout(timer));
-      expect(code).toBe(0);
-      expect(pids.filter(isRunning)).toEqual([]);
-      const stops = launcherLines(output)
-        .filter((l) => / stopped$/.test(l.msg))
-        .map((l) => l.process);
-      expect(stops.slice(0, 2).sort()).toEqual(['api', 'worker']);
-      expect(stops[2]).toBe('redis-server');
-      expect(launcherLines(output).filter((l) => / was killed$/.test(l.msg))).toEqual([]);
-    } catch (error) {
-      process.kill(-npm.pid!, 'SIGKILL'); // npm and the launcher; the children then end by themselves
-      throw failWithOutput(launcher, error);
-    }
-  });
+        signal(npm);
+        // API and worker stop in parallel, then redis-server: each bounded by the grace.
+        let timer: NodeJS.Timeout | undefined;
+        const code = await Promise.race([
+          exited,
+          new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('npm start did not exit')), 2 * GRACE_MS + GRACE_MS / 2))),
+        ]).finally(() => clearTimeout(timer));
+        expect(code).toBe(0);
+        expect(pids.filter(isRunning)).toEqual([]);
+        const stops = launcherLines(output)
+          .filter((l) => / stopped$/.test(l.msg))
+          .map((l) => l.process);
+        expect(stops.slice(0, 2).sort()).toEqual(['api', 'worker']);
+        expect(stops.slice(2).sort()).toEqual(['database', 'redis-server']);
+        expect(launcherLines(output).filter((l) => / was killed$/.test(l.msg))).toEqual([]);
+      } catch (error) {
+        process.kill(-npm.pid!, 'SIGKILL'); // npm and the launcher; the children then end by themselves
+        throw failWithOutput(launcher, error);
+      }
+    },
+  );
 });

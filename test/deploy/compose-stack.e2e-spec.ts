@@ -30,7 +30,7 @@ import {
  * ports, mounted config files, Dockerfile targets).
  */
 const COMPOSE_DIR = repoPath('deploy', 'compose');
-const ENV = { GRAFANA_ADMIN_PASSWORD: 'a-test-password' };
+const ENV = { GRAFANA_ADMIN_PASSWORD: 'a-test-password', POSTGRES_PASSWORD: 'a-database-password' };
 
 const baseRaw = readYaml('deploy', 'compose', 'docker-compose.yml');
 const gpuRaw = readYaml('deploy', 'compose', 'docker-compose.gpu.yml');
@@ -78,15 +78,16 @@ describe('deploy/compose: the files are valid Compose', () => {
     expect(composeSchemaErrors(broken).join('\n')).toMatch(/healthcheck\/interval must match format "duration"/);
   });
 
-  it('the project name is fathom, and every command needs GRAFANA_ADMIN_PASSWORD set', () => {
+  it('the project name is fathom, and every command needs GRAFANA_ADMIN_PASSWORD and POSTGRES_PASSWORD set', () => {
     expect(dictAt(baseRaw)['name']).toMatch(/^[a-z0-9][a-z0-9_-]*$/);
     expect(dictAt(baseRaw)['name']).toBe('fathom');
-    expect(() => interpolate(baseRaw, {})).toThrow(/GRAFANA_ADMIN_PASSWORD/);
+    expect(() => interpolate(baseRaw, { POSTGRES_PASSWORD: 'x' })).toThrow(/GRAFANA_ADMIN_PASSWORD/);
+    expect(() => interpolate(baseRaw, { GRAFANA_ADMIN_PASSWORD: 'x' })).toThrow(/POSTGRES_PASSWORD/);
   });
 
   it('has the job path and the observability services', () => {
     expect(Object.keys(services(base)).sort()).toEqual(
-      ['alertmanager', 'api', 'grafana', 'jaeger', 'otel-collector', 'prometheus', 'proxy', 'redis', 'worker'].sort(),
+      ['alertmanager', 'api', 'grafana', 'jaeger', 'otel-collector', 'postgres', 'prometheus', 'proxy', 'redis', 'worker'].sort(),
     );
   });
 });
@@ -206,6 +207,22 @@ describe('deploy/compose: api and worker environment agree with Prometheus, the 
     }
     expect(env('api')['API_ADMIN_KEYS']).toBe('');
     expect(stringAt(baseRaw, 'services', 'api', 'environment', 'API_ADMIN_KEYS')).toBe('${FATHOM_ADMIN_KEYS:-}');
+  });
+
+  it('the API reaches the database as the user and database postgres is initialised with, after it is healthy', () => {
+    const url = new URL(env('api')['DATABASE_URL'] ?? '');
+    const db = env('postgres');
+    expect({ protocol: url.protocol, host: url.hostname, port: url.port, user: url.username, database: url.pathname.slice(1) }).toEqual({
+      protocol: 'postgres:',
+      host: 'postgres',
+      port: '5432',
+      user: db['POSTGRES_USER'],
+      database: db['POSTGRES_DB'],
+    });
+    expect(decodeURIComponent(url.password)).toBe(ENV.POSTGRES_PASSWORD);
+    expect(db['POSTGRES_PASSWORD']).toBe(ENV.POSTGRES_PASSWORD);
+    expect(dictAt(service(base, 'api'), 'depends_on', 'postgres')).toEqual({ condition: 'service_healthy' });
+    expect(listAt(service(base, 'postgres'), 'volumes')).toEqual(['postgres-data:/var/lib/postgresql/data']);
   });
 
   it('Prometheus looks up the api and worker services on the ports they listen on', () => {

@@ -5,6 +5,7 @@ import {
   envBool,
   envInt,
   envKeys,
+  envOptionalString,
   envString,
   loadConfig,
   modelCatalogEnv,
@@ -13,8 +14,8 @@ import {
 } from '@fathom/config';
 
 /** Where the embedded database keeps its files unless START_DATABASE_DIR says otherwise (XDG's data folder). */
-export function defaultDatabaseDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'fathom', 'database');
+export function databaseDir(config: { START_DATABASE_DIR?: string; XDG_DATA_HOME?: string }): string {
+  return config.START_DATABASE_DIR ?? join(config.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'fathom', 'database');
 }
 
 /**
@@ -26,8 +27,10 @@ export const startEnvSchema = optionalRedisUrlEnv
   .extend(optionalDatabaseUrlEnv.shape)
   .extend(modelCatalogEnv.shape)
   .extend({
-    /** The embedded database's folder, when DATABASE_URL is unset (default: ~/.local/share/fathom/database). */
-    START_DATABASE_DIR: envString(defaultDatabaseDir()),
+    /** The embedded database's folder, when DATABASE_URL is unset (see databaseDir). */
+    START_DATABASE_DIR: envOptionalString(),
+    /** The XDG base directory START_DATABASE_DIR defaults under (`$XDG_DATA_HOME/fathom/database`). */
+    XDG_DATA_HOME: envOptionalString(),
     /** The API's port, where the launcher waits for /readyz and which it prints. */
     PORT: envInt(8080, { max: 65535 }),
     /** Download missing downloadable models (newest version of each) before starting. */

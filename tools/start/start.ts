@@ -18,7 +18,7 @@ import { LauncherMetrics } from './launcher-metrics';
 import { spawnPrivateRedis } from './private-redis';
 import { pullMissingModels } from './pull-on-start';
 import type { RestartPolicy } from './restart-backoff';
-import { loadStartConfig, type StartConfig } from './start.config';
+import { databaseDir, loadStartConfig, type StartConfig } from './start.config';
 import { PROCESS_NAMES, SupervisedProcess, type Spawned, type SupervisorHooks } from './supervised-process';
 
 const root = join(__dirname, '..', '..', '..');
@@ -170,7 +170,7 @@ class Launcher {
   private async databaseUrl(): Promise<string> {
     if (this.settings.DATABASE_URL) return this.settings.DATABASE_URL;
     const port = await freePort();
-    const dir = this.settings.START_DATABASE_DIR;
+    const dir = databaseDir(this.settings);
     this.database = new SupervisedProcess('database', () => spawnEmbeddedDatabase(port, dir), this.policy, this.log, this.hooks);
     await this.database.start();
     const url = `postgres://postgres@127.0.0.1:${port}/postgres`;

@@ -6,14 +6,15 @@ import { ErrorCode, FathomError } from '@fathom/contracts';
  * if retried later — as opposed to an error in the statement itself.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const { code } = error as Error & { code?: unknown };
+  // Duck-typed, not `instanceof Error`: Node's socket errors may come from another realm.
+  if (typeof error !== 'object' || error === null || typeof (error as { message?: unknown }).message !== 'string') return false;
+  const { code, message } = error as { code?: unknown; message: string };
   if (typeof code === 'string') {
     // Node's socket errors, and PostgreSQL's classes 08 (connection), 57P0x (shutdown), 53 (resources).
     if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code)) return true;
     if (/^(08|53|57P0)/.test(code) || code === '57014' /* statement timeout */) return true;
   }
-  return /timeout exceeded when trying to connect|Connection terminated|Query read timeout|connection timeout/i.test(error.message);
+  return /timeout exceeded when trying to connect|Connection terminated|Query read timeout|connection timeout/i.test(message);
 }
 
 /** Seconds a client is told to wait when the database is unavailable. */

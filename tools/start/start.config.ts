@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envBool, envInt, envKeys, envString, loadConfig, modelCatalogEnv, optionalRedisUrlEnv } from '@fathom/config';
+import { apiMetricsEnv, envBool, envInt, envKeys, envString, loadConfig, modelCatalogEnv, optionalRedisUrlEnv } from '@fathom/config';
 
 /**
  * What `npm start` itself reads; it hands its environment on to the API and the worker, which
@@ -7,6 +7,8 @@ import { envBool, envInt, envKeys, envString, loadConfig, modelCatalogEnv, optio
  */
 export const startEnvSchema = optionalRedisUrlEnv
   .extend(modelCatalogEnv.shape)
+  // Read to print the API's /metrics address (and to choose the free port for 0).
+  .extend(apiMetricsEnv.shape)
   .extend({
     /** The API's port, where the launcher waits for /readyz and which it prints. */
     PORT: envInt(8080, { max: 65535 }),

@@ -39,14 +39,14 @@ export interface LoadClient {
  * the cores with what it measures, and fetch with a FormData per request cost it about a third more
  * CPU per job; the bytes on the wire are the same multipart form.
  */
-class HttpClient {
+export class HttpClient {
   private readonly agent = new Agent({ keepAlive: true });
   private readonly forms = new Map<string, { body: Buffer; contentType: string }>();
 
   constructor(private readonly api: ApiInstance) {}
 
-  /** POST the multipart form curl -F model=… -F image=@… would send. */
-  upload(path: string, model: string, image: BenchImage): Promise<HttpAnswer> {
+  /** POST the multipart form curl -F model=… -F image=@… would send; `headers` adds to it (an Idempotency-Key). */
+  upload(path: string, model: string, image: BenchImage, headers: Record<string, string> = {}): Promise<HttpAnswer> {
     const key = `${model}\n${image.name}`;
     let form = this.forms.get(key);
     if (!form) {
@@ -58,7 +58,7 @@ class HttpClient {
       };
       this.forms.set(key, form);
     }
-    return this.send('POST', path, { 'content-type': form.contentType, 'content-length': String(form.body.length) }, form.body);
+    return this.send('POST', path, { ...headers, 'content-type': form.contentType, 'content-length': String(form.body.length) }, form.body);
   }
 
   get(path: string): Promise<HttpAnswer> {
@@ -83,7 +83,7 @@ class HttpClient {
   }
 }
 
-interface HttpAnswer {
+export interface HttpAnswer {
   status: number;
   headers: IncomingHttpHeaders;
   body: Buffer;

@@ -16,14 +16,15 @@ import { peerExpressScenario } from './peer-express.scenario';
 import { recoveryScenario } from './recovery.scenario';
 import type { BenchContext, ScenarioResult } from './scenario';
 import { serviceOverheadScenario } from './service-overhead.scenario';
+import { soakScenario } from './soak.scenario';
 import { transformersDepthScenario } from './transformers-depth.scenario';
 
 /** Every scenario, in the order a full run takes them; `--only a,b` picks some (end-to-end needs the ceiling). */
 const SCENARIOS: Array<{
   name: ScenarioResult['scenario'];
   run: (ctx: BenchContext, images: BenchImageSet, done: ScenarioResult[]) => Promise<ScenarioResult>;
-  /** Too long for a quick run (its kills wait out real locks): run in full runs, or named with --only. */
-  fullRunsOnly?: true;
+  /** Too long for a quick run, for this reason: run in full runs, or named with --only (--quick then shortens it). */
+  fullRunsOnly?: string;
 }> = [
   { name: 'ceiling', run: (ctx, images) => ceilingScenario(ctx, images) },
   { name: 'service-overhead', run: (ctx) => serviceOverheadScenario(ctx) },
@@ -39,7 +40,8 @@ const SCENARIOS: Array<{
   { name: 'transformers-depth', run: (ctx, images) => transformersDepthScenario(ctx, images) },
   { name: 'horizontal-scaling', run: (ctx) => horizontalScalingScenario(ctx) },
   { name: 'memory', run: (ctx) => memoryScenario(ctx) },
-  { name: 'recovery', run: (ctx) => recoveryScenario(ctx), fullRunsOnly: true },
+  { name: 'recovery', run: (ctx) => recoveryScenario(ctx), fullRunsOnly: 'its kills wait out real locks' },
+  { name: 'soak', run: (ctx) => soakScenario(ctx), fullRunsOnly: 'it runs for minutes: 2,000 jobs, a kill every 10 s' },
 ];
 
 const USAGE = `usage: npm run bench [-- [--quick] [--only ${SCENARIOS.map((s) => s.name).join(',')}]]`;
@@ -72,7 +74,7 @@ async function main(): Promise<void> {
   for (const scenario of SCENARIOS) {
     if (only && !only.has(scenario.name)) continue;
     if (quick && !only && scenario.fullRunsOnly) {
-      console.error(`bench: ${scenario.name} skipped in a quick run (it waits out real locks); run it with --only ${scenario.name}`);
+      console.error(`bench: ${scenario.name} skipped in a quick run (${scenario.fullRunsOnly}); run it with --only ${scenario.name}`);
       continue;
     }
     const result = await scenario.run(ctx, images, scenarios);

@@ -9,7 +9,8 @@ export interface ScenarioResult {
     | 'transformers-depth'
     | 'horizontal-scaling'
     | 'memory'
-    | 'recovery';
+    | 'recovery'
+    | 'soak';
   model: string;
   /** Set when the model stands in for another: the report says so next to the figure. */
   standIn?: string;

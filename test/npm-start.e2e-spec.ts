@@ -1,11 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { buildDepthStandInModel, repoRoot, spawnNodeProcess } from '@fathom/testing';
+import { buildDepthStandInModel, repoRoot, spawnNodeProcess, type NodeProcess } from '@fathom/testing';
 
 async function freePort(): Promise<number> {
   const server = createNetServer();
@@ -14,6 +14,20 @@ async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/** The pid of the launcher's child `name`, from the "process started" line it always logs. */
+function startedPid(launcher: NodeProcess, name: string): number {
+  const line = launcher
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('"msg":"process started"') && l.includes(`"process":"${name}"`))
+    .at(-1);
+  if (line === undefined) throw new Error(`the launcher logged no start of ${name}`);
+  return (JSON.parse(line) as { pid: number }).pid;
+}
+
+/** A process's environment as the kernel holds it (what glibc read at its start). */
+const environOf = (pid: number): string[] => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
 
 /**
  * `npm start` as a newcomer runs it (REDIS_URL unset: a private redis-server). Downloadable models
@@ -73,6 +87,15 @@ describe('npm start pulls what it can, serves it, and says what is missing', () 
       expect(output).toMatch(/Loaded: +tiny-depth@2\.0\.0 \(depth\)/);
       expect(output).toMatch(/Missing: +gone-depth@1\.0\.0, tiny-depth@1\.0\.0 \(weights not downloaded\)/);
       expect(output).toMatch(/npm run models -- pull gone-depth/);
+
+      // The API's own /metrics is at the address printed (API_METRICS_PORT=0: the launcher chose the port).
+      const metrics = /Metrics: +(http:\/\/127\.0\.0\.1:(\d+)\/metrics) +\(the API's/.exec(output);
+      expect(metrics?.[2]).not.toBe('0');
+      const scrape = await fetch(metrics![1]!);
+      expect(scrape.status).toBe(200);
+      expect(await scrape.text()).toContain('# TYPE fathom_jobs_submitted_total counter');
+      // glibc reads MALLOC_ARENA_MAX once, at the worker's start: it must be in the worker's own environment.
+      expect(environOf(startedPid(start, 'worker'))).toContain('MALLOC_ARENA_MAX=2');
 
       const body = new FormData();
       body.append('model', 'tiny-depth');

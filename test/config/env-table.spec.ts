@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { repoRoot } from '@fathom/testing';
 import { API_ENV_KEYS, apiEnvSchema } from '../../apps/api/src/config/api.config';
 import { WORKER_ENV_KEYS, workerEnvSchema } from '../../apps/worker/src/config/worker.config';
-import { START_ENV_KEYS } from '../../tools/start/start.config';
+import { START_ENV_KEYS, startEnvSchema } from '../../tools/start/start.config';
 import { MODELS_CLI_ENV_KEYS } from '../../tools/models/models.config';
 
 /** Each process's schema keys, under the name the README's "read by" column gives the process. */
@@ -80,6 +80,13 @@ describe('variables the API and the worker share', () => {
       expect([key, apiEnvSchema.shape[key]]).toEqual([key, workerEnvSchema.shape[key]]);
     expect(apiEnvSchema.shape.WORKER_HEARTBEAT_TTL_MS).toBe(workerEnvSchema.shape.WORKER_HEARTBEAT_TTL_MS);
     expect(apiEnvSchema.shape.IMAGE_MAX_PIXELS).toBe(workerEnvSchema.shape.IMAGE_MAX_PIXELS);
+  });
+});
+
+describe('variables the API and npm start share', () => {
+  it('come from one declaration, so the address npm start prints is where the API serves its metrics', () => {
+    expect(startEnvSchema.shape.API_METRICS_PORT).toBe(apiEnvSchema.shape.API_METRICS_PORT);
+    expect(startEnvSchema.shape.API_METRICS_HOST).toBe(apiEnvSchema.shape.API_METRICS_HOST);
   });
 });
 

@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
+  apiMetricsEnv,
   envBool,
   envInt,
   envKeys,
@@ -26,6 +27,8 @@ export function databaseDir(config: { START_DATABASE_DIR?: string; XDG_DATA_HOME
 export const startEnvSchema = optionalRedisUrlEnv
   .extend(optionalDatabaseUrlEnv.shape)
   .extend(modelCatalogEnv.shape)
+  // Read to print the API's /metrics address (and to choose the free port for 0).
+  .extend(apiMetricsEnv.shape)
   .extend({
     /** The embedded database's folder, when DATABASE_URL is unset (see databaseDir). */
     START_DATABASE_DIR: envOptionalString(),

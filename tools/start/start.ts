@@ -13,6 +13,7 @@ import type { ModelListing } from '@fathom/contracts';
 import { defaultCacheDir } from '@fathom/models';
 import { createLogger } from '@fathom/telemetry';
 import { freePort } from '@fathom/testing';
+import { metricsUrl, workerEnv } from './child-env';
 import { spawnEmbeddedDatabase } from './embedded-database';
 import { LauncherMetrics } from './launcher-metrics';
 import { spawnPrivateRedis } from './private-redis';
@@ -90,7 +91,7 @@ class Launcher {
     const { settings } = this;
     const port = String(settings.PORT);
     const cacheDir = defaultCacheDir(settings);
-    const metricsUrl = await this.metrics.listen(settings.START_METRICS_PORT, settings.START_METRICS_HOST).catch((error: Error) => {
+    const launcherMetricsUrl = await this.metrics.listen(settings.START_METRICS_PORT, settings.START_METRICS_HOST).catch((error: Error) => {
       throw new Error(
         `the launcher's metrics cannot listen on ${settings.START_METRICS_HOST}:${settings.START_METRICS_PORT} (${error.message}); set START_METRICS_PORT`,
       );
@@ -100,6 +101,8 @@ class Launcher {
         console.log(line),
       );
     }
+    // 0 (any free port) is chosen here: the banner can name it, and a restarted API keeps it.
+    const apiMetricsPort = settings.API_METRICS_PORT || (await freePort());
     // The children get this environment as it is (they validate what they read), with the launcher's
     // choices; launcher-watch.ts reads the grace from it.
     const [redisUrl, databaseUrl] = await Promise.all([this.redisUrl(), this.databaseUrl()]);
@@ -108,12 +111,13 @@ class Launcher {
       REDIS_URL: redisUrl,
       DATABASE_URL: databaseUrl,
       PORT: port,
+      API_METRICS_PORT: String(apiMetricsPort),
       MODELS_CACHE_DIR: cacheDir,
       START_STOP_GRACE_MS: String(settings.START_STOP_GRACE_MS),
     };
     this.services.push(
       new SupervisedProcess('api', nodeChild('apps/api/src/main.js', env), this.policy, this.log, this.hooks),
-      new SupervisedProcess('worker', nodeChild('apps/worker/src/main.js', env), this.policy, this.log, this.hooks),
+      new SupervisedProcess('worker', nodeChild('apps/worker/src/main.js', workerEnv(env)), this.policy, this.log, this.hooks),
     );
     await Promise.all(this.services.map((service) => service.start()));
     const base = `http://localhost:${port}`;
@@ -143,7 +147,8 @@ class Launcher {
               ),
             ]
           : []),
-        `  Restarts:   ${metricsUrl}   (a process that stops is restarted; fathom_launcher_restarts_total)`,
+        `  Metrics:    ${metricsUrl(settings.API_METRICS_HOST, apiMetricsPort)}   (the API's: requests, jobs, queue depths, workers online)`,
+        `  Restarts:   ${launcherMetricsUrl}   (a process that stops is restarted; fathom_launcher_restarts_total)`,
         '  Ctrl-C stops everything.',
         '',
       ].join('\n'),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_KEY_PREFIX } from '@fathom/contracts';
-import { envBool, envInt, envOptionalString, unsetIfEmpty } from './env-values';
+import { envBool, envInt, envOptionalString, envString, unsetIfEmpty } from './env-values';
 
 /*
  * Pieces of the processes' environment schemas. A variable that more than one process reads is
@@ -115,6 +115,16 @@ export const heartbeatEnv = z.object({
  */
 export const imageLimitsEnv = z.object({
   IMAGE_MAX_PIXELS: envInt(40_000_000, { min: 1 }),
+});
+
+/**
+ * Where the API serves GET /metrics (not on PORT; 0: any free port, logged). On 127.0.0.1 by
+ * default: set API_METRICS_HOST=0.0.0.0 where Prometheus scrapes from another host. `npm start`
+ * reads it too, to print the address (it picks the free port itself for 0).
+ */
+export const apiMetricsEnv = z.object({
+  API_METRICS_PORT: envInt(9463, { min: 0, max: 65_535 }),
+  API_METRICS_HOST: envString('127.0.0.1'),
 });
 
 /** The model catalog: the worker serves it, `npm start` and `npm run models` read it. */

@@ -1,5 +1,16 @@
 import { z } from 'zod';
-import { databaseEnv, envInt, envItems, envKeys, envString, heartbeatEnv, imageLimitsEnv, loadConfig, serviceEnv } from '@fathom/config';
+import {
+  apiMetricsEnv,
+  databaseEnv,
+  envInt,
+  envItems,
+  envKeys,
+  envString,
+  heartbeatEnv,
+  imageLimitsEnv,
+  loadConfig,
+  serviceEnv,
+} from '@fathom/config';
 
 /** The API's own variables; the shared ones come from @fathom/config's pieces. */
 const apiOwnEnv = z.object({
@@ -12,12 +23,6 @@ const apiOwnEnv = z.object({
   API_MAX_QUEUE_DEPTH: envInt(1000, { min: 1 }),
   /** What Retry-After says when the queue is full. */
   API_RETRY_AFTER_SECONDS: envInt(5, { min: 1 }),
-  /**
-   * GET /metrics is served on this port, not on PORT (0: any free port, logged). On 127.0.0.1 by
-   * default: set API_METRICS_HOST=0.0.0.0 where Prometheus scrapes from another host.
-   */
-  API_METRICS_PORT: envInt(9463, { min: 0, max: 65_535 }),
-  API_METRICS_HOST: envString('127.0.0.1'),
   /** How long POST /v1/infer waits for the result before answering 202. */
   API_INFER_TIMEOUT_MS: envInt(30_000, { min: 1 }),
   /** How long a client may take to send a request's headers (408 after). */
@@ -71,6 +76,7 @@ export const apiEnvSchema = serviceEnv
   .extend(databaseEnv.shape)
   .extend(heartbeatEnv.shape)
   .extend(imageLimitsEnv.shape)
+  .extend(apiMetricsEnv.shape)
   .extend(apiOwnEnv.shape)
   .superRefine((config, context) => {
     if (config.API_HEADERS_TIMEOUT_MS > config.API_REQUEST_TIMEOUT_MS) {

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import sharp from 'sharp';
 import { DEFAULT_KEY_PREFIX, inferenceQueueName, type JobAccepted, type JobStatus } from '@fathom/contracts';
-import { recoveryBoundMs, type StallPolicy } from '@fathom/queue';
+import { DEFAULT_STALL_POLICY, recoveryBoundMs } from '@fathom/queue';
 import { buildSlowDepthModelLasting } from '@fathom/testing';
 import { depthModelsDir, FathomStack, nextEvent, submit, subscribe, type WorkerProcess } from '../test/support/fathom-stack';
 import { percentile, round1 } from './bench-stats';
@@ -10,7 +10,7 @@ import type { BenchContext, ScenarioResult } from './scenario';
 const MODEL = 'slow-depth';
 const SIDE = 518;
 /** The worker config's defaults (WORKER_LOCK_DURATION_MS, WORKER_STALLED_INTERVAL_MS): the scenario sets neither. */
-const DEFAULT_POLICY: Pick<StallPolicy, 'lockDurationMs' | 'stalledIntervalMs'> = { lockDurationMs: 10_000, stalledIntervalMs: 5_000 };
+const DEFAULT_POLICY = DEFAULT_STALL_POLICY;
 const TARGET_P95_MS = 15_000;
 
 /**

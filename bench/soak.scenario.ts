@@ -12,7 +12,7 @@ import {
   type JobAccepted,
   type JobStatus,
 } from '@fathom/contracts';
-import { recoveryBoundMs } from '@fathom/queue';
+import { DEFAULT_STALL_POLICY, recoveryBoundMs } from '@fathom/queue';
 import { repoRoot } from '@fathom/testing';
 import {
   depthModelsDir,
@@ -40,7 +40,7 @@ const REDIS_DOWN_MS = 2_000;
 const DRAIN_TIMEOUT_MS = 120_000;
 /** A submission still refused after this long is given up (counted as refused, by its code). */
 const SUBMIT_GIVE_UP_MS = 60_000;
-const DEFAULT_POLICY = { lockDurationMs: 10_000, stalledIntervalMs: 5_000 };
+const DEFAULT_POLICY = DEFAULT_STALL_POLICY;
 const TARGET_RECOVERY_P95_MS = 15_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -81,11 +81,11 @@ describe('worker heartbeat config', () => {
 describe('recovering the jobs of a worker that died', () => {
   const base = { REDIS_URL: 'redis://127.0.0.1:6379' };
 
-  it('holds locks for 10 s renewed every 5 s, checks every 5 s and allows one stall: a lost job runs again within 15 s', () => {
+  it('holds locks for 8 s renewed every 4 s, checks every 3 s and allows one stall: a lost job runs again within 14 s', () => {
     const policy = stallPolicy(loadWorkerConfig(base));
-    expect(policy).toEqual({ lockDurationMs: 10_000, stalledIntervalMs: 5_000, maxStalledCount: 1 });
-    expect(stallWorkerOptions(policy)).toEqual({ lockDuration: 10_000, lockRenewTime: 5_000, stalledInterval: 5_000, maxStalledCount: 1 });
-    expect(recoveryBoundMs(policy)).toBe(15_000);
+    expect(policy).toEqual({ lockDurationMs: 8_000, stalledIntervalMs: 3_000, maxStalledCount: 1 });
+    expect(stallWorkerOptions(policy)).toEqual({ lockDuration: 8_000, lockRenewTime: 4_000, stalledInterval: 3_000, maxStalledCount: 1 });
+    expect(recoveryBoundMs(policy)).toBe(14_000);
   });
 
   it('takes other values, and refuses a check rarer than the lock lasts or a lock under a second, naming the variable', () => {

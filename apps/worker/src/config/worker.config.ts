@@ -2,7 +2,7 @@ import { availableParallelism, hostname, totalmem } from 'node:os';
 import { z } from 'zod';
 import { envInt, envKeys, envList, envString, heartbeatEnv, imageLimitsEnv, loadConfig, modelCatalogEnv, serviceEnv } from '@fathom/config';
 import type { ModelSpec } from '@fathom/models';
-import type { StallPolicy } from '@fathom/queue';
+import { DEFAULT_STALL_POLICY, type StallPolicy } from '@fathom/queue';
 import type { ThreadInit } from '../inference/thread-protocol';
 import { DEFAULT_PNG_COMPRESSION_LEVEL } from '../imaging/png-encoding';
 import { LIBUV_DEFAULT_THREADPOOL_SIZE, libuvEnv } from './libuv.env';
@@ -46,9 +46,9 @@ const workerOwnEnv = z.object({
    * A job's lock, renewed every half of it by the worker's main thread (inference runs on other
    * threads, so a long inference keeps it): a worker that died loses its jobs after at most this.
    */
-  WORKER_LOCK_DURATION_MS: envInt(10_000, { min: 1000, max: 600_000 }),
+  WORKER_LOCK_DURATION_MS: envInt(DEFAULT_STALL_POLICY.lockDurationMs, { min: 1000, max: 600_000 }),
   /** How often a live worker looks for jobs whose lock expired and puts them back in the queue. */
-  WORKER_STALLED_INTERVAL_MS: envInt(5_000, { min: 500, max: 600_000 }),
+  WORKER_STALLED_INTERVAL_MS: envInt(DEFAULT_STALL_POLICY.stalledIntervalMs, { min: 500, max: 600_000 }),
   /** Times a job may lose its worker and run again; once more and it fails `worker_lost`. */
   WORKER_MAX_STALLED_COUNT: envInt(1, { min: 0, max: 100 }),
   /**
@@ -73,10 +73,11 @@ export const workerEnvSchema = serviceEnv
     path: ['WORKER_HEARTBEAT_MS'],
     message: 'must be shorter than WORKER_HEARTBEAT_TTL_MS, or the heartbeat expires between renewals',
   })
-  // Checked more rarely than locks expire, a job that lost its worker could wait two intervals, not lock + one.
+  // Checked more rarely than locks expire, the check and not the lock would decide how long a lost job waits.
   .refine((env) => env.WORKER_STALLED_INTERVAL_MS <= env.WORKER_LOCK_DURATION_MS, {
     path: ['WORKER_STALLED_INTERVAL_MS'],
-    message: 'must not be longer than WORKER_LOCK_DURATION_MS, or a dead worker’s job waits up to two intervals',
+    message:
+      'must not be longer than WORKER_LOCK_DURATION_MS, or the stalled check, not the lock, decides how long a dead worker’s job waits',
   });
 export type WorkerConfig = z.infer<typeof workerEnvSchema>;
 export const WORKER_ENV_KEYS = envKeys(workerEnvSchema);

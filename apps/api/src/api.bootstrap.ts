@@ -42,7 +42,12 @@ export async function createApiApp(config: ApiConfig, tracing: TracingState = { 
   });
   // Before app.init(): Fastify attaches root hooks to the routes Nest registers there.
   installHttpObservability(adapter.getInstance(), app.get(ApiMetrics), tracing.enabled);
-  await installRateLimiter(app, { config, redis: app.get(REDIS), availability: app.get(RedisAvailability), metrics: app.get(ApiMetrics) });
+  await installRateLimiter(adapter.getInstance(), {
+    config,
+    redis: app.get(REDIS),
+    availability: app.get(RedisAvailability),
+    metrics: app.get(ApiMetrics),
+  });
   await app.register(multipart, {
     // The upload form's reader passes the same limits; these hold for any other reader.
     limits: uploadFormLimits(config.API_MAX_UPLOAD_BYTES),

@@ -1,6 +1,5 @@
 import rateLimit from '@fastify/rate-limit';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { ErrorCode, FathomError } from '@fathom/contracts';
 import type { RedisAvailability } from '@fathom/queue';
@@ -20,7 +19,8 @@ export interface RateLimiterDeps {
   config: Pick<ApiConfig, 'API_KEY_REQUESTS_PER_SECOND' | 'API_KEY_JOBS_IN_FLIGHT' | 'REDIS_PREFIX'>;
   /** The API's command connection: the count is shared by every instance on the same Redis. */
   redis: Redis;
-  availability: RedisAvailability;
+  /** While Redis is known to be down, nothing is counted. */
+  availability: Pick<RedisAvailability, 'available'>;
   metrics: ApiMetrics;
 }
 
@@ -31,9 +31,9 @@ export interface RateLimiterDeps {
  * whenever that was registered) and before any body is read: a limited upload is refused unread.
  * Registered before the routes (before app.init() and SwaggerModule.setup).
  */
-export async function installRateLimiter(app: NestFastifyApplication, deps: RateLimiterDeps): Promise<void> {
+export async function installRateLimiter(fastify: FastifyInstance, deps: RateLimiterDeps): Promise<void> {
   const { config, availability, metrics } = deps;
-  await app.register(rateLimit, {
+  await fastify.register(rateLimit, {
     hook: 'onRequest',
     timeWindow: WINDOW_MS,
     redis: deps.redis,
@@ -50,10 +50,12 @@ export async function installRateLimiter(app: NestFastifyApplication, deps: Rate
     skipOnError: true,
     errorResponseBuilder: (request: FastifyRequest, context: { max: number; ttl: number }) => {
       metrics.requestLimited(ErrorCode.RateLimited);
-      const who = principalOf(request).authenticated ? 'with this API key' : 'from this address';
+      const keyed = principalOf(request).authenticated;
       return new FathomError(
         ErrorCode.RateLimited,
-        `More than ${context.max} requests in a second ${who}. Wait for the Retry-After seconds, then send fewer requests per second (or ask for a higher limit on the key).`,
+        `More than ${context.max} requests in a second ${keyed ? 'with this API key' : 'from this address'}. ` +
+          'Wait for the Retry-After seconds, then send fewer requests per second' +
+          (keyed ? ' (or ask for a higher limit on the key).' : ' (or raise API_KEY_REQUESTS_PER_SECOND).'),
         undefined,
         Math.max(1, Math.ceil(context.ttl / 1000)),
       );

@@ -1,4 +1,4 @@
-import { FathomStack } from '../test/support/fathom-stack';
+import { FathomStack, LOAD_TEST_LIMITS_ENV } from '../test/support/fathom-stack';
 import type { BenchImageSet } from './bench-images';
 import { median, percentile, round1 } from './bench-stats';
 import { CEILING_MODEL, DEPTH_STAND_IN, benchPasses, builtinSpec } from './ceiling.scenario';
@@ -20,7 +20,7 @@ export async function endToEndScenario(ctx: BenchContext, set: BenchImageSet, ce
   const jobs = passes * set.images.length;
   const stack = await FathomStack.start();
   try {
-    await stack.startApi();
+    await stack.startApi(LOAD_TEST_LIMITS_ENV);
     await stack.startWorker({ WORKER_MODELS: spec.name });
     await drive(stack.api, spec.name, set.images.slice(0, 2), 2, 2, ROUTE); // warm-up, as the ceiling's
     const run = await drive(stack.api, spec.name, set.images, jobs, clients, ROUTE);

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
-import { depthModelsDir, FathomStack, NULL_MODEL_INPUT, type WorkerProcess } from '../test/support/fathom-stack';
+import { depthModelsDir, FathomStack, LOAD_TEST_LIMITS_ENV, NULL_MODEL_INPUT, type WorkerProcess } from '../test/support/fathom-stack';
 import type { BenchImage } from './bench-images';
 import { SIMULATED_INFERENCE_ENV, simulatedInferenceEnv } from './hooks/simulated-inference';
 import { median, percentile, round1 } from './bench-stats';
@@ -71,7 +71,7 @@ export async function horizontalScalingScenario(ctx: BenchContext): Promise<Scen
   try {
     const redisPid = (await redisInfo(stack.redis.url)).pid;
     // The API starts beside the first workers: a worker needs only Redis.
-    const api = stack.startApi();
+    const api = stack.startApi(LOAD_TEST_LIMITS_ENV);
     for (const layout of [...layouts, ...spread]) {
       const [, ...workers] = await Promise.all([
         api,

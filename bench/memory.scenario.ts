@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { depthModelsDir, FathomStack, NULL_MODEL_INPUT } from '../test/support/fathom-stack';
+import { depthModelsDir, FathomStack, LOAD_TEST_LIMITS_ENV, NULL_MODEL_INPUT } from '../test/support/fathom-stack';
 import type { BenchImage } from './bench-images';
 import { round1 } from './bench-stats';
 import { connectClients, driveClients, ROUTE_DESCRIPTION, type DriverRoute } from './load-driver';
@@ -40,7 +40,10 @@ export async function memoryScenario(ctx: BenchContext): Promise<ScenarioResult>
   const nullModel = { MODELS_DIR: depthModelsDir(undefined, MODEL, NULL_MODEL_INPUT), WORKER_BUILTIN_MODELS: 'false' };
   const stack = await FathomStack.start();
   try {
-    const [, worker] = await Promise.all([stack.startApi(), stack.startWorker({ ...nullModel, WORKER_CONCURRENCY: String(CLIENTS) })]);
+    const [, worker] = await Promise.all([
+      stack.startApi(LOAD_TEST_LIMITS_ENV),
+      stack.startWorker({ ...nullModel, WORKER_CONCURRENCY: String(CLIENTS) }),
+    ]);
     const urls = { api: stack.api.metricsUrl, worker: await FathomStack.metricsUrl(worker) };
     const memory = async () => ({ api: await processMemory(urls.api), worker: await processMemory(urls.worker) });
     const clients = await connectClients(stack.api, MODEL, ROUTE, CLIENTS);

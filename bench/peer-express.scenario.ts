@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { inferenceQueueName } from '@fathom/contracts';
 import { repoRoot, spawnNodeProcess } from '@fathom/testing';
 import { intraOpThreads, loadWorkerConfig } from '../apps/worker/src/config/worker.config';
-import { FathomStack, type ApiInstance } from '../test/support/fathom-stack';
+import { FathomStack, LOAD_TEST_LIMITS_ENV, type ApiInstance } from '../test/support/fathom-stack';
 import type { BenchImageSet } from './bench-images';
 import { median, percentile, round1 } from './bench-stats';
 import { CEILING_MODEL, DEPTH_STAND_IN, benchPasses, builtinSpec } from './ceiling.scenario';
@@ -190,7 +190,7 @@ export async function peerExpressScenario(ctx: BenchContext, set: BenchImageSet)
     // Everything starts together (Fathom's processes then sit idle while the peer is measured).
     const [peerListening, firstApi] = await Promise.all([
       peer.waitForLine(/"msg":"peer listening"/, 30_000),
-      stack.startApi(),
+      stack.startApi(LOAD_TEST_LIMITS_ENV),
       stack.startWorker({ WORKER_MODELS: spec.name }),
     ]);
     const peerTarget: HttpTarget = { url: `${(JSON.parse(peerListening) as { url: string }).url}/infer` };
@@ -221,7 +221,11 @@ export async function peerExpressScenario(ctx: BenchContext, set: BenchImageSet)
     const maxQueueDepth = Math.max(2, Math.ceil(fathomSaturation.perSecond * plan.queueSeconds));
     firstApi.process.kill('SIGKILL');
     await firstApi.process.waitForExit(10_000);
-    const api = await stack.startApi({ API_MAX_QUEUE_DEPTH: String(maxQueueDepth), API_INFER_TIMEOUT_MS: String(plan.apiInferTimeoutMs) });
+    const api = await stack.startApi({
+      ...LOAD_TEST_LIMITS_ENV,
+      API_MAX_QUEUE_DEPTH: String(maxQueueDepth),
+      API_INFER_TIMEOUT_MS: String(plan.apiInferTimeoutMs),
+    });
     const queueName = inferenceQueueName(spec.name, spec.version);
 
     mark('fathomInferOverload');
@@ -262,6 +266,7 @@ export async function peerExpressScenario(ctx: BenchContext, set: BenchImageSet)
           clientTimeoutMs: plan.clientTimeoutMs,
         },
         fathomApiEnv: {
+          ...LOAD_TEST_LIMITS_ENV,
           API_MAX_QUEUE_DEPTH: maxQueueDepth,
           API_INFER_TIMEOUT_MS: plan.apiInferTimeoutMs,
           why: `${plan.queueSeconds} s of the measured saturation rate`,

@@ -3,7 +3,15 @@ import sharp from 'sharp';
 import { DEFAULT_KEY_PREFIX, inferenceQueueName, type JobAccepted, type JobStatus } from '@fathom/contracts';
 import { DEFAULT_STALL_POLICY, recoveryBoundMs } from '@fathom/queue';
 import { buildSlowDepthModelLasting } from '@fathom/testing';
-import { depthModelsDir, FathomStack, nextEvent, submit, subscribe, type WorkerProcess } from '../test/support/fathom-stack';
+import {
+  depthModelsDir,
+  FathomStack,
+  LOAD_TEST_LIMITS_ENV,
+  nextEvent,
+  submit,
+  subscribe,
+  type WorkerProcess,
+} from '../test/support/fathom-stack';
 import { percentile, round1 } from './bench-stats';
 import type { BenchContext, ScenarioResult } from './scenario';
 
@@ -42,7 +50,7 @@ export async function recoveryScenario(ctx: BenchContext): Promise<ScenarioResul
   const ends: JobStatus[] = [];
   let missed = 0;
   try {
-    await Promise.all([stack.startApi(), startWorker(), startWorker()]);
+    await Promise.all([stack.startApi(LOAD_TEST_LIMITS_ENV), startWorker(), startWorker()]);
     const socket = await stack.connect();
     while (recoveries.length < kills && missed < kills) {
       const job = (await (await submit(stack.api, { image, model: MODEL })).json()) as JobAccepted;

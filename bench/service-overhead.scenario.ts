@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { depthModelsDir, FathomStack, NULL_MODEL_INPUT } from '../test/support/fathom-stack';
+import { depthModelsDir, FathomStack, LOAD_TEST_LIMITS_ENV, NULL_MODEL_INPUT } from '../test/support/fathom-stack';
 import { median, percentile, round1 } from './bench-stats';
 import { connectClients, drive, driveClients, jobStatus, ROUTE_DESCRIPTION, type DriverRoute } from './load-driver';
 import { redisInfo } from './process-metrics';
@@ -35,7 +35,7 @@ export async function serviceOverheadScenario(ctx: BenchContext): Promise<Scenar
   };
   const stack = await FathomStack.start();
   try {
-    await stack.startApi();
+    await stack.startApi(LOAD_TEST_LIMITS_ENV);
     await stack.startWorker(workerEnv);
     await drive(stack.api, MODEL, [image], ctx.quick ? 20 : 50, clients, ROUTE); // warm-up: sessions, JIT, connections
 

@@ -3,7 +3,7 @@ import { accessSync, constants, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { repoRoot } from '@fathom/testing';
-import { depthModelsDir, FathomStack } from './support/fathom-stack';
+import { depthModelsDir, FathomStack, LOAD_TEST_LIMITS_ENV } from './support/fathom-stack';
 
 /**
  * The Locust load test (locust/locustfile.py) run headless for a few seconds against a local stack,
@@ -78,7 +78,8 @@ describe('the Locust load test, headless against a local stack', () => {
 
   beforeAll(async () => {
     stack = await FathomStack.start();
-    await stack.startApi();
+    // Users with no pause between jobs: on a fast machine, more requests a second than one address may send.
+    await stack.startApi(LOAD_TEST_LIMITS_ENV);
     await stack.startWorker({ MODELS_DIR: depthModelsDir(), WORKER_BUILTIN_MODELS: 'false' });
   });
   afterAll(() => stack.stop());

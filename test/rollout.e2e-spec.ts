@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import type { JobAccepted, ModelListing, RolloutChange } from '@fathom/contracts';
 import { buildDepthStandInModel } from '@fathom/testing';
-import { FathomStack, submit, type ApiInstance } from './support/fathom-stack';
+import { FathomStack, LOAD_TEST_LIMITS_ENV, submit, type ApiInstance } from './support/fathom-stack';
 
 const ADMIN = 'Bearer ops-secret-0123456789abcdef';
 
@@ -53,7 +53,12 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
 
   beforeAll(async () => {
     stack = await FathomStack.start();
-    const env = { API_ADMIN_KEYS: 'ops:ops-secret-0123456789abcdef,ci:ci-secret-0123456789abcdef', API_MAX_QUEUE_DEPTH: '5000' };
+    // 2,000 jobs from one address as fast as the API takes them: past the default per-key limits.
+    const env = {
+      ...LOAD_TEST_LIMITS_ENV,
+      API_ADMIN_KEYS: 'ops:ops-secret-0123456789abcdef,ci:ci-secret-0123456789abcdef',
+      API_MAX_QUEUE_DEPTH: '5000',
+    };
     api = await stack.startApi(env);
     await stack.startApi(env);
     await stack.startWorker({ MODELS_DIR: depthVersionsDir(), WORKER_BUILTIN_MODELS: 'false', WORKER_CONCURRENCY: '8' });

@@ -16,7 +16,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { depthModelsDir, FathomStack, NULL_MODEL_INPUT, submit } from '../test/support/fathom-stack';
+import { depthModelsDir, FathomStack, LOAD_TEST_LIMITS_ENV, NULL_MODEL_INPUT, submit } from '../test/support/fathom-stack';
 
 async function otlpSink(): Promise<{ url: string; requests: () => number; close: () => void }> {
   let requests = 0;
@@ -47,7 +47,7 @@ interface RunResult {
 async function run(jobs: number, concurrency: number, env: Record<string, string>, model: string): Promise<RunResult> {
   const stack = await FathomStack.start();
   try {
-    await stack.startApi({ ...env, API_MAX_QUEUE_DEPTH: '100000' });
+    await stack.startApi({ ...env, ...LOAD_TEST_LIMITS_ENV, API_MAX_QUEUE_DEPTH: '100000' });
     const real = model !== 'tiny';
     await stack.startWorker({
       ...env,

@@ -182,6 +182,13 @@ export function depthModelsDir(model: Buffer = buildDepthStandInModel(), name = 
 /** The depth stand-in at a fixed 28×28 input: a model whose cost is next to nothing. */
 export const NULL_MODEL_INPUT = { input: { resize: { mode: 'fixed', width: 28, height: 28 } } } as const;
 
+/**
+ * The API environment of load tests, benchmarks and demos: they drive the API from one address
+ * (the unauthenticated local caller) far past one client's fair share, and measure the service,
+ * not its per-key limits (test/rate-limits.e2e-spec.ts does): limits no run reaches.
+ */
+export const LOAD_TEST_LIMITS_ENV = { API_KEY_REQUESTS_PER_SECOND: '1000000', API_KEY_JOBS_IN_FLIGHT: '1000000' } as const;
+
 /** POST a multipart form like curl -F would. */
 export async function submit(
   api: ApiInstance,

@@ -15,7 +15,15 @@ import sharp from 'sharp';
 import type { JobAccepted } from '@fathom/contracts';
 import { repoRoot } from '@fathom/testing';
 import { simulatedInferenceEnv } from '../../bench/hooks/simulated-inference';
-import { depthModelsDir, FathomStack, nextEvent, NULL_MODEL_INPUT, submit, type JobsSocket } from '../../test/support/fathom-stack';
+import {
+  depthModelsDir,
+  FathomStack,
+  LOAD_TEST_LIMITS_ENV,
+  nextEvent,
+  NULL_MODEL_INPUT,
+  submit,
+  type JobsSocket,
+} from '../../test/support/fathom-stack';
 import { CHART_HEIGHT, CHART_WIDTH, scaleChartSvg, type SecondSample } from './scale-chart';
 
 const MODEL = 'fixed-latency';
@@ -91,7 +99,7 @@ async function main(): Promise<void> {
       WORKER_INFERENCE_THREADS: '1',
       ...simulatedInferenceEnv(SIMULATED_INFERENCE_MS),
     };
-    await Promise.all([stack.startApi(), stack.startWorker(workerEnv)]);
+    await Promise.all([stack.startApi(LOAD_TEST_LIMITS_ENV), stack.startWorker(workerEnv)]);
     console.log(`started: redis-server ${stack.redis.url}, API ${stack.api.url}, worker 1\n`);
     const socket = await stack.connect();
     const image = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080' } })

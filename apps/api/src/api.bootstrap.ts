@@ -6,6 +6,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { Logger } from 'nestjs-pino';
 import { ErrorCode, FathomError } from '@fathom/contracts';
+import { RedisAvailability } from '@fathom/queue';
 import { ApiModule } from './api.module';
 import { mapError, sendMapped } from './common/api-exception.filter';
 import { CorsPolicy } from './common/cors-policy';
@@ -14,7 +15,9 @@ import { httpServerOptions } from './common/http-server-options';
 import { installSecurityHeaders } from './common/security-headers';
 import type { TracingState } from './common/tracing';
 import type { ApiConfig } from './config/api.config';
+import { REDIS } from './infrastructure/redis.providers';
 import { uploadFormLimits } from './jobs/uploads/upload-form.reader';
+import { installRateLimiter } from './limits/rate-limiter';
 import { ApiMetrics } from './metrics/api-metrics';
 import { ApiMetricsServer } from './metrics/metrics.server';
 import { FathomIoAdapter } from './realtime/fathom-io.adapter';
@@ -39,6 +42,12 @@ export async function createApiApp(config: ApiConfig, tracing: TracingState = { 
   });
   // Before app.init(): Fastify attaches root hooks to the routes Nest registers there.
   installHttpObservability(adapter.getInstance(), app.get(ApiMetrics), tracing.enabled);
+  await installRateLimiter(adapter.getInstance(), {
+    config,
+    redis: app.get(REDIS),
+    availability: app.get(RedisAvailability),
+    metrics: app.get(ApiMetrics),
+  });
   await app.register(multipart, {
     // The upload form's reader passes the same limits; these hold for any other reader.
     limits: uploadFormLimits(config.API_MAX_UPLOAD_BYTES),

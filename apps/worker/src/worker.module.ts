@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { inferenceQueueName, type KnownModel, type ServedModel } from '@fathom/contracts';
 import { specKey, type ModelSpec } from '@fathom/models';
 import { redisSettings } from '@fathom/config';
-import { createRedisConnection, RedisAvailability, WorkerRegistry } from '@fathom/queue';
+import { BullmqLayout, createRedisConnection, InFlightStore, RedisAvailability, WorkerRegistry } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
 import {
   decodeBudgetPixels,
@@ -211,8 +211,14 @@ export class WorkerModule {
         },
         {
           provide: InferenceProcessor,
-          inject: [JobExecutionService, WorkerMetrics],
-          useFactory: (execution: JobExecutionService, metrics: WorkerMetrics) => new InferenceProcessor(execution, metrics, logger),
+          inject: [JobExecutionService, WorkerMetrics, REDIS],
+          useFactory: (execution: JobExecutionService, metrics: WorkerMetrics, redis: Redis) =>
+            new InferenceProcessor(
+              execution,
+              metrics,
+              logger,
+              new InFlightStore(redis, config.REDIS_PREFIX, new BullmqLayout(redis, config.REDIS_PREFIX), config.STORAGE_RETENTION_SECONDS),
+            ),
         },
         {
           provide: QueueConsumers,

@@ -42,6 +42,12 @@ const jobBase = z.object({
     .string()
     .regex(/^[0-9a-f]{32}$/)
     .optional(),
+  /**
+   * The API key that submitted the job (its public id; 'local' with API_AUTH=none): its jobs in
+   * flight are counted per key, and the worker gives the place back when the job ends. Absent in
+   * jobs queued before keys existed.
+   */
+  keyId: z.string().min(1).optional(),
 });
 
 /**

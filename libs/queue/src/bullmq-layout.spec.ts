@@ -110,6 +110,54 @@ describe('BullMQ layout as BullmqLayout reads it', () => {
     expect(await layout.oldestWaitingTimestamp(queue.name)).toBeNull();
   });
 
+  it("tells unfinished jobs (waiting, active, delayed for a retry) from ended ones (completed, failed for good, removed), as BullMQ's getState does", async () => {
+    const queue = newQueue();
+    const events = new QueueEvents(queue.name, { connection: { url: server.url }, prefix: PREFIX });
+    opened.push(events);
+    await events.waitUntilReady();
+    const retryLater = { attempts: 2, backoff: { type: 'fixed', delay: 3_600_000 } };
+    const done = await queue.add('infer', { outcome: 'done' }, { jobId: 'job-done' });
+    const broken = await queue.add('infer', { outcome: 'fail' }, { jobId: 'job-broken' });
+    await queue.add('infer', { outcome: 'fail' }, { jobId: 'job-retrying', ...retryLater });
+    await queue.add('infer', { outcome: 'hold' }, { jobId: 'job-active' });
+    let release = () => undefined as void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const active = new Promise<void>((resolve) => events.on('active', ({ jobId }) => jobId === 'job-active' && resolve()));
+    const delayed = new Promise<void>((resolve) => events.on('delayed', ({ jobId }) => jobId === 'job-retrying' && resolve()));
+    const worker = new Worker(
+      queue.name,
+      async (job) => {
+        const { outcome } = job.data as { outcome: string };
+        if (outcome === 'fail') throw new Error('no');
+        if (outcome === 'hold') await held;
+        return 'done';
+      },
+      { connection: { url: server.url }, prefix: PREFIX, concurrency: 4 },
+    );
+    opened.push(worker);
+    await done.waitUntilFinished(events, 10_000);
+    await expect(broken.waitUntilFinished(events, 10_000)).rejects.toThrow('no');
+    await active;
+    await worker.pause(true); // nothing else is taken
+    await queue.add('infer', {}, { jobId: 'job-waiting' });
+    await queue.add('infer', {}, { jobId: 'job-removed' });
+    await queue.remove('job-removed');
+    await delayed;
+
+    const ids = ['job-done', 'job-broken', 'job-retrying', 'job-active', 'job-waiting', 'job-removed', 'never-added'];
+    expect(Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await queue.getJobState(id)])))).toEqual({
+      'job-done': 'completed',
+      'job-broken': 'failed',
+      'job-retrying': 'delayed',
+      'job-active': 'active',
+      'job-waiting': 'waiting',
+      'job-removed': 'unknown',
+      'never-added': 'unknown',
+    });
+    expect([...(await layout.unfinishedJobs(queue.name, ids))].sort()).toEqual(['job-active', 'job-retrying', 'job-waiting']);
+    release();
+  });
+
   describe("stalls, as BullMQ's Job API reports them and jobRuns / jobFailure read them", () => {
     const policy = { lockDurationMs: 1000, stalledIntervalMs: 500, maxStalledCount: 1 };
 

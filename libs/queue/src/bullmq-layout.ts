@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 /**
  * The only place Fathom reads BullMQ's Redis layout directly, for what BullMQ's API has no cheap
  * call for: the newest event id of a queue's stream, a job's stored trace context (one field, not
- * the whole job), and the age of the oldest waiting job. BullMQ does not promise this layout;
+ * the whole job), the age of the oldest waiting job, and which of many jobs have ended. BullMQ does not promise this layout;
  * bullmq-layout.spec.ts pins it against a real redis-server and the installed BullMQ, so an
  * upgrade that moves it fails that test instead of silently breaking metrics and traces.
  */
@@ -60,5 +60,28 @@ export class BullmqLayout {
     const timestamps = await Promise.all(ids.map((id) => this.redis.hget(keys.job(id), 'timestamp')));
     const oldest = Math.min(...timestamps.map(Number).filter((t) => Number.isFinite(t) && t > 0));
     return Number.isFinite(oldest) ? oldest : null;
+  }
+
+  /**
+   * Which of `jobIds` (of one queue) will still run or are running: their hash exists (a removed
+   * or cancelled job, or one dropped by retention, has none) and BullMQ has not set `finishedOn`
+   * (set when a job completes or fails for good; a failure with a retry to come leaves it unset).
+   * One pipelined HEXISTS + HEXISTS per job, whatever the queue's length.
+   */
+  async unfinishedJobs(queue: string, jobIds: readonly string[]): Promise<Set<string>> {
+    if (jobIds.length === 0) return new Set();
+    const keys = this.keys(queue);
+    const pipeline = this.redis.pipeline();
+    for (const id of jobIds) pipeline.hexists(keys.job(id), 'timestamp').hexists(keys.job(id), 'finishedOn');
+    const replies = (await pipeline.exec()) ?? [];
+    const unfinished = new Set<string>();
+    jobIds.forEach((id, i) => {
+      const [existsError, exists] = replies[2 * i] ?? [];
+      const [finishedError, finished] = replies[2 * i + 1] ?? [];
+      const error = existsError ?? finishedError;
+      if (error) throw error;
+      if (exists === 1 && finished === 0) unfinished.add(id);
+    });
+    return unfinished;
   }
 }

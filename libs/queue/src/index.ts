@@ -9,3 +9,4 @@ export * from './inference-queue';
 export * from './rollout.store';
 export * from './bullmq-layout';
 export * from './stalled-jobs';
+export * from './in-flight.store';

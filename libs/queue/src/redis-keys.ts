@@ -11,6 +11,8 @@ export function redisKeys(prefix: string) {
     rolloutLog: (model: string) => `${prefix}:rollout-log:${model}`,
     /** Set while any client, on any API instance, is subscribed to the job's events. */
     watchedJob: (jobId: string) => `${prefix}:watched:${jobId}`,
+    /** A key's jobs queued or running (sorted set of [queue, jobId] by admission time), for its quota. */
+    inFlight: (keyId: string) => `${prefix}:in-flight:${keyId}`,
     /** Claimed by the one API instance that counts a job's end no client heard. */
     unheardEvent: (jobId: string, event: string) => `${prefix}:unheard:${jobId}:${event}`,
   };

@@ -21,7 +21,18 @@ const apiOwnEnv = z.object({
   API_MAX_UPLOAD_BYTES: envInt(25 * 1024 * 1024, { min: 1 }),
   /** Jobs waiting per model queue before submissions get 503 + Retry-After. */
   API_MAX_QUEUE_DEPTH: envInt(1000, { min: 1 }),
-  /** What Retry-After says when the queue is full. */
+  /**
+   * Requests per second per API key (per client address with API_AUTH=none), counted across every
+   * API instance through Redis; a key's own limit replaces it. /healthz, /readyz, the web page
+   * and /docs are not limited. Over it: 429 rate_limited with Retry-After.
+   */
+  API_KEY_REQUESTS_PER_SECOND: envInt(50, { min: 1 }),
+  /**
+   * Jobs queued or running at once per API key (with API_AUTH=none: for all callers together),
+   * across every API instance; a key's own limit replaces it. Over it: 429 quota_exceeded.
+   */
+  API_KEY_JOBS_IN_FLIGHT: envInt(100, { min: 1 }),
+  /** What Retry-After says when the queue is full or a key's jobs in flight are at its quota. */
   API_RETRY_AFTER_SECONDS: envInt(5, { min: 1 }),
   /** How long POST /v1/infer waits for the result before answering 202. */
   API_INFER_TIMEOUT_MS: envInt(30_000, { min: 1 }),

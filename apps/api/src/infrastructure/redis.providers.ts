@@ -5,6 +5,7 @@ import {
   BullmqLayout,
   createRedisConnection,
   IdempotencyStore,
+  InFlightStore,
   JobRecordStore,
   RedisAvailability,
   RolloutStore,
@@ -78,5 +79,11 @@ export const redisProviders: Provider[] = [
     provide: BullmqLayout,
     inject: [REDIS, API_CONFIG],
     useFactory: (redis: Redis, c: ApiConfig) => new BullmqLayout(redis, c.REDIS_PREFIX),
+  },
+  {
+    provide: InFlightStore,
+    inject: [REDIS, API_CONFIG, BullmqLayout],
+    useFactory: (redis: Redis, c: ApiConfig, layout: BullmqLayout) =>
+      new InFlightStore(redis, c.REDIS_PREFIX, layout, c.STORAGE_RETENTION_SECONDS),
   },
 ];

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, FathomError, type JobStatus } from '@fathom/contracts';
-import { JobRecordStore } from '@fathom/queue';
+import { InFlightStore, JobRecordStore } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
 import { QueueRegistry } from '../infrastructure/queue.registry';
 import { ApiMetrics } from '../metrics/api-metrics';
@@ -16,6 +16,7 @@ export class JobCanceller {
     @Inject(JobRecordStore) private readonly records: JobRecordStore,
     @Inject(QueueRegistry) private readonly queues: QueueRegistry,
     @Inject(BlobStore) private readonly blobs: BlobStore,
+    @Inject(InFlightStore) private readonly inFlight: InFlightStore,
     @Inject(ApiMetrics) private readonly metrics: ApiMetrics,
   ) {}
 
@@ -33,7 +34,12 @@ export class JobCanceller {
       await this.records.setCancelled(record, undefined);
       throw this.notCancellable(jobId, 'active');
     }
-    await this.blobs.delete(this.blobs.inputKey(jobId));
+    // Its key may submit another at once (the place would otherwise wait for a heal).
+    const { keyId } = job.data;
+    await Promise.all([
+      this.blobs.delete(this.blobs.inputKey(jobId)),
+      keyId !== undefined ? this.inFlight.ended(keyId, { id: jobId, queue: record.queue }) : undefined,
+    ]);
     this.metrics.jobCancelled(record.model);
     this.logger.log({ msg: 'job cancelled', jobId, traceId: record.traceId });
     return this.reader.status(jobId);

@@ -14,12 +14,14 @@ import {
   type ServedModel,
   type TaskOptions,
 } from '@fathom/contracts';
-import { IdempotencyStore, inferenceJobOptions, JobRecordStore } from '@fathom/queue';
+import { IdempotencyStore, inferenceJobOptions, InFlightStore, JobRecordStore } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
 import { activeTraceId, newTraceId } from '@fathom/telemetry';
+import type { Principal } from '../auth/principal';
 import { inSpan } from '../common/tracing';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { QueueRegistry } from '../infrastructure/queue.registry';
+import { effectiveLimits } from '../limits/key-limits';
 import { ApiMetrics } from '../metrics/api-metrics';
 import { ServedModelsService } from '../models/catalog/served-models.service';
 import { parseDeadline } from './uploads/deadline';
@@ -52,6 +54,7 @@ export class JobSubmitter {
     @Inject(BlobStore) private readonly blobs: BlobStore,
     @Inject(JobRecordStore) private readonly records: JobRecordStore,
     @Inject(IdempotencyStore) private readonly idempotency: IdempotencyStore,
+    @Inject(InFlightStore) private readonly inFlight: InFlightStore,
     @Inject(JobReader) private readonly reader: JobReader,
     @Inject(ApiMetrics) private readonly metrics: ApiMetrics,
   ) {}
@@ -61,13 +64,16 @@ export class JobSubmitter {
     return this.config.API_MAX_UPLOAD_BYTES;
   }
 
-  /** `deadlineHeader`: the X-Deadline header, the other way to send the form's `deadline`. */
-  async submit(form: UploadForm, idempotencyKey: string | undefined, deadlineHeader?: string): Promise<Submission> {
+  /**
+   * `principal`: who submits (its jobs in flight are counted against its quota). `deadlineHeader`:
+   * the X-Deadline header, the other way to send the form's `deadline`.
+   */
+  async submit(form: UploadForm, principal: Principal, idempotencyKey: string | undefined, deadlineHeader?: string): Promise<Submission> {
     const { model: reference } = form;
     if (!reference) throw new FathomError(ErrorCode.MissingField, 'The `model` field is missing. See GET /v1/models.', { field: 'model' });
     const deadline = parseDeadline({ field: form.deadline, header: deadlineHeader }, Date.now(), this.config.STORAGE_RETENTION_SECONDS);
     const jobId = randomUUID();
-    if (idempotencyKey === undefined) return this.accept(jobId, form, reference, deadline);
+    if (idempotencyKey === undefined) return this.accept(jobId, form, reference, deadline, principal);
 
     // The key is checked first: a retry gets its job back even if the model stopped being served since.
     const key = IDEMPOTENCY_KEY.safeParse(idempotencyKey);
@@ -87,7 +93,7 @@ export class JobSubmitter {
       };
     }
     try {
-      return await this.accept(jobId, form, reference, deadline);
+      return await this.accept(jobId, form, reference, deadline, principal);
     } catch (error) {
       await this.idempotency.release(key.data, jobId);
       throw error;
@@ -95,7 +101,13 @@ export class JobSubmitter {
   }
 
   /** Resolves the model, checks options and image, and queues the job. */
-  private async accept(jobId: string, form: UploadForm, reference: string, deadline: number | undefined): Promise<Submission> {
+  private async accept(
+    jobId: string,
+    form: UploadForm,
+    reference: string,
+    deadline: number | undefined,
+    principal: Principal,
+  ): Promise<Submission> {
     // The image is inspected (on libuv's threads) while the model is resolved (a Redis read); a bad
     // model or bad options are still reported before a bad image.
     const inspection = inSpan(
@@ -116,7 +128,7 @@ export class JobSubmitter {
     const options = this.parseOptions(model, form.options);
     const image = await inspection;
     const jobModel = jobModelOf(model, route);
-    const traceId = await this.enqueue(jobId, model, jobModel, options, form, image, deadline);
+    const traceId = await this.enqueue(jobId, model, jobModel, options, form, image, deadline, principal);
     return {
       accepted: { id: jobId, state: 'queued', model: jobModel, links: jobLinks(jobId) },
       replayed: false,
@@ -155,6 +167,7 @@ export class JobSubmitter {
     form: UploadForm,
     image: InspectedImage,
     deadline: number | undefined,
+    principal: Principal,
   ): Promise<string> {
     const queue = this.queues.queue(model.queue);
     const blobKey = this.blobs.inputKey(jobId);
@@ -171,6 +184,7 @@ export class JobSubmitter {
       submittedAt: now,
       ...(deadline !== undefined ? { deadline } : {}),
       traceId,
+      keyId: principal.keyId,
     } as InferenceJobData; // options were parsed with this task's schema above
     // Admission first: a refused upload writes nothing to Redis (under overload, refused inputs
     // written and taken back again were most of Redis's traffic). The limit is soft: submissions
@@ -186,6 +200,10 @@ export class JobSubmitter {
         this.config.API_RETRY_AFTER_SECONDS,
       );
     }
+    // The key's place is taken last, atomically, so that a refusal above leaves its count alone;
+    // every failure from here on gives it back.
+    const inFlightJob = { id: jobId, queue: model.queue };
+    await this.admitForKey(principal, inFlightJob);
     const record = {
       id: jobId,
       queue: model.queue,
@@ -215,7 +233,7 @@ export class JobSubmitter {
       );
     } catch (error) {
       // Not accepted, so leave nothing behind that would later read as "expired".
-      await Promise.allSettled([this.blobs.delete(blobKey), this.records.delete(jobId)]);
+      await Promise.allSettled([this.blobs.delete(blobKey), this.records.delete(jobId), this.inFlight.ended(principal.keyId, inFlightJob)]);
       throw this.notQueued(error);
     }
     this.reader.remember(record);
@@ -233,6 +251,23 @@ export class JobSubmitter {
       height: image.height,
     });
     return traceId;
+  }
+
+  /** Counts the job against its key's jobs in flight (shared by every instance), or refuses it with 429 quota_exceeded. */
+  private async admitForKey(principal: Principal, job: { id: string; queue: string }): Promise<void> {
+    const limit = effectiveLimits(principal, this.config).jobsInFlight;
+    const admission = await this.inFlight
+      .admit(principal.keyId, job, limit)
+      .catch((error: unknown) => Promise.reject(this.notQueued(error)));
+    if (admission.admitted) return;
+    this.metrics.requestLimited(ErrorCode.QuotaExceeded);
+    throw new FathomError(
+      ErrorCode.QuotaExceeded,
+      `${principal.authenticated ? 'This API key has' : 'There are'} ${admission.inFlight} jobs queued or running, ` +
+        `the most allowed (${limit}). Wait for one to end (or cancel a queued one), then retry after the Retry-After seconds.`,
+      { inFlight: admission.inFlight, limit },
+      this.config.API_RETRY_AFTER_SECONDS,
+    );
   }
 
   private notQueued(cause: unknown): FathomError {

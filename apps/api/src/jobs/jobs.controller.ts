@@ -38,6 +38,11 @@ export class JobsController {
   @ApiResponse({ status: 404, type: ErrorBodyDto, description: 'No worker serves that model.' })
   @ApiResponse({ status: 413, type: ErrorBodyDto, description: 'Too many bytes (image_too_large, options_too_large) or pixels.' })
   @ApiResponse({ status: 415, type: ErrorBodyDto, description: 'Not an image we decode.' })
+  @ApiResponse({
+    status: 429,
+    type: ErrorBodyDto,
+    description: "Over the key's limits: rate_limited (requests per second) or quota_exceeded (jobs queued or running); see Retry-After.",
+  })
   @ApiResponse({ status: 503, type: ErrorBodyDto, description: 'The queue is full; see Retry-After.' })
   async submit(
     @Req() request: FastifyRequest,

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { markUploadAccepted } from '../common/accepted-uploads';
+import { principalOf } from '../limits/key-limits';
 import type { JobSubmitter, Submission } from './job-submitter.service';
 import { setTraceIdHeader } from './trace-id-header';
 import { readTracedUploadForm } from './uploads/upload-form.reader';
@@ -16,7 +17,8 @@ export async function submitUpload(
 ): Promise<Submission> {
   const header = request.headers['x-deadline'];
   const deadlineHeader = Array.isArray(header) ? header.join(',') : header;
-  const submission = await submitter.submit(await readTracedUploadForm(request, submitter.maxUploadBytes), idempotencyKey, deadlineHeader);
+  const form = await readTracedUploadForm(request, submitter.maxUploadBytes);
+  const submission = await submitter.submit(form, principalOf(request), idempotencyKey, deadlineHeader);
   markUploadAccepted(request);
   setTraceIdHeader(reply, submission.traceId);
   return submission;

@@ -34,6 +34,7 @@ describe('ApiMetrics: intent methods, counted under the names docs/metrics.md li
     const metrics = new ApiMetrics(registry);
     metrics.jobCancelled({ ...model, variant: 'indoor', route: 'canary' });
     metrics.uploadRejected('queue_full');
+    metrics.requestLimited('quota_exceeded');
     metrics.httpRequestStarted();
     metrics.httpRequestStarted();
     metrics.httpRequestClosed();
@@ -43,6 +44,8 @@ describe('ApiMetrics: intent methods, counted under the names docs/metrics.md li
     metrics.wsEventUnheard(WsEvent.Failed);
     expect(await sample(registry, 'fathom_jobs_cancelled_total', { model: 'depth', version: '1.0.0', task: 'depth' })).toBe(1);
     expect(await sample(registry, 'fathom_uploads_rejected_total', { reason: 'queue_full' })).toBe(1);
+    expect(await sample(registry, 'fathom_requests_limited_total', { reason: 'quota_exceeded' })).toBe(1);
+    expect(await sample(registry, 'fathom_requests_limited_total', { reason: 'rate_limited' })).toBe(0);
     expect(await sample(registry, 'fathom_http_requests_in_flight', {})).toBe(1);
     const request = { route: '/v1/jobs/:id', method: 'GET', status_class: '4xx' };
     expect(await sample(registry, 'fathom_http_request_duration_seconds_count', request)).toBe(1);

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, type Metric, type Registry } from 'prom-client';
-import { imageFormatSchema, WsEvent, type ImageFormat, type ModelRef, type ModelRoute } from '@fathom/contracts';
+import { ErrorCode, imageFormatSchema, WsEvent, type ImageFormat, type ModelRef, type ModelRoute } from '@fathom/contracts';
 import { METRICS_REGISTRY } from './metrics.registry';
 
 /** Events the gateway pushes to subscribed sockets (job.error answers a bad subscription: not a job event). */
@@ -9,6 +9,10 @@ export type PushedWsEvent = (typeof PUSHED_WS_EVENTS)[number];
 /** Job ends that can go unheard (progress is not counted). */
 export const UNHEARD_WS_EVENTS = [WsEvent.Completed, WsEvent.Failed] as const;
 export type UnheardWsEvent = (typeof UNHEARD_WS_EVENTS)[number];
+
+/** Why a key's limits refused a request: the error code its client gets. */
+const LIMIT_REASONS = [ErrorCode.RateLimited, ErrorCode.QuotaExceeded] as const;
+export type LimitReason = (typeof LIMIT_REASONS)[number];
 
 /** Uploads answer in milliseconds; POST /v1/infer waits for the job (API_INFER_TIMEOUT_MS, 30 s by default). */
 const HTTP_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -86,6 +90,13 @@ export class ApiMetrics {
     registers: [],
   });
 
+  private readonly requestsLimited = new Counter({
+    name: 'fathom_requests_limited_total',
+    help: "Requests refused by an API key's limits: rate_limited (requests per second) or quota_exceeded (jobs in flight).",
+    labelNames: ['reason'] as const,
+    registers: [],
+  });
+
   private readonly inputBytes = new Histogram({
     name: 'fathom_input_bytes',
     help: 'Size of accepted uploads, in bytes.',
@@ -146,6 +157,7 @@ export class ApiMetrics {
       this.jobsCancelled,
       this.uploads,
       this.uploadsRejected,
+      this.requestsLimited,
       this.inputBytes,
       this.inputMegapixels,
       this.inputWidth,
@@ -159,6 +171,7 @@ export class ApiMetrics {
     for (const format of imageFormatSchema.options) this.uploads.inc({ format }, 0);
     for (const event of PUSHED_WS_EVENTS) this.wsEventsPushed.inc({ event }, 0);
     for (const event of UNHEARD_WS_EVENTS) this.wsEventsUnheard.inc({ event }, 0);
+    for (const reason of LIMIT_REASONS) this.requestsLimited.inc({ reason }, 0);
   }
 
   /** A request arrived (fathom_http_requests_in_flight until httpRequestClosed). */
@@ -194,6 +207,11 @@ export class ApiMetrics {
   /** An upload was refused, by the error code its client was answered with. */
   uploadRejected(reason: string): void {
     this.uploadsRejected.inc({ reason });
+  }
+
+  /** A request was refused by its key's (or address's) limits. */
+  requestLimited(reason: LimitReason): void {
+    this.requestsLimited.inc({ reason });
   }
 
   socketConnected(): void {

@@ -21,7 +21,7 @@ import sharp from 'sharp';
 import { INFERENCE_JOB_NAME, inferenceQueueName, type InferenceJobData, type InferenceResult, type ServedModel } from '@fathom/contracts';
 import { modelManifestSchema, specsFromManifest } from '@fathom/models';
 import { BlobStore } from '@fathom/storage';
-import { DEFAULT_REDIS_TIMEOUTS, RedisAvailability } from '@fathom/queue';
+import { BullmqLayout, DEFAULT_REDIS_TIMEOUTS, InFlightStore, RedisAvailability } from '@fathom/queue';
 import { loggerOptions, activeTraceId, newTraceId } from '@fathom/telemetry';
 import { buildDepthStandInModel, startRedisServer, type RedisServerHandle } from '@fathom/testing';
 import { InferencePool } from '../inference/inference.pool';
@@ -151,7 +151,12 @@ describe('a job as spans: producer → consumer → one child span per stage, in
         workerId: 'worker-test',
         stalls: { lockDurationMs: 10_000, stalledIntervalMs: 5_000, maxStalledCount: 1 },
       },
-      new InferenceProcessor(new JobExecutionService(pool, blobs, 'worker-test', logger, metrics), metrics, logger),
+      new InferenceProcessor(
+        new JobExecutionService(pool, blobs, 'worker-test', logger, metrics),
+        metrics,
+        logger,
+        new InFlightStore(redis, PREFIX, new BullmqLayout(redis, PREFIX), 600),
+      ),
       metrics,
       logger,
       new RedisAvailability(redis, logger, 1_000),

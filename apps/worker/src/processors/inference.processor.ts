@@ -9,7 +9,7 @@ import {
   type InferenceJobData,
   type InferenceResult,
 } from '@fathom/contracts';
-import { jobRuns } from '@fathom/queue';
+import { jobRuns, type InFlightStore } from '@fathom/queue';
 import { JobExecutionService, type QueueModel } from '../jobs/job-execution.service';
 import { JobProgressReporter } from '../jobs/job-progress.reporter';
 import { JobStageTracker } from '../jobs/job-stage.tracker';
@@ -28,6 +28,8 @@ export class InferenceProcessor {
     private readonly execution: JobExecutionService,
     private readonly metrics: WorkerMetrics,
     private readonly logger: Logger,
+    /** Where the API counts each key's jobs in flight: an ended job gives its place back. */
+    private readonly inFlight: InFlightStore,
   ) {}
 
   async process(job: Job<InferenceJobData, InferenceResult>, model: QueueModel): Promise<InferenceResult> {
@@ -68,15 +70,26 @@ export class InferenceProcessor {
 
   /** BullMQ has recorded that the job will not run again (completed, or failed with no retry to come). */
   async ended(job: EndedJob): Promise<void> {
+    const jobId = job.data.jobId ?? job.id ?? '';
+    const { keyId } = job.data;
     const blobKey = job.data.input?.blobKey;
-    if (blobKey) await this.execution.jobEnded({ jobId: job.data.jobId ?? job.id ?? '', blobKey });
+    await Promise.all([
+      blobKey ? this.execution.jobEnded({ jobId, blobKey }) : undefined,
+      // Not given back (Redis down): the API's heal drops it once the key looks full.
+      keyId
+        ? this.inFlight
+            .ended(keyId, { id: jobId, queue: job.queueName })
+            .catch((error: Error) => this.logger.warn({ msg: 'in-flight place not given back', jobId, keyId, error: error.message }))
+        : undefined,
+    ]);
   }
 }
 
-/** A job as BullMQ's outcome events hand it over: only where its input is, which every version of the job data names. */
+/** A job as BullMQ's outcome events hand it over: where its input is (every version of the job data names it) and its key, when it has one. */
 interface EndedJob {
   id?: string;
-  data: { jobId?: string; input?: { blobKey?: string } };
+  queueName: string;
+  data: { jobId?: string; keyId?: string; input?: { blobKey?: string } };
 }
 
 /** A known failure as BullMQ keeps it (`[code] message`), unrecoverable when no retry can help; anything else as it is. */

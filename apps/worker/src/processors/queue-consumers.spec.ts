@@ -8,7 +8,15 @@ import pino from 'pino';
 import sharp from 'sharp';
 import { INFERENCE_JOB_NAME, inferenceQueueName, type InferenceJobData, type ServedModel } from '@fathom/contracts';
 import { modelManifestSchema, specsFromManifest } from '@fathom/models';
-import { createInferenceQueue, DEFAULT_REDIS_TIMEOUTS, inferenceJobOptions, RedisAvailability, type InferenceQueue } from '@fathom/queue';
+import {
+  BullmqLayout,
+  createInferenceQueue,
+  DEFAULT_REDIS_TIMEOUTS,
+  inferenceJobOptions,
+  InFlightStore,
+  RedisAvailability,
+  type InferenceQueue,
+} from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
 import { buildSlowDepthModel, startRedisServer, type RedisServerHandle } from '@fathom/testing';
 import { DEFAULT_PNG_ENCODING } from '../imaging/png-encoding';
@@ -23,7 +31,8 @@ const PREFIX = 'fathom-test';
 /**
  * A job's input is deleted once BullMQ has recorded that the job will not run again, never
  * before: a worker killed between a delete and BullMQ's record would leave a job that BullMQ runs
- * again (stalled) without its input. Real redis-server, real BullMQ, a real inference pool.
+ * again (stalled) without its input. Its key's place among the jobs in flight is given back then
+ * too. Real redis-server, real BullMQ, a real inference pool.
  */
 describe('the input lives until BullMQ has recorded that the job will not run again', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fathom-consumers-'));
@@ -56,6 +65,7 @@ describe('the input lives until BullMQ has recorded that the job will not run ag
   let consumers: QueueConsumers;
   let queue: InferenceQueue;
   let events: QueueEvents;
+  let inFlight: InFlightStore;
 
   beforeAll(async () => {
     redisServer = await startRedisServer();
@@ -71,7 +81,13 @@ describe('the input lives until BullMQ has recorded that the job will not run ag
       1,
     );
     await pool.start();
-    const processor = new InferenceProcessor(new JobExecutionService(pool, blobs, 'worker-test', logger, metrics), metrics, logger);
+    inFlight = new InFlightStore(redis, PREFIX, new BullmqLayout(redis, PREFIX), 600);
+    const processor = new InferenceProcessor(
+      new JobExecutionService(pool, blobs, 'worker-test', logger, metrics),
+      metrics,
+      logger,
+      inFlight,
+    );
     consumers = new QueueConsumers(
       {
         redis: { url: redisServer.url, ...DEFAULT_REDIS_TIMEOUTS },
@@ -115,12 +131,18 @@ describe('the input lives until BullMQ has recorded that the job will not run ag
     return { deleted: deleted.then(async () => void (await notifications.unsubscribe(channel))) };
   }
 
-  /** Uploads the image as the API does and queues a job for it; `deleted` resolves when its input goes. */
+  /**
+   * Uploads the image as the API does, counts it among its own key's jobs in flight and queues a
+   * job for it; `deleted` resolves when its input goes, `givenBack` when its key's place does.
+   */
   async function submit(image: Buffer, attempts: number) {
     const jobId = randomUUID();
+    const keyId = `key-${jobId}`;
     const blobKey = blobs.inputKey(jobId);
     await blobs.put(blobKey, image);
     const { deleted } = await watchDeletion(blobKey);
+    expect(await inFlight.admit(keyId, { id: jobId, queue: queueName }, 1)).toEqual({ admitted: true });
+    const { deleted: givenBack } = await watchDeletion(`${PREFIX}:in-flight:${keyId}`);
     const data: InferenceJobData = {
       jobId,
       task: 'depth',
@@ -128,9 +150,10 @@ describe('the input lives until BullMQ has recorded that the job will not run ag
       input: { blobKey, bytes: image.length, format: 'png', width: 48, height: 48 },
       options: { output: 'grayscale', colormap: 'turbo' },
       submittedAt: Date.now(),
+      keyId,
     };
     const job = await queue.add(INFERENCE_JOB_NAME, data, inferenceJobOptions(jobId, { attempts, backoffMs: 50, retentionSeconds: 600 }));
-    return { job, blobKey, deleted };
+    return { job, blobKey, deleted, keyId, givenBack };
   }
 
   const png = (width: number, height: number) =>
@@ -139,26 +162,28 @@ describe('the input lives until BullMQ has recorded that the job will not run ag
       .toBuffer();
 
   it('deletes it once the job completed, with its artifacts stored', async () => {
-    const { job, blobKey, deleted } = await submit(await png(48, 48), 3);
+    const { job, blobKey, deleted, keyId, givenBack } = await submit(await png(48, 48), 3);
     const result = await job.waitUntilFinished(events, 30_000);
-    await deleted;
+    await Promise.all([deleted, givenBack]);
+    expect(await inFlight.count(keyId)).toBe(0);
     expect(await blobs.get(blobKey)).toBeNull();
     expect(await blobs.get(result.artifacts[0]!.blobKey)).not.toBeNull();
   });
 
   it('keeps it for the retry of a failed attempt (which fails for its own reason, not for a missing input), then deletes it', async () => {
-    const { job, blobKey, deleted } = await submit(await png(64, 32), 2);
+    const { job, blobKey, deleted, keyId, givenBack } = await submit(await png(64, 32), 2);
     await expect(job.waitUntilFinished(events, 30_000)).rejects.toThrow(/^\[inference_failed\]/);
-    await deleted;
+    await Promise.all([deleted, givenBack]);
+    expect(await inFlight.count(keyId)).toBe(0);
     const failed = await queue.getJob(job.id!);
     expect(failed?.attemptsMade).toBe(2);
     expect(await blobs.get(blobKey)).toBeNull();
   });
 
   it('deletes it after the first attempt when no attempt could succeed (an undecodable image)', async () => {
-    const { job, blobKey, deleted } = await submit(Buffer.from('not an image'), 3);
+    const { job, blobKey, deleted, givenBack } = await submit(Buffer.from('not an image'), 3);
     await expect(job.waitUntilFinished(events, 30_000)).rejects.toThrow(/^\[image_undecodable\]/);
-    await deleted;
+    await Promise.all([deleted, givenBack]);
     expect((await queue.getJob(job.id!))?.attemptsMade).toBe(1);
     expect(await blobs.get(blobKey)).toBeNull();
   });

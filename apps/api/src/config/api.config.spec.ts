@@ -1,7 +1,7 @@
 import { loadApiConfig } from './api.config';
 
 describe('API config', () => {
-  const base = { REDIS_URL: 'redis://127.0.0.1:6379' };
+  const base = { REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: 'postgres://fathom@127.0.0.1:5432/fathom' };
 
   it('reads the job retry settings under the API_ prefix, 3 attempts from 1 s by default', () => {
     expect(loadApiConfig(base)).toMatchObject({ API_JOB_ATTEMPTS: 3, API_JOB_BACKOFF_MS: 1000, IMAGE_MAX_PIXELS: 40_000_000 });

@@ -2,7 +2,16 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, FathomError, type TaskOptions } from '@fathom/contracts';
-import type { LoadedModel, RunOutput, ThreadInit, ThreadMessage, ThreadStage } from './thread-protocol';
+import {
+  stageClockNow,
+  type LoadedModel,
+  type PoolMessage,
+  type RunOutput,
+  type ThreadData,
+  type ThreadInit,
+  type ThreadMessage,
+  type ThreadStage,
+} from './thread-protocol';
 
 /** A model could not be loaded or warmed up: a configuration problem, stated without a stack. */
 export class ModelLoadError extends Error {}
@@ -16,6 +25,41 @@ export class InferenceError extends FathomError {
   ) {
     super(code, message);
   }
+}
+
+/** A job's stage ran past its limit: the attempt fails `inference_timeout`, and BullMQ retries it like any transient failure. */
+export class StageTimeoutError extends InferenceError {
+  constructor(
+    readonly stage: ThreadStage,
+    readonly limitMs: number,
+  ) {
+    super(
+      ErrorCode.InferenceTimeout,
+      `The ${stage} stage ran past its limit of ${limitMs} ms (${STAGE_LIMIT_ENV[stageLimitOf(stage)]}); the inference thread was replaced.`,
+      true,
+    );
+  }
+}
+
+/** The three limits a job's stages run under, in ms: each thread stage counts against one of them. */
+export interface StageLimits {
+  decode: number;
+  inference: number;
+  encode: number;
+}
+
+/** The variable that sets each limit, named in the failure a user reads. */
+const STAGE_LIMIT_ENV: Record<keyof StageLimits, string> = {
+  decode: 'WORKER_DECODE_TIMEOUT_MS',
+  inference: 'WORKER_INFERENCE_TIMEOUT_MS',
+  encode: 'WORKER_ENCODE_TIMEOUT_MS',
+};
+
+/** Reading the input into the model's tensor counts as decoding; turning the output into artifacts, as encoding. */
+export function stageLimitOf(stage: ThreadStage): keyof StageLimits {
+  if (stage === 'decode' || stage === 'preprocess') return 'decode';
+  if (stage === 'inference') return 'inference';
+  return 'encode';
 }
 
 /**
@@ -37,12 +81,19 @@ interface Pending {
   stages: StageListener;
   /** The image's pixels (width × height from the API's header read): what decoding it holds in memory. */
   pixels: number;
+  /** The stage it runs on its thread, and the timer that fails it when that stage outlasts its limit. */
+  stage?: ThreadStage;
+  deadline?: NodeJS.Timeout;
   resolve: (output: RunOutput) => void;
   reject: (error: Error) => void;
 }
 
 interface Slot {
   thread: Worker;
+  /** Set to 1 when the pool retires the thread (ThreadData.retired). */
+  retired: Int32Array;
+  /** When the pool retired it (performance.now()); undefined while it serves. */
+  retiredAt?: number;
   /** Jobs handed to this thread and not answered yet, by request id. */
   inFlight: Map<number, Pending>;
   /** When the thread last went from idle to holding a job. */
@@ -56,6 +107,15 @@ export interface PoolEvents {
   onModelsLoaded?: (models: LoadedModel[]) => void;
   /** One session.run done, with how many jobs it took. */
   onBatch?: (modelKey: string, size: number, seconds: number) => void;
+  /**
+   * A job's stage outlasted its limit: its thread was retired and replaced. `hung`: retired threads
+   * still running (each holds its sessions and a core until its native call returns).
+   */
+  onThreadHung?: (event: { stage: ThreadStage; limitMs: number; hung: number }) => void;
+  /** More retired threads still run than PoolLimits.maxHungThreads: the process should drain and exit. */
+  onTooManyHung?: (hung: number) => void;
+  /** A retired thread's call returned and the thread left, after `seconds` retired. */
+  onHungThreadExit?: (seconds: number) => void;
 }
 
 /** Limits on what the pool's threads hold at once, beside the job count. */
@@ -65,9 +125,17 @@ export interface PoolLimits {
    * waits while it would take the sum past this; a job larger than the whole budget runs alone.
    */
   decodeBudgetPixels: number;
+  /** How long each stage of a job may last (WORKER_*_TIMEOUT_MS). */
+  stages: StageLimits;
+  /** Retired threads still running past which the pool asks its owner to restart the process (WORKER_MAX_HUNG_THREADS). */
+  maxHungThreads: number;
 }
 
-const NO_LIMITS: PoolLimits = { decodeBudgetPixels: Number.POSITIVE_INFINITY };
+const NO_LIMITS: PoolLimits = {
+  decodeBudgetPixels: Number.POSITIVE_INFINITY,
+  stages: { decode: Number.POSITIVE_INFINITY, inference: Number.POSITIVE_INFINITY, encode: Number.POSITIVE_INFINITY },
+  maxHungThreads: Number.POSITIVE_INFINITY,
+};
 
 /** Jobs a thread holds at once for a model batching up to `maxBatch`: a batch running and the next being decoded. */
 export const jobsInHand = (maxBatch: number): number => 2 * Math.max(1, maxBatch);
@@ -84,10 +152,13 @@ const THREAD_ENTRY = join(__dirname, 'inference.thread.js');
  */
 export class InferencePool {
   private readonly slots: Slot[] = [];
+  /** Threads retired after a stage outlasted its limit, still running (stuck in a native call, most likely). */
+  private readonly hung = new Set<Slot>();
   private readonly waiting: Pending[] = [];
   private nextRequestId = 1;
   /** Jobs a thread holds at once, for the served model with the largest batch. */
   private readonly perThread: number;
+  private readonly limits: PoolLimits;
   private closing = false;
   /** Milliseconds threads spent on finished runs; runs in progress are added when read. */
   private busyMs = 0;
@@ -100,8 +171,9 @@ export class InferencePool {
     private readonly init: ThreadInit,
     private readonly threads: number,
     private readonly events: PoolEvents = {},
-    private readonly limits: PoolLimits = NO_LIMITS,
+    limits: Partial<PoolLimits> = {},
   ) {
+    this.limits = { ...NO_LIMITS, ...limits };
     this.perThread = jobsInHand(Math.max(...init.models.map((m) => m.batching.maxBatch)));
   }
 
@@ -133,6 +205,11 @@ export class InferencePool {
     return this.threads * this.perThread;
   }
 
+  /** Retired threads still running: never terminated from here, since a thread inside session.run cannot be (ADR 0009). */
+  get hungThreads(): number {
+    return this.hung.size;
+  }
+
   /** Decoded pixels of the jobs the threads hold now. */
   get heldPixels(): number {
     return this.held;
@@ -153,6 +230,8 @@ export class InferencePool {
   async close(): Promise<void> {
     this.closing = true;
     for (const pending of this.waiting.splice(0)) pending.reject(shuttingDown());
+    // Hung threads are left alone: terminating one inside session.run aborts the process when the
+    // run returns, and the owner exits without waiting for them (main.ts).
     await Promise.all(this.slots.map((slot) => slot.thread.terminate()));
     // Normally none: the worker stops taking jobs and lets those in hand finish before closing the pool.
     for (const slot of this.slots) for (const requestId of [...slot.inFlight.keys()]) this.release(slot, requestId)?.reject(shuttingDown());
@@ -161,13 +240,23 @@ export class InferencePool {
 
   private spawn(): Promise<LoadedModel[]> {
     return new Promise((resolve, reject) => {
-      const thread = new Worker(THREAD_ENTRY, { workerData: this.init });
-      const slot: Slot = { thread, inFlight: new Map(), busySince: 0 };
+      const retired = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
+      const workerData: ThreadData = { ...this.init, retired };
+      const thread = new Worker(THREAD_ENTRY, { workerData });
+      const slot: Slot = { thread, retired: new Int32Array(retired), inFlight: new Map(), busySince: 0 };
       let started = false;
       thread.on('message', (message: ThreadMessage) => {
+        // A retired thread's late answers are for jobs already failed or handed to another thread.
+        if (slot.retiredAt !== undefined) return;
         switch (message.type) {
           case 'ready':
             started = true;
+            // A replacement that finished loading after close(): idle, so terminating it is safe.
+            if (this.closing) {
+              void thread.terminate();
+              resolve(message.models);
+              return;
+            }
             this.slots.push(slot);
             this.events.onModelsLoaded?.(message.models);
             resolve(message.models);
@@ -183,9 +272,14 @@ export class InferencePool {
       });
       thread.on('error', (error) => {
         if (!started) reject(error);
+        else if (slot.retiredAt !== undefined) return;
         else this.onThreadExit(`inference thread crashed: ${error.message}`);
       });
       thread.on('exit', (code) => {
+        if (this.hung.delete(slot)) {
+          this.events.onHungThreadExit?.((performance.now() - (slot.retiredAt ?? 0)) / 1000);
+          return;
+        }
         if (!started || this.closing) return;
         // A crash fails every job the thread held (the batch running and those decoded or waiting
         // for the next), each as a retryable failure that BullMQ retries; the thread is replaced.
@@ -211,9 +305,11 @@ export class InferencePool {
     if (!pending) return;
     if (message.type === 'stage') {
       pending.stages.enter(message.stage, message.at, message.batchSize ? { batchSize: message.batchSize } : undefined);
+      this.arm(slot, message.requestId, pending, message.stage, message.at);
       return;
     }
     pending.stages.pause(message.at);
+    this.disarm(pending);
     if (message.type === 'waiting') return;
     this.release(slot, message.requestId);
     if (message.type === 'done') pending.resolve(message.output);
@@ -225,9 +321,70 @@ export class InferencePool {
   private release(slot: Slot, requestId: number): Pending | undefined {
     const pending = slot.inFlight.get(requestId);
     slot.inFlight.delete(requestId);
+    if (pending) this.disarm(pending);
     if (pending) this.held -= pending.pixels;
     if (pending && slot.inFlight.size === 0) this.busyMs += performance.now() - slot.busySince;
     return pending;
+  }
+
+  /** Starts the clock on the stage a job entered at `at` (stageClockNow): what is left of its limit. */
+  private arm(slot: Slot, requestId: number, pending: Pending, stage: ThreadStage, at: number): void {
+    this.disarm(pending);
+    pending.stage = stage;
+    const limitMs = this.limits.stages[stageLimitOf(stage)];
+    if (!Number.isFinite(limitMs)) return;
+    const left = Math.max(0, limitMs - (stageClockNow() - at));
+    pending.deadline = setTimeout(() => this.timedOut(slot, requestId, stage, limitMs), left);
+  }
+
+  private disarm(pending: Pending): void {
+    clearTimeout(pending.deadline);
+    pending.deadline = undefined;
+    pending.stage = undefined;
+  }
+
+  /**
+   * A job's stage outlasted its limit. The job fails (retryable: BullMQ decides whether another
+   * attempt follows). Its thread may be stuck in a native call that nothing can interrupt, and
+   * terminating it there would abort the process, so it is retired instead: it gets no more work,
+   * leaves by itself once back in JavaScript, and a new thread takes its place (ADR 0009).
+   */
+  private timedOut(slot: Slot, requestId: number, stage: ThreadStage, limitMs: number): void {
+    const pending = this.release(slot, requestId);
+    if (!pending) return;
+    pending.stages.pause(stageClockNow());
+    pending.reject(new StageTimeoutError(stage, limitMs));
+    this.retire(slot, stage);
+    this.events.onThreadHung?.({ stage, limitMs, hung: this.hung.size });
+    if (this.hung.size > this.limits.maxHungThreads) this.events.onTooManyHung?.(this.hung.size);
+    this.dispatch();
+  }
+
+  /**
+   * Takes the slot out of service: the jobs of the same session.run share its fate; the others it
+   * held (decoded, waiting for a batch, or not read yet) go back to the head of the line, in order,
+   * for another thread. A replacement thread is started.
+   */
+  private retire(slot: Slot, stage: ThreadStage): void {
+    const index = this.slots.indexOf(slot);
+    if (index < 0) return;
+    this.slots.splice(index, 1);
+    slot.retiredAt = performance.now();
+    this.hung.add(slot);
+    Atomics.store(slot.retired, 0, 1);
+    slot.thread.postMessage({ type: 'retire' } satisfies PoolMessage);
+    const requeued: Pending[] = [];
+    for (const [requestId, pending] of [...slot.inFlight]) {
+      const sameRun = stage === 'inference' && pending.stage === 'inference';
+      this.release(slot, requestId);
+      pending.stages.pause(stageClockNow());
+      if (sameRun) pending.reject(new StageTimeoutError(stage, this.limits.stages.inference));
+      else requeued.push(pending);
+    }
+    this.waiting.unshift(...requeued);
+    if (!this.closing) {
+      this.spawn().catch((error: Error) => this.onThreadExit(`could not replace a hung inference thread: ${error.message}`));
+    }
   }
 
   private onThreadExit(message: string): void {
@@ -254,7 +411,13 @@ export class InferencePool {
       if (slot.inFlight.size === 0) slot.busySince = performance.now();
       slot.inFlight.set(requestId, next);
       this.held += next.pixels;
-      slot.thread.postMessage({ type: 'run', requestId, modelKey: next.modelKey, input: next.input, options: next.options });
+      slot.thread.postMessage({
+        type: 'run',
+        requestId,
+        modelKey: next.modelKey,
+        input: next.input,
+        options: next.options,
+      } satisfies PoolMessage);
     }
   }
 }

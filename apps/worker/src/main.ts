@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { inspect } from 'node:util';
 import { ConfigError, redactCrashLogs, redactSecrets } from '@fathom/config';
 import { defaultCacheDir, inspectWeights, loadCatalog, ModelCatalogError, specKey } from '@fathom/models';
+import pino, { type Logger } from 'pino';
 import { createLogger, MetricsListenError, PinoNestLogger } from '@fathom/telemetry';
 import { loadWorkerConfig } from './config/worker.config';
 import { InferencePool, ModelLoadError } from './inference/inference.pool';
@@ -47,17 +48,17 @@ async function main(): Promise<void> {
         graceMs: config.WORKER_SHUTDOWN_GRACE_MS,
         lockDurationMs: config.WORKER_LOCK_DURATION_MS,
       });
-      exitAfterFlush(code, pool);
+      exitAfterFlush(code, { pool, logger });
     }, config.WORKER_SHUTDOWN_GRACE_MS);
     app.close().then(
       () => {
         clearTimeout(grace);
-        exitAfterFlush(code, pool);
+        exitAfterFlush(code, { pool, logger });
       },
       (error: Error) => {
         clearTimeout(grace);
         logger.error({ msg: 'shutdown failed', error: error.message });
-        exitAfterFlush(1, pool);
+        exitAfterFlush(1, { pool, logger });
       },
     );
   };
@@ -79,19 +80,28 @@ async function main(): Promise<void> {
 /**
  * Exports the spans still buffered, then exits; an unreachable collector delays exit by 5 s at
  * most. With a hung inference thread, process.exit would wait for its native call to return (for
- * ever, if it never does) and then abort the process: it dies of SIGKILL instead, at once (ADR 0009).
+ * ever, if it never does) and then abort the process: it dies of SIGKILL instead, at once, once
+ * its log lines are written (ADR 0009).
  */
-function exitAfterFlush(code: number, pool?: InferencePool): void {
+function exitAfterFlush(code: number, worker?: { pool: InferencePool; logger: Logger }): void {
   const timeout = new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref());
   void Promise.race([tracing.shutdown().catch(() => undefined), timeout]).then(() => {
-    if (pool && pool.hungThreads > 0) {
-      console.error(
-        `fathom-worker: exiting with ${pool.hungThreads} hung inference thread(s): SIGKILL, as process.exit would wait on them`,
-      );
-      process.kill(process.pid, 'SIGKILL');
-    }
-    process.exit(code);
+    const hung = worker?.pool.hungThreads ?? 0;
+    if (!worker || hung === 0) process.exit(code);
+    worker.logger.error({ msg: 'exiting by SIGKILL: hung inference threads would hold process.exit', hung, code });
+    flushLogSync(worker.logger);
+    process.kill(process.pid, 'SIGKILL');
   });
+}
+
+/** Writes the log lines pino still buffers (its stdout stream writes asynchronously): SIGKILL would drop them. */
+function flushLogSync(logger: Logger): void {
+  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[pino.symbols.streamSym];
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // A write already on its way: only what it holds may be lost.
+  }
 }
 
 main().catch((error: unknown) => {

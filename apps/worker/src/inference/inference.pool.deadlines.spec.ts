@@ -94,6 +94,35 @@ describe('a job whose inference outlasts its limit, on a thread nothing can inte
     }
   });
 
+  it('does not count against a job the time its thread spends in another job’s run', async () => {
+    const pool = new InferencePool(
+      { models: [spec!], intraOpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, sharpThreads: 1, png: DEFAULT_PNG_ENCODING },
+      1,
+      {},
+      { stages: { decode: 500, inference: 60_000, encode: 60_000 } },
+    );
+    try {
+      await pool.start();
+      // The larger image (tens of ms to decode) is decoded on libuv while the white one's run (a
+      // second or two) holds the thread: its decode ends in time, but the thread takes it up only
+      // once the run returns, past the decode limit.
+      const [white, large] = await Promise.all([
+        solid('#ffffff'),
+        sharp({ create: { width: 2000, height: 2000, channels: 3, background: '#101010' } })
+          .png()
+          .toBuffer(),
+      ]);
+      const outputs = await Promise.all([pool.run('hang@1.0.0', white, options), pool.run('hang@1.0.0', large, options)]);
+      expect(outputs.map((o) => [o.width, o.height])).toEqual([
+        [28, 28],
+        [2000, 2000],
+      ]);
+      expect(pool.hungThreads).toBe(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('closes at once with a thread still hung, leaving it to end on its own', async () => {
     let oldThreadLeft!: () => void;
     const left = new Promise<void>((resolve) => (oldThreadLeft = resolve));

@@ -81,9 +81,12 @@ interface Pending {
   stages: StageListener;
   /** The image's pixels (width × height from the API's header read): what decoding it holds in memory. */
   pixels: number;
-  /** The stage it runs on its thread, and the timer that fails it when that stage outlasts its limit. */
+  /** The stage it runs on its thread, since when (stageClockNow), and the timer that fails it past its limit. */
   stage?: ThreadStage;
+  stageAt: number;
   deadline?: NodeJS.Timeout;
+  /** Time this stage spent waiting for its thread while another job's session.run held it: not counted against its limit. */
+  blockedMs: number;
   resolve: (output: RunOutput) => void;
   reject: (error: Error) => void;
 }
@@ -98,6 +101,8 @@ interface Slot {
   inFlight: Map<number, Pending>;
   /** When the thread last went from idle to holding a job. */
   busySince: number;
+  /** When the session.run the thread is in started (stageClockNow); undefined between runs. */
+  runSince?: number;
 }
 
 /** What the pool tells its owner: problems with threads, the sessions each new thread loaded, and batches run. */
@@ -222,7 +227,7 @@ export class InferencePool {
   run(modelKey: string, input: Uint8Array, options: TaskOptions, stages: StageListener = NO_LISTENER, pixels = 0): Promise<RunOutput> {
     if (this.closing) return Promise.reject(shuttingDown());
     return new Promise<RunOutput>((resolve, reject) => {
-      this.waiting.push({ modelKey, input, options, stages, pixels, resolve, reject });
+      this.waiting.push({ modelKey, input, options, stages, pixels, resolve, reject, stageAt: 0, blockedMs: 0 });
       this.dispatch();
     });
   }
@@ -306,12 +311,14 @@ export class InferencePool {
     if (message.type === 'stage') {
       pending.stages.enter(message.stage, message.at, message.batchSize ? { batchSize: message.batchSize } : undefined);
       this.arm(slot, message.requestId, pending, message.stage, message.at);
+      this.runMayHaveEnded(slot, message.at);
       return;
     }
     pending.stages.pause(message.at);
     this.disarm(pending);
     if (message.type === 'waiting') return;
     this.release(slot, message.requestId);
+    this.runMayHaveEnded(slot, message.at);
     if (message.type === 'done') pending.resolve(message.output);
     else pending.reject(new InferenceError(message.code, message.message, message.retryable));
     this.dispatch();
@@ -327,14 +334,50 @@ export class InferencePool {
     return pending;
   }
 
-  /** Starts the clock on the stage a job entered at `at` (stageClockNow): what is left of its limit. */
+  /** Starts the clock on the stage a job entered at `at` (stageClockNow). */
   private arm(slot: Slot, requestId: number, pending: Pending, stage: ThreadStage, at: number): void {
     this.disarm(pending);
     pending.stage = stage;
+    pending.stageAt = at;
+    pending.blockedMs = 0;
+    if (stage === 'inference') slot.runSince ??= at;
+    this.schedule(slot, requestId, pending);
+  }
+
+  /** Sets the job's timer to what is left of its stage's limit, not counting the time it was blocked. */
+  private schedule(slot: Slot, requestId: number, pending: Pending): void {
+    clearTimeout(pending.deadline);
+    const stage = pending.stage;
+    if (!stage) return;
     const limitMs = this.limits.stages[stageLimitOf(stage)];
     if (!Number.isFinite(limitMs)) return;
-    const left = Math.max(0, limitMs - (stageClockNow() - at));
-    pending.deadline = setTimeout(() => this.timedOut(slot, requestId, stage, limitMs), left);
+    const left = Math.max(0, limitMs + pending.blockedMs - (stageClockNow() - pending.stageAt));
+    pending.deadline = setTimeout(() => {
+      // A thread runs one thing at a time: a decode or encode whose answer waits behind another
+      // job's session.run is not late for that wait. The run ending re-arms it (the run hanging
+      // retires the thread); one late even without that wait fails now.
+      if (stage !== 'inference' && slot.runSince !== undefined) {
+        const now = stageClockNow();
+        const blockedNow = now - Math.max(slot.runSince, pending.stageAt);
+        if (now - pending.stageAt <= limitMs + pending.blockedMs + blockedNow) return;
+      }
+      this.timedOut(slot, requestId, stage, limitMs);
+    }, left);
+  }
+
+  /**
+   * Once no job of the thread is in inference any more, its run has ended (at `at`): the other
+   * jobs' stages were blocked meanwhile, and get that time back.
+   */
+  private runMayHaveEnded(slot: Slot, at: number): void {
+    const since = slot.runSince;
+    if (since === undefined || [...slot.inFlight.values()].some((p) => p.stage === 'inference')) return;
+    slot.runSince = undefined;
+    for (const [requestId, pending] of slot.inFlight) {
+      if (!pending.stage) continue;
+      pending.blockedMs += Math.max(0, at - Math.max(since, pending.stageAt));
+      this.schedule(slot, requestId, pending);
+    }
   }
 
   private disarm(pending: Pending): void {

@@ -2,6 +2,7 @@ import './libuv-threads';
 import { tracing } from './instrumentation';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import type { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import { ConfigError, redactCrashLogs, redactSecrets } from '@fathom/config';
 import { defaultCacheDir, inspectWeights, loadCatalog, ModelCatalogError, specKey } from '@fathom/models';
@@ -89,19 +90,20 @@ function exitAfterFlush(code: number, worker?: { pool: InferencePool; logger: Lo
     const hung = worker?.pool.hungThreads ?? 0;
     if (!worker || hung === 0) process.exit(code);
     worker.logger.error({ msg: 'exiting by SIGKILL: hung inference threads would hold process.exit', hung, code });
-    flushLogSync(worker.logger);
-    process.kill(process.pid, 'SIGKILL');
+    killOnceLogged(worker.logger);
   });
 }
 
-/** Writes the log lines pino still buffers (its stdout stream writes asynchronously): SIGKILL would drop them. */
-function flushLogSync(logger: Logger): void {
-  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[pino.symbols.streamSym];
-  try {
-    stream?.flushSync?.();
-  } catch {
-    // A write already on its way: only what it holds may be lost.
-  }
+/**
+ * SIGKILL once pino has written every line it holds: its stdout stream writes asynchronously (the
+ * line just logged started a write, and 'drain' follows the last), and a kill would drop the rest.
+ */
+function killOnceLogged(logger: Logger): void {
+  const kill = () => process.kill(process.pid, 'SIGKILL');
+  setTimeout(kill, 1_000);
+  const stream = (logger as unknown as Record<symbol, EventEmitter | undefined>)[pino.symbols.streamSym];
+  if (stream) stream.once('drain', kill);
+  else kill();
 }
 
 main().catch((error: unknown) => {

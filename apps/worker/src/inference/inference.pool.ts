@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, FathomError, type TaskOptions } from '@fathom/contracts';
+import { StageDeadlines, stageLimitOf, type DeadlineClock, type StageLimits } from './stage-deadlines';
 import {
   stageClockNow,
   type LoadedModel,
@@ -41,26 +42,12 @@ export class StageTimeoutError extends InferenceError {
   }
 }
 
-/** The three limits a job's stages run under, in ms: each thread stage counts against one of them. */
-export interface StageLimits {
-  decode: number;
-  inference: number;
-  encode: number;
-}
-
 /** The variable that sets each limit, named in the failure a user reads. */
 const STAGE_LIMIT_ENV: Record<keyof StageLimits, string> = {
   decode: 'WORKER_DECODE_TIMEOUT_MS',
   inference: 'WORKER_INFERENCE_TIMEOUT_MS',
   encode: 'WORKER_ENCODE_TIMEOUT_MS',
 };
-
-/** Reading the input into the model's tensor counts as decoding; turning the output into artifacts, as encoding. */
-export function stageLimitOf(stage: ThreadStage): keyof StageLimits {
-  if (stage === 'decode' || stage === 'preprocess') return 'decode';
-  if (stage === 'inference') return 'inference';
-  return 'encode';
-}
 
 /**
  * What the pool's owner hears of a job as it moves on its thread, with the time each step happened
@@ -81,12 +68,6 @@ interface Pending {
   stages: StageListener;
   /** The image's pixels (width × height from the API's header read): what decoding it holds in memory. */
   pixels: number;
-  /** The stage it runs on its thread, since when (stageClockNow), and the timer that fails it past its limit. */
-  stage?: ThreadStage;
-  stageAt: number;
-  deadline?: NodeJS.Timeout;
-  /** Time this stage spent waiting for its thread while another job's session.run held it: not counted against its limit. */
-  blockedMs: number;
   resolve: (output: RunOutput) => void;
   reject: (error: Error) => void;
 }
@@ -101,8 +82,8 @@ interface Slot {
   inFlight: Map<number, Pending>;
   /** When the thread last went from idle to holding a job. */
   busySince: number;
-  /** When the session.run the thread is in started (stageClockNow); undefined between runs. */
-  runSince?: number;
+  /** The deadlines of the stages its jobs are in, by request id. */
+  deadlines: StageDeadlines<number>;
 }
 
 /** What the pool tells its owner: problems with threads, the sessions each new thread loaded, and batches run. */
@@ -148,6 +129,13 @@ export const jobsInHand = (maxBatch: number): number => 2 * Math.max(1, maxBatch
 const shuttingDown = () => new InferenceError(ErrorCode.ServiceUnavailable, 'The worker is shutting down.', true);
 
 const THREAD_ENTRY = join(__dirname, 'inference.thread.js');
+
+/** Stage messages carry stageClockNow times: deadlines are measured on the same clock. */
+const DEADLINE_CLOCK: DeadlineClock = {
+  now: stageClockNow,
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout | undefined),
+};
 
 /**
  * Inference threads, each with its own sessions. Each thread holds up to `perThread` jobs at once,
@@ -227,7 +215,7 @@ export class InferencePool {
   run(modelKey: string, input: Uint8Array, options: TaskOptions, stages: StageListener = NO_LISTENER, pixels = 0): Promise<RunOutput> {
     if (this.closing) return Promise.reject(shuttingDown());
     return new Promise<RunOutput>((resolve, reject) => {
-      this.waiting.push({ modelKey, input, options, stages, pixels, resolve, reject, stageAt: 0, blockedMs: 0 });
+      this.waiting.push({ modelKey, input, options, stages, pixels, resolve, reject });
       this.dispatch();
     });
   }
@@ -248,7 +236,17 @@ export class InferencePool {
       const retired = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
       const workerData: ThreadData = { ...this.init, retired };
       const thread = new Worker(THREAD_ENTRY, { workerData });
-      const slot: Slot = { thread, retired: new Int32Array(retired), inFlight: new Map(), busySince: 0 };
+      const slot: Slot = {
+        thread,
+        retired: new Int32Array(retired),
+        inFlight: new Map(),
+        busySince: 0,
+        deadlines: new StageDeadlines<number>(
+          this.limits.stages,
+          (requestId, stage, limitMs) => this.timedOut(slot, requestId, stage, limitMs),
+          DEADLINE_CLOCK,
+        ),
+      };
       let started = false;
       thread.on('message', (message: ThreadMessage) => {
         // A retired thread's late answers are for jobs already failed or handed to another thread.
@@ -310,15 +308,13 @@ export class InferencePool {
     if (!pending) return;
     if (message.type === 'stage') {
       pending.stages.enter(message.stage, message.at, message.batchSize ? { batchSize: message.batchSize } : undefined);
-      this.arm(slot, message.requestId, pending, message.stage, message.at);
-      this.runMayHaveEnded(slot, message.at);
+      slot.deadlines.enter(message.requestId, message.stage, message.at);
       return;
     }
     pending.stages.pause(message.at);
-    this.disarm(pending);
+    slot.deadlines.leave(message.requestId, message.at);
     if (message.type === 'waiting') return;
     this.release(slot, message.requestId);
-    this.runMayHaveEnded(slot, message.at);
     if (message.type === 'done') pending.resolve(message.output);
     else pending.reject(new InferenceError(message.code, message.message, message.retryable));
     this.dispatch();
@@ -328,62 +324,10 @@ export class InferencePool {
   private release(slot: Slot, requestId: number): Pending | undefined {
     const pending = slot.inFlight.get(requestId);
     slot.inFlight.delete(requestId);
-    if (pending) this.disarm(pending);
+    slot.deadlines.leave(requestId, stageClockNow());
     if (pending) this.held -= pending.pixels;
     if (pending && slot.inFlight.size === 0) this.busyMs += performance.now() - slot.busySince;
     return pending;
-  }
-
-  /** Starts the clock on the stage a job entered at `at` (stageClockNow). */
-  private arm(slot: Slot, requestId: number, pending: Pending, stage: ThreadStage, at: number): void {
-    this.disarm(pending);
-    pending.stage = stage;
-    pending.stageAt = at;
-    pending.blockedMs = 0;
-    if (stage === 'inference') slot.runSince ??= at;
-    this.schedule(slot, requestId, pending);
-  }
-
-  /** Sets the job's timer to what is left of its stage's limit, not counting the time it was blocked. */
-  private schedule(slot: Slot, requestId: number, pending: Pending): void {
-    clearTimeout(pending.deadline);
-    const stage = pending.stage;
-    if (!stage) return;
-    const limitMs = this.limits.stages[stageLimitOf(stage)];
-    if (!Number.isFinite(limitMs)) return;
-    const left = Math.max(0, limitMs + pending.blockedMs - (stageClockNow() - pending.stageAt));
-    pending.deadline = setTimeout(() => {
-      // A thread runs one thing at a time: a decode or encode whose answer waits behind another
-      // job's session.run is not late for that wait. The run ending re-arms it (the run hanging
-      // retires the thread); one late even without that wait fails now.
-      if (stage !== 'inference' && slot.runSince !== undefined) {
-        const now = stageClockNow();
-        const blockedNow = now - Math.max(slot.runSince, pending.stageAt);
-        if (now - pending.stageAt <= limitMs + pending.blockedMs + blockedNow) return;
-      }
-      this.timedOut(slot, requestId, stage, limitMs);
-    }, left);
-  }
-
-  /**
-   * Once no job of the thread is in inference any more, its run has ended (at `at`): the other
-   * jobs' stages were blocked meanwhile, and get that time back.
-   */
-  private runMayHaveEnded(slot: Slot, at: number): void {
-    const since = slot.runSince;
-    if (since === undefined || [...slot.inFlight.values()].some((p) => p.stage === 'inference')) return;
-    slot.runSince = undefined;
-    for (const [requestId, pending] of slot.inFlight) {
-      if (!pending.stage) continue;
-      pending.blockedMs += Math.max(0, at - Math.max(since, pending.stageAt));
-      this.schedule(slot, requestId, pending);
-    }
-  }
-
-  private disarm(pending: Pending): void {
-    clearTimeout(pending.deadline);
-    pending.deadline = undefined;
-    pending.stage = undefined;
   }
 
   /**
@@ -418,12 +362,13 @@ export class InferencePool {
     slot.thread.postMessage({ type: 'retire' } satisfies PoolMessage);
     const requeued: Pending[] = [];
     for (const [requestId, pending] of [...slot.inFlight]) {
-      const sameRun = stage === 'inference' && pending.stage === 'inference';
+      const sameRun = stage === 'inference' && slot.deadlines.stageOf(requestId) === 'inference';
       this.release(slot, requestId);
       pending.stages.pause(stageClockNow());
       if (sameRun) pending.reject(new StageTimeoutError(stage, this.limits.stages.inference));
       else requeued.push(pending);
     }
+    slot.deadlines.clear();
     this.waiting.unshift(...requeued);
     if (!this.closing) {
       this.spawn().catch((error: Error) => this.onThreadExit(`could not replace a hung inference thread: ${error.message}`));

@@ -275,8 +275,8 @@ export class InferencePool {
       });
       thread.on('error', (error) => {
         if (!started) reject(error);
-        else if (slot.retiredAt !== undefined) return;
-        else this.onThreadExit(`inference thread crashed: ${error.message}`);
+        // A retired thread's error concerns jobs already failed or handed to another thread.
+        else if (slot.retiredAt === undefined) this.onThreadExit(`inference thread crashed: ${error.message}`);
       });
       thread.on('exit', (code) => {
         if (this.hung.delete(slot)) {

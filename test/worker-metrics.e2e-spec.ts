@@ -119,6 +119,9 @@ describe("a worker's /metrics: what an operator sees after a few jobs and one ba
   it('shows how busy the inference threads were', () => {
     expect(value('fathom_worker_inference_slots', {})).toEqual([1]);
     expect(value('fathom_worker_inference_busy_seconds_total', {})[0]).toBeGreaterThan(0);
+    // No stage outlasted its limit: no timeout series, no thread retired.
+    expect(value('fathom_job_stage_timeouts_total', {})).toEqual([]);
+    expect(value('fathom_worker_inference_threads_hung', {})).toEqual([0]);
   });
 
   it('has the process metrics', () => {
@@ -134,7 +137,7 @@ describe("a worker's /metrics: what an operator sees after a few jobs and one ba
   });
 
   it('names, types and labels every fathom_ metric as docs/metrics.md does, and has all of them', () => {
-    expect(documentedMetrics('Worker').size).toBe(14);
+    expect(documentedMetrics('Worker').size).toBe(16);
     expectServedAsDocumented(scrape, 'Worker');
   });
 });

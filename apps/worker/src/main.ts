@@ -2,14 +2,16 @@ import './libuv-threads';
 import { tracing } from './instrumentation';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import type { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import { ConfigError, redactCrashLogs, redactSecrets } from '@fathom/config';
 import { defaultCacheDir, inspectWeights, loadCatalog, ModelCatalogError, specKey } from '@fathom/models';
+import pino, { type Logger } from 'pino';
 import { createLogger, MetricsListenError, PinoNestLogger } from '@fathom/telemetry';
 import { loadWorkerConfig } from './config/worker.config';
-import { ModelLoadError } from './inference/inference.pool';
+import { InferencePool, ModelLoadError } from './inference/inference.pool';
 import { selectModels } from './models/model-selection';
-import { WorkerModule } from './worker.module';
+import { WorkerModule, type WorkerRuntime } from './worker.module';
 
 async function main(): Promise<void> {
   redactCrashLogs();
@@ -30,45 +32,78 @@ async function main(): Promise<void> {
     const problem = await inspectWeights(spec.weights);
     if (problem) throw new ModelCatalogError(`${spec.manifestFile}: weights ${problem.message}`);
   }
+  let stopping = false;
+  /**
+   * Stops taking jobs, finishes those in flight (for WORKER_SHUTDOWN_GRACE_MS at most) and exits
+   * with `code`: on SIGTERM/SIGINT, and with 1 when too many inference threads hang (ADR 0009).
+   */
+  const stop = (code: number, why: Record<string, unknown>): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ msg: 'stopping', ...why });
+    // Past the grace, the jobs still in flight are left to stalled-job recovery: their locks
+    // expire and another worker runs them again (a stall in their status).
+    const grace = setTimeout(() => {
+      logger.warn({
+        msg: 'shutdown grace elapsed: exiting with jobs in flight; another worker runs them again once their locks expire',
+        graceMs: config.WORKER_SHUTDOWN_GRACE_MS,
+        lockDurationMs: config.WORKER_LOCK_DURATION_MS,
+      });
+      exitAfterFlush(code, { pool, logger });
+    }, config.WORKER_SHUTDOWN_GRACE_MS);
+    app.close().then(
+      () => {
+        clearTimeout(grace);
+        exitAfterFlush(code, { pool, logger });
+      },
+      (error: Error) => {
+        clearTimeout(grace);
+        logger.error({ msg: 'shutdown failed', error: error.message });
+        exitAfterFlush(1, { pool, logger });
+      },
+    );
+  };
   // A worker is a Nest application context: no HTTP server, just providers with a lifecycle.
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, selection, logger, { tracing: tracing.enabled }), {
+  const runtime: WorkerRuntime = {
+    tracing: tracing.enabled,
+    tooManyHungThreads: (hung) =>
+      stop(1, { reason: 'too many hung inference threads: restart wanted', hung, max: config.WORKER_MAX_HUNG_THREADS }),
+  };
+  // Declared after `stop`, which runs only once they are set: on a signal or a hung thread, after init.
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, selection, logger, runtime), {
     logger: new PinoNestLogger(logger),
   });
   await app.init();
-  let stopping = false;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      // Past the grace, the jobs still in flight are left to stalled-job recovery: their locks
-      // expire and another worker runs them again (a stall in their status).
-      const grace = setTimeout(() => {
-        logger.warn({
-          msg: 'shutdown grace elapsed: exiting with jobs in flight; another worker runs them again once their locks expire',
-          graceMs: config.WORKER_SHUTDOWN_GRACE_MS,
-          lockDurationMs: config.WORKER_LOCK_DURATION_MS,
-        });
-        exitAfterFlush(0);
-      }, config.WORKER_SHUTDOWN_GRACE_MS);
-      app.close().then(
-        () => {
-          clearTimeout(grace);
-          exitAfterFlush(0);
-        },
-        (error: Error) => {
-          clearTimeout(grace);
-          logger.error({ msg: 'shutdown failed', error: error.message });
-          exitAfterFlush(1);
-        },
-      );
-    });
-  }
+  const pool = app.get(InferencePool);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop(0, { signal }));
 }
 
-/** Exports the spans still buffered, then exits; an unreachable collector delays exit by 5 s at most. */
-function exitAfterFlush(code: number): void {
+/**
+ * Exports the spans still buffered, then exits; an unreachable collector delays exit by 5 s at
+ * most. With a hung inference thread, process.exit would wait for its native call to return (for
+ * ever, if it never does) and then abort the process: it dies of SIGKILL instead, at once, once
+ * its log lines are written (ADR 0009).
+ */
+function exitAfterFlush(code: number, worker?: { pool: InferencePool; logger: Logger }): void {
   const timeout = new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref());
-  void Promise.race([tracing.shutdown().catch(() => undefined), timeout]).then(() => process.exit(code));
+  void Promise.race([tracing.shutdown().catch(() => undefined), timeout]).then(() => {
+    const hung = worker?.pool.hungThreads ?? 0;
+    if (!worker || hung === 0) process.exit(code);
+    worker.logger.error({ msg: 'exiting by SIGKILL: hung inference threads would hold process.exit', hung, code });
+    killOnceLogged(worker.logger);
+  });
+}
+
+/**
+ * SIGKILL once pino has written every line it holds: its stdout stream writes asynchronously (the
+ * line just logged started a write, and 'drain' follows the last), and a kill would drop the rest.
+ */
+function killOnceLogged(logger: Logger): void {
+  const kill = () => process.kill(process.pid, 'SIGKILL');
+  setTimeout(kill, 1_000);
+  const stream = (logger as unknown as Record<symbol, EventEmitter | undefined>)[pino.symbols.streamSym];
+  if (stream) stream.once('drain', kill);
+  else kill();
 }
 
 main().catch((error: unknown) => {

@@ -18,6 +18,7 @@ import {
   inferenceThreadInit,
   intraOpThreads,
   libuvThreads,
+  poolLimits,
   sharpThreads,
   stallPolicy,
   WORKER_CONFIG,
@@ -41,6 +42,8 @@ export const MODEL_SELECTION = Symbol('MODEL_SELECTION');
 export interface WorkerRuntime {
   /** The OpenTelemetry SDK is running (an OTLP endpoint is configured). */
   tracing: boolean;
+  /** More hung inference threads than WORKER_MAX_HUNG_THREADS: drain and exit, for the supervisor to restart the worker. */
+  tooManyHungThreads?: (hung: number) => void;
 }
 
 /**
@@ -192,8 +195,25 @@ export class WorkerModule {
                   const labels = labelsOf.get(modelKey);
                   if (labels) metrics.batchRan(labels, size, seconds);
                 },
+                onThreadHung: ({ stage, limitMs, hung }) =>
+                  logger.error({
+                    msg: 'inference thread retired: a stage outlasted its limit; a new thread replaces it',
+                    stage,
+                    limitMs,
+                    hung,
+                  }),
+                onHungThreadExit: (seconds) =>
+                  logger.warn({ msg: 'a retired inference thread returned and left', retiredSeconds: seconds }),
+                onTooManyHung: (hung) => {
+                  logger.error({
+                    msg: 'too many hung inference threads: draining, then exiting',
+                    hung,
+                    max: config.WORKER_MAX_HUNG_THREADS,
+                  });
+                  runtime.tooManyHungThreads?.(hung);
+                },
               },
-              { decodeBudgetPixels: decodeBudgetPixels(config) },
+              poolLimits(config),
             );
             return pool;
           },

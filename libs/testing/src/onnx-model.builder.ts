@@ -88,6 +88,51 @@ export async function buildSlowDepthModelLasting(opts: { side: number; targetMs:
   return buildSlowDepthModel({ side: opts.side, matmulLayers: Math.ceil(opts.targetMs / msPerLayer) });
 }
 
+/**
+ * The depth stand-in with a hang its input decides, as a model meeting an input it cannot handle:
+ * beside the channel mean, a Loop whose trip count is the brightest normalised input value ×
+ * `iterationsPerUnit` (each iteration adds 1 to a scalar, on one core). A blank or dark input (the
+ * warm-up's, a dark image) loops 0 times and answers at once, pixel for pixel as the plain stand-in;
+ * a white image (≈ 2.6 once normalised) keeps session.run in native code for hours at the default
+ * 1e10, which nothing in JavaScript can interrupt.
+ */
+export function buildHangingDepthModel(opts: { iterationsPerUnit?: number } = {}): Buffer {
+  const BOOL = onnx.TensorProto.DataType.BOOL;
+  const INT64 = onnx.TensorProto.DataType.INT64;
+  const scalar = (name: string, elemType: number): onnx.IValueInfoProto => ({
+    name,
+    type: { tensorType: { elemType, shape: { dim: [] } } },
+  });
+  const body: onnx.IGraphProto = {
+    name: 'count',
+    node: [node('Identity', ['cond_in'], ['cond_out']), node('Add', ['v_in', 'one'], ['v_out'])],
+    initializer: [{ name: 'one', dataType: FLOAT, dims: [], floatData: [1] }],
+    input: [scalar('i', INT64), scalar('cond_in', BOOL), scalar('v_in', FLOAT)],
+    output: [scalar('cond_out', BOOL), scalar('v_out', FLOAT)],
+  };
+  return encodeModel({
+    name: 'hanging-depth-stand-in',
+    node: [
+      node('ReduceMean', ['pixel_values'], ['mean'], [ints('axes', [1]), int('keepdims', 0)]),
+      node('ReduceMax', ['pixel_values'], ['peak'], [int('keepdims', 0)]),
+      node('Mul', ['peak', 'per_unit'], ['scaled']),
+      node('Relu', ['scaled'], ['positive']),
+      node('Cast', ['positive'], ['trips'], [int('to', INT64)]),
+      node('Loop', ['trips', 'always', 'start'], ['counted'], [{ name: 'body', type: onnx.AttributeProto.AttributeType.GRAPH, g: body }]),
+      node('Mul', ['counted', 'zero'], ['nothing']),
+      node('Add', ['mean', 'nothing'], ['predicted_depth']),
+    ],
+    initializer: [
+      { name: 'per_unit', dataType: FLOAT, dims: [], floatData: [opts.iterationsPerUnit ?? 1e10] },
+      { name: 'always', dataType: BOOL, dims: [], int32Data: [1] },
+      { name: 'start', dataType: FLOAT, dims: [], floatData: [0] },
+      { name: 'zero', dataType: FLOAT, dims: [], floatData: [0] },
+    ],
+    input: [valueInfo('pixel_values', ['batch_size', 3, 'height', 'width'])],
+    output: [valueInfo('predicted_depth', ['batch_size', 'height', 'width'])],
+  });
+}
+
 /** PP-OCR detector's signature; output = sigmoid(mean of the normalised channels), [N,1,H,W]. */
 export function buildHeatmapStandInModel(): Buffer {
   return encodeModel({

@@ -5,6 +5,7 @@ import {
   inferenceThreadInit,
   libuvThreads,
   loadWorkerConfig,
+  poolLimits,
   stallPolicy,
 } from './worker.config';
 import { libuvEnv, libuvThreadPoolSize } from './libuv.env';
@@ -123,5 +124,31 @@ describe('worker decode budget', () => {
   it('refuses a budget that is not a whole number of megapixels, naming the variable', () => {
     expect(() => loadWorkerConfig({ ...base, WORKER_DECODE_BUDGET_MEGAPIXELS: '-1' })).toThrow(/WORKER_DECODE_BUDGET_MEGAPIXELS/);
     expect(() => loadWorkerConfig({ ...base, WORKER_DECODE_BUDGET_MEGAPIXELS: 'lots' })).toThrow(/WORKER_DECODE_BUDGET_MEGAPIXELS/);
+  });
+});
+
+describe('worker stage limits config', () => {
+  const base = { REDIS_URL: 'redis://127.0.0.1:6379' };
+
+  it('gives a large image on CPU minutes by default, and hands each limit to the pool', () => {
+    expect(poolLimits(loadWorkerConfig(base))).toMatchObject({
+      stages: { decode: 60_000, inference: 300_000, encode: 60_000 },
+      maxHungThreads: 2,
+    });
+    const tight = {
+      WORKER_DECODE_TIMEOUT_MS: '200',
+      WORKER_INFERENCE_TIMEOUT_MS: '300',
+      WORKER_ENCODE_TIMEOUT_MS: '400',
+      WORKER_MAX_HUNG_THREADS: '0',
+    };
+    expect(poolLimits(loadWorkerConfig({ ...base, ...tight }))).toMatchObject({
+      stages: { decode: 200, inference: 300, encode: 400 },
+      maxHungThreads: 0,
+    });
+  });
+
+  it('refuses a limit too short to decode anything, naming the variable', () => {
+    expect(() => loadWorkerConfig({ ...base, WORKER_INFERENCE_TIMEOUT_MS: '0' })).toThrow(/WORKER_INFERENCE_TIMEOUT_MS/);
+    expect(() => loadWorkerConfig({ ...base, WORKER_MAX_HUNG_THREADS: '-1' })).toThrow(/WORKER_MAX_HUNG_THREADS/);
   });
 });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { envInt, envKeys, envList, envString, heartbeatEnv, imageLimitsEnv, loadConfig, modelCatalogEnv, serviceEnv } from '@fathom/config';
 import type { ModelSpec } from '@fathom/models';
 import { DEFAULT_STALL_POLICY, type StallPolicy } from '@fathom/queue';
+import type { PoolLimits } from '../inference/inference.pool';
 import type { ThreadInit } from '../inference/thread-protocol';
 import { DEFAULT_PNG_COMPRESSION_LEVEL } from '../imaging/png-encoding';
 import { LIBUV_DEFAULT_THREADPOOL_SIZE, libuvEnv } from './libuv.env';
@@ -56,6 +57,21 @@ const workerOwnEnv = z.object({
    * anyway: their locks expire and another worker runs them again (stalled-job recovery).
    */
   WORKER_SHUTDOWN_GRACE_MS: envInt(30_000, { min: 0, max: 3_600_000 }),
+  /**
+   * How long each stage of a job may last on its inference thread before the attempt fails
+   * `inference_timeout` (retried like any transient failure) and the thread is replaced: decoding
+   * (and preprocessing) the input, the session.run it is part of, post-processing and encoding the
+   * results. Sized for a 40 MP image on a few CPU cores, with room for a loaded machine.
+   */
+  WORKER_DECODE_TIMEOUT_MS: envInt(60_000, { min: 50, max: 3_600_000 }),
+  WORKER_INFERENCE_TIMEOUT_MS: envInt(300_000, { min: 50, max: 3_600_000 }),
+  WORKER_ENCODE_TIMEOUT_MS: envInt(60_000, { min: 50, max: 3_600_000 }),
+  /**
+   * Replaced threads still stuck (a native call cannot be interrupted, each holds its sessions and a
+   * core) past which the worker stops taking jobs, finishes those in hand and exits non-zero for its
+   * supervisor to restart it (ADR 0009).
+   */
+  WORKER_MAX_HUNG_THREADS: envInt(2, { min: 0, max: 64 }),
   /** onnxruntime threads per session; default: the cores shared among the inference threads. */
   ORT_INTRA_OP_THREADS: envInt(0, { min: 0, max: 256 }),
   ORT_EXECUTION_PROVIDERS: providerList,
@@ -146,6 +162,19 @@ export function inferenceThreadInit(config: WorkerConfig, models: ModelSpec[]): 
     executionProviders: config.ORT_EXECUTION_PROVIDERS,
     maxPixels: config.IMAGE_MAX_PIXELS,
     png: { compressionLevel: config.WORKER_PNG_COMPRESSION_LEVEL },
+  };
+}
+
+/** What the inference pool admits and how long each stage of a job may last there. */
+export function poolLimits(config: WorkerConfig): PoolLimits {
+  return {
+    decodeBudgetPixels: decodeBudgetPixels(config),
+    stages: {
+      decode: config.WORKER_DECODE_TIMEOUT_MS,
+      inference: config.WORKER_INFERENCE_TIMEOUT_MS,
+      encode: config.WORKER_ENCODE_TIMEOUT_MS,
+    },
+    maxHungThreads: config.WORKER_MAX_HUNG_THREADS,
   };
 }
 

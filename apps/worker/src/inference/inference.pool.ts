@@ -2,7 +2,17 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, FathomError, type TaskOptions } from '@fathom/contracts';
-import type { LoadedModel, RunOutput, ThreadInit, ThreadMessage, ThreadStage } from './thread-protocol';
+import { StageDeadlines, stageLimitOf, type DeadlineClock, type StageLimits } from './stage-deadlines';
+import {
+  stageClockNow,
+  type LoadedModel,
+  type PoolMessage,
+  type RunOutput,
+  type ThreadData,
+  type ThreadInit,
+  type ThreadMessage,
+  type ThreadStage,
+} from './thread-protocol';
 
 /** A model could not be loaded or warmed up: a configuration problem, stated without a stack. */
 export class ModelLoadError extends Error {}
@@ -17,6 +27,27 @@ export class InferenceError extends FathomError {
     super(code, message);
   }
 }
+
+/** A job's stage ran past its limit: the attempt fails `inference_timeout`, and BullMQ retries it like any transient failure. */
+export class StageTimeoutError extends InferenceError {
+  constructor(
+    readonly stage: ThreadStage,
+    readonly limitMs: number,
+  ) {
+    super(
+      ErrorCode.InferenceTimeout,
+      `The ${stage} stage ran past its limit of ${limitMs} ms (${STAGE_LIMIT_ENV[stageLimitOf(stage)]}); the inference thread was replaced.`,
+      true,
+    );
+  }
+}
+
+/** The variable that sets each limit, named in the failure a user reads. */
+const STAGE_LIMIT_ENV: Record<keyof StageLimits, string> = {
+  decode: 'WORKER_DECODE_TIMEOUT_MS',
+  inference: 'WORKER_INFERENCE_TIMEOUT_MS',
+  encode: 'WORKER_ENCODE_TIMEOUT_MS',
+};
 
 /**
  * What the pool's owner hears of a job as it moves on its thread, with the time each step happened
@@ -43,10 +74,16 @@ interface Pending {
 
 interface Slot {
   thread: Worker;
+  /** Set to 1 when the pool retires the thread (ThreadData.retired). */
+  retired: Int32Array;
+  /** When the pool retired it (performance.now()); undefined while it serves. */
+  retiredAt?: number;
   /** Jobs handed to this thread and not answered yet, by request id. */
   inFlight: Map<number, Pending>;
   /** When the thread last went from idle to holding a job. */
   busySince: number;
+  /** The deadlines of the stages its jobs are in, by request id. */
+  deadlines: StageDeadlines<number>;
 }
 
 /** What the pool tells its owner: problems with threads, the sessions each new thread loaded, and batches run. */
@@ -56,6 +93,15 @@ export interface PoolEvents {
   onModelsLoaded?: (models: LoadedModel[]) => void;
   /** One session.run done, with how many jobs it took. */
   onBatch?: (modelKey: string, size: number, seconds: number) => void;
+  /**
+   * A job's stage outlasted its limit: its thread was retired and replaced. `hung`: retired threads
+   * still running (each holds its sessions and a core until its native call returns).
+   */
+  onThreadHung?: (event: { stage: ThreadStage; limitMs: number; hung: number }) => void;
+  /** More retired threads still run than PoolLimits.maxHungThreads: the process should drain and exit. */
+  onTooManyHung?: (hung: number) => void;
+  /** A retired thread's call returned and the thread left, after `seconds` retired. */
+  onHungThreadExit?: (seconds: number) => void;
 }
 
 /** Limits on what the pool's threads hold at once, beside the job count. */
@@ -65,9 +111,17 @@ export interface PoolLimits {
    * waits while it would take the sum past this; a job larger than the whole budget runs alone.
    */
   decodeBudgetPixels: number;
+  /** How long each stage of a job may last (WORKER_*_TIMEOUT_MS). */
+  stages: StageLimits;
+  /** Retired threads still running past which the pool asks its owner to restart the process (WORKER_MAX_HUNG_THREADS). */
+  maxHungThreads: number;
 }
 
-const NO_LIMITS: PoolLimits = { decodeBudgetPixels: Number.POSITIVE_INFINITY };
+const NO_LIMITS: PoolLimits = {
+  decodeBudgetPixels: Number.POSITIVE_INFINITY,
+  stages: { decode: Number.POSITIVE_INFINITY, inference: Number.POSITIVE_INFINITY, encode: Number.POSITIVE_INFINITY },
+  maxHungThreads: Number.POSITIVE_INFINITY,
+};
 
 /** Jobs a thread holds at once for a model batching up to `maxBatch`: a batch running and the next being decoded. */
 export const jobsInHand = (maxBatch: number): number => 2 * Math.max(1, maxBatch);
@@ -75,6 +129,13 @@ export const jobsInHand = (maxBatch: number): number => 2 * Math.max(1, maxBatch
 const shuttingDown = () => new InferenceError(ErrorCode.ServiceUnavailable, 'The worker is shutting down.', true);
 
 const THREAD_ENTRY = join(__dirname, 'inference.thread.js');
+
+/** Stage messages carry stageClockNow times: deadlines are measured on the same clock. */
+const DEADLINE_CLOCK: DeadlineClock = {
+  now: stageClockNow,
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout | undefined),
+};
 
 /**
  * Inference threads, each with its own sessions. Each thread holds up to `perThread` jobs at once,
@@ -84,10 +145,13 @@ const THREAD_ENTRY = join(__dirname, 'inference.thread.js');
  */
 export class InferencePool {
   private readonly slots: Slot[] = [];
+  /** Threads retired after a stage outlasted its limit, still running (stuck in a native call, most likely). */
+  private readonly hung = new Set<Slot>();
   private readonly waiting: Pending[] = [];
   private nextRequestId = 1;
   /** Jobs a thread holds at once, for the served model with the largest batch. */
   private readonly perThread: number;
+  private readonly limits: PoolLimits;
   private closing = false;
   /** Milliseconds threads spent on finished runs; runs in progress are added when read. */
   private busyMs = 0;
@@ -100,8 +164,9 @@ export class InferencePool {
     private readonly init: ThreadInit,
     private readonly threads: number,
     private readonly events: PoolEvents = {},
-    private readonly limits: PoolLimits = NO_LIMITS,
+    limits: Partial<PoolLimits> = {},
   ) {
+    this.limits = { ...NO_LIMITS, ...limits };
     this.perThread = jobsInHand(Math.max(...init.models.map((m) => m.batching.maxBatch)));
   }
 
@@ -133,6 +198,11 @@ export class InferencePool {
     return this.threads * this.perThread;
   }
 
+  /** Retired threads still running: never terminated from here, since a thread inside session.run cannot be (ADR 0009). */
+  get hungThreads(): number {
+    return this.hung.size;
+  }
+
   /** Decoded pixels of the jobs the threads hold now. */
   get heldPixels(): number {
     return this.held;
@@ -153,6 +223,8 @@ export class InferencePool {
   async close(): Promise<void> {
     this.closing = true;
     for (const pending of this.waiting.splice(0)) pending.reject(shuttingDown());
+    // Hung threads are left alone: terminating one inside session.run aborts the process when the
+    // run returns, and the owner exits without waiting for them (main.ts).
     await Promise.all(this.slots.map((slot) => slot.thread.terminate()));
     // Normally none: the worker stops taking jobs and lets those in hand finish before closing the pool.
     for (const slot of this.slots) for (const requestId of [...slot.inFlight.keys()]) this.release(slot, requestId)?.reject(shuttingDown());
@@ -161,13 +233,33 @@ export class InferencePool {
 
   private spawn(): Promise<LoadedModel[]> {
     return new Promise((resolve, reject) => {
-      const thread = new Worker(THREAD_ENTRY, { workerData: this.init });
-      const slot: Slot = { thread, inFlight: new Map(), busySince: 0 };
+      const retired = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
+      const workerData: ThreadData = { ...this.init, retired };
+      const thread = new Worker(THREAD_ENTRY, { workerData });
+      const slot: Slot = {
+        thread,
+        retired: new Int32Array(retired),
+        inFlight: new Map(),
+        busySince: 0,
+        deadlines: new StageDeadlines<number>(
+          this.limits.stages,
+          (requestId, stage, limitMs) => this.timedOut(slot, requestId, stage, limitMs),
+          DEADLINE_CLOCK,
+        ),
+      };
       let started = false;
       thread.on('message', (message: ThreadMessage) => {
+        // A retired thread's late answers are for jobs already failed or handed to another thread.
+        if (slot.retiredAt !== undefined) return;
         switch (message.type) {
           case 'ready':
             started = true;
+            // A replacement that finished loading after close(): idle, so terminating it is safe.
+            if (this.closing) {
+              void thread.terminate();
+              resolve(message.models);
+              return;
+            }
             this.slots.push(slot);
             this.events.onModelsLoaded?.(message.models);
             resolve(message.models);
@@ -183,9 +275,14 @@ export class InferencePool {
       });
       thread.on('error', (error) => {
         if (!started) reject(error);
-        else this.onThreadExit(`inference thread crashed: ${error.message}`);
+        // A retired thread's error concerns jobs already failed or handed to another thread.
+        else if (slot.retiredAt === undefined) this.onThreadExit(`inference thread crashed: ${error.message}`);
       });
       thread.on('exit', (code) => {
+        if (this.hung.delete(slot)) {
+          this.events.onHungThreadExit?.((performance.now() - (slot.retiredAt ?? 0)) / 1000);
+          return;
+        }
         if (!started || this.closing) return;
         // A crash fails every job the thread held (the batch running and those decoded or waiting
         // for the next), each as a retryable failure that BullMQ retries; the thread is replaced.
@@ -211,9 +308,11 @@ export class InferencePool {
     if (!pending) return;
     if (message.type === 'stage') {
       pending.stages.enter(message.stage, message.at, message.batchSize ? { batchSize: message.batchSize } : undefined);
+      slot.deadlines.enter(message.requestId, message.stage, message.at);
       return;
     }
     pending.stages.pause(message.at);
+    slot.deadlines.leave(message.requestId, message.at);
     if (message.type === 'waiting') return;
     this.release(slot, message.requestId);
     if (message.type === 'done') pending.resolve(message.output);
@@ -225,9 +324,55 @@ export class InferencePool {
   private release(slot: Slot, requestId: number): Pending | undefined {
     const pending = slot.inFlight.get(requestId);
     slot.inFlight.delete(requestId);
+    slot.deadlines.leave(requestId, stageClockNow());
     if (pending) this.held -= pending.pixels;
     if (pending && slot.inFlight.size === 0) this.busyMs += performance.now() - slot.busySince;
     return pending;
+  }
+
+  /**
+   * A job's stage outlasted its limit. The job fails (retryable: BullMQ decides whether another
+   * attempt follows). Its thread may be stuck in a native call that nothing can interrupt, and
+   * terminating it there would abort the process, so it is retired instead: it gets no more work,
+   * leaves by itself once back in JavaScript, and a new thread takes its place (ADR 0009).
+   */
+  private timedOut(slot: Slot, requestId: number, stage: ThreadStage, limitMs: number): void {
+    const pending = this.release(slot, requestId);
+    if (!pending) return;
+    pending.stages.pause(stageClockNow());
+    pending.reject(new StageTimeoutError(stage, limitMs));
+    this.retire(slot, stage);
+    this.events.onThreadHung?.({ stage, limitMs, hung: this.hung.size });
+    if (this.hung.size > this.limits.maxHungThreads) this.events.onTooManyHung?.(this.hung.size);
+    this.dispatch();
+  }
+
+  /**
+   * Takes the slot out of service: the jobs of the same session.run share its fate; the others it
+   * held (decoded, waiting for a batch, or not read yet) go back to the head of the line, in order,
+   * for another thread. A replacement thread is started.
+   */
+  private retire(slot: Slot, stage: ThreadStage): void {
+    const index = this.slots.indexOf(slot);
+    if (index < 0) return;
+    this.slots.splice(index, 1);
+    slot.retiredAt = performance.now();
+    this.hung.add(slot);
+    Atomics.store(slot.retired, 0, 1);
+    slot.thread.postMessage({ type: 'retire' } satisfies PoolMessage);
+    const requeued: Pending[] = [];
+    for (const [requestId, pending] of [...slot.inFlight]) {
+      const sameRun = stage === 'inference' && slot.deadlines.stageOf(requestId) === 'inference';
+      this.release(slot, requestId);
+      pending.stages.pause(stageClockNow());
+      if (sameRun) pending.reject(new StageTimeoutError(stage, this.limits.stages.inference));
+      else requeued.push(pending);
+    }
+    slot.deadlines.clear();
+    this.waiting.unshift(...requeued);
+    if (!this.closing) {
+      this.spawn().catch((error: Error) => this.onThreadExit(`could not replace a hung inference thread: ${error.message}`));
+    }
   }
 
   private onThreadExit(message: string): void {
@@ -254,7 +399,13 @@ export class InferencePool {
       if (slot.inFlight.size === 0) slot.busySince = performance.now();
       slot.inFlight.set(requestId, next);
       this.held += next.pixels;
-      slot.thread.postMessage({ type: 'run', requestId, modelKey: next.modelKey, input: next.input, options: next.options });
+      slot.thread.postMessage({
+        type: 'run',
+        requestId,
+        modelKey: next.modelKey,
+        input: next.input,
+        options: next.options,
+      } satisfies PoolMessage);
     }
   }
 }

@@ -14,21 +14,36 @@ import sharp from 'sharp';
 import { BatchScheduler } from './batch.scheduler';
 import { InferencePipeline, type PreparedJob } from './inference.pipeline';
 import { OnnxSessionRegistry } from './onnx-session.registry';
-import type { RunRequest, ThreadInit, ThreadMessage } from './thread-protocol';
+import type { PoolMessage, ThreadData, ThreadMessage } from './thread-protocol';
 
-const init = workerData as ThreadInit;
+const init = workerData as ThreadData;
 const port = parentPort!;
 const post = (message: ThreadMessage) => port.postMessage(message);
 // Images are seen once: libvips' operation cache would only hold memory.
 sharp.cache(false);
 sharp.concurrency(init.sharpThreads);
 
+const retired = new Int32Array(init.retired);
+/**
+ * Leaves once the pool has retired this thread (a stage outlasted its limit). Called only from
+ * JavaScript with no session.run on the stack: a thread stopped inside onnxruntime's native run
+ * takes the whole process down with it (ADR 0009).
+ */
+const leaveIfRetired = (): void => {
+  if (Atomics.load(retired, 0) === 1) process.exit(0);
+};
+
 OnnxSessionRegistry.load(init.models, init).then(
   (sessions) => {
     const pipeline = new InferencePipeline(sessions, { maxPixels: init.maxPixels, png: init.png }, post);
-    const scheduler = new BatchScheduler<PreparedJob>((jobs) => pipeline.runBatch(jobs));
-    port.on('message', (request: RunRequest) => {
-      void pipeline.prepare(request).then((job) => job && scheduler.add(job.batchKey, job.loaded.batching, job));
+    const scheduler = new BatchScheduler<PreparedJob>(async (jobs) => {
+      leaveIfRetired();
+      await pipeline.runBatch(jobs);
+      leaveIfRetired();
+    });
+    port.on('message', (message: PoolMessage) => {
+      if (message.type === 'retire') process.exit(0);
+      void pipeline.prepare(message).then((job) => job && scheduler.add(job.batchKey, job.loaded.batching, job));
     });
     post({ type: 'ready', models: [...sessions.loaded] });
   },

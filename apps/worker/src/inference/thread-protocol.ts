@@ -15,6 +15,15 @@ export interface ThreadInit {
   png: PngEncoding;
 }
 
+/**
+ * What a thread is started with: the init every thread shares, and its own retire flag (one Int32
+ * the pool sets to 1, ADR 0009): read before and after each session.run, so a thread whose run
+ * outlasted its limit never starts another and leaves as soon as the run returns.
+ */
+export interface ThreadData extends ThreadInit {
+  retired: SharedArrayBuffer;
+}
+
 export interface RunRequest {
   type: 'run';
   requestId: number;
@@ -22,6 +31,14 @@ export interface RunRequest {
   input: Uint8Array;
   options: TaskOptions;
 }
+
+/** The pool gave up on this thread: leave. Read only when its event loop is free, so never with session.run on its stack. */
+export interface RetireRequest {
+  type: 'retire';
+}
+
+/** What the main thread sends an inference thread. */
+export type PoolMessage = RunRequest | RetireRequest;
 
 export interface LoadedModel {
   key: string;

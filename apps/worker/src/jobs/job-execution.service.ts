@@ -5,7 +5,7 @@ import { ErrorCode, FathomError, type InferenceJobData, type InferenceResult, ty
 import { specKey } from '@fathom/models';
 import type { BlobStore } from '@fathom/storage';
 import { activeTraceId } from '@fathom/telemetry';
-import { InferenceError, type InferencePool } from '../inference/inference.pool';
+import { InferenceError, StageTimeoutError, type InferencePool } from '../inference/inference.pool';
 import type { RunOutput } from '../inference/thread-protocol';
 import { modelLabels, type WorkerMetrics } from '../metrics/worker.metrics';
 import { JobError } from './job.errors';
@@ -104,7 +104,12 @@ export class JobExecutionService {
         log.info({ msg: 'job refused', code: error.code, reason: error.message });
         throw new JobError(error.code, error.message, false, { cause: error });
       }
-      log.warn({ msg: 'attempt failed; will retry if attempts remain', error: (error as Error).message });
+      if (error instanceof StageTimeoutError) {
+        this.metrics.stageTimedOut(modelLabels(attempt.model), error.stage);
+        log.warn({ msg: 'stage timed out; will retry if attempts remain', stage: error.stage, limitMs: error.limitMs });
+      } else {
+        log.warn({ msg: 'attempt failed; will retry if attempts remain', error: (error as Error).message });
+      }
       const code = error instanceof FathomError ? error.code : ErrorCode.InferenceFailed;
       throw new JobError(code, (error as Error).message, true, { cause: error });
     }

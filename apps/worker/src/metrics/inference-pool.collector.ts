@@ -3,6 +3,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 /** What the collector reads from the inference pool at scrape time. */
 export interface PoolReading {
   readonly size: number;
+  readonly hungThreads: number;
   busySeconds(): number;
 }
 
@@ -20,6 +21,14 @@ export class InferencePoolCollector {
       registers: [registry],
       collect() {
         this.set(pool.size);
+      },
+    });
+    new Gauge({
+      name: 'fathom_worker_inference_threads_hung',
+      help: 'Inference threads retired after a stage outlasted its limit and still running (stuck in a native call); past WORKER_MAX_HUNG_THREADS the worker restarts.',
+      registers: [registry],
+      collect() {
+        this.set(pool.hungThreads);
       },
     });
     new Counter({

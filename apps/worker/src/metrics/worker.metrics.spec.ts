@@ -61,7 +61,7 @@ describe('WorkerMetrics', () => {
   it('reads busy seconds from the pool at scrape time, never going back', async () => {
     const metrics = new WorkerMetrics('cpu');
     let busy = 2.5;
-    new InferencePoolCollector(metrics.registry, { size: 2, busySeconds: () => busy });
+    new InferencePoolCollector(metrics.registry, { size: 2, hungThreads: 0, busySeconds: () => busy });
     expect(await samples(metrics, 'fathom_worker_inference_slots')).toEqual([{ labels: {}, value: 2 }]);
     expect(await samples(metrics, 'fathom_worker_inference_busy_seconds_total')).toEqual([{ labels: {}, value: 2.5 }]);
     busy = 4;

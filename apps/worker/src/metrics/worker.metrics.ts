@@ -57,6 +57,13 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  private readonly stageTimeouts = new Counter({
+    name: 'fathom_job_stage_timeouts_total',
+    help: 'Attempts failed inference_timeout because a stage outlasted its WORKER_*_TIMEOUT_MS; each replaced the inference thread.',
+    labelNames: ['model', 'version', 'variant', 'stage'] as const,
+    registers: [this.registry],
+  });
+
   private readonly jobDuration = new Histogram({
     name: 'fathom_job_duration_seconds',
     help: 'End to end, accepted by the API → completed by this worker (queue wait and retries included).',
@@ -167,6 +174,11 @@ export class WorkerMetrics {
   /** A job of this queue lost its worker (maybe another worker's) and was put back to run again, or to fail `worker_lost`. */
   jobStalled(labels: ModelLabels): void {
     this.jobsStalled.inc(labels);
+  }
+
+  /** A stage of the job ran past its limit (the attempt then fails `inference_timeout`, counted by jobFailed). */
+  stageTimedOut(labels: ModelLabels, stage: keyof StageTimes): void {
+    this.stageTimeouts.inc({ model: labels.model, version: labels.version, variant: labels.variant, stage });
   }
 
   jobFailed(labels: ModelLabels, code: ErrorCode, final: boolean): void {

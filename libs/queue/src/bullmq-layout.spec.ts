@@ -132,13 +132,13 @@ describe('BullMQ layout as BullmqLayout reads it', () => {
         if (outcome === 'hold') await held;
         return 'done';
       },
-      { connection: { url: server.url }, prefix: PREFIX, concurrency: 4 },
+      // One job at a time: while job-active is held, the worker takes nothing else (a paused worker could still have one fetch under way).
+      { connection: { url: server.url }, prefix: PREFIX, concurrency: 1 },
     );
     opened.push(worker);
     await done.waitUntilFinished(events, 10_000);
     await expect(broken.waitUntilFinished(events, 10_000)).rejects.toThrow('no');
     await active;
-    await worker.pause(true); // nothing else is taken
     await queue.add('infer', {}, { jobId: 'job-waiting' });
     await queue.add('infer', {}, { jobId: 'job-removed' });
     await queue.remove('job-removed');

@@ -61,3 +61,13 @@ export async function loadBenchImages(quick: boolean): Promise<BenchImageSet> {
   );
   return { images, source: `generated noise JPEGs (${sizes.length}): ../shared/fixtures/images is absent` };
 }
+
+/** A small flat PNG for scenarios where the image does not matter (the null model's fixed input). */
+export async function greyBenchImage(): Promise<BenchImage> {
+  return {
+    name: 'grey-64x48.png',
+    bytes: await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080' } })
+      .png()
+      .toBuffer(),
+  };
+}

@@ -1,8 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import sharp from 'sharp';
 import { depthModelsDir, FathomStack, LOAD_TEST_LIMITS_ENV, NULL_MODEL_INPUT, type WorkerProcess } from '../test/support/fathom-stack';
-import type { BenchImage } from './bench-images';
+import { greyBenchImage, type BenchImage } from './bench-images';
 import { SIMULATED_INFERENCE_ENV, simulatedInferenceEnv } from './hooks/simulated-inference';
 import { median, percentile, round1 } from './bench-stats';
 import { connectClients, ROUTE_DESCRIPTION, type DriverRoute, type LoadClient } from './load-driver';
@@ -60,12 +59,7 @@ export async function horizontalScalingScenario(ctx: BenchContext): Promise<Scen
   const warmupMs = ctx.quick ? 300 : 1_500;
   const windowMs = ctx.quick ? 1_000 : 6_000;
   const modelsDir = depthModelsDir(undefined, MODEL, NULL_MODEL_INPUT);
-  const image: BenchImage = {
-    name: 'grey-64x48.png',
-    bytes: await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080' } })
-      .png()
-      .toBuffer(),
-  };
+  const image = await greyBenchImage();
   const stack = await FathomStack.start();
   const runs = new Map<string, SlotRun & { layout: Layout }>();
   try {

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import sharp from 'sharp';
 import { io } from 'socket.io-client';
 import {
   DEFAULT_KEY_PREFIX,
@@ -22,7 +21,7 @@ import {
   type JobsSocket,
   type WorkerProcess,
 } from '../test/support/fathom-stack';
-import type { BenchImage } from './bench-images';
+import { greyBenchImage, type BenchImage } from './bench-images';
 import { percentile, round1 } from './bench-stats';
 import { SIMULATED_INFERENCE_ENV, simulatedInferenceEnv } from './hooks/simulated-inference';
 import { HttpClient } from './load-driver';
@@ -60,12 +59,7 @@ export async function soakScenario(ctx: BenchContext): Promise<ScenarioResult> {
   // Between two kills, near the middle of the submissions.
   const redisAtMs = (Math.floor(plannedMs / 2 / KILL_EVERY_MS) + 0.5) * KILL_EVERY_MS;
   const modelsDir = depthModelsDir(undefined, MODEL, NULL_MODEL_INPUT);
-  const image: BenchImage = {
-    name: 'grey-64x48.png',
-    bytes: await sharp({ create: { width: 64, height: 48, channels: 3, background: '#406080' } })
-      .png()
-      .toBuffer(),
-  };
+  const image = await greyBenchImage();
   const stack = await FathomStack.start({ redis: { appendonly: true } });
   const queue = new Queue(inferenceQueueName(MODEL, '1.0.0'), { connection: { url: stack.redis.url }, prefix: DEFAULT_KEY_PREFIX });
   const workers = new Map<string, WorkerProcess>();

@@ -2,6 +2,7 @@ import { Controller, Delete, Get, Headers, HttpCode, Inject, Param, Post, Query,
 import { ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JobAccepted, JobStatus } from '@fathom/contracts';
+import { RequireScopes } from '../auth/scopes.decorator';
 import { ErrorBodyDto } from '../common/dto/error-body.dto';
 import { JobAcceptedDto, JobStatusDto } from './dto/job.dto';
 import { UPLOAD_FORM_SCHEMA } from './dto/upload-form.schema';
@@ -23,6 +24,7 @@ export class JobsController {
   ) {}
 
   @Post()
+  @RequireScopes('jobs:write')
   @HttpCode(202)
   @ApiOperation({ summary: 'Submit an image for inference' })
   @ApiConsumes('multipart/form-data')
@@ -51,6 +53,7 @@ export class JobsController {
   }
 
   @Get(':id')
+  @RequireScopes('jobs:read')
   @ApiOperation({ summary: "A job's state, progress, timings and result summary" })
   @ApiResponse({ status: 200, type: JobStatusDto })
   @ApiResponse({ status: 400, type: ErrorBodyDto, description: 'Not a job id (invalid_job_id: longer than 100 characters).' })
@@ -63,6 +66,7 @@ export class JobsController {
   }
 
   @Get(':id/result')
+  @RequireScopes('jobs:read')
   @ApiOperation({ summary: 'Download an artifact (image/png for maps and masks, application/json for labels, boxes and shares)' })
   @ApiProduces('image/png', 'application/json')
   @ApiQuery({ name: 'download', required: false, description: '1 adds Content-Disposition: attachment' })
@@ -85,6 +89,7 @@ export class JobsController {
   }
 
   @Delete(':id')
+  @RequireScopes('jobs:write')
   @ApiOperation({ summary: 'Cancel a queued job' })
   @ApiResponse({ status: 200, type: JobStatusDto })
   @ApiResponse({ status: 409, type: ErrorBodyDto, description: 'The job is running or finished.' })

@@ -42,6 +42,8 @@ const jobBase = z.object({
     .string()
     .regex(/^[0-9a-f]{32}$/)
     .optional(),
+  /** The public id of the API key that submitted the job ('local' with API_AUTH=none): logs, spans, quotas. Never the secret. */
+  keyId: z.string().min(1).optional(),
 });
 
 /**

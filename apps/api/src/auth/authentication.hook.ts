@@ -1,12 +1,10 @@
 import { trace, context as otelContext } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import type { PinoLogger } from 'nestjs-pino';
+import { KEY_ID_ATTRIBUTE } from '@fathom/telemetry';
 import { mapError, sendMapped } from '../common/api-exception.filter';
 import { bindKeyIdToRequestLog } from '../common/request-log';
 import { presentedKey, type Authenticator } from './authenticator';
-
-/** The span attribute that names the key of a request or job (never its secret). */
-export const KEY_ID_ATTRIBUTE = 'fathom.key.id';
 
 /**
  * Sets `request.principal` before anything else reads it (rate limits, guards, handlers): a bad

@@ -19,8 +19,9 @@ export class JobCanceller {
     @Inject(ApiMetrics) private readonly metrics: ApiMetrics,
   ) {}
 
-  async cancel(jobId: string): Promise<JobStatus> {
-    const { record, job, status } = await this.reader.snapshot(jobId);
+  /** `keyId`: the caller's key; another key's job is 404 job_not_found. */
+  async cancel(jobId: string, keyId: string): Promise<JobStatus> {
+    const { record, job, status } = await this.reader.snapshot(jobId, undefined, keyId);
     if (status.state === 'cancelled') return status;
     if (status.state !== 'queued' || !job) throw this.notCancellable(jobId, status.state);
     // Marked first, so the `removed` event that every API instance sees already reads as a cancellation.
@@ -35,7 +36,7 @@ export class JobCanceller {
     }
     await this.blobs.delete(this.blobs.inputKey(jobId));
     this.metrics.jobCancelled(record.model);
-    this.logger.log({ msg: 'job cancelled', jobId, traceId: record.traceId });
+    this.logger.log({ msg: 'job cancelled', jobId, traceId: record.traceId, keyId });
     return this.reader.status(jobId);
   }
 

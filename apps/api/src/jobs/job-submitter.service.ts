@@ -16,7 +16,7 @@ import {
 } from '@fathom/contracts';
 import { IdempotencyStore, inferenceJobOptions, JobRecordStore } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
-import { activeTraceId, newTraceId } from '@fathom/telemetry';
+import { activeTraceId, KEY_ID_ATTRIBUTE, newTraceId } from '@fathom/telemetry';
 import { inSpan } from '../common/tracing';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { QueueRegistry } from '../infrastructure/queue.registry';
@@ -61,24 +61,32 @@ export class JobSubmitter {
     return this.config.API_MAX_UPLOAD_BYTES;
   }
 
-  /** `deadlineHeader`: the X-Deadline header, the other way to send the form's `deadline`. */
-  async submit(form: UploadForm, idempotencyKey: string | undefined, deadlineHeader?: string): Promise<Submission> {
+  /**
+   * `deadlineHeader`: the X-Deadline header, the other way to send the form's `deadline`. `keyId`:
+   * the submitting key, the job's owner (its Idempotency-Keys are its own).
+   */
+  async submit(
+    form: UploadForm,
+    idempotencyKey: string | undefined,
+    deadlineHeader: string | undefined,
+    keyId: string,
+  ): Promise<Submission> {
     const { model: reference } = form;
     if (!reference) throw new FathomError(ErrorCode.MissingField, 'The `model` field is missing. See GET /v1/models.', { field: 'model' });
     const deadline = parseDeadline({ field: form.deadline, header: deadlineHeader }, Date.now(), this.config.STORAGE_RETENTION_SECONDS);
     const jobId = randomUUID();
-    if (idempotencyKey === undefined) return this.accept(jobId, form, reference, deadline);
+    if (idempotencyKey === undefined) return this.accept(jobId, form, reference, deadline, keyId);
 
     // The key is checked first: a retry gets its job back even if the model stopped being served since.
     const key = IDEMPOTENCY_KEY.safeParse(idempotencyKey);
     if (!key.success) throw new FathomError(ErrorCode.InvalidRequest, 'The Idempotency-Key header must be 1–255 characters.');
     const fingerprint = fingerprintOf(form, form.image.bytes);
-    const claim = await this.idempotency.claim(key.data, jobId, fingerprint);
+    const claim = await this.idempotency.claim(keyId, key.data, jobId, fingerprint);
     if (!claim.claimed) {
       if (claim.fingerprint !== fingerprint) {
         throw new FathomError(ErrorCode.IdempotencyKeyConflict, 'This Idempotency-Key was already used for a different request.');
       }
-      const { status, record } = await this.reader.snapshot(claim.jobId);
+      const { status, record } = await this.reader.snapshot(claim.jobId, undefined, keyId);
       return {
         accepted: { id: status.id, state: status.state, model: status.model, links: status.links },
         replayed: true,
@@ -87,15 +95,21 @@ export class JobSubmitter {
       };
     }
     try {
-      return await this.accept(jobId, form, reference, deadline);
+      return await this.accept(jobId, form, reference, deadline, keyId);
     } catch (error) {
-      await this.idempotency.release(key.data, jobId);
+      await this.idempotency.release(keyId, key.data, jobId);
       throw error;
     }
   }
 
   /** Resolves the model, checks options and image, and queues the job. */
-  private async accept(jobId: string, form: UploadForm, reference: string, deadline: number | undefined): Promise<Submission> {
+  private async accept(
+    jobId: string,
+    form: UploadForm,
+    reference: string,
+    deadline: number | undefined,
+    keyId: string,
+  ): Promise<Submission> {
     // The image is inspected (on libuv's threads) while the model is resolved (a Redis read); a bad
     // model or bad options are still reported before a bad image.
     const inspection = inSpan(
@@ -116,7 +130,7 @@ export class JobSubmitter {
     const options = this.parseOptions(model, form.options);
     const image = await inspection;
     const jobModel = jobModelOf(model, route);
-    const traceId = await this.enqueue(jobId, model, jobModel, options, form, image, deadline);
+    const traceId = await this.enqueue(jobId, model, jobModel, options, form, image, deadline, keyId);
     return {
       accepted: { id: jobId, state: 'queued', model: jobModel, links: jobLinks(jobId) },
       replayed: false,
@@ -155,11 +169,17 @@ export class JobSubmitter {
     form: UploadForm,
     image: InspectedImage,
     deadline: number | undefined,
+    keyId: string,
   ): Promise<string> {
     const queue = this.queues.queue(model.queue);
     const blobKey = this.blobs.inputKey(jobId);
     const traceId = activeTraceId() ?? newTraceId();
-    trace.getActiveSpan()?.setAttributes({ 'fathom.job.id': jobId, 'fathom.model': model.name, 'fathom.model.version': model.version });
+    trace.getActiveSpan()?.setAttributes({
+      'fathom.job.id': jobId,
+      'fathom.model': model.name,
+      'fathom.model.version': model.version,
+      [KEY_ID_ATTRIBUTE]: keyId,
+    });
     const now = Date.now();
     const filename = form.image.filename?.slice(0, 255);
     const data = {
@@ -171,6 +191,7 @@ export class JobSubmitter {
       submittedAt: now,
       ...(deadline !== undefined ? { deadline } : {}),
       traceId,
+      keyId,
     } as InferenceJobData; // options were parsed with this task's schema above
     // Admission first: a refused upload writes nothing to Redis (under overload, refused inputs
     // written and taken back again were most of Redis's traffic). The limit is soft: submissions
@@ -194,6 +215,7 @@ export class JobSubmitter {
       filename,
       traceId,
       ...(deadline !== undefined ? { deadline } : {}),
+      keyId,
     };
     try {
       await inSpan(
@@ -224,6 +246,7 @@ export class JobSubmitter {
       msg: 'job accepted',
       jobId,
       traceId,
+      keyId,
       model: model.name,
       version: model.version,
       variant: model.variant,

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { LOCAL_PRINCIPAL } from '../auth/authenticator';
 import { markUploadAccepted } from '../common/accepted-uploads';
 import type { JobSubmitter, Submission } from './job-submitter.service';
 import { setTraceIdHeader } from './trace-id-header';
@@ -16,7 +17,8 @@ export async function submitUpload(
 ): Promise<Submission> {
   const header = request.headers['x-deadline'];
   const deadlineHeader = Array.isArray(header) ? header.join(',') : header;
-  const submission = await submitter.submit(await readTracedUploadForm(request, submitter.maxUploadBytes), idempotencyKey, deadlineHeader);
+  const form = await readTracedUploadForm(request, submitter.maxUploadBytes);
+  const submission = await submitter.submit(form, idempotencyKey, deadlineHeader, (request.principal ?? LOCAL_PRINCIPAL).keyId);
   markUploadAccepted(request);
   setTraceIdHeader(reply, submission.traceId);
   return submission;

@@ -69,6 +69,8 @@ export async function createApiApp(config: ApiConfig, tracing: TracingState = { 
           'or connect socket.io to the /jobs namespace and emit `subscribe` {jobId} for job.progress, job.completed and job.failed.',
       )
       .setVersion('0.1.0')
+      // API keys (API_AUTH=keys): `Authorization: Bearer fth_…`.
+      .addBearerAuth()
       .build(),
   );
   SwaggerModule.setup('docs', app, cleanupOpenApiDoc(document), { jsonDocumentUrl: 'docs/openapi.json' });

@@ -36,7 +36,7 @@ export class JobCanceller {
     }
     await this.blobs.delete(this.blobs.inputKey(jobId));
     this.metrics.jobCancelled(record.model);
-    this.logger.log({ msg: 'job cancelled', jobId, traceId: record.traceId, keyId });
+    this.logger.log({ msg: 'job cancelled', jobId, traceId: record.traceId });
     return this.reader.status(jobId);
   }
 

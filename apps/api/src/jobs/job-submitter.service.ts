@@ -243,10 +243,10 @@ export class JobSubmitter {
     this.reader.remember(record);
     this.metrics.jobSubmitted(model, jobModel.route, image);
     this.logger.log({
+      // The submitting key's id comes with the request's logger (authentication hook), as on all its lines.
       msg: 'job accepted',
       jobId,
       traceId,
-      keyId,
       model: model.name,
       version: model.version,
       variant: model.variant,

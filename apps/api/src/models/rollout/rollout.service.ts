@@ -134,11 +134,11 @@ export class RolloutService {
     apply: (state: RolloutState) => RolloutState,
   ): Promise<RolloutChange> {
     const change = await this.store.update(name, keyId, action, apply);
+    // The admin key's id comes with the request's logger (authentication hook), as on all its lines.
     this.logger.log({
       msg: 'rollout changed',
       model: name,
       action,
-      keyId,
       at: change.at,
       aliases: change.after.aliases,
       weights: change.after.weights,

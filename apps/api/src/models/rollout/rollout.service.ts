@@ -143,17 +143,23 @@ export class RolloutService {
       aliases: change.after.aliases,
       weights: change.after.weights,
     });
-    await this.audit.record({
-      actor: keyId,
-      action: `rollout.${action}`,
-      targetType: 'model',
-      targetId: name,
-      details: {
-        before: { aliases: change.before.aliases, weights: change.before.weights },
-        after: { aliases: change.after.aliases, weights: change.after.weights },
-      },
-      traceId: activeTraceId() ?? null,
-    });
+    // The change is already in effect: a database outage must not answer it as failed (a client
+    // retrying a promote would promote again), so a lost audit entry is logged as an error instead.
+    await this.audit
+      .record({
+        actor: keyId,
+        action: `rollout.${action}`,
+        targetType: 'model',
+        targetId: name,
+        details: {
+          before: { aliases: change.before.aliases, weights: change.before.weights },
+          after: { aliases: change.after.aliases, weights: change.after.weights },
+        },
+        traceId: activeTraceId() ?? null,
+      })
+      .catch((error: Error) =>
+        this.logger.error({ msg: 'rollout changed, but its audit entry could not be written', model: name, action, error: error.message }),
+      );
     return change;
   }
 

@@ -115,6 +115,12 @@ describe('API keys: who may call what, and whose jobs are whose', () => {
     expect(await subscribe(bobsSocket, job.id)).toMatchObject({ ok: false, error: { code: 'job_not_found' } });
     const alicesSocket = await stack.connect(api, alice.key);
     expect(await subscribe(alicesSocket, job.id)).toMatchObject({ ok: true, status: { state: 'completed' } });
+    // A key without jobs:read may connect, not subscribe.
+    const opsSocket = await stack.connect(api, ops.key);
+    expect(await subscribe(opsSocket, job.id)).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden', message: expect.stringContaining('jobs:read') },
+    });
   });
 
   it('refuses a socket without a valid key before it connects, with connect_error {code: unauthorized}', async () => {
@@ -168,6 +174,15 @@ describe('API keys: who may call what, and whose jobs are whose', () => {
     expect((await call('/v1/models', alice.key)).status).toBe(401);
     const listed = await stack.keysCli(['list']);
     expect(listed.stdout.split('\n').filter((line) => line.includes('REVOKED'))).toHaveLength(2);
+    // The CLI says what is wrong: a scope it does not know (a usage error, 2), a key that does not exist (1).
+    expect(await stack.keysCli(['create', '--owner', 'eve', '--scopes', 'jobs:write,everything'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('unknown scope everything'),
+    });
+    expect(await stack.keysCli(['revoke', 'nosuchkey'])).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('No API key has the id "nosuchkey"'),
+    });
   });
 
   it('lists what happened in the audit log, newest first, a page at a time', async () => {

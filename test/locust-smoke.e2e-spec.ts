@@ -75,10 +75,13 @@ function readStats(file: string): StatsRow[] {
 
 describe('the Locust load test, headless against a local stack', () => {
   let stack: FathomStack;
+  let key: string;
 
   beforeAll(async () => {
     stack = await FathomStack.start();
-    await stack.startApi();
+    // With keys on, as a deployment load-tested from another machine would be.
+    ({ key } = await stack.createKey('load-test', ['jobs:write', 'jobs:read']));
+    await stack.startApi({ API_AUTH: 'keys' });
     await stack.startWorker({ MODELS_DIR: depthModelsDir(), WORKER_BUILTIN_MODELS: 'false' });
   });
   afterAll(() => stack.stop());
@@ -108,7 +111,12 @@ describe('the Locust load test, headless against a local stack', () => {
       '--exit-code-on-error',
       '1',
     ];
-    const { code, output } = await run(locust, args, { FATHOM_MODEL: 'depth-test', FATHOM_JOB_TIMEOUT_S: '20' }, 60_000);
+    const { code, output } = await run(
+      locust,
+      args,
+      { FATHOM_MODEL: 'depth-test', FATHOM_JOB_TIMEOUT_S: '20', FATHOM_API_KEY: key },
+      60_000,
+    );
     expect({ code, output: code === 0 ? '' : output }).toEqual({ code: 0, output: '' });
 
     const stats = readStats(`${csv}_stats.csv`);

@@ -83,4 +83,7 @@ CMD ["node", "dist/apps/worker/src/main.js"]
 # Last, so a plain `docker build .` still gives the API image, as the single-image Dockerfile did.
 FROM runtime AS api
 EXPOSE 8080
+# A container serves other machines: listen on every interface, and every request needs an API key.
+ENV HOST=0.0.0.0 \
+    API_AUTH=keys
 CMD ["node", "dist/apps/api/src/main.js"]

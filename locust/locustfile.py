@@ -16,6 +16,7 @@ Settings (environment):
   FATHOM_HTTP_TIMEOUT_S   per HTTP request (default 30)
   FATHOM_POLL_INTERVAL_S  PollingUser's pause between status requests (default 0.1)
   FATHOM_WAIT_S           a user's pause between jobs (default 0: each user keeps one job in flight)
+  FATHOM_API_KEY          an API key with jobs:write and jobs:read, for an API with API_AUTH=keys (default: none sent)
 The host comes from ``--host``.
 """
 
@@ -39,6 +40,7 @@ JOB_TIMEOUT_S = float(os.environ.get("FATHOM_JOB_TIMEOUT_S", "60"))
 HTTP_TIMEOUT_S = float(os.environ.get("FATHOM_HTTP_TIMEOUT_S", "30"))
 POLL_INTERVAL_S = float(os.environ.get("FATHOM_POLL_INTERVAL_S", "0.1"))
 WAIT_S = float(os.environ.get("FATHOM_WAIT_S", "0"))
+API_KEY = os.environ.get("FATHOM_API_KEY") or None
 JOBS_NAMESPACE = "/jobs"
 TERMINAL_STATES = ("completed", "failed", "cancelled")
 
@@ -92,6 +94,12 @@ class FathomUser(HttpUser):
     abstract = True
     wait_time = constant(WAIT_S)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if API_KEY is not None:
+            # On the session, so every request (submit, poll, result) sends it.
+            self.client.headers["Authorization"] = f"Bearer {API_KEY}"
+
     def fire(self, request_type, name, started, exception=None, length=0):
         self.environment.events.request.fire(
             request_type=request_type,
@@ -132,7 +140,13 @@ class SocketUser(FathomUser):
             self.sio.on(event, self.handler(outcome), namespace=JOBS_NAMESPACE)
         started = time.perf_counter()
         try:
-            self.sio.connect(self.host, namespaces=[JOBS_NAMESPACE], transports=["websocket"], wait_timeout=HTTP_TIMEOUT_S)
+            self.sio.connect(
+                self.host,
+                namespaces=[JOBS_NAMESPACE],
+                transports=["websocket"],
+                wait_timeout=HTTP_TIMEOUT_S,
+                auth={"token": API_KEY} if API_KEY is not None else None,
+            )
         except Exception as e:
             self.fire("WS", "connect", started, exception=e)
             raise StopUser()

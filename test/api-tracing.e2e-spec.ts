@@ -58,6 +58,7 @@ describe('API traces: the upload’s server span, the enqueue as its child, the 
     expect(server).toMatchObject({ name: 'POST /v1/jobs', service: 'fathom-api' });
     expect(attribute(server, 'http.route')).toBe('/v1/jobs');
     expect(attribute(server, 'fathom.job.id')).toBe(id);
+    expect(attribute(server, 'fathom.key.id')).toBe('local');
 
     const producer = await receiver.span(
       (s) => s.kind === SPAN_KIND.PRODUCER && attribute(s, 'bullmq.job.id') === id,

@@ -48,6 +48,8 @@ describe('one trace per job, from the upload to the WebSocket push', () => {
     expect(upload).toMatchObject({ service: 'fathom-api', kind: SPAN_KIND.SERVER });
     expect(producer).toMatchObject({ service: 'fathom-api', parentSpanId: upload.spanId, kind: SPAN_KIND.PRODUCER });
     expect(consumer).toMatchObject({ service: 'fathom-worker', parentSpanId: producer.spanId, kind: SPAN_KIND.CONSUMER });
+    // The key that submitted the job (API_AUTH=none here: the local principal) names the request and the job.
+    expect([attribute(upload, 'fathom.key.id'), attribute(consumer, 'fathom.key.id')]).toEqual(['local', 'local']);
 
     const stages: ReceivedSpan[] = [];
     for (const stage of ['fetch', 'decode', 'preprocess', 'inference', 'postprocess', 'encode', 'store']) stages.push(await inTrace(stage));

@@ -75,11 +75,14 @@ function readStats(file: string): StatsRow[] {
 
 describe('the Locust load test, headless against a local stack', () => {
   let stack: FathomStack;
+  let key: string;
 
   beforeAll(async () => {
     stack = await FathomStack.start();
-    // Users with no pause between jobs: on a fast machine, more requests a second than one address may send.
-    await stack.startApi(LOAD_TEST_LIMITS_ENV);
+    // With keys on, as a deployment load-tested from another machine would be; users with no pause
+    // between jobs may send more requests a second than a key's default limit allows.
+    ({ key } = await stack.createKey('load-test', ['jobs:write', 'jobs:read']));
+    await stack.startApi({ ...LOAD_TEST_LIMITS_ENV, API_AUTH: 'keys' });
     await stack.startWorker({ MODELS_DIR: depthModelsDir(), WORKER_BUILTIN_MODELS: 'false' });
   });
   afterAll(() => stack.stop());
@@ -109,7 +112,12 @@ describe('the Locust load test, headless against a local stack', () => {
       '--exit-code-on-error',
       '1',
     ];
-    const { code, output } = await run(locust, args, { FATHOM_MODEL: 'depth-test', FATHOM_JOB_TIMEOUT_S: '20' }, 60_000);
+    const { code, output } = await run(
+      locust,
+      args,
+      { FATHOM_MODEL: 'depth-test', FATHOM_JOB_TIMEOUT_S: '20', FATHOM_API_KEY: key },
+      60_000,
+    );
     expect({ code, output: code === 0 ? '' : output }).toEqual({ code: 0, output: '' });
 
     const stats = readStats(`${csv}_stats.csv`);

@@ -4,9 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import type { JobAccepted, ModelListing, RolloutChange } from '@fathom/contracts';
 import { buildDepthStandInModel } from '@fathom/testing';
-import { FathomStack, LOAD_TEST_LIMITS_ENV, submit, type ApiInstance } from './support/fathom-stack';
-
-const ADMIN = 'Bearer ops-secret-0123456789abcdef';
+import { bearer, FathomStack, LOAD_TEST_LIMITS_ENV, submit, type ApiInstance } from './support/fathom-stack';
 
 /**
  * A depth model in three versions: 1.0.0 and 1.1.0 served (1.1.0 with an `inverted` fine-tune),
@@ -34,31 +32,32 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
   let stack: FathomStack;
   let api: ApiInstance;
   let image: Buffer;
+  // API keys, made with the CLI before the APIs start: ops may roll out and submit, ci may only roll out.
+  let ops: { id: string; key: string };
+  let ci: { id: string; key: string };
 
-  const admin = (path: string, method = 'GET', body?: unknown, authorization = ADMIN) =>
+  const admin = (path: string, method = 'GET', body?: unknown, authorization = `Bearer ${ops.key}`) =>
     fetch(`${api.url}/v1/admin/models/depth${path}`, {
       method,
       headers: { authorization, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   const accept = async (form: { model: string; variant?: string }, through = api): Promise<JobAccepted> => {
-    const response = await submit(through, { image, ...form });
+    const response = await submit(through, { image, ...form }, bearer(ops.key));
     expect(response.status).toBe(202);
     return (await response.json()) as JobAccepted;
   };
   const errorOf = async (form: { model: string; variant?: string }) => {
-    const response = await submit(api, { image, ...form });
+    const response = await submit(api, { image, ...form }, bearer(ops.key));
     return { status: response.status, ...((await response.json()) as { error: { code: string; message: string } }).error };
   };
 
   beforeAll(async () => {
     stack = await FathomStack.start();
-    // 2,000 jobs from one address as fast as the API takes them: past the default per-key limits.
-    const env = {
-      ...LOAD_TEST_LIMITS_ENV,
-      API_ADMIN_KEYS: 'ops:ops-secret-0123456789abcdef,ci:ci-secret-0123456789abcdef',
-      API_MAX_QUEUE_DEPTH: '5000',
-    };
+    ops = await stack.createKey('ops', ['models:admin', 'jobs:write', 'jobs:read']);
+    ci = await stack.createKey('ci', ['models:admin']);
+    // 2,000 jobs from one key as fast as the API takes them: past the default per-key limits.
+    const env = { ...LOAD_TEST_LIMITS_ENV, API_AUTH: 'keys', API_MAX_QUEUE_DEPTH: '5000' };
     api = await stack.startApi(env);
     await stack.startApi(env);
     await stack.startWorker({ MODELS_DIR: depthVersionsDir(), WORKER_BUILTIN_MODELS: 'false', WORKER_CONCURRENCY: '8' });
@@ -72,7 +71,7 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
   afterAll(() => stack.stop());
 
   it('lists every version with how many workers serve it, its variants, and where the aliases point', async () => {
-    const { models } = (await (await fetch(`${api.url}/v1/models`)).json()) as { models: ModelListing[] };
+    const { models } = (await (await fetch(`${api.url}/v1/models`, { headers: bearer(ops.key) })).json()) as { models: ModelListing[] };
     const depth = models.find((m) => m.name === 'depth')!;
     // No rollout yet: stable is the newest declared release, served or not (so unpinned traffic fails until an operator acts).
     expect(depth.aliases).toEqual({ stable: '2.0.0', canary: null });
@@ -94,6 +93,13 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
       expect(response.status).toBe(401);
       expect(((await response.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
     }
+    // ci may roll out, not submit: 403, naming the scope it lacks.
+    const notAllowed = await submit(api, { image, model: 'depth' }, bearer(ci.key));
+    expect(notAllowed.status).toBe(403);
+    expect(((await notAllowed.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: 'forbidden',
+      message: expect.stringContaining('jobs:write'),
+    });
     const badWeights = await admin('/weights', 'PUT', { stable: 90, canary: 20 });
     expect(badWeights.status).toBe(400);
     const noCanaryYet = await admin('/weights', 'PUT', { stable: 90, canary: 10 });
@@ -122,7 +128,7 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
     expect(routed.filter((job) => job.model.route === 'stable').every((job) => job.model.version === '1.0.0')).toBe(true);
 
     // The worker runs what the job says; the status says which version ran and why.
-    const sample = await stack.jobEnd(canary[0]!.id, { api });
+    const sample = await stack.jobEnd(canary[0]!.id, { api, key: ops.key });
     expect(sample.model).toMatchObject({ name: 'depth', version: '1.1.0', route: 'canary' });
     const metrics = await (await fetch(api.metricsUrl)).text();
     expect(metrics).toContain(
@@ -139,8 +145,8 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
     const fineTune = await accept({ model: 'depth@1.1.0', variant: 'inverted' });
     expect(fineTune.model).toMatchObject({ version: '1.1.0', variant: 'inverted' });
     const nearSide = async (job: JobAccepted) => {
-      expect((await stack.jobEnd(job.id, { api })).model.variant).toBe(job.model.variant);
-      const png = Buffer.from(await (await fetch(`${api.url}/v1/jobs/${job.id}/result`)).arrayBuffer());
+      expect((await stack.jobEnd(job.id, { api, key: ops.key })).model.variant).toBe(job.model.variant);
+      const png = Buffer.from(await (await fetch(`${api.url}/v1/jobs/${job.id}/result`, { headers: bearer(ops.key) })).arrayBuffer());
       const { data } = await sharp(png).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
       return data[10 * 40 + 5]! > data[10 * 40 + 35]! ? 'left' : 'right';
     };
@@ -168,7 +174,7 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
     const afterPromote = await Promise.all(Array.from({ length: 20 }, () => accept({ model: 'depth' }, other)));
     expect(new Set(afterPromote.map((job) => `${job.model.version} ${job.model.route}`))).toEqual(new Set(['1.1.0 stable']));
 
-    const rolledBack = await admin('/rollback', 'POST', undefined, 'Bearer ci-secret-0123456789abcdef');
+    const rolledBack = await admin('/rollback', 'POST', undefined, `Bearer ${ci.key}`);
     expect(rolledBack.status).toBe(200);
     const afterRollback = await Promise.all(Array.from({ length: 20 }, () => accept({ model: 'depth' }, other)));
     expect(new Set(afterRollback.map((job) => job.model.version))).toEqual(new Set(['1.0.0']));
@@ -176,11 +182,11 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
     const state = (await (await admin('')).json()) as { aliases: object; log: RolloutChange[] };
     expect(state.aliases).toEqual({ stable: '1.0.0', canary: null });
     expect(state.log.map((entry) => [entry.action, entry.keyId])).toEqual([
-      ['rollback', 'ci'],
-      ['promote', 'ops'],
-      ['set-weights', 'ops'],
-      ['set-alias', 'ops'],
-      ['set-alias', 'ops'],
+      ['rollback', ci.id],
+      ['promote', ops.id],
+      ['set-weights', ops.id],
+      ['set-alias', ops.id],
+      ['set-alias', ops.id],
     ]);
     expect(state.log.every((entry) => !Number.isNaN(Date.parse(entry.at)))).toBe(true);
     // …and in the API's log, with the time and the key id, never the key itself.
@@ -188,8 +194,8 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
       .output()
       .split('\n')
       .filter((line) => line.includes('"rollout changed"'));
-    expect(logged.some((line) => line.includes('"action":"promote"') && line.includes('"keyId":"ops"'))).toBe(true);
-    expect(logged.join('\n')).not.toContain('ops-secret');
+    expect(logged.some((line) => line.includes('"action":"promote"') && line.includes(`"keyId":"${ops.id}"`))).toBe(true);
+    expect(logged.join('\n')).not.toContain(ops.key.slice('fth_'.length + ops.id.length + 1));
 
     // Rolling back further would make stable a version no worker serves: refused unless forced.
     const unserved = await admin('/rollback', 'POST');
@@ -202,12 +208,12 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
   });
 
   it('gives a retry with the same Idempotency-Key its job back even after the model stopped being served', async () => {
-    const first = await submit(api, { image, model: 'depth@1.1.0' }, { 'Idempotency-Key': 'retry-after-outage' });
+    const first = await submit(api, { image, model: 'depth@1.1.0' }, { 'Idempotency-Key': 'retry-after-outage', ...bearer(ops.key) });
     expect(first.status).toBe(202);
     const worker = stack.workers[0]!;
     worker.kill('SIGTERM');
     await worker.waitForExit(30_000);
-    const again = await submit(api, { image, model: 'depth@1.1.0' }, { 'Idempotency-Key': 'retry-after-outage' });
+    const again = await submit(api, { image, model: 'depth@1.1.0' }, { 'Idempotency-Key': 'retry-after-outage', ...bearer(ops.key) });
     expect(again.status).toBe(202);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(((await again.json()) as JobAccepted).id).toBe(((await first.json()) as JobAccepted).id);

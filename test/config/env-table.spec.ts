@@ -6,6 +6,7 @@ import { API_ENV_KEYS, apiEnvSchema } from '../../apps/api/src/config/api.config
 import { WORKER_ENV_KEYS, workerEnvSchema } from '../../apps/worker/src/config/worker.config';
 import { START_ENV_KEYS, startEnvSchema } from '../../tools/start/start.config';
 import { MODELS_CLI_ENV_KEYS } from '../../tools/models/models.config';
+import { KEYS_CLI_ENV_KEYS } from '../../tools/keys/keys.config';
 
 /** Each process's schema keys, under the name the README's "read by" column gives the process. */
 const PROCESSES: Record<string, string[]> = {
@@ -13,6 +14,7 @@ const PROCESSES: Record<string, string[]> = {
   worker: WORKER_ENV_KEYS,
   start: START_ENV_KEYS,
   models: MODELS_CLI_ENV_KEYS,
+  keys: KEYS_CLI_ENV_KEYS,
 };
 
 const readme = () => readFileSync(join(repoRoot(), 'README.md'), 'utf8');

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { io, type Socket } from 'socket.io-client';
 import type { StallPolicy } from '@fathom/queue';
 import {
@@ -110,9 +112,9 @@ export class FathomStack {
    * `job.failed` or `job.cancelled`; an end before the subscription is sent on subscribing) and
    * returns the status the API then reports. For tests about polling itself, use pollStatus.
    */
-  async jobEnd(jobId: string, { api = this.api, timeoutMs = 30_000 }: JobWaitOptions = {}): Promise<JobStatus> {
-    await this.onSocket(api, jobId, TERMINAL_EVENTS, timeoutMs, () => false);
-    const status = await readStatus(api, jobId);
+  async jobEnd(jobId: string, { api = this.api, timeoutMs = 30_000, key }: JobWaitOptions = {}): Promise<JobStatus> {
+    await this.onSocket(api, jobId, TERMINAL_EVENTS, timeoutMs, () => false, key);
+    const status = await readStatus(api, jobId, key);
     if (!TERMINAL_STATES.includes(status.state)) throw new Error(`job ${jobId} sent its end but reads ${status.state}`);
     return status;
   }
@@ -121,8 +123,8 @@ export class FathomStack {
    * Waits until the job runs (or has ended): its state on subscribing, else its first
    * `job.progress` (sent once a stage has lasted PROGRESS_AFTER_MS) or its end.
    */
-  async jobStarted(jobId: string, { api = this.api, timeoutMs = 30_000 }: JobWaitOptions = {}): Promise<void> {
-    await this.onSocket(api, jobId, [...TERMINAL_EVENTS, 'job.progress'], timeoutMs, (state) => state !== 'queued');
+  async jobStarted(jobId: string, { api = this.api, timeoutMs = 30_000, key }: JobWaitOptions = {}): Promise<void> {
+    await this.onSocket(api, jobId, [...TERMINAL_EVENTS, 'job.progress'], timeoutMs, (state) => state !== 'queued', key);
   }
 
   /** Subscribes to the job on a socket of its own; resolves once `done(state on subscribing)` or one of `events` arrives. */
@@ -132,8 +134,9 @@ export class FathomStack {
     events: readonly JobEventName[],
     timeoutMs: number,
     done: (state: JobState) => boolean,
+    key?: string,
   ): Promise<void> {
-    const socket = await this.connect(api);
+    const socket = await this.connect(api, key);
     const next = nextJobEvent(socket, jobId, events, timeoutMs);
     try {
       const reply = await subscribe(socket, jobId);
@@ -145,13 +148,39 @@ export class FathomStack {
     }
   }
 
-  connect(api: ApiInstance = this.api): Promise<JobsSocket> {
-    const socket: JobsSocket = io(`${api.url}${JOBS_NAMESPACE}`, { transports: ['websocket'], forceNew: true });
+  /** A socket.io client on /jobs; `key`: the API key it sends in the handshake (API_AUTH=keys). */
+  connect(api: ApiInstance = this.api, key?: string): Promise<JobsSocket> {
+    const socket: JobsSocket = io(`${api.url}${JOBS_NAMESPACE}`, {
+      transports: ['websocket'],
+      forceNew: true,
+      ...(key === undefined ? {} : { auth: { token: key } }),
+    });
     this.sockets.push(socket);
     return new Promise((resolve, reject) => {
       socket.once('connect', () => resolve(socket));
       socket.once('connect_error', reject);
     });
+  }
+
+  /** Runs `npm run keys -- <args>` (the built CLI) against this stack's database. */
+  async keysCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(repoRoot(), 'dist/tools/keys/keys.js'), ...args], {
+        env: { ...process.env, DATABASE_URL: this.database.url, ...env },
+      });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const failed = error as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof failed.code === 'number' ? failed.code : 1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+    }
+  }
+
+  /** Creates an API key with the CLI, as an operator makes the first one; returns its id and the key. */
+  async createKey(owner: string, scopes: string[]): Promise<{ id: string; key: string }> {
+    const { code, stdout, stderr } = await this.keysCli(['create', '--owner', owner, '--scopes', scopes.join(',')]);
+    if (code !== 0) throw new Error(`keys create failed (${code}): ${stderr}`);
+    const key = stdout.trim().split('\n').pop()!;
+    return { id: key.split('_')[1]!, key };
   }
 
   async stop(): Promise<void> {
@@ -267,13 +296,20 @@ function nextJobEvent(
   return Object.assign(promise, { cancel: () => cancel() });
 }
 
-async function readStatus(api: ApiInstance, jobId: string): Promise<JobStatus> {
-  return (await (await fetch(`${api.url}/v1/jobs/${jobId}`)).json()) as JobStatus;
+async function readStatus(api: ApiInstance, jobId: string, key?: string): Promise<JobStatus> {
+  return (await (await fetch(`${api.url}/v1/jobs/${jobId}`, { headers: bearer(key) })).json()) as JobStatus;
+}
+
+/** The Authorization header for a key (none without one: API_AUTH=none). */
+export function bearer(key: string | undefined): Record<string, string> {
+  return key === undefined ? {} : { authorization: `Bearer ${key}` };
 }
 
 interface JobWaitOptions {
   api?: ApiInstance;
   timeoutMs?: number;
+  /** The key that submitted the job (API_AUTH=keys). */
+  key?: string;
 }
 
 /**

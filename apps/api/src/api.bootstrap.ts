@@ -4,10 +4,12 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import { ErrorCode, FathomError } from '@fathom/contracts';
 import { RedisAvailability } from '@fathom/queue';
 import { ApiModule } from './api.module';
+import { installAuthentication } from './auth/authentication.hook';
+import { Authenticator } from './auth/authenticator';
 import { mapError, sendMapped } from './common/api-exception.filter';
 import { CorsPolicy } from './common/cors-policy';
 import { installHttpObservability } from './common/http-observability';
@@ -34,13 +36,21 @@ export async function createApiApp(config: ApiConfig, tracing: TracingState = { 
   const adapter = new FastifyAdapter(httpServerOptions(config));
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forRoot(config, tracing), adapter, { bufferLogs: true });
   app.useLogger(app.get(Logger));
+  const authenticator = app.get(Authenticator);
+  // Keys on and none to use: stop now, saying how to make one (main.ts prints it in one line).
+  await authenticator.assertUsable().catch(async (error: unknown) => {
+    await app.close();
+    throw error;
+  });
   adapter.getInstance().addHook('onRequest', (_request, reply, done) => {
     if (!closing.has(app)) return done();
     // A request on a connection that was busy when the shutdown began: try another instance.
     void reply.header('Connection', 'close');
     sendMapped(reply, mapError(new FathomError(ErrorCode.ServiceUnavailable, 'This API instance is shutting down. Retry.', undefined, 1)));
   });
-  // Before app.init(): Fastify attaches root hooks to the routes Nest registers there.
+  // Before app.init(): Fastify attaches root hooks to the routes Nest registers there. Authentication
+  // is the first hook after the shutdown check: rate limits and everything else read request.principal.
+  installAuthentication(adapter.getInstance(), authenticator, await app.resolve(PinoLogger));
   installHttpObservability(adapter.getInstance(), app.get(ApiMetrics), tracing.enabled);
   await installRateLimiter(adapter.getInstance(), {
     config,
@@ -68,6 +78,8 @@ export async function createApiApp(config: ApiConfig, tracing: TracingState = { 
           'or connect socket.io to the /jobs namespace and emit `subscribe` {jobId} for job.progress, job.completed and job.failed.',
       )
       .setVersion('0.1.0')
+      // API keys (API_AUTH=keys): `Authorization: Bearer fth_…`.
+      .addBearerAuth()
       .build(),
   );
   SwaggerModule.setup('docs', app, cleanupOpenApiDoc(document), { jsonDocumentUrl: 'docs/openapi.json' });

@@ -3,6 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import pino from 'pino';
 import { loggerOptions } from '@fathom/telemetry';
+import { AuthModule } from './auth/auth.module';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { requestLogOptions } from './common/request-log';
 import type { TracingState } from './common/tracing';
@@ -10,6 +11,7 @@ import type { ApiConfig } from './config/api.config';
 import { HealthModule } from './health/health.module';
 import { InfrastructureModule } from './infrastructure/infrastructure.module';
 import { JobsModule } from './jobs/jobs.module';
+import { KeysModule } from './keys/keys.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ModelsModule } from './models/models.module';
 import { RealtimeModule } from './realtime/realtime.module';
@@ -24,7 +26,7 @@ import { WebModule } from './web/web.module';
  * MetricsModule for ApiMetrics, CatalogModule for model resolution), and add that one module to
  * FEATURES below. A new Redis store goes in libs/queue and is provided in infrastructure/.
  */
-const FEATURES = [JobsModule, ModelsModule, RealtimeModule, HealthModule, MetricsModule, WebModule];
+export const FEATURES = [KeysModule, JobsModule, ModelsModule, RealtimeModule, HealthModule, MetricsModule, WebModule];
 
 @Module({})
 export class ApiModule {
@@ -51,6 +53,7 @@ export class ApiModule {
           ],
         }),
         InfrastructureModule.forRoot(config, tracing),
+        AuthModule,
         ...FEATURES,
       ],
       // One filter for every route: a FathomError's code becomes its HTTP status (common/error-status.ts).

@@ -5,6 +5,7 @@ import { ConfigError, redactCrashLogs, redactSecrets } from '@fathom/config';
 import { MigrationError } from '@fathom/database';
 import { MetricsListenError } from '@fathom/telemetry';
 import { closeApiApp, createApiApp, listen } from './api.bootstrap';
+import { NoActiveKeyError } from './auth/authenticator';
 import { loadApiConfig } from './config/api.config';
 
 async function main(): Promise<void> {
@@ -34,8 +35,12 @@ async function main(): Promise<void> {
 main().catch(async (error: unknown) => {
   // Secrets never reach the crash log (an ioredis error carries its command's arguments).
   // A bad setting, a metrics port that cannot be opened, or a database that cannot be reached or
-  // migrated is said in one line without a stack.
-  const known = error instanceof ConfigError || error instanceof MetricsListenError || error instanceof MigrationError;
+  // migrated, or keys on with no key to use, is said in one line without a stack.
+  const known =
+    error instanceof ConfigError ||
+    error instanceof MetricsListenError ||
+    error instanceof MigrationError ||
+    error instanceof NoActiveKeyError;
   console.error(redactSecrets(known ? error.message : inspect(error)));
   await tracing.shutdown().catch(() => undefined);
   process.exit(1);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isSecretVariable, redactUrlCredentials } from './redact';
-import { RENAMED_VARIABLES } from './renamed-variables';
+import { RENAMED_VARIABLES, REPLACED_VARIABLES } from './renamed-variables';
 
 /** A configuration problem, worded for the operator who has to fix the environment. */
 export class ConfigError extends Error {
@@ -22,7 +22,12 @@ export class ConfigError extends Error {
 export function loadConfig<S extends z.ZodObject>(service: string, schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
   const renamed = Object.entries(RENAMED_VARIABLES)
     .filter(([oldName, newName]) => env[oldName] !== undefined && env[oldName] !== '' && newName in schema.shape)
-    .map(([oldName, newName]) => `${oldName}: renamed ${newName}; set ${newName} instead (got ${quoteGiven(oldName, env[oldName])})`);
+    .map(([oldName, newName]) => `${oldName}: renamed ${newName}; set ${newName} instead (got ${quoteGiven(oldName, env[oldName])})`)
+    .concat(
+      Object.entries(REPLACED_VARIABLES)
+        .filter(([oldName, { reader }]) => env[oldName] !== undefined && env[oldName] !== '' && reader in schema.shape)
+        .map(([oldName, { instead }]) => `${oldName}: ${instead}; unset ${oldName}`),
+    );
   const result = schema.safeParse(env);
   if (result.success && renamed.length === 0) return result.data;
   const problems = (result.success ? [] : result.error.issues).map((issue) => {

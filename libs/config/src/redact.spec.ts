@@ -12,8 +12,9 @@ describe('secret redaction', () => {
   });
 
   it('finds the secrets of an environment: URL passwords (raw and decoded) and secret variables', () => {
-    const env = { REDIS_URL: 'redis://:p%40ssw0rd@host:6379', API_ADMIN_KEYS: 'ops:0123456789abcdef0,ci:fedcba9876543210x', PORT: '8080' };
-    expect(secretValues(env)).toEqual(expect.arrayContaining(['p%40ssw0rd', 'p@ssw0rd', '0123456789abcdef0', 'fedcba9876543210x']));
+    const key = 'fth_abcdefghijklmnop_0123456789abcdef0123456789abcdef0123456';
+    const env = { REDIS_URL: 'redis://:p%40ssw0rd@host:6379', FATHOM_API_KEY: key, PORT: '8080' };
+    expect(secretValues(env)).toEqual(expect.arrayContaining(['p%40ssw0rd', 'p@ssw0rd', key]));
     expect(secretValues(env)).not.toContain('8080');
   });
 
@@ -26,15 +27,15 @@ describe('secret redaction', () => {
   });
 
   it("a config error names the variable but never quotes a password or a secret variable's value", () => {
-    const schema = redisEnv.extend({ API_ADMIN_KEYS: redisEnv.shape.REDIS_PREFIX });
+    const schema = redisEnv.extend({ FATHOM_API_KEY: redisEnv.shape.REDIS_PREFIX });
     let message = '';
     try {
-      loadConfig('api', schema, { REDIS_URL: 'http://:hunter22@host:1', API_ADMIN_KEYS: 'id:not valid!', REDIS_COMMAND_TIMEOUT_MS: '5' });
+      loadConfig('api', schema, { REDIS_URL: 'http://:hunter22@host:1', FATHOM_API_KEY: 'id:not valid!', REDIS_COMMAND_TIMEOUT_MS: '5' });
     } catch (error) {
       message = (error as ConfigError).message;
     }
     expect(message).toMatch(/REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL \(got "http:\/\/:\[redacted\]@host:1"\)/);
-    expect(message).toMatch(/API_ADMIN_KEYS: .* \(got \[redacted\]\)/);
+    expect(message).toMatch(/FATHOM_API_KEY: .* \(got \[redacted\]\)/);
     expect(message).toMatch(/REDIS_COMMAND_TIMEOUT_MS: .* \(got "5"\)/);
     expect(message).not.toContain('hunter22');
     expect(message).not.toContain('not valid!');

@@ -7,7 +7,7 @@ import { inspect } from 'node:util';
 
 const CENSOR = '[redacted]';
 
-/** Variables whose whole value is secret (API_ADMIN_KEYS, *_PASSWORD, *_TOKEN, *_SECRET). */
+/** Variables whose whole value is secret (an API key in FATHOM_API_KEY, *_PASSWORD, *_TOKEN, *_SECRET). */
 const SECRET_VARIABLE = /(^|_)(KEYS?|PASSWORD|TOKEN|SECRET)$/;
 
 export function isSecretVariable(name: string): boolean {

@@ -43,9 +43,9 @@ const jobBase = z.object({
     .regex(/^[0-9a-f]{32}$/)
     .optional(),
   /**
-   * The API key that submitted the job (its public id; 'local' with API_AUTH=none): its jobs in
-   * flight are counted per key, and the worker gives the place back when the job ends. Absent in
-   * jobs queued before keys existed.
+   * The public id of the API key that submitted the job ('local' with API_AUTH=none): logs, spans,
+   * quotas (the worker gives its in-flight place back when the job ends). Never the secret; absent
+   * in jobs queued before keys existed.
    */
   keyId: z.string().min(1).optional(),
 });

@@ -3,3 +3,4 @@ export * from './database-errors';
 export * from './embedded-postgres';
 export * from './migrator';
 export type { DatabaseSchema } from './schema';
+export * from './keys';

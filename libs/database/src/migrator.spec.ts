@@ -2,6 +2,7 @@ import { sql, type Kysely, type Migration } from 'kysely';
 import { DATABASE_ENGINES, type TestDatabase } from '@fathom/testing';
 import { createDatabase, type Database } from './database';
 import { MIGRATIONS } from './migrations';
+import type { DatabaseSchema } from './schema';
 import { MigrationError, migrateToLatest } from './migrator';
 
 const settings = (url: string) => ({
@@ -76,5 +77,11 @@ describe.each(DATABASE_ENGINES)('database migrations, on %s', (_engine, createDa
 
   it("brings an empty database to this version's schema", async () => {
     expect(await migrateToLatest(db)).toEqual(Object.keys(MIGRATIONS));
+    // Every table schema.ts declares exists.
+    const tables: Array<keyof DatabaseSchema> = ['api_keys', 'audit_log'];
+    for (const table of tables) {
+      const { rows } = await sql<{ exists: boolean }>`SELECT to_regclass(${table}) IS NOT NULL AS exists`.execute(db);
+      expect([table, rows[0]?.exists]).toEqual([table, true]);
+    }
   });
 });

@@ -18,6 +18,8 @@ export const jobRecordSchema = z.object({
   /** The client's deadline (ms since the epoch), shown in the status. */
   deadline: z.number().int().optional(),
   cancelledAt: z.number().int().optional(),
+  /** The key that submitted the job: only it may read, download, cancel or subscribe to it. Absent: 'local'. */
+  keyId: z.string().optional(),
 });
 export type JobRecord = z.infer<typeof jobRecordSchema>;
 

@@ -68,3 +68,6 @@ export function activeTraceFields(): { traceId: string; spanId: string } | Recor
 export function newTraceId(): string {
   return randomBytes(16).toString('hex');
 }
+
+/** The span attribute naming the API key of a request or job (its public id, never its secret). */
+export const KEY_ID_ATTRIBUTE = 'fathom.key.id';

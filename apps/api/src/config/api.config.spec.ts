@@ -1,4 +1,4 @@
-import { loadApiConfig } from './api.config';
+import { authMode, loadApiConfig } from './api.config';
 
 describe('API config', () => {
   const base = { REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: 'postgres://fathom@127.0.0.1:5432/fathom' };
@@ -15,6 +15,27 @@ describe('API config', () => {
     expect(() => loadApiConfig({ ...base, JOB_ATTEMPTS: '5' })).toThrow(/JOB_ATTEMPTS: renamed API_JOB_ATTEMPTS/);
     expect(() => loadApiConfig({ ...base, JOB_BACKOFF_MS: '20' })).toThrow(/JOB_BACKOFF_MS: renamed API_JOB_BACKOFF_MS/);
     expect(() => loadApiConfig({ ...base, API_MAX_PIXELS: '100' })).toThrow(/API_MAX_PIXELS: renamed IMAGE_MAX_PIXELS/);
+  });
+
+  it('listens on loopback by default, where no key is needed; anywhere else every request needs a key', () => {
+    const local = loadApiConfig(base);
+    expect(local.HOST).toBe('127.0.0.1');
+    expect(authMode(local)).toBe('none');
+    expect(authMode(loadApiConfig({ ...base, HOST: '0.0.0.0' }))).toBe('keys');
+    expect(authMode(loadApiConfig({ ...base, API_AUTH: 'keys' }))).toBe('keys');
+    expect(authMode(loadApiConfig({ ...base, HOST: '::1', API_AUTH: 'none' }))).toBe('none');
+  });
+
+  it('refuses API_AUTH=none on an address other machines reach', () => {
+    expect(() => loadApiConfig({ ...base, HOST: '0.0.0.0', API_AUTH: 'none' })).toThrow(
+      /API_AUTH: none .* allowed only on a loopback HOST .*, not 0\.0\.0\.0: set API_AUTH=keys/,
+    );
+  });
+
+  it('tells a user who still sets API_ADMIN_KEYS what replaced it', () => {
+    expect(() => loadApiConfig({ ...base, API_ADMIN_KEYS: 'ops:0123456789abcdef0' })).toThrow(
+      /API_ADMIN_KEYS: replaced by API keys with scopes: create one with `npm run keys -- create --owner ops --scopes models:admin`/,
+    );
   });
 
   it('has server timeouts that let a 25 MiB upload through at 1 Mbit/s and outlast POST /v1/infer', () => {

@@ -10,13 +10,23 @@ import {
   imageLimitsEnv,
   loadConfig,
   serviceEnv,
+  unsetIfEmpty,
 } from '@fathom/config';
 
 /** The API's own variables; the shared ones come from @fathom/config's pieces. */
 const apiOwnEnv = z.object({
   /** Standard names container platforms set. */
   PORT: envInt(8080, { max: 65535 }),
-  HOST: envString('0.0.0.0'),
+  /** Loopback by default: set HOST=0.0.0.0 (the image and compose do) to serve other machines, with API keys. */
+  HOST: envString('127.0.0.1'),
+  /**
+   * `keys`: every request needs an API key (`npm run keys -- create`); `none`: every caller is the
+   * one local principal with every scope, allowed only on a loopback HOST. Default: none on a
+   * loopback HOST, keys otherwise.
+   */
+  API_AUTH: z.preprocess(unsetIfEmpty, z.enum(['keys', 'none']).optional()),
+  /** How long an instance trusts a key it read from the database: a revoked key stops working within it. */
+  API_KEY_CACHE_MS: envInt(5_000, { min: 0, max: 300_000 }),
   /** Largest upload accepted, in bytes (413 above). */
   API_MAX_UPLOAD_BYTES: envInt(25 * 1024 * 1024, { min: 1 }),
   /** Jobs waiting per model queue before submissions get 503 + Retry-After. */
@@ -70,16 +80,6 @@ const apiOwnEnv = z.object({
   ),
   /** Jobs one socket may be subscribed to at once; a subscribe past it is refused with subscription_limit. */
   API_SOCKET_MAX_SUBSCRIPTIONS: envInt(1000, { min: 1 }),
-  /**
-   * Keys of the admin API (rollout), as `id:secret` pairs separated by commas; the id names the key
-   * in the logs. Unset: the admin API answers 403 admin_disabled.
-   */
-  API_ADMIN_KEYS: envItems(
-    z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]+:.{16,}$/, 'each key must be id:secret, with a secret of at least 16 characters')
-      .transform((pair) => ({ id: pair.slice(0, pair.indexOf(':')), secret: pair.slice(pair.indexOf(':') + 1) })),
-  ),
 });
 
 /** Everything the API process reads from its environment. */
@@ -97,6 +97,13 @@ export const apiEnvSchema = serviceEnv
         message: `must not exceed API_REQUEST_TIMEOUT_MS (${config.API_REQUEST_TIMEOUT_MS}): the headers are part of the request`,
       });
     }
+    if (config.API_AUTH === 'none' && !isLoopbackHost(config.HOST)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['API_AUTH'],
+        message: `none lets whoever reaches the API do anything, so it is allowed only on a loopback HOST (127.0.0.1, ::1, localhost), not ${config.HOST}: set API_AUTH=keys`,
+      });
+    }
     if (config.API_CONNECTION_TIMEOUT_MS <= config.API_INFER_TIMEOUT_MS) {
       context.addIssue({
         code: 'custom',
@@ -109,6 +116,17 @@ export type ApiConfig = z.infer<typeof apiEnvSchema>;
 export const API_ENV_KEYS = envKeys(apiEnvSchema);
 
 export const API_CONFIG = Symbol('API_CONFIG');
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host.toLowerCase());
+}
+
+/** API_AUTH, or its default: none on a loopback HOST, keys otherwise. */
+export function authMode(config: Pick<ApiConfig, 'API_AUTH' | 'HOST'>): 'keys' | 'none' {
+  return config.API_AUTH ?? (isLoopbackHost(config.HOST) ? 'none' : 'keys');
+}
 
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   return loadConfig('fathom-api', apiEnvSchema, env);

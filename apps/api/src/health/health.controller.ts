@@ -5,11 +5,13 @@ import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import type { Database } from '@fathom/database';
 import { RedisAvailability } from '@fathom/queue';
+import { Public } from '../auth/scopes.decorator';
 import { DATABASE } from '../infrastructure/database.providers';
 import { REDIS } from '../infrastructure/redis.providers';
 import { ServedModelsService } from '../models/catalog/served-models.service';
 
 @ApiTags('health')
+@Public()
 @Controller()
 export class HealthController {
   constructor(

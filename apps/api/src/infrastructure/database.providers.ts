@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { databaseSettings, redactUrlCredentials } from '@fathom/config';
-import { createDatabase, MigrationError, migrateToLatest, type Database } from '@fathom/database';
+import { ApiKeyStore, AuditLogStore, createDatabase, MigrationError, migrateToLatest, type Database } from '@fathom/database';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 
 export const DATABASE = Symbol('DATABASE');
@@ -42,4 +42,6 @@ export const databaseProviders: Provider[] = [
     },
   },
   DatabaseLifecycle,
+  { provide: ApiKeyStore, inject: [DATABASE], useFactory: (db: Database) => new ApiKeyStore(db) },
+  { provide: AuditLogStore, inject: [DATABASE], useFactory: (db: Database) => new AuditLogStore(db) },
 ];

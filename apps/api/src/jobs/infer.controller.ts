@@ -2,6 +2,7 @@ import { Controller, Headers, Inject, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FathomError } from '@fathom/contracts';
+import { RequireScopes } from '../auth/scopes.decorator';
 import { ErrorBodyDto } from '../common/dto/error-body.dto';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { QueueRegistry } from '../infrastructure/queue.registry';
@@ -28,6 +29,7 @@ export class InferController {
   ) {}
 
   @Post()
+  @RequireScopes('jobs:write')
   @ApiOperation({ summary: 'Submit and wait for the artifact' })
   @ApiConsumes('multipart/form-data')
   @ApiBody({ schema: UPLOAD_FORM_SCHEMA })

@@ -20,8 +20,9 @@ export class JobCanceller {
     @Inject(ApiMetrics) private readonly metrics: ApiMetrics,
   ) {}
 
-  async cancel(jobId: string): Promise<JobStatus> {
-    const { record, job, status } = await this.reader.snapshot(jobId);
+  /** `keyId`: the caller's key; another key's job is 404 job_not_found. */
+  async cancel(jobId: string, keyId: string): Promise<JobStatus> {
+    const { record, job, status } = await this.reader.snapshot(jobId, undefined, keyId);
     if (status.state === 'cancelled') return status;
     if (status.state !== 'queued' || !job) throw this.notCancellable(jobId, status.state);
     // Marked first, so the `removed` event that every API instance sees already reads as a cancellation.
@@ -35,13 +36,13 @@ export class JobCanceller {
       throw this.notCancellable(jobId, 'active');
     }
     // Its key may submit another at once (the place would otherwise wait for a heal).
-    const { keyId } = job.data;
+    const owner = job.data.keyId;
     await Promise.all([
       this.blobs.delete(this.blobs.inputKey(jobId)),
-      keyId !== undefined ? this.inFlight.ended(keyId, { id: jobId, queue: record.queue }) : undefined,
+      owner !== undefined ? this.inFlight.ended(owner, { id: jobId, queue: record.queue }) : undefined,
     ]);
     this.metrics.jobCancelled(record.model);
-    this.logger.log({ msg: 'job cancelled', jobId, traceId: record.traceId });
+    this.logger.log({ msg: 'job cancelled', jobId, traceId: record.traceId, keyId });
     return this.reader.status(jobId);
   }
 

@@ -22,6 +22,13 @@ import { resultView } from './result-view';
 
 type InferenceJob = Job<InferenceJobData, InferenceResult>;
 
+/** The owner of jobs recorded without one (API_AUTH=none's principal). */
+const LOCAL_KEY_ID = 'local';
+
+function notFound(jobId: string): FathomError {
+  return new FathomError(ErrorCode.JobNotFound, `No job with id "${jobId}".`);
+}
+
 export interface JobSnapshot {
   record: JobRecord;
   job: InferenceJob | null;
@@ -95,12 +102,16 @@ export class JobReader {
     @Inject(BlobStore) private readonly blobs: BlobStore,
   ) {}
 
-  async record(jobId: string): Promise<JobRecord> {
+  /**
+   * `keyId`: the caller's key; a job another key submitted is answered exactly as one that never
+   * existed (404 job_not_found), so ids reveal nothing across keys. Undefined: no check (the
+   * caller's own job, just submitted).
+   */
+  async record(jobId: string, keyId?: string): Promise<JobRecord> {
     const recent = this.recent.get(jobId);
-    if (recent && Date.now() - recent.at < RECENT_RECORD_MS) return recent.record;
-    const record = await this.records.get(jobId);
-    if (!record) throw new FathomError(ErrorCode.JobNotFound, `No job with id "${jobId}".`);
-    this.remember(record);
+    const record = recent && Date.now() - recent.at < RECENT_RECORD_MS ? recent.record : await this.records.get(jobId);
+    if (!record || (keyId !== undefined && (record.keyId ?? LOCAL_KEY_ID) !== keyId)) throw notFound(jobId);
+    if (record !== recent?.record) this.remember(record);
     return record;
   }
 
@@ -117,11 +128,11 @@ export class JobReader {
     if (this.recent.size > RECENT_RECORDS) this.recent.delete(this.recent.keys().next().value!);
   }
 
-  /** `known`: the job's record when the caller has just read it (one Redis read fewer). */
-  async snapshot(jobId: string, known?: JobRecord): Promise<JobSnapshot> {
+  /** `known`: the job's record when the caller has just read it (one Redis read fewer); `keyId`: as for record(). */
+  async snapshot(jobId: string, known?: JobRecord, keyId?: string): Promise<JobSnapshot> {
     // The request's span (GET, DELETE, result) names the job it is about; the URL alone is not searchable.
     trace.getActiveSpan()?.setAttribute('fathom.job.id', jobId);
-    const record = known ?? (await this.record(jobId));
+    const record = known ?? (await this.record(jobId, keyId));
     if (record.cancelledAt !== undefined) return { record, job: null, status: this.cancelledStatus(record), result: null };
     const queue = this.queues.queue(record.queue);
     // State and job are read together (one round trip). A job read before a state that says it
@@ -143,19 +154,19 @@ export class JobReader {
     return { record, job, result, status: this.toStatus(record, job, state, result) };
   }
 
-  async status(jobId: string): Promise<JobStatus> {
-    return (await this.snapshot(jobId)).status;
+  async status(jobId: string, keyId?: string): Promise<JobStatus> {
+    return (await this.snapshot(jobId, undefined, keyId)).status;
   }
 
   /** An artifact of a completed job (its primary one unless named), or the error a client should see. */
   /** `known`: a snapshot the caller has just taken. */
-  async result(jobId: string, name?: string, known?: JobSnapshot): Promise<{ bytes: Buffer; artifact: Artifact }> {
+  async result(jobId: string, name?: string, known?: JobSnapshot, keyId?: string): Promise<{ bytes: Buffer; artifact: Artifact }> {
     // A named artifact's blob has a known key: it is read with the job's state, not after it, and
     // used only if the job turns out to be completed with that artifact stored under that key.
     const earlyKey = !known && artifactNameSchema.safeParse(name).success ? this.blobs.resultKey(jobId, name!) : null;
     const early = earlyKey === null ? null : this.blobs.get(earlyKey);
     early?.catch(() => undefined); // awaited below only if it is the artifact's blob
-    const { status, job, result } = known ?? (await this.snapshot(jobId));
+    const { status, job, result } = known ?? (await this.snapshot(jobId, undefined, keyId));
     if (status.state === 'failed') {
       throw new FathomError(ErrorCode.JobFailed, `The job failed (${status.error?.code}): there is no result.`, { error: status.error });
     }

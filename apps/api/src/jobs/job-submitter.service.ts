@@ -16,7 +16,7 @@ import {
 } from '@fathom/contracts';
 import { IdempotencyStore, inferenceJobOptions, InFlightStore, JobRecordStore } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
-import { activeTraceId, newTraceId } from '@fathom/telemetry';
+import { activeTraceId, KEY_ID_ATTRIBUTE, newTraceId } from '@fathom/telemetry';
 import type { Principal } from '../auth/principal';
 import { inSpan } from '../common/tracing';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
@@ -65,10 +65,12 @@ export class JobSubmitter {
   }
 
   /**
-   * `principal`: who submits (its jobs in flight are counted against its quota). `deadlineHeader`:
-   * the X-Deadline header, the other way to send the form's `deadline`.
+   * `principal`: who submits — the job's owner (its Idempotency-Keys are its own) and whose quota
+   * of jobs in flight it counts against. `deadlineHeader`: the X-Deadline header, the other way to
+   * send the form's `deadline`.
    */
   async submit(form: UploadForm, principal: Principal, idempotencyKey: string | undefined, deadlineHeader?: string): Promise<Submission> {
+    const { keyId } = principal;
     const { model: reference } = form;
     if (!reference) throw new FathomError(ErrorCode.MissingField, 'The `model` field is missing. See GET /v1/models.', { field: 'model' });
     const deadline = parseDeadline({ field: form.deadline, header: deadlineHeader }, Date.now(), this.config.STORAGE_RETENTION_SECONDS);
@@ -79,12 +81,12 @@ export class JobSubmitter {
     const key = IDEMPOTENCY_KEY.safeParse(idempotencyKey);
     if (!key.success) throw new FathomError(ErrorCode.InvalidRequest, 'The Idempotency-Key header must be 1–255 characters.');
     const fingerprint = fingerprintOf(form, form.image.bytes);
-    const claim = await this.idempotency.claim(key.data, jobId, fingerprint);
+    const claim = await this.idempotency.claim(keyId, key.data, jobId, fingerprint);
     if (!claim.claimed) {
       if (claim.fingerprint !== fingerprint) {
         throw new FathomError(ErrorCode.IdempotencyKeyConflict, 'This Idempotency-Key was already used for a different request.');
       }
-      const { status, record } = await this.reader.snapshot(claim.jobId);
+      const { status, record } = await this.reader.snapshot(claim.jobId, undefined, keyId);
       return {
         accepted: { id: status.id, state: status.state, model: status.model, links: status.links },
         replayed: true,
@@ -95,7 +97,7 @@ export class JobSubmitter {
     try {
       return await this.accept(jobId, form, reference, deadline, principal);
     } catch (error) {
-      await this.idempotency.release(key.data, jobId);
+      await this.idempotency.release(keyId, key.data, jobId);
       throw error;
     }
   }
@@ -169,10 +171,16 @@ export class JobSubmitter {
     deadline: number | undefined,
     principal: Principal,
   ): Promise<string> {
+    const { keyId } = principal;
     const queue = this.queues.queue(model.queue);
     const blobKey = this.blobs.inputKey(jobId);
     const traceId = activeTraceId() ?? newTraceId();
-    trace.getActiveSpan()?.setAttributes({ 'fathom.job.id': jobId, 'fathom.model': model.name, 'fathom.model.version': model.version });
+    trace.getActiveSpan()?.setAttributes({
+      'fathom.job.id': jobId,
+      'fathom.model': model.name,
+      'fathom.model.version': model.version,
+      [KEY_ID_ATTRIBUTE]: keyId,
+    });
     const now = Date.now();
     const filename = form.image.filename?.slice(0, 255);
     const data = {
@@ -184,7 +192,7 @@ export class JobSubmitter {
       submittedAt: now,
       ...(deadline !== undefined ? { deadline } : {}),
       traceId,
-      keyId: principal.keyId,
+      keyId,
     } as InferenceJobData; // options were parsed with this task's schema above
     // Admission first: a refused upload writes nothing to Redis (under overload, refused inputs
     // written and taken back again were most of Redis's traffic). The limit is soft: submissions
@@ -212,6 +220,7 @@ export class JobSubmitter {
       filename,
       traceId,
       ...(deadline !== undefined ? { deadline } : {}),
+      keyId,
     };
     try {
       await inSpan(
@@ -239,6 +248,7 @@ export class JobSubmitter {
     this.reader.remember(record);
     this.metrics.jobSubmitted(model, jobModel.route, image);
     this.logger.log({
+      // The submitting key's id comes with the request's logger (authentication hook), as on all its lines.
       msg: 'job accepted',
       jobId,
       traceId,

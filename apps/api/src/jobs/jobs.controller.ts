@@ -2,6 +2,9 @@ import { Controller, Delete, Get, Headers, HttpCode, Inject, Param, Post, Query,
 import { ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JobAccepted, JobStatus } from '@fathom/contracts';
+import type { Principal } from '../auth/principal';
+import { CurrentPrincipal } from '../auth/principal.decorator';
+import { RequireScopes } from '../auth/scopes.decorator';
 import { ErrorBodyDto } from '../common/dto/error-body.dto';
 import { JobAcceptedDto, JobStatusDto } from './dto/job.dto';
 import { UPLOAD_FORM_SCHEMA } from './dto/upload-form.schema';
@@ -23,6 +26,7 @@ export class JobsController {
   ) {}
 
   @Post()
+  @RequireScopes('jobs:write')
   @HttpCode(202)
   @ApiOperation({ summary: 'Submit an image for inference' })
   @ApiConsumes('multipart/form-data')
@@ -56,18 +60,24 @@ export class JobsController {
   }
 
   @Get(':id')
+  @RequireScopes('jobs:read')
   @ApiOperation({ summary: "A job's state, progress, timings and result summary" })
   @ApiResponse({ status: 200, type: JobStatusDto })
   @ApiResponse({ status: 400, type: ErrorBodyDto, description: 'Not a job id (invalid_job_id: longer than 100 characters).' })
-  @ApiResponse({ status: 404, type: ErrorBodyDto })
+  @ApiResponse({ status: 404, type: ErrorBodyDto, description: 'No such job, or another key’s.' })
   @ApiResponse({ status: 410, type: ErrorBodyDto, description: 'Expired after the retention period.' })
-  async status(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<JobStatus> {
-    const status = await this.reader.status(id);
+  async status(
+    @Param('id') id: string,
+    @CurrentPrincipal() { keyId }: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<JobStatus> {
+    const status = await this.reader.status(id, keyId);
     setTraceIdHeader(reply, status.traceId);
     return status;
   }
 
   @Get(':id/result')
+  @RequireScopes('jobs:read')
   @ApiOperation({ summary: 'Download an artifact (image/png for maps and masks, application/json for labels, boxes and shares)' })
   @ApiProduces('image/png', 'application/json')
   @ApiQuery({ name: 'download', required: false, description: '1 adds Content-Disposition: attachment' })
@@ -83,18 +93,24 @@ export class JobsController {
     @Param('id') id: string,
     @Query('download') download: string | undefined,
     @Query('artifact') artifact: string | undefined,
+    @CurrentPrincipal() { keyId }: Principal,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const found = await this.reader.result(id, artifact);
+    const found = await this.reader.result(id, artifact, undefined, keyId);
     await sendArtifact(reply, id, found.bytes, found.artifact, download === '1' || download === 'true');
   }
 
   @Delete(':id')
+  @RequireScopes('jobs:write')
   @ApiOperation({ summary: 'Cancel a queued job' })
   @ApiResponse({ status: 200, type: JobStatusDto })
   @ApiResponse({ status: 409, type: ErrorBodyDto, description: 'The job is running or finished.' })
-  async cancel(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<JobStatus> {
-    const status = await this.canceller.cancel(id);
+  async cancel(
+    @Param('id') id: string,
+    @CurrentPrincipal() { keyId }: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<JobStatus> {
+    const status = await this.canceller.cancel(id, keyId);
     setTraceIdHeader(reply, status.traceId);
     return status;
   }

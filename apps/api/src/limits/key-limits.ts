@@ -1,17 +1,9 @@
 import type { FastifyRequest } from 'fastify';
+import { LOCAL_PRINCIPAL } from '../auth/authenticator';
 import type { Principal } from '../auth/principal';
 import type { ApiConfig } from '../config/api.config';
 
-/** With API_AUTH=none (and until the authentication hook has run): the one trusted local caller. */
-export const LOCAL_PRINCIPAL: Principal = {
-  keyId: 'local',
-  owner: 'local',
-  scopes: ['jobs:write', 'jobs:read', 'models:admin', 'keys:admin'],
-  limits: { requestsPerSecond: null, jobsInFlight: null },
-  authenticated: false,
-};
-
-/** Who is calling: the principal the authentication hook set, else the local caller. */
+/** Who is calling: the principal the authentication hook set (it always sets one; the local caller before it runs). */
 export function principalOf(request: FastifyRequest): Principal {
   return request.principal ?? LOCAL_PRINCIPAL;
 }

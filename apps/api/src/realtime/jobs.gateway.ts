@@ -7,10 +7,12 @@ import {
   WebSocketServer,
   type OnGatewayConnection,
   type OnGatewayDisconnect,
+  type OnGatewayInit,
 } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
 import {
   ErrorCode,
+  FathomError,
   JOBS_NAMESPACE,
   subscribeRequestSchema,
   TERMINAL_STATES,
@@ -19,6 +21,8 @@ import {
   type JobServerEvents,
   type JobStatus,
 } from '@fathom/contracts';
+import { Authenticator, LOCAL_PRINCIPAL, presentedKey } from '../auth/authenticator';
+import type { Principal } from '../auth/principal';
 import { mapError } from '../common/api-exception.filter';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { JobReader } from '../jobs/job-reader.service';
@@ -42,7 +46,7 @@ export const jobRoom = (jobId: string) => `job:${jobId}`;
  */
 // CORS and the Origin check: FathomIoAdapter (API_CORS_ORIGINS).
 @WebSocketGateway({ namespace: JOBS_NAMESPACE })
-export class JobsGateway implements OnGatewayConnection, OnGatewayDisconnect {
+export class JobsGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
   private readonly logger = new Logger(JobsGateway.name);
 
   @WebSocketServer()
@@ -54,7 +58,32 @@ export class JobsGateway implements OnGatewayConnection, OnGatewayDisconnect {
     @Inject(ApiMetrics) private readonly metrics: ApiMetrics,
     @Inject(JobAudience) private readonly audience: JobAudience,
     @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @Inject(Authenticator) private readonly authenticator: Authenticator,
   ) {}
+
+  /**
+   * Sockets authenticate in the handshake (`auth: {token}`, or an Authorization / X-API-Key
+   * header): a missing or bad key is refused before the connection opens, with a connect_error
+   * whose `data` is {code, message}. The socket then acts as its key for every subscribe.
+   */
+  afterInit(namespace: Namespace): void {
+    namespace.use((socket, next) => {
+      const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+      const key = typeof token === 'string' && token !== '' ? token : presentedKey(socket.handshake.headers);
+      this.authenticator
+        .authenticate(key)
+        .then((principal) => {
+          if (!principal)
+            throw new FathomError(ErrorCode.Unauthorized, 'Send an API key in the handshake: io(url, { auth: { token: key } }).');
+          (socket.data as { principal?: Principal }).principal = principal;
+          next();
+        })
+        .catch((error: unknown) => {
+          const { error: body } = mapError(error).body;
+          next(Object.assign(new Error(body.message), { data: body }));
+        });
+    });
+  }
 
   handleConnection(): void {
     this.metrics.socketConnected();
@@ -84,7 +113,12 @@ export class JobsGateway implements OnGatewayConnection, OnGatewayDisconnect {
     // Subscribes in flight hold their slot: a burst cannot pass the cap before its joins land.
     pending.add(jobId);
     try {
-      const record = await this.reader.record(jobId);
+      const principal = (socket.data as { principal?: Principal }).principal ?? LOCAL_PRINCIPAL;
+      if (!principal.scopes.includes('jobs:read')) {
+        throw new FathomError(ErrorCode.Forbidden, 'This key lacks the scope jobs:read subscribing needs.', { scopes: ['jobs:read'] });
+      }
+      // Another key's job is answered as one that does not exist.
+      const record = await this.reader.record(jobId, principal.keyId);
       // Listen before joining, join before reading: an event can then arrive twice, never zero times.
       await this.queues.queueEvents(record.queue);
       await socket.join(jobRoom(jobId));

@@ -60,6 +60,7 @@ export class JobExecutionService {
     const traceId = data.traceId ?? activeTraceId();
     const log = this.logger.child({
       jobId: data.jobId,
+      keyId: data.keyId,
       model: data.model.name,
       version: data.model.version,
       attempt: attempt.number,

@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import {
@@ -10,6 +11,7 @@ import {
   type InferenceResult,
 } from '@fathom/contracts';
 import { jobRuns, type InFlightStore } from '@fathom/queue';
+import { KEY_ID_ATTRIBUTE } from '@fathom/telemetry';
 import { JobExecutionService, type QueueModel } from '../jobs/job-execution.service';
 import { JobProgressReporter } from '../jobs/job-progress.reporter';
 import { JobStageTracker } from '../jobs/job-stage.tracker';
@@ -43,6 +45,8 @@ export class InferenceProcessor {
     // attemptsMade counts the attempts before this one: BullMQ adds this one when it records the outcome.
     const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const takenAt = job.processedOn ?? Date.now();
+    // The job's span (BullMQ's consumer span) names the key that submitted it.
+    if (job.data.keyId !== undefined) trace.getActiveSpan()?.setAttribute(KEY_ID_ATTRIBUTE, job.data.keyId);
     try {
       const parsed = inferenceJobDataSchema.safeParse(upgradeJobData(job.data));
       if (!parsed.success) throw new JobError(ErrorCode.InvalidRequest, 'The job data does not match the contract.', false);

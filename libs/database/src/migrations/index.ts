@@ -1,4 +1,6 @@
 import type { Migration } from 'kysely';
+import { apiKeysMigration } from './0001-api-keys';
+import { auditLogMigration } from './0002-audit-log';
 
 /**
  * Every migration, in order. A name is `NNNN_what` and, once released, never changes (the
@@ -6,4 +8,7 @@ import type { Migration } from 'kysely';
  * alters what an earlier one made. Kept as a list in code, not read from a folder, so the built
  * service carries its migrations wherever it runs.
  */
-export const MIGRATIONS: Readonly<Record<string, Migration>> = {};
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '0001_api_keys': apiKeysMigration,
+  '0002_audit_log': auditLogMigration,
+};

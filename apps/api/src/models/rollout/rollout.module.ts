@@ -1,13 +1,12 @@
 import { Module } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module';
 import { AdminController } from './admin.controller';
-import { AdminKeyGuard } from './admin-key.guard';
 import { RolloutService } from './rollout.service';
 
 /** The rollout admin API (/v1/admin/models). Depends on the catalog; the catalog never on it. */
 @Module({
   imports: [CatalogModule],
   controllers: [AdminController],
-  providers: [RolloutService, AdminKeyGuard],
+  providers: [RolloutService],
 })
 export class RolloutModule {}

@@ -9,7 +9,9 @@ import {
   type RolloutState,
 } from '@fathom/contracts';
 import { compareVersions } from '@fathom/models';
+import { AuditLogStore } from '@fathom/database';
 import { RolloutStore } from '@fathom/queue';
+import { activeTraceId } from '@fathom/telemetry';
 import { aliasVersion, workersServing } from '../catalog/model-resolver';
 import { ServedModelsService } from '../catalog/served-models.service';
 
@@ -26,8 +28,8 @@ export interface ModelRollout {
 
 /**
  * Moves a model's aliases and traffic weights: promote the canary, roll back to the previous
- * stable, pin an alias to a version. Every change is effective at once (RolloutStore) and logged
- * with the time and the admin key's id.
+ * stable, pin an alias to a version. Every change is effective at once (RolloutStore), logged
+ * with the time and the admin key's id, and written to the audit log.
  */
 @Injectable()
 export class RolloutService {
@@ -36,6 +38,7 @@ export class RolloutService {
   constructor(
     @Inject(RolloutStore) private readonly store: RolloutStore,
     @Inject(ServedModelsService) private readonly models: ServedModelsService,
+    @Inject(AuditLogStore) private readonly audit: AuditLogStore,
   ) {}
 
   async describe(name: string): Promise<ModelRollout> {
@@ -131,15 +134,32 @@ export class RolloutService {
     apply: (state: RolloutState) => RolloutState,
   ): Promise<RolloutChange> {
     const change = await this.store.update(name, keyId, action, apply);
+    // The admin key's id comes with the request's logger (authentication hook), as on all its lines.
     this.logger.log({
       msg: 'rollout changed',
       model: name,
       action,
-      keyId,
       at: change.at,
       aliases: change.after.aliases,
       weights: change.after.weights,
     });
+    // The change is already in effect: a database outage must not answer it as failed (a client
+    // retrying a promote would promote again), so a lost audit entry is logged as an error instead.
+    await this.audit
+      .record({
+        actor: keyId,
+        action: `rollout.${action}`,
+        targetType: 'model',
+        targetId: name,
+        details: {
+          before: { aliases: change.before.aliases, weights: change.before.weights },
+          after: { aliases: change.after.aliases, weights: change.after.weights },
+        },
+        traceId: activeTraceId() ?? null,
+      })
+      .catch((error: Error) =>
+        this.logger.error({ msg: 'rollout changed, but its audit entry could not be written', model: name, action, error: error.message }),
+      );
     return change;
   }
 

@@ -1,0 +1,13 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { LOCAL_PRINCIPAL } from './authenticator';
+import type { Principal } from './principal';
+
+/**
+ * The request's principal, for handlers that record who acted or whose resource it is. Routes
+ * behind ScopesGuard always have one; LOCAL_PRINCIPAL stands in for none (a public route).
+ */
+export const CurrentPrincipal = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): Principal =>
+    context.switchToHttp().getRequest<FastifyRequest>().principal ?? LOCAL_PRINCIPAL,
+);

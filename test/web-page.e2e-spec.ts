@@ -63,3 +63,46 @@ describe('The web page in a real browser', () => {
     await page.close();
   });
 });
+
+describe('The web page in a real browser, with API keys on', () => {
+  let stack: FathomStack;
+  let browser: Browser;
+  let key: string;
+
+  beforeAll(async () => {
+    [stack, browser] = await Promise.all([FathomStack.start(), launchBrowser()]);
+    ({ key } = await stack.createKey('web', ['jobs:write', 'jobs:read']));
+    await stack.startApi({ API_AUTH: 'keys' });
+    await stack.startWorker({ MODELS_DIR: depthModelsDir(), WORKER_BUILTIN_MODELS: 'false' });
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  it('asks for a key, then lists the models, runs a photo and shows its result fetched with the key', async () => {
+    const { page, complaints } = await watchedPage(browser);
+    await page.goto(stack.api.url);
+    await page.locator('#keyForm').waitFor({ state: 'visible', timeout: 30_000 });
+    expect(await page.locator('#status').textContent()).toMatch(/needs an API key/);
+    await page.fill('#key', key);
+    await page.click('#keyForm button[type="submit"]');
+    await page.locator('#submit:not([disabled])').waitFor({ timeout: 30_000 });
+    await page.setInputFiles('#image', {
+      name: 'photo.png',
+      mimeType: 'image/png',
+      buffer: await sharp({ create: { width: 40, height: 30, channels: 3, background: '#806040' } })
+        .png()
+        .toBuffer(),
+    });
+    await page.click('#submit');
+    await page.locator('#status', { hasText: /^completed / }).waitFor({ timeout: 30_000 });
+    // An <img src> cannot send the key: the page fetched the bytes with it and shows them as a blob: URL.
+    await page.waitForFunction(`document.querySelector('img[alt="depth result"]')?.naturalWidth === 40`);
+    expect(await page.locator('img[alt="depth result"]').getAttribute('src')).toMatch(/^blob:/);
+    expect(await page.locator('#keyForm').isHidden()).toBe(true);
+    // The one failed load is the models list asked for before the key was entered.
+    expect(complaints).toEqual({ cspViolations: [], errors: ['401 /v1/models'] });
+    await page.close();
+  });
+});

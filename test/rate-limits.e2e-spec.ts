@@ -23,6 +23,13 @@ function burst(count: number, send: (i: number) => Promise<Response>): Promise<R
   return Promise.all(Array.from({ length: count }, (_, i) => send(i)));
 }
 
+/** Fails with `what` when `promise` has not settled within `ms`, so a stuck step names itself. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 const statuses = (responses: Response[]) => responses.map((r) => r.status).sort();
 
 /**
@@ -168,12 +175,16 @@ describe('jobs in flight, per key (all local callers together without keys), sha
       const emptied = new Promise<void>((resolve) => events.on('message', (_channel, event) => event === 'del' && resolve()));
       await events.subscribe(`__keyspace@0__:${key}`);
 
-      const first = (await (await submit(api, { image, model: MODEL })).json()) as JobAccepted;
-      expect((await stack.jobEnd(first.id, { api })).state).toBe('completed');
-      await emptied;
+      const first = await submit(api, { image, model: MODEL });
+      expect(first.status).toBe(202);
+      const { id } = (await first.json()) as JobAccepted;
+      expect((await stack.jobEnd(id, { api, timeoutMs: 20_000 })).state).toBe('completed');
+      await within(emptied, 20_000, `the worker giving back job ${id}'s place`).catch(async (error: Error) => {
+        throw new Error(`${error.message}; ${key} holds ${JSON.stringify(await redis.zrange(key, 0, -1))}`, { cause: error });
+      });
       const next = await submit(api, { image, model: MODEL });
       expect(next.status).toBe(202);
-      expect((await stack.jobEnd(((await next.json()) as JobAccepted).id, { api })).state).toBe('completed');
+      expect((await stack.jobEnd(((await next.json()) as JobAccepted).id, { api, timeoutMs: 20_000 })).state).toBe('completed');
     } finally {
       redis.disconnect();
       events.disconnect();

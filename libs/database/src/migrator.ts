@@ -8,8 +8,8 @@ export class MigrationError extends Error {
 }
 
 /**
- * Brings the database to the latest schema: runs, in order and each in its own transaction, the
- * migrations it has not run yet, and returns their names. Safe to call from several processes at
+ * Brings the database to the latest schema: runs, in order and in one transaction, the migrations
+ * it has not run yet, and returns their names. Safe to call from several processes at
  * once (Kysely takes a lock in its own table, so one runs them and the others wait and find
  * nothing to do). A database migrated by a newer Fathom (it ran a migration this version does
  * not know) is refused rather than used with a schema this code does not understand.
@@ -29,7 +29,13 @@ export async function migrateToLatest(db: Database, migrations: Readonly<Record<
     );
   }
   // Kysely runs the pending migrations in one transaction: one that fails leaves none of them applied.
-  const { error, results = [] } = await migrator.migrateToLatest();
+  let { error, results = [] } = await migrator.migrateToLatest();
+  // On a database never migrated, processes starting together race to create Kysely's own tables
+  // and lock row (it checks, then inserts); the losers' insert fails, and the next try finds them.
+  for (let retry = 1; retry <= 3 && error && lostTheCreationRace(error, results); retry++) {
+    await new Promise((resolve) => setTimeout(resolve, 50 * retry));
+    ({ error, results = [] } = await migrator.migrateToLatest());
+  }
   if (error) {
     const failed = results.find((r) => r.status === 'Error')?.migrationName;
     const cause = error instanceof Error ? error : new Error(JSON.stringify(error));
@@ -48,4 +54,10 @@ async function ranMigrations(db: Database): Promise<string[]> {
   } catch (error) {
     throw new MigrationError(`could not read the database's migrations: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** Kysely's tables or lock row created by another process at the same moment (no migration ran). */
+function lostTheCreationRace(error: unknown, results: ReadonlyArray<{ status: string }>): boolean {
+  const code = (error as { code?: unknown }).code;
+  return results.every((r) => r.status === 'NotExecuted') && (code === '23505' || code === '42P07');
 }

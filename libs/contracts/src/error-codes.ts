@@ -43,6 +43,7 @@ export const ErrorCode = {
   Forbidden: 'forbidden',
   KeyNotFound: 'key_not_found',
   // admin API
+  /** No longer sent (the admin API's own keys became API keys with scopes, 403 forbidden); kept so clients that branch on it still compile. */
   AdminDisabled: 'admin_disabled',
   RolloutConflict: 'rollout_conflict',
   // conflicts

@@ -274,6 +274,14 @@ describe('deploy/kubernetes: scaling', () => {
     }
   });
 
+  it.each(each)('%s: the autoscalers own every replica count, which kubectl apply therefore never resets', (_overlay, all) => {
+    const scaled = [...objects(all, 'HorizontalPodAutoscaler'), ...objects(all, 'ScaledObject')].map((o) =>
+      stringAt(o, 'spec', 'scaleTargetRef', 'name'),
+    );
+    expect(scaled.sort()).toEqual(objects(all, 'Deployment').map(name).sort());
+    for (const d of objects(all, 'Deployment')) expect([name(d), dictAt(d, 'spec')['replicas']]).toEqual([name(d), undefined]);
+  });
+
   it.each(each)('%s: the API scales on CPU with at least two replicas', (_overlay, all) => {
     const hpa = one(all, 'HorizontalPodAutoscaler', 'fathom-api');
     expect(dictAt(hpa, 'spec', 'scaleTargetRef')).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'fathom-api' });

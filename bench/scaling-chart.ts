@@ -24,7 +24,7 @@ export function scalingChartSvg(input: {
   timeline: SecondSample[];
   perReplicaJobsPerSecond: number;
   title: string;
-  subtitle: string;
+  subtitle: string[];
 }): string {
   const { timeline } = input;
   const duration = timeline.at(-1)?.second ?? 1;

@@ -1,4 +1,5 @@
 import { availableParallelism, loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { depthModelsDir, FathomStack, LOAD_TEST_LIMITS_ENV, NULL_MODEL_INPUT, type ApiInstance } from '../test/support/fathom-stack';
@@ -57,6 +58,8 @@ export async function capacityScenario(ctx: BenchContext): Promise<ScenarioResul
     const api2 = await stack.startApi(LOAD_TEST_LIMITS_ENV);
     const two = await measureWindow([api1, api2], image, jobs, redis, db, { ...pids, api2: api2.process.child.pid });
 
+    const predictionLog = await predictionLogInserts(db, ctx.quick ? 1_000 : 3_000);
+
     const perJob = (w: Window, value: number) => round1(value / w.jobs);
     const totalCalls = (w: Window) => Object.values(w.commands).reduce((sum, c) => sum + c.calls, 0);
     const topCommands = Object.entries(one.commands)
@@ -74,6 +77,8 @@ export async function capacityScenario(ctx: BenchContext): Promise<ScenarioResul
         load: `${CLIENTS} closed-loop socket.io clients (POST /v1/jobs, job.completed, GET the artifact), ${jobs} jobs per window after ${CLIENTS * 2} warm-up; window 1: one API; window 2: two APIs, the clients split between them`,
         counters:
           'Redis INFO commandstats and stats after CONFIG RESETSTAT (commands run inside BullMQ’s Lua scripts are counted under their own names too, so the per-name calls are work done, not round trips), INFO memory, DBSIZE, STRLEN of the blob keys; pg_stat_database (flushed lazily by PostgreSQL 15, so a fraction is noise); /proc CPU',
+        predictionLog:
+          'no prediction log exists yet: rows shaped like one (job id, model, version, status, timings as jsonb, a timestamp) inserted into a table of the test database, one autocommitted INSERT at a time, then in multi-row INSERTs of 500',
         loadAverage: loadavg().map(round1).join(' / ') + ' (1, 5, 15 min, at the end: other work shares the host)',
         processes: `one redis-server, PostgreSQL (the machine's), the APIs, one worker (WORKER_CONCURRENCY ${CLIENTS}) and this driver on the same ${availableParallelism()} cores`,
       },
@@ -100,6 +105,7 @@ export async function capacityScenario(ctx: BenchContext): Promise<ScenarioResul
           rowsInserted: perJob(one, one.db.tupInserted),
           rowsUpdated: perJob(one, one.db.tupUpdated),
         },
+        predictionLogRowsPerSecond: predictionLog,
         withTwoApis: {
           jobsPerSecond: round1(two.jobs / two.seconds),
           redisCommandsPerJob: perJob(two, totalCalls(two)),
@@ -187,4 +193,38 @@ async function blobBytes(redis: Redis): Promise<{ input: number; result: number;
   // Inputs are deleted by the worker once their job is done; results stay until they expire.
   const [input, result] = await Promise.all([sum('*:blob:input:*'), sum('*:blob:result:*')]);
   return { input: input.bytes, result: result.bytes, resultKeys: result.keys };
+}
+
+/**
+ * How fast this PostgreSQL takes rows shaped like a per-job prediction log: one committed INSERT
+ * each (one WAL flush per row), against multi-row INSERTs of 500.
+ */
+async function predictionLogInserts(db: Client, rows: number): Promise<{ onePerCommit: number; batchesOf500: number }> {
+  await db.query(
+    'CREATE TABLE bench_prediction_log (job_id text PRIMARY KEY, model text, version text, status text, timings jsonb, created_at timestamptz DEFAULT now())',
+  );
+  const timings = JSON.stringify({ queueMs: 3.2, decodeMs: 1.1, inferenceMs: 50.4, encodeMs: 2.3, totalMs: 58.9 });
+  try {
+    let started = performance.now();
+    for (let i = 0; i < rows; i++)
+      await db.query('INSERT INTO bench_prediction_log (job_id, model, version, status, timings) VALUES ($1, $2, $3, $4, $5)', [
+        `single-${i}`,
+        MODEL,
+        '1.0.0',
+        'completed',
+        timings,
+      ]);
+    const onePerCommit = Math.round(rows / ((performance.now() - started) / 1000));
+    started = performance.now();
+    const batch = 500;
+    for (let i = 0; i < rows * 4; i += batch) {
+      const values = Array.from({ length: batch }, (_, k) => `($${k * 2 + 1}, '${MODEL}', '1.0.0', 'completed', $${k * 2 + 2})`).join(', ');
+      const params = Array.from({ length: batch }, (_, k) => [`batch-${i + k}`, timings]).flat();
+      await db.query(`INSERT INTO bench_prediction_log (job_id, model, version, status, timings) VALUES ${values}`, params);
+    }
+    const batchesOf500 = Math.round((rows * 4) / ((performance.now() - started) / 1000));
+    return { onePerCommit, batchesOf500 };
+  } finally {
+    await db.query('DROP TABLE bench_prediction_log');
+  }
 }

@@ -43,7 +43,11 @@ const SCENARIOS: Array<{
   { name: 'horizontal-scaling', run: (ctx) => horizontalScalingScenario(ctx) },
   { name: 'memory', run: (ctx) => memoryScenario(ctx) },
   { name: 'scaling', run: (ctx) => scalingScenario(ctx) },
-  { name: 'capacity', run: (ctx) => capacityScenario(ctx) },
+  {
+    name: 'capacity',
+    run: (ctx) => capacityScenario(ctx),
+    fullRunsOnly: 'it runs 2,000 jobs (two windows, a second API) and times PostgreSQL inserts',
+  },
   { name: 'recovery', run: (ctx) => recoveryScenario(ctx), fullRunsOnly: 'its kills wait out real locks' },
   { name: 'soak', run: (ctx) => soakScenario(ctx), fullRunsOnly: 'it runs for minutes: 2,000 jobs, a kill every 10 s' },
 ];

@@ -1,5 +1,5 @@
 /**
- * Fathom's benchmark: `npm run bench` (full) or `npm run bench -- --quick` (under a minute).
+ * Fathom's benchmark: `npm run bench` (full) or `npm run bench -- --quick` (about a minute).
  * Prints one JSON line per scenario, writes every result to reports/bench/results.json and, on a
  * full run, the table in docs/benchmarks.md.
  */

@@ -103,6 +103,36 @@ describe('the fleet over a load curve', () => {
     expect(result.peakReplicas).toBe(100);
   });
 
+  it('lets the fleet collapse under steady load when the threshold is above the jobs a pod holds', () => {
+    // 10 pods' worth of load. With 5 jobs per pod as the target, a drained queue shows only the 10 in
+    // service, the HPA asks for ceil(10 ÷ 5) = 2, and once the down window has passed the fleet falls below the need.
+    const phases = [{ name: 'steady', seconds: 300, jobsPerSecond: 10 }];
+    const worker = { jobsPerSecond: 1, startupSeconds: 5 };
+    const slack = simulateScaling(
+      phases,
+      worker,
+      fastConfig({
+        targetValue: 5,
+        scaleDown: { stabilizationWindowSeconds: 30, policies: [{ type: 'Percent', value: 100, periodSeconds: 1 }] },
+      }),
+      0.25,
+    );
+    const exact = simulateScaling(
+      phases,
+      worker,
+      fastConfig({
+        targetValue: 1,
+        scaleDown: { stabilizationWindowSeconds: 30, policies: [{ type: 'Percent', value: 100, periodSeconds: 1 }] },
+      }),
+      0.25,
+    );
+    const afterWarmUp = (result: ReturnType<typeof simulateScaling>) =>
+      result.timeline.filter((s) => s.second > 120).map((s) => s.replicas);
+    expect(Math.min(...afterWarmUp(slack))).toBeLessThan(10);
+    expect(Math.min(...afterWarmUp(exact))).toBeGreaterThanOrEqual(10);
+    expect(slack.phases[0]!.p95Seconds).toBeGreaterThan(exact.phases[0]!.p95Seconds);
+  });
+
   it('costs an always-on fleet ceil(peak ÷ per-replica throughput) pods for the whole curve', () => {
     const phases = [
       { name: 'idle', seconds: 60, jobsPerSecond: 0 },

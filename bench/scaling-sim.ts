@@ -19,6 +19,11 @@
  *   within the tolerance (0.1); sync every 15 s (--horizontal-pod-autoscaler-sync-period); default
  *   behaviour: scale up with no stabilization, by the larger of 100 % or 4 pods per 15 s; scale down
  *   to the highest recommendation of the last 300 s, by up to 100 % per 15 s.
+ * - autoscaling/v2 HPAScalingRules (the API reference, as embedded in KEDA's ScaledObject CRD):
+ *   "For scale up: allow doubling the number of pods, or an absolute change of 4 pods in a 15s
+ *   window. For scale down: allow all pods to be removed in a 15s window", selectPolicy Max,
+ *   tolerance 10 % cluster-wide. (HorizontalPodAutoscalerBehavior's own description still says
+ *   "per 60 seconds": older text; the policies' defaults are 15 s.)
  */
 
 export interface ScalingPolicy {

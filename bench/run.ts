@@ -1,5 +1,5 @@
 /**
- * Fathom's benchmark: `npm run bench` (full) or `npm run bench -- --quick` (under a minute).
+ * Fathom's benchmark: `npm run bench` (full) or `npm run bench -- --quick` (about a minute).
  * Prints one JSON line per scenario, writes every result to reports/bench/results.json and, on a
  * full run, the table in docs/benchmarks.md.
  */
@@ -8,12 +8,14 @@ import { batchingScenario } from './batching.scenario';
 import { loadBenchImages, type BenchImageSet } from './bench-images';
 import { machineInfo } from './bench-machine';
 import { writeBenchmarksDoc, writeResultsJson, type BenchRun } from './bench-report';
+import { capacityScenario } from './capacity.scenario';
 import { ceilingScenario } from './ceiling.scenario';
 import { endToEndScenario } from './end-to-end.scenario';
 import { horizontalScalingScenario } from './horizontal-scaling.scenario';
 import { memoryScenario } from './memory.scenario';
 import { peerExpressScenario } from './peer-express.scenario';
 import { recoveryScenario } from './recovery.scenario';
+import { scalingScenario } from './scaling.scenario';
 import type { BenchContext, ScenarioResult } from './scenario';
 import { serviceOverheadScenario } from './service-overhead.scenario';
 import { soakScenario } from './soak.scenario';
@@ -40,6 +42,12 @@ const SCENARIOS: Array<{
   { name: 'transformers-depth', run: (ctx, images) => transformersDepthScenario(ctx, images) },
   { name: 'horizontal-scaling', run: (ctx) => horizontalScalingScenario(ctx) },
   { name: 'memory', run: (ctx) => memoryScenario(ctx) },
+  { name: 'scaling', run: (ctx) => scalingScenario(ctx) },
+  {
+    name: 'capacity',
+    run: (ctx) => capacityScenario(ctx),
+    fullRunsOnly: 'it runs 2,000 jobs (two windows, a second API) and times PostgreSQL inserts',
+  },
   { name: 'recovery', run: (ctx) => recoveryScenario(ctx), fullRunsOnly: 'its kills wait out real locks' },
   { name: 'soak', run: (ctx) => soakScenario(ctx), fullRunsOnly: 'it runs for minutes: 2,000 jobs, a kill every 10 s' },
 ];

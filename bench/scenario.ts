@@ -10,7 +10,9 @@ export interface ScenarioResult {
     | 'horizontal-scaling'
     | 'memory'
     | 'recovery'
-    | 'soak';
+    | 'soak'
+    | 'scaling'
+    | 'capacity';
   model: string;
   /** Set when the model stands in for another: the report says so next to the figure. */
   standIn?: string;

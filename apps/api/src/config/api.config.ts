@@ -10,6 +10,8 @@ import {
   imageLimitsEnv,
   loadConfig,
   serviceEnv,
+  storageEnvIssues,
+  storageSweepEnv,
   unsetIfEmpty,
 } from '@fathom/config';
 
@@ -88,8 +90,10 @@ export const apiEnvSchema = serviceEnv
   .extend(heartbeatEnv.shape)
   .extend(imageLimitsEnv.shape)
   .extend(apiMetricsEnv.shape)
+  .extend(storageSweepEnv.shape)
   .extend(apiOwnEnv.shape)
   .superRefine((config, context) => {
+    for (const issue of storageEnvIssues(config)) context.addIssue({ code: 'custom', ...issue });
     if (config.API_HEADERS_TIMEOUT_MS > config.API_REQUEST_TIMEOUT_MS) {
       context.addIssue({
         code: 'custom',

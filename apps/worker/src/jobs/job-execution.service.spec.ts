@@ -7,7 +7,7 @@ import pino from 'pino';
 import sharp from 'sharp';
 import type { InferenceJobData } from '@fathom/contracts';
 import { modelManifestSchema, specsFromManifest } from '@fathom/models';
-import { BlobStore } from '@fathom/storage';
+import { FilesystemBlobStore, type BlobStore } from '@fathom/storage';
 import { buildSlowDepthModel, startRedisServer, type RedisServerHandle } from '@fathom/testing';
 import { DEFAULT_PNG_ENCODING } from '../imaging/png-encoding';
 import { InferencePool } from '../inference/inference.pool';
@@ -53,7 +53,7 @@ describe('JobExecutionService: one attempt at a job', () => {
   beforeAll(async () => {
     redisServer = await startRedisServer();
     redis = new Redis(redisServer.url);
-    blobs = new BlobStore(redis, 'fathom-test', 600);
+    blobs = new FilesystemBlobStore(join(dir, 'blobs'), 'fathom-test');
     metrics = new WorkerMetrics('cpu');
     pool = new InferencePool(
       { models: [spec!], intraOpThreads: 1, sharpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, png: DEFAULT_PNG_ENCODING },

@@ -37,11 +37,14 @@ export abstract class BlobStore {
 /** Key segments: letters, digits, `.`, `_`, `-` (job ids, artifact names, the Redis prefix); never `.` or `..`. */
 const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 
+/** Whether this store could hold `key`: a job queued before ADR 0012 names a Redis blob (`fathom:blob:input:<id>`), which it cannot. */
+export function isBlobKey(key: string): boolean {
+  const segments = key.split('/');
+  return segments.length >= 2 && segments.every((s) => SEGMENT.test(s) && s !== '..');
+}
+
 /** The key's segments, or a thrown Error for a key no caller of ours builds (a path escape, an odd character). */
 export function keySegments(key: string): string[] {
-  const segments = key.split('/');
-  if (segments.length < 2 || !segments.every((s) => SEGMENT.test(s) && s !== '..')) {
-    throw new Error(`Not a blob key: ${JSON.stringify(key)}`);
-  }
-  return segments;
+  if (!isBlobKey(key)) throw new Error(`Not a blob key: ${JSON.stringify(key)}`);
+  return key.split('/');
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { BlobStore, keySegments } from './blob.store';
+import { BlobStore, isBlobKey, keySegments } from './blob.store';
 import { BlobStoreUnavailableError } from './blob-store.errors';
 
 /** Where writes are staged before their rename: inside the root, so the rename stays on one filesystem. */
@@ -42,6 +42,8 @@ export class FilesystemBlobStore extends BlobStore {
   }
 
   async get(key: string): Promise<Buffer | null> {
+    // Not a key this store writes (a path escape, a pre-0012 Redis key): nothing is there.
+    if (!isBlobKey(key)) return null;
     const path = this.pathOf(key);
     try {
       return await readFile(path);

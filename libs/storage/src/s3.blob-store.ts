@@ -6,7 +6,7 @@ import {
   S3Client,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
-import { BlobStore, keySegments } from './blob.store';
+import { BlobStore, isBlobKey, keySegments } from './blob.store';
 import { BlobStoreUnavailableError } from './blob-store.errors';
 
 export interface S3BlobStoreSettings {
@@ -60,7 +60,8 @@ export class S3BlobStore extends BlobStore {
   }
 
   async get(key: string): Promise<Buffer | null> {
-    keySegments(key);
+    // Not a key this store writes (a path escape, a pre-0012 Redis key): nothing is there.
+    if (!isBlobKey(key)) return null;
     try {
       const signal = this.deadline();
       const answer = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: key }), signal);

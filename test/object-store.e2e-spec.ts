@@ -64,6 +64,26 @@ describe('uploads and results in an S3 bucket (s3rver over HTTP), through the AP
     expect(await bucket.get(bucket.inputKey(job.id))).toBeNull();
   });
 
+  it('with API_RESULT_REDIRECT_SECONDS, sends the client to the bucket: 302 to a presigned URL that serves the same PNG', async () => {
+    const redirecting = await stack.startApi({ ...s3.env, API_RESULT_REDIRECT_SECONDS: '60' });
+    const job = (await (await submit(redirecting, { image, model: MODEL })).json()) as JobAccepted;
+    await stack.jobEnd(job.id, { api: redirecting });
+    const answer = await fetch(`${redirecting.url}/v1/jobs/${job.id}/result`, { redirect: 'manual' });
+    expect(answer.status).toBe(302);
+    expect(answer.headers.get('cache-control')).toBe('no-store');
+    const location = new URL(answer.headers.get('location') ?? '');
+    expect(location.origin).toBe(s3.endpoint);
+    expect(location.searchParams.get('X-Amz-Expires')).toBe('60');
+    const fromBucket = await fetch(location);
+    expect(fromBucket.status).toBe(200);
+    expect(fromBucket.headers.get('content-type')).toBe('image/png');
+    expect(Buffer.from(await fromBucket.arrayBuffer()).equals((await bucket.get(bucket.resultKey(job.id, 'depth')))!)).toBe(true);
+    // The API's answers stay the API's: not ready, failed or expired are its errors, never a link.
+    await bucket.delete(bucket.resultKey(job.id, 'depth'));
+    const expired = await fetch(`${redirecting.url}/v1/jobs/${job.id}/result`, { redirect: 'manual' });
+    expect(expired.status).toBe(410);
+  });
+
   it('answers 503 store_unavailable with Retry-After while the bucket is down, and a queued job waits it out by retrying', async () => {
     // A job accepted while the store is up, held in its queue while the store goes away.
     await queue.pause();

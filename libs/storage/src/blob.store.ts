@@ -31,6 +31,18 @@ export abstract class BlobStore {
   /** Deletes this prefix's objects written before `cutoff` (epoch ms); how many went. */
   abstract deleteOlderThan(cutoff: number): Promise<number>;
 
+  /**
+   * A URL a client may GET the object from for `seconds`, or null where the backend has none (a
+   * folder). Unchecked: null too when the object is not there, so an expired result stays 410.
+   */
+  async presignedGetUrl(
+    _key: string,
+    _seconds: number,
+    _response: { contentType: string; contentDisposition?: string },
+  ): Promise<string | null> {
+    return null;
+  }
+
   async close(): Promise<void> {}
 }
 

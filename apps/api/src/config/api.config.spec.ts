@@ -108,5 +108,9 @@ describe('API config', () => {
     });
     // A bucket lifecycle rule expires S3 blobs unless a sweep interval is set.
     expect(storageSweepIntervalMs(minio)).toBe(0);
+    // Only a bucket can hand out a link to the result.
+    expect(() => loadApiConfig({ ...base, API_RESULT_REDIRECT_SECONDS: '60' })).toThrow(
+      /API_RESULT_REDIRECT_SECONDS: needs STORAGE_BACKEND=s3/,
+    );
   });
 });

@@ -2,7 +2,6 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { DEFAULT_KEY_PREFIX, errorBodySchema, inferenceQueueName, type JobAccepted, type JobProgressEvent } from '@fathom/contracts';
-import { BlobStore } from '@fathom/storage';
 import {
   depthModelsDir,
   FathomStack,
@@ -73,7 +72,7 @@ describe('a client deadline: a job still queued when it passes is dropped before
     expect(progress).toEqual([]); // not even its image was read, let alone inference run
     // A final failure: never retried, its input released.
     expect((await queue.getJob(job.id))?.attemptsMade).toBe(1);
-    expect(await redis.exists(new BlobStore(redis, DEFAULT_KEY_PREFIX, RETENTION_SECONDS).inputKey(job.id))).toBe(0);
+    expect(await stack.blobs.get(stack.blobs.inputKey(job.id))).toBeNull();
     const result = await fetch(`${stack.api.url}/v1/jobs/${job.id}/result`);
     expect(result.status).toBe(409);
     // Counted in the worker's failure metric under its code.

@@ -1,5 +1,4 @@
 import sharp from 'sharp';
-import { Redis } from 'ioredis';
 import type { JobAccepted } from '@fathom/contracts';
 import { buildSlowDepthModel } from '@fathom/testing';
 import { depthModelsDir, FathomStack, nextEvent, submit, subscribe } from './support/fathom-stack';
@@ -43,9 +42,7 @@ describe('failures: transient ones are retried with backoff, bad input is not, a
     const busy = (await (await submit(stack.api, { image: square, model: 'square-only' })).json()) as JobAccepted;
     await stack.jobStarted(busy.id);
     const orphan = (await (await submit(stack.api, { image: square, model: 'square-only' })).json()) as JobAccepted;
-    const redis = new Redis(stack.redis.url);
-    await redis.del(`fathom:blob:input:${orphan.id}`);
-    redis.disconnect();
+    await stack.blobs.delete(stack.blobs.inputKey(orphan.id));
     const status = await stack.jobEnd(orphan.id);
     expect(status).toMatchObject({ state: 'failed', attempts: 1, error: { code: 'input_expired' } });
   });

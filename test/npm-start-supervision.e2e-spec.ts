@@ -73,6 +73,7 @@ async function launcherEnv(): Promise<Record<string, string>> {
     REDIS_URL: '',
     DATABASE_URL: '',
     START_DATABASE_DIR: join(dir, 'database'),
+    STORAGE_DIR: join(dir, 'blobs'),
     PORT: String(await freePort()),
     MODELS_DIR: dir,
     MODELS_CACHE_DIR: join(dir, 'cache'),

@@ -62,6 +62,7 @@ describe('npm start pulls what it can, serves it, and says what is missing', () 
       REDIS_URL: '',
       DATABASE_URL: '',
       START_DATABASE_DIR: join(dir, 'database'),
+      STORAGE_DIR: join(dir, 'blobs'),
       PORT: String(port),
       MODELS_DIR: dir,
       MODELS_CACHE_DIR: join(dir, 'cache'),

@@ -47,8 +47,8 @@ describe("a worker's /metrics: what an operator sees after a few jobs and one ba
     try {
       await events.waitUntilReady();
       const jobId = randomUUID();
-      const blobKey = `${DEFAULT_KEY_PREFIX}:blob:input:${jobId}`;
-      await redis.set(blobKey, 'GIF89a but not really an image', 'EX', 600);
+      const blobKey = stack.blobs.inputKey(jobId);
+      await stack.blobs.put(blobKey, Buffer.from('GIF89a but not really an image'));
       const data: InferenceJobData = {
         jobId,
         task: 'depth',

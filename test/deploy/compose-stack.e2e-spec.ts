@@ -30,7 +30,11 @@ import {
  * ports, mounted config files, Dockerfile targets).
  */
 const COMPOSE_DIR = repoPath('deploy', 'compose');
-const ENV = { GRAFANA_ADMIN_PASSWORD: 'a-test-password', POSTGRES_PASSWORD: 'a-database-password' };
+const ENV = {
+  GRAFANA_ADMIN_PASSWORD: 'a-test-password',
+  POSTGRES_PASSWORD: 'a-database-password',
+  MINIO_ROOT_PASSWORD: 'a-store-password',
+};
 
 const baseRaw = readYaml('deploy', 'compose', 'docker-compose.yml');
 const gpuRaw = readYaml('deploy', 'compose', 'docker-compose.gpu.yml');
@@ -78,16 +82,30 @@ describe('deploy/compose: the files are valid Compose', () => {
     expect(composeSchemaErrors(broken).join('\n')).toMatch(/healthcheck\/interval must match format "duration"/);
   });
 
-  it('the project name is fathom, and every command needs GRAFANA_ADMIN_PASSWORD and POSTGRES_PASSWORD set', () => {
+  it('the project name is fathom, and every command needs GRAFANA_ADMIN_PASSWORD, POSTGRES_PASSWORD and MINIO_ROOT_PASSWORD set', () => {
     expect(dictAt(baseRaw)['name']).toMatch(/^[a-z0-9][a-z0-9_-]*$/);
     expect(dictAt(baseRaw)['name']).toBe('fathom');
-    expect(() => interpolate(baseRaw, { POSTGRES_PASSWORD: 'x' })).toThrow(/GRAFANA_ADMIN_PASSWORD/);
-    expect(() => interpolate(baseRaw, { GRAFANA_ADMIN_PASSWORD: 'x' })).toThrow(/POSTGRES_PASSWORD/);
+    expect(() => interpolate(baseRaw, { ...ENV, GRAFANA_ADMIN_PASSWORD: undefined })).toThrow(/GRAFANA_ADMIN_PASSWORD/);
+    expect(() => interpolate(baseRaw, { ...ENV, POSTGRES_PASSWORD: undefined })).toThrow(/POSTGRES_PASSWORD/);
+    expect(() => interpolate(baseRaw, { ...ENV, MINIO_ROOT_PASSWORD: undefined })).toThrow(/MINIO_ROOT_PASSWORD/);
   });
 
   it('has the job path and the observability services', () => {
     expect(Object.keys(services(base)).sort()).toEqual(
-      ['alertmanager', 'api', 'grafana', 'jaeger', 'otel-collector', 'postgres', 'prometheus', 'proxy', 'redis', 'worker'].sort(),
+      [
+        'alertmanager',
+        'api',
+        'grafana',
+        'jaeger',
+        'minio',
+        'minio-init',
+        'otel-collector',
+        'postgres',
+        'prometheus',
+        'proxy',
+        'redis',
+        'worker',
+      ].sort(),
     );
   });
 });
@@ -224,6 +242,28 @@ describe('deploy/compose: api and worker environment agree with Prometheus, the 
     expect(db['POSTGRES_PASSWORD']).toBe(ENV.POSTGRES_PASSWORD);
     expect(dictAt(service(base, 'api'), 'depends_on', 'postgres')).toEqual({ condition: 'service_healthy' });
     expect(listAt(service(base, 'postgres'), 'volumes')).toEqual(['postgres-data:/var/lib/postgresql/data']);
+  });
+
+  it('both apps keep uploads and results in MinIO, in the bucket minio-init creates, with its credentials, once it exists', () => {
+    const init = service(base, 'minio-init');
+    const script = listAt(init, 'command').join(' ');
+    for (const name of ['api', 'worker']) {
+      const e = env(name);
+      expect(e).toMatchObject({ STORAGE_BACKEND: 's3', STORAGE_S3_FORCE_PATH_STYLE: 'true' });
+      expect(hostPort(e['STORAGE_S3_ENDPOINT'] ?? '')).toEqual({ host: 'minio', port: 9000 });
+      expect(script).toContain(`mc mb --ignore-existing store/${e['STORAGE_S3_BUCKET']}`);
+      expect(script).toContain(`http://minio:9000 ${e['STORAGE_S3_ACCESS_KEY_ID']} "$MINIO_ROOT_PASSWORD"`);
+      expect(e['STORAGE_S3_ACCESS_KEY_ID']).toBe(env('minio')['MINIO_ROOT_USER']);
+      expect(e['STORAGE_S3_SECRET_ACCESS_KEY']).toBe(ENV.MINIO_ROOT_PASSWORD);
+      expect(dictAt(service(base, name), 'depends_on', 'minio-init')).toEqual({ condition: 'service_completed_successfully' });
+    }
+    // Expiry is the bucket's lifecycle rule: no sweeper needed with S3.
+    expect(script).toMatch(/"Expiration":\{"Days":1\}.*mc ilm import store\/fathom/);
+    expect(env('minio-init')['MINIO_ROOT_PASSWORD']).toBe(ENV.MINIO_ROOT_PASSWORD);
+    expect(dictAt(init, 'depends_on', 'minio')).toEqual({ condition: 'service_healthy' });
+    expect(serviceMounts(service(base, 'minio'), COMPOSE_DIR)).toEqual([
+      expect.objectContaining({ source: 'minio-data', target: '/data' }),
+    ]);
   });
 
   it('Prometheus looks up the api and worker services on the ports they listen on', () => {

@@ -275,7 +275,8 @@ export function isPinnedImage(image: string): boolean {
   if (/@sha256:[0-9a-f]{64}$/.test(image)) return true;
   const lastPart = image.split('/').at(-1) ?? '';
   const tag = lastPart.includes(':') ? lastPart.slice(lastPart.indexOf(':') + 1) : '';
-  return /\d+\.\d+/.test(tag);
+  // MinIO's images are versioned by release date only (RELEASE.2024-10-29T16-01-48Z).
+  return /\d+\.\d+/.test(tag) || /^RELEASE\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z$/.test(tag);
 }
 
 export function exists(path: string): boolean {

@@ -1,11 +1,14 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { io, type Socket } from 'socket.io-client';
 import type { StallPolicy } from '@fathom/queue';
+import { FilesystemBlobStore, type BlobStore } from '@fathom/storage';
 import {
+  DEFAULT_KEY_PREFIX,
   JOBS_NAMESPACE,
   TERMINAL_STATES,
   type JobClientEvents,
@@ -45,6 +48,10 @@ export class FathomStack {
   readonly workers: WorkerProcess[] = [];
   private readonly sockets: JobsSocket[] = [];
   readonly cacheDir = mkdtempSync(join(tmpdir(), 'fathom-cache-'));
+  /** The stack's own object store, a folder (STORAGE_BACKEND=filesystem) that API and workers share; a test's env may name another. */
+  readonly blobDir = mkdtempSync(join(tmpdir(), 'fathom-blobs-'));
+  /** The stack's store as its processes see it (the default filesystem one), for a test to look into or tamper with. */
+  readonly blobs: BlobStore = new FilesystemBlobStore(this.blobDir, DEFAULT_KEY_PREFIX);
 
   private constructor(
     readonly redis: RedisServerHandle,
@@ -71,6 +78,7 @@ export class FathomStack {
     const api = spawnNodeProcess(join(repoRoot(), 'dist/apps/api/src/main.js'), {
       REDIS_URL: this.redis.url,
       DATABASE_URL: this.database.url,
+      STORAGE_DIR: this.blobDir,
       PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
@@ -89,6 +97,7 @@ export class FathomStack {
   async startWorker(env: Record<string, string> = {}): Promise<WorkerProcess> {
     const worker = spawnNodeProcess(join(repoRoot(), 'dist/apps/worker/src/main.js'), {
       REDIS_URL: this.redis.url,
+      STORAGE_DIR: this.blobDir,
       LOG_LEVEL: 'info',
       WORKER_HEARTBEAT_MS: '500',
       // Not the user's ~/.cache: tests serve only what they build, whatever was pulled on this machine.
@@ -190,7 +199,7 @@ export class FathomStack {
     );
     for (const p of running) p.kill('SIGKILL');
     await Promise.all(running.map((p) => p.waitForExit(10_000)));
-    await Promise.all([this.redis.stop(), this.database.drop()]);
+    await Promise.all([this.redis.stop(), this.database.drop(), rm(this.blobDir, { recursive: true, force: true })]);
   }
 }
 

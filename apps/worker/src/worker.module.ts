@@ -10,9 +10,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { inferenceQueueName, type KnownModel, type ServedModel } from '@fathom/contracts';
 import { specKey, type ModelSpec } from '@fathom/models';
-import { redisSettings } from '@fathom/config';
+import { redisSettings, storageSettings } from '@fathom/config';
 import { BullmqLayout, createRedisConnection, InFlightStore, RedisAvailability, WorkerRegistry } from '@fathom/queue';
-import { BlobStore } from '@fathom/storage';
+import { BlobStore, createBlobStore } from '@fathom/storage';
 import {
   decodeBudgetPixels,
   inferenceThreadInit,
@@ -63,6 +63,7 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     @Inject(WorkerHeartbeat) private readonly heartbeat: WorkerHeartbeat,
     @Inject(MetricsServer) private readonly metricsServer: MetricsServer,
     @Inject(RedisAvailability) private readonly availability: RedisAvailability,
+    @Inject(BlobStore) private readonly blobs: BlobStore,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -124,6 +125,7 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     await this.heartbeat.withdraw().catch(() => undefined);
     await this.consumers.close();
     await this.pool.close();
+    await this.blobs.close();
     this.availability.stop();
     await this.redis.quit().catch(() => this.redis.disconnect());
     await this.metricsServer.close();
@@ -166,11 +168,7 @@ export class WorkerModule {
           inject: [REDIS],
           useFactory: (redis: Redis) => new RedisAvailability(redis, logger, Math.min(1_000, config.WORKER_HEARTBEAT_MS)).start(),
         },
-        {
-          provide: BlobStore,
-          inject: [REDIS],
-          useFactory: (redis: Redis) => new BlobStore(redis, config.REDIS_PREFIX, config.STORAGE_RETENTION_SECONDS),
-        },
+        { provide: BlobStore, useFactory: () => createBlobStore(storageSettings(config), config.REDIS_PREFIX) },
         // The provider every session asks for first; a session on another one fell back.
         { provide: WorkerMetrics, useFactory: () => new WorkerMetrics(config.ORT_EXECUTION_PROVIDERS[0] ?? 'cpu') },
         { provide: MetricsServer, inject: [WorkerMetrics], useFactory: (metrics: WorkerMetrics) => new MetricsServer(metrics.registry) },

@@ -1,6 +1,8 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_KEY_PREFIX } from '@fathom/contracts';
-import { envBool, envInt, envOptionalString, envString, unsetIfEmpty } from './env-values';
+import { envBool, envInt, envOptionalInt, envOptionalString, envString, unsetIfEmpty } from './env-values';
 
 /*
  * Pieces of the processes' environment schemas. A variable that more than one process reads is
@@ -85,7 +87,99 @@ export const optionalDatabaseUrlEnv = z.object({ DATABASE_URL: z.preprocess(unse
 export const storageEnv = z.object({
   /** How long inputs, results and job records are kept (default 24 h). */
   STORAGE_RETENTION_SECONDS: envInt(86_400, { min: 60 }),
+  /**
+   * Where uploads and results live (docs/adr/0012-object-store-for-bytes.md): `filesystem` (a
+   * folder, STORAGE_DIR; one host or a shared volume) or `s3` (an S3-compatible bucket, STORAGE_S3_*).
+   */
+  STORAGE_BACKEND: z.preprocess(unsetIfEmpty, z.enum(['filesystem', 's3']).default('filesystem')),
+  /**
+   * The folder of the filesystem backend (default `$XDG_DATA_HOME/fathom/blobs`, as `npm start`
+   * uses): API and workers must see the same one, so on several hosts a shared volume, or s3.
+   */
+  STORAGE_DIR: envOptionalString(),
+  /** The XDG base directory STORAGE_DIR defaults under. */
+  XDG_DATA_HOME: envOptionalString(),
+  /** The bucket of the s3 backend; it must exist. */
+  STORAGE_S3_BUCKET: envOptionalString(),
+  /** An S3-compatible server's URL (MinIO: http://minio:9000); unset: AWS S3 in STORAGE_S3_REGION. */
+  STORAGE_S3_ENDPOINT: z.preprocess(unsetIfEmpty, z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional()),
+  STORAGE_S3_REGION: envString('us-east-1'),
+  /** Path-style requests (`host/bucket/key`), as MinIO and most self-hosted servers want. */
+  STORAGE_S3_FORCE_PATH_STYLE: envBool(false),
+  /**
+   * The s3 backend's credentials, both or neither. Unset: the AWS SDK's own chain (AWS_ACCESS_KEY_ID
+   * and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance or pod role).
+   */
+  STORAGE_S3_ACCESS_KEY_ID: envOptionalString(),
+  STORAGE_S3_SECRET_ACCESS_KEY: envOptionalString(),
+  /** The most one object-store request may take before it fails as store_unavailable (503; a retried attempt in the worker). */
+  STORAGE_S3_TIMEOUT_MS: envInt(10_000, { min: 100, max: 600_000 }),
 });
+
+/** The API sweeps expired blobs (the worker does not read this). */
+export const storageSweepEnv = z.object({
+  /**
+   * How often the API deletes blobs older than STORAGE_RETENTION_SECONDS (one instance per round,
+   * by a Redis lock); 0: never. Default: 300 with the filesystem, 0 with s3 (a bucket lifecycle
+   * rule expires them; README, "Object store").
+   */
+  STORAGE_SWEEP_INTERVAL_SECONDS: envOptionalInt({ min: 0, max: 86_400 }),
+});
+export type StorageEnv = z.infer<typeof storageEnv>;
+
+/**
+ * What the storage variables cannot say alone: each backend's required settings. API and worker
+ * add these to their schema's refinements, so a missing one stops the process at start-up.
+ */
+export function storageEnvIssues(env: StorageEnv): { path: [keyof StorageEnv]; message: string }[] {
+  const issues: { path: [keyof StorageEnv]; message: string }[] = [];
+  if (env.STORAGE_BACKEND === 's3' && !env.STORAGE_S3_BUCKET) {
+    issues.push({ path: ['STORAGE_S3_BUCKET'], message: 'is required with STORAGE_BACKEND=s3' });
+  }
+  if (!env.STORAGE_S3_ACCESS_KEY_ID !== !env.STORAGE_S3_SECRET_ACCESS_KEY) {
+    issues.push({
+      path: [env.STORAGE_S3_ACCESS_KEY_ID ? 'STORAGE_S3_SECRET_ACCESS_KEY' : 'STORAGE_S3_ACCESS_KEY_ID'],
+      message: 'STORAGE_S3_ACCESS_KEY_ID and STORAGE_S3_SECRET_ACCESS_KEY are set together or not at all',
+    });
+  }
+  return issues;
+}
+
+/** The store a process uses (libs/storage's createBlobStore takes it); the env must have passed storageEnvIssues. */
+export function storageSettings(env: StorageEnv):
+  | { backend: 'filesystem'; dir: string }
+  | {
+      backend: 's3';
+      bucket: string;
+      endpoint?: string;
+      region: string;
+      forcePathStyle: boolean;
+      credentials?: { accessKeyId: string; secretAccessKey: string };
+      timeoutMs: number;
+    } {
+  if (env.STORAGE_BACKEND === 'filesystem') return { backend: 'filesystem', dir: blobDir(env) };
+  return {
+    backend: 's3',
+    bucket: env.STORAGE_S3_BUCKET ?? '',
+    ...(env.STORAGE_S3_ENDPOINT ? { endpoint: env.STORAGE_S3_ENDPOINT } : {}),
+    region: env.STORAGE_S3_REGION,
+    forcePathStyle: env.STORAGE_S3_FORCE_PATH_STYLE,
+    ...(env.STORAGE_S3_ACCESS_KEY_ID && env.STORAGE_S3_SECRET_ACCESS_KEY
+      ? { credentials: { accessKeyId: env.STORAGE_S3_ACCESS_KEY_ID, secretAccessKey: env.STORAGE_S3_SECRET_ACCESS_KEY } }
+      : {}),
+    timeoutMs: env.STORAGE_S3_TIMEOUT_MS,
+  };
+}
+
+/** The filesystem backend's folder: STORAGE_DIR, or `$XDG_DATA_HOME/fathom/blobs` (`~/.local/share` when XDG_DATA_HOME is unset). */
+export function blobDir(env: Pick<StorageEnv, 'STORAGE_DIR' | 'XDG_DATA_HOME'>): string {
+  return env.STORAGE_DIR ?? join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'fathom', 'blobs');
+}
+
+/** Milliseconds between sweeps of expired blobs; 0: none (see STORAGE_SWEEP_INTERVAL_SECONDS). */
+export function storageSweepIntervalMs(env: StorageEnv & z.infer<typeof storageSweepEnv>): number {
+  return (env.STORAGE_SWEEP_INTERVAL_SECONDS ?? (env.STORAGE_BACKEND === 'filesystem' ? 300 : 0)) * 1000;
+}
 
 export const telemetryEnv = z.object({
   LOG_LEVEL: z.preprocess(unsetIfEmpty, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),

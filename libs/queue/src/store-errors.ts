@@ -68,6 +68,9 @@ function asErrorLike(value: unknown): ErrorLike | undefined {
  * says "unavailable" or "internal" and was caused by Redis becomes store_unavailable.
  */
 export function asStoreUnavailable(error: unknown): FathomError | undefined {
+  // Already said by a store (the object store's BlobStoreUnavailableError), perhaps wrapped: kept, with its own words.
+  const said = storeUnavailableCause(error);
+  if (said) return said;
   if (error instanceof FathomError) {
     if (error.code === ErrorCode.StoreUnavailable) return error;
     if (error.code !== ErrorCode.ServiceUnavailable && error.code !== ErrorCode.Internal) return undefined;
@@ -82,4 +85,12 @@ export function asStoreUnavailable(error: unknown): FathomError | undefined {
     STORE_RETRY_AFTER_SECONDS,
     { cause: error },
   );
+}
+
+/** The first store_unavailable FathomError in the error's cause chain. */
+function storeUnavailableCause(error: unknown): FathomError | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof FathomError && e.code === ErrorCode.StoreUnavailable) return e;
+  }
+  return undefined;
 }

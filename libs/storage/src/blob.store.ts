@@ -1,34 +1,62 @@
-import type { Redis } from 'ioredis';
-
 /**
- * Inputs and results, kept in Redis with a TTL (docs/adr/0003-redis-blob-storage.md): API and
- * workers on different hosts share nothing but Redis, and expiry needs no sweeper.
+ * Inputs and results, by key, in an object store (docs/adr/0012-object-store-for-bytes.md): a
+ * folder (FilesystemBlobStore) or an S3-compatible bucket (S3BlobStore). Keys are the store's
+ * own: `<prefix>/input/<job>` and `<prefix>/result/<job>/<artifact>`, safe as relative paths.
+ * Every method throws BlobStoreUnavailableError when the store cannot be used (503 in the API, a
+ * retried attempt in the worker); a missing object is null, never an error.
  */
-export class BlobStore {
-  constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-    private readonly ttlSeconds: number,
-  ) {}
+export abstract class BlobStore {
+  constructor(protected readonly prefix: string) {}
+
+  /** Which backend this is, for logs and /readyz. */
+  abstract readonly kind: 'filesystem' | 's3';
 
   inputKey(jobId: string): string {
-    return `${this.prefix}:blob:input:${jobId}`;
+    return `${this.prefix}/input/${jobId}`;
   }
 
   resultKey(jobId: string, artifact: string): string {
-    return `${this.prefix}:blob:result:${jobId}:${artifact}`;
+    return `${this.prefix}/result/${jobId}/${artifact}`;
   }
 
-  async put(key: string, bytes: Buffer): Promise<void> {
-    await this.redis.set(key, bytes, 'EX', this.ttlSeconds);
-  }
+  /** Writes the whole object or nothing: a reader never sees half of it. */
+  abstract put(key: string, bytes: Buffer): Promise<void>;
 
   /** The bytes, or null when they expired or never existed. */
-  async get(key: string): Promise<Buffer | null> {
-    return this.redis.getBuffer(key);
+  abstract get(key: string): Promise<Buffer | null>;
+
+  /** Removes the object; one that is not there is no error. */
+  abstract delete(key: string): Promise<void>;
+
+  /** Deletes this prefix's objects written before `cutoff` (epoch ms); how many went. */
+  abstract deleteOlderThan(cutoff: number): Promise<number>;
+
+  /**
+   * A URL a client may GET the object from for `seconds`, or null where the backend has none (a
+   * folder). Unchecked: null too when the object is not there, so an expired result stays 410.
+   */
+  async presignedGetUrl(
+    _key: string,
+    _seconds: number,
+    _response: { contentType: string; contentDisposition?: string },
+  ): Promise<string | null> {
+    return null;
   }
 
-  async delete(key: string): Promise<void> {
-    await this.redis.del(key);
-  }
+  async close(): Promise<void> {}
+}
+
+/** Key segments: letters, digits, `.`, `_`, `-` (job ids, artifact names, the Redis prefix); never `.` or `..`. */
+const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
+
+/** Whether this store could hold `key`: a job queued before ADR 0012 names a Redis blob (`fathom:blob:input:<id>`), which it cannot. */
+export function isBlobKey(key: string): boolean {
+  const segments = key.split('/');
+  return segments.length >= 2 && segments.every((s) => SEGMENT.test(s) && s !== '..');
+}
+
+/** The key's segments, or a thrown Error for a key no caller of ours builds (a path escape, an odd character). */
+export function keySegments(key: string): string[] {
+  if (!isBlobKey(key)) throw new Error(`Not a blob key: ${JSON.stringify(key)}`);
+  return key.split('/');
 }

@@ -1,6 +1,7 @@
 import { NotFoundException } from '@nestjs/common';
 import { z } from 'zod';
 import { ErrorCode, FathomError } from '@fathom/contracts';
+import { BLOB_STORE_RETRY_AFTER_SECONDS, BlobStoreUnavailableError } from '@fathom/storage';
 import { mapError } from './api-exception.filter';
 
 describe('mapError: everything a client sees is {error:{code,message}} with the right status', () => {
@@ -34,6 +35,24 @@ describe('mapError: everything a client sees is {error:{code,message}} with the 
       body: { error: { code: 'service_unavailable' } },
     });
     expect(mapError(new Error('something else'))).toMatchObject({ status: 500, body: { error: { code: 'internal_error' } } });
+  });
+
+  it('maps an object-store failure to 503 store_unavailable with its Retry-After, also when a submission wrapped it', () => {
+    const store = new BlobStoreUnavailableError(
+      'put',
+      'fathom/input/j1',
+      Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }),
+    );
+    const expected = {
+      status: 503,
+      body: { error: { code: 'store_unavailable', message: expect.stringMatching(/object store is unavailable \(put failed: ENOSPC\)/) } },
+      retryAfterSeconds: BLOB_STORE_RETRY_AFTER_SECONDS,
+    };
+    expect(mapError(store)).toMatchObject(expected);
+    const wrapped = new FathomError(ErrorCode.ServiceUnavailable, 'The job could not be queued. Retry later.', undefined, 5, {
+      cause: store,
+    });
+    expect(mapError(wrapped)).toMatchObject(expected);
   });
 
   it('maps multipart limit errors from Fastify', () => {

@@ -1,3 +1,4 @@
+import { storageSettings, storageSweepIntervalMs } from '@fathom/config';
 import { authMode, loadApiConfig } from './api.config';
 
 describe('API config', () => {
@@ -72,5 +73,44 @@ describe('API config', () => {
   it('refuses a bad value naming the variable', () => {
     expect(() => loadApiConfig({ ...base, IMAGE_MAX_PIXELS: 'many' })).toThrow(/IMAGE_MAX_PIXELS: .* \(got "many"\)/);
     expect(() => loadApiConfig({ ...base, WORKER_HEARTBEAT_TTL_MS: '10' })).toThrow(/WORKER_HEARTBEAT_TTL_MS/);
+  });
+
+  it('keeps bytes in a folder by default and checks an S3 store is fully described at start-up', () => {
+    const local = loadApiConfig({ ...base, XDG_DATA_HOME: '/data' });
+    expect(storageSettings(local)).toEqual({ backend: 'filesystem', dir: '/data/fathom/blobs' });
+    expect(storageSweepIntervalMs(local)).toBe(300_000);
+
+    expect(() => loadApiConfig({ ...base, STORAGE_BACKEND: 's3' })).toThrow(/STORAGE_S3_BUCKET: is required with STORAGE_BACKEND=s3/);
+    expect(() => loadApiConfig({ ...base, STORAGE_BACKEND: 'redis' })).toThrow(/STORAGE_BACKEND/);
+    expect(() => loadApiConfig({ ...base, STORAGE_BACKEND: 's3', STORAGE_S3_BUCKET: 'b', STORAGE_S3_ACCESS_KEY_ID: 'id' })).toThrow(
+      /STORAGE_S3_SECRET_ACCESS_KEY: STORAGE_S3_ACCESS_KEY_ID and STORAGE_S3_SECRET_ACCESS_KEY are set together/,
+    );
+    expect(() => loadApiConfig({ ...base, STORAGE_BACKEND: 's3', STORAGE_S3_BUCKET: 'b', STORAGE_S3_ENDPOINT: 'minio:9000' })).toThrow(
+      /STORAGE_S3_ENDPOINT: must be an http/,
+    );
+
+    const minio = loadApiConfig({
+      ...base,
+      STORAGE_BACKEND: 's3',
+      STORAGE_S3_BUCKET: 'fathom',
+      STORAGE_S3_ENDPOINT: 'http://minio:9000',
+      STORAGE_S3_FORCE_PATH_STYLE: 'true',
+      STORAGE_S3_ACCESS_KEY_ID: 'fathom',
+      STORAGE_S3_SECRET_ACCESS_KEY: 'secret-value',
+    });
+    expect(storageSettings(minio)).toMatchObject({
+      backend: 's3',
+      bucket: 'fathom',
+      endpoint: 'http://minio:9000',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'fathom', secretAccessKey: 'secret-value' },
+      timeoutMs: 10_000,
+    });
+    // A bucket lifecycle rule expires S3 blobs unless a sweep interval is set.
+    expect(storageSweepIntervalMs(minio)).toBe(0);
+    // Only a bucket can hand out a link to the result.
+    expect(() => loadApiConfig({ ...base, API_RESULT_REDIRECT_SECONDS: '60' })).toThrow(
+      /API_RESULT_REDIRECT_SECONDS: needs STORAGE_BACKEND=s3/,
+    );
   });
 });

@@ -10,6 +10,8 @@ import {
   imageLimitsEnv,
   loadConfig,
   serviceEnv,
+  storageEnvIssues,
+  storageSweepEnv,
   unsetIfEmpty,
 } from '@fathom/config';
 
@@ -80,6 +82,12 @@ const apiOwnEnv = z.object({
   ),
   /** Jobs one socket may be subscribed to at once; a subscribe past it is refused with subscription_limit. */
   API_SOCKET_MAX_SUBSCRIPTIONS: envInt(1000, { min: 1 }),
+  /**
+   * With STORAGE_BACKEND=s3: GET /v1/jobs/:id/result answers 302 to a presigned URL valid this many
+   * seconds, so the bytes go from the bucket to the client, not through the API. 0: the API sends
+   * the bytes itself. Only where clients can reach STORAGE_S3_ENDPOINT.
+   */
+  API_RESULT_REDIRECT_SECONDS: envInt(0, { min: 0, max: 604_800 }),
 });
 
 /** Everything the API process reads from its environment. */
@@ -88,8 +96,17 @@ export const apiEnvSchema = serviceEnv
   .extend(heartbeatEnv.shape)
   .extend(imageLimitsEnv.shape)
   .extend(apiMetricsEnv.shape)
+  .extend(storageSweepEnv.shape)
   .extend(apiOwnEnv.shape)
   .superRefine((config, context) => {
+    for (const issue of storageEnvIssues(config)) context.addIssue({ code: 'custom', ...issue });
+    if (config.API_RESULT_REDIRECT_SECONDS > 0 && config.STORAGE_BACKEND !== 's3') {
+      context.addIssue({
+        code: 'custom',
+        path: ['API_RESULT_REDIRECT_SECONDS'],
+        message: 'needs STORAGE_BACKEND=s3: only a bucket can hand out a presigned URL (set it to 0)',
+      });
+    }
     if (config.API_HEADERS_TIMEOUT_MS > config.API_REQUEST_TIMEOUT_MS) {
       context.addIssue({
         code: 'custom',

@@ -11,7 +11,6 @@ import {
   RolloutStore,
   WorkerRegistry,
 } from '@fathom/queue';
-import { BlobStore } from '@fathom/storage';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 
 export const REDIS = Symbol('REDIS');
@@ -49,11 +48,6 @@ export const redisProviders: Provider[] = [
     },
   },
   RedisLifecycle,
-  {
-    provide: BlobStore,
-    inject: [REDIS, API_CONFIG],
-    useFactory: (redis: Redis, c: ApiConfig) => new BlobStore(redis, c.REDIS_PREFIX, c.STORAGE_RETENTION_SECONDS),
-  },
   {
     provide: JobRecordStore,
     inject: [REDIS, API_CONFIG],

@@ -38,7 +38,10 @@ export class JobCanceller {
     // Its key may submit another at once (the place would otherwise wait for a heal).
     const owner = job.data.keyId;
     await Promise.all([
-      this.blobs.delete(this.blobs.inputKey(jobId)),
+      // The job is cancelled either way: an input not deleted now is swept at the retention's end.
+      this.blobs
+        .delete(this.blobs.inputKey(jobId))
+        .catch((e: Error) => this.logger.warn({ msg: 'input of a cancelled job not deleted', jobId, error: e.message })),
       owner !== undefined ? this.inFlight.ended(owner, { id: jobId, queue: record.queue }) : undefined,
     ]);
     this.metrics.jobCancelled(record.model);

@@ -19,6 +19,7 @@ import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { QueueRegistry } from '../infrastructure/queue.registry';
 import { jobLinks } from './job-links';
 import { resultView } from './result-view';
+import { contentDisposition } from './send-artifact';
 
 type InferenceJob = Job<InferenceJobData, InferenceResult>;
 
@@ -166,7 +167,35 @@ export class JobReader {
     const earlyKey = !known && artifactNameSchema.safeParse(name).success ? this.blobs.resultKey(jobId, name!) : null;
     const early = earlyKey === null ? null : this.blobs.get(earlyKey);
     early?.catch(() => undefined); // awaited below only if it is the artifact's blob
-    const { status, job, result } = known ?? (await this.snapshot(jobId, undefined, keyId));
+    const artifact = this.completedArtifact(known ?? (await this.snapshot(jobId, undefined, keyId)), name);
+    const bytes = await (early && artifact.blobKey === earlyKey ? early : this.blobs.get(artifact.blobKey));
+    if (!bytes) throw this.expired(jobId);
+    return { bytes, artifact };
+  }
+
+  /**
+   * Where a client may download the artifact itself for `seconds` (the S3 backend's presigned
+   * URL), or null where the store has none; the same errors as result().
+   */
+  async resultUrl(
+    jobId: string,
+    name: string | undefined,
+    keyId: string | undefined,
+    seconds: number,
+    asAttachment: boolean,
+  ): Promise<string | null> {
+    const artifact = this.completedArtifact(await this.snapshot(jobId, undefined, keyId), name);
+    if (this.blobs.kind !== 's3') return null;
+    const url = await this.blobs.presignedGetUrl(artifact.blobKey, seconds, {
+      contentType: artifact.contentType,
+      ...(asAttachment ? { contentDisposition: contentDisposition(artifact.filename) } : {}),
+    });
+    if (!url) throw this.expired(jobId);
+    return url;
+  }
+
+  /** The named (or primary) artifact of a completed job, or the error a client should see. */
+  private completedArtifact({ status, job, result }: Pick<JobSnapshot, 'status' | 'job' | 'result'>, name?: string): Artifact {
     if (status.state === 'failed') {
       throw new FathomError(ErrorCode.JobFailed, `The job failed (${status.error?.code}): there is no result.`, { error: status.error });
     }
@@ -185,9 +214,7 @@ export class JobReader {
         artifacts: result.artifacts.map((a) => a.name),
       });
     }
-    const bytes = await (early && artifact.blobKey === earlyKey ? early : this.blobs.get(artifact.blobKey));
-    if (!bytes) throw this.expired(jobId);
-    return { bytes, artifact };
+    return artifact;
   }
 
   private toStatus(record: JobRecord, job: InferenceJob, state: JobState, completed: InferenceResult | null): JobStatus {

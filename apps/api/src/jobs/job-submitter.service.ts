@@ -242,7 +242,14 @@ export class JobSubmitter {
       );
     } catch (error) {
       // Not accepted, so leave nothing behind that would later read as "expired".
-      await Promise.allSettled([this.blobs.delete(blobKey), this.records.delete(jobId), this.inFlight.ended(principal.keyId, inFlightJob)]);
+      await Promise.allSettled([
+        // An upload left behind is swept at the retention's end; said, not silently dropped.
+        this.blobs
+          .delete(blobKey)
+          .catch((e: Error) => this.logger.warn({ msg: 'input of a job not queued left in the store', jobId, error: e.message })),
+        this.records.delete(jobId),
+        this.inFlight.ended(principal.keyId, inFlightJob),
+      ]);
       throw this.notQueued(error);
     }
     this.reader.remember(record);

@@ -6,6 +6,7 @@ import type { Principal } from '../auth/principal';
 import { CurrentPrincipal } from '../auth/principal.decorator';
 import { RequireScopes } from '../auth/scopes.decorator';
 import { ErrorBodyDto } from '../common/dto/error-body.dto';
+import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { JobAcceptedDto, JobStatusDto } from './dto/job.dto';
 import { UPLOAD_FORM_SCHEMA } from './dto/upload-form.schema';
 import { JobCanceller } from './job-canceller.service';
@@ -23,6 +24,7 @@ export class JobsController {
     @Inject(JobSubmitter) private readonly submitter: JobSubmitter,
     @Inject(JobReader) private readonly reader: JobReader,
     @Inject(JobCanceller) private readonly canceller: JobCanceller,
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
   ) {}
 
   @Post()
@@ -87,6 +89,7 @@ export class JobsController {
     description: 'Which artifact (see the status’s result.artifacts); default: the primary one',
   })
   @ApiResponse({ status: 200, description: 'The artifact bytes.' })
+  @ApiResponse({ status: 302, description: 'With API_RESULT_REDIRECT_SECONDS: a presigned URL of the artifact in the bucket.' })
   @ApiResponse({ status: 409, type: ErrorBodyDto, description: 'Not ready yet, or the job failed.' })
   @ApiResponse({ status: 410, type: ErrorBodyDto })
   async result(
@@ -96,8 +99,16 @@ export class JobsController {
     @CurrentPrincipal() { keyId }: Principal,
     @Res() reply: FastifyReply,
   ): Promise<void> {
+    const asAttachment = download === '1' || download === 'true';
+    const redirectSeconds = this.config.API_RESULT_REDIRECT_SECONDS;
+    const url = redirectSeconds > 0 ? await this.reader.resultUrl(id, artifact, keyId, redirectSeconds, asAttachment) : null;
+    if (url) {
+      // The link expires; a cache must ask again rather than keep it.
+      await reply.header('Cache-Control', 'no-store').header('X-Fathom-Job-Id', id).redirect(url, 302);
+      return;
+    }
     const found = await this.reader.result(id, artifact, undefined, keyId);
-    await sendArtifact(reply, id, found.bytes, found.artifact, download === '1' || download === 'true');
+    await sendArtifact(reply, id, found.bytes, found.artifact, asAttachment);
   }
 
   @Delete(':id')

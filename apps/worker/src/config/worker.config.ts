@@ -1,6 +1,17 @@
 import { availableParallelism, hostname, totalmem } from 'node:os';
 import { z } from 'zod';
-import { envInt, envKeys, envList, envString, heartbeatEnv, imageLimitsEnv, loadConfig, modelCatalogEnv, serviceEnv } from '@fathom/config';
+import {
+  envInt,
+  envKeys,
+  envList,
+  envString,
+  heartbeatEnv,
+  imageLimitsEnv,
+  loadConfig,
+  modelCatalogEnv,
+  serviceEnv,
+  storageEnvIssues,
+} from '@fathom/config';
 import type { ModelSpec } from '@fathom/models';
 import { DEFAULT_STALL_POLICY, type StallPolicy } from '@fathom/queue';
 import type { PoolLimits } from '../inference/inference.pool';
@@ -84,6 +95,9 @@ export const workerEnvSchema = serviceEnv
   .extend(modelCatalogEnv.shape)
   .extend(libuvEnv.shape)
   .extend(workerOwnEnv.shape)
+  .superRefine((env, context) => {
+    for (const issue of storageEnvIssues(env)) context.addIssue({ code: 'custom', ...issue });
+  })
   // A heartbeat renewed less often than it expires would make the API count a live worker as gone.
   .refine((env) => env.WORKER_HEARTBEAT_MS < env.WORKER_HEARTBEAT_TTL_MS, {
     path: ['WORKER_HEARTBEAT_MS'],

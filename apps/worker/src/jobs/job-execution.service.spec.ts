@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -7,7 +7,7 @@ import pino from 'pino';
 import sharp from 'sharp';
 import type { InferenceJobData } from '@fathom/contracts';
 import { modelManifestSchema, specsFromManifest } from '@fathom/models';
-import { BlobStore } from '@fathom/storage';
+import { FilesystemBlobStore, type BlobStore } from '@fathom/storage';
 import { buildSlowDepthModel, startRedisServer, type RedisServerHandle } from '@fathom/testing';
 import { DEFAULT_PNG_ENCODING } from '../imaging/png-encoding';
 import { InferencePool } from '../inference/inference.pool';
@@ -53,7 +53,7 @@ describe('JobExecutionService: one attempt at a job', () => {
   beforeAll(async () => {
     redisServer = await startRedisServer();
     redis = new Redis(redisServer.url);
-    blobs = new BlobStore(redis, 'fathom-test', 600);
+    blobs = new FilesystemBlobStore(join(dir, 'blobs'), 'fathom-test');
     metrics = new WorkerMetrics('cpu');
     pool = new InferencePool(
       { models: [spec!], intraOpThreads: 1, sharpThreads: 1, executionProviders: ['cpu'], maxPixels: 40e6, png: DEFAULT_PNG_ENCODING },
@@ -100,6 +100,37 @@ describe('JobExecutionService: one attempt at a job', () => {
     expect(await blobs.get(attempt.data.input.blobKey)).not.toBeNull();
     await service.jobEnded({ jobId: attempt.data.jobId, blobKey: attempt.data.input.blobKey });
     expect(await blobs.get(attempt.data.input.blobKey)).toBeNull();
+  });
+
+  it('fails the attempt retryably when the store cannot be read or written, and for good only when the input is gone', async () => {
+    const image = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#406080' } })
+      .png()
+      .toBuffer();
+    // A store that cannot be used: a file stands where its folder should be.
+    const blocked = join(dir, 'blocked');
+    writeFileSync(blocked, 'not a folder');
+    const unreadable = new JobExecutionService(
+      pool,
+      new FilesystemBlobStore(blocked, 'fathom-test'),
+      'worker-test',
+      pino({ level: 'silent' }),
+      metrics,
+    );
+    const attempt = await upload(image);
+    await expect(unreadable.execute(attempt)).rejects.toMatchObject({ code: 'store_unavailable', retryable: true });
+    await attempt.stages.end();
+
+    // The input read, the result not written (a file where the job's result folder goes): retried too.
+    const unwritable = await upload(image);
+    mkdirSync(join(dir, 'blobs', 'fathom-test', 'result'), { recursive: true });
+    writeFileSync(join(dir, 'blobs', 'fathom-test', 'result', unwritable.data.jobId), 'in the way');
+    await expect(service.execute(unwritable)).rejects.toMatchObject({ code: 'store_unavailable', retryable: true });
+    await unwritable.stages.end();
+
+    const gone = await upload(image);
+    await blobs.delete(gone.data.input.blobKey);
+    await expect(service.execute(gone)).rejects.toMatchObject({ code: 'input_expired', retryable: false });
+    await gone.stages.end();
   });
 
   it('throws a known failure with its code and whether a retry could help', async () => {

@@ -81,7 +81,7 @@ export class JobExecutionService {
       );
     }
     stages.enter('fetch');
-    const input = await this.blobs.get(data.input.blobKey);
+    const input = await this.blobs.get(data.input.blobKey).catch((error: unknown) => this.storeFailed(error, 'input not read', log));
     if (!input) throw new JobError(ErrorCode.InputExpired, 'The uploaded image expired before a worker could take the job.', false);
     const key = specKey(data.model);
     stages.describeInference((batchSize): Attributes => {
@@ -119,7 +119,9 @@ export class JobExecutionService {
     const artifacts = await Promise.all(
       output.artifacts.map(async (artifact) => {
         const blobKey = this.blobs.resultKey(data.jobId, artifact.name);
-        await this.blobs.put(blobKey, Buffer.from(artifact.bytes.buffer, artifact.bytes.byteOffset, artifact.bytes.byteLength));
+        await this.blobs
+          .put(blobKey, Buffer.from(artifact.bytes.buffer, artifact.bytes.byteOffset, artifact.bytes.byteLength))
+          .catch((error: unknown) => this.storeFailed(error, 'result not stored', log));
         const { name, contentType, width, height, extension } = artifact;
         return {
           name,
@@ -149,8 +151,18 @@ export class JobExecutionService {
   }
 
   /**
+   * The object store failed: the attempt fails and BullMQ retries it with backoff (an input that
+   * cannot be read now is not an expired one).
+   */
+  private storeFailed(error: unknown, what: string, log: Logger): never {
+    log.warn({ msg: `${what}; will retry if attempts remain`, error: (error as Error).message });
+    const code = error instanceof FathomError ? error.code : ErrorCode.StoreUnavailable;
+    throw new JobError(code, (error as Error).message, true, { cause: error });
+  }
+
+  /**
    * The job will not run again, as BullMQ has recorded (completed, or failed with no retry to
-   * come): its input is not needed. A failed delete only logs (the blob expires anyway).
+   * come): its input is not needed. A failed delete only logs (the sweeper or lifecycle rule removes it later).
    */
   async jobEnded(job: { jobId: string; blobKey: string }): Promise<void> {
     await this.blobs

@@ -20,7 +20,7 @@ import pino from 'pino';
 import sharp from 'sharp';
 import { INFERENCE_JOB_NAME, inferenceQueueName, type InferenceJobData, type InferenceResult, type ServedModel } from '@fathom/contracts';
 import { modelManifestSchema, specsFromManifest } from '@fathom/models';
-import { BlobStore } from '@fathom/storage';
+import { FilesystemBlobStore, type BlobStore } from '@fathom/storage';
 import { BullmqLayout, DEFAULT_REDIS_TIMEOUTS, InFlightStore, RedisAvailability } from '@fathom/queue';
 import { loggerOptions, activeTraceId, newTraceId } from '@fathom/telemetry';
 import { buildDepthStandInModel, startRedisServer, type RedisServerHandle } from '@fathom/testing';
@@ -102,7 +102,7 @@ describe('a job as spans: producer → consumer → one child span per stage, in
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     redisServer = await startRedisServer();
     redis = new Redis(redisServer.url);
-    blobs = new BlobStore(redis, PREFIX, 600);
+    blobs = new FilesystemBlobStore(join(dir, 'blobs'), PREFIX);
     metrics = new WorkerMetrics('cpu');
     pool = new InferencePool(
       {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import {
   RedisAvailability,
   type InferenceQueue,
 } from '@fathom/queue';
-import { BlobStore } from '@fathom/storage';
+import { FilesystemBlobStore } from '@fathom/storage';
 import { buildSlowDepthModel, startRedisServer, type RedisServerHandle } from '@fathom/testing';
 import { DEFAULT_PNG_ENCODING } from '../imaging/png-encoding';
 import { InferencePool } from '../inference/inference.pool';
@@ -60,7 +61,7 @@ describe('the input lives until BullMQ has recorded that the job will not run ag
   let redisServer: RedisServerHandle;
   let redis: Redis;
   let notifications: Redis;
-  let blobs: BlobStore;
+  let blobs: DeletionWatchingStore;
   let pool: InferencePool;
   let consumers: QueueConsumers;
   let queue: InferenceQueue;
@@ -73,7 +74,7 @@ describe('the input lives until BullMQ has recorded that the job will not run ag
     // Keyspace notifications for generic commands (DEL): the test hears the input go instead of polling for it.
     await redis.config('SET', 'notify-keyspace-events', 'Kg');
     notifications = new Redis(redisServer.url);
-    blobs = new BlobStore(redis, PREFIX, 600);
+    blobs = new DeletionWatchingStore(join(dir, 'blobs'), PREFIX);
     const logger = pino({ level: 'silent' });
     const metrics = new WorkerMetrics('cpu');
     pool = new InferencePool(
@@ -140,7 +141,7 @@ describe('the input lives until BullMQ has recorded that the job will not run ag
     const keyId = `key-${jobId}`;
     const blobKey = blobs.inputKey(jobId);
     await blobs.put(blobKey, image);
-    const { deleted } = await watchDeletion(blobKey);
+    const deleted = blobs.deletion(blobKey);
     expect(await inFlight.admit(keyId, { id: jobId, queue: queueName }, 1)).toEqual({ admitted: true });
     const { deleted: givenBack } = await watchDeletion(`${PREFIX}:in-flight:${keyId}`);
     const data: InferenceJobData = {
@@ -188,3 +189,18 @@ describe('the input lives until BullMQ has recorded that the job will not run ag
     expect(await blobs.get(blobKey)).toBeNull();
   });
 });
+
+/** The real filesystem store, saying when a key was deleted (the event Redis' keyspace notifications gave before). */
+class DeletionWatchingStore extends FilesystemBlobStore {
+  private readonly deletes = new EventEmitter();
+
+  override async delete(key: string): Promise<void> {
+    await super.delete(key);
+    this.deletes.emit(key);
+  }
+
+  /** Resolves when `key` has been deleted; ask before the deletion can happen. */
+  deletion(key: string): Promise<void> {
+    return once(this.deletes, key).then(() => undefined);
+  }
+}

@@ -411,7 +411,17 @@ describe('deploy/kubernetes: every reference resolves', () => {
   });
 
   it('secret.example.env is documentation: no kustomization applies it', () => {
-    expect(Object.keys(secretExample).sort()).toEqual(['DATABASE_URL', 'REDIS_URL']);
+    // Connection strings and the object store's bucket and credentials: the Deployments read these from it.
+    expect(Object.keys(secretExample).sort()).toEqual([
+      'DATABASE_URL',
+      'REDIS_URL',
+      'STORAGE_S3_ACCESS_KEY_ID',
+      'STORAGE_S3_BUCKET',
+      'STORAGE_S3_ENDPOINT',
+      'STORAGE_S3_FORCE_PATH_STYLE',
+      'STORAGE_S3_REGION',
+      'STORAGE_S3_SECRET_ACCESS_KEY',
+    ]);
     for (const dir of ['base', 'overlays/cpu', 'overlays/gpu'])
       expect(JSON.stringify(readYaml('deploy', 'kubernetes', ...dir.split('/'), 'kustomization.yaml'))).not.toMatch(
         /secretGenerator|secret\.example/,

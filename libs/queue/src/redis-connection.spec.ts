@@ -47,7 +47,11 @@ describe('Redis connections under trouble', () => {
   let server: RedisServerHandle;
   const opened: Redis[] = [];
   const stops: Array<() => void> = [];
-  const settings = (): RedisSettings => ({ url: server.url, commandTimeoutMs: COMMAND_TIMEOUT_MS, connectTimeoutMs: 1_000 });
+  const settings = (): RedisSettings & { cluster?: false } => ({
+    url: server.url,
+    commandTimeoutMs: COMMAND_TIMEOUT_MS,
+    connectTimeoutMs: 1_000,
+  });
   const connect = (role: 'commands' | 'blocking' = 'commands') => {
     const connection = createRedisConnection(settings(), role);
     opened.push(connection);

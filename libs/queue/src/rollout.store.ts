@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection';
 import { DEFAULT_ROLLOUT, rolloutChangeSchema, rolloutStateSchema, type RolloutChange, type RolloutState } from '@fathom/contracts';
 import { redisKeys } from './redis-keys';
 
@@ -14,7 +14,7 @@ export class RolloutStore {
   private readonly keys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
     this.keys = redisKeys(prefix);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /**
  * Inputs and results, kept in Redis with a TTL (docs/adr/0003-redis-blob-storage.md): API and
@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
  */
 export class BlobStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly prefix: string,
     private readonly ttlSeconds: number,
   ) {}

@@ -5,3 +5,4 @@ export * from './onnx-model.builder';
 export * from './text-image';
 export * from './onnx-run';
 export * from './test-database';
+export * from './key-slot';

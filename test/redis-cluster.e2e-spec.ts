@@ -1,7 +1,8 @@
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { inferenceQueueName, type JobAccepted } from '@fathom/contracts';
+import { DEFAULT_KEY_PREFIX, inferenceQueueName, type JobAccepted } from '@fathom/contracts';
+import { createRedisConnection, DEFAULT_REDIS_TIMEOUTS, RolloutStore, WorkerRegistry } from '@fathom/queue';
 import { clusterKeySlot } from '@fathom/testing';
 import {
   depthModelsDir,
@@ -25,6 +26,22 @@ function twoModelsDir(): string {
     JSON.stringify({ name: MODELS[1], version: '1.0.0', task: 'depth', weights: `${MODELS[1]}.onnx`, ...NULL_MODEL_INPUT }),
   );
   return dir;
+}
+
+/** A count whose reaching a value can be awaited (one waiter at a time). */
+function countWithWaits() {
+  let value = 0;
+  let waiter: { count: number; resolve: () => void } | undefined;
+  return {
+    get value() {
+      return value;
+    },
+    add() {
+      value++;
+      if (waiter && value >= waiter.count) waiter.resolve();
+    },
+    reached: (count: number) => new Promise<void>((resolve) => (value >= count ? resolve() : (waiter = { count, resolve }))),
+  };
 }
 
 /**
@@ -56,6 +73,22 @@ describe('Fathom on a three-master Redis Cluster', () => {
     expect(new Set(slots).size).toBe(MODELS.length);
   });
 
+  it("runs Fathom's multi-key writes on the cluster: a rollout change (WATCH/MULTI with its log), every worker's beat (MGET)", async () => {
+    const redis = createRedisConnection({ url: stack.redis.url, cluster: true, ...DEFAULT_REDIS_TIMEOUTS }, 'commands');
+    try {
+      const rollouts = new RolloutStore(redis, DEFAULT_KEY_PREFIX);
+      for (const model of MODELS) {
+        await rollouts.update(model, 'ops', 'set-alias', (state) => ({ ...state, aliases: { stable: '1.0.0' } }));
+        expect(await rollouts.get(model)).toMatchObject({ aliases: { stable: '1.0.0' } });
+        expect(await rollouts.log(model)).toHaveLength(1);
+      }
+      const alive = await new WorkerRegistry(redis, DEFAULT_KEY_PREFIX, 10_000, () => 0).liveWorkers();
+      expect(alive.map((w) => w.models.map((m) => m.name).sort())).toEqual([[...MODELS]]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it('completes jobs on both models, with their events pushed on the socket', async () => {
     const socket = await stack.connect();
     const jobs = await Promise.all(
@@ -70,38 +103,39 @@ describe('Fathom on a three-master Redis Cluster', () => {
   it("loses no acknowledged job when the master of a queue's slot is SIGKILLed and restarted mid-run", async () => {
     const victim = await stack.cluster!.masterOf(clusterKeySlot(inferenceQueueName(MODELS[0], '1.0.0')));
     const accepted: string[] = [];
-    let waiter: { count: number; resolve: () => void } | undefined;
-    const acknowledged = (id: string) => {
-      accepted.push(id);
-      if (waiter && accepted.length >= waiter.count) waiter.resolve();
-    };
-    const acceptedAtLeast = (count: number) =>
-      new Promise<void>((resolve) => (accepted.length >= count ? resolve() : (waiter = { count, resolve })));
-    let refused = 0;
+    const refusals = new Set<number>();
+    const [acknowledged, refused] = [countWithWaits(), countWithWaits()];
     let submitting = true;
     // Two clients per model submitting one job after another until told to stop: some land while the master is down.
     const clients = MODELS.flatMap((model) =>
       [1, 2].map(async () => {
         while (submitting) {
           const response = await submit(stack.api, { image, model }).catch(() => null);
-          if (response?.status === 202) acknowledged(((await response.json()) as JobAccepted).id);
-          else refused++;
+          if (response?.status === 202) {
+            accepted.push(((await response.json()) as JobAccepted).id);
+            acknowledged.add();
+          } else {
+            refusals.add(response?.status ?? 0);
+            refused.add();
+          }
         }
       }),
     );
-    await acceptedAtLeast(10);
+    await acknowledged.reached(10);
     await victim.kill();
-    const beforeRestart = accepted.length;
+    // Down long enough for the API to refuse a submission that needs the dead master's slots.
+    await refused.reached(1);
     await victim.start();
     await stack.cluster!.ready();
-    await acceptedAtLeast(beforeRestart + 10);
+    await acknowledged.reached(acknowledged.value + 10);
     submitting = false;
     await Promise.all(clients);
 
     const ends = await Promise.all(accepted.map((id) => stack.jobEnd(id, { timeoutMs: 30_000 })));
     expect(ends.filter((s) => s.state !== 'completed').map((s) => [s.id, s.state])).toEqual([]);
     expect(ends).toHaveLength(accepted.length);
-    // Refusals (503 while the slot had no master) are the client's to retry: never acknowledged.
-    console.log(`cluster restart: ${accepted.length} jobs acknowledged, all completed; ${refused} submissions refused meanwhile`);
+    // Refusals are 503 store_unavailable while the slot has no master: the client's to retry, never acknowledged.
+    expect([...refusals]).toEqual([503]);
+    console.log(`cluster restart: ${accepted.length} jobs acknowledged, all completed; ${refused.value} submissions refused meanwhile`);
   }, 60_000);
 });

@@ -4,7 +4,13 @@ import { ErrorCode, FathomError } from '@fathom/contracts';
 import { redactSecrets } from '@fathom/config';
 import { selfSignedCertificate, startRedisServer, type RedisServerHandle } from '@fathom/testing';
 import { RedisAvailability } from './redis-availability';
-import { createRedisConnection, redisConnectionOptions, type RedisSettings } from './redis-connection';
+import {
+  createRedisConnection,
+  MAX_RECONNECT_DELAY_MS,
+  redisClusterOptions,
+  redisConnectionOptions,
+  type RedisSettings,
+} from './redis-connection';
 import { asStoreUnavailable, isStoreUnavailableError, STORE_RETRY_AFTER_SECONDS } from './store-errors';
 
 const COMMAND_TIMEOUT_MS = 300;
@@ -131,6 +137,20 @@ describe('Redis connections under trouble', () => {
     expect(redisConnectionOptions(settings(), 'blocking')).toMatchObject({ maxRetriesPerRequest: null, enableAutoPipelining: false });
     expect(redisConnectionOptions(settings(), 'blocking').commandTimeout).toBeUndefined();
     expect(redisConnectionOptions(settings(), 'commands')).toMatchObject({ commandTimeout: COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 1 });
+  });
+
+  it('a cluster connection gives every node the same timeouts, credentials and TLS, and backs off as a whole', () => {
+    const cluster = { url: 'rediss://app:p%40ss@10.0.0.5:7000', commandTimeoutMs: 300, connectTimeoutMs: 1_000, cluster: true };
+    const commands = redisClusterOptions(cluster, 'commands');
+    expect(commands).toMatchObject({
+      enableAutoPipelining: true,
+      redisOptions: { commandTimeout: 300, connectTimeout: 1_000, maxRetriesPerRequest: 1, username: 'app', password: 'p@ss', tls: {} },
+    });
+    expect(commands.redisOptions).not.toHaveProperty('retryStrategy');
+    expect(commands.clusterRetryStrategy?.(100, new Error('down'))).toBe(MAX_RECONNECT_DELAY_MS);
+    const blocking = redisClusterOptions(cluster, 'blocking');
+    expect(blocking).toMatchObject({ enableAutoPipelining: false, redisOptions: { maxRetriesPerRequest: null } });
+    expect(blocking.redisOptions?.commandTimeout).toBeUndefined();
   });
 });
 

@@ -16,6 +16,8 @@ export function redisKeys(prefix: string) {
     /** A model's rollout and its log share a slot (one WATCH/MULTI writes both). */
     rollout: (model: string) => `${prefix}:rollout:{${model}}`,
     rolloutLog: (model: string) => `${prefix}:rollout-log:{${model}}`,
+    /** Where Fathom before the cluster layout kept a model's rollout: read when the tagged key is not there yet. */
+    untaggedRollout: (model: string) => `${prefix}:rollout:${model}`,
     /** Set while any client, on any API instance, is subscribed to the job's events. */
     watchedJob: (jobId: string) => `${prefix}:watched:{${jobId}}`,
     /** A key's jobs queued or running (sorted set of [queue, jobId] by admission time), for its quota. */

@@ -143,7 +143,11 @@ describe('Fathom on a three-master Redis Cluster', () => {
     expect(ends.filter((s) => s.state !== 'completed').map((s) => [s.id, s.state])).toEqual([]);
     expect(ends).toHaveLength(accepted.length);
     // Refusals are 503 store_unavailable while the slot has no master: the client's to retry, never acknowledged.
-    expect([...refusals]).toEqual([503]);
+    const errors = stack.api.process
+      .output()
+      .split('\n')
+      .filter((line) => /"level":50/.test(line));
+    expect({ refusals: [...refusals], errors }).toEqual({ refusals: [503], errors: [] });
     console.log(`cluster restart: ${accepted.length} jobs acknowledged, all completed; ${refused.value} submissions refused meanwhile`);
   }, 60_000);
 });

@@ -139,6 +139,17 @@ describe('Redis connections under trouble', () => {
     expect(redisConnectionOptions(settings(), 'commands')).toMatchObject({ commandTimeout: COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 1 });
   });
 
+  it("a Redis Cluster's own failures (a slot with no master, no node reachable) are store_unavailable", () => {
+    for (const message of [
+      'Too many Cluster redirections. Last error: Error: Connection is closed.',
+      "Cluster isn't ready and enableOfflineQueue options is false",
+      'Failed to refresh slots cache.',
+      'None of startup nodes is available',
+      'CLUSTERDOWN The cluster is down',
+    ])
+      expect([message, isStoreUnavailableError(new Error(message))]).toEqual([message, true]);
+  });
+
   it('a cluster connection gives every node the same timeouts, credentials and TLS, and backs off as a whole', () => {
     const cluster = { url: 'rediss://app:p%40ss@10.0.0.5:7000', commandTimeoutMs: 300, connectTimeoutMs: 1_000, cluster: true };
     const commands = redisClusterOptions(cluster, 'commands');

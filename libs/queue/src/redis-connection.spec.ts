@@ -146,6 +146,7 @@ describe('Redis connections under trouble', () => {
       'Failed to refresh slots cache.',
       'None of startup nodes is available',
       'CLUSTERDOWN The cluster is down',
+      'MOVED 13651 127.0.0.1:44317',
     ])
       expect([message, isStoreUnavailableError(new Error(message))]).toEqual([message, true]);
   });
@@ -154,7 +155,7 @@ describe('Redis connections under trouble', () => {
     const cluster = { url: 'rediss://app:p%40ss@10.0.0.5:7000', commandTimeoutMs: 300, connectTimeoutMs: 1_000, cluster: true };
     const commands = redisClusterOptions(cluster, 'commands');
     expect(commands).toMatchObject({
-      enableAutoPipelining: true,
+      enableAutoPipelining: false,
       redisOptions: { commandTimeout: 300, connectTimeout: 1_000, maxRetriesPerRequest: 1, username: 'app', password: 'p@ss', tls: {} },
     });
     expect(commands.redisOptions).not.toHaveProperty('retryStrategy');

@@ -77,11 +77,16 @@ function clusterSeed(url: string): { host: string; port: number } {
 
 /**
  * The ioredis `Cluster` options of a connection of `role` (exported for its spec): each node's
- * connection gets `redisConnectionOptions` plus the URL's credentials; reconnecting, auto-pipelining
+ * connection gets `redisConnectionOptions` plus the URL's credentials; reconnecting
  * and the offline queue are the cluster's.
  */
 export function redisClusterOptions(settings: RedisSettings, role: RedisRole, extra: RedisOptions = {}): ClusterOptions {
-  const { retryStrategy, enableReadyCheck, enableAutoPipelining, ...node } = { ...redisConnectionOptions(settings, role), ...extra };
+  const {
+    retryStrategy,
+    enableReadyCheck,
+    enableAutoPipelining: _pipelining,
+    ...node
+  } = { ...redisConnectionOptions(settings, role), ...extra };
   const parsed = new URL(settings.url);
   const credentials = {
     ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
@@ -92,7 +97,9 @@ export function redisClusterOptions(settings: RedisSettings, role: RedisRole, ex
     redisOptions: { ...node, ...credentials, ...tls },
     clusterRetryStrategy: (attempt) => (retryStrategy ? retryStrategy(attempt) : null),
     enableReadyCheck,
-    enableAutoPipelining,
+    // Not auto-pipelined: ioredis redirects a pipeline's MOVED only when every command in it got the
+    // same one, so a batch of unrelated commands after a topology change surfaced "MOVED" as an error.
+    enableAutoPipelining: false,
     // A master that is down fails its slots' commands (CLUSTERDOWN) until it is back or replaced: retried every 100 ms.
     retryDelayOnClusterDown: 100,
   };

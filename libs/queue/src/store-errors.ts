@@ -38,7 +38,7 @@ const CLIENT_MESSAGES = [
  * busy with a script, a replica without its master, or the password refused (a deployment problem
  * the operator must fix; to a client it is the store being unavailable, not its own fault).
  */
-const SERVER_REPLIES = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|NOAUTH|WRONGPASS)\b/;
+const SERVER_REPLIES = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|MOVED|ASK|READONLY|NOAUTH|WRONGPASS)\b/;
 
 /** True when `error` (or an error it wraps) says Redis could not be reached or did not answer in time. */
 export function isStoreUnavailableError(error: unknown): boolean {

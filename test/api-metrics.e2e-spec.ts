@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
-import type { JobAccepted, JobStatus } from '@fathom/contracts';
+import { inferenceQueueName, type JobAccepted, type JobStatus } from '@fathom/contracts';
 import {
   depthModelsDir,
   FathomStack,
@@ -49,7 +49,7 @@ async function scrape(api: ApiInstance): Promise<Scrape> {
 }
 
 const MODEL = 'depth-test';
-const QUEUE = `infer.${MODEL}@1.0.0`;
+const QUEUE = inferenceQueueName(MODEL, '1.0.0');
 const WIDTH = 300;
 const HEIGHT = 200;
 

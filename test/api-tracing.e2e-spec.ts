@@ -1,12 +1,12 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
-import type { JobAccepted, JobStatus } from '@fathom/contracts';
+import { inferenceQueueName, type JobAccepted, type JobStatus } from '@fathom/contracts';
 import { depthModelsDir, FathomStack, nextEvent, submit, subscribe } from './support/fathom-stack';
 import { attribute, OtlpReceiver, SPAN_KIND } from './support/otlp-receiver';
 
 const MODEL = 'depth-test';
-const QUEUE = `infer.${MODEL}@1.0.0`;
+const QUEUE = inferenceQueueName(MODEL, '1.0.0');
 
 describe('API traces: the upload’s server span, the enqueue as its child, the WebSocket push in the job’s trace', () => {
   let stack: FathomStack;

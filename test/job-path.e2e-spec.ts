@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { Redis } from 'ioredis';
-import type { JobAccepted, ModelListing } from '@fathom/contracts';
+import { inferenceQueueName, type JobAccepted, type ModelListing } from '@fathom/contracts';
 import { colormapLut } from '../apps/worker/src/imaging/colormaps';
 import { depthModelsDir, FathomStack, nextEvent, pollStatus, submit, subscribe } from './support/fathom-stack';
 
@@ -217,7 +217,7 @@ describe('a job’s whole path: upload → queue → worker → socket.io and po
       expect(await stack.blobs.get(stack.blobs.resultKey(accepted, 'depth'))).not.toBeNull();
       // What retention does when it runs out: BullMQ drops the job, the sweeper the blobs.
       await stack.blobs.delete(stack.blobs.resultKey(accepted, 'depth'));
-      await redis.del(`fathom:infer.depth-test@1.0.0:${accepted}`);
+      await redis.del(`fathom:${inferenceQueueName('depth-test', '1.0.0')}:${accepted}`);
     } finally {
       redis.disconnect();
     }

@@ -43,8 +43,8 @@ describe('one trace per job, from the upload to the WebSocket push', () => {
     const inTrace = (name: string | RegExp) =>
       receiver.span((s) => s.traceId === traceId && (typeof name === 'string' ? s.name === name : name.test(s.name)), String(name));
     const upload = await inTrace('POST /v1/jobs');
-    const producer = await inTrace(/^add infer\.depth-test@1\.0\.0/);
-    const consumer = await inTrace(/^process infer\.depth-test@1\.0\.0/);
+    const producer = await inTrace(/^add infer\.\{depth-test@1\.0\.0\}/);
+    const consumer = await inTrace(/^process infer\.\{depth-test@1\.0\.0\}/);
     expect(upload).toMatchObject({ service: 'fathom-api', kind: SPAN_KIND.SERVER });
     expect(producer).toMatchObject({ service: 'fathom-api', parentSpanId: upload.spanId, kind: SPAN_KIND.PRODUCER });
     expect(consumer).toMatchObject({ service: 'fathom-worker', parentSpanId: producer.spanId, kind: SPAN_KIND.CONSUMER });

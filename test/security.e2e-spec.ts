@@ -3,11 +3,11 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { io } from 'socket.io-client';
-import { JOBS_NAMESPACE, type JobAccepted } from '@fathom/contracts';
+import { inferenceQueueName, JOBS_NAMESPACE, type JobAccepted } from '@fathom/contracts';
 import { depthModelsDir, FathomStack, submit, subscribe, type JobsSocket } from './support/fathom-stack';
 
 const MODEL = 'depth-test';
-const QUEUE = `infer.${MODEL}@1.0.0`;
+const QUEUE = inferenceQueueName(MODEL, '1.0.0');
 const ALLOWED = 'https://app.example.com';
 const STRANGER = 'https://evil.example.net';
 const MAX_SUBSCRIPTIONS = 2;

@@ -21,8 +21,10 @@ import {
   createTestDatabase,
   repoRoot,
   spawnNodeProcess,
+  startRedisCluster,
   startRedisServer,
   startEmbeddedTestDatabase,
+  type RedisClusterHandle,
   type RedisServerHandle,
   type RedisServerOptions,
   type TestDatabase,
@@ -54,20 +56,30 @@ export class FathomStack {
   readonly blobs: BlobStore = new FilesystemBlobStore(this.blobDir, DEFAULT_KEY_PREFIX);
 
   private constructor(
+    /** The redis-server, or the cluster's first master (its seed) with `cluster`. */
     readonly redis: RedisServerHandle,
     readonly database: TestDatabase,
+    readonly cluster?: RedisClusterHandle,
   ) {}
 
   /**
-   * `redis`: the private redis-server's options (AOF, a password, TLS). `database`: 'postgres' (a
+   * `redis`: the private redis-server's options (AOF, a password, TLS). `cluster`: a three-master
+   * Redis Cluster instead (the processes get REDIS_CLUSTER=true). `database`: 'postgres' (a
    * new database on the machine's PostgreSQL, the default) or 'embedded' (the PGlite server `npm start` runs).
    */
-  static async start(opts: { redis?: RedisServerOptions; database?: 'postgres' | 'embedded' } = {}): Promise<FathomStack> {
+  static async start(
+    opts: { redis?: RedisServerOptions; cluster?: boolean; database?: 'postgres' | 'embedded' } = {},
+  ): Promise<FathomStack> {
     const [redis, database] = await Promise.all([
-      startRedisServer(opts.redis),
+      opts.cluster ? startRedisCluster() : startRedisServer(opts.redis),
       opts.database === 'embedded' ? startEmbeddedTestDatabase() : createTestDatabase(),
     ]);
-    return new FathomStack(redis, database);
+    return 'masters' in redis ? new FathomStack(redis.masters[0]!, database, redis) : new FathomStack(redis, database);
+  }
+
+  /** How the processes reach Redis. */
+  private redisEnv(): Record<string, string> {
+    return { REDIS_URL: this.redis.url, ...(this.cluster ? { REDIS_CLUSTER: 'true' } : {}) };
   }
 
   get api(): ApiInstance {
@@ -76,7 +88,7 @@ export class FathomStack {
 
   async startApi(env: Record<string, string> = {}): Promise<ApiInstance> {
     const api = spawnNodeProcess(join(repoRoot(), 'dist/apps/api/src/main.js'), {
-      REDIS_URL: this.redis.url,
+      ...this.redisEnv(),
       DATABASE_URL: this.database.url,
       STORAGE_DIR: this.blobDir,
       PORT: '0',
@@ -96,7 +108,7 @@ export class FathomStack {
   /** Starts a worker process and waits until it announces the models it serves. */
   async startWorker(env: Record<string, string> = {}): Promise<WorkerProcess> {
     const worker = spawnNodeProcess(join(repoRoot(), 'dist/apps/worker/src/main.js'), {
-      REDIS_URL: this.redis.url,
+      ...this.redisEnv(),
       STORAGE_DIR: this.blobDir,
       LOG_LEVEL: 'info',
       WORKER_HEARTBEAT_MS: '500',
@@ -199,7 +211,7 @@ export class FathomStack {
     );
     for (const p of running) p.kill('SIGKILL');
     await Promise.all(running.map((p) => p.waitForExit(10_000)));
-    await Promise.all([this.redis.stop(), this.database.drop(), rm(this.blobDir, { recursive: true, force: true })]);
+    await Promise.all([(this.cluster ?? this.redis).stop(), this.database.drop(), rm(this.blobDir, { recursive: true, force: true })]);
   }
 }
 

@@ -6,12 +6,11 @@ import {
   type DynamicModule,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { inferenceQueueName, type KnownModel, type ServedModel } from '@fathom/contracts';
 import { specKey, type ModelSpec } from '@fathom/models';
 import { redisSettings, storageSettings } from '@fathom/config';
-import { BullmqLayout, createRedisConnection, InFlightStore, RedisAvailability, WorkerRegistry } from '@fathom/queue';
+import { BullmqLayout, createRedisConnection, InFlightStore, RedisAvailability, WorkerRegistry, type RedisClient } from '@fathom/queue';
 import { BlobStore, createBlobStore } from '@fathom/storage';
 import {
   decodeBudgetPixels,
@@ -57,7 +56,7 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
     @Inject(MODEL_SELECTION) private readonly selection: ModelSelection,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(InferencePool) private readonly pool: InferencePool,
     @Inject(QueueConsumers) private readonly consumers: QueueConsumers,
     @Inject(WorkerHeartbeat) private readonly heartbeat: WorkerHeartbeat,
@@ -166,7 +165,7 @@ export class WorkerModule {
           // Probed as often as the heartbeat beats: a beat lost to an outage is re-sent as soon as Redis answers.
           provide: RedisAvailability,
           inject: [REDIS],
-          useFactory: (redis: Redis) => new RedisAvailability(redis, logger, Math.min(1_000, config.WORKER_HEARTBEAT_MS)).start(),
+          useFactory: (redis: RedisClient) => new RedisAvailability(redis, logger, Math.min(1_000, config.WORKER_HEARTBEAT_MS)).start(),
         },
         { provide: BlobStore, useFactory: () => createBlobStore(storageSettings(config), config.REDIS_PREFIX) },
         // The provider every session asks for first; a session on another one fell back.
@@ -230,7 +229,7 @@ export class WorkerModule {
         {
           provide: InferenceProcessor,
           inject: [JobExecutionService, WorkerMetrics, REDIS],
-          useFactory: (execution: JobExecutionService, metrics: WorkerMetrics, redis: Redis) =>
+          useFactory: (execution: JobExecutionService, metrics: WorkerMetrics, redis: RedisClient) =>
             new InferenceProcessor(
               execution,
               metrics,
@@ -259,7 +258,7 @@ export class WorkerModule {
         {
           provide: WorkerHeartbeat,
           inject: [REDIS, RedisAvailability],
-          useFactory: (redis: Redis, availability: RedisAvailability) =>
+          useFactory: (redis: RedisClient, availability: RedisAvailability) =>
             new WorkerHeartbeat(
               new WorkerRegistry(redis, config.REDIS_PREFIX, config.WORKER_HEARTBEAT_TTL_MS),
               config.WORKER_ID,

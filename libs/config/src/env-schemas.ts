@@ -33,6 +33,8 @@ export const redisEnv = z.object({
   REDIS_CONNECT_TIMEOUT_MS: envInt(5_000, { min: 100, max: 60_000 }),
   /** PEM file of the certificate authority a `rediss://` server's certificate is checked against (unset: Node's). */
   REDIS_TLS_CA_FILE: envOptionalString(),
+  /** REDIS_URL is one node of a Redis Cluster (ioredis `Cluster`, the other nodes discovered from it): ADR 0014. */
+  REDIS_CLUSTER: envBool(false),
 });
 
 /** How a process connects to Redis (libs/queue's createRedisConnection takes it). */
@@ -41,9 +43,11 @@ export function redisSettings(env: z.infer<typeof redisEnv>): {
   commandTimeoutMs: number;
   connectTimeoutMs: number;
   tlsCaFile?: string;
+  cluster: boolean;
 } {
   return {
     url: env.REDIS_URL,
+    cluster: env.REDIS_CLUSTER,
     commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
     connectTimeoutMs: env.REDIS_CONNECT_TIMEOUT_MS,
     ...(env.REDIS_TLS_CA_FILE ? { tlsCaFile: env.REDIS_TLS_CA_FILE } : {}),

@@ -1,6 +1,6 @@
 import { ErrorCode, formatFailureReason, parseFailureReason } from './error-codes';
 import { progressAt } from './job-progress';
-import { inferenceQueueName } from './queue-names';
+import { inferenceQueueName, queueModelKey } from './queue-names';
 import { parseTaskOptions } from './tasks';
 import { inferenceJobDataSchema } from './job-data';
 import { upgradeInferenceResult, upgradeJobData } from './legacy-jobs';
@@ -38,7 +38,8 @@ describe('the job contract', () => {
   });
 
   it('names one queue per model version', () => {
-    expect(inferenceQueueName('depth-anything-v2-small', '1.0.0')).toBe('infer.depth-anything-v2-small@1.0.0');
+    expect(inferenceQueueName('depth-anything-v2-small', '1.0.0')).toBe('infer.{depth-anything-v2-small@1.0.0}');
+    expect(queueModelKey(inferenceQueueName('depth', '1.0.0', 'mirrors'))).toBe('depth@1.0.0#mirrors');
   });
 });
 

@@ -1,6 +1,7 @@
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { startRedisServer, type RedisServerHandle } from '@fathom/testing';
+import { inferenceQueueName } from '@fathom/contracts';
+import { clusterKeySlot, startRedisServer, type RedisServerHandle } from '@fathom/testing';
 import { BullmqLayout } from './bullmq-layout';
 import { createRedisConnection } from './redis-connection';
 import { BULLMQ_STALLED_LIMIT_REASON, jobFailure, jobRuns, recoveryBoundMs, stallWorkerOptions } from './stalled-jobs';
@@ -23,7 +24,7 @@ describe('BullMQ layout as BullmqLayout reads it', () => {
 
   /** A unique queue per test. */
   function newQueue(): Queue {
-    const queue = new Queue(`infer.pin-${++queueNumber}@1.0.0`, { connection: { url: server.url }, prefix: PREFIX });
+    const queue = new Queue(inferenceQueueName(`pin-${++queueNumber}`, '1.0.0'), { connection: { url: server.url }, prefix: PREFIX });
     opened.push(queue);
     return queue;
   }
@@ -48,6 +49,27 @@ describe('BullMQ layout as BullmqLayout reads it', () => {
     const keys = layout.keys(queue.name);
     expect(keys).toMatchObject({ events: queue.keys.events, wait: queue.keys.wait, paused: queue.keys.paused });
     expect(keys.job('42')).toBe(queue.toKey('42'));
+  });
+
+  it("keeps every key of a queue, its jobs' included, in the slot of the queue name's hash tag (one slot per queue on a Redis Cluster)", async () => {
+    const queue = newQueue();
+    const slot = clusterKeySlot(queue.name);
+    expect(Object.values(queue.keys).filter((key) => key !== '')).not.toHaveLength(0);
+    for (const key of Object.values(queue.keys).filter((key) => key !== '')) expect([key, clusterKeySlot(key)]).toEqual([key, slot]);
+
+    // What BullMQ actually wrote through a job's whole life: added, taken, completed, with events and metrics.
+    const worker = new Worker(queue.name, async () => 'done', {
+      connection: createRedisConnection(server.url, 'blocking'),
+      prefix: PREFIX,
+    });
+    const events = new QueueEvents(queue.name, { connection: { url: server.url }, prefix: PREFIX });
+    opened.push(worker, events);
+    await events.waitUntilReady();
+    const job = await queue.add('infer', { n: 1 }, { jobId: 'slot-1', attempts: 2 });
+    await job.waitUntilFinished(events);
+    const written = await redis.keys(`${PREFIX}:${queue.name}:*`);
+    expect(written).toEqual(expect.arrayContaining([queue.toKey('slot-1'), queue.keys.events, queue.keys.completed]));
+    for (const key of written) expect([key, clusterKeySlot(key)]).toEqual([key, slot]);
   });
 
   it('finds the newest event, after which a QueueEvents hears only what comes next', async () => {

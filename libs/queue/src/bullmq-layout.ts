@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection';
 
 /**
  * The only place Fathom reads BullMQ's Redis layout directly, for what BullMQ's API has no cheap
@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
  */
 export class BullmqLayout {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection';
 import { redisKeys } from './redis-keys';
 
 export type IdempotencyClaim = { claimed: true } | { claimed: false; jobId: string; fingerprint: string };
@@ -12,7 +12,7 @@ export class IdempotencyStore {
   private readonly keys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
     private readonly ttlSeconds: number,
   ) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection';
 import type { BullmqLayout } from './bullmq-layout';
 import { redisKeys } from './redis-keys';
 
@@ -40,7 +40,7 @@ export class InFlightStore {
   private readonly keys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
     private readonly layout: BullmqLayout,
     /** The set expires this long after the key's last admission: no key's count outlives its jobs' retention. */

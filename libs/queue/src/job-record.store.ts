@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection';
 import { z } from 'zod';
 import { modelRefSchema } from '@fathom/contracts';
 import { redisKeys } from './redis-keys';
@@ -30,7 +30,7 @@ export class JobRecordStore {
   private readonly keys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
     private readonly retentionSeconds: number,
   ) {

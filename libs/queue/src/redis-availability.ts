@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { isRedisCluster, type RedisClient } from './redis-connection';
 import { isStoreUnavailableError } from './store-errors';
 
 /** Where state changes are logged: pino's (or an adapter's) warn and info with a merge object. */
@@ -26,10 +26,10 @@ export class RedisAvailability {
   private stopped = false;
   private readonly restoredListeners: (() => void)[] = [];
   /** Command connections that stop queueing commands while Redis is known to be unavailable. */
-  private readonly failFast: Redis[] = [];
+  private readonly failFast: RedisClient[] = [];
 
   constructor(
-    private readonly probe: Redis,
+    private readonly probe: RedisClient,
     private readonly log: AvailabilityLog,
     private readonly probeIntervalMs: number,
     private readonly now: () => number = Date.now,
@@ -71,7 +71,7 @@ export class RedisAvailability {
    * ioredis' offline queue for REDIS_COMMAND_TIMEOUT_MS (a stopped but connected Redis still
    * takes the timeout: ioredis cannot tell it from a slow one).
    */
-  watch(connection: Redis, name = connection.options.connectionName ?? 'redis', opts: { failFast?: boolean } = {}): Redis {
+  watch<T extends RedisClient>(connection: T, name = connectionName(connection), opts: { failFast?: boolean } = {}): T {
     if (opts.failFast) {
       this.failFast.push(connection);
       connection.options.enableOfflineQueue = this.available;
@@ -125,4 +125,9 @@ export class RedisAvailability {
     }
     return this.available;
   }
+}
+
+/** The name a connection was given (`connectionName`, on each node's connection for a cluster). */
+function connectionName(connection: RedisClient): string {
+  return (isRedisCluster(connection) ? connection.options.redisOptions?.connectionName : connection.options.connectionName) ?? 'redis';
 }

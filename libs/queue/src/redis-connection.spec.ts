@@ -4,7 +4,13 @@ import { ErrorCode, FathomError } from '@fathom/contracts';
 import { redactSecrets } from '@fathom/config';
 import { selfSignedCertificate, startRedisServer, type RedisServerHandle } from '@fathom/testing';
 import { RedisAvailability } from './redis-availability';
-import { createRedisConnection, redisConnectionOptions, type RedisSettings } from './redis-connection';
+import {
+  createRedisConnection,
+  MAX_RECONNECT_DELAY_MS,
+  redisClusterOptions,
+  redisConnectionOptions,
+  type RedisSettings,
+} from './redis-connection';
 import { asStoreUnavailable, isStoreUnavailableError, STORE_RETRY_AFTER_SECONDS } from './store-errors';
 
 const COMMAND_TIMEOUT_MS = 300;
@@ -47,7 +53,11 @@ describe('Redis connections under trouble', () => {
   let server: RedisServerHandle;
   const opened: Redis[] = [];
   const stops: Array<() => void> = [];
-  const settings = (): RedisSettings => ({ url: server.url, commandTimeoutMs: COMMAND_TIMEOUT_MS, connectTimeoutMs: 1_000 });
+  const settings = (): RedisSettings & { cluster?: false } => ({
+    url: server.url,
+    commandTimeoutMs: COMMAND_TIMEOUT_MS,
+    connectTimeoutMs: 1_000,
+  });
   const connect = (role: 'commands' | 'blocking' = 'commands') => {
     const connection = createRedisConnection(settings(), role);
     opened.push(connection);
@@ -127,6 +137,32 @@ describe('Redis connections under trouble', () => {
     expect(redisConnectionOptions(settings(), 'blocking')).toMatchObject({ maxRetriesPerRequest: null, enableAutoPipelining: false });
     expect(redisConnectionOptions(settings(), 'blocking').commandTimeout).toBeUndefined();
     expect(redisConnectionOptions(settings(), 'commands')).toMatchObject({ commandTimeout: COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 1 });
+  });
+
+  it("a Redis Cluster's own failures (a slot with no master, no node reachable) are store_unavailable", () => {
+    for (const message of [
+      'Too many Cluster redirections. Last error: Error: Connection is closed.',
+      "Cluster isn't ready and enableOfflineQueue options is false",
+      'Failed to refresh slots cache.',
+      'None of startup nodes is available',
+      'CLUSTERDOWN The cluster is down',
+      'MOVED 13651 127.0.0.1:44317',
+    ])
+      expect([message, isStoreUnavailableError(new Error(message))]).toEqual([message, true]);
+  });
+
+  it('a cluster connection gives every node the same timeouts, credentials and TLS, and backs off as a whole', () => {
+    const cluster = { url: 'rediss://app:p%40ss@10.0.0.5:7000', commandTimeoutMs: 300, connectTimeoutMs: 1_000, cluster: true };
+    const commands = redisClusterOptions(cluster, 'commands');
+    expect(commands).toMatchObject({
+      enableAutoPipelining: false,
+      redisOptions: { commandTimeout: 300, connectTimeout: 1_000, maxRetriesPerRequest: 1, username: 'app', password: 'p@ss', tls: {} },
+    });
+    expect(commands.redisOptions).not.toHaveProperty('retryStrategy');
+    expect(commands.clusterRetryStrategy?.(100, new Error('down'))).toBe(MAX_RECONNECT_DELAY_MS);
+    const blocking = redisClusterOptions(cluster, 'blocking');
+    expect(blocking).toMatchObject({ enableAutoPipelining: false, redisOptions: { maxRetriesPerRequest: null } });
+    expect(blocking.redisOptions?.commandTimeout).toBeUndefined();
   });
 });
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 
 /** How a process reaches Redis: @fathom/config's redisSettings builds it from the REDIS_* variables. */
 export interface RedisSettings {
@@ -9,7 +9,12 @@ export interface RedisSettings {
   connectTimeoutMs: number;
   /** PEM file of the CA that signed a `rediss://` server's certificate. */
   tlsCaFile?: string;
+  /** `url` names one node of a Redis Cluster (REDIS_CLUSTER): the others are discovered from it. */
+  cluster?: boolean;
 }
+
+/** A connection to a single Redis or to a Redis Cluster: every Fathom store takes either. */
+export type RedisClient = Redis | Cluster;
 
 /** Defaults for tests and tools that only have a URL (the config's defaults). */
 export const DEFAULT_REDIS_TIMEOUTS = { commandTimeoutMs: 2_000, connectTimeoutMs: 5_000 } as const;
@@ -33,23 +38,76 @@ export type RedisRole = 'commands' | 'blocking';
  *   BZPOPMIN / XREAD BLOCK short, so neither is set; never pipelined (a blocking read would hold
  *   the commands behind it).
  *
+ * With `cluster`, an ioredis `Cluster` with the same options on each node connection (timeouts,
+ * password, TLS) and the same reconnect back-off for the cluster as a whole; every key Fathom and
+ * BullMQ write is hash-tagged so that what one command or script touches is in one slot (ADR 0014).
+ *
  * Every connection has an `error` listener (`onError`, or one that ignores): ioredis prints
  * "[ioredis] Unhandled error event" with a stack on stderr for each failed reconnect otherwise.
  */
 export function createRedisConnection(
+  settings: (RedisSettings & { cluster?: false }) | string,
+  role: RedisRole,
+  extra?: RedisOptions & { onError?: (error: Error) => void },
+): Redis;
+export function createRedisConnection(
+  settings: RedisSettings | string,
+  role: RedisRole,
+  extra?: RedisOptions & { onError?: (error: Error) => void },
+): RedisClient;
+export function createRedisConnection(
   settings: RedisSettings | string,
   role: RedisRole,
   extra: RedisOptions & { onError?: (error: Error) => void } = {},
-): Redis {
-  const { url, commandTimeoutMs, connectTimeoutMs, tlsCaFile } =
-    typeof settings === 'string' ? { url: settings, ...DEFAULT_REDIS_TIMEOUTS, tlsCaFile: undefined } : settings;
+): RedisClient {
+  const resolved: RedisSettings = typeof settings === 'string' ? { url: settings, ...DEFAULT_REDIS_TIMEOUTS } : settings;
   const { onError, ...options } = extra;
-  const connection = new Redis(url, {
-    ...redisConnectionOptions({ url, commandTimeoutMs, connectTimeoutMs, tlsCaFile }, role),
-    ...options,
-  });
+  const connection = resolved.cluster
+    ? new Cluster([clusterSeed(resolved.url)], redisClusterOptions(resolved, role, options))
+    : new Redis(resolved.url, { ...redisConnectionOptions(resolved, role), ...options });
   connection.on('error', onError ?? (() => undefined));
   return connection;
+}
+
+/** The seed node of a cluster URL (the others come from CLUSTER SLOTS). */
+function clusterSeed(url: string): { host: string; port: number } {
+  const parsed = new URL(url);
+  return { host: parsed.hostname, port: Number(parsed.port || 6379) };
+}
+
+/**
+ * The ioredis `Cluster` options of a connection of `role` (exported for its spec): each node's
+ * connection gets `redisConnectionOptions` plus the URL's credentials; reconnecting
+ * and the offline queue are the cluster's.
+ */
+export function redisClusterOptions(settings: RedisSettings, role: RedisRole, extra: RedisOptions = {}): ClusterOptions {
+  const {
+    retryStrategy,
+    enableReadyCheck,
+    enableAutoPipelining: _pipelining,
+    ...node
+  } = { ...redisConnectionOptions(settings, role), ...extra };
+  const parsed = new URL(settings.url);
+  const credentials = {
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+  };
+  const tls = settings.url.startsWith('rediss://') ? { tls: node.tls ?? {} } : {};
+  return {
+    redisOptions: { ...node, ...credentials, ...tls },
+    clusterRetryStrategy: (attempt) => (retryStrategy ? retryStrategy(attempt) : null),
+    enableReadyCheck,
+    // Not auto-pipelined: ioredis redirects a pipeline's MOVED only when every command in it got the
+    // same one, so a batch of unrelated commands after a topology change surfaced "MOVED" as an error.
+    enableAutoPipelining: false,
+    // A master that is down fails its slots' commands (CLUSTERDOWN) until it is back or replaced: retried every 100 ms.
+    retryDelayOnClusterDown: 100,
+  };
+}
+
+/** Whether `client` is a Redis Cluster connection. */
+export function isRedisCluster(client: RedisClient): client is Cluster {
+  return (client as Cluster).isCluster === true;
 }
 
 /** The ioredis options of a connection of `role` (exported for its spec). */

@@ -1,20 +1,29 @@
-/** Fathom's own Redis keys (BullMQ keeps its own under the same prefix). */
+/**
+ * Fathom's own Redis keys (BullMQ keeps its own under the same prefix). Redis Cluster puts a key in
+ * the slot of its `{hash tag}` (ADR 0014): keys one command, MULTI or script touches together share
+ * a tag (a worker's beat and the index, a model's rollout and its log, a job's audience keys), and
+ * keys only ever touched alone have none, so they spread over the slots.
+ */
 export function redisKeys(prefix: string) {
   return {
     jobRecord: (jobId: string) => `${prefix}:job:${jobId}`,
     idempotency: (keyHash: string) => `${prefix}:idempotency:${keyHash}`,
-    workersIndex: `${prefix}:workers`,
-    worker: (workerId: string) => `${prefix}:worker:${workerId}`,
+    /** The index and every worker's beat share a slot: one MULTI registers a beat, one MGET reads them all. */
+    workersIndex: `${prefix}:{workers}`,
+    worker: (workerId: string) => `${prefix}:{workers}:${workerId}`,
     /** Every model version and variant any worker has declared, served or not (hash by name@version#variant). */
     catalog: `${prefix}:catalog`,
-    rollout: (model: string) => `${prefix}:rollout:${model}`,
-    rolloutLog: (model: string) => `${prefix}:rollout-log:${model}`,
+    /** A model's rollout and its log share a slot (one WATCH/MULTI writes both). */
+    rollout: (model: string) => `${prefix}:rollout:{${model}}`,
+    rolloutLog: (model: string) => `${prefix}:rollout-log:{${model}}`,
+    /** Where Fathom before the cluster layout kept a model's rollout: read when the tagged key is not there yet. */
+    untaggedRollout: (model: string) => `${prefix}:rollout:${model}`,
     /** Set while any client, on any API instance, is subscribed to the job's events. */
-    watchedJob: (jobId: string) => `${prefix}:watched:${jobId}`,
+    watchedJob: (jobId: string) => `${prefix}:watched:{${jobId}}`,
     /** A key's jobs queued or running (sorted set of [queue, jobId] by admission time), for its quota. */
     inFlight: (keyId: string) => `${prefix}:in-flight:${keyId}`,
-    /** Claimed by the one API instance that counts a job's end no client heard. */
-    unheardEvent: (jobId: string, event: string) => `${prefix}:unheard:${jobId}:${event}`,
+    /** Claimed by the one API instance that counts a job's end no client heard (a script reads watchedJob with it). */
+    unheardEvent: (jobId: string, event: string) => `${prefix}:unheard:{${jobId}}:${event}`,
   };
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;

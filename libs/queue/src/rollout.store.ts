@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection';
 import { DEFAULT_ROLLOUT, rolloutChangeSchema, rolloutStateSchema, type RolloutChange, type RolloutState } from '@fathom/contracts';
 import { redisKeys } from './redis-keys';
 
@@ -14,15 +14,20 @@ export class RolloutStore {
   private readonly keys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
     this.keys = redisKeys(prefix);
   }
 
   async get(model: string): Promise<RolloutState | null> {
-    const raw = await this.redis.get(this.keys.rollout(model));
+    const raw = await this.read(this.redis, model);
     return raw === null ? null : rolloutStateSchema.parse(JSON.parse(raw));
+  }
+
+  /** The model's rollout as stored, or as an earlier Fathom stored it (untagged key) until the next change moves it. */
+  private async read(redis: RedisClient, model: string): Promise<string | null> {
+    return (await redis.get(this.keys.rollout(model))) ?? (await redis.get(this.keys.untaggedRollout(model)));
   }
 
   /** Applies `change` to the current state and appends it to the log, atomically. */
@@ -38,7 +43,7 @@ export class RolloutStore {
     try {
       for (;;) {
         await redis.watch(key);
-        const raw = await redis.get(key);
+        const raw = await this.read(redis, model);
         const before = raw === null ? DEFAULT_ROLLOUT : rolloutStateSchema.parse(JSON.parse(raw));
         const after = rolloutStateSchema.parse(change(structuredClone(before)));
         const entry: RolloutChange = { at: new Date().toISOString(), keyId, action, before, after };

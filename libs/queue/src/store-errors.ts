@@ -26,6 +26,11 @@ const CLIENT_MESSAGES = [
   /^Reached the max retries per request limit/,
   /^connect ETIMEDOUT$/,
   /^Socket closed unexpectedly/,
+  // ioredis Cluster: a slot whose master is gone, or no node reachable at all.
+  /^Too many Cluster redirections/,
+  /^Cluster isn't ready/,
+  /^Failed to refresh slots cache/,
+  /^None of startup nodes is available/,
 ];
 
 /**
@@ -33,14 +38,14 @@ const CLIENT_MESSAGES = [
  * busy with a script, a replica without its master, or the password refused (a deployment problem
  * the operator must fix; to a client it is the store being unavailable, not its own fault).
  */
-const SERVER_REPLIES = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|NOAUTH|WRONGPASS)\b/;
+const SERVER_REPLIES = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|MOVED|ASK|READONLY|NOAUTH|WRONGPASS)\b/;
 
 /** True when `error` (or an error it wraps) says Redis could not be reached or did not answer in time. */
 export function isStoreUnavailableError(error: unknown): boolean {
   // Duck-typed, not `instanceof Error`: errors from Node's core and from another realm count too.
   for (let e = asErrorLike(error), depth = 0; e && depth < 5; e = asErrorLike(e.cause), depth++) {
     if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true;
-    if (e.name === 'MaxRetriesPerRequestError') return true;
+    if (e.name === 'MaxRetriesPerRequestError' || e.name === 'ClusterAllFailedError') return true;
     if (CLIENT_MESSAGES.some((pattern) => pattern.test(e.message))) return true;
     if (SERVER_REPLIES.test(e.message)) return true;
     if (Array.isArray(e.errors) && e.errors.some((inner) => isStoreUnavailableError(inner))) return true;

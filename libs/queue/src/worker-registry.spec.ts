@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import type { WorkerHeartbeat } from '@fathom/contracts';
 import { startRedisServer, type RedisServerHandle } from '@fathom/testing';
 import { WorkerRegistry } from './worker-registry';
+import { redisKeys } from './redis-keys';
 
 const TTL_MS = 15_000;
 
@@ -54,7 +55,7 @@ describe('WorkerRegistry: who is alive, across Redis outages', () => {
   it('keeps the entries well past the TTL in Redis, so an outage (Redis keeps its clock running) does not erase them', async () => {
     const workers = registry();
     await workers.heartbeat(heartbeatOf('w1'));
-    const ttl = await redis.pttl(`reg-${prefix}:worker:w1`);
+    const ttl = await redis.pttl(redisKeys(`reg-${prefix}`).worker('w1'));
     expect(ttl).toBeGreaterThan(TTL_MS);
   });
 });

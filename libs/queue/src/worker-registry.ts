@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection';
 import { knownModelSchema, modelKey, workerHeartbeatSchema, type KnownModel, type WorkerHeartbeat } from '@fathom/contracts';
 import { redisKeys } from './redis-keys';
 
@@ -28,7 +28,7 @@ export class WorkerRegistry {
   private readonly retainMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
     private readonly ttlMs: number,
     private readonly reachableSince: () => number = () => 0,

@@ -6,3 +6,4 @@ export * from './text-image';
 export * from './onnx-run';
 export * from './test-database';
 export * from './s3-server';
+export * from './key-slot';

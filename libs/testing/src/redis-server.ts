@@ -1,4 +1,5 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -33,6 +34,8 @@ export interface RedisServerOptions {
   password?: string;
   /** Serve TLS only (`--tls-port`, no plain port), with this certificate and key (PEM files). */
   tls?: { certFile: string; keyFile: string; caFile: string };
+  /** More `redis-server` arguments (a cluster node's). */
+  args?: string[];
 }
 
 export function freePort(): Promise<number> {
@@ -120,6 +123,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
         'no',
         '--maxmemory-policy',
         'noeviction',
+        ...(opts.args ?? []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -185,4 +189,90 @@ export function selfSignedCertificate(dir = mkdtempSync(join(tmpdir(), 'fathom-t
   );
   if (made.status !== 0) throw new Error(`openssl could not make a certificate: ${made.stderr}`);
   return { certFile, keyFile, caFile: certFile };
+}
+
+export interface RedisClusterHandle {
+  /** `redis://127.0.0.1:<port>` of the first master: a seed (REDIS_URL with REDIS_CLUSTER=true). */
+  url: string;
+  /** The three masters, each with its own folder (AOF and nodes.conf). */
+  masters: RedisServerHandle[];
+  /** Resolves once every master reports `cluster_state:ok` (all slots served). */
+  ready(timeoutMs?: number): Promise<void>;
+  /** The master serving `slot`. */
+  masterOf(slot: number): Promise<RedisServerHandle>;
+  stop(): Promise<void>;
+}
+
+const run = promisify(execFile);
+
+/** `CLUSTER INFO` of one node through redis-cli (nothing else to install). */
+async function clusterInfo(port: number): Promise<string> {
+  return (await run('redis-cli', ['-p', String(port), 'cluster', 'info'])).stdout;
+}
+
+/**
+ * A real Redis Cluster of three masters (no replicas) on free loopback ports, made with
+ * `redis-cli --cluster create`. Each master appends every write to its AOF and fsyncs it before
+ * answering (`appendfsync always`), so a SIGKILLed master restarted from its folder (`restart({ kill: true })`:
+ * same port, same nodes.conf) comes back with every write it acknowledged (ADR 0014 says what a
+ * production `everysec` can lose).
+ */
+export async function startRedisCluster(): Promise<RedisClusterHandle> {
+  const masters: RedisServerHandle[] = [];
+  for (let i = 0; i < 3; i++) {
+    // The cluster bus port is port + 10000 by default, which a free ephemeral port can overflow: pick one too.
+    const busPort = await freePort();
+    masters.push(
+      await startRedisServer({
+        appendonly: true,
+        args: [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-port',
+          String(busPort),
+          '--cluster-node-timeout',
+          '2000',
+          '--appendfsync',
+          'always',
+        ],
+      }),
+    );
+  }
+  await run('redis-cli', ['--cluster', 'create', ...masters.map((m) => `127.0.0.1:${m.port}`), '--cluster-yes']);
+  const ready = async (timeoutMs = 15_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const states = await Promise.all(masters.map((m) => clusterInfo(m.port).catch(() => '')));
+      if (states.every((info) => /cluster_state:ok/.test(info))) return;
+      if (Date.now() > deadline) throw new Error(`the cluster is not ok after ${timeoutMs} ms:\n${states.join('\n')}`);
+      // Gossip has no event to wait on: ask again shortly.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  await ready();
+  return {
+    url: masters[0]!.url,
+    masters,
+    ready,
+    masterOf: async (slot) => {
+      const { stdout } = await run('redis-cli', ['-p', String(masters[0]!.port), 'cluster', 'nodes']);
+      const port = clusterSlotOwner(stdout, slot);
+      const master = masters.find((m) => m.port === port);
+      if (!master) throw new Error(`no master serves slot ${slot}:\n${stdout}`);
+      return master;
+    },
+    stop: async () => void (await Promise.all(masters.map((m) => m.stop()))),
+  };
+}
+
+/** The port of the master serving `slot`, from CLUSTER NODES (`<id> <ip:port@bus> <flags> … <slot ranges>`). */
+function clusterSlotOwner(nodes: string, slot: number): number | undefined {
+  for (const line of nodes.trim().split('\n')) {
+    const fields = line.split(' ');
+    const ranges = fields.slice(8).map((range) => range.split('-').map(Number));
+    if (ranges.some(([from = -1, to = from]) => slot >= from && slot <= to)) return Number(/:(\d+)@/.exec(fields[1] ?? '')?.[1]);
+  }
+  return undefined;
 }

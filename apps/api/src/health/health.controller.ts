@@ -1,10 +1,9 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
-import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import type { Database } from '@fathom/database';
-import { RedisAvailability } from '@fathom/queue';
+import { RedisAvailability, type RedisClient } from '@fathom/queue';
 import { Public } from '../auth/scopes.decorator';
 import { DATABASE } from '../infrastructure/database.providers';
 import { REDIS } from '../infrastructure/redis.providers';
@@ -17,7 +16,7 @@ export class HealthController {
   constructor(
     @Inject(HealthCheckService) private readonly health: HealthCheckService,
     @Inject(HealthIndicatorService) private readonly indicators: HealthIndicatorService,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(ServedModelsService) private readonly models: ServedModelsService,
     @Inject(RedisAvailability) private readonly availability: RedisAvailability,
     @Inject(DATABASE) private readonly db: Database,

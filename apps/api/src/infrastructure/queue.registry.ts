@@ -1,9 +1,15 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import { QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { redisSettings } from '@fathom/config';
-import { BullmqLayout, createInferenceQueue, createRedisConnection, RedisAvailability, type InferenceQueue } from '@fathom/queue';
+import {
+  BullmqLayout,
+  createInferenceQueue,
+  createRedisConnection,
+  RedisAvailability,
+  type InferenceQueue,
+  type RedisClient,
+} from '@fathom/queue';
 import { TRACING, type TracingState } from '../common/tracing';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 
@@ -24,7 +30,7 @@ export class QueueRegistry implements OnApplicationShutdown {
    * it is given, and ioredis copies all of them into every pipeline it builds (about 0.3 ms of CPU
    * per job in a profile). The shared REDIS connection (blobs, records) keeps auto-pipelining.
    */
-  private connection: Redis | null = null;
+  private connection: RedisClient | null = null;
 
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,

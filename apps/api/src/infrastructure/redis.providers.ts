@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type Provider } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { redisSettings } from '@fathom/config';
 import {
   BullmqLayout,
@@ -10,6 +9,7 @@ import {
   RedisAvailability,
   RolloutStore,
   WorkerRegistry,
+  type RedisClient,
 } from '@fathom/queue';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 
@@ -19,7 +19,7 @@ export const REDIS = Symbol('REDIS');
 @Injectable()
 export class RedisLifecycle implements OnApplicationShutdown {
   constructor(
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(RedisAvailability) private readonly availability: RedisAvailability,
   ) {}
 
@@ -42,7 +42,7 @@ export const redisProviders: Provider[] = [
   {
     provide: RedisAvailability,
     inject: [REDIS, API_CONFIG],
-    useFactory: (redis: Redis, c: ApiConfig) => {
+    useFactory: (redis: RedisClient, c: ApiConfig) => {
       const logger = new Logger('Redis');
       return new RedisAvailability(redis, { warn: (f) => logger.warn(f), info: (f) => logger.log(f) }, probeIntervalMs(c)).start();
     },
@@ -51,33 +51,33 @@ export const redisProviders: Provider[] = [
   {
     provide: JobRecordStore,
     inject: [REDIS, API_CONFIG],
-    useFactory: (redis: Redis, c: ApiConfig) => new JobRecordStore(redis, c.REDIS_PREFIX, c.STORAGE_RETENTION_SECONDS),
+    useFactory: (redis: RedisClient, c: ApiConfig) => new JobRecordStore(redis, c.REDIS_PREFIX, c.STORAGE_RETENTION_SECONDS),
   },
   {
     provide: IdempotencyStore,
     inject: [REDIS, API_CONFIG],
-    useFactory: (redis: Redis, c: ApiConfig) => new IdempotencyStore(redis, c.REDIS_PREFIX, c.STORAGE_RETENTION_SECONDS),
+    useFactory: (redis: RedisClient, c: ApiConfig) => new IdempotencyStore(redis, c.REDIS_PREFIX, c.STORAGE_RETENTION_SECONDS),
   },
   {
     provide: WorkerRegistry,
     inject: [REDIS, API_CONFIG, RedisAvailability],
-    useFactory: (redis: Redis, c: ApiConfig, availability: RedisAvailability) =>
+    useFactory: (redis: RedisClient, c: ApiConfig, availability: RedisAvailability) =>
       new WorkerRegistry(redis, c.REDIS_PREFIX, c.WORKER_HEARTBEAT_TTL_MS, () => availability.reachableSince()),
   },
   {
     provide: RolloutStore,
     inject: [REDIS, API_CONFIG],
-    useFactory: (redis: Redis, c: ApiConfig) => new RolloutStore(redis, c.REDIS_PREFIX),
+    useFactory: (redis: RedisClient, c: ApiConfig) => new RolloutStore(redis, c.REDIS_PREFIX),
   },
   {
     provide: BullmqLayout,
     inject: [REDIS, API_CONFIG],
-    useFactory: (redis: Redis, c: ApiConfig) => new BullmqLayout(redis, c.REDIS_PREFIX),
+    useFactory: (redis: RedisClient, c: ApiConfig) => new BullmqLayout(redis, c.REDIS_PREFIX),
   },
   {
     provide: InFlightStore,
     inject: [REDIS, API_CONFIG, BullmqLayout],
-    useFactory: (redis: Redis, c: ApiConfig, layout: BullmqLayout) =>
+    useFactory: (redis: RedisClient, c: ApiConfig, layout: BullmqLayout) =>
       new InFlightStore(redis, c.REDIS_PREFIX, layout, c.STORAGE_RETENTION_SECONDS),
   },
 ];

@@ -7,6 +7,7 @@ import {
   FathomError,
   INFERENCE_JOB_NAME,
   parseTaskOptions,
+  queueModelKey,
   type InferenceJobData,
   type JobAccepted,
   type ModelRef,
@@ -203,7 +204,7 @@ export class JobSubmitter {
     if (waiting >= this.config.API_MAX_QUEUE_DEPTH) {
       throw new FathomError(
         ErrorCode.QueueFull,
-        `The queue for ${model.queue.replace(/^infer\./, '')} is full (${waiting} jobs waiting). Retry after the Retry-After seconds.`,
+        `The queue for ${queueModelKey(model.queue)} is full (${waiting} jobs waiting). Retry after the Retry-After seconds.`,
         undefined,
         this.config.API_RETRY_AFTER_SECONDS,
       );

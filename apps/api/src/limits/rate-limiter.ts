@@ -1,6 +1,6 @@
+import type { RedisClient } from '@fathom/queue';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 import { ErrorCode, FathomError } from '@fathom/contracts';
 import type { RedisAvailability } from '@fathom/queue';
 import { routePattern } from '../common/http-observability';
@@ -18,7 +18,7 @@ const WINDOW_MS = 1000;
 export interface RateLimiterDeps {
   config: Pick<ApiConfig, 'API_KEY_REQUESTS_PER_SECOND' | 'API_KEY_JOBS_IN_FLIGHT' | 'REDIS_PREFIX'>;
   /** The API's command connection: the count is shared by every instance on the same Redis. */
-  redis: Redis;
+  redis: RedisClient;
   /** While Redis is known to be down, nothing is counted. */
   availability: Pick<RedisAvailability, 'available'>;
   metrics: ApiMetrics;

@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
-import { redisKeys, type RedisKeys } from '@fathom/queue';
+import { redisKeys, type RedisKeys, type RedisClient } from '@fathom/queue';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { REDIS } from '../infrastructure/redis.providers';
 
@@ -15,7 +14,7 @@ if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return 1 end
 return 0`;
 
 /** The connection with CLAIM_UNHEARD as a command: sent once, then run by its SHA (EVALSHA). */
-type WithClaimUnheard = Redis & { fathomClaimUnheard(watchedKey: string, markKey: string, markSeconds: number): Promise<number> };
+type WithClaimUnheard = RedisClient & { fathomClaimUnheard(watchedKey: string, markKey: string, markSeconds: number): Promise<number> };
 
 /**
  * Which jobs any client, on any API instance, subscribed to. Every instance relays every job's
@@ -28,7 +27,7 @@ export class JobAudience {
   private readonly retentionSeconds: number;
 
   constructor(
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(API_CONFIG) config: ApiConfig,
   ) {
     this.keys = redisKeys(config.REDIS_PREFIX);

@@ -1,5 +1,4 @@
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ErrorCode, type InferenceJobData, type InferenceResult, type ServedModel } from '@fathom/contracts';
 import {
@@ -10,6 +9,7 @@ import {
   type RedisAvailability,
   type RedisSettings,
   type StallPolicy,
+  type RedisClient,
 } from '@fathom/queue';
 import { modelLabels, type WorkerMetrics } from '../metrics/worker.metrics';
 import type { InferenceProcessor } from './inference.processor';
@@ -37,7 +37,7 @@ export interface QueueConsumerOptions {
 export class QueueConsumers {
   private readonly workers: Worker<InferenceJobData, InferenceResult>[] = [];
   /** BullMQ closes the connections it makes, never one it was given. */
-  private readonly connections: Redis[] = [];
+  private readonly connections: RedisClient[] = [];
 
   constructor(
     private readonly options: QueueConsumerOptions,

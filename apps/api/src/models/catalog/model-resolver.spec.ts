@@ -1,4 +1,4 @@
-import { FathomError, type KnownModel, type RolloutState, type ServedModel } from '@fathom/contracts';
+import { FathomError, inferenceQueueName, type KnownModel, type RolloutState, type ServedModel } from '@fathom/contracts';
 import { resolveModel, type ResolveContext } from './model-resolver';
 import { compareVersions } from '@fathom/models';
 
@@ -7,7 +7,7 @@ const known = (version: string, variant?: string): KnownModel => ({
   version,
   ...(variant ? { variant } : {}),
   task: 'depth',
-  queue: `infer.depth@${version}${variant ? `#${variant}` : ''}`,
+  queue: inferenceQueueName('depth', version, variant),
   input: { name: 'pixel_values', description: '' },
 });
 const served = (version: string, variant?: string): ServedModel => ({ ...known(version, variant), executionProvider: 'cpu' });
@@ -54,7 +54,7 @@ describe('which model version a submission goes to', () => {
     expect(resolveModel({ reference: 'depth@1.1.0' }, context)).toMatchObject({ route: 'pinned', model: { version: '1.1.0' } });
     expect(resolveModel({ reference: 'depth@1.1.0', variant: 'mirrors' }, context).model).toMatchObject({
       variant: 'mirrors',
-      queue: 'infer.depth@1.1.0#mirrors',
+      queue: 'infer.{depth@1.1.0#mirrors}',
     });
   });
 

@@ -6,9 +6,10 @@ const READY = /ready to accept connections/i;
 
 /**
  * The arguments of `npm start`'s private redis-server: loopback only, never evicting (queues and
- * blobs live there), and an append-only file in `dir`, so a redis-server restarted after a crash
- * comes back with the queued jobs, their inputs and statuses. Redis writes the file before it
- * answers, so a killed redis-server loses nothing; fsync once a second bounds a machine crash's loss.
+ * job state live there), and an append-only file in `dir`, so a redis-server restarted after a
+ * crash comes back with the queued jobs and statuses. Redis writes the file before it answers,
+ * except while a slow fsync is still running (it then postpones the write up to 2 s): fsync once a
+ * second bounds what a crash loses to the last second or two.
  */
 export function privateRedisArgs(port: number, dir: string): string[] {
   return [

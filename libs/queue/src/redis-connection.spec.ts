@@ -65,7 +65,9 @@ describe('Redis connections under trouble', () => {
   };
 
   beforeAll(async () => {
-    server = await startRedisServer({ appendonly: true });
+    // fsync before answering: with everysec Redis answers a write whose AOF write(2) it postponed
+    // behind a slow fsync (a loaded disk), and a SIGKILL then loses it — this test is about the client.
+    server = await startRedisServer({ appendonly: true, args: ['--appendfsync', 'always'] });
   });
 
   afterEach(() => {

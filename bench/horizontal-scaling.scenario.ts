@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { depthModelsDir, FathomStack, LOAD_TEST_LIMITS_ENV, NULL_MODEL_INPUT, type WorkerProcess } from '../test/support/fathom-stack';
 import { greyBenchImage, type BenchImage } from './bench-images';
-import { SIMULATED_INFERENCE_ENV, simulatedInferenceEnv } from './hooks/simulated-inference';
+import { fixedLatencyStandIn, SIMULATED_INFERENCE_ENV, simulatedInferenceEnv } from './hooks/simulated-inference';
 import { median, percentile, round1 } from './bench-stats';
 import { connectClients, ROUTE_DESCRIPTION, type DriverRoute, type LoadClient } from './load-driver';
 import { cpuMsPerJob, cpuSnapshot } from './process-stats';
@@ -128,7 +128,7 @@ export async function horizontalScalingScenario(ctx: BenchContext): Promise<Scen
   return {
     scenario: 'horizontal-scaling',
     model: `${MODEL}@1.0.0`,
-    standIn: `fixed-latency model standing in for a GPU: the null model (28×28 depth stand-in) plus a ${SIMULATED_INFERENCE_MS} ms wait per session.run that uses no CPU (the bench's preloaded hook, ${SIMULATED_INFERENCE_ENV})`,
+    standIn: `fixed-latency model standing in for a GPU: ${fixedLatencyStandIn(SIMULATED_INFERENCE_MS)}`,
     command: ctx.command,
     setup: {
       image: '64×48 PNG',

@@ -5,7 +5,7 @@ import { repoRoot } from '@fathom/testing';
 import { depthModelsDir, FathomStack, LOAD_TEST_LIMITS_ENV, NULL_MODEL_INPUT } from '../test/support/fathom-stack';
 import { greyBenchImage } from './bench-images';
 import { median, round1 } from './bench-stats';
-import { SIMULATED_INFERENCE_ENV, simulatedInferenceEnv } from './hooks/simulated-inference';
+import { fixedLatencyStandIn, simulatedInferenceEnv } from './hooks/simulated-inference';
 import { connectClients, driveClients } from './load-driver';
 import { stopWorker } from './process-metrics';
 import { scalingChartSvg } from './scaling-chart';
@@ -111,7 +111,7 @@ export async function scalingScenario(ctx: BenchContext): Promise<ScenarioResult
   return {
     scenario: 'scaling',
     model: `${MODEL}@1.0.0`,
-    standIn: `fixed-latency model standing in for a GPU: the null model (28×28 depth stand-in) plus a ${SIMULATED_INFERENCE_MS} ms wait per session.run that uses no CPU (the bench's preloaded hook, ${SIMULATED_INFERENCE_ENV})`,
+    standIn: `fixed-latency model standing in for a GPU: ${fixedLatencyStandIn(SIMULATED_INFERENCE_MS)}`,
     command: ctx.command,
     setup: {
       measured: `on the real stack: one worker (1 inference thread, ${SIMULATED_INFERENCE_MS} ms fixed latency), ${CLIENTS} closed-loop socket.io clients, ${measured.jobs} jobs after ${CLIENTS * 2} warm-up; start-up = spawn → the worker's "worker ready" log line (Node start, Redis connect, model load), ${measured.startupSamples.length} spawns`,

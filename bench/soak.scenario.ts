@@ -23,7 +23,7 @@ import {
 } from '../test/support/fathom-stack';
 import { greyBenchImage, type BenchImage } from './bench-images';
 import { percentile, round1 } from './bench-stats';
-import { SIMULATED_INFERENCE_ENV, simulatedInferenceEnv } from './hooks/simulated-inference';
+import { fixedLatencyStandIn, simulatedInferenceEnv } from './hooks/simulated-inference';
 import { HttpClient } from './load-driver';
 import type { BenchContext, ScenarioResult } from './scenario';
 import { completionsByJob, countReasons, retryAfterMs, tallySoak, type FinalAnswer, type KillRecord } from './soak-tally';
@@ -140,7 +140,7 @@ export async function soakScenario(ctx: BenchContext): Promise<ScenarioResult> {
   return {
     scenario: 'soak',
     model: `${MODEL}@1.0.0`,
-    standIn: `fixed-latency model: the null model (28×28 depth stand-in) plus a ${SIMULATED_INFERENCE_MS} ms wait per session.run that uses no CPU (the bench's preloaded hook, ${SIMULATED_INFERENCE_ENV}), so thousands of jobs take minutes`,
+    standIn: `fixed-latency model: ${fixedLatencyStandIn(SIMULATED_INFERENCE_MS)}, so thousands of jobs take minutes`,
     command: ctx.command,
     setup: {
       jobs,

@@ -15,3 +15,8 @@ export function simulatedInferenceEnv(ms: number, env: NodeJS.ProcessEnv = proce
     [SIMULATED_INFERENCE_ENV]: String(ms),
   };
 }
+
+/** How a result names the fixed-latency stand-in: the null model plus `ms` of CPU-free wait per session.run. */
+export function fixedLatencyStandIn(ms: number): string {
+  return `the null model (28×28 depth stand-in) plus a ${ms} ms wait per session.run that uses no CPU (the bench's preloaded hook, ${SIMULATED_INFERENCE_ENV})`;
+}

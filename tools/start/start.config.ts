@@ -1,5 +1,3 @@
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { z } from 'zod';
 import {
   apiMetricsEnv,
@@ -8,6 +6,7 @@ import {
   envKeys,
   envOptionalString,
   envString,
+  fathomDataDir,
   loadConfig,
   modelCatalogEnv,
   optionalDatabaseUrlEnv,
@@ -16,7 +15,7 @@ import {
 
 /** Where the embedded database keeps its files unless START_DATABASE_DIR says otherwise (XDG's data folder). */
 export function databaseDir(config: { START_DATABASE_DIR?: string; XDG_DATA_HOME?: string }): string {
-  return config.START_DATABASE_DIR ?? join(config.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'fathom', 'database');
+  return config.START_DATABASE_DIR ?? fathomDataDir(config.XDG_DATA_HOME, 'database');
 }
 
 /**

@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_KEY_PREFIX } from '@fathom/contracts';
+import type { BlobStoreSettings } from '@fathom/storage';
 import { envBool, envInt, envOptionalInt, envOptionalString, envString, unsetIfEmpty } from './env-values';
 
 /*
@@ -150,17 +151,7 @@ export function storageEnvIssues(env: StorageEnv): { path: [keyof StorageEnv]; m
 }
 
 /** The store a process uses (libs/storage's createBlobStore takes it); the env must have passed storageEnvIssues. */
-export function storageSettings(env: StorageEnv):
-  | { backend: 'filesystem'; dir: string }
-  | {
-      backend: 's3';
-      bucket: string;
-      endpoint?: string;
-      region: string;
-      forcePathStyle: boolean;
-      credentials?: { accessKeyId: string; secretAccessKey: string };
-      timeoutMs: number;
-    } {
+export function storageSettings(env: StorageEnv): BlobStoreSettings {
   if (env.STORAGE_BACKEND === 'filesystem') return { backend: 'filesystem', dir: blobDir(env) };
   return {
     backend: 's3',
@@ -175,9 +166,14 @@ export function storageSettings(env: StorageEnv):
   };
 }
 
-/** The filesystem backend's folder: STORAGE_DIR, or `$XDG_DATA_HOME/fathom/blobs` (`~/.local/share` when XDG_DATA_HOME is unset). */
+/** `$XDG_DATA_HOME/fathom/<name>` (`~/.local/share` when XDG_DATA_HOME is unset): where Fathom keeps data by default. */
+export function fathomDataDir(xdgDataHome: string | undefined, name: string): string {
+  return join(xdgDataHome ?? join(homedir(), '.local', 'share'), 'fathom', name);
+}
+
+/** The filesystem backend's folder: STORAGE_DIR, or `$XDG_DATA_HOME/fathom/blobs`. */
 export function blobDir(env: Pick<StorageEnv, 'STORAGE_DIR' | 'XDG_DATA_HOME'>): string {
-  return env.STORAGE_DIR ?? join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'fathom', 'blobs');
+  return env.STORAGE_DIR ?? fathomDataDir(env.XDG_DATA_HOME, 'blobs');
 }
 
 /** Milliseconds between sweeps of expired blobs; 0: none (see STORAGE_SWEEP_INTERVAL_SECONDS). */

@@ -13,6 +13,11 @@ export const LOCAL_PRINCIPAL: Principal = Object.freeze({
   authenticated: false,
 });
 
+/** Who is calling: the principal the authentication hook set, else (a public route, a bare test app) the local caller. */
+export function principalOf(request: { principal?: Principal }): Principal {
+  return request.principal ?? LOCAL_PRINCIPAL;
+}
+
 /** API_AUTH=keys and the database holds no active key: the API would refuse every request. */
 export class NoActiveKeyError extends Error {
   override readonly name = 'NoActiveKeyError';

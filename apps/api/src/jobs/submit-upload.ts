@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { markUploadAccepted } from '../common/accepted-uploads';
-import { principalOf } from '../limits/key-limits';
+import { principalOf } from '../auth/authenticator';
 import type { JobSubmitter, Submission } from './job-submitter.service';
 import { setTraceIdHeader } from './trace-id-header';
 import { readTracedUploadForm } from './uploads/upload-form.reader';

@@ -1,12 +1,5 @@
-import type { FastifyRequest } from 'fastify';
-import { LOCAL_PRINCIPAL } from '../auth/authenticator';
 import type { Principal } from '../auth/principal';
 import type { ApiConfig } from '../config/api.config';
-
-/** Who is calling: the principal the authentication hook set (it always sets one; the local caller before it runs). */
-export function principalOf(request: FastifyRequest): Principal {
-  return request.principal ?? LOCAL_PRINCIPAL;
-}
 
 /** The key's own limits where it has them, else the API's defaults (API_KEY_*). */
 export function effectiveLimits(

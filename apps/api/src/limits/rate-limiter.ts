@@ -6,7 +6,8 @@ import type { RedisAvailability } from '@fathom/queue';
 import { routePattern } from '../common/http-observability';
 import type { ApiConfig } from '../config/api.config';
 import type { ApiMetrics } from '../metrics/api-metrics';
-import { effectiveLimits, principalOf } from './key-limits';
+import { principalOf } from '../auth/authenticator';
+import { effectiveLimits } from './key-limits';
 
 /** Probes, the web page and the API's docs: never limited (a busy key must not fail its own health checks). */
 const UNLIMITED_ROUTES = new Set(['/healthz', '/readyz', '/']);

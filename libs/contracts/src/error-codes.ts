@@ -46,6 +46,16 @@ export const ErrorCode = {
   /** No longer sent (the admin API's own keys became API keys with scopes, 403 forbidden); kept so clients that branch on it still compile. */
   AdminDisabled: 'admin_disabled',
   RolloutConflict: 'rollout_conflict',
+  // deployments (POST/PUT/DELETE /v1/admin/models)
+  /** A manifest that libs/models' schema refuses, or a field REST registration does not take (a server path, an npm module). */
+  InvalidManifest: 'invalid_manifest',
+  /** Uploaded weights over API_MAX_WEIGHTS_BYTES. */
+  WeightsTooLarge: 'weights_too_large',
+  /** That name@version is registered and not retired: a new version needs a new version string. */
+  DeploymentExists: 'deployment_exists',
+  DeploymentNotFound: 'deployment_not_found',
+  /** An alias (stable, canary) points at the version: move the alias first. */
+  DeploymentInUse: 'deployment_in_use',
   // conflicts
   ResultNotReady: 'result_not_ready',
   JobFailed: 'job_failed',
@@ -69,6 +79,8 @@ export const ErrorCode = {
   WorkerLost: 'worker_lost',
   /** The client's deadline (`deadline` / X-Deadline) passed while the job was still queued: it was dropped before inference. */
   DeadlineExceeded: 'deadline_exceeded',
+  /** The job's model version was retired with ?drain=false while the job waited. */
+  ModelRetired: 'model_retired',
   /** A stage of the job (decode, inference, encode) ran past the worker's per-stage limit, on every attempt. */
   InferenceTimeout: 'inference_timeout',
   Internal: 'internal_error',

@@ -12,3 +12,4 @@ export * from './rollout';
 export * from './legacy-jobs';
 export * from './image-format';
 export * from './api-keys';
+export * from './deployments';

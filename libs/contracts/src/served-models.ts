@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { taskNameSchema } from './tasks';
 import { executionProviderSchema } from './job-result';
 import { aliasNameSchema } from './rollout';
+import { workerDeploymentReportSchema } from './deployments';
 
 /** A model version (or one of its variants) as a worker knows it from its manifest. */
 export const knownModelSchema = z.object({
@@ -32,6 +33,10 @@ export const workerHeartbeatSchema = z.object({
   pid: z.number().int(),
   startedAt: z.number().int(),
   models: z.array(servedModelSchema),
+  /** WORKER_LABELS: what deployment selectors match (absent from workers before deployments). */
+  labels: z.record(z.string(), z.string()).optional(),
+  /** What this worker did with each registered deployment its labels match (ADR 0015). */
+  deployments: z.array(workerDeploymentReportSchema).optional(),
 });
 export type WorkerHeartbeat = z.infer<typeof workerHeartbeatSchema>;
 

@@ -8,6 +8,7 @@ import type { ColumnType } from 'kysely';
 export interface DatabaseSchema {
   api_keys: ApiKeysTable;
   audit_log: AuditLogTable;
+  deployments: DeploymentsTable;
 }
 
 /** Set by the database on insert, never written after. */
@@ -43,4 +44,31 @@ export interface AuditLogTable {
   target_id: string;
   details: ColumnType<Record<string, unknown>, string, string>;
   trace_id: string | null;
+  /** 0003: the client address a change came from (null for the CLI and for entries before 0003). */
+  address: string | null;
+}
+
+type Json<T> = ColumnType<T, string, string>;
+
+/** 0003_deployments (libs/contracts deployments.ts describes the states). */
+export interface DeploymentsTable {
+  id: string;
+  name: string;
+  version: string;
+  task: string;
+  state: string;
+  reason: string | null;
+  source: string;
+  manifest: Json<Record<string, unknown>>;
+  weights: Json<Record<string, { sha256: string; bytes: number; url?: string }>>;
+  description: string | null;
+  defaults: Json<Record<string, unknown> | null>;
+  batching: Json<{ maxBatch: number; maxDelayMs: number } | null>;
+  selector: Json<Record<string, string>>;
+  replicas: number | null;
+  revision: ColumnType<number, number | undefined, number>;
+  created_at: CreatedAt;
+  created_by: string;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+  retired_at: Date | null;
 }

@@ -10,3 +10,4 @@ export * from './rollout.store';
 export * from './bullmq-layout';
 export * from './stalled-jobs';
 export * from './in-flight.store';
+export * from './deployment-mirror';

@@ -16,6 +16,12 @@ export function redisKeys(prefix: string) {
     /** A model's rollout and its log share a slot (one WATCH/MULTI writes both). */
     rollout: (model: string) => `${prefix}:rollout:{${model}}`,
     rolloutLog: (model: string) => `${prefix}:rollout-log:{${model}}`,
+    /**
+     * The deployments workers may load (hash by deployment id, written by the API from PostgreSQL)
+     * and the stream that rings when it changes: one tag, so one MULTI writes both.
+     */
+    deployments: `${prefix}:{deployments}`,
+    deploymentChanges: `${prefix}:{deployments}:changes`,
     /** Where Fathom before the cluster layout kept a model's rollout: read when the tagged key is not there yet. */
     untaggedRollout: (model: string) => `${prefix}:rollout:${model}`,
     /** Set while any client, on any API instance, is subscribed to the job's events. */

@@ -13,6 +13,8 @@ export interface AuditEntry {
   targetId: string;
   details: Record<string, unknown>;
   traceId: string | null;
+  /** The client address the change came from; absent for the CLI. */
+  address?: string | null;
 }
 
 export interface AuditRecord extends AuditEntry {
@@ -31,6 +33,7 @@ export async function recordAudit(db: Kysely<DatabaseSchema>, entry: AuditEntry)
       target_id: entry.targetId,
       details: JSON.stringify(entry.details),
       trace_id: entry.traceId,
+      address: entry.address ?? null,
     })
     .execute();
 }
@@ -58,6 +61,7 @@ export class AuditLogStore {
         targetId: row.target_id,
         details: row.details,
         traceId: row.trace_id,
+        address: row.address,
       }));
     });
   }

@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import { apiKeysMigration } from './0001-api-keys';
 import { auditLogMigration } from './0002-audit-log';
+import { deploymentsMigration } from './0003-deployments';
 
 /**
  * Every migration, in order. A name is `NNNN_what` and, once released, never changes (the
@@ -11,4 +12,5 @@ import { auditLogMigration } from './0002-audit-log';
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_api_keys': apiKeysMigration,
   '0002_audit_log': auditLogMigration,
+  '0003_deployments': deploymentsMigration,
 };

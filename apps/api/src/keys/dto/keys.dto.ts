@@ -43,6 +43,7 @@ const auditEntrySchema = z.object({
   targetId: z.string(),
   details: z.record(z.string(), z.unknown()),
   traceId: z.string().nullable(),
+  address: z.string().nullable().optional().describe('The client address the change came from (absent for the keys CLI)'),
 });
 
 export class CreateKeyDto extends createZodDto(createKeyBodySchema) {}

@@ -47,10 +47,7 @@ export class DeploymentMirror {
     const tx = this.redis.multi().del(this.keys.deployments);
     if (all.length > 0)
       tx.hset(this.keys.deployments, Object.fromEntries(all.map((d) => [d.id, JSON.stringify(desiredDeploymentSchema.parse(d))])));
-    await tx
-      .xadd(this.keys.deploymentChanges, 'MAXLEN', '~', CHANGES_KEPT, '*', 'id', '*', 'revision', 'all')
-      .exec()
-      .then(failedInMulti);
+    await tx.xadd(this.keys.deploymentChanges, 'MAXLEN', '~', CHANGES_KEPT, '*', 'id', '*', 'revision', 'all').exec().then(failedInMulti);
   }
 
   /** Every deployment workers may load; an entry an older or newer Fathom wrote that does not parse is left out. */
@@ -73,9 +70,7 @@ export class DeploymentMirror {
    * none came.
    */
   async waitForChange(blocking: RedisClient, afterId: string, blockMs: number): Promise<string> {
-    const reply = (await blocking.xread('COUNT', 100, 'BLOCK', blockMs, 'STREAMS', this.keys.deploymentChanges, afterId)) as Array<
-      [string, Array<[string, string[]]>]
-    > | null;
+    const reply = await blocking.xread('COUNT', 100, 'BLOCK', blockMs, 'STREAMS', this.keys.deploymentChanges, afterId);
     const entries = reply?.[0]?.[1] ?? [];
     return entries.at(-1)?.[0] ?? afterId;
   }

@@ -124,12 +124,18 @@ describe.each([
     expect(await blobs.get('fathom:blob:input:job-1')).toBeNull();
   });
 
-  it('deletes what is older than the cutoff and keeps the rest', async () => {
+  it("deletes a job's bytes older than the cutoff and keeps the rest, and never a deployment's weights", async () => {
     const sweptStore = backend.store('swept');
     const [old, fresh] = [sweptStore.resultKey('job-old', 'depth'), sweptStore.inputKey('job-fresh')];
-    await Promise.all([sweptStore.put(old, Buffer.from('old')), sweptStore.put(fresh, Buffer.from('fresh'))]);
+    const weights = sweptStore.weightsKey('a'.repeat(64));
+    await Promise.all([
+      sweptStore.put(old, Buffer.from('old')),
+      sweptStore.put(fresh, Buffer.from('fresh')),
+      sweptStore.put(weights, Buffer.from('onnx')),
+    ]);
     if (backend.age) {
       await backend.age(sweptStore, old, 2 * 86_400_000);
+      await backend.age(sweptStore, weights, 30 * 86_400_000);
       expect(await sweptStore.deleteOlderThan(Date.now() - 86_400_000)).toBe(1);
       expect(await sweptStore.get(old)).toBeNull();
       expect((await sweptStore.get(fresh))?.toString()).toBe('fresh');
@@ -139,6 +145,7 @@ describe.each([
       expect(await sweptStore.deleteOlderThan(Date.now() + 60_000)).toBe(2);
       expect(await sweptStore.get(fresh)).toBeNull();
     }
+    expect((await sweptStore.get(weights))?.toString()).toBe('onnx');
     expect(await blobs.get(blobs.inputKey('job-1'))).not.toBeNull(); // another prefix: untouched
   });
 

@@ -19,6 +19,16 @@ export abstract class BlobStore {
     return `${this.prefix}/result/${jobId}/${artifact}`;
   }
 
+  /** A deployment's weights, content-addressed (ADR 0015): kept until no deployment needs them, never swept. */
+  weightsKey(sha256: string): string {
+    return `${this.prefix}/weights/${sha256}`;
+  }
+
+  /** The folders retention applies to (the sweeper, the bucket's lifecycle rule): a job's bytes, never weights. */
+  get expiringPrefixes(): string[] {
+    return [`${this.prefix}/input/`, `${this.prefix}/result/`];
+  }
+
   /** Writes the whole object or nothing: a reader never sees half of it. */
   abstract put(key: string, bytes: Buffer): Promise<void>;
 
@@ -28,7 +38,7 @@ export abstract class BlobStore {
   /** Removes the object; one that is not there is no error. */
   abstract delete(key: string): Promise<void>;
 
-  /** Deletes this prefix's objects written before `cutoff` (epoch ms); how many went. */
+  /** Deletes the objects under expiringPrefixes written before `cutoff` (epoch ms); how many went. */
   abstract deleteOlderThan(cutoff: number): Promise<number>;
 
   /**

@@ -65,7 +65,9 @@ export class FilesystemBlobStore extends BlobStore {
   async deleteOlderThan(cutoff: number): Promise<number> {
     try {
       // Staging files left by a process that died mid-write are swept with the rest.
-      return (await this.sweep(join(this.root, this.prefix), cutoff)) + (await this.sweep(join(this.root, STAGING_DIR), cutoff));
+      let deleted = await this.sweep(join(this.root, STAGING_DIR), cutoff);
+      for (const prefix of this.expiringPrefixes) deleted += await this.sweep(join(this.root, ...keySegments(prefix.slice(0, -1))), cutoff);
+      return deleted;
     } catch (error) {
       throw new BlobStoreUnavailableError('list', this.prefix, error);
     }

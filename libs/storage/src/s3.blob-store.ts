@@ -87,20 +87,22 @@ export class S3BlobStore extends BlobStore {
 
   async deleteOlderThan(cutoff: number): Promise<number> {
     let deleted = 0;
-    let token: string | undefined;
     try {
-      do {
-        const page: ListObjectsV2CommandOutput = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: `${this.prefix}/`, ContinuationToken: token }),
-          this.deadline(),
-        );
-        const old = (page.Contents ?? []).filter((o) => o.Key && o.LastModified && o.LastModified.getTime() < cutoff);
-        for (const object of old) {
-          await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: object.Key }), this.deadline());
-          deleted++;
-        }
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
+      for (const prefix of this.expiringPrefixes) {
+        let token: string | undefined;
+        do {
+          const page: ListObjectsV2CommandOutput = await this.client.send(
+            new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: prefix, ContinuationToken: token }),
+            this.deadline(),
+          );
+          const old = (page.Contents ?? []).filter((o) => o.Key && o.LastModified && o.LastModified.getTime() < cutoff);
+          for (const object of old) {
+            await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: object.Key }), this.deadline());
+            deleted++;
+          }
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+      }
     } catch (error) {
       throw new BlobStoreUnavailableError('list', this.prefix, error);
     }

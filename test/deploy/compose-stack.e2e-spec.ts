@@ -294,6 +294,9 @@ describe('deploy/compose: api and worker environment agree with Prometheus, the 
     });
     // Expiry is the bucket's lifecycle rule: no sweeper needed with S3.
     expect(script).toMatch(/"Expiration":\{"Days":1\}.*mc ilm import store\/fathom/);
+    // …on a job's bytes only: deployments' weights (fathom/weights/<sha256>) never expire (ADR 0015).
+    const prefixes = [...script.matchAll(/"Prefix":"([^"]*)"/g)].map((m) => m[1]);
+    expect(prefixes.sort()).toEqual(['fathom/input/', 'fathom/result/']);
     expect(dictAt(init, 'depends_on', 'minio')).toEqual({ condition: 'service_healthy' });
     expect(serviceMounts(service(base, 'minio'), COMPOSE_DIR)).toEqual([
       expect.objectContaining({ source: 'minio-data', target: '/data' }),

@@ -52,12 +52,17 @@ const labelList = z
         context.addIssue({ code: 'custom', message: `label "${name}" is given twice` });
         return z.NEVER;
       }
-      labels[name] = pair.slice(at + 1).trim();
+      const value = pair.slice(at + 1).trim();
+      // The selector's own rules, so that every label a worker has can be asked for.
+      const problem =
+        workerSelectorSchema.keyType.safeParse(name).error?.issues[0] ?? workerSelectorSchema.valueType.safeParse(value).error?.issues[0];
+      if (problem) {
+        context.addIssue({ code: 'custom', message: `"${pair}": ${problem.message}` });
+        return z.NEVER;
+      }
+      labels[name] = value;
     }
-    const parsed = workerSelectorSchema.safeParse(labels);
-    for (const issue of parsed.error?.issues ?? [])
-      context.addIssue({ code: 'custom', message: `${issue.path.map(String).join('.')}: ${issue.message}` });
-    return parsed.success ? parsed.data : z.NEVER;
+    return labels;
   });
 
 /** The worker's own variables; the shared ones come from @fathom/config's pieces. */

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,6 +153,8 @@ describe('a worker loads and unloads registered deployments as the mirror change
   async function heartbeatOnceConverged(check: (beat: Heartbeat) => boolean): Promise<Heartbeat> {
     for (;;) {
       const next = passes();
+      // A pass in progress may have announced a change it has not finished making.
+      await watcher.settled();
       const [beat] = await registry.liveWorkers();
       if (beat && check(beat)) return beat;
       await next;
@@ -328,6 +331,17 @@ describe('a worker loads and unloads registered deployments as the mirror change
     await mirror.remove('0010');
     await heartbeatOnceConverged((b) => b.models.length === 1);
     expect((await runJob('local')).artifacts.map((a) => a.name)).toEqual(['depth']);
+  });
+
+  it('keeps watching through a Redis outage: a deployment registered after Redis came back (empty) is served', async () => {
+    await redisServer.kill();
+    await redisServer.start();
+    // The API's own connection (here, the test's) reconnects before it writes the mirror.
+    if (redis.status !== 'ready') await once(redis, 'ready');
+    await register('0011', inverted);
+    const beat = await heartbeatOnceConverged(settled('0011'));
+    expect(reportOf(beat, '0011')).toMatchObject({ state: 'serving' });
+    expect((await runJob('reg-0011')).artifacts.map((a) => a.name)).toEqual(['depth']);
   });
 
   async function mirrorEntry(id: string): Promise<DesiredDeployment> {

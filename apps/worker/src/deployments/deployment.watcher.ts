@@ -60,6 +60,7 @@ export class DeploymentWatcher extends EventEmitter {
   private stopping = false;
   private running: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
+  private passing: Promise<void> | undefined;
 
   constructor(
     private readonly mirror: DeploymentMirror,
@@ -117,7 +118,17 @@ export class DeploymentWatcher extends EventEmitter {
   }
 
   /** One pass: what should be served against what is, stops first (memory, queue names), then starts in creation order. */
-  private async converge(entries: DesiredDeployment[]): Promise<void> {
+  /** Resolves once the pass in progress, if any, has finished: what it loads and unloads is done. */
+  async settled(): Promise<void> {
+    await this.passing;
+  }
+
+  private converge(entries: DesiredDeployment[]): Promise<void> {
+    this.passing = this.pass(entries).finally(() => (this.passing = undefined));
+    return this.passing;
+  }
+
+  private async pass(entries: DesiredDeployment[]): Promise<void> {
     const plan = planDeployments(entries, {
       labels: this.options.labels,
       budgetBytes: this.options.budgetBytes,

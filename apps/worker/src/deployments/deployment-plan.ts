@@ -1,12 +1,13 @@
 import { LOADED_DEPLOYMENT_STATES, modelKey, selectorMatches, type DesiredDeployment } from '@fathom/contracts';
 
 /**
- * Bytes a session takes per byte of weights, per inference thread: onnxruntime holds the graph's
- * initializers (the weights, once) plus what its optimiser pre-packs and the arena its first runs
- * grow. Measured on DeepLabV3 MobileNetV2 (2.8 MB of weights): RSS grew ~XX bytes per weights byte
- * on one thread (bench/deployment-memory.bench.ts); 3 leaves room for larger activations.
+ * Bytes a session is expected to take per byte of weights, on each inference thread: onnxruntime
+ * holds the initializers (the weights, once), what its optimiser pre-packs, and the arena its runs
+ * grow for activations. A rough rule for models whose weights dominate; one with small weights and
+ * large activations takes more: DeepLabV3 MobileNetV2 (2.7 MB of weights, 257×257 activations)
+ * added ~30 MB of RSS loaded on one thread (bench/deployment-memory.ts).
  */
-export const SESSION_BYTES_PER_WEIGHTS_BYTE = 3;
+export const SESSION_BYTES_PER_WEIGHTS_BYTE = 4;
 
 /** What this worker should hold for its labels and budget, from the mirror's entries. */
 export interface DeploymentPlan {

@@ -152,11 +152,15 @@ export class DeploymentWatcher extends EventEmitter {
         local !== undefined ? !plan.blockedLocal.has(local) : wanted.get(id) && deploymentFingerprint(wanted.get(id)!) === unit.fingerprint;
       if (keep) continue;
       this.units.delete(id);
-      this.logger.info({
-        msg: local ? 'local model retired or replaced by a deployment: unloading' : 'deployment left this worker: unloading',
-        unit: id,
-      });
       await this.serving.stop(unit.specs);
+      // Announced before it is logged: whoever reads the log line finds the heartbeat already says so.
+      if (!reported.has(id)) this.reports.delete(id);
+      this.publish();
+      this.logger.info({
+        msg: local ? 'local model unloaded: retired or replaced in the registry' : 'deployment unloaded: it left this worker’s set',
+        unit: id,
+        models: unit.specs.map(specKey),
+      });
     }
     for (const id of [...this.reports.keys()]) if (!reported.has(id)) this.reports.delete(id);
     for (const { deployment, reason } of plan.skipped) this.setReport(deployment.id, 'skipped', reason);
@@ -192,15 +196,16 @@ export class DeploymentWatcher extends EventEmitter {
       await this.serving.start(specs);
       this.units.set(deployment.id, { specs, fingerprint });
       this.setReport(deployment.id, 'serving');
+      this.publish();
       this.logger.info({ msg: 'deployment serving', deployment: deployment.id, model: key, variants: specs.map(specKey) });
     } catch (error) {
       const reason = errorMessage(error);
       // The object store down is no fault of the deployment: tried again on the next pass.
       if (!(error instanceof BlobStoreUnavailableError)) this.failed.set(deployment.id, fingerprint);
       this.setReport(deployment.id, 'failed', reason);
+      this.publish();
       this.logger.error({ msg: 'deployment failed to load', deployment: deployment.id, model: key, reason });
     }
-    this.publish();
   }
 
   private setReport(deploymentId: string, state: WorkerDeploymentReport['state'], reason?: string): void {

@@ -153,9 +153,10 @@ describe('a worker loads and unloads registered deployments as the mirror change
   async function heartbeatOnceConverged(check: (beat: Heartbeat) => boolean): Promise<Heartbeat> {
     for (;;) {
       const next = passes();
-      // A pass in progress may have announced a change it has not finished making.
       await watcher.settled();
       const [beat] = await registry.liveWorkers();
+      // A pass that started meanwhile may have announced a change it has not finished making.
+      if (watcher.converging) continue;
       if (beat && check(beat)) return beat;
       await next;
     }

@@ -118,6 +118,11 @@ export class DeploymentWatcher extends EventEmitter {
   }
 
   /** One pass: what should be served against what is, stops first (memory, queue names), then starts in creation order. */
+  /** Whether a pass is in progress (it may have announced a change it has not finished making). */
+  get converging(): boolean {
+    return this.passing !== undefined;
+  }
+
   /** Resolves once the pass in progress, if any, has finished: what it loads and unloads is done. */
   async settled(): Promise<void> {
     await this.passing;

@@ -117,7 +117,6 @@ export class DeploymentWatcher extends EventEmitter {
     }
   }
 
-  /** One pass: what should be served against what is, stops first (memory, queue names), then starts in creation order. */
   /** Whether a pass is in progress (it may have announced a change it has not finished making). */
   get converging(): boolean {
     return this.passing !== undefined;
@@ -133,6 +132,7 @@ export class DeploymentWatcher extends EventEmitter {
     return this.passing;
   }
 
+  /** One pass: what should be served against what is, stops first (memory, queue names), then starts in creation order. */
   private async pass(entries: DesiredDeployment[]): Promise<void> {
     const plan = planDeployments(entries, {
       labels: this.options.labels,

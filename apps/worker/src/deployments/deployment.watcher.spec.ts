@@ -241,6 +241,27 @@ describe('a worker loads and unloads registered deployments as the mirror change
     expect(consumers.queues).toEqual([inferenceQueueName('local', '1.0.0')]);
   });
 
+  it('reloads a deployment whose manifest changed (batching), not one whose state alone moved', async () => {
+    const deployment = await register('0012', plain);
+    const first = reportOf(await heartbeatOnceConverged(settled('0012')), '0012')!;
+    expect(first.state).toBe('serving');
+    // warming → serving (the API saw a worker serve it): the same sessions go on serving.
+    const pass = passes();
+    await mirror.put({ ...deployment, state: 'serving', revision: 2 });
+    await pass;
+    const [moved] = await registry.liveWorkers();
+    expect(reportOf(moved!, '0012')).toEqual(first);
+    // A PUT of batching rewrites the manifest: unloaded and loaded again with it.
+    await mirror.put({ ...deployment, state: 'serving', revision: 3, manifest: { ...deployment.manifest, batching: { maxBatch: 2 } } });
+    const reloaded = await heartbeatOnceConverged(
+      (b) => reportOf(b, '0012')?.state === 'serving' && reportOf(b, '0012')!.since > first.since,
+    );
+    expect(reloaded.models.map((m) => m.name).sort()).toEqual(['local', 'reg-0012']);
+    expect(pool.loadedModels.find((m) => m.key === 'reg-0012@1.0.0')).toMatchObject({ maxBatch: 2 });
+    await mirror.remove('0012');
+    await heartbeatOnceConverged((b) => (b.deployments ?? []).length === 0 && b.models.length === 1);
+  });
+
   it('fails a Git LFS pointer, a web page and weights that do not match their sha256, each with its reason, while the rest keeps serving', async () => {
     const pointer = readFileSync(sharedPath('models/broken/git_lfs_pointer_depth_anything_v2_vits.onnx'));
     const page = readFileSync(sharedPath('models/broken/html_page_saved_as_mobilenetv2-7.onnx'));

@@ -111,6 +111,25 @@ describe('an inference pool loads and unloads models at runtime', () => {
     }
   });
 
+  it('loads on every thread or none: a thread lost during the load fails it, the others unload it, and it loads again later', async () => {
+    const pool = new InferencePool({ ...init, models: [plain] }, 2);
+    try {
+      await pool.start();
+      const loading = pool.load(inverted);
+      // One of the two threads dies while it loads (between native calls: terminating it inside one would abort the process).
+      await (pool as unknown as { slots: Array<{ thread: Worker }> }).slots[0]!.thread.terminate();
+      await expect(loading).rejects.toThrow('the inference thread exited (code 1) while loading or unloading');
+      expect(pool.serves('inverted@1.0.0')).toBe(false);
+      await expect(pool.run('inverted@1.0.0', image, options)).rejects.toMatchObject({ code: 'model_not_served' });
+      // Nothing of it stayed on the surviving thread: loading it again works, on both threads once the replacement is up.
+      await pool.load(inverted);
+      const outputs = await Promise.all(Array.from({ length: 4 }, () => pool.run('inverted@1.0.0', image, options)));
+      for (const output of outputs) expect(output.width).toBe(56);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('starts a replacement thread with the models served now, not those it started with', async () => {
     let onReady: ((keys: string[]) => void) | undefined;
     const pool = new InferencePool({ ...init, models: [plain, inverted] }, 1, {

@@ -25,6 +25,7 @@ import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { QueueRegistry } from '../infrastructure/queue.registry';
 import { effectiveLimits } from '../limits/key-limits';
 import { ApiMetrics } from '../metrics/api-metrics';
+import type { ResolvedModel } from '../models/catalog/model-resolver';
 import { ServedModelsService } from '../models/catalog/served-models.service';
 import { parseDeadline } from './uploads/deadline';
 import { ImageInspector, type InspectedHeader, type InspectedImage } from './uploads/image-inspector';
@@ -62,6 +63,18 @@ type ReceivedImage = { filename: string | undefined; bytes: number; sha256: stri
   | { outcome: 'refused'; error: unknown }
   /** The store failed while it streamed: said where writing the input fails, after admission. */
   | { outcome: 'store-failed'; header: InspectedHeader; error: unknown }
+  /**
+   * Not stored: the model's queue was full when the image arrived (fields sent before it named the
+   * model; no Idempotency-Key, whose replay comes first). Said at the queue-depth check, in turn.
+   */
+  | {
+      outcome: 'queue-full';
+      header: InspectedHeader;
+      error: FathomError;
+      reference: string;
+      variant: string | undefined;
+      resolved: ResolvedModel;
+    }
 );
 
 /** Validates an upload and puts it on its model's queue. Nothing is queued that a worker would refuse. */
@@ -109,9 +122,10 @@ export class JobSubmitter {
     // The image's spans beside `read upload`, under the request's, not inside it.
     const requestContext = context.active();
     try {
-      const form = await readTracedUploadForm(request, this.maxUploadBytes, (image) =>
+      const form = await readTracedUploadForm(request, this.maxUploadBytes, (image, fieldsBefore) =>
         context.with(requestContext, async () => {
-          const received = await this.receive(image, jobId, blobKey);
+          const early = idempotencyKey === undefined ? fieldsBefore : {};
+          const received = await this.receive(image, jobId, blobKey, early);
           stored = received.outcome === 'stored';
           return received;
         }),
@@ -130,7 +144,12 @@ export class JobSubmitter {
    * all there), then streams it whole to `blobKey`: a refused image is read and dropped, never
    * stored. Throws only what ends the form (past the upload limit, the client gone).
    */
-  private async receive(image: IncomingImage, jobId: string, blobKey: string): Promise<ReceivedImage> {
+  private async receive(
+    image: IncomingImage,
+    jobId: string,
+    blobKey: string,
+    fieldsBefore: Readonly<Record<string, string>>,
+  ): Promise<ReceivedImage> {
     let header: InspectedHeader;
     try {
       header = await inSpan('inspect image', async (span) => {
@@ -150,6 +169,12 @@ export class JobSubmitter {
       await image.discard();
       return { outcome: 'refused', error, filename: image.filename, ...image.digest() };
     }
+    const full = await this.queueFullAtArrival(fieldsBefore);
+    if (full) {
+      // Under overload, refused uploads are not written to the store only to be deleted again.
+      await image.discard();
+      return { outcome: 'queue-full', header, ...full, filename: image.filename, ...image.digest() };
+    }
     try {
       await inSpan(
         'store input',
@@ -166,6 +191,42 @@ export class JobSubmitter {
       return { outcome: 'store-failed', header, error, filename: image.filename, ...image.digest() };
     }
     return { outcome: 'stored', header, filename: image.filename, ...image.digest() };
+  }
+
+  /**
+   * Whether the queue of the model that the fields sent before the image name is full; undefined
+   * when it is not, or cannot be told now (no model yet, an unknown one, Redis down): those are
+   * answered later, in their turn, after the image is stored.
+   */
+  private async queueFullAtArrival(
+    fields: Readonly<Record<string, string>>,
+  ): Promise<{ error: FathomError; reference: string; variant: string | undefined; resolved: ResolvedModel } | undefined> {
+    const { model: reference } = fields;
+    if (!reference) return undefined;
+    const variant = fields.variant || undefined;
+    try {
+      const resolved = await this.models.resolve(reference, variant);
+      const waiting = await this.waitingJobs(resolved.model);
+      return waiting >= this.config.API_MAX_QUEUE_DEPTH
+        ? { error: this.queueFull(resolved.model, waiting), reference, variant, resolved }
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Jobs waiting in the model's queue (waiting, prioritized, delayed, paused): what API_MAX_QUEUE_DEPTH bounds. */
+  private waitingJobs(model: ServedModel): Promise<number> {
+    return this.queues.queue(model.queue).getJobCountByTypes('waiting', 'prioritized', 'delayed', 'paused');
+  }
+
+  private queueFull(model: ServedModel, waiting: number): FathomError {
+    return new FathomError(
+      ErrorCode.QueueFull,
+      `The queue for ${queueModelKey(model.queue)} is full (${waiting} jobs waiting). Retry after the Retry-After seconds.`,
+      undefined,
+      this.config.API_RETRY_AFTER_SECONDS,
+    );
   }
 
   /** Deletes the input of a submission that did not become a job; one left behind is swept at the retention's end. */
@@ -223,7 +284,12 @@ export class JobSubmitter {
     principal: Principal,
   ): Promise<Submission> {
     // The image was inspected as it arrived; a bad model or bad options are still reported before a bad image.
-    const { model, route } = await this.models.resolve(reference, form.variant);
+    // Resolved once per submission: the queue-depth check at the image's arrival drew the route already.
+    const received = form.image;
+    const { model, route } =
+      received.outcome === 'queue-full' && received.reference === reference && received.variant === form.variant
+        ? received.resolved
+        : await this.models.resolve(reference, form.variant);
     const options = this.parseOptions(model, form.options);
     if (form.image.outcome === 'refused') throw form.image.error;
     const image: InspectedImage = { ...form.image.header, bytes: form.image.bytes };
@@ -296,17 +362,9 @@ export class JobSubmitter {
     // written and taken back again were most of Redis's traffic). The limit is soft: submissions
     // admitted at the same moment may each see the last free place. (The input itself streamed to
     // the object store as it arrived; a refusal deletes it again, in submit.)
-    const waiting = await queue
-      .getJobCountByTypes('waiting', 'prioritized', 'delayed', 'paused')
-      .catch((error: unknown) => Promise.reject(this.notQueued(error)));
-    if (waiting >= this.config.API_MAX_QUEUE_DEPTH) {
-      throw new FathomError(
-        ErrorCode.QueueFull,
-        `The queue for ${queueModelKey(model.queue)} is full (${waiting} jobs waiting). Retry after the Retry-After seconds.`,
-        undefined,
-        this.config.API_RETRY_AFTER_SECONDS,
-      );
-    }
+    if (form.image.outcome === 'queue-full') throw form.image.error; // full when the image arrived: it was not stored
+    const waiting = await this.waitingJobs(model).catch((error: unknown) => Promise.reject(this.notQueued(error)));
+    if (waiting >= this.config.API_MAX_QUEUE_DEPTH) throw this.queueFull(model, waiting);
     // The key's place is taken last, atomically, so that a refusal above leaves its count alone;
     // every failure from here on gives it back.
     const inFlightJob = { id: jobId, queue: model.queue };

@@ -43,7 +43,7 @@ export function uploadFormLimits(maxImageBytes: number) {
  * What to do with the image file as it arrives (stream it to the store): `receive` must read it to
  * its end, or throw; busboy gives no later part until it has. What it returns is the form's `image`.
  */
-export type ImageReceiver<Image> = (image: IncomingImage) => Promise<Image>;
+export type ImageReceiver<Image> = (image: IncomingImage, fieldsBefore: Readonly<Record<string, string>>) => Promise<Image>;
 
 /**
  * Reads the form with @fastify/multipart (uploadFormLimits: one file, four fields, bounded sizes).
@@ -77,7 +77,7 @@ async function readParts<Image>(request: FastifyRequest, maxImageBytes: number, 
           `Unexpected file field "${part.fieldname}": send one file, in the \`image\` field.`,
         );
       }
-      image = { received: await receive(new IncomingImage(part.file, part.filename || undefined, maxImageBytes)) };
+      image = { received: await receive(new IncomingImage(part.file, part.filename || undefined, maxImageBytes), { ...fields }) };
     } else if (KNOWN_FIELDS.has(part.fieldname) && typeof part.value === 'string') {
       if (part.valueTruncated) throw fieldTooLong(part.fieldname);
       fields[part.fieldname] = part.value;

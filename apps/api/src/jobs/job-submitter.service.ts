@@ -54,27 +54,33 @@ const IDEMPOTENCY_KEY = z.string().min(1).max(255);
 export const INSPECT_WHOLE_BYTES = 1024 * 1024;
 
 /**
+ * What the fields sent before the image named, checked as it arrived (no Idempotency-Key: a replay
+ * is answered before anything else): the model resolved then, once for the submission (or why it
+ * could not be), and whether its queue was full.
+ */
+interface Arrival {
+  reference: string;
+  variant: string | undefined;
+  resolution: { resolved: ResolvedModel } | { error: unknown };
+  /** Why the image is not worth storing: the model cannot be resolved, or its queue is full. */
+  refusal?: unknown;
+}
+
+/**
  * The image part once it went by: stored at the job's input key, or why not. Either way its length
  * and SHA-256 (the Idempotency-Key fingerprint's), counted as it passed.
  */
-type ReceivedImage = { filename: string | undefined; bytes: number; sha256: string } & (
+type ReceivedImage = { filename: string | undefined; bytes: number; sha256: string; arrival?: Arrival } & (
   | { outcome: 'stored'; header: InspectedHeader }
   /** Not an image we take (format, pixels, broken data): said after the model's and options' errors, as always. */
   | { outcome: 'refused'; error: unknown }
   /** The store failed while it streamed: said where writing the input fails, after admission. */
   | { outcome: 'store-failed'; header: InspectedHeader; error: unknown }
   /**
-   * Not stored: the model's queue was full when the image arrived (fields sent before it named the
-   * model; no Idempotency-Key, whose replay comes first). Said at the queue-depth check, in turn.
+   * Read and dropped: the submission was bound to be refused when the image arrived (Arrival's
+   * refusal). Said in its turn: at the model's resolution, or at the queue-depth check.
    */
-  | {
-      outcome: 'queue-full';
-      header: InspectedHeader;
-      error: FathomError;
-      reference: string;
-      variant: string | undefined;
-      resolved: ResolvedModel;
-    }
+  | { outcome: 'not-stored'; header: InspectedHeader; error: unknown }
 );
 
 /** Validates an upload and puts it on its model's queue. Nothing is queued that a worker would refuse. */
@@ -169,11 +175,11 @@ export class JobSubmitter {
       await image.discard();
       return { outcome: 'refused', error, filename: image.filename, ...image.digest() };
     }
-    const full = await this.queueFullAtArrival(fieldsBefore);
-    if (full) {
-      // Under overload, refused uploads are not written to the store only to be deleted again.
+    const arrival = await this.atArrival(fieldsBefore);
+    if (arrival?.refusal) {
+      // Under overload (or for a model not served) uploads are not written to the store only to be deleted again.
       await image.discard();
-      return { outcome: 'queue-full', header, ...full, filename: image.filename, ...image.digest() };
+      return { outcome: 'not-stored', header, error: arrival.refusal, arrival, filename: image.filename, ...image.digest() };
     }
     try {
       await inSpan(
@@ -188,31 +194,28 @@ export class JobSubmitter {
       if (error instanceof BlobTooLargeError) throw imageTooLarge(this.maxUploadBytes);
       if (!(error instanceof BlobStoreUnavailableError)) throw error;
       await image.discard();
-      return { outcome: 'store-failed', header, error, filename: image.filename, ...image.digest() };
+      return { outcome: 'store-failed', header, error, arrival, filename: image.filename, ...image.digest() };
     }
-    return { outcome: 'stored', header, filename: image.filename, ...image.digest() };
+    return { outcome: 'stored', header, arrival, filename: image.filename, ...image.digest() };
   }
 
   /**
-   * Whether the queue of the model that the fields sent before the image name is full; undefined
-   * when it is not, or cannot be told now (no model yet, an unknown one, Redis down): those are
-   * answered later, in their turn, after the image is stored.
+   * Resolves the model the fields sent before the image name, and counts its queue (Arrival);
+   * undefined when they name none. A count that fails is left to the queue-depth check.
    */
-  private async queueFullAtArrival(
-    fields: Readonly<Record<string, string>>,
-  ): Promise<{ error: FathomError; reference: string; variant: string | undefined; resolved: ResolvedModel } | undefined> {
+  private async atArrival(fields: Readonly<Record<string, string>>): Promise<Arrival | undefined> {
     const { model: reference } = fields;
     if (!reference) return undefined;
     const variant = fields.variant || undefined;
+    let resolved: ResolvedModel;
     try {
-      const resolved = await this.models.resolve(reference, variant);
-      const waiting = await this.waitingJobs(resolved.model);
-      return waiting >= this.config.API_MAX_QUEUE_DEPTH
-        ? { error: this.queueFull(resolved.model, waiting), reference, variant, resolved }
-        : undefined;
-    } catch {
-      return undefined;
+      resolved = await this.models.resolve(reference, variant);
+    } catch (error) {
+      return { reference, variant, resolution: { error }, refusal: error };
     }
+    const waiting = await this.waitingJobs(resolved.model).catch(() => undefined);
+    const full = waiting !== undefined && waiting >= this.config.API_MAX_QUEUE_DEPTH;
+    return { reference, variant, resolution: { resolved }, ...(full ? { refusal: this.queueFull(resolved.model, waiting) } : {}) };
   }
 
   /** Jobs waiting in the model's queue (waiting, prioritized, delayed, paused): what API_MAX_QUEUE_DEPTH bounds. */
@@ -284,12 +287,7 @@ export class JobSubmitter {
     principal: Principal,
   ): Promise<Submission> {
     // The image was inspected as it arrived; a bad model or bad options are still reported before a bad image.
-    // Resolved once per submission: the queue-depth check at the image's arrival drew the route already.
-    const received = form.image;
-    const { model, route } =
-      received.outcome === 'queue-full' && received.reference === reference && received.variant === form.variant
-        ? received.resolved
-        : await this.models.resolve(reference, form.variant);
+    const { model, route } = await this.resolve(reference, form);
     const options = this.parseOptions(model, form.options);
     if (form.image.outcome === 'refused') throw form.image.error;
     const image: InspectedImage = { ...form.image.header, bytes: form.image.bytes };
@@ -301,6 +299,15 @@ export class JobSubmitter {
       queue: model.queue,
       traceId,
     };
+  }
+
+  /** The model and route: those resolved when the image arrived, for the same fields (Arrival), else resolved now. */
+  private async resolve(reference: string, form: UploadForm<ReceivedImage>): Promise<ResolvedModel> {
+    const arrival = form.image.arrival;
+    if (!arrival || arrival.reference !== reference || arrival.variant !== form.variant)
+      return this.models.resolve(reference, form.variant);
+    if ('error' in arrival.resolution) throw arrival.resolution.error;
+    return arrival.resolution.resolved;
   }
 
   private parseOptions(model: ServedModel, raw: string | undefined): TaskOptions {
@@ -362,7 +369,7 @@ export class JobSubmitter {
     // written and taken back again were most of Redis's traffic). The limit is soft: submissions
     // admitted at the same moment may each see the last free place. (The input itself streamed to
     // the object store as it arrived; a refusal deletes it again, in submit.)
-    if (form.image.outcome === 'queue-full') throw form.image.error; // full when the image arrived: it was not stored
+    if (form.image.outcome === 'not-stored') throw form.image.error; // its queue was full when it arrived: not stored
     const waiting = await this.waitingJobs(model).catch((error: unknown) => Promise.reject(this.notQueued(error)));
     if (waiting >= this.config.API_MAX_QUEUE_DEPTH) throw this.queueFull(model, waiting);
     // The key's place is taken last, atomically, so that a refusal above leaves its count alone;

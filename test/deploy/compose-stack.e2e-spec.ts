@@ -58,11 +58,14 @@ function s3BlobStoreNeeds(bucket: string): string[] {
     HeadObject: `s3:GetObject arn:aws:s3:::${bucket}/*`,
     PutObject: `s3:PutObject arn:aws:s3:::${bucket}/*`,
     DeleteObject: `s3:DeleteObject arn:aws:s3:::${bucket}/*`,
+    AbortMultipartUpload: `s3:AbortMultipartUpload arn:aws:s3:::${bucket}/*`,
     // Also what makes a missing object a 404 rather than a 403.
     ListObjectsV2: `s3:ListBucket arn:aws:s3:::${bucket}`,
   };
   const source = readText('libs', 'storage', 'src', 's3.blob-store.ts');
   const commands = [...new Set([...source.matchAll(/new (\w+)Command\(/g)].map((m) => m[1]!))];
+  // lib-storage's Upload (putStream): multipart parts are authorised as PutObject, and a failed one is aborted.
+  if (/new Upload\(/.test(source)) commands.push('PutObject', 'AbortMultipartUpload');
   expect(commands.filter((c) => !(c in actions))).toEqual([]);
   return [...new Set(commands.map((c) => `Allow ${actions[c]!}`))];
 }

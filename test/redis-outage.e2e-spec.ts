@@ -127,9 +127,12 @@ describe('Redis trouble: answers 503 store_unavailable fast, recovers at once, l
 
     stack.redis.pause();
     const stoppedAt = Date.now();
-    await throughoutOutage(before.id, stoppedAt, 2 * HEARTBEAT_TTL_MS);
+    try {
+      await throughoutOutage(before.id, stoppedAt, 2 * HEARTBEAT_TTL_MS);
+    } finally {
+      stack.redis.resume(); // even when an answer failed: the next story starts with Redis running
+    }
 
-    stack.redis.resume();
     await linesPrinted(api.process, /"msg":"redis available again"/, apiOutagesBefore + 1, 10 * COMMAND_TIMEOUT_MS);
     // Not 422 model_not_served: the worker's last beat is older than the TTL, but Redis was not answering.
     const after = await accept();

@@ -46,6 +46,7 @@ describe('a running worker picks up a deployment from the registry, serves it, a
     manifest: { name: 'registered-depth', version: '2.0.0', task: 'depth', weights: { store: sha256 }, ...NULL_MODEL_INPUT },
     weights: { '': { sha256, bytes: weights.length } },
     selector: { pool: 'depth' },
+    createdAt: Date.now(),
     revision: 1,
   };
 

@@ -106,6 +106,8 @@ export const desiredDeploymentSchema = z.object({
   /** The stored weights of the base version ('') and of each variant (by name). */
   weights: z.record(z.string(), storedWeightsSchema),
   selector: workerSelectorSchema,
+  /** When it was registered (epoch ms): workers load in this order while their memory budget lasts. */
+  createdAt: z.number().int(),
   /** Bumped on every change; a worker reloads a deployment whose revision moved past the one it loaded. */
   revision: z.number().int(),
 });

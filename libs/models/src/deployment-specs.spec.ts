@@ -23,6 +23,7 @@ describe('a registered deployment as model specs', () => {
       variants: { night: { weights: { store: night }, description: 'after dark' } },
     },
     weights: { '': { sha256: base, bytes: 1000 }, night: { sha256: night, bytes: 2000 } },
+    createdAt: 0,
     selector: {},
     revision: 3,
   };

@@ -15,6 +15,7 @@ function deployment(id: string, over: Partial<DesiredDeployment> = {}): DesiredD
     manifest: { name: `model-${id}`, version: '1.0.0', task: 'depth', weights: { store: sha('a') } },
     weights: { '': { sha256: sha('a'), bytes: 10 * MB } },
     selector: {},
+    createdAt: Number(id),
     revision: 1,
     ...over,
   };
@@ -25,7 +26,7 @@ describe('which deployments a worker loads', () => {
   const plan = (entries: DesiredDeployment[], budgetMb = 0, threads = 1) =>
     planDeployments(entries, { labels, budgetBytes: budgetMb * MB, threads });
 
-  it('loads those in a loaded state whose selector its labels match, in creation (id) order', () => {
+  it('loads those in a loaded state whose selector its labels match, in creation order', () => {
     const result = plan([
       deployment('03', { selector: { gpu: 'a100' } }),
       deployment('01', { state: 'serving' }),

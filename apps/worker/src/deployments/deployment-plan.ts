@@ -41,8 +41,8 @@ export function deploymentMemoryBytes(deployment: Pick<DesiredDeployment, 'weigh
 
 /**
  * What this worker loads: the registered deployments (source upload or url) in a loaded state
- * (warming, serving, retiring) whose selector its labels match, in creation order (by id: the API's
- * ids sort by creation), as long as the memory budget allows; the rest that match are skipped with
+ * (warming, serving, retiring) whose selector its labels match, in creation order (`createdAt`,
+ * then id), as long as the memory budget allows; the rest that match are skipped with
  * the numbers. A failed one is left out until it changes.
  */
 export function planDeployments(entries: readonly DesiredDeployment[], options: PlanOptions): DeploymentPlan {
@@ -55,7 +55,7 @@ export function planDeployments(entries: readonly DesiredDeployment[], options: 
   const candidates = entries
     .filter((e) => e.source !== 'local' && LOADED_DEPLOYMENT_STATES.includes(e.state) && selectorMatches(e.selector, options.labels))
     .filter((e) => !options.failed?.(e))
-    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   let used = 0;
   for (const deployment of candidates) {
     const needs = deploymentMemoryBytes(deployment, options.threads);

@@ -187,6 +187,7 @@ describe('a worker loads and unloads registered deployments as the mirror change
       manifest: { name, version: '1.0.0', task: 'depth', weights: { store: sha }, input: fixed },
       weights: { '': { sha256: sha, bytes: weights.length } },
       selector: {},
+      createdAt: Number(id),
       revision: 1,
       ...rest,
     };
@@ -343,6 +344,7 @@ describe('a worker loads and unloads registered deployments as the mirror change
       manifest: {},
       weights: {},
       selector: {},
+      createdAt: 10,
       revision: 2,
     };
     await mirror.put(tombstone);

@@ -1,17 +1,24 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { startS3Server, type S3ServerHandle } from '@fathom/testing';
 import type { BlobStore } from './blob.store';
-import { BlobStoreUnavailableError } from './blob-store.errors';
+import { BlobStoreUnavailableError, BlobTooLargeError } from './blob-store.errors';
 import { FilesystemBlobStore } from './filesystem.blob-store';
 import { S3BlobStore } from './s3.blob-store';
 
 /** One backend under test: how to make a store, make an object look old, and take the store away. */
 interface Backend {
   store(prefix: string): BlobStore;
+  /**
+   * What a failed write left beside the objects (staging files), where the backend can tell: s3rver
+   * implements neither ListMultipartUploads nor AbortMultipartUpload, so there only the object's
+   * absence is checked (lib-storage aborts through the SDK; a bucket rule ends what it misses).
+   */
+  leftovers?(): Promise<string[]>;
   /** Makes the object look written `ageMs` ago, or says the backend cannot (S3 sets LastModified itself). */
   age?(store: BlobStore, key: string, ageMs: number): Promise<void>;
   outage(): Promise<{ store: BlobStore; end: () => Promise<void> }>;
@@ -22,6 +29,7 @@ async function filesystemBackend(): Promise<Backend> {
   const root = mkdtempSync(join(tmpdir(), 'fathom-blobs-'));
   return {
     store: (prefix) => new FilesystemBlobStore(root, prefix),
+    leftovers: async () => readdirSync(join(root, '.staging')),
     age: async (_store, key, ageMs) => {
       const at = new Date(Date.now() - ageMs);
       await utimes(join(root, ...key.split('/')), at, at);
@@ -109,6 +117,64 @@ describe.each([
     expect((await blobs.get(blobs.inputKey('job-large')))?.equals(bytes)).toBe(true);
   });
 
+  describe('streamed writes', () => {
+    const MiB = 1024 * 1024;
+    /** `bytes` in 64 KiB chunks, as a socket would hand them over; `failAt`: throw once that many are sent. */
+    async function* chunksOf(bytes: Buffer, failAt = Infinity): AsyncGenerator<Buffer> {
+      for (let at = 0; at < bytes.length; at += 64 * 1024) {
+        if (at >= failAt) throw new Error('the client went away');
+        yield bytes.subarray(at, at + 64 * 1024);
+      }
+    }
+    const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+    it('keeps a 12 MB stream byte for byte (more than one S3 part) and says its length and SHA-256', async () => {
+      const bytes = randomBytes(12 * MiB + 123);
+      const key = blobs.inputKey('job-streamed');
+      const written = await blobs.putStream(key, Readable.from(chunksOf(bytes)), { maxBytes: 25 * MiB });
+      expect(written).toEqual({ bytes: bytes.length, sha256: sha256(bytes) });
+      expect((await blobs.get(key))?.equals(bytes)).toBe(true);
+    });
+
+    it('keeps a short stream, and an empty one, whole', async () => {
+      const key = blobs.inputKey('job-streamed-short');
+      expect(await blobs.putStream(key, chunksOf(Buffer.from('short')), { maxBytes: 10 })).toEqual({
+        bytes: 5,
+        sha256: sha256(Buffer.from('short')),
+      });
+      expect((await blobs.get(key))?.toString()).toBe('short');
+      const empty = blobs.inputKey('job-streamed-empty');
+      expect(await blobs.putStream(empty, chunksOf(Buffer.alloc(0)), { maxBytes: 10 })).toEqual({
+        bytes: 0,
+        sha256: sha256(Buffer.alloc(0)),
+      });
+      expect(await blobs.get(empty)).toEqual(Buffer.alloc(0));
+    });
+
+    it.each([
+      ['within the first part', 1 * MiB],
+      ['after a whole S3 part was sent', 7 * MiB],
+    ])('fails with the source’s own error when it breaks %s, and leaves nothing', async (_when, failAt) => {
+      const key = blobs.inputKey('job-broken-stream');
+      const failure = await blobs.putStream(key, chunksOf(randomBytes(12 * MiB), failAt), { maxBytes: 25 * MiB }).catch((e: unknown) => e);
+      expect(failure).toMatchObject({ message: 'the client went away' });
+      expect(await blobs.get(key)).toBeNull();
+      if (backend.leftovers) expect(await backend.leftovers()).toEqual([]);
+    });
+
+    it('refuses a stream longer than maxBytes, leaving nothing, and keeps what was there before', async () => {
+      const key = blobs.inputKey('job-too-long');
+      const failure = await blobs.putStream(key, chunksOf(randomBytes(8 * MiB)), { maxBytes: 6 * MiB }).catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(BlobTooLargeError);
+      expect(failure).toMatchObject({ maxBytes: 6 * MiB });
+      expect(await blobs.get(key)).toBeNull();
+      await blobs.put(key, Buffer.from('before'));
+      await expect(blobs.putStream(key, chunksOf(randomBytes(100)), { maxBytes: 99 })).rejects.toBeInstanceOf(BlobTooLargeError);
+      expect((await blobs.get(key))?.toString()).toBe('before');
+      if (backend.leftovers) expect(await backend.leftovers()).toEqual([]);
+    });
+  });
+
   it('keeps two deployments sharing the store apart by prefix', async () => {
     const other = backend.store('other');
     await other.put(other.inputKey('job-4'), Buffer.from('theirs'));
@@ -153,6 +219,7 @@ describe.each([
     const { store, end } = await backend.outage();
     const failures = await Promise.all([
       store.put(store.inputKey('job-5'), Buffer.from('x')).catch((e: unknown) => e),
+      store.putStream(store.inputKey('job-6'), Readable.from([randomBytes(1000)]), { maxBytes: 2000 }).catch((e: unknown) => e),
       store.get(store.inputKey('job-1')).catch((e: unknown) => e),
     ]);
     for (const failure of failures) {

@@ -33,3 +33,17 @@ function describe(cause: unknown): string {
   }
   return String(cause);
 }
+
+/**
+ * A streamed write went past its `maxBytes` and was dropped: a plain error, not a FathomError,
+ * because what it means to a client (an image too large, a weights file too long) is the caller's.
+ */
+export class BlobTooLargeError extends Error {
+  constructor(
+    readonly key: string,
+    readonly maxBytes: number,
+  ) {
+    super(`The object at ${key} is longer than ${maxBytes} bytes; nothing was written.`);
+    this.name = 'BlobTooLargeError';
+  }
+}

@@ -1,3 +1,11 @@
+import type { Readable } from 'node:stream';
+
+/** What putStream wrote: its length and SHA-256 (hex), counted as the bytes went by. */
+export interface StreamedBlob {
+  bytes: number;
+  sha256: string;
+}
+
 /**
  * Inputs and results, by key, in an object store (docs/adr/0012-object-store-for-bytes.md): a
  * folder (FilesystemBlobStore) or an S3-compatible bucket (S3BlobStore). Keys are the store's
@@ -31,6 +39,14 @@ export abstract class BlobStore {
 
   /** Writes the whole object or nothing: a reader never sees half of it. */
   abstract put(key: string, bytes: Buffer): Promise<void>;
+
+  /**
+   * Writes what `source` yields, whole or nothing, holding a bounded amount in memory whatever its
+   * length (a chunk or two on disk, an S3 part). Past `maxBytes` it stops with BlobTooLargeError;
+   * a source that fails fails the write with the source's own error; either way nothing is left
+   * at `key` (a replaced object keeps its old bytes). The store failing is BlobStoreUnavailableError.
+   */
+  abstract putStream(key: string, source: Readable | AsyncIterable<Buffer>, options: { maxBytes: number }): Promise<StreamedBlob>;
 
   /** The bytes, or null when they expired or never existed. */
   abstract get(key: string): Promise<Buffer | null>;

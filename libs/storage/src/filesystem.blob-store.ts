@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { BlobStore, isBlobKey, keySegments } from './blob.store';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BlobStore, isBlobKey, keySegments, type StreamedBlob } from './blob.store';
 import { BlobStoreUnavailableError } from './blob-store.errors';
+import { meteredSource } from './metered-source';
 
 /** Where writes are staged before their rename: inside the root, so the rename stays on one filesystem. */
 const STAGING_DIR = '.staging';
@@ -23,12 +27,27 @@ export class FilesystemBlobStore extends BlobStore {
   }
 
   async put(key: string, bytes: Buffer): Promise<void> {
+    await this.staged(key, (staging) => writeFile(staging, bytes));
+  }
+
+  async putStream(key: string, source: Readable | AsyncIterable<Buffer>, options: { maxBytes: number }): Promise<StreamedBlob> {
+    const metered = meteredSource(key, source, options.maxBytes);
+    await this.staged(key, (staging) => pipeline(metered.chunks, createWriteStream(staging)), metered.failure);
+    return metered.result();
+  }
+
+  /** `write` fills a staging file, renamed into place only once it is whole; on any failure it goes. */
+  private async staged(
+    key: string,
+    write: (staging: string) => Promise<void>,
+    sourceFailure = (): Error | undefined => undefined,
+  ): Promise<void> {
     const path = this.pathOf(key);
     const staging = join(this.root, STAGING_DIR, `${randomUUID()}.part`);
     try {
       await mkdir(dirname(staging), { recursive: true });
       await mkdir(dirname(path), { recursive: true });
-      await writeFile(staging, bytes);
+      await write(staging);
       await rename(staging, path).catch(async (error: unknown) => {
         // The sweeper removed the (then empty) folder between our mkdir and the rename: once more.
         if (!isMissing(error)) throw error;
@@ -37,7 +56,7 @@ export class FilesystemBlobStore extends BlobStore {
       });
     } catch (error) {
       await rm(staging, { force: true }).catch(() => undefined);
-      throw new BlobStoreUnavailableError('put', key, error);
+      throw sourceFailure() ?? new BlobStoreUnavailableError('put', key, error);
     }
   }
 

@@ -7,9 +7,15 @@ import {
   S3Client,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { BlobStore, isBlobKey, keySegments } from './blob.store';
+import { Readable } from 'node:stream';
+import { BlobStore, isBlobKey, keySegments, type StreamedBlob } from './blob.store';
 import { BlobStoreUnavailableError } from './blob-store.errors';
+import { meteredSource } from './metered-source';
+
+/** S3's smallest part: a streamed write holds one part (plus the one being sent) whatever the object's length. */
+const STREAM_PART_BYTES = 5 * 1024 * 1024;
 
 export interface S3BlobStoreSettings {
   bucket: string;
@@ -59,6 +65,28 @@ export class S3BlobStore extends BlobStore {
     } catch (error) {
       throw new BlobStoreUnavailableError('put', key, error);
     }
+  }
+
+  async putStream(key: string, source: Readable | AsyncIterable<Buffer>, options: { maxBytes: number }): Promise<StreamedBlob> {
+    keySegments(key);
+    const metered = meteredSource(key, source, options.maxBytes);
+    // One part at a time: memory stays at about two parts. An object shorter than a part is one
+    // PutObject; a longer one a multipart upload, which lib-storage aborts on any failure, so its
+    // parts never become an object. Each request has the client's timeouts; the whole has none,
+    // since a long source (a 2 GiB file) takes as long as its sender does.
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.settings.bucket, Key: key, Body: Readable.from(metered.chunks) },
+      queueSize: 1,
+      partSize: STREAM_PART_BYTES,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (error) {
+      throw metered.failure() ?? new BlobStoreUnavailableError('put', key, error);
+    }
+    return metered.result();
   }
 
   async get(key: string): Promise<Buffer | null> {

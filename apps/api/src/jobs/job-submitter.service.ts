@@ -12,7 +12,7 @@ import {
   type JobAccepted,
   type ModelRef,
   type ModelRoute,
-  type ServedModel,
+  type KnownModel,
   type TaskOptions,
 } from '@fathom/contracts';
 import { IdempotencyStore, inferenceJobOptions, InFlightStore, JobRecordStore } from '@fathom/queue';
@@ -140,7 +140,7 @@ export class JobSubmitter {
     };
   }
 
-  private parseOptions(model: ServedModel, raw: string | undefined): TaskOptions {
+  private parseOptions(model: KnownModel, raw: string | undefined): TaskOptions {
     let json: unknown = {};
     if (raw !== undefined && raw.trim() !== '') {
       try {
@@ -164,7 +164,7 @@ export class JobSubmitter {
 
   private async enqueue(
     jobId: string,
-    model: ServedModel,
+    model: KnownModel,
     jobModel: ModelRef & { route: ModelRoute },
     options: TaskOptions,
     form: UploadForm,
@@ -302,7 +302,7 @@ export class JobSubmitter {
 }
 
 /** The model a job runs on, as its data, record and status name it: the version it was routed to, and how. */
-function jobModelOf(model: ServedModel, route: ModelRoute): ModelRef & { route: ModelRoute } {
+function jobModelOf(model: KnownModel, route: ModelRoute): ModelRef & { route: ModelRoute } {
   return { name: model.name, version: model.version, task: model.task, ...(model.variant ? { variant: model.variant } : {}), route };
 }
 

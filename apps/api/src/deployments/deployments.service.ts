@@ -193,10 +193,8 @@ export class DeploymentsService {
 
   /** ?drain=false: every job still waiting in the version's queues fails model_retired (queued jobs only; running ones finish). */
   private async failWaiting(record: DeploymentRecord): Promise<void> {
-    const connection = createRedisConnection(redisSettings(this.config), 'commands', {
-      enableAutoPipelining: false,
-      connectionName: 'fathom-retire',
-    });
+    // A BullMQ Worker's connection (maxRetriesPerRequest: null), for this one sweep.
+    const connection = createRedisConnection(redisSettings(this.config), 'blocking', { connectionName: 'fathom-retire' });
     try {
       for (const queue of queuesOf(record)) {
         const failed = await failWaitingJobs(queue, connection, this.config.REDIS_PREFIX, {

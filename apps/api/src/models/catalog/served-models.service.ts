@@ -11,7 +11,7 @@ import {
   type ModelListing,
   type WorkerHeartbeat,
 } from '@fathom/contracts';
-import { DeploymentStore } from '@fathom/database';
+import { DeploymentStore, type DeploymentRecord } from '@fathom/database';
 import { compareVersions, knownModelsOfRegisteredManifest } from '@fathom/models';
 import { RolloutStore, WorkerRegistry } from '@fathom/queue';
 import {
@@ -140,7 +140,7 @@ export class ServedModelsService {
  * `rows`), with what a REST one declares from its manifest.
  */
 function registeredVersions(
-  rows: Array<{ name: string; version: string; state: RegisteredVersion['state']; source: string; manifest: Record<string, unknown> }>,
+  rows: Array<Pick<DeploymentRecord, 'name' | 'version' | 'state' | 'source' | 'manifest' | 'description' | 'defaults'>>,
 ): RegisteredVersion[] {
   const byVersion = new Map<string, RegisteredVersion>();
   for (const row of rows) {
@@ -152,7 +152,15 @@ function registeredVersions(
       name: row.name,
       version: row.version,
       state: row.state,
-      models: row.source === 'local' ? [] : knownModelsOfRegisteredManifest(row.manifest),
+      // With what PUT changed since (description, defaults): jobs get the defaults of now.
+      models:
+        row.source === 'local'
+          ? []
+          : knownModelsOfRegisteredManifest({
+              ...row.manifest,
+              ...(row.description !== null ? { description: row.description } : {}),
+              ...(row.defaults !== null ? { defaults: row.defaults } : {}),
+            }),
     });
   }
   return [...byVersion.values()];

@@ -228,10 +228,19 @@ describe('deployments: register, follow, change and retire model versions over R
     let base: string;
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => (release = resolve));
+    let releaseSecond: () => void = () => undefined;
+    const heldSecond = new Promise<void>((resolve) => (releaseSecond = resolve));
+    const requests: string[] = [];
+    let secondDownload: () => void = () => undefined;
+    const secondDownloadStarted = new Promise<void>((resolve) => (secondDownload = resolve));
 
     beforeAll(async () => {
       server = createServer((request, response) => {
-        if (request.url === '/held/model.onnx') {
+        requests.push(request.url ?? '');
+        if (request.url === '/held-second/model.onnx') {
+          if (requests.filter((url) => url === request.url).length === 2) secondDownload();
+          void heldSecond.then(() => response.end(model));
+        } else if (request.url === '/held/model.onnx') {
           void held.then(() => response.end(model));
         } else if (request.url === '/model.onnx') {
           response.end(model);
@@ -271,6 +280,36 @@ describe('deployments: register, follow, change and retire model versions over R
       );
       expect((await reaches(wrong.id, 'failed')).reason).toContain(`sha256 mismatch: expected ${other}, got ${sha256(model)}`);
     });
+    it('resumes a pull on another instance when the one that took it stops, and rebuilds the mirror from PostgreSQL at start', async () => {
+      const env = { API_AUTH: 'keys' };
+      const taker = await stack.startApi(env);
+      const manifest = depthManifest('depth-resumed', '1.0.0', {
+        weights: { url: `${base}/held-second/model.onnx`, sha256: sha256(model) },
+      });
+      const accepted = await json<DeploymentView>(
+        await fetch(`${taker.url}/v1/admin/models`, {
+          method: 'POST',
+          body: JSON.stringify(manifest),
+          headers: { ...bearer(ops.key), 'content-type': 'application/json' },
+        }),
+      );
+      // Heard on a socket of another instance: its reconciler sees every change.
+      await reaches(accepted.id, 'pulling');
+      taker.process.kill('SIGTERM');
+      await taker.process.waitForExit(30_000);
+      // The instance left mid-download; another takes the pull over (a second request for the file).
+      await secondDownloadStarted;
+      releaseSecond();
+      const warming = await reaches(accepted.id, 'warming');
+      expect(warming.weights['']).toMatchObject({ bytes: model.length });
+      expect(requests.filter((url) => url === '/held-second/model.onnx')).toHaveLength(2);
+
+      // Redis lost the mirror (flushed, restored from an old snapshot): an API starting rewrites it.
+      await redis.del(`${DEFAULT_KEY_PREFIX}:{deployments}`);
+      expect(await mirror.readAll()).toEqual([]);
+      await stack.startApi(env);
+      expect((await mirror.readAll()).map((d) => d.id)).toEqual(expect.arrayContaining([warming.id]));
+    }, 60_000);
   });
 
   describe('one version through its life', () => {

@@ -223,6 +223,31 @@ describe('deployments: register, follow, change and retire model versions over R
     },
   );
 
+  it('takes a variant’s weights in its own part, and mirrors each under its sha256', async () => {
+    const inverted = buildDepthStandInModel({ inverted: true });
+    const response = await registerForm(
+      depthManifest('depth-variants', '1.0.0', { variants: { inverted: { description: 'near is dark' } } }),
+      { weights: model, 'weights.inverted': inverted },
+    );
+    const view = await json<DeploymentView>(response);
+    expect(view).toMatchObject({
+      state: 'warming',
+      weights: { '': { sha256: sha256(model), bytes: model.length }, inverted: { sha256: sha256(inverted), bytes: inverted.length } },
+    });
+    expect((await stack.blobs.get(stack.blobs.weightsKey(sha256(inverted))))?.equals(inverted)).toBe(true);
+    const entry = (await mirror.readAll()).find((d) => d.id === view.id)!;
+    expect(entry.manifest).toMatchObject({
+      weights: { store: sha256(model) },
+      variants: { inverted: { weights: { store: sha256(inverted) } } },
+    });
+    const stray = await registerForm(depthManifest('depth-variants', '2.0.0'), { weights: model, 'weights.mirrored': inverted });
+    expect(await errorOf(stray)).toMatchObject({
+      status: 400,
+      code: 'invalid_request',
+      message: expect.stringContaining('"weights.mirrored"'),
+    });
+  });
+
   describe('weights by URL', () => {
     let server: Server;
     let base: string;
@@ -270,8 +295,15 @@ describe('deployments: register, follow, change and retire model versions over R
     });
 
     it('fails a URL that answers 404, and one whose bytes are not the sha256 given, saying which', async () => {
+      // As YAML, the other body a manifest may come in.
+      const yaml = [
+        'name: depth-gone',
+        'version: 1.0.0',
+        'task: depth',
+        `weights: { url: "${base}/nope.onnx", sha256: "${sha256(model)}" }`,
+      ].join('\n');
       const gone = await json<DeploymentView>(
-        await registerJson(depthManifest('depth-gone', '1.0.0', { weights: { url: `${base}/nope.onnx`, sha256: sha256(model) } })),
+        await admin('', { method: 'POST', body: yaml, headers: { 'content-type': 'application/yaml' } }),
       );
       expect((await reaches(gone.id, 'failed')).reason).toBe(`weights: ${base}/nope.onnx: HTTP 404 Not Found`);
       const other = 'cd'.repeat(32);

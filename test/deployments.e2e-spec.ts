@@ -378,6 +378,16 @@ describe('deployments: register, follow, change and retire model versions over R
         body: JSON.stringify({ task: 'segmentation', replicas: 1 }),
         headers: { 'content-type': 'application/json' },
       });
+      const tooBig = await admin('/depth-life/1.0.0', {
+        method: 'PUT',
+        body: JSON.stringify({ batching: { maxBatch: 100 } }),
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(await errorOf(tooBig)).toMatchObject({
+        status: 400,
+        code: 'invalid_request',
+        message: expect.stringContaining('batching.maxBatch'),
+      });
       expect(await errorOf(immutable)).toMatchObject({
         status: 400,
         code: 'invalid_request',

@@ -1,5 +1,5 @@
 import { inferenceQueueName, type KnownModel } from '@fathom/contracts';
-import { modelManifestSchema } from './manifest.schema';
+import { describeManifestIssues, modelManifestSchema } from './manifest.schema';
 import { specsFromManifest } from './model-catalog';
 import type { ModelSpec } from './model-spec';
 
@@ -30,14 +30,25 @@ export function describeInput(spec: Pick<ModelSpec, 'input'>): string {
  * this version cannot read.
  */
 export function knownModelsOfRegisteredManifest(manifest: Record<string, unknown>): KnownModel[] {
+  const parsed = parseRegistered(manifest);
+  if (!parsed.success) return [];
+  const { name, version } = parsed.data;
+  return specsFromManifest(parsed.data, { manifestFile: `/registered/${name}@${version}`, cacheDir: '/registered' }).map(knownModelOf);
+}
+
+/** Why libs/models' schema refuses a registered manifest (weights as `{ store }`), or null: a PUT must leave one workers can read. */
+export function registeredManifestIssues(manifest: Record<string, unknown>): string | null {
+  const parsed = parseRegistered(manifest);
+  return parsed.success ? null : describeManifestIssues(parsed.error);
+}
+
+/** The schema's verdict on a registered manifest, its stored weights standing in as a path no one reads. */
+function parseRegistered(manifest: Record<string, unknown>) {
   const placeholder = { path: 'registered.onnx' };
   const variants = manifest.variants as Record<string, Record<string, unknown>> | undefined;
-  const parsed = modelManifestSchema.safeParse({
+  return modelManifestSchema.safeParse({
     ...manifest,
     weights: placeholder,
     ...(variants ? { variants: Object.fromEntries(Object.entries(variants).map(([n, v]) => [n, { ...v, weights: placeholder }])) } : {}),
   });
-  if (!parsed.success) return [];
-  const { name, version } = parsed.data;
-  return specsFromManifest(parsed.data, { manifestFile: `/registered/${name}@${version}`, cacheDir: '/registered' }).map(knownModelOf);
 }

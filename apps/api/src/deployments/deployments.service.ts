@@ -11,7 +11,7 @@ import {
   type DeploymentView,
 } from '@fathom/contracts';
 import { DeploymentStore, type AuditRecord, type DeploymentActor, type DeploymentRecord, type DeploymentWeights } from '@fathom/database';
-import { DEFAULT_BATCH_DELAY_MS } from '@fathom/models';
+import { DEFAULT_BATCH_DELAY_MS, registeredManifestIssues } from '@fathom/models';
 import { createRedisConnection, failWaitingJobs, InFlightStore, RolloutStore } from '@fathom/queue';
 import { redisSettings } from '@fathom/config';
 import { BlobStore } from '@fathom/storage';
@@ -19,7 +19,7 @@ import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { ServedModelsService } from '../models/catalog/served-models.service';
 import { RolloutService, type ModelRollout } from '../models/rollout/rollout.service';
 import { DeploymentSync } from './deployment-sync.service';
-import { queuesOf } from './deployment-views';
+import { desiredOf, queuesOf } from './deployment-views';
 import type { RegistrationRequest } from './registration.reader';
 import { planRegistration } from './rest-manifest';
 import { WeightsPuller } from './weights-puller.service';
@@ -158,6 +158,20 @@ export class DeploymentsService {
           `defaults are not valid options of the ${current.task} task.`,
           options.error.issues.map(({ path, message }) => ({ path: ['defaults', ...path], message })),
         );
+    }
+    if (current.source !== 'local') {
+      // What workers will read (the manifest with the change applied) must pass the manifest schema: batching's bounds, a tiled task's batch of 1.
+      const issues = registeredManifestIssues(
+        desiredOf({
+          ...current,
+          ...(change.description !== undefined ? { description: change.description } : {}),
+          ...(change.defaults !== undefined ? { defaults: change.defaults } : {}),
+          ...(change.batching !== undefined
+            ? { batching: { maxBatch: change.batching.maxBatch, maxDelayMs: change.batching.maxDelayMs ?? DEFAULT_BATCH_DELAY_MS } }
+            : {}),
+        }).manifest,
+      );
+      if (issues !== null) throw new FathomError(ErrorCode.InvalidRequest, `The change would make an invalid manifest: ${issues}.`);
     }
     const record = await this.store.update(name, version, change, by);
     this.logger.log({ msg: 'deployment updated', id: record.id, model: `${name}@${version}`, revision: record.revision });

@@ -27,6 +27,8 @@ export class DeploymentReconciler implements OnApplicationBootstrap, OnApplicati
   private readonly logger = new Logger(DeploymentReconciler.name);
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /** Whether the last round failed: an outage is logged once, not every second. */
+  private failing = false;
 
   constructor(
     @Inject(DeploymentStore) private readonly store: DeploymentStore,
@@ -46,8 +48,14 @@ export class DeploymentReconciler implements OnApplicationBootstrap, OnApplicati
       );
     this.timer = setInterval(() => {
       this.running ??= this.tick()
+        .then(() => {
+          if (this.failing) this.logger.log({ msg: 'deployments reconcile works again' });
+          this.failing = false;
+        })
         .catch((error: Error) => {
-          if (this.availability.available) this.logger.warn({ msg: 'deployments reconcile failed', error: error.message });
+          if (!this.failing && this.availability.available)
+            this.logger.warn({ msg: 'deployments reconcile failed; retried every second', error: error.message });
+          this.failing = true;
         })
         .finally(() => (this.running = undefined));
     }, RECONCILE_INTERVAL_MS);

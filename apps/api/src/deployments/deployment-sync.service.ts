@@ -26,7 +26,8 @@ export class DeploymentSync {
   /** A deployment changed: mirror it (or drop it from the mirror), and tell the sockets. */
   async changed(record: DeploymentRecord): Promise<DeploymentView> {
     if (mirrored(record)) await this.mirror.put(desiredOf(record));
-    else if (record.source !== 'local') await this.mirror.remove(record.id);
+    // Failed or retired after workers had it: they unload it. (Pending and pulling ones were never mirrored.)
+    else if (record.source !== 'local' && (record.state === 'failed' || record.state === 'retired')) await this.mirror.remove(record.id);
     this.models.registered.forget();
     const view = viewOf(record, await this.models.liveWorkers().catch(() => []));
     this.announce(view);

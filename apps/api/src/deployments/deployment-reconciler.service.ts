@@ -106,7 +106,10 @@ export class DeploymentReconciler implements OnApplicationBootstrap, OnApplicati
   }
 
   private async move(row: DeploymentRecord, to: 'serving' | 'failed' | 'retired', changes: { reason?: string }) {
-    const moved = await this.store.transition(row.id, [row.state], to, API_ACTOR, changes);
+    // A local version found serving is the registry catching up (not audited, as its registration);
+    // what follows a key's change (serving, failed, retired) is.
+    const audit = !(row.source === 'local' && row.state === 'warming');
+    const moved = await this.store.transition(row.id, [row.state], to, API_ACTOR, changes, { audit });
     if (!moved) return undefined;
     this.logger.log({ msg: `deployment ${to}`, id: row.id, model: `${row.name}@${row.version}`, ...changes });
     await this.sync.changed(moved);

@@ -122,7 +122,8 @@ export class DeploymentsService {
     if (byUrl) {
       if (request.uploads.size > 0) {
         // Uploaded beside weights by URL: stored now, the URLs pulled next.
-        record = (await this.store.transition(record.id, ['pending'], 'pending', by, { weights }, 'deployment.uploaded')) ?? record;
+        record =
+          (await this.store.transition(record.id, ['pending'], 'pending', by, { weights }, { action: 'deployment.uploaded' })) ?? record;
       }
       await this.puller.offer(record);
       return this.sync.changed((await this.store.find(record.id)) ?? record);
@@ -197,7 +198,7 @@ export class DeploymentsService {
     }
     if (current.state === 'retiring' || current.state === 'retired') return this.sync.changed(current);
     const from: DeploymentState[] = LIVE_DEPLOYMENT_STATES.filter((s) => s !== 'retiring');
-    const retiring = await this.store.transition(current.id, from, 'retiring', by, { reason: null }, 'deployment.retiring');
+    const retiring = await this.store.transition(current.id, from, 'retiring', by, { reason: null });
     if (!retiring) return this.sync.changed((await this.store.find(current.id)) ?? current);
     const view = await this.sync.changed(retiring);
     this.logger.log({ msg: 'deployment retiring', id: retiring.id, model: `${name}@${version}`, drain });

@@ -101,6 +101,8 @@ describe.each(DATABASE_ENGINES)('the deployments registry, on %s', (_engine, cre
     const local = (version: string) => depth(version, { source: 'local', state: 'warming', manifest: { name: 'depth' }, weights: {} });
     const [a, b] = await Promise.all([store.registerLocal(local('2.0.0')), store.registerLocal(local('2.0.0'))]);
     expect([a, b].filter(Boolean)).toEqual([expect.objectContaining({ source: 'local', createdBy: 'worker' })]);
+    // Found, not changed by anyone: no audit entry until someone acts on it.
+    expect(await store.history('depth')).toEqual([]);
     await store.transition((a ?? b)!.id, ['warming'], 'retired', ops);
     expect(await store.registerLocal(local('2.0.0'))).toBeUndefined();
     const rest = await store.create(depth('3.0.0'), ops);

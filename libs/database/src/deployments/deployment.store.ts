@@ -82,8 +82,11 @@ const AUDIT_TARGET = 'deployment';
 export class DeploymentStore {
   constructor(private readonly db: Database) {}
 
-  /** Registers a deployment; a live one with the same name@version is 409 deployment_exists. */
-  create(spec: NewDeployment, by: DeploymentActor): Promise<DeploymentRecord> {
+  /**
+   * Registers a deployment; a live one with the same name@version is 409 deployment_exists.
+   * `audit` false: a row that records what workers already run (registerLocal), not a change.
+   */
+  create(spec: NewDeployment, by: DeploymentActor, { audit = true }: { audit?: boolean } = {}): Promise<DeploymentRecord> {
     return withDatabase(async () => {
       try {
         return await this.db.transaction().execute(async (trx) => {
@@ -110,7 +113,7 @@ export class DeploymentStore {
             .returningAll()
             .executeTakeFirstOrThrow();
           const record = toRecord(row);
-          await recordAudit(trx, auditOf(by, 'deployment.registered', record, { state: record.state, source: record.source }));
+          if (audit) await recordAudit(trx, auditOf(by, 'deployment.registered', record, { state: record.state, source: record.source }));
           return record;
         });
       } catch (error) {
@@ -164,8 +167,9 @@ export class DeploymentStore {
   }
 
   /**
-   * Moves a deployment from one of `from` to `to` (with `changes`), writing `action` to the audit
-   * log; undefined when it was no longer in one of `from` (another instance moved it first).
+   * Moves a deployment from one of `from` to `to` (with `changes`), writing `action` (default
+   * `deployment.<to>`) to the audit log unless `audit` is false; undefined when it was no longer in
+   * one of `from` (another instance moved it first).
    */
   transition(
     id: string,
@@ -173,7 +177,7 @@ export class DeploymentStore {
     to: DeploymentState,
     by: DeploymentActor,
     changes: TransitionChanges = {},
-    action = `deployment.${to}`,
+    { action = `deployment.${to}`, audit = true }: { action?: string; audit?: boolean } = {},
   ): Promise<DeploymentRecord | undefined> {
     return withDatabase(() =>
       this.db.transaction().execute(async (trx) => {
@@ -194,10 +198,11 @@ export class DeploymentStore {
           .executeTakeFirst();
         if (!row) return undefined;
         const record = toRecord(row);
-        await recordAudit(
-          trx,
-          auditOf(by, action, record, { from, to, ...(record.reason !== null && to === 'failed' ? { reason: record.reason } : {}) }),
-        );
+        if (audit)
+          await recordAudit(
+            trx,
+            auditOf(by, action, record, { from, to, ...(record.reason !== null && to === 'failed' ? { reason: record.reason } : {}) }),
+          );
         return record;
       }),
     );
@@ -235,6 +240,8 @@ export class DeploymentStore {
    * Registers what a worker declared (a manifest in its MODELS_DIR, a built-in) as a `local`
    * deployment, unless name@version has a live or retired row already (a retired local one stays
    * retired: its tombstone keeps workers off it). Undefined when another instance did it first.
+   * Not audited: the registry catching up with what workers already run is no one's change (what
+   * is done to it afterwards, retiring it, is).
    */
   registerLocal(spec: NewDeployment): Promise<DeploymentRecord | undefined> {
     return withDatabase(async () => {
@@ -246,7 +253,7 @@ export class DeploymentStore {
         .where('state', '!=', 'failed')
         .executeTakeFirst();
       if (blocking) return undefined;
-      return this.create(spec, { actor: 'worker' }).catch((error: unknown) => {
+      return this.create(spec, { actor: 'worker' }, { audit: false }).catch((error: unknown) => {
         if (error instanceof FathomError && error.code === ErrorCode.DeploymentExists) return undefined;
         throw error;
       });

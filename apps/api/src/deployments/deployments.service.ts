@@ -88,7 +88,7 @@ export class DeploymentsService {
         : {}),
     };
     const byUrl = plan.weights.some((w) => w.kind === 'url');
-    let record = await this.store.create(
+    const record = await this.store.create(
       {
         name: manifest.name,
         version: manifest.version,
@@ -120,11 +120,6 @@ export class DeploymentsService {
       weights[w.part] = { sha256: upload.sha256, bytes: upload.bytes };
     }
     if (byUrl) {
-      if (request.uploads.size > 0) {
-        // Uploaded beside weights by URL: stored now, the URLs pulled next.
-        record =
-          (await this.store.transition(record.id, ['pending'], 'pending', by, { weights }, { action: 'deployment.uploaded' })) ?? record;
-      }
       await this.puller.offer(record);
       return this.sync.changed((await this.store.find(record.id)) ?? record);
     }

@@ -15,13 +15,10 @@ function refusal(raw: unknown): { code: string; message: string; details: unknow
 }
 
 describe('the manifest rules of POST /v1/admin/models', () => {
-  it('takes weights left out (the `weights` part), named parts with an optional sha256, and URLs, per variant too', () => {
+  it('takes weights left out (the `weights` part), named parts with an optional sha256, or URLs, per variant too — one kind per deployment', () => {
     const plan = planRegistration(
       manifest({
-        variants: {
-          inverted: { weights: { upload: 'weights.inverted', sha256: sha.toUpperCase() } },
-          remote: { weights: { url: 'https://models.example/remote.onnx', sha256: sha, bytes: 12 } },
-        },
+        variants: { inverted: { weights: { upload: 'weights.inverted', sha256: sha.toUpperCase() } } },
         selector: { pool: 'depth' },
         replicas: 2,
       }),
@@ -29,9 +26,17 @@ describe('the manifest rules of POST /v1/admin/models', () => {
     expect(plan.weights).toEqual([
       { part: '', kind: 'upload', field: 'weights' },
       { part: 'inverted', kind: 'upload', field: 'weights.inverted', sha256: sha },
-      { part: 'remote', kind: 'url', url: 'https://models.example/remote.onnx', sha256: sha, bytes: 12 },
     ]);
     expect(plan).toMatchObject({ selector: { pool: 'depth' }, replicas: 2, manifest: { name: 'depth', task: 'depth' } });
+    const remote = { url: 'https://models.example/remote.onnx', sha256: sha, bytes: 12 };
+    expect(planRegistration(manifest({ weights: remote, variants: { v: { weights: remote } } })).weights).toEqual([
+      { part: '', kind: 'url', url: remote.url, sha256: sha, bytes: 12 },
+      { part: 'v', kind: 'url', url: remote.url, sha256: sha, bytes: 12 },
+    ]);
+    expect(refusal(manifest({ variants: { v: { weights: remote } } }))).toMatchObject({
+      code: ErrorCode.InvalidManifest,
+      message: expect.stringContaining('uploaded, or all by { url, sha256 }, not some of each'),
+    });
   });
 
   it('refuses a file on the server and a labels file, saying what to send instead', () => {

@@ -69,6 +69,12 @@ export function planRegistration(raw: unknown): RegistrationPlan {
       'labels',
     );
   }
+  if (new Set(plans.map((p) => p.kind)).size > 1)
+    // One source per deployment: its state (pulling by this request, or by the puller) has one owner.
+    throw invalid(
+      'weights: a deployment takes all its weights (base and variants) uploaded, or all by { url, sha256 }, not some of each. Register the variants as their own versions, or give them the same kind of source.',
+      'weights',
+    );
   const parsed = modelManifestSchema.safeParse(forSchema);
   if (!parsed.success) {
     const field = parsed.error.issues[0]?.path.map(String).join('.');

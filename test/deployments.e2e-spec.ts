@@ -13,6 +13,7 @@ import {
   type JobStatus,
   type WorkerHeartbeat,
 } from '@fathom/contracts';
+import { createDatabase, DeploymentStore } from '@fathom/database';
 import { createRedisConnection, DeploymentMirror, WorkerRegistry, type RedisClient } from '@fathom/queue';
 import { buildDepthStandInModel, hasShared, itWithShared, sharedPath } from '@fathom/testing';
 import { bearer, FathomStack, submit, type ApiInstance } from './support/fathom-stack';
@@ -491,6 +492,41 @@ describe('deployments: register, follow, change and retire model versions over R
       expect.objectContaining({ workerId: 'worker-local', state: 'serving' }),
     ]);
     await registry.remove('worker-local');
+  });
+
+  it('fails an upload whose instance stopped before storing it, saying to register it again', async () => {
+    // As an instance leaves it when it dies between accepting the upload and storing it: pulling, long ago.
+    const db = createDatabase({
+      url: stack.database.url,
+      poolSize: 1,
+      statementTimeoutMs: 5_000,
+      connectTimeoutMs: 5_000,
+      applicationName: 'test',
+    });
+    try {
+      const row = await new DeploymentStore(db).create(
+        {
+          name: 'depth-orphan',
+          version: '1.0.0',
+          task: 'depth',
+          state: 'pulling',
+          source: 'upload',
+          manifest: depthManifest('depth-orphan', '1.0.0', { weights: { store: sha256(model) } }),
+          weights: { '': { sha256: sha256(model), bytes: 0 } },
+        },
+        { actor: ops.id },
+      );
+      await db
+        .updateTable('deployments')
+        .set({ updated_at: new Date(Date.now() - 3_600_000) })
+        .where('id', '=', row.id)
+        .execute();
+      // Failed by whichever instance's reconciler came first; heard on this one's socket either way.
+      const failedView = await reaches(row.id, 'failed');
+      expect(failedView.reason).toMatch(/stopped before its weights were stored: register it again/);
+    } finally {
+      await db.destroy();
+    }
   });
 
   it('refuses /deployments sockets without models:admin', async () => {

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { LIVE_DEPLOYMENT_STATES, type KnownModel, type WorkerHeartbeat } from '@fathom/contracts';
 import { DeploymentStore, type DeploymentRecord } from '@fathom/database';
 import { RedisAvailability } from '@fathom/queue';
+import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { QueueRegistry } from '../infrastructure/queue.registry';
 import { ServedModelsService } from '../models/catalog/served-models.service';
 import { DeploymentSync } from './deployment-sync.service';
@@ -10,12 +11,15 @@ import { API_ACTOR, WeightsPuller } from './weights-puller.service';
 
 /** How often every API instance reconciles the registry with the workers' heartbeats and the queues. */
 export const RECONCILE_INTERVAL_MS = 1_000;
+/** Ended deployments (failed) are read this long after their change, so every instance's sockets hear of it. */
+const ENDED_VISIBLE_MS = 60_000;
 
 /**
  * The registry's moves that follow what workers and queues do (ADR 0015), run by every API
  * instance each second; each move is a conditional UPDATE, so instances agree without a leader:
  * - pending / pulling: offered to the puller (one instance takes the lock), so a pull an instance
- *   left behind (a restart) is resumed;
+ *   left behind (a restart) is resumed; an upload still pulling after twice API_REQUEST_TIMEOUT_MS
+ *   (its instance stopped mid-request) fails, saying to register it again;
  * - warming → serving once a live worker reports it serving (a local one: serves it), warming →
  *   failed when a worker reports failed and none serves it (with that worker's reason);
  * - retiring → retired once its queues (base and variants) hold no waiting, delayed or active job;
@@ -37,6 +41,7 @@ export class DeploymentReconciler implements OnApplicationBootstrap, OnApplicati
     @Inject(ServedModelsService) private readonly models: ServedModelsService,
     @Inject(QueueRegistry) private readonly queues: QueueRegistry,
     @Inject(RedisAvailability) private readonly availability: RedisAvailability,
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -70,7 +75,8 @@ export class DeploymentReconciler implements OnApplicationBootstrap, OnApplicati
   /** One round; exposed for tests that drive it by hand. */
   async tick(): Promise<void> {
     const [rows, workers, known] = await Promise.all([
-      this.store.list({ states: [...LIVE_DEPLOYMENT_STATES, 'retired'] }),
+      // Failed ones too while their failure is recent: another instance may have made it, and this one's sockets must hear it.
+      this.store.list({ states: [...LIVE_DEPLOYMENT_STATES, 'retired'], changedWithinMs: ENDED_VISIBLE_MS }),
       this.models.liveWorkers(),
       this.models.knownModels(),
     ]);
@@ -86,6 +92,11 @@ export class DeploymentReconciler implements OnApplicationBootstrap, OnApplicati
       case 'pending':
       case 'pulling':
         if (row.source === 'url') await this.puller.offer(row);
+        // An upload is checked and stored within its request; one still pulling long after, its instance stopped.
+        else if (Date.now() - Date.parse(row.updatedAt) > 2 * this.config.API_REQUEST_TIMEOUT_MS)
+          return this.move(row, 'failed', {
+            reason: 'the API instance that received the upload stopped before its weights were stored: register it again',
+          });
         return undefined;
       case 'warming': {
         const reports = workerReports(row, workers);
@@ -118,7 +129,7 @@ export class DeploymentReconciler implements OnApplicationBootstrap, OnApplicati
 
   /** Model versions workers declared that the registry has no row for become `local` deployments. */
   private async registerLocal(rows: DeploymentRecord[], workers: WorkerHeartbeat[], known: KnownModel[]): Promise<void> {
-    const registered = new Set(rows.map((r) => `${r.name}@${r.version}`));
+    const registered = new Set(rows.filter((r) => r.state !== 'failed').map((r) => `${r.name}@${r.version}`));
     const declared = new Map<string, KnownModel[]>();
     for (const model of [...known, ...workers.flatMap((w) => w.models)]) {
       const key = `${model.name}@${model.version}`;

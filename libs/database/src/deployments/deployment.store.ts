@@ -154,11 +154,24 @@ export class DeploymentStore {
     });
   }
 
-  /** Deployments newest first, optionally only those in `states` and of one model. */
-  list(filter: { states?: readonly DeploymentState[]; name?: string; limit?: number } = {}): Promise<DeploymentRecord[]> {
+  /**
+   * Deployments newest first, optionally only those in `states` (or, with `changedWithinMs`, in any
+   * state but changed that recently) and of one model.
+   */
+  list(
+    filter: { states?: readonly DeploymentState[]; changedWithinMs?: number; name?: string; limit?: number } = {},
+  ): Promise<DeploymentRecord[]> {
     return withDatabase(async () => {
       let query = this.db.selectFrom('deployments').selectAll().orderBy('created_at', 'desc').orderBy('id');
-      if (filter.states) query = query.where('state', 'in', [...filter.states]);
+      const { states, changedWithinMs } = filter;
+      if (states && changedWithinMs !== undefined)
+        query = query.where((eb) =>
+          eb.or([
+            eb('state', 'in', [...states]),
+            eb('updated_at', '>', sql<Date>`now() - make_interval(secs => ${changedWithinMs / 1000})`),
+          ]),
+        );
+      else if (states) query = query.where('state', 'in', [...states]);
       if (filter.name !== undefined) query = query.where('name', '=', filter.name);
       if (filter.limit !== undefined) query = query.limit(filter.limit);
       const rows = await query.execute();

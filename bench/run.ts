@@ -20,6 +20,7 @@ import type { BenchContext, ScenarioResult } from './scenario';
 import { serviceOverheadScenario } from './service-overhead.scenario';
 import { soakScenario } from './soak.scenario';
 import { transformersDepthScenario } from './transformers-depth.scenario';
+import { uploadsScenario } from './uploads.scenario';
 
 /** Every scenario, in the order a full run takes them; `--only a,b` picks some (end-to-end needs the ceiling). */
 const SCENARIOS: Array<{
@@ -42,6 +43,11 @@ const SCENARIOS: Array<{
   { name: 'transformers-depth', run: (ctx, images) => transformersDepthScenario(ctx, images) },
   { name: 'horizontal-scaling', run: (ctx) => horizontalScalingScenario(ctx) },
   { name: 'memory', run: (ctx) => memoryScenario(ctx) },
+  {
+    name: 'uploads',
+    run: (ctx) => uploadsScenario(ctx),
+    fullRunsOnly: 'it sends 60 uploads of 25 MB through each of two stacks (1 round of 20 with --quick)',
+  },
   { name: 'scaling', run: (ctx) => scalingScenario(ctx) },
   {
     name: 'capacity',

@@ -12,7 +12,8 @@ export interface ScenarioResult {
     | 'recovery'
     | 'soak'
     | 'scaling'
-    | 'capacity';
+    | 'capacity'
+    | 'uploads';
   model: string;
   /** Set when the model stands in for another: the report says so next to the figure. */
   standIn?: string;

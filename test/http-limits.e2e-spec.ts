@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Agent, get, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
@@ -289,7 +290,7 @@ describe('admission: a refused upload writes nothing to Redis', () => {
   });
   afterAll(() => stack.stop());
 
-  it('answers 503 queue_full with Retry-After, and Redis gets neither the image nor a key', async () => {
+  it('answers 503 queue_full with Retry-After, and neither Redis nor the object store gets the image, nor Redis a key', async () => {
     const image = await sharp(randomBytes(SIDE * SIDE * 3), { raw: { width: SIDE, height: SIDE, channels: 3 } })
       .png()
       .toBuffer();
@@ -301,9 +302,13 @@ describe('admission: a refused upload writes nothing to Redis', () => {
     const inputBytes = async () => Number(/total_net_input_bytes:(\d+)/.exec(await redis.info('stats'))![1]);
     // The rate limiter's per-second counters come and go with every request and window: not the job's.
     const jobKeys = async () => (await redis.keys('*')).filter((key) => !key.includes(':rate-limit:')).sort();
+    // Everything the API process wrote (files, sockets, pipes): the store's write would be the image.
+    const apiWrote = () => Number(/wchar: (\d+)/.exec(readFileSync(`/proc/${api.process.child.pid}/io`, 'utf8'))![1]);
     const keysBefore = await jobKeys();
     const inputBefore = await inputBytes();
+    const writtenBefore = apiWrote();
     const refused = await submit(api, { image, model: 'slow-depth' });
+    const writtenAfter = apiWrote();
     const inputAfter = await inputBytes();
     const keysAfter = await jobKeys();
     redis.disconnect();
@@ -314,6 +319,7 @@ describe('admission: a refused upload writes nothing to Redis', () => {
     // The other clients (worker heartbeats, lock renewals, this test's reads) send a few KB meanwhile; the image is ~800 KB.
     expect(image.length).toBeGreaterThan(500_000);
     expect(inputAfter - inputBefore).toBeLessThan(image.length / 10);
+    expect(writtenAfter - writtenBefore).toBeLessThan(image.length / 10);
     expect(keysAfter).toEqual(keysBefore);
 
     // A refusal is not an error: one short line, no stack.

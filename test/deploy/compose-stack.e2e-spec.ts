@@ -1,4 +1,5 @@
 import Ajv2019 from 'ajv/dist/2019';
+import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -34,6 +35,7 @@ const ENV = {
   GRAFANA_ADMIN_PASSWORD: 'a-test-password',
   POSTGRES_PASSWORD: 'a-database-password',
   MINIO_ROOT_PASSWORD: 'a-store-password',
+  MINIO_APP_SECRET_KEY: 'an-app-secret-key',
 };
 
 const baseRaw = readYaml('deploy', 'compose', 'docker-compose.yml');
@@ -42,6 +44,31 @@ const base = interpolate(baseRaw, ENV);
 const withGpu = interpolate(mergeCompose(baseRaw, gpuRaw), ENV);
 
 const services = (compose: unknown) => dictAt(compose, 'services');
+/** minio-init's shell script, as `sh -c` gets it (Compose's `$$` already a `$`). */
+const minioInitScript = () => listAt(service(base, 'minio-init'), 'command').join(' ');
+
+/**
+ * The IAM grants S3BlobStore's requests need on `bucket`, from the SDK commands its source sends:
+ * a command it starts sending without an entry here fails the test until the policy is decided.
+ */
+function s3BlobStoreNeeds(bucket: string): string[] {
+  const actions: Record<string, string> = {
+    GetObject: `s3:GetObject arn:aws:s3:::${bucket}/*`,
+    // HEAD is authorised as GET (the presigned-URL check); the presigned GET is the apps' GetObject too.
+    HeadObject: `s3:GetObject arn:aws:s3:::${bucket}/*`,
+    PutObject: `s3:PutObject arn:aws:s3:::${bucket}/*`,
+    DeleteObject: `s3:DeleteObject arn:aws:s3:::${bucket}/*`,
+    AbortMultipartUpload: `s3:AbortMultipartUpload arn:aws:s3:::${bucket}/*`,
+    // Also what makes a missing object a 404 rather than a 403.
+    ListObjectsV2: `s3:ListBucket arn:aws:s3:::${bucket}`,
+  };
+  const source = readText('libs', 'storage', 'src', 's3.blob-store.ts');
+  const commands = [...new Set([...source.matchAll(/new (\w+)Command\(/g)].map((m) => m[1]!))];
+  // lib-storage's Upload (putStream): multipart parts are authorised as PutObject, and a failed one is aborted.
+  if (/new Upload\(/.test(source)) commands.push('PutObject', 'AbortMultipartUpload');
+  expect(commands.filter((c) => !(c in actions))).toEqual([]);
+  return [...new Set(commands.map((c) => `Allow ${actions[c]!}`))];
+}
 const service = (compose: unknown, name: string) => dictAt(compose, 'services', name);
 const env = (name: string) => serviceEnv(service(base, name));
 
@@ -82,12 +109,13 @@ describe('deploy/compose: the files are valid Compose', () => {
     expect(composeSchemaErrors(broken).join('\n')).toMatch(/healthcheck\/interval must match format "duration"/);
   });
 
-  it('the project name is fathom, and every command needs GRAFANA_ADMIN_PASSWORD, POSTGRES_PASSWORD and MINIO_ROOT_PASSWORD set', () => {
+  it('the project name is fathom, and every command needs GRAFANA_ADMIN_PASSWORD, POSTGRES_PASSWORD, MINIO_ROOT_PASSWORD and MINIO_APP_SECRET_KEY set', () => {
     expect(dictAt(baseRaw)['name']).toMatch(/^[a-z0-9][a-z0-9_-]*$/);
     expect(dictAt(baseRaw)['name']).toBe('fathom');
     expect(() => interpolate(baseRaw, { ...ENV, GRAFANA_ADMIN_PASSWORD: undefined })).toThrow(/GRAFANA_ADMIN_PASSWORD/);
     expect(() => interpolate(baseRaw, { ...ENV, POSTGRES_PASSWORD: undefined })).toThrow(/POSTGRES_PASSWORD/);
     expect(() => interpolate(baseRaw, { ...ENV, MINIO_ROOT_PASSWORD: undefined })).toThrow(/MINIO_ROOT_PASSWORD/);
+    expect(() => interpolate(baseRaw, { ...ENV, MINIO_APP_SECRET_KEY: undefined })).toThrow(/MINIO_APP_SECRET_KEY/);
   });
 
   it('has the job path and the observability services', () => {
@@ -244,26 +272,62 @@ describe('deploy/compose: api and worker environment agree with Prometheus, the 
     expect(listAt(service(base, 'postgres'), 'volumes')).toEqual(['postgres-data:/var/lib/postgresql/data']);
   });
 
-  it('both apps keep uploads and results in MinIO, in the bucket minio-init creates, with its credentials, once it exists', () => {
+  it('both apps keep uploads and results in MinIO, in the bucket minio-init creates, as the user it makes, once both exist', () => {
     const init = service(base, 'minio-init');
-    const script = listAt(init, 'command').join(' ');
+    const script = minioInitScript();
     for (const name of ['api', 'worker']) {
       const e = env(name);
       expect(e).toMatchObject({ STORAGE_BACKEND: 's3', STORAGE_S3_FORCE_PATH_STYLE: 'true' });
       expect(hostPort(e['STORAGE_S3_ENDPOINT'] ?? '')).toEqual({ host: 'minio', port: 9000 });
       expect(script).toContain(`mc mb --ignore-existing store/${e['STORAGE_S3_BUCKET']}`);
-      expect(script).toContain(`http://minio:9000 ${e['STORAGE_S3_ACCESS_KEY_ID']} "$MINIO_ROOT_PASSWORD"`);
-      expect(e['STORAGE_S3_ACCESS_KEY_ID']).toBe(env('minio')['MINIO_ROOT_USER']);
-      expect(e['STORAGE_S3_SECRET_ACCESS_KEY']).toBe(ENV.MINIO_ROOT_PASSWORD);
+      // The user minio-init adds with the apps' secret, never MinIO's admin.
+      expect(script).toContain(`mc admin user add store ${e['STORAGE_S3_ACCESS_KEY_ID']} "$MINIO_APP_SECRET_KEY"`);
+      expect(e['STORAGE_S3_ACCESS_KEY_ID']).not.toBe(env('minio')['MINIO_ROOT_USER']);
+      expect(e['STORAGE_S3_SECRET_ACCESS_KEY']).toBe(ENV.MINIO_APP_SECRET_KEY);
       expect(dictAt(service(base, name), 'depends_on', 'minio-init')).toEqual({ condition: 'service_completed_successfully' });
+      // The admin's password reaches minio itself and minio-init, nothing else.
+      expect(Object.values(e)).not.toContain(ENV.MINIO_ROOT_PASSWORD);
     }
+    // minio-init signs in as the admin, with the password MinIO was started with.
+    expect(script).toContain(`mc alias set store http://minio:9000 ${env('minio')['MINIO_ROOT_USER']} "$MINIO_ROOT_PASSWORD"`);
+    expect(env('minio')['MINIO_ROOT_PASSWORD']).toBe(ENV.MINIO_ROOT_PASSWORD);
+    expect(env('minio-init')).toMatchObject({
+      MINIO_ROOT_PASSWORD: ENV.MINIO_ROOT_PASSWORD,
+      MINIO_APP_SECRET_KEY: ENV.MINIO_APP_SECRET_KEY,
+    });
     // Expiry is the bucket's lifecycle rule: no sweeper needed with S3.
     expect(script).toMatch(/"Expiration":\{"Days":1\}.*mc ilm import store\/fathom/);
-    expect(env('minio-init')['MINIO_ROOT_PASSWORD']).toBe(ENV.MINIO_ROOT_PASSWORD);
+    // …on a job's bytes only: deployments' weights (fathom/weights/<sha256>) never expire (ADR 0015).
+    const prefixes = [...script.matchAll(/"Prefix":"([^"]*)"/g)].map((m) => m[1]);
+    expect(prefixes.sort()).toEqual(['fathom/input/', 'fathom/result/']);
     expect(dictAt(init, 'depends_on', 'minio')).toEqual({ condition: 'service_healthy' });
     expect(serviceMounts(service(base, 'minio'), COMPOSE_DIR)).toEqual([
       expect.objectContaining({ source: 'minio-data', target: '/data' }),
     ]);
+  });
+
+  it("the apps' user may do what S3BlobStore does, on the bucket's objects, and nothing else", () => {
+    const script = minioInitScript();
+    const api = env('api');
+    const bucket = api['STORAGE_S3_BUCKET'] ?? '';
+    const user = api['STORAGE_S3_ACCESS_KEY_ID'] ?? '';
+    // The policy file written, created under a name, attached to the apps' user.
+    const [, policyJson = '', file = ''] = /echo '(\{"Version"[^']*)' > (\S+) &&/.exec(script) ?? [];
+    const [, policyName = ''] = new RegExp(`mc admin policy create store (\\S+) ${file} &&`).exec(script) ?? [];
+    expect({ file, policyName }).toEqual({ file: expect.stringMatching(/^\/tmp\//), policyName: expect.any(String) });
+    expect(script).toContain(`mc admin policy attach store ${policyName} --user ${user}`);
+    const policy = JSON.parse(policyJson) as { Statement: { Effect: string; Action: string[]; Resource: string[] }[] };
+    const granted = policy.Statement.flatMap((st) =>
+      st.Action.flatMap((action) => st.Resource.map((resource) => `${st.Effect} ${action} ${resource}`)),
+    );
+    expect(granted.sort()).toEqual(s3BlobStoreNeeds(bucket).sort());
+    // Re-running it (every `up`) succeeds: mc refuses to attach a policy twice, which the script accepts.
+    expect(script).toMatch(/\|\| case "\$attached" in \*'already in effect'\*\) ;;/);
+  });
+
+  it('the init script is valid shell once Compose has interpolated it', () => {
+    const run = spawnSync('sh', ['-n', '-c', minioInitScript()], { encoding: 'utf8' });
+    expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
   });
 
   it('Prometheus looks up the api and worker services on the ports they listen on', () => {

@@ -239,19 +239,23 @@ export const NULL_MODEL_INPUT = { input: { resize: { mode: 'fixed', width: 28, h
  */
 export const LOAD_TEST_LIMITS_ENV = { API_KEY_REQUESTS_PER_SECOND: '1000000', API_KEY_JOBS_IN_FLIGHT: '1000000' } as const;
 
-/** POST a multipart form like curl -F would. */
+/**
+ * POST a multipart form like curl -F would: the fields, then the image (`imageFirst`: the image,
+ * then the fields — clients may send either order).
+ */
 export async function submit(
   api: ApiInstance,
-  form: { image: Buffer; filename?: string; model?: string; variant?: string; options?: unknown; deadline?: string },
+  form: { image: Buffer; filename?: string; model?: string; variant?: string; options?: unknown; deadline?: string; imageFirst?: boolean },
   headers: Record<string, string> = {},
   path = '/v1/jobs',
 ): Promise<Response> {
   const body = new FormData();
+  if (form.imageFirst) body.append('image', new Blob([new Uint8Array(form.image)]), form.filename ?? 'upload.png');
   if (form.model !== undefined) body.append('model', form.model);
   if (form.variant !== undefined) body.append('variant', form.variant);
   if (form.options !== undefined) body.append('options', typeof form.options === 'string' ? form.options : JSON.stringify(form.options));
   if (form.deadline !== undefined) body.append('deadline', form.deadline);
-  body.append('image', new Blob([new Uint8Array(form.image)]), form.filename ?? 'upload.png');
+  if (!form.imageFirst) body.append('image', new Blob([new Uint8Array(form.image)]), form.filename ?? 'upload.png');
   return fetch(`${api.url}${path}`, { method: 'POST', body, headers });
 }
 

@@ -22,10 +22,11 @@ async function main(): Promise<void> {
   const selection = selectModels(catalog, config.WORKER_MODELS);
   for (const { spec, reason } of selection.unavailable)
     logger.warn({ msg: 'model not served: weights missing', model: specKey(spec), reason });
+  // Models registered over REST are loaded at runtime (ADR 0015): a worker may start with none of its own.
   if (selection.serve.length === 0) {
-    throw new ModelCatalogError(
-      'No model to serve: set MODELS_DIR, leave WORKER_BUILTIN_MODELS on, or pull a model (npm run models -- list).',
-    );
+    logger.warn({
+      msg: 'no local model to serve: only registered deployments will be (set MODELS_DIR, leave WORKER_BUILTIN_MODELS on, or pull a model: npm run models -- list)',
+    });
   }
   // A Git LFS pointer or a saved HTML page would fail deep in onnxruntime as "Protobuf parsing failed".
   for (const spec of selection.serve) {

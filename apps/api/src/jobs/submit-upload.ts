@@ -3,7 +3,6 @@ import { markUploadAccepted } from '../common/accepted-uploads';
 import { principalOf } from '../auth/authenticator';
 import type { JobSubmitter, Submission } from './job-submitter.service';
 import { setTraceIdHeader } from './trace-id-header';
-import { readTracedUploadForm } from './uploads/upload-form.reader';
 
 /**
  * What POST /v1/jobs and POST /v1/infer do first: read the form and submit it. From then on the
@@ -17,8 +16,7 @@ export async function submitUpload(
 ): Promise<Submission> {
   const header = request.headers['x-deadline'];
   const deadlineHeader = Array.isArray(header) ? header.join(',') : header;
-  const form = await readTracedUploadForm(request, submitter.maxUploadBytes);
-  const submission = await submitter.submit(form, principalOf(request), idempotencyKey, deadlineHeader);
+  const submission = await submitter.submit(request, principalOf(request), idempotencyKey, deadlineHeader);
   markUploadAccepted(request);
   setTraceIdHeader(reply, submission.traceId);
   return submission;

@@ -152,3 +152,27 @@ describe('worker stage limits config', () => {
     expect(() => loadWorkerConfig({ ...base, WORKER_MAX_HUNG_THREADS: '-1' })).toThrow(/WORKER_MAX_HUNG_THREADS/);
   });
 });
+
+describe('worker labels and memory budget (deployments, ADR 0015)', () => {
+  const base = { REDIS_URL: 'redis://127.0.0.1:6379' };
+
+  it('reads WORKER_LABELS as name=value pairs; none by default; no memory budget by default', () => {
+    expect(loadWorkerConfig(base)).toMatchObject({ WORKER_LABELS: {}, WORKER_MEMORY_BUDGET_MB: 0 });
+    expect(loadWorkerConfig({ ...base, WORKER_LABELS: ' gpu=a100, pool=depth ,zone=', WORKER_MEMORY_BUDGET_MB: '2048' })).toMatchObject({
+      WORKER_LABELS: { gpu: 'a100', pool: 'depth', zone: '' },
+      WORKER_MEMORY_BUDGET_MB: 2048,
+    });
+  });
+
+  it('refuses a label that is not name=value, a name given twice, or characters a selector cannot hold, naming the variable', () => {
+    expect(() => loadWorkerConfig({ ...base, WORKER_LABELS: 'gpu' })).toThrow(/WORKER_LABELS: "gpu" is not name=value/);
+    expect(() => loadWorkerConfig({ ...base, WORKER_LABELS: 'gpu=a,gpu=b' })).toThrow(/WORKER_LABELS: label "gpu" is given twice/);
+    expect(() => loadWorkerConfig({ ...base, WORKER_LABELS: 'g pu=a100' })).toThrow(
+      /WORKER_LABELS: "g pu=a100": a label name: letters, digits/,
+    );
+    expect(() => loadWorkerConfig({ ...base, WORKER_LABELS: 'gpu=a/100' })).toThrow(
+      /WORKER_LABELS: "gpu=a\/100": a label value: letters, digits/,
+    );
+    expect(() => loadWorkerConfig({ ...base, WORKER_MEMORY_BUDGET_MB: '-1' })).toThrow(/WORKER_MEMORY_BUDGET_MB/);
+  });
+});

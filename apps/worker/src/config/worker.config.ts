@@ -1,5 +1,6 @@
 import { availableParallelism, hostname, totalmem } from 'node:os';
 import { z } from 'zod';
+import { workerSelectorSchema } from '@fathom/contracts';
 import {
   envInt,
   envKeys,
@@ -28,6 +29,41 @@ const providerList = z
       .filter(Boolean),
   )
   .pipe(z.array(z.enum(['cpu', 'cuda', 'tensorrt'], { error: 'each provider must be one of cpu, cuda, tensorrt' })).min(1));
+
+/**
+ * `gpu=a100,pool=depth` → { gpu: 'a100', pool: 'depth' }, each name and value by the contract's
+ * label rules (what a deployment's selector may ask for); empty: no labels.
+ */
+const labelList = z
+  .preprocess((v) => (v === undefined ? '' : v), z.string())
+  .transform((v, context) => {
+    const labels: Record<string, string> = {};
+    for (const pair of v
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
+      const at = pair.indexOf('=');
+      if (at < 0) {
+        context.addIssue({ code: 'custom', message: `"${pair}" is not name=value (e.g. WORKER_LABELS=gpu=a100,pool=depth)` });
+        return z.NEVER;
+      }
+      const name = pair.slice(0, at).trim();
+      if (name in labels) {
+        context.addIssue({ code: 'custom', message: `label "${name}" is given twice` });
+        return z.NEVER;
+      }
+      const value = pair.slice(at + 1).trim();
+      // The selector's own rules, so that every label a worker has can be asked for.
+      const problem =
+        workerSelectorSchema.keyType.safeParse(name).error?.issues[0] ?? workerSelectorSchema.valueType.safeParse(value).error?.issues[0];
+      if (problem) {
+        context.addIssue({ code: 'custom', message: `"${pair}": ${problem.message}` });
+        return z.NEVER;
+      }
+      labels[name] = value;
+    }
+    return labels;
+  });
 
 /** The worker's own variables; the shared ones come from @fathom/config's pieces. */
 const workerOwnEnv = z.object({
@@ -85,6 +121,13 @@ const workerOwnEnv = z.object({
   WORKER_MAX_HUNG_THREADS: envInt(2, { min: 0, max: 64 }),
   /** onnxruntime threads per session; default: the cores shared among the inference threads. */
   ORT_INTRA_OP_THREADS: envInt(0, { min: 0, max: 256 }),
+  /** Labels deployments' selectors are matched against (`name=value,…`): a deployment is loaded where every pair of its selector matches. */
+  WORKER_LABELS: labelList,
+  /**
+   * Megabytes the sessions of registered deployments may take on this worker, estimated from their
+   * weights (deploymentMemoryBytes); one that would pass it is reported `skipped`. 0: no budget.
+   */
+  WORKER_MEMORY_BUDGET_MB: envInt(0, { min: 0, max: 16_777_216 }),
   ORT_EXECUTION_PROVIDERS: providerList,
 });
 

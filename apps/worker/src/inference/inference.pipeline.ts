@@ -72,9 +72,10 @@ export class InferencePipeline {
         type: 'failed',
         requestId: request.requestId,
         at: stageClockNow(),
-        code: ErrorCode.ModelNotFound,
-        message: `Model ${request.modelKey} is not loaded here.`,
-        retryable: false,
+        // Unloaded (a retired deployment) between dispatch and here: another worker may serve it.
+        code: ErrorCode.ModelNotServed,
+        message: `Model ${request.modelKey} is not loaded on this worker's inference thread.`,
+        retryable: true,
       });
       return undefined;
     }

@@ -2,16 +2,19 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, FathomError, type TaskOptions } from '@fathom/contracts';
+import { specKey, type ModelSpec } from '@fathom/models';
 import { StageDeadlines, stageLimitOf, type DeadlineClock, type StageLimits } from './stage-deadlines';
 import {
   stageClockNow,
   type LoadedModel,
+  type LoadRequest,
   type PoolMessage,
   type RunOutput,
   type ThreadData,
   type ThreadInit,
   type ThreadMessage,
   type ThreadStage,
+  type UnloadRequest,
 } from './thread-protocol';
 
 /** A model could not be loaded or warmed up: a configuration problem, stated without a stack. */
@@ -84,13 +87,19 @@ interface Slot {
   busySince: number;
   /** The deadlines of the stages its jobs are in, by request id. */
   deadlines: StageDeadlines<number>;
+  /** The models this thread has loaded, by key. */
+  models: Set<string>;
+  /** Loads and unloads sent to it and not answered yet, by request id. */
+  controls: Map<number, { key: string; resolve: (model?: LoadedModel) => void; reject: (error: Error) => void }>;
 }
 
 /** What the pool tells its owner: problems with threads, the sessions each new thread loaded, and batches run. */
 export interface PoolEvents {
   onThreadExit?: (message: string) => void;
-  /** Every thread that becomes ready (at start and when one is replaced after a crash). */
+  /** Every thread that becomes ready (at start and when one is replaced after a crash), and every model loaded at runtime. */
   onModelsLoaded?: (models: LoadedModel[]) => void;
+  /** A model unloaded at runtime: its sessions are released on every thread. */
+  onModelUnloaded?: (key: string) => void;
   /** One session.run done, with how many jobs it took. */
   onBatch?: (modelKey: string, size: number, seconds: number) => void;
   /**
@@ -128,6 +137,10 @@ export const jobsInHand = (maxBatch: number): number => 2 * Math.max(1, maxBatch
 
 const shuttingDown = () => new InferenceError(ErrorCode.ServiceUnavailable, 'The worker is shutting down.', true);
 
+/** A job for a model this worker does not serve (any more): another worker may, so it is worth another attempt. */
+const notServed = (modelKey: string) =>
+  new InferenceError(ErrorCode.ModelNotServed, `Model ${modelKey} is not loaded on this worker (it was unloaded, or never loaded).`, true);
+
 const THREAD_ENTRY = join(__dirname, 'inference.thread.js');
 
 /** Stage messages carry stageClockNow times: deadlines are measured on the same clock. */
@@ -149,8 +162,21 @@ export class InferencePool {
   private readonly hung = new Set<Slot>();
   private readonly waiting: Pending[] = [];
   private nextRequestId = 1;
+  /** Ids of loads and unloads: a sequence of their own. */
+  private nextControlId = 1;
   /** Jobs a thread holds at once, for the served model with the largest batch. */
-  private readonly perThread: number;
+  private perThread: number;
+  /**
+   * The models every thread should have, by key: those served, and one being loaded (added when
+   * its load starts, removed when it fails or once unloaded). A new thread starts with the served
+   * ones and is then sent the rest.
+   */
+  private readonly specs = new Map<string, ModelSpec>();
+  /** Models loaded on every thread and taking jobs. */
+  private readonly served = new Set<string>();
+  /** Jobs not answered yet, by model (waiting or on a thread): an unload waits for them. */
+  private readonly pendingByModel = new Map<string, number>();
+  private readonly drained = new Map<string, Array<() => void>>();
   private readonly limits: PoolLimits;
   private closing = false;
   /** Milliseconds threads spent on finished runs; runs in progress are added when read. */
@@ -167,7 +193,26 @@ export class InferencePool {
     limits: Partial<PoolLimits> = {},
   ) {
     this.limits = { ...NO_LIMITS, ...limits };
-    this.perThread = jobsInHand(Math.max(...init.models.map((m) => m.batching.maxBatch)));
+    for (const spec of init.models) {
+      this.specs.set(specKey(spec), spec);
+      this.served.add(specKey(spec));
+    }
+    this.perThread = this.jobsPerThread();
+  }
+
+  /** Enough for the largest batch of the models it has (1 with none). */
+  private jobsPerThread(): number {
+    return jobsInHand(Math.max(1, ...[...this.specs.values()].map((m) => m.batching.maxBatch)));
+  }
+
+  /** The spec of a model the pool has (loaded or loading). */
+  spec(modelKey: string): ModelSpec | undefined {
+    return this.specs.get(modelKey);
+  }
+
+  /** Whether jobs of this model run here now. */
+  serves(modelKey: string): boolean {
+    return this.served.has(modelKey);
   }
 
   /** Inference threads this pool runs. */
@@ -214,10 +259,132 @@ export class InferencePool {
    */
   run(modelKey: string, input: Uint8Array, options: TaskOptions, stages: StageListener = NO_LISTENER, pixels = 0): Promise<RunOutput> {
     if (this.closing) return Promise.reject(shuttingDown());
+    if (!this.served.has(modelKey)) return Promise.reject(notServed(modelKey));
+    this.pendingByModel.set(modelKey, (this.pendingByModel.get(modelKey) ?? 0) + 1);
+    let settled = false;
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      const left = (this.pendingByModel.get(modelKey) ?? 1) - 1;
+      if (left > 0) return void this.pendingByModel.set(modelKey, left);
+      this.pendingByModel.delete(modelKey);
+      for (const wake of this.drained.get(modelKey)?.splice(0) ?? []) wake();
+    };
     return new Promise<RunOutput>((resolve, reject) => {
-      this.waiting.push({ modelKey, input, options, stages, pixels, resolve, reject });
+      this.waiting.push({
+        modelKey,
+        input,
+        options,
+        stages,
+        pixels,
+        resolve: (output) => (settle(), resolve(output)),
+        reject: (error) => (settle(), reject(error)),
+      });
       this.dispatch();
     });
+  }
+
+  /**
+   * Loads and warms up one more model on every live thread, all or nothing: when one thread
+   * fails, the others unload it and the promise rejects with that thread's reason (a warm-up
+   * error naming the tensor, …). Jobs of the model are taken once it resolves; a thread started
+   * later (a crash, a retirement) loads it too.
+   */
+  async load(spec: ModelSpec): Promise<LoadedModel> {
+    const key = specKey(spec);
+    if (this.closing) throw new ModelLoadError(`Could not load ${key}: the worker is shutting down.`);
+    if (this.specs.has(key)) throw new ModelLoadError(`Could not load ${key}: it is already loaded or loading here.`);
+    const slots = [...this.slots];
+    if (slots.length === 0) throw new ModelLoadError(`Could not load ${key}: no inference thread is running.`);
+    this.specs.set(key, spec);
+    const results = await Promise.allSettled(slots.map((slot) => this.control(slot, { type: 'load', spec })));
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure || this.closing) {
+      this.specs.delete(key);
+      await Promise.all(
+        slots.filter((slot) => slot.models.has(key)).map((slot) => this.control(slot, { type: 'unload', key }).catch(() => undefined)),
+      );
+      const reason = failure ? (failure.reason as Error).message : 'the worker is shutting down';
+      throw new ModelLoadError(reason);
+    }
+    const loaded = (results[0] as PromiseFulfilledResult<LoadedModel | undefined>).value!;
+    this.served.add(key);
+    this.loadedModels = [...this.loadedModels.filter((m) => m.key !== key), loaded];
+    this.perThread = this.jobsPerThread();
+    this.events.onModelsLoaded?.([loaded]);
+    this.dispatch();
+    return loaded;
+  }
+
+  /**
+   * Stops taking jobs of a model at once (a new one fails `model_not_served`, retryable), waits
+   * for those it holds, then releases its sessions on every thread. Its queue's consumer should
+   * be closed first, so that none is in hand.
+   */
+  async unload(modelKey: string): Promise<void> {
+    if (!this.specs.has(modelKey)) return;
+    this.served.delete(modelKey);
+    if (this.pendingByModel.has(modelKey)) {
+      await new Promise<void>((resolve) => this.drained.set(modelKey, [...(this.drained.get(modelKey) ?? []), resolve]));
+    }
+    this.specs.delete(modelKey);
+    this.loadedModels = this.loadedModels.filter((m) => m.key !== modelKey);
+    this.perThread = this.jobsPerThread();
+    await Promise.all(
+      this.slots
+        .filter((slot) => slot.models.has(modelKey))
+        .map((slot) => this.control(slot, { type: 'unload', key: modelKey }).catch(() => undefined)),
+    );
+    this.events.onModelUnloaded?.(modelKey);
+  }
+
+  /** Sends a load or an unload to one thread; settles with its answer, or rejects if the thread goes first. */
+  private control(
+    slot: Slot,
+    request: Omit<LoadRequest, 'requestId'> | Omit<UnloadRequest, 'requestId'>,
+  ): Promise<LoadedModel | undefined> {
+    const requestId = this.nextControlId++;
+    return new Promise((resolve, reject) => {
+      slot.controls.set(requestId, { key: request.type === 'load' ? specKey(request.spec) : request.key, resolve, reject });
+      slot.thread.postMessage({ ...request, requestId });
+    });
+  }
+
+  /** A load or unload answered. */
+  private onControl(slot: Slot, message: Extract<ThreadMessage, { type: 'loaded' | 'load-failed' | 'unloaded' }>): void {
+    const waiting = slot.controls.get(message.requestId);
+    slot.controls.delete(message.requestId);
+    if (message.type === 'loaded') slot.models.add(message.model.key);
+    if (message.type === 'unloaded') slot.models.delete(waiting?.key ?? '');
+    if (message.type === 'load-failed') waiting?.reject(new Error(message.message));
+    else waiting?.resolve(message.type === 'loaded' ? message.model : undefined);
+    this.dispatch();
+  }
+
+  /** Rejects what a thread that left owed: its loads and unloads fail. */
+  private failControls(slot: Slot, why: string): void {
+    for (const { reject } of slot.controls.values()) reject(new Error(why));
+    slot.controls.clear();
+  }
+
+  /**
+   * A new thread is ready with the served models it was started with: it is sent what changed
+   * since (a model loading now), and told to drop what was unloaded meanwhile.
+   */
+  private catchUp(slot: Slot): void {
+    for (const [key, spec] of this.specs) {
+      if (slot.models.has(key)) continue;
+      this.control(slot, { type: 'load', spec }).then(
+        (model) => {
+          if (!this.specs.has(key)) void this.control(slot, { type: 'unload', key }).catch(() => undefined);
+          else if (model && this.served.has(key)) this.events.onModelsLoaded?.([model]);
+        },
+        (error: Error) => this.onThreadExit(`a new inference thread could not load ${key}: ${error.message}`),
+      );
+    }
+    for (const key of slot.models) {
+      if (!this.specs.has(key)) void this.control(slot, { type: 'unload', key }).catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {
@@ -234,7 +401,9 @@ export class InferencePool {
   private spawn(): Promise<LoadedModel[]> {
     return new Promise((resolve, reject) => {
       const retired = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
-      const workerData: ThreadData = { ...this.init, retired };
+      // The models served now, not those it started with: a replacement has the current set.
+      const models = [...this.specs].filter(([key]) => this.served.has(key)).map(([, spec]) => spec);
+      const workerData: ThreadData = { ...this.init, models, retired };
       const thread = new Worker(THREAD_ENTRY, { workerData });
       const slot: Slot = {
         thread,
@@ -246,6 +415,8 @@ export class InferencePool {
           (requestId, stage, limitMs) => this.timedOut(slot, requestId, stage, limitMs),
           DEADLINE_CLOCK,
         ),
+        models: new Set(),
+        controls: new Map(),
       };
       let started = false;
       thread.on('message', (message: ThreadMessage) => {
@@ -260,14 +431,21 @@ export class InferencePool {
               resolve(message.models);
               return;
             }
+            for (const model of message.models) slot.models.add(model.key);
             this.slots.push(slot);
             this.events.onModelsLoaded?.(message.models);
             resolve(message.models);
+            this.catchUp(slot);
             this.dispatch();
             return;
           case 'init-failed':
             reject(new ModelLoadError(`Could not load the models: ${message.message}`));
             void thread.terminate();
+            return;
+          case 'loaded':
+          case 'load-failed':
+          case 'unloaded':
+            this.onControl(slot, message);
             return;
           default:
             this.onMessage(slot, message);
@@ -279,6 +457,7 @@ export class InferencePool {
         else if (slot.retiredAt === undefined) this.onThreadExit(`inference thread crashed: ${error.message}`);
       });
       thread.on('exit', (code) => {
+        this.failControls(slot, `the inference thread exited (code ${code}) while loading or unloading`);
         if (this.hung.delete(slot)) {
           this.events.onHungThreadExit?.((performance.now() - (slot.retiredAt ?? 0)) / 1000);
           return;
@@ -299,7 +478,10 @@ export class InferencePool {
     });
   }
 
-  private onMessage(slot: Slot, message: Exclude<ThreadMessage, { type: 'ready' | 'init-failed' }>): void {
+  private onMessage(
+    slot: Slot,
+    message: Exclude<ThreadMessage, { type: 'ready' | 'init-failed' | 'loaded' | 'load-failed' | 'unloaded' }>,
+  ): void {
     if (message.type === 'batch') {
       this.events.onBatch?.(message.modelKey, message.size, message.ms / 1000);
       return;
@@ -360,6 +542,7 @@ export class InferencePool {
     this.hung.add(slot);
     Atomics.store(slot.retired, 0, 1);
     slot.thread.postMessage({ type: 'retire' } satisfies PoolMessage);
+    this.failControls(slot, 'the inference thread was retired (a stage outlasted its limit) while loading or unloading');
     const requeued: Pending[] = [];
     for (const [requestId, pending] of [...slot.inFlight]) {
       const sameRun = stage === 'inference' && slot.deadlines.stageOf(requestId) === 'inference';
@@ -389,8 +572,12 @@ export class InferencePool {
     while (this.waiting.length > 0) {
       const head = this.waiting[0]!;
       if (this.held > 0 && this.held + head.pixels > this.limits.decodeBudgetPixels) return;
+      // Threads that have the model; a new thread still catching up on a load gets none of its
+      // jobs, unless no thread has it (it then answers model_not_served, retryable).
+      const able = this.slots.some((candidate) => candidate.models.has(head.modelKey));
       let slot: Slot | undefined;
       for (const candidate of this.slots) {
+        if (able && !candidate.models.has(head.modelKey)) continue;
         if (candidate.inFlight.size < this.perThread && (!slot || candidate.inFlight.size < slot.inFlight.size)) slot = candidate;
       }
       if (!slot) return;

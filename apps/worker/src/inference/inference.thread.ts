@@ -41,11 +41,40 @@ OnnxSessionRegistry.load(init.models, init).then(
       await pipeline.runBatch(jobs);
       leaveIfRetired();
     });
+    // Loads and unloads one at a time, in the order sent; jobs keep running meanwhile.
+    let control = Promise.resolve();
+    const controlled = (work: () => Promise<void>): void => void (control = control.then(work));
     port.on('message', (message: PoolMessage) => {
-      if (message.type === 'retire') process.exit(0);
-      void pipeline.prepare(message).then((job) => job && scheduler.add(job.batchKey, job.loaded.batching, job));
+      switch (message.type) {
+        case 'retire':
+          process.exit(0);
+          break;
+        case 'load':
+          controlled(() =>
+            sessions.add(message.spec).then(
+              (model) => post({ type: 'loaded', requestId: message.requestId, model }),
+              (error: Error) => post({ type: 'load-failed', requestId: message.requestId, message: firstLine(error) }),
+            ),
+          );
+          break;
+        case 'unload':
+          controlled(() =>
+            sessions.remove(message.key).then(
+              () => post({ type: 'unloaded', requestId: message.requestId }),
+              // A session that fails to release is gone from the registry all the same.
+              () => post({ type: 'unloaded', requestId: message.requestId }),
+            ),
+          );
+          break;
+        default:
+          void pipeline.prepare(message).then((job) => job && scheduler.add(job.batchKey, job.loaded.batching, job));
+      }
     });
-    post({ type: 'ready', models: [...sessions.loaded] });
+    post({ type: 'ready', models: sessions.loaded });
   },
-  (error: Error) => post({ type: 'init-failed', message: error.message.split('\n')[0] ?? error.message }),
+  (error: Error) => post({ type: 'init-failed', message: firstLine(error) }),
 );
+
+function firstLine(error: Error): string {
+  return error.message.split('\n')[0] ?? error.message;
+}

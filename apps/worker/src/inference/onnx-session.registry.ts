@@ -20,35 +20,66 @@ type SessionOptions = Pick<ThreadInit, 'executionProviders' | 'intraOpThreads'>;
 /**
  * One onnxruntime session per model, each created on the first execution provider that loads it
  * and warmed up (checking the manifest against the model) before the thread says it is ready.
+ * Models are added and removed at runtime too (registered deployments, ADR 0015): a removed
+ * model's session is released, its native memory given back.
  */
 export class OnnxSessionRegistry {
-  private constructor(
-    private readonly sessions: ReadonlyMap<string, LoadedSession>,
-    /** What was loaded, for the main thread's log and metrics. */
-    readonly loaded: readonly LoadedModel[],
-  ) {}
+  private readonly sessions = new Map<string, LoadedSession>();
+  private readonly info = new Map<string, LoadedModel>();
+
+  private constructor(private readonly options: SessionOptions) {}
 
   /** Creates and warms up a session for each model, one after the other; the first failure stops it. */
   static async load(models: readonly ModelSpec[], options: SessionOptions): Promise<OnnxSessionRegistry> {
-    const sessions = new Map<string, LoadedSession>();
-    const loaded: LoadedModel[] = [];
-    for (const spec of models) {
-      const t0 = performance.now();
-      const { session, executionProvider, fallbackFrom } = await createSession(spec, options);
-      const t1 = performance.now();
-      const { batching, batchingOff } = await warmUp(spec, session);
-      sessions.set(specKey(spec), { spec, session, executionProvider, batching });
-      loaded.push({
-        key: specKey(spec),
-        executionProvider,
-        fallbackFrom,
-        loadMs: t1 - t0,
-        warmupMs: performance.now() - t1,
-        maxBatch: batching.maxBatch,
-        batchingOff,
-      });
+    const registry = new OnnxSessionRegistry(options);
+    for (const spec of models) await registry.add(spec);
+    return registry;
+  }
+
+  /** What is loaded, for the main thread's log and metrics. */
+  get loaded(): LoadedModel[] {
+    return [...this.info.values()];
+  }
+
+  /**
+   * Creates and warms up one more model's session. A session that fails its warm-up or the
+   * manifest checks is released before the error is thrown: nothing of it stays.
+   */
+  async add(spec: ModelSpec): Promise<LoadedModel> {
+    const key = specKey(spec);
+    if (this.sessions.has(key)) throw new Error(`${spec.manifestFile}: ${key} is already loaded`);
+    const t0 = performance.now();
+    const { session, executionProvider, fallbackFrom } = await createSession(spec, this.options);
+    const t1 = performance.now();
+    let warm: Awaited<ReturnType<typeof warmUp>>;
+    try {
+      warm = await warmUp(spec, session);
+    } catch (error) {
+      await session.release().catch(() => undefined);
+      throw error;
     }
-    return new OnnxSessionRegistry(sessions, loaded);
+    const loaded: LoadedModel = {
+      key,
+      executionProvider,
+      fallbackFrom,
+      loadMs: t1 - t0,
+      warmupMs: performance.now() - t1,
+      maxBatch: warm.batching.maxBatch,
+      batchingOff: warm.batchingOff,
+    };
+    this.sessions.set(key, { spec, session, executionProvider, batching: warm.batching });
+    this.info.set(key, loaded);
+    return loaded;
+  }
+
+  /** Forgets a model and releases its session; false when it was not loaded. */
+  async remove(key: string): Promise<boolean> {
+    const loaded = this.sessions.get(key);
+    if (!loaded) return false;
+    this.sessions.delete(key);
+    this.info.delete(key);
+    await loaded.session.release();
+    return true;
   }
 
   get(modelKey: string): LoadedSession | undefined {

@@ -37,8 +37,22 @@ export interface RetireRequest {
   type: 'retire';
 }
 
+/** Load and warm up one more model at runtime (a registered deployment, ADR 0015); answered `loaded` or `load-failed`. */
+export interface LoadRequest {
+  type: 'load';
+  requestId: number;
+  spec: ModelSpec;
+}
+
+/** Release a model's session (the pool sends it once no job of that model is left); answered `unloaded`. */
+export interface UnloadRequest {
+  type: 'unload';
+  requestId: number;
+  key: string;
+}
+
 /** What the main thread sends an inference thread. */
-export type PoolMessage = RunRequest | RetireRequest;
+export type PoolMessage = RunRequest | RetireRequest | LoadRequest | UnloadRequest;
 
 export interface LoadedModel {
   key: string;
@@ -84,6 +98,10 @@ export interface RunOutput {
 export type ThreadMessage =
   | { type: 'ready'; models: LoadedModel[] }
   | { type: 'init-failed'; message: string }
+  /** Answers to LoadRequest and UnloadRequest, by their requestId (a sequence of its own, apart from jobs'). */
+  | { type: 'loaded'; requestId: number; model: LoadedModel }
+  | { type: 'load-failed'; requestId: number; message: string }
+  | { type: 'unloaded'; requestId: number }
   /** The job entered `stage` at `at` (stageClockNow); `batchSize` comes with inference: how many jobs share its session.run. */
   | { type: 'stage'; requestId: number; stage: ThreadStage; at: number; batchSize?: number }
   /** The job left its stage at `at` and waits for a batch (a wait that belongs to no stage). */

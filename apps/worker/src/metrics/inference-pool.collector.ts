@@ -4,6 +4,8 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 export interface PoolReading {
   readonly size: number;
   readonly hungThreads: number;
+  /** Models loaded and taking jobs (at start and at runtime). */
+  readonly loadedModels: readonly unknown[];
   busySeconds(): number;
 }
 
@@ -29,6 +31,14 @@ export class InferencePoolCollector {
       registers: [registry],
       collect() {
         this.set(pool.hungThreads);
+      },
+    });
+    new Gauge({
+      name: 'fathom_worker_models_loaded',
+      help: 'Model versions and variants loaded on every inference thread and taking jobs (local manifests and registered deployments).',
+      registers: [registry],
+      collect() {
+        this.set(pool.loadedModels.length);
       },
     });
     new Counter({

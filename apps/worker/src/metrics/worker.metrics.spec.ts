@@ -58,11 +58,25 @@ describe('WorkerMetrics', () => {
     expect(await samples(metrics, 'fathom_execution_provider_fallbacks_total')).toEqual([expect.objectContaining({ value: 1 })]);
   });
 
+  it("drops an unloaded model's load, warm-up and provider series, keeping the others'", async () => {
+    const metrics = new WorkerMetrics('cpu');
+    const other = { ...labels, model: 'other' };
+    metrics.modelsLoaded([
+      { labels, loaded: { key: 'depth@2.0.0', executionProvider: 'cpu', loadMs: 900, warmupMs: 80, maxBatch: 1 } },
+      { labels: other, loaded: { key: 'other@2.0.0', executionProvider: 'cpu', loadMs: 100, warmupMs: 10, maxBatch: 1 } },
+    ]);
+    metrics.modelUnloaded('depth@2.0.0', labels);
+    for (const name of ['fathom_model_load_seconds', 'fathom_model_warmup_seconds', 'fathom_model_execution_provider'])
+      expect((await samples(metrics, name)).map((s) => s.labels.model)).toEqual(['other']);
+  });
+
   it('reads busy seconds from the pool at scrape time, never going back', async () => {
     const metrics = new WorkerMetrics('cpu');
     let busy = 2.5;
-    new InferencePoolCollector(metrics.registry, { size: 2, hungThreads: 0, busySeconds: () => busy });
+    const loadedModels = [{}];
+    new InferencePoolCollector(metrics.registry, { size: 2, hungThreads: 0, loadedModels, busySeconds: () => busy });
     expect(await samples(metrics, 'fathom_worker_inference_slots')).toEqual([{ labels: {}, value: 2 }]);
+    expect(await samples(metrics, 'fathom_worker_models_loaded')).toEqual([{ labels: {}, value: 1 }]);
     expect(await samples(metrics, 'fathom_worker_inference_busy_seconds_total')).toEqual([{ labels: {}, value: 2.5 }]);
     busy = 4;
     expect(await samples(metrics, 'fathom_worker_inference_busy_seconds_total')).toEqual([{ labels: {}, value: 4 }]);

@@ -154,6 +154,16 @@ export class WorkerMetrics {
     }
   }
 
+  /** A model unloaded at runtime (a retired deployment): its per-model gauges go, so a scrape shows only what is loaded. */
+  modelUnloaded(key: string, labels: ModelLabels): void {
+    const { model, version, variant } = labels;
+    this.modelLoad.remove({ model, version, variant });
+    this.modelWarmup.remove({ model, version, variant });
+    const series = this.providerSeries.get(key);
+    if (series) this.executionProvider.remove(series);
+    this.providerSeries.delete(key);
+  }
+
   batchRan(labels: ModelLabels, size: number, seconds: number): void {
     const { model, version, variant } = labels;
     this.batchSize.observe({ model, version, variant }, size);

@@ -35,9 +35,8 @@ export interface QueueConsumerOptions {
  * interval across all workers), so the cluster counts each stall once.
  */
 export class QueueConsumers {
-  private readonly workers: Worker<InferenceJobData, InferenceResult>[] = [];
-  /** BullMQ closes the connections it makes, never one it was given. */
-  private readonly connections: RedisClient[] = [];
+  /** Each consumed queue's BullMQ worker and the connection it was given (BullMQ closes only those it makes). */
+  private readonly consumers = new Map<string, { worker: Worker<InferenceJobData, InferenceResult>; connection: RedisClient }>();
 
   constructor(
     private readonly options: QueueConsumerOptions,
@@ -49,54 +48,79 @@ export class QueueConsumers {
 
   /** `concurrency`: the jobs a model's consumer holds at once. */
   start(models: ServedModel[], concurrency: (model: ServedModel) => number): void {
+    for (const model of models) this.add(model, concurrency(model));
+  }
+
+  /** The queues consumed now. */
+  get queues(): string[] {
+    return [...this.consumers.keys()];
+  }
+
+  /** Starts consuming one more model's queue (a deployment loaded at runtime), holding up to `concurrency` jobs. */
+  add(model: ServedModel, concurrency: number): void {
+    if (this.consumers.has(model.queue)) throw new Error(`${model.queue} is already consumed`);
     // The same tracer as the API's queue, so producer and consumer spans meet in one trace.
     const telemetry = this.options.tracing ? inferenceQueueTelemetry() : undefined;
-    for (const model of models) {
-      const connection = this.availability.watch(createRedisConnection(this.options.redis, 'blocking'), `consumer ${model.queue}`);
-      this.connections.push(connection);
-      const worker = new Worker<InferenceJobData, InferenceResult>(model.queue, (job) => this.processor.process(job, model), {
-        connection,
-        prefix: this.options.prefix,
-        concurrency: concurrency(model),
-        // BullMQ also names its Redis connection after it, where whitespace is refused.
-        name: this.options.workerId.replace(/\s/g, '_'),
-        ...stallWorkerOptions(this.options.stalls),
-        ...(telemetry ? { telemetry } : {}),
+    const connection = this.availability.watch(createRedisConnection(this.options.redis, 'blocking'), `consumer ${model.queue}`);
+    const worker = new Worker<InferenceJobData, InferenceResult>(model.queue, (job) => this.processor.process(job, model), {
+      connection,
+      prefix: this.options.prefix,
+      concurrency,
+      // BullMQ also names its Redis connection after it, where whitespace is refused.
+      name: this.options.workerId.replace(/\s/g, '_'),
+      ...stallWorkerOptions(this.options.stalls),
+      ...(telemetry ? { telemetry } : {}),
+    });
+    const labels = modelLabels(model);
+    // BullMQ reports the errors of the connections it made (its blocking one) here: a lost
+    // connection is logged once, by RedisAvailability, not once per reconnect attempt.
+    worker.on('error', (error) => {
+      if (!this.availability.failed(error, `consumer ${model.queue}`))
+        this.logger.error({ msg: 'queue consumer error', queue: model.queue, error: error.message });
+    });
+    // BullMQ emits `completed` and `failed` once it has recorded the outcome: only then may the input
+    // go (JobExecutionService). A failure with a retry to come leaves finishedOn unset.
+    worker.on('completed', (job) => void this.processor.ended(job));
+    worker.on('stalled', (jobId) => {
+      this.metrics.jobStalled(labels);
+      this.logger.warn({ msg: 'job stalled: its worker stopped renewing its lock; it runs again', jobId, queue: model.queue });
+    });
+    worker.on('failed', (job, error) => {
+      if (job?.finishedOn) void this.processor.ended(job);
+      // The failure BullMQ itself gives a job over the stall limit, without calling the processor.
+      if (!isWorkerLost(error.message)) return;
+      this.metrics.jobFailed(labels, ErrorCode.WorkerLost, true);
+      this.logger.error({
+        msg: 'job failed: its workers died running it more often than allowed',
+        jobId: job?.id,
+        queue: model.queue,
+        stalls: job?.stalledCounter,
+        maxStalledCount: this.options.stalls.maxStalledCount,
       });
-      const labels = modelLabels(model);
-      // BullMQ reports the errors of the connections it made (its blocking one) here: a lost
-      // connection is logged once, by RedisAvailability, not once per reconnect attempt.
-      worker.on('error', (error) => {
-        if (!this.availability.failed(error, `consumer ${model.queue}`))
-          this.logger.error({ msg: 'queue consumer error', queue: model.queue, error: error.message });
-      });
-      // BullMQ emits `completed` and `failed` once it has recorded the outcome: only then may the input
-      // go (JobExecutionService). A failure with a retry to come leaves finishedOn unset.
-      worker.on('completed', (job) => void this.processor.ended(job));
-      worker.on('stalled', (jobId) => {
-        this.metrics.jobStalled(labels);
-        this.logger.warn({ msg: 'job stalled: its worker stopped renewing its lock; it runs again', jobId, queue: model.queue });
-      });
-      worker.on('failed', (job, error) => {
-        if (job?.finishedOn) void this.processor.ended(job);
-        // The failure BullMQ itself gives a job over the stall limit, without calling the processor.
-        if (!isWorkerLost(error.message)) return;
-        this.metrics.jobFailed(labels, ErrorCode.WorkerLost, true);
-        this.logger.error({
-          msg: 'job failed: its workers died running it more often than allowed',
-          jobId: job?.id,
-          queue: model.queue,
-          stalls: job?.stalledCounter,
-          maxStalledCount: this.options.stalls.maxStalledCount,
-        });
-      });
-      this.workers.push(worker);
-    }
+    });
+    this.consumers.set(model.queue, { worker, connection });
+  }
+
+  /**
+   * Stops consuming one queue (a deployment unloaded at runtime): takes no more of its jobs and
+   * waits for those in hand to finish; what is still queued waits for another worker.
+   */
+  async remove(queue: string): Promise<void> {
+    const consumer = this.consumers.get(queue);
+    if (!consumer) return;
+    this.consumers.delete(queue);
+    await this.closeOne(consumer);
   }
 
   /** Stops taking jobs and waits for the ones in flight to finish. */
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((worker) => worker.close()));
-    await Promise.all(this.connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
+    const all = [...this.consumers.values()];
+    this.consumers.clear();
+    await Promise.all(all.map((consumer) => this.closeOne(consumer)));
+  }
+
+  private async closeOne({ worker, connection }: { worker: Worker; connection: RedisClient }): Promise<void> {
+    await worker.close();
+    await connection.quit().catch(() => connection.disconnect());
   }
 }

@@ -2,7 +2,7 @@ import { DATABASE_ENGINES, type TestDatabase } from '@fathom/testing';
 import { ErrorCode, FathomError } from '@fathom/contracts';
 import { createDatabase, type Database } from '../database';
 import { migrateToLatest } from '../migrator';
-import { DeploymentStore, type NewDeployment } from './deployment.store';
+import { deploymentId, DeploymentStore, type NewDeployment } from './deployment.store';
 
 const settings = (url: string) => ({
   url,
@@ -126,5 +126,13 @@ describe.each(DATABASE_ENGINES)('the deployments registry, on %s', (_engine, cre
     // Registered, not stored yet (bytes 0), and never seen.
     expect(await store.hasStoredWeights(sha('b'))).toBe(false);
     expect(await store.hasStoredWeights(sha('c'))).toBe(false);
+  });
+});
+
+describe('deployment ids', () => {
+  it('are UUIDv7s that sort in creation order, as workers load deployments in id order', () => {
+    const ids = [1_700_000_000_000, 1_700_000_000_001, 1_800_000_000_000].map((at) => deploymentId(at));
+    expect(ids.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id))).toBe(true);
+    expect([...ids].reverse().sort()).toEqual(ids);
   });
 });

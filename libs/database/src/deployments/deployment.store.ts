@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { sql, type Selectable } from 'kysely';
 import {
   ErrorCode,
@@ -93,7 +93,7 @@ export class DeploymentStore {
           const row = await trx
             .insertInto('deployments')
             .values({
-              id: randomUUID(),
+              id: deploymentId(),
               name: spec.name,
               version: spec.version,
               task: spec.task,
@@ -341,6 +341,19 @@ function exists(name: string, version: string): FathomError {
 
 function notFound(what: string, why = 'no deployment'): FathomError {
   return new FathomError(ErrorCode.DeploymentNotFound, `${what} has ${why}. See GET /v1/admin/models.`);
+}
+
+/**
+ * A UUIDv7 (RFC 9562): the creation time in milliseconds first, so ids sort in creation order —
+ * workers load deployments in id order (ADR 0015).
+ */
+export function deploymentId(now = Date.now()): string {
+  const bytes = randomBytes(16);
+  bytes.writeUIntBE(now, 0, 6);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x70;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);

@@ -11,6 +11,9 @@ export interface InspectedImage {
   bytes: number;
 }
 
+/** What the inspector reads from the header; the length is known once the whole upload went by. */
+export type InspectedHeader = Omit<InspectedImage, 'bytes'>;
+
 /** Formats checked from their headers only: lenient decoding makes a test decode find next to nothing (below). */
 const HEADER_CHECK_ONLY: ReadonlySet<ImageFormat> = new Set<ImageFormat>(['jpeg']);
 
@@ -18,7 +21,9 @@ const HEADER_CHECK_ONLY: ReadonlySet<ImageFormat> = new Set<ImageFormat>(['jpeg'
  * Decides whether an upload is an image a worker can decode, before anything is queued: the format
  * is sniffed from the bytes (sharp's loaders match magic numbers, never the name or Content-Type),
  * the byte and pixel limits are checked from the header, and only then is it decoded once, at a
- * small size, to refuse files whose data is broken.
+ * small size, to refuse files whose data is broken — when the whole file is at hand, i.e. up to
+ * INSPECT_WHOLE_BYTES (job-submitter.service.ts); a longer upload is streamed to the store, never
+ * held whole, and its data is checked by the worker's decode.
  *
  * Formats the worker decodes leniently (JPEG: damaged or truncated scan data becomes a partial
  * image, as PIL does) are checked from their headers only — every marker up to the first scan is
@@ -30,15 +35,27 @@ const HEADER_CHECK_ONLY: ReadonlySet<ImageFormat> = new Set<ImageFormat>(['jpeg'
 export class ImageInspector {
   constructor(@Inject(API_CONFIG) private readonly config: ApiConfig) {}
 
-  async inspect(bytes: Buffer): Promise<InspectedImage> {
-    if (bytes.length === 0) throw new FathomError(ErrorCode.MissingField, 'The `image` file is empty.', { field: 'image' });
+  /**
+   * `whole`: `bytes` is the whole file. Otherwise they are its head (the upload streams on to the
+   * store): the header is read from them, and null says it is not all there (WebP, GIF, a TIFF
+   * whose directory is at its end), so the caller must send the whole file. Only a whole file is
+   * test-decoded: a longer one's data is checked by the worker's decode (image_undecodable there).
+   */
+  async inspect(bytes: Buffer): Promise<InspectedHeader>;
+  async inspect(bytes: Buffer, whole: boolean): Promise<InspectedHeader | null>;
+  async inspect(bytes: Buffer, whole = true): Promise<InspectedHeader | null> {
+    if (whole && bytes.length === 0) throw new FathomError(ErrorCode.MissingField, 'The `image` file is empty.', { field: 'image' });
     if (bytes.length > this.config.API_MAX_UPLOAD_BYTES) {
       throw new FathomError(
         ErrorCode.ImageTooLarge,
         `The image is ${bytes.length} bytes; the limit is ${this.config.API_MAX_UPLOAD_BYTES}.`,
       );
     }
-    const header = await this.readHeader(bytes);
+    const header = await this.readHeader(bytes).catch((error: unknown) => {
+      if (whole) throw error;
+      return null;
+    });
+    if (!header) return null;
     const format = this.acceptedFormat(header);
     const { width, height } = header.autoOrient ?? header;
     if (!width || !height) throw new FathomError(ErrorCode.ImageUndecodable, 'The image header has no valid size.');
@@ -49,8 +66,8 @@ export class ImageInspector {
         { width, height, maxPixels: this.config.IMAGE_MAX_PIXELS },
       );
     }
-    if (!HEADER_CHECK_ONLY.has(format)) await this.checkDecodes(bytes, format);
-    return { format, width, height, bytes: bytes.length };
+    if (whole && !HEADER_CHECK_ONLY.has(format)) await this.checkDecodes(bytes, format);
+    return { format, width, height };
   }
 
   private async readHeader(bytes: Buffer): Promise<Metadata> {

@@ -2,10 +2,14 @@ import '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import { ErrorCode, FathomError } from '@fathom/contracts';
 import { inSpan } from '../../common/tracing';
+import { imageTooLarge, IncomingImage } from './incoming-image';
 
-/** The multipart form of POST /v1/jobs and POST /v1/infer. */
-export interface UploadForm {
-  image: { bytes: Buffer; filename: string | undefined };
+/**
+ * The multipart form of POST /v1/jobs and POST /v1/infer; `image` is what the caller's receiver
+ * made of the file while it arrived (readUploadForm).
+ */
+export interface UploadForm<Image> {
+  image: Image;
   model: string | undefined;
   options: string | undefined;
   /** A named fine-tune of the model (see GET /v1/models). */
@@ -36,33 +40,44 @@ export function uploadFormLimits(maxImageBytes: number) {
 }
 
 /**
- * Reads the form with @fastify/multipart (uploadFormLimits: one file, four fields, bounded sizes).
- * The file is buffered: it goes to the blob store whole, and sharp wants the whole header anyway.
+ * What to do with the image file as it arrives (stream it to the store): `receive` must read it to
+ * its end, or throw; busboy gives no later part until it has. What it returns is the form's `image`.
  */
-export async function readUploadForm(request: FastifyRequest, maxImageBytes: number): Promise<UploadForm> {
+export type ImageReceiver<Image> = (image: IncomingImage, fieldsBefore: Readonly<Record<string, string>>) => Promise<Image>;
+
+/**
+ * Reads the form with @fastify/multipart (uploadFormLimits: one file, four fields, bounded sizes).
+ * The file is never buffered here: `receive` gets it as it arrives, the fields sent before it
+ * read, those after it not yet.
+ */
+export async function readUploadForm<Image>(
+  request: FastifyRequest,
+  maxImageBytes: number,
+  receive: ImageReceiver<Image>,
+): Promise<UploadForm<Image>> {
   if (!request.isMultipart()) {
     throw new FathomError(ErrorCode.InvalidRequest, 'Expected a multipart/form-data request with an `image` file and a `model` field.');
   }
   try {
-    return await readParts(request, maxImageBytes);
+    return await readParts(request, maxImageBytes, receive);
   } catch (error) {
     throw limitError(error, maxImageBytes) ?? error;
   }
 }
 
-async function readParts(request: FastifyRequest, maxImageBytes: number): Promise<UploadForm> {
-  let image: UploadForm['image'] | undefined;
+async function readParts<Image>(request: FastifyRequest, maxImageBytes: number, receive: ImageReceiver<Image>): Promise<UploadForm<Image>> {
+  let image: { received: Image } | undefined;
   const fields: Record<string, string> = {};
   for await (const part of request.parts({ limits: uploadFormLimits(maxImageBytes) })) {
     if (part.type === 'file') {
       if (part.fieldname !== 'image' || image) {
-        await part.toBuffer(); // drain it so the stream ends cleanly
+        await new IncomingImage(part.file, undefined, maxImageBytes).discard(); // read, never kept, so the stream ends cleanly
         throw new FathomError(
           ErrorCode.InvalidRequest,
           `Unexpected file field "${part.fieldname}": send one file, in the \`image\` field.`,
         );
       }
-      image = { bytes: await part.toBuffer(), filename: part.filename || undefined };
+      image = { received: await receive(new IncomingImage(part.file, part.filename || undefined, maxImageBytes), { ...fields }) };
     } else if (KNOWN_FIELDS.has(part.fieldname) && typeof part.value === 'string') {
       if (part.valueTruncated) throw fieldTooLong(part.fieldname);
       fields[part.fieldname] = part.value;
@@ -71,7 +86,13 @@ async function readParts(request: FastifyRequest, maxImageBytes: number): Promis
     }
   }
   if (!image) throw new FathomError(ErrorCode.MissingField, 'The `image` file field is missing.', { field: 'image' });
-  return { image, model: fields.model, options: fields.options, variant: fields.variant || undefined, deadline: fields.deadline };
+  return {
+    image: image.received,
+    model: fields.model,
+    options: fields.options,
+    variant: fields.variant || undefined,
+    deadline: fields.deadline,
+  };
 }
 
 function fieldTooLong(field: string): FathomError {
@@ -106,19 +127,21 @@ function limitError(error: unknown, maxImageBytes: number): FathomError | undefi
         limitFiles: files,
       });
     case 'FST_REQ_FILE_TOO_LARGE':
-      return new FathomError(ErrorCode.ImageTooLarge, `The image is larger than ${maxImageBytes} bytes (the upload limit).`, {
-        limitBytes: maxImageBytes,
-      });
+      return imageTooLarge(maxImageBytes);
     default:
       return undefined;
   }
 }
 
 /** readUploadForm in a `read upload` span: receiving the bytes is often the slowest part of a submission. */
-export function readTracedUploadForm(request: FastifyRequest, maxImageBytes: number): Promise<UploadForm> {
+export function readTracedUploadForm<Image extends { bytes: number }>(
+  request: FastifyRequest,
+  maxImageBytes: number,
+  receive: ImageReceiver<Image>,
+): Promise<UploadForm<Image>> {
   return inSpan('read upload', async (span) => {
-    const form = await readUploadForm(request, maxImageBytes);
-    span.setAttribute('fathom.image.bytes', form.image.bytes.length);
+    const form = await readUploadForm(request, maxImageBytes, receive);
+    span.setAttribute('fathom.image.bytes', form.image.bytes);
     return form;
   });
 }

@@ -207,7 +207,7 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
     expect(((await exhausted.json()) as { error: { code: string } }).error.code).toBe('rollout_conflict');
   });
 
-  it('gives a retry with the same Idempotency-Key its job back even after the model stopped being served', async () => {
+  it('gives a retry with the same Idempotency-Key its job back after the worker stopped, and queues new jobs for a version that served (scale to zero)', async () => {
     const first = await submit(api, { image, model: 'depth@1.1.0' }, { 'Idempotency-Key': 'retry-after-outage', ...bearer(ops.key) });
     expect(first.status).toBe(202);
     const worker = stack.workers[0]!;
@@ -217,10 +217,21 @@ describe('versions and rollout: aliases, a canary split, pins, variants, promote
     expect(again.status).toBe(202);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(((await again.json()) as JobAccepted).id).toBe(((await first.json()) as JobAccepted).id);
-    // A new submission is refused once the API's view of live workers (cached 0.5 s) catches up.
+    // Once the API's view of live workers (cached 0.5 s) has caught up and counts none for 1.1.0…
+    const servingWorkers = async () => {
+      const { models } = (await (await fetch(`${api.url}/v1/models`, { headers: bearer(ops.key) })).json()) as { models: ModelListing[] };
+      return models.find((m) => m.name === 'depth')?.versions.find((v) => v.version === '1.1.0')?.workers;
+    };
     const deadline = Date.now() + 5_000;
-    let fresh = await errorOf({ model: 'depth@1.1.0' });
-    while (fresh.status !== 422 && Date.now() < deadline) fresh = await errorOf({ model: 'depth@1.1.0' });
-    expect(fresh).toMatchObject({ status: 422, code: 'model_not_served' });
+    let workers = await servingWorkers();
+    while (workers !== 0 && Date.now() < deadline) workers = await servingWorkers();
+    expect(workers).toBe(0);
+    // …a new submission is not refused: depth@1.1.0 is a serving deployment (its worker served it),
+    // so the job waits in its queue for the next worker, as a pool scaled to zero does (ADR 0015).
+    const queued = await submit(api, { image, model: 'depth@1.1.0' }, bearer(ops.key));
+    expect(queued.status).toBe(202);
+    expect(((await queued.json()) as JobAccepted).state).toBe('queued');
+    // A version no worker ever served stays refused.
+    expect(await errorOf({ model: 'depth@2.0.0' })).toMatchObject({ status: 422, code: 'model_not_served' });
   });
 });

@@ -268,8 +268,8 @@ describe('deploy/kubernetes: scaling', () => {
       expect(metrics).toMatch(/\| `fathom_queue_jobs` \| gauge \|/);
       expect(Number(stringAt(trigger, 'metadata', 'threshold'))).toBeGreaterThan(0);
       expect(stringAt(trigger, 'metadata', 'activationThreshold')).toBe('0');
-      // Never 0 replicas: the API refuses jobs for a model no live worker serves (ADR 0013).
-      expect(dictAt(s, 'spec')['minReplicaCount']).toBe(1);
+      // Scale to zero: the API queues jobs for a serving deployment with no live worker (ADR 0013, ADR 0015).
+      expect(dictAt(s, 'spec')['minReplicaCount']).toBe(0);
       expect(Number(dictAt(s, 'spec')['maxReplicaCount'])).toBeGreaterThan(1);
     }
   });

@@ -49,12 +49,18 @@ function nodeChild(script: string, env: NodeJS.ProcessEnv): () => Spawned {
   };
 }
 
+/**
+ * Waits for the API to be ready and its worker to be alive: /readyz no longer requires a worker
+ * (pools may scale to zero, ADR 0015), but the launcher started one and lists what it loaded.
+ */
 async function waitUntilReady(url: string, timeoutMs: number): Promise<unknown> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       const response = await fetch(`${url}/readyz`);
-      if (response.ok) return (await fetch(`${url}/v1/models`)).json();
+      const body = (await response.json().catch(() => null)) as { details?: { workers?: { alive?: unknown } } } | null;
+      const alive = body?.details?.workers?.alive;
+      if (response.ok && typeof alive === 'number' && alive > 0) return (await fetch(`${url}/v1/models`)).json();
     } catch {
       // not listening yet
     }

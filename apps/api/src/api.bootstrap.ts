@@ -58,6 +58,12 @@ export async function createApiApp(config: ApiConfig, tracing: TracingState = { 
     availability: app.get(RedisAvailability),
     metrics: app.get(ApiMetrics),
   });
+  // POST /v1/admin/models takes a manifest as YAML too: the text, parsed by the route (JSON_BODY_LIMIT_BYTES as for JSON).
+  adapter
+    .getInstance()
+    .addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml'], { parseAs: 'string' }, (_request, body, done) =>
+      done(null, body),
+    );
   await app.register(multipart, {
     // The upload form's reader passes the same limits; these hold for any other reader.
     limits: uploadFormLimits(config.API_MAX_UPLOAD_BYTES),

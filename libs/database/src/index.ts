@@ -4,3 +4,4 @@ export * from './embedded-postgres';
 export * from './migrator';
 export type { DatabaseSchema } from './schema';
 export * from './keys';
+export * from './deployments';

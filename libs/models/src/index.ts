@@ -4,3 +4,4 @@ export * from './task-defaults';
 export * from './model-catalog';
 export * from './weights';
 export * from './version-order';
+export * from './known-models';

@@ -11,3 +11,4 @@ export * from './bullmq-layout';
 export * from './stalled-jobs';
 export * from './in-flight.store';
 export * from './deployment-mirror';
+export * from './retired-jobs';

@@ -22,6 +22,8 @@ export function redisKeys(prefix: string) {
      */
     deployments: `${prefix}:{deployments}`,
     deploymentChanges: `${prefix}:{deployments}:changes`,
+    /** Held (with a TTL, renewed) by the one API instance pulling a deployment's weights from their URL. */
+    deploymentPull: (deploymentId: string) => `${prefix}:deployment-pull:${deploymentId}`,
     /** Where Fathom before the cluster layout kept a model's rollout: read when the tagged key is not there yet. */
     untaggedRollout: (model: string) => `${prefix}:rollout:${model}`,
     /** Set while any client, on any API instance, is subscribed to the job's events. */

@@ -31,6 +31,11 @@ const apiOwnEnv = z.object({
   API_KEY_CACHE_MS: envInt(5_000, { min: 0, max: 300_000 }),
   /** Largest upload accepted, in bytes (413 above). */
   API_MAX_UPLOAD_BYTES: envInt(25 * 1024 * 1024, { min: 1 }),
+  /**
+   * Largest weights file POST /v1/admin/models takes in a multipart upload, in bytes (413
+   * weights_too_large above): streamed to disk and the object store, never held in memory.
+   */
+  API_MAX_WEIGHTS_BYTES: envInt(2 * 1024 * 1024 * 1024, { min: 1 }),
   /** Jobs waiting per model queue before submissions get 503 + Retry-After. */
   API_MAX_QUEUE_DEPTH: envInt(1000, { min: 1 }),
   /**

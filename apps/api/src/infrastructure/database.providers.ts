@@ -1,6 +1,14 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { databaseSettings, redactUrlCredentials } from '@fathom/config';
-import { ApiKeyStore, AuditLogStore, createDatabase, MigrationError, migrateToLatest, type Database } from '@fathom/database';
+import {
+  ApiKeyStore,
+  AuditLogStore,
+  createDatabase,
+  DeploymentStore,
+  MigrationError,
+  migrateToLatest,
+  type Database,
+} from '@fathom/database';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 
 export const DATABASE = Symbol('DATABASE');
@@ -44,4 +52,5 @@ export const databaseProviders: Provider[] = [
   DatabaseLifecycle,
   { provide: ApiKeyStore, inject: [DATABASE], useFactory: (db: Database) => new ApiKeyStore(db) },
   { provide: AuditLogStore, inject: [DATABASE], useFactory: (db: Database) => new AuditLogStore(db) },
+  { provide: DeploymentStore, inject: [DATABASE], useFactory: (db: Database) => new DeploymentStore(db) },
 ];

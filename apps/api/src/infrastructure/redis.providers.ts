@@ -3,6 +3,7 @@ import { redisSettings } from '@fathom/config';
 import {
   BullmqLayout,
   createRedisConnection,
+  DeploymentMirror,
   IdempotencyStore,
   InFlightStore,
   JobRecordStore,
@@ -68,6 +69,11 @@ export const redisProviders: Provider[] = [
     provide: RolloutStore,
     inject: [REDIS, API_CONFIG],
     useFactory: (redis: RedisClient, c: ApiConfig) => new RolloutStore(redis, c.REDIS_PREFIX),
+  },
+  {
+    provide: DeploymentMirror,
+    inject: [REDIS, API_CONFIG],
+    useFactory: (redis: RedisClient, c: ApiConfig) => new DeploymentMirror(redis, c.REDIS_PREFIX),
   },
   {
     provide: BullmqLayout,

@@ -13,7 +13,7 @@ import {
   type JobAccepted,
   type ModelRef,
   type ModelRoute,
-  type ServedModel,
+  type KnownModel,
   type TaskOptions,
 } from '@fathom/contracts';
 import { IdempotencyStore, inferenceJobOptions, InFlightStore, JobRecordStore } from '@fathom/queue';
@@ -219,11 +219,11 @@ export class JobSubmitter {
   }
 
   /** Jobs waiting in the model's queue (waiting, prioritized, delayed, paused): what API_MAX_QUEUE_DEPTH bounds. */
-  private waitingJobs(model: ServedModel): Promise<number> {
+  private waitingJobs(model: KnownModel): Promise<number> {
     return this.queues.queue(model.queue).getJobCountByTypes('waiting', 'prioritized', 'delayed', 'paused');
   }
 
-  private queueFull(model: ServedModel, waiting: number): FathomError {
+  private queueFull(model: KnownModel, waiting: number): FathomError {
     return new FathomError(
       ErrorCode.QueueFull,
       `The queue for ${queueModelKey(model.queue)} is full (${waiting} jobs waiting). Retry after the Retry-After seconds.`,
@@ -310,7 +310,7 @@ export class JobSubmitter {
     return arrival.resolution.resolved;
   }
 
-  private parseOptions(model: ServedModel, raw: string | undefined): TaskOptions {
+  private parseOptions(model: KnownModel, raw: string | undefined): TaskOptions {
     let json: unknown = {};
     if (raw !== undefined && raw.trim() !== '') {
       try {
@@ -334,7 +334,7 @@ export class JobSubmitter {
 
   private async enqueue(
     jobId: string,
-    model: ServedModel,
+    model: KnownModel,
     jobModel: ModelRef & { route: ModelRoute },
     options: TaskOptions,
     form: UploadForm<ReceivedImage>,
@@ -455,7 +455,7 @@ export class JobSubmitter {
 }
 
 /** The model a job runs on, as its data, record and status name it: the version it was routed to, and how. */
-function jobModelOf(model: ServedModel, route: ModelRoute): ModelRef & { route: ModelRoute } {
+function jobModelOf(model: KnownModel, route: ModelRoute): ModelRef & { route: ModelRoute } {
   return { name: model.name, version: model.version, task: model.task, ...(model.variant ? { variant: model.variant } : {}), route };
 }
 

@@ -134,3 +134,64 @@ describe('version order', () => {
     ]);
   });
 });
+
+describe('what the deployments registry changes in resolution (ADR 0015)', () => {
+  const base: ResolveContext = {
+    served: [served('1.0.0')],
+    known: [known('1.0.0'), known('1.1.0'), known('2.0.0')],
+    rollout: rollout({ aliases: { stable: '1.0.0' } }),
+  };
+
+  it('takes a job for a serving deployment no live worker serves now (a pool scaled to zero), variants included', () => {
+    const context: ResolveContext = {
+      ...base,
+      registered: [{ name: 'depth', version: '1.1.0', state: 'serving', models: [known('1.1.0'), known('1.1.0', 'mirrors')] }],
+    };
+    expect(resolveModel({ reference: 'depth@1.1.0' }, context)).toMatchObject({ route: 'pinned', model: { queue: 'infer.{depth@1.1.0}' } });
+    expect(resolveModel({ reference: 'depth@1.1.0', variant: 'mirrors' }, context).model.queue).toBe('infer.{depth@1.1.0#mirrors}');
+  });
+
+  it('still refuses a version that never served: warming, failed, or only declared', () => {
+    const context: ResolveContext = {
+      ...base,
+      registered: [
+        { name: 'depth', version: '1.1.0', state: 'warming', models: [known('1.1.0')] },
+        { name: 'depth', version: '2.0.0', state: 'pending', models: [known('2.0.0')] },
+      ],
+    };
+    expect(codeOf(() => resolveModel({ reference: 'depth@1.1.0' }, context))).toBe(
+      'model_not_served: No worker serves depth@1.1.0 now. Served: depth@1.0.0.',
+    );
+    expect(codeOf(() => resolveModel({ reference: 'depth@2.0.0' }, context))).toMatch(/^model_not_served: No worker serves depth@2\.0\.0/);
+  });
+
+  it('refuses a retiring or retired version as "retired", even while a worker still serves it', () => {
+    const context: ResolveContext = {
+      ...base,
+      rollout: rollout({}),
+      registered: [{ name: 'depth', version: '1.0.0', state: 'retiring', models: [] }],
+    };
+    expect(codeOf(() => resolveModel({ reference: 'depth@1.0.0' }, context))).toBe(
+      'model_not_served: depth@1.0.0 is retired: it takes no new jobs. See GET /v1/models for the versions served.',
+    );
+    // The default stable (the newest release) moves past a retired one.
+    const retiredNewest: ResolveContext = {
+      ...base,
+      served: [served('1.0.0'), served('2.0.0')],
+      rollout: rollout({}),
+      registered: [{ name: 'depth', version: '2.0.0', state: 'retired', models: [] }],
+    };
+    expect(codeOf(() => resolveModel({ reference: 'depth' }, retiredNewest))).toMatch(/stable: 1\.1\.0/);
+  });
+
+  it('knows a model registered over REST before any worker declared it: 422 while warming, not 404', () => {
+    const context: ResolveContext = {
+      served: [],
+      known: [],
+      rollout: null,
+      registered: [{ name: 'fresh', version: '1.0.0', state: 'warming', models: [{ ...known('1.0.0'), name: 'fresh' }] }],
+    };
+    expect(codeOf(() => resolveModel({ reference: 'fresh@1.0.0' }, context))).toMatch(/^model_not_served/);
+    expect(codeOf(() => resolveModel({ reference: 'stale' }, context))).toMatch(/^model_not_found/);
+  });
+});

@@ -1,6 +1,7 @@
 import {
   DEFAULT_ROLLOUT,
   type AliasName,
+  type DeploymentState,
   ErrorCode,
   FathomError,
   type KnownModel,
@@ -12,16 +13,32 @@ import {
 import { compareVersions, isPreRelease } from '@fathom/models';
 
 export interface ResolvedModel {
-  model: ServedModel;
+  /** A model a live worker serves, or (scale to zero) one whose deployment is serving while no worker is up. */
+  model: KnownModel;
   route: ModelRoute;
 }
 
-/** What resolution reads: live workers' models, every model ever declared, and the model's rollout. */
+/**
+ * A model version in the deployments registry (ADR 0015): the state of its live (else latest)
+ * deployment, and what it declares (from its manifest; [] for a local one, whose workers declare it).
+ */
+export interface RegisteredVersion {
+  name: string;
+  version: string;
+  state: DeploymentState;
+  models: KnownModel[];
+}
+
+/** What resolution reads: live workers' models, every model ever declared, the model's rollout and the registry. */
 export interface ResolveContext {
   served: ServedModel[];
   known: KnownModel[];
   rollout: RolloutState | null;
+  registered?: RegisteredVersion[];
 }
+
+/** Registry states a submission is refused in even while workers still serve the version. */
+const RETIRED_STATES: readonly DeploymentState[] = ['retiring', 'retired'];
 
 /** `name`, `name@stable`, `name@1.2.0` → the model's name and what follows the @. */
 export function parseModelReference(reference: string): { name: string; pin: string | undefined } {
@@ -32,7 +49,9 @@ export function parseModelReference(reference: string): { name: string; pin: str
 /**
  * `name` → the stable alias, or the canary for its share of traffic; `name@stable|canary` → that
  * alias; `name@1.2.0` → that version. A model no one declared is 404; a version, alias or variant
- * no live worker serves is 422 at once, never a job that waits forever.
+ * no live worker serves is 422 at once, never a job that waits forever — unless its deployment is
+ * `serving` (a worker warmed it up once: a pool scaled to zero wakes on the queued job, ADR 0013).
+ * A retiring or retired version is 422 "retired" even while workers still serve it.
  */
 export function resolveModel(
   request: { reference: string; variant?: string },
@@ -41,14 +60,24 @@ export function resolveModel(
 ): ResolvedModel {
   const { name, pin } = parseModelReference(request.reference);
   const { variant } = request;
-  const declared = [...context.known, ...context.served].filter((m) => m.name === name);
-  if (declared.length === 0) {
-    const names = [...new Set([...context.known, ...context.served].map((m) => m.name))].sort();
+  const registered = (context.registered ?? []).filter((r) => r.name === name);
+  const retired = new Set(registered.filter((r) => RETIRED_STATES.includes(r.state)).map((r) => r.version));
+  const everyDeclared = [...context.known, ...context.served, ...registered.flatMap((r) => r.models)];
+  const declaredAtAll = everyDeclared.filter((m) => m.name === name);
+  if (declaredAtAll.length === 0 && registered.length === 0) {
+    const names = [...new Set(everyDeclared.map((m) => m.name))].sort();
     throw new FathomError(ErrorCode.ModelNotFound, `There is no model named "${name}". See GET /v1/models.`, { models: names });
   }
+  // A retired version no longer counts: the default stable moves past it.
+  const declared = declaredAtAll.filter((m) => !retired.has(m.version));
   const rollout = context.rollout ?? DEFAULT_ROLLOUT;
-  const served = (version: string | undefined) =>
-    version === undefined ? undefined : context.served.find((m) => m.name === name && m.version === version && m.variant === variant);
+  const served = (version: string | undefined): KnownModel | undefined => {
+    if (version === undefined || retired.has(version)) return undefined;
+    const live = context.served.find((m) => m.name === name && m.version === version && m.variant === variant);
+    if (live) return live;
+    if (!registered.some((r) => r.version === version && r.state === 'serving')) return undefined;
+    return declared.find((m) => m.version === version && m.variant === variant);
+  };
   const notServed = (what: string) => {
     const servedNow = [...new Set(context.served.filter((m) => m.name === name).map(describe))].sort();
     return new FathomError(
@@ -69,6 +98,13 @@ export function resolveModel(
     return { model, route: pin };
   }
   if (pin !== undefined) {
+    if (retired.has(pin)) {
+      throw new FathomError(
+        ErrorCode.ModelNotServed,
+        `${name}@${pin} is retired: it takes no new jobs. See GET /v1/models for the versions served.`,
+        { retired: pin },
+      );
+    }
     if (!declared.some((m) => m.version === pin)) {
       const versions = [...new Set(declared.map((m) => m.version))].sort(compareVersions);
       throw new FathomError(ErrorCode.ModelNotServed, `${name} has no version "${pin}". Known versions: ${versions.join(', ')}.`, {

@@ -6,20 +6,29 @@ import {
   ErrorCode,
   FathomError,
   taskOptionsSchemas,
+  LIVE_DEPLOYMENT_STATES,
   type KnownModel,
   type ModelListing,
   type WorkerHeartbeat,
 } from '@fathom/contracts';
-import { compareVersions } from '@fathom/models';
+import { DeploymentStore, type DeploymentRecord } from '@fathom/database';
+import { compareVersions, knownModelsOfRegisteredManifest } from '@fathom/models';
 import { RolloutStore, WorkerRegistry } from '@fathom/queue';
-import { aliasVersion, parseModelReference, resolveModel, workersServing, type ResolvedModel } from './model-resolver';
+import {
+  aliasVersion,
+  parseModelReference,
+  resolveModel,
+  workersServing,
+  type RegisteredVersion,
+  type ResolvedModel,
+} from './model-resolver';
 
 /** Heartbeats and the catalog are read at most this often per API instance. */
 const CACHE_MS = 500;
 
-function cached<T>(load: () => Promise<T>): () => Promise<T> {
+function cached<T>(load: () => Promise<T>): (() => Promise<T>) & { forget(): void } {
   let entry: { at: number; value: Promise<T> } | null = null;
-  return () => {
+  const read = () => {
     const now = Date.now();
     if (!entry || now - entry.at > CACHE_MS) {
       const value = load();
@@ -28,6 +37,7 @@ function cached<T>(load: () => Promise<T>): () => Promise<T> {
     }
     return entry.value;
   };
+  return Object.assign(read, { forget: () => (entry = null) });
 }
 
 /**
@@ -38,24 +48,43 @@ function cached<T>(load: () => Promise<T>): () => Promise<T> {
 export class ServedModelsService {
   readonly liveWorkers: () => Promise<WorkerHeartbeat[]>;
   readonly knownModels: () => Promise<KnownModel[]>;
+  /** The deployments registry as resolution reads it (PostgreSQL, cached like the heartbeats); forget() after a change. */
+  readonly registered: (() => Promise<RegisteredVersion[]>) & { forget(): void };
 
   constructor(
     @Inject(WorkerRegistry) registry: WorkerRegistry,
     @Inject(RolloutStore) private readonly rollouts: RolloutStore,
+    @Inject(DeploymentStore) deployments: DeploymentStore,
   ) {
     this.liveWorkers = cached(() => registry.liveWorkers());
     this.knownModels = cached(() => registry.knownModels());
+    this.registered = cached(async () => registeredVersions(await deployments.list({ states: [...LIVE_DEPLOYMENT_STATES, 'retired'] })));
   }
 
   async resolve(reference: string, variant: string | undefined): Promise<ResolvedModel> {
     const { name } = parseModelReference(reference);
-    const [workers, known, rollout] = await Promise.all([this.liveWorkers(), this.knownModels(), this.rollouts.get(name)]);
-    return resolveModel({ reference, variant }, { served: workers.flatMap((w) => w.models), known, rollout });
+    const [workers, known, rollout, registered] = await Promise.all([
+      this.liveWorkers(),
+      this.knownModels(),
+      this.rollouts.get(name),
+      this.registered(),
+    ]);
+    return resolveModel({ reference, variant }, { served: workers.flatMap((w) => w.models), known, rollout, registered });
   }
 
-  /** Every declaration of one model (catalog and live heartbeats), and the ones served now; 404 if none. */
+  /**
+   * What workers declared (the catalog) and what REST deployments declare, less the versions that
+   * are retiring or retired: every model version a client may be told about.
+   */
+  private async declaredModels(): Promise<KnownModel[]> {
+    const [known, registered] = await Promise.all([this.knownModels(), this.registered()]);
+    const retired = new Set(registered.filter((r) => r.state === 'retiring' || r.state === 'retired').map((r) => `${r.name}@${r.version}`));
+    return [...known, ...registered.flatMap((r) => r.models)].filter((m) => !retired.has(`${m.name}@${m.version}`));
+  }
+
+  /** Every declaration of one model (catalog, registry and live heartbeats), and the ones served now; 404 if none. */
   async declarations(name: string): Promise<{ declared: KnownModel[]; served: KnownModel[] }> {
-    const [known, workers] = await Promise.all([this.knownModels(), this.liveWorkers()]);
+    const [known, workers] = await Promise.all([this.declaredModels(), this.liveWorkers()]);
     const served = workers.flatMap((w) => w.models).filter((m) => m.name === name);
     const declared = [...known.filter((m) => m.name === name), ...served];
     if (declared.length === 0) throw new FathomError(ErrorCode.ModelNotFound, `There is no model named "${name}".`);
@@ -63,7 +92,7 @@ export class ServedModelsService {
   }
 
   async listings(): Promise<ModelListing[]> {
-    const [workers, known] = await Promise.all([this.liveWorkers(), this.knownModels()]);
+    const [workers, known] = await Promise.all([this.liveWorkers(), this.declaredModels()]);
     const served = workers.flatMap((w) => w.models);
     const names = [...new Set([...known, ...served].map((m) => m.name))].sort();
     return Promise.all(
@@ -104,6 +133,37 @@ export class ServedModelsService {
       }),
     );
   }
+}
+
+/**
+ * One entry per name@version: its live deployment, else its latest retired one (newest first in
+ * `rows`), with what a REST one declares from its manifest.
+ */
+function registeredVersions(
+  rows: Array<Pick<DeploymentRecord, 'name' | 'version' | 'state' | 'source' | 'manifest' | 'description' | 'defaults'>>,
+): RegisteredVersion[] {
+  const byVersion = new Map<string, RegisteredVersion>();
+  for (const row of rows) {
+    const key = `${row.name}@${row.version}`;
+    const seen = byVersion.get(key);
+    if (seen && seen.state !== 'retired') continue;
+    if (seen && row.state === 'retired') continue;
+    byVersion.set(key, {
+      name: row.name,
+      version: row.version,
+      state: row.state,
+      // With what PUT changed since (description, defaults): jobs get the defaults of now.
+      models:
+        row.source === 'local'
+          ? []
+          : knownModelsOfRegisteredManifest({
+              ...row.manifest,
+              ...(row.description !== null ? { description: row.description } : {}),
+              ...(row.defaults !== null ? { defaults: row.defaults } : {}),
+            }),
+    });
+  }
+  return [...byVersion.values()];
 }
 
 /** Weights as percentages of unpinned traffic (a canary weight with no canary version counts as 0). */

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { aliasNameSchema, setAliasBodySchema, setWeightsBodySchema, type RolloutChange } from '@fathom/contracts';
 import { CurrentPrincipal } from '../../auth/principal.decorator';
@@ -6,7 +6,7 @@ import type { Principal } from '../../auth/principal';
 import { RequireScopes } from '../../auth/scopes.decorator';
 import { ErrorBodyDto } from '../../common/dto/error-body.dto';
 import { SetAliasDto, SetWeightsDto } from './dto/rollout.dto';
-import { RolloutService, type ModelRollout } from './rollout.service';
+import { RolloutService } from './rollout.service';
 
 /** The rollout admin API: every route needs the models:admin scope; every change is logged and audited with the key's id. */
 @ApiTags('admin')
@@ -17,12 +17,6 @@ import { RolloutService, type ModelRollout } from './rollout.service';
 @Controller('v1/admin/models')
 export class AdminController {
   constructor(@Inject(RolloutService) private readonly rollout: RolloutService) {}
-
-  @Get(':name')
-  @ApiOperation({ summary: 'Versions, workers serving each, aliases, traffic weights and the change log of a model' })
-  describe(@Param('name') name: string): Promise<ModelRollout> {
-    return this.rollout.describe(name);
-  }
 
   @Put(':name/aliases/:alias')
   @ApiOperation({ summary: 'Point stable or canary at a version' })

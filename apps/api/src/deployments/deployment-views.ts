@@ -42,6 +42,7 @@ export function desiredOf(record: DeploymentRecord): DesiredDeployment {
     manifest,
     weights: Object.fromEntries(Object.entries(record.weights).map(([part, w]) => [part, { sha256: w.sha256, bytes: w.bytes }])),
     selector: record.selector,
+    createdAt: Date.parse(record.createdAt),
     revision: record.revision,
   };
 }

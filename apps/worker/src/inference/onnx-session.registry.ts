@@ -120,11 +120,25 @@ async function createSession(
       };
     } catch (error) {
       // The CPU provider always loads: an error there is the model's, not the host's.
-      if (tried[0] === 'cpu') throw error;
+      if (tried[0] === 'cpu') throw unreadableWeights(error) ?? error;
       failures.push(`${tried[0]}: ${firstLine(error)}`);
     }
   }
   throw new Error(`no execution provider could load the model (${failures.join('; ')})`);
+}
+
+/**
+ * onnxruntime's "Load model from <path> failed:Protobuf parsing failed." names a cache path and
+ * not the cause: weights that are not a whole ONNX file (cut short by a download, or another file).
+ */
+function unreadableWeights(error: unknown): Error | undefined {
+  const message = firstLine(error);
+  if (!/Protobuf parsing failed/i.test(message)) return undefined;
+  return new Error(
+    'the weights are not a complete ONNX model (onnxruntime: "Protobuf parsing failed"): a file cut short by its upload or download, ' +
+      'or another kind of file; send the whole .onnx file again',
+    { cause: error },
+  );
 }
 
 /** Whether the model's input takes any batch size (a symbolic or -1 first dimension). */

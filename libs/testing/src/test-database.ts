@@ -18,6 +18,9 @@ export interface TestDatabase {
   reset(): Promise<void>;
   /** Drops it, closing any connection still open to it. */
   drop(): Promise<void>;
+  /** The embedded server only (a process of the test's own): SIGSTOP, an outage in which every query hangs until its timeout. */
+  pause?(): void;
+  resume?(): void;
 }
 
 async function onServer<T>(work: (client: Client) => Promise<T>, url = testDatabaseServerUrl()): Promise<T> {
@@ -61,7 +64,10 @@ export async function startEmbeddedTestDatabase(): Promise<TestDatabase> {
   return {
     url,
     reset: () => emptied(url),
+    pause: () => server.kill('SIGSTOP'),
+    resume: () => server.kill('SIGCONT'),
     drop: async () => {
+      server.kill('SIGCONT');
       server.kill('SIGTERM');
       await server.waitForExit(10_000);
       rmSync(dataDir, { recursive: true, force: true });

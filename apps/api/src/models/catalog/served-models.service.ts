@@ -40,6 +40,47 @@ function cached<T>(load: () => Promise<T>): (() => Promise<T>) & { forget(): voi
   return Object.assign(read, { forget: () => (entry = null) });
 }
 
+/** How long a submission waits for a fresh read of the registry before it goes on with the last one. */
+const REGISTRY_FRESH_WAIT_MS = 250;
+
+/**
+ * The registry as submissions read it: fresh for CACHE_MS; then re-read, but a read that fails or
+ * takes longer than REGISTRY_FRESH_WAIT_MS gives the last one read instead. Submissions therefore
+ * go on through a database outage (the registry cannot change during one: every change is written
+ * there first) and never wait on a slow database. The first read, and the first after forget()
+ * (this instance just changed a deployment), wait for the database (that one falls back on the
+ * last registry too, if the database fails it).
+ */
+function lastGood<T>(load: () => Promise<T>): (() => Promise<T>) & { forget(): void } {
+  let last: { value: T; at: number } | null = null;
+  let pending: Promise<T> | null = null;
+  let mustWait = true;
+  const refresh = () =>
+    (pending ??= load()
+      .then((value) => {
+        last = { value, at: Date.now() };
+        mustWait = false;
+        return value;
+      })
+      .finally(() => (pending = null)));
+  const read = async (): Promise<T> => {
+    if (last && !mustWait && Date.now() - last.at <= CACHE_MS) return last.value;
+    const fresh = refresh();
+    if (!last) return fresh;
+    const stale = last.value;
+    if (mustWait)
+      return fresh.catch(() => {
+        mustWait = false; // tried once: while the database stays down, reads go on with the last registry
+        return stale;
+      });
+    fresh.catch(() => undefined); // a failed refresh is tried again on the next read
+    return Promise.race([fresh, new Promise<T>((resolve) => setTimeout(() => resolve(stale), REGISTRY_FRESH_WAIT_MS).unref())]).catch(
+      () => stale,
+    );
+  };
+  return Object.assign(read, { forget: () => (mustWait = true) });
+}
+
 /**
  * What live workers serve (their heartbeats), what any worker ever declared (the catalog), and
  * each model's rollout: resolves a submission's model, and lists models for GET /v1/models.
@@ -58,7 +99,7 @@ export class ServedModelsService {
   ) {
     this.liveWorkers = cached(() => registry.liveWorkers());
     this.knownModels = cached(() => registry.knownModels());
-    this.registered = cached(async () => registeredVersions(await deployments.list({ states: [...LIVE_DEPLOYMENT_STATES, 'retired'] })));
+    this.registered = lastGood(async () => registeredVersions(await deployments.list({ states: [...LIVE_DEPLOYMENT_STATES, 'retired'] })));
   }
 
   async resolve(reference: string, variant: string | undefined): Promise<ResolvedModel> {

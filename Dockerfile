@@ -57,7 +57,11 @@ ENV MODELS_CACHE_DIR=/cache
 USER node
 
 FROM runtime AS worker
-ENV WORKER_METRICS_PORT=9464
+# glibc's malloc as `npm start` sets it for its worker (tools/start/child-env.ts): two arenas, and
+# large blocks mmapped, so a model unloaded at runtime gives its memory back (docs/benchmarks.md).
+ENV WORKER_METRICS_PORT=9464 \
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=131072
 EXPOSE 9464
 CMD ["node", "dist/apps/worker/src/main.js"]
 
@@ -71,7 +75,9 @@ COPY --from=node /usr/local/bin/node /usr/local/bin/node
 ENV NODE_ENV=production \
     MODELS_CACHE_DIR=/cache \
     WORKER_METRICS_PORT=9464 \
-    ORT_EXECUTION_PROVIDERS=cuda,cpu
+    ORT_EXECUTION_PROVIDERS=cuda,cpu \
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
 COPY --from=prod-deps-cuda /app/node_modules node_modules
 COPY --from=build /app/dist dist

@@ -2,6 +2,7 @@ import Ajv2019 from 'ajv/dist/2019';
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { workerEnv } from '../../tools/start/child-env';
 import {
   type Dict,
   dictAt,
@@ -181,6 +182,20 @@ describe('deploy/compose: images, volumes, dependencies', () => {
           expect({ name, image, pinned: isPinnedImage(image) }).toEqual({ name, image, pinned: true });
         }
       }
+    }
+  });
+
+  it("the worker images set glibc's malloc as `npm start` does for its worker, so a model unloaded at runtime gives its memory back", () => {
+    const { stages } = parseDockerfile(readText('Dockerfile'));
+    const malloc = Object.entries(workerEnv({})).filter(([name]) => name.startsWith('MALLOC_'));
+    expect(malloc.length).toBeGreaterThan(0);
+    for (const target of ['worker', 'worker-gpu']) {
+      const env = stages
+        .find((s) => s.name === target)!
+        .instructions.filter((i) => i.keyword === 'ENV')
+        .map((i) => i.args)
+        .join(' ');
+      for (const [name, value] of malloc) expect({ target, set: env.includes(`${name}=${value}`) }).toEqual({ target, set: true });
     }
   });
 

@@ -20,8 +20,8 @@ export interface DatabaseSettings {
 /**
  * A connection pool to Fathom's PostgreSQL (or the embedded one `npm start` serves over the wire
  * protocol). Every statement is bounded: a database that stops answering fails requests with a
- * timeout, never a hang. `onIdleError` hears of connections that broke while idle (a restarted
- * server), which pg would otherwise throw as an uncaught 'error' event.
+ * timeout, never a hang. `onIdleError` hears of connections that broke (a restarted server),
+ * which pg would otherwise throw as an uncaught 'error' event.
  */
 export function createDatabase(settings: DatabaseSettings, onIdleError: (error: Error) => void = () => undefined): Database {
   const pool = new Pool({
@@ -34,5 +34,10 @@ export function createDatabase(settings: DatabaseSettings, onIdleError: (error: 
     application_name: settings.applicationName,
   });
   pool.on('error', onIdleError);
+  // A connection checked out when the server goes (between two statements of a transaction, say)
+  // emits 'error' on the client, where the pool's idle listener is not attached: without this
+  // listener that is an uncaught exception and the API exits (seen with the embedded database
+  // SIGKILLed under the deployments reconciler). The statement in flight fails on its own.
+  pool.on('connect', (client) => client.on('error', onIdleError));
   return new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
 }

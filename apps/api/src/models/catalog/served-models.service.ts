@@ -87,8 +87,8 @@ function lastGood<T>(load: () => Promise<T>): (() => Promise<T>) & { forget(): v
  */
 @Injectable()
 export class ServedModelsService {
-  readonly liveWorkers: () => Promise<WorkerHeartbeat[]>;
-  readonly knownModels: () => Promise<KnownModel[]>;
+  readonly liveWorkers: (() => Promise<WorkerHeartbeat[]>) & { forget(): void };
+  readonly knownModels: (() => Promise<KnownModel[]>) & { forget(): void };
   /** The deployments registry as resolution reads it (PostgreSQL, cached like the heartbeats); forget() after a change. */
   readonly registered: (() => Promise<RegisteredVersion[]>) & { forget(): void };
 
@@ -102,7 +102,24 @@ export class ServedModelsService {
     this.registered = lastGood(async () => registeredVersions(await deployments.list({ states: [...LIVE_DEPLOYMENT_STATES, 'retired'] })));
   }
 
+  /**
+   * The version a submission goes to. The heartbeats and the catalog are cached (CACHE_MS), and the
+   * reconciler reads them every second too, so a worker that has just announced itself may be
+   * missing from the cached copy: a refusal (404 model_not_found, 422 model_not_served) is decided
+   * on a fresh read, never on the cache alone. Refusals are rare; each costs one more read.
+   */
   async resolve(reference: string, variant: string | undefined): Promise<ResolvedModel> {
+    try {
+      return await this.resolveOnce(reference, variant);
+    } catch (error) {
+      if (!(error instanceof FathomError) || (error.code !== ErrorCode.ModelNotFound && error.code !== ErrorCode.ModelNotServed)) throw error;
+      this.liveWorkers.forget();
+      this.knownModels.forget();
+      return this.resolveOnce(reference, variant);
+    }
+  }
+
+  private async resolveOnce(reference: string, variant: string | undefined): Promise<ResolvedModel> {
     const { name } = parseModelReference(reference);
     const [workers, known, rollout, registered] = await Promise.all([
       this.liveWorkers(),

@@ -1,6 +1,7 @@
 import sharp from 'sharp';
-import type { Browser } from 'playwright-core';
-import { depthModelsDir, FathomStack } from './support/fathom-stack';
+import type { Browser, Page } from 'playwright-core';
+import { buildDepthStandInModel } from '@fathom/testing';
+import { bearer, depthModelsDir, FathomStack } from './support/fathom-stack';
 import { launchBrowser, watchedPage } from './support/browser';
 
 /** An <img>'s decoded size (the tests compile without the DOM's types). */
@@ -68,10 +69,22 @@ describe('The web page in a real browser, with API keys on', () => {
   let stack: FathomStack;
   let browser: Browser;
   let key: string;
+  let adminKey: string;
+
+  /** What a user does when the page asks for a key. */
+  const enterKey = async (page: Page, presented: string) => {
+    await page.locator('#keyForm').waitFor({ state: 'visible', timeout: 30_000 });
+    await page.fill('#key', presented);
+    await page.click('#keyForm button[type="submit"]');
+  };
+  /** One row of the Models view's table of versions, or of deployments (an admin key's). */
+  const versionRow = (page: Page, reference: string) => page.locator(`#versions tr[data-version="${reference}"]`);
+  const deploymentRow = (page: Page, reference: string) => page.locator(`#deployments tr[data-version="${reference}"]`);
 
   beforeAll(async () => {
     [stack, browser] = await Promise.all([FathomStack.start(), launchBrowser()]);
     ({ key } = await stack.createKey('web', ['jobs:write', 'jobs:read']));
+    ({ key: adminKey } = await stack.createKey('ops', ['models:admin', 'jobs:read', 'jobs:write']));
     await stack.startApi({ API_AUTH: 'keys' });
     await stack.startWorker({ MODELS_DIR: depthModelsDir(), WORKER_BUILTIN_MODELS: 'false' });
   }, 120_000);
@@ -101,7 +114,68 @@ describe('The web page in a real browser, with API keys on', () => {
     await page.waitForFunction(`document.querySelector('img[alt="depth result"]')?.naturalWidth === 40`);
     expect(await page.locator('img[alt="depth result"]').getAttribute('src')).toMatch(/^blob:/);
     expect(await page.locator('#keyForm').isHidden()).toBe(true);
-    // The one failed load is the models list asked for before the key was entered.
+    // The failed loads: the models list asked for before the key was entered, and the Models view's
+    // one question whether this key may administer deployments (it may not).
+    expect(complaints).toEqual({ cspViolations: [], errors: ['401 /v1/models', '403 /v1/admin/models'] });
+    await page.close();
+  });
+
+  it("shows a jobs-only key the Models view read-only on a phone: the served version's state and workers, nothing to retire", async () => {
+    const { page, complaints } = await watchedPage(browser);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(stack.api.url);
+    await enterKey(page, key);
+    const row = versionRow(page, 'depth-test@1.0.0');
+    // The registry records the worker's own model as a local deployment; the view refreshes until it says serving.
+    await row.locator('td.state', { hasText: 'serving' }).waitFor({ timeout: 30_000 });
+    expect(await row.locator('td.workers').textContent()).toBe('1');
+    expect(await row.locator('td.aliases').textContent()).toBe('stable');
+    expect(await page.locator('#modelsNote').textContent()).toMatch(/^read-only: an admin key/);
+    expect(await page.locator('#deploymentsBlock').isHidden()).toBe(true);
+    expect(await page.locator('button.retire').count()).toBe(0);
+    // On a 390 px wide phone the page itself does not scroll sideways: the table's own box does.
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    expect(complaints).toEqual({ cspViolations: [], errors: ['401 /v1/models', '403 /v1/admin/models'] });
+    await page.close();
+  });
+
+  it('shows an admin key every deployment with its workers, and retires one registered over REST with its Retire button', async () => {
+    const { page, complaints } = await watchedPage(browser);
+    await page.goto(stack.api.url);
+    await enterKey(page, adminKey);
+    await deploymentRow(page, 'depth-test@1.0.0').waitFor({ timeout: 30_000 });
+
+    const form = new FormData();
+    form.append(
+      'manifest',
+      JSON.stringify({ name: 'depth-web', version: '1.0.0', task: 'depth', input: { resize: { mode: 'fixed', width: 28, height: 28 } } }),
+    );
+    form.append('weights', new Blob([new Uint8Array(buildDepthStandInModel())]), 'depth.onnx');
+    const registered = await fetch(`${stack.api.url}/v1/admin/models`, { method: 'POST', body: form, headers: bearer(adminKey) });
+    expect(registered.status).toBe(202);
+
+    // The page refreshes itself while the deployment moves on, until the running worker serves it.
+    const row = deploymentRow(page, 'depth-web@1.0.0');
+    await row.locator('td.state', { hasText: 'serving' }).waitFor({ timeout: 60_000 });
+    expect(await row.locator('td.workers li').allTextContents()).toEqual([expect.stringMatching(/: serving$/)]);
+    await versionRow(page, 'depth-web@1.0.0').locator('td.state', { hasText: 'serving' }).waitFor({ timeout: 30_000 });
+    expect(await page.locator('#modelsNote').textContent()).toBe('');
+
+    const asked: string[] = [];
+    page.on('dialog', (dialog) => {
+      asked.push(dialog.message());
+      void dialog.accept();
+    });
+    await row.locator('button.retire').click();
+    await row.locator('td.state', { hasText: /^retir(ing|ed)$/ }).waitFor({ timeout: 30_000 });
+    expect(asked).toEqual([expect.stringMatching(/^Retire depth-web@1\.0\.0\?/)]);
+    expect(await page.locator('#modelsNote').textContent()).toMatch(/^retiring depth-web@1\.0\.0/);
+    expect(await row.locator('button.retire').count()).toBe(0);
+    // The API says the same.
+    const view = (await (await fetch(`${stack.api.url}/v1/admin/models/depth-web/1.0.0`, { headers: bearer(adminKey) })).json()) as {
+      state: string;
+    };
+    expect(['retiring', 'retired']).toContain(view.state);
     expect(complaints).toEqual({ cspViolations: [], errors: ['401 /v1/models'] });
     await page.close();
   });

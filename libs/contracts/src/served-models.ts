@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { taskNameSchema } from './tasks';
 import { executionProviderSchema } from './job-result';
 import { aliasNameSchema } from './rollout';
-import { workerDeploymentReportSchema } from './deployments';
+import { deploymentStateSchema, workerDeploymentReportSchema } from './deployments';
 
 /** A model version (or one of its variants) as a worker knows it from its manifest. */
 export const knownModelSchema = z.object({
@@ -52,6 +52,8 @@ export const modelListingSchema = z.object({
   versions: z.array(
     z.object({
       version: z.string(),
+      /** Its deployment's state in the registry (ADR 0015); null when the registry holds no row for it. */
+      state: deploymentStateSchema.nullable(),
       workers: z.number().int(),
       aliases: z.array(aliasNameSchema),
       executionProviders: z.array(executionProviderSchema),

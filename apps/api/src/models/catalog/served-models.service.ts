@@ -150,7 +150,8 @@ export class ServedModelsService {
   }
 
   async listings(): Promise<ModelListing[]> {
-    const [workers, known] = await Promise.all([this.liveWorkers(), this.declaredModels()]);
+    const [workers, known, registered] = await Promise.all([this.liveWorkers(), this.declaredModels(), this.registered()]);
+    const states = new Map(registered.map((r) => [`${r.name}@${r.version}`, r.state]));
     const served = workers.flatMap((w) => w.models);
     const names = [...new Set([...known, ...served].map((m) => m.name))].sort();
     return Promise.all(
@@ -172,6 +173,7 @@ export class ServedModelsService {
           traffic: trafficShares(rollout.weights, aliases.canary !== null),
           versions: versions.map((version) => ({
             version,
+            state: states.get(`${name}@${version}`) ?? null,
             workers: workersServing(workers, { name, version }),
             aliases: aliasNameSchema.options.filter((alias) => aliases[alias] === version),
             executionProviders: [

@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { ServedModel } from '@fathom/contracts';
-import { defaultCacheDir, specKey } from '@fathom/models';
+import { defaultCacheDir, knownModelOf, specKey } from '@fathom/models';
 import { redisSettings, storageSettings } from '@fathom/config';
 import {
   BullmqLayout,
@@ -40,7 +40,7 @@ import { InferencePoolCollector } from './metrics/inference-pool.collector';
 import { MetricsServer } from '@fathom/telemetry';
 import { modelLabels, WorkerMetrics } from './metrics/worker.metrics';
 import type { ModelSelection } from './models/model-selection';
-import { consumerConcurrency, knownModel, servedModel } from './models/served-model';
+import { consumerConcurrency, servedModel } from './models/served-model';
 import { InferenceProcessor } from './processors/inference.processor';
 import { QueueConsumers } from './processors/queue-consumers';
 
@@ -108,7 +108,7 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     });
     await this.heartbeat.declare([
       ...served.map(({ executionProvider: _e, loadMs: _l, warmupMs: _w, ...known }) => known),
-      ...this.selection.unavailable.map((u) => knownModel(u.spec)),
+      ...this.selection.unavailable.map((u) => knownModelOf(u.spec)),
     ]);
     // Enough jobs in hand to keep every thread busy: a batch running and the next being decoded.
     const concurrency = (model: ServedModel) => consumerConcurrency(this.config, loadedByKey.get(specKey(model))?.maxBatch);

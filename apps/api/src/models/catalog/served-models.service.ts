@@ -112,7 +112,8 @@ export class ServedModelsService {
     try {
       return await this.resolveOnce(reference, variant);
     } catch (error) {
-      if (!(error instanceof FathomError) || (error.code !== ErrorCode.ModelNotFound && error.code !== ErrorCode.ModelNotServed)) throw error;
+      if (!(error instanceof FathomError) || (error.code !== ErrorCode.ModelNotFound && error.code !== ErrorCode.ModelNotServed))
+        throw error;
       this.liveWorkers.forget();
       this.knownModels.forget();
       return this.resolveOnce(reference, variant);

@@ -96,6 +96,7 @@ describe('stage deadlines: a job whose inference never ends fails inference_time
     expect(strict.output()).toContain('"msg":"too many hung inference threads: draining, then exiting"');
     // The retry (20 ms backoff) may be taken before the consumer closes: then the grace ends the drain.
     expect(strict.output()).toContain('"msg":"shutting down: finishing jobs in flight"');
-    expect(strict.output()).toContain('"msg":"exiting by SIGKILL: hung inference threads would hold process.exit","hung":1,"code":1');
+    // One hung thread, or two when the retry was taken before the consumer closed (the same job again).
+    expect(strict.output()).toMatch(/"msg":"exiting by SIGKILL: hung inference threads would hold process.exit","hung":[12],"code":1/);
   });
 });

@@ -93,8 +93,8 @@ describe('variables the API and npm start share', () => {
 });
 
 describe('deployment files', () => {
-  /** Standard variables read by the OpenTelemetry SDK and Node, not by Fathom's schemas. */
-  const standard = (name: string) => name.startsWith('OTEL_') || name === 'NODE_ENV';
+  /** Standard variables read by the OpenTelemetry SDK, Node and glibc's malloc, not by Fathom's schemas. */
+  const standard = (name: string) => name.startsWith('OTEL_') || name === 'NODE_ENV' || name.startsWith('MALLOC_');
 
   it.each([
     ['deploy/compose/docker-compose.yml', 'api', API_ENV_KEYS],

@@ -120,6 +120,10 @@ export class QueueConsumers {
   }
 
   private async closeOne({ worker, connection }: { worker: Worker; connection: RedisClient }): Promise<void> {
+    // A worker closed while its blocking connection is still connecting (a deployment unloaded just
+    // after it was loaded) makes BullMQ 5.81 emit that connection's "Connection is closed" after it
+    // removed its listeners: an unhandled rejection. Let it connect first (bounded: Redis may be down).
+    await Promise.race([worker.waitUntilReady().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
     await worker.close();
     await connection.quit().catch(() => connection.disconnect());
   }

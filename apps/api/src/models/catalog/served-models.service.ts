@@ -150,7 +150,13 @@ export class ServedModelsService {
     return { declared, served };
   }
 
+  /**
+   * GET /v1/models, read fresh: a listing right after a worker announced itself must count it (the
+   * reconciler keeps the cache warm, but up to CACHE_MS old).
+   */
   async listings(): Promise<ModelListing[]> {
+    this.liveWorkers.forget();
+    this.knownModels.forget();
     const [workers, known, registered] = await Promise.all([this.liveWorkers(), this.declaredModels(), this.registered()]);
     const states = new Map(registered.map((r) => [`${r.name}@${r.version}`, r.state]));
     const served = workers.flatMap((w) => w.models);

@@ -13,7 +13,7 @@ import {
 } from '@fathom/contracts';
 import type { Database } from '../database';
 import { withDatabase } from '../database-errors';
-import { recordAudit, type AuditRecord } from '../keys/audit-log.store';
+import { auditRecordOf, recordAudit, type AuditRecord } from '../keys/audit-log.store';
 import type { DeploymentsTable } from '../schema';
 
 /** Weights of one part of a deployment ('' the base, else a variant): stored ones have bytes > 0; a URL not pulled yet has 0. */
@@ -299,17 +299,7 @@ export class DeploymentStore {
         .orderBy('id', 'desc')
         .limit(limit)
         .execute();
-      return rows.map((row) => ({
-        id: String(row.id),
-        at: new Date(row.at).toISOString(),
-        actor: row.actor,
-        action: row.action,
-        targetType: row.target_type,
-        targetId: row.target_id,
-        details: row.details,
-        traceId: row.trace_id,
-        address: row.address,
-      }));
+      return rows.map(auditRecordOf);
     });
   }
 }

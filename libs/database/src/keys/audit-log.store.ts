@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { Database } from '../database';
 import { withDatabase } from '../database-errors';
 import type { DatabaseSchema } from '../schema';
@@ -20,6 +20,21 @@ export interface AuditEntry {
 export interface AuditRecord extends AuditEntry {
   id: string;
   at: string;
+}
+
+/** A row of audit_log as callers read it. */
+export function auditRecordOf(row: Selectable<DatabaseSchema['audit_log']>): AuditRecord {
+  return {
+    id: String(row.id),
+    at: new Date(row.at).toISOString(),
+    actor: row.actor,
+    action: row.action,
+    targetType: row.target_type,
+    targetId: row.target_id,
+    details: row.details,
+    traceId: row.trace_id,
+    address: row.address,
+  };
 }
 
 /** Writes one entry, inside the caller's transaction when it has one. */
@@ -52,17 +67,7 @@ export class AuditLogStore {
       let query = this.db.selectFrom('audit_log').selectAll().orderBy('id', 'desc').limit(limit);
       if (before !== undefined) query = query.where('id', '<', before);
       const rows = await query.execute();
-      return rows.map((row) => ({
-        id: String(row.id),
-        at: new Date(row.at).toISOString(),
-        actor: row.actor,
-        action: row.action,
-        targetType: row.target_type,
-        targetId: row.target_id,
-        details: row.details,
-        traceId: row.trace_id,
-        address: row.address,
-      }));
+      return rows.map(auditRecordOf);
     });
   }
 }

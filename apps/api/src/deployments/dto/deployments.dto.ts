@@ -1,5 +1,6 @@
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
+import { auditEntrySchema } from '../../common/dto/audit-entry.dto';
 import { deploymentMutableSchema, deploymentStateSchema, deploymentViewSchema } from '@fathom/contracts';
 
 /** GET /v1/admin/models: newest first, optionally in one state. */
@@ -9,18 +10,6 @@ export const deploymentListQuerySchema = z
     limit: z.coerce.number().int().min(1).max(500).default(100),
   })
   .strict();
-
-const auditEntrySchema = z.object({
-  id: z.string(),
-  at: z.string(),
-  actor: z.string(),
-  action: z.string(),
-  targetType: z.string(),
-  targetId: z.string(),
-  details: z.record(z.string(), z.unknown()),
-  traceId: z.string().nullable(),
-  address: z.string().nullable().optional(),
-});
 
 export class DeploymentDto extends createZodDto(deploymentViewSchema) {}
 export class DeploymentListDto extends createZodDto(z.object({ deployments: z.array(deploymentViewSchema) })) {}

@@ -1,5 +1,6 @@
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
+import { auditEntrySchema } from '../../common/dto/audit-entry.dto';
 import { keyLimitsSchema, scopeSchema } from '@fathom/contracts';
 
 /** POST /v1/keys: who the key is for, what it may do, its own limits (unset: the API's defaults). */
@@ -32,18 +33,6 @@ export const auditQuerySchema = z.object({
     .string()
     .regex(/^[1-9][0-9]{0,17}$/, 'must be an entry id')
     .optional(),
-});
-
-const auditEntrySchema = z.object({
-  id: z.string(),
-  at: z.string(),
-  actor: z.string(),
-  action: z.string(),
-  targetType: z.string(),
-  targetId: z.string(),
-  details: z.record(z.string(), z.unknown()),
-  traceId: z.string().nullable(),
-  address: z.string().nullable().optional().describe('The client address the change came from (absent for the keys CLI)'),
 });
 
 export class CreateKeyDto extends createZodDto(createKeyBodySchema) {}

@@ -56,6 +56,19 @@ export const ErrorCode = {
   DeploymentNotFound: 'deployment_not_found',
   /** An alias (stable, canary) points at the version: move the alias first. */
   DeploymentInUse: 'deployment_in_use',
+  // datasets and evaluations (issue 14)
+  /** A dataset archive or manifest that cannot be used: the message names the file and the field. */
+  InvalidDataset: 'invalid_dataset',
+  /** A dataset archive over API_MAX_DATASET_BYTES. */
+  DatasetTooLarge: 'dataset_too_large',
+  DatasetNotFound: 'dataset_not_found',
+  /** That dataset name@version is registered already: a changed dataset needs a new version. */
+  DatasetExists: 'dataset_exists',
+  EvaluationNotFound: 'evaluation_not_found',
+  /** The evaluation has not completed (running, failed or cancelled): its report or comparison is not there. */
+  EvaluationNotFinished: 'evaluation_not_finished',
+  /** The model's promotion gate found the canary worse than stable beyond its margin: the figures are in details. */
+  PromotionRefused: 'promotion_refused',
   // conflicts
   ResultNotReady: 'result_not_ready',
   JobFailed: 'job_failed',

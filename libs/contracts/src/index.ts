@@ -13,3 +13,4 @@ export * from './legacy-jobs';
 export * from './image-format';
 export * from './api-keys';
 export * from './deployments';
+export * from './evaluations';

@@ -48,6 +48,11 @@ const jobBase = z.object({
    * in jobs queued before keys existed.
    */
   keyId: z.string().min(1).optional(),
+  /**
+   * Set on the jobs of an evaluation run (issue 14): the worker then also stores the raw model
+   * output its metrics need (depth: float32 `raw`, .npy at the input's size). Absent on user jobs.
+   */
+  evaluation: z.object({ id: z.string().min(1), sample: z.number().int().nonnegative() }).optional(),
 });
 
 /**

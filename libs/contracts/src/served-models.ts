@@ -3,6 +3,7 @@ import { taskNameSchema } from './tasks';
 import { executionProviderSchema } from './job-result';
 import { aliasNameSchema } from './rollout';
 import { deploymentStateSchema, workerDeploymentReportSchema } from './deployments';
+import { depthOutputKindSchema, promotionGateSchema } from './evaluations';
 
 /** A model version (or one of its variants) as a worker knows it from its manifest. */
 export const knownModelSchema = z.object({
@@ -15,6 +16,8 @@ export const knownModelSchema = z.object({
   description: z.string().optional(),
   /** Task options a job gets when the client does not set them. */
   defaults: z.record(z.string(), z.unknown()).optional(),
+  /** From the manifest's `evaluation`: a depth model's output kind and the promotion gate (issue 14). */
+  evaluation: z.object({ depth: depthOutputKindSchema.optional(), gate: promotionGateSchema.optional() }).optional(),
   input: z.object({ name: z.string(), description: z.string() }),
 });
 export type KnownModel = z.infer<typeof knownModelSchema>;

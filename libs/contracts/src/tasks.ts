@@ -124,7 +124,8 @@ export const TASKS = {
   /** Relative inverse depth (Depth Anything V2 contract) → PNG depth map. */
   depth: {
     options: depthOptionsSchema,
-    artifacts: ['depth'],
+    /** raw: float32 model output at the input's size (.npy), only for evaluation jobs. */
+    artifacts: ['depth', 'raw'],
     summary: {
       output: denseMapOutputSchema,
       colormap: colormapNameSchema.optional(),

@@ -9,6 +9,10 @@ export interface DatabaseSchema {
   api_keys: ApiKeysTable;
   audit_log: AuditLogTable;
   deployments: DeploymentsTable;
+  datasets: DatasetsTable;
+  evaluations: EvaluationsTable;
+  evaluation_samples: EvaluationSamplesTable;
+  promotion_gates: PromotionGatesTable;
 }
 
 /** Set by the database on insert, never written after. */
@@ -71,4 +75,77 @@ export interface DeploymentsTable {
   created_by: string;
   updated_at: ColumnType<Date, Date | undefined, Date>;
   retired_at: Date | null;
+}
+
+/** 0004_evaluations: a dataset registered for evaluation (its files in the object store under store_prefix). */
+export interface DatasetsTable {
+  id: string;
+  name: string;
+  version: string;
+  task: string;
+  description: string | null;
+  licence: string | null;
+  samples: number;
+  /** bigint: pg returns it as a string. */
+  bytes: ColumnType<string, number, number>;
+  source: string;
+  store_prefix: string;
+  sha256: string;
+  manifest: Json<Record<string, unknown>>;
+  created_at: CreatedAt;
+  created_by: string;
+}
+
+/** 0004_evaluations (libs/contracts evaluations.ts describes the states). */
+export interface EvaluationsTable {
+  id: string;
+  dataset_id: string;
+  model_reference: string;
+  model_name: string;
+  model_version: string;
+  variant: string | null;
+  state: string;
+  total: number;
+  done: ColumnType<number, number | undefined, number>;
+  failed: ColumnType<number, number | undefined, number>;
+  metrics: Json<Record<string, number> | null>;
+  details: Json<Record<string, unknown> | null>;
+  latency: Json<Record<string, { p50: number; p95: number }> | null>;
+  throughput: number | null;
+  execution_providers: ColumnType<string[], string | undefined, string>;
+  error: string | null;
+  trace_parent: string | null;
+  report_prefix: string | null;
+  cancel_requested: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: CreatedAt;
+  created_by: string;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+/** 0004_evaluations: one sample of one run. */
+export interface EvaluationSamplesTable {
+  evaluation_id: string;
+  index: number;
+  sample: string;
+  job_id: string | null;
+  /** pending (no job yet) → queued (job id written, then queued) → scored | failed */
+  state: string;
+  metrics: Json<Record<string, number> | null>;
+  /** What the task's aggregate and the paired bootstrap are computed from (libs/evaluation). */
+  stats: Json<unknown>;
+  timings: Json<Record<string, number> | null>;
+  execution_provider: string | null;
+  error: string | null;
+  finished_at: Date | null;
+}
+
+/** 0004_evaluations: a promotion gate set over the admin API (it wins over a manifest's `evaluation.gate`). */
+export interface PromotionGatesTable {
+  model: string;
+  dataset: string;
+  metric: string;
+  margin: number;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+  updated_by: string;
 }

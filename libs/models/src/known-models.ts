@@ -13,6 +13,7 @@ export function knownModelOf(spec: ModelSpec): KnownModel {
     queue: inferenceQueueName(spec.name, spec.version, spec.variant),
     description: spec.description,
     defaults: spec.defaults,
+    ...(spec.evaluation ? { evaluation: spec.evaluation } : {}),
     input: { name: spec.input.name, description: describeInput(spec) },
   };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TASKS, taskNameSchema, taskOptionsSchemas } from '@fathom/contracts';
+import { depthOutputKindSchema, promotionGateSchema, TASKS, taskNameSchema, taskOptionsSchemas } from '@fathom/contracts';
 
 /**
  * A model manifest (`*.model.yaml`, `*.model.yml` or `*.model.json`): one version of one model.
@@ -142,6 +142,12 @@ export const modelManifestSchema = z
     defaults: z.record(z.string(), z.unknown()).optional(),
     /** Named fine-tunes of the same task and contract, each with its own weights; picked with the `variant` form field. */
     variants: z.record(nameRule, z.object({ weights: weightsSourceSchema, description: z.string().optional() }).strict()).optional(),
+    /**
+     * How the version is evaluated (issue 14): `depth` says what a depth model outputs
+     * (relative-inverse: aligned by scale and shift before the metrics; metric: metres, as is),
+     * `gate` what a canary must meet against stable before `promote` (dataset, metric, margin).
+     */
+    evaluation: z.object({ depth: depthOutputKindSchema.optional(), gate: promotionGateSchema.optional() }).strict().optional(),
   })
   .strict()
   .superRefine((manifest, ctx) => {
@@ -160,6 +166,13 @@ export const modelManifestSchema = z
       });
     }
     if (manifest.tiling && !tiles) ctx.addIssue({ code: 'custom', path: ['tiling'], message: `${manifest.task} models are not tiled` });
+    if (manifest.evaluation?.depth && manifest.task !== 'depth') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['evaluation', 'depth'],
+        message: `only depth models say what their output is; this is ${manifest.task}`,
+      });
+    }
     if (manifest.input?.scaling && (manifest.input.mean || manifest.input.std)) {
       ctx.addIssue({ code: 'custom', path: ['input', 'scaling'], message: 'give scaling or mean/std, not both' });
     }

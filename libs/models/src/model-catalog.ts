@@ -69,6 +69,7 @@ export function specsFromManifest(manifest: ModelManifest, opts: { manifestFile:
     ...(manifest.tiling ? { tiling: { ...DEFAULT_TILING, ...manifest.tiling } } : {}),
     labels,
     defaults: manifest.defaults,
+    ...(manifest.evaluation ? { evaluation: manifest.evaluation } : {}),
     description: manifest.description,
     manifestFile: opts.manifestFile,
   };

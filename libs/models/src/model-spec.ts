@@ -1,4 +1,4 @@
-import type { TaskName } from '@fathom/contracts';
+import type { KnownModel, TaskName } from '@fathom/contracts';
 
 /** How an image is resized to a model's input. */
 export type ResizeSpec =
@@ -88,6 +88,8 @@ export type WeightsSource =
   | { kind: 'store'; path: string; sha256: string; bytes: number };
 
 /** A model version (or one of its variants) a worker can load: weights plus the contract around them. */
+export type ModelEvaluation = NonNullable<KnownModel['evaluation']>;
+
 export interface ModelSpec {
   name: string;
   version: string;
@@ -106,6 +108,8 @@ export interface ModelSpec {
   labels?: string[];
   /** Task options used when a client does not set them (checked against the task's schema). */
   defaults?: Record<string, unknown>;
+  /** How the version is evaluated: a depth model's output kind, the promotion gate (issue 14). */
+  evaluation?: ModelEvaluation;
   description?: string;
   /** The manifest file this came from, named in every message about the model. */
   manifestFile: string;

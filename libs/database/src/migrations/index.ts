@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import { apiKeysMigration } from './0001-api-keys';
 import { auditLogMigration } from './0002-audit-log';
 import { deploymentsMigration } from './0003-deployments';
+import { evaluationsMigration } from './0004-evaluations';
 
 /**
  * Every migration, in order. A name is `NNNN_what` and, once released, never changes (the
@@ -13,4 +14,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_api_keys': apiKeysMigration,
   '0002_audit_log': auditLogMigration,
   '0003_deployments': deploymentsMigration,
+  '0004_evaluations': evaluationsMigration,
 };

@@ -34,6 +34,21 @@ export const rolloutChangeSchema = z.object({
   action: rolloutActionSchema,
   before: rolloutStateSchema,
   after: rolloutStateSchema,
+  /** Why a promotion was forced past its gate (issue 14). */
+  reason: z.string().optional(),
+  /** The promotion gate's figures when one was passed: canary against stable on its dataset. */
+  gate: z
+    .object({
+      dataset: z.string(),
+      metric: z.string(),
+      margin: z.number(),
+      stable: z.number(),
+      canary: z.number(),
+      ci95: z.tuple([z.number(), z.number()]),
+      pairs: z.number().int(),
+      evaluations: z.array(z.string()),
+    })
+    .optional(),
 });
 export type RolloutChange = z.infer<typeof rolloutChangeSchema>;
 

@@ -36,6 +36,8 @@ export class RolloutStore {
     keyId: string,
     action: RolloutChange['action'],
     change: (state: RolloutState) => RolloutState,
+    /** Kept in the log entry beside the change: a forced promotion's reason, a passed gate's figures. */
+    extra: Pick<RolloutChange, 'reason' | 'gate'> = {},
   ): Promise<RolloutChange> {
     const key = this.keys.rollout(model);
     // WATCH belongs to a connection: a connection of its own, so other requests cannot clear it.
@@ -46,7 +48,7 @@ export class RolloutStore {
         const raw = await this.read(redis, model);
         const before = raw === null ? DEFAULT_ROLLOUT : rolloutStateSchema.parse(JSON.parse(raw));
         const after = rolloutStateSchema.parse(change(structuredClone(before)));
-        const entry: RolloutChange = { at: new Date().toISOString(), keyId, action, before, after };
+        const entry: RolloutChange = { at: new Date().toISOString(), keyId, action, before, after, ...extra };
         const done = await redis
           .multi()
           .set(key, JSON.stringify(after))

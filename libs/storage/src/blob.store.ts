@@ -32,6 +32,11 @@ export abstract class BlobStore {
     return `${this.prefix}/weights/${sha256}`;
   }
 
+  /** An evaluation's stored results (report.html, samples.jsonl, evaluation.json; ADR 0016): kept, never swept. */
+  reportKey(evaluationId: string, file: string): string {
+    return `${this.prefix}/reports/${evaluationId}/${file}`;
+  }
+
   /** The folders retention applies to (the sweeper, the bucket's lifecycle rule): a job's bytes, never weights. */
   get expiringPrefixes(): string[] {
     return [`${this.prefix}/input/`, `${this.prefix}/result/`];

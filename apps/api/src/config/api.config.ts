@@ -36,6 +36,13 @@ const apiOwnEnv = z.object({
    * weights_too_large above): streamed to disk and the object store, never held in memory.
    */
   API_MAX_WEIGHTS_BYTES: envInt(2 * 1024 * 1024 * 1024, { min: 1 }),
+  /**
+   * Jobs one evaluation run keeps queued or running at once (issue 14): enough to keep the workers
+   * of a version busy, few enough that a user job never waits behind more than these.
+   */
+  API_EVAL_WINDOW: envInt(4, { min: 1, max: 256 }),
+  /** How long `promote` waits for its gate's evaluations before answering 409 promotion_refused ("still evaluating"). */
+  API_GATE_WAIT_MS: envInt(120_000, { min: 0 }),
   /** Jobs waiting per model queue before submissions get 503 + Retry-After. */
   API_MAX_QUEUE_DEPTH: envInt(1000, { min: 1 }),
   /**

@@ -5,6 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
   ErrorCode,
+  EVALUATION_JOB_PRIORITY,
   FathomError,
   INFERENCE_JOB_NAME,
   parseTaskOptions,
@@ -82,6 +83,22 @@ type ReceivedImage = { filename: string | undefined; bytes: number; sha256: stri
    */
   | { outcome: 'not-stored'; header: InspectedHeader; error: unknown }
 );
+
+/** One sample of an evaluation run, as the runner hands it over (submitEvaluationJob). */
+export interface EvaluationJobRequest {
+  /** Chosen (and written to the run's record) by the runner before the job is queued: queuing it again is a no-op. */
+  jobId: string;
+  /** name@version, the version the run was resolved to once: every sample runs on it. */
+  reference: string;
+  variant: string | undefined;
+  image: Buffer;
+  filename: string;
+  /** Task options over the model's defaults (classification: topK 5 for top-5). */
+  options: Record<string, unknown>;
+  /** Who started the run: the jobs are theirs (GET /v1/jobs/:id). */
+  keyId: string;
+  evaluation: { id: string; sample: number };
+}
 
 /** Validates an upload and puts it on its model's queue. Nothing is queued that a worker would refuse. */
 @Injectable()
@@ -422,6 +439,63 @@ export class JobSubmitter {
       height: image.height,
     });
     return traceId;
+  }
+
+  /**
+   * Queues one sample of an evaluation run (issue 14) exactly as a user's job runs — the same
+   * queue, workers, decoding and session — with two differences: a lower BullMQ priority, so a user
+   * job waiting behind it goes first, and the `evaluation` mark, for which the worker also returns
+   * the raw output the metrics need. The run's own window of jobs in flight bounds it, not the key's
+   * quota. Queuing the same jobId twice (a run resumed after a restart) queues it once.
+   */
+  async submitEvaluationJob(request: EvaluationJobRequest): Promise<void> {
+    const { jobId, keyId } = request;
+    const { model } = await this.models.resolve(request.reference, request.variant);
+    const header = await this.inspector.inspect(request.image);
+    let options: TaskOptions;
+    try {
+      options = parseTaskOptions(model.task, { ...model.defaults, ...request.options });
+    } catch (error) {
+      throw new FathomError(ErrorCode.InvalidOptions, `Invalid evaluation options for the ${model.task} task.`, undefined, undefined, {
+        cause: error,
+      });
+    }
+    const waiting = await this.waitingJobs(model).catch((error: unknown) => Promise.reject(this.notQueued(error)));
+    if (waiting >= this.config.API_MAX_QUEUE_DEPTH) throw this.queueFull(model, waiting);
+    const blobKey = this.blobs.inputKey(jobId);
+    const now = Date.now();
+    const jobModel = jobModelOf(model, 'pinned');
+    const traceId = activeTraceId() ?? newTraceId();
+    const filename = request.filename.slice(0, 255);
+    const data = {
+      jobId,
+      task: model.task,
+      model: jobModel,
+      options,
+      input: { blobKey, bytes: request.image.length, format: header.format, width: header.width, height: header.height, filename },
+      submittedAt: now,
+      traceId,
+      keyId,
+      evaluation: request.evaluation,
+    } as InferenceJobData; // options were parsed with this task's schema above
+    const record = { id: jobId, queue: model.queue, model: data.model, createdAt: now, filename, traceId, keyId };
+    try {
+      await this.blobs.put(blobKey, request.image);
+      await this.records.create(record);
+      await this.queues.queue(model.queue).add(INFERENCE_JOB_NAME, data, {
+        ...inferenceJobOptions(jobId, {
+          attempts: this.config.API_JOB_ATTEMPTS,
+          backoffMs: this.config.API_JOB_BACKOFF_MS,
+          retentionSeconds: this.config.STORAGE_RETENTION_SECONDS,
+        }),
+        priority: EVALUATION_JOB_PRIORITY,
+      });
+    } catch (error) {
+      await Promise.allSettled([this.records.delete(jobId), this.blobs.delete(blobKey)]);
+      throw this.notQueued(error);
+    }
+    this.reader.remember(record);
+    this.metrics.jobSubmitted(model, 'pinned', { ...header, bytes: request.image.length });
   }
 
   /** Counts the job against its key's jobs in flight (shared by every instance), or refuses it with 429 quota_exceeded. */

@@ -13,6 +13,6 @@ import { ImageInspector } from './uploads/image-inspector';
   imports: [CatalogModule, MetricsModule],
   controllers: [JobsController, InferController],
   providers: [JobSubmitter, JobReader, JobCanceller, ImageInspector],
-  exports: [JobReader],
+  exports: [JobReader, JobSubmitter, JobCanceller],
 })
 export class JobsModule {}

@@ -121,6 +121,7 @@ export class InferencePipeline {
       report.enter('postprocess');
       const result = await finishTask(loaded.spec, input, {
         options: request.options,
+        raw: request.raw === true,
         output,
         png: this.options.png,
         onEncode: () => report.enter('encode'),

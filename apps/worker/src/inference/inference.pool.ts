@@ -71,6 +71,8 @@ interface Pending {
   stages: StageListener;
   /** The image's pixels (width × height from the API's header read): what decoding it holds in memory. */
   pixels: number;
+  /** An evaluation job: the raw output artifact too (RunRequest.raw). */
+  raw: boolean;
   resolve: (output: RunOutput) => void;
   reject: (error: Error) => void;
 }
@@ -257,7 +259,14 @@ export class InferencePool {
    * Runs a job on the least loaded thread; `stages` hears it move from stage to stage. `pixels`
    * (the image's width × height) counts against the decode budget; 0 when unknown.
    */
-  run(modelKey: string, input: Uint8Array, options: TaskOptions, stages: StageListener = NO_LISTENER, pixels = 0): Promise<RunOutput> {
+  run(
+    modelKey: string,
+    input: Uint8Array,
+    options: TaskOptions,
+    stages: StageListener = NO_LISTENER,
+    pixels = 0,
+    extras: { raw?: boolean } = {},
+  ): Promise<RunOutput> {
     if (this.closing) return Promise.reject(shuttingDown());
     if (!this.served.has(modelKey)) return Promise.reject(notServed(modelKey));
     this.pendingByModel.set(modelKey, (this.pendingByModel.get(modelKey) ?? 0) + 1);
@@ -277,6 +286,7 @@ export class InferencePool {
         options,
         stages,
         pixels,
+        raw: extras.raw === true,
         resolve: (output) => (settle(), resolve(output)),
         reject: (error) => (settle(), reject(error)),
       });
@@ -592,6 +602,7 @@ export class InferencePool {
         modelKey: next.modelKey,
         input: next.input,
         options: next.options,
+        ...(next.raw ? { raw: true } : {}),
       } satisfies PoolMessage);
     }
   }

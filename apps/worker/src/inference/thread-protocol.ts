@@ -30,6 +30,8 @@ export interface RunRequest {
   modelKey: string;
   input: Uint8Array;
   options: TaskOptions;
+  /** An evaluation job: also return the task's raw output artifact where it has one (depth's float32 `raw`). */
+  raw?: boolean;
 }
 
 /** The pool gave up on this thread: leave. Read only when its event loop is free, so never with session.run on its stack. */

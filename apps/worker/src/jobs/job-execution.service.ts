@@ -99,7 +99,9 @@ export class JobExecutionService {
     });
     let output: RunOutput;
     try {
-      output = await this.pool.run(key, input, data.options, stages, data.input.width * data.input.height);
+      output = await this.pool.run(key, input, data.options, stages, data.input.width * data.input.height, {
+        raw: data.evaluation !== undefined,
+      });
     } catch (error) {
       if (error instanceof InferenceError && !error.retryable) {
         log.info({ msg: 'job refused', code: error.code, reason: error.message });

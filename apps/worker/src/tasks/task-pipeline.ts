@@ -20,6 +20,8 @@ export interface TaskInput<T extends TaskName> {
   /** The size the model ran at. */
   modelInput: Size;
   options: TaskOptionsMap[T];
+  /** An evaluation job (job data `evaluation`): add the task's raw output artifact where it has one. */
+  raw?: boolean;
   output: TensorView;
   /** How PNG artifacts are written. */
   png: PngEncoding;

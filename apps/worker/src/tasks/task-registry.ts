@@ -36,7 +36,7 @@ export function prepareTaskInput(
 export async function finishTask(
   spec: ModelSpec,
   prepared: PreparedInput,
-  job: { options: TaskOptions; output: TensorView; png: PngEncoding; onEncode?: () => void },
+  job: { options: TaskOptions; raw?: boolean; output: TensorView; png: PngEncoding; onEncode?: () => void },
 ): Promise<TaskResult> {
   const pipeline = TASK_PIPELINES[spec.task];
   const { tensor, image, rgb } = prepared;
@@ -46,6 +46,7 @@ export async function finishTask(
     rgb,
     modelInput: { width: tensor.width, height: tensor.height },
     options: job.options,
+    raw: job.raw === true,
     output: job.output,
     png: job.png,
   } as TaskInput<typeof spec.task>;

@@ -48,9 +48,24 @@ export class AdminController {
   @Post(':name/promote')
   @HttpCode(200)
   @ApiOperation({ summary: 'The canary becomes stable, with all traffic' })
-  @ApiQuery({ name: 'force', required: false, description: 'true: promote a canary no live worker serves' })
-  promote(@Param('name') name: string, @CurrentPrincipal() { keyId }: Principal, @Query('force') force?: string): Promise<RolloutChange> {
-    return this.rollout.promote(name, keyId, force === 'true');
+  @ApiQuery({
+    name: 'force',
+    required: false,
+    description: 'true: promote a canary no live worker serves, or past its promotion gate (then with {"reason": "…"}, kept in the log)',
+  })
+  @ApiResponse({
+    status: 409,
+    type: ErrorBodyDto,
+    description: "promotion_refused: the canary is worse than stable beyond the gate's margin (figures in details)",
+  })
+  promote(
+    @Param('name') name: string,
+    @CurrentPrincipal() { keyId }: Principal,
+    @Query('force') force?: string,
+    @Body() body?: unknown,
+  ): Promise<RolloutChange> {
+    const reason = (body as { reason?: unknown } | undefined)?.reason;
+    return this.rollout.promote(name, keyId, force === 'true', typeof reason === 'string' ? reason : undefined);
   }
 
   @Post(':name/rollback')

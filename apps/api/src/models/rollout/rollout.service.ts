@@ -12,6 +12,7 @@ import { compareVersions } from '@fathom/models';
 import { AuditLogStore } from '@fathom/database';
 import { RolloutStore } from '@fathom/queue';
 import { activeTraceId } from '@fathom/telemetry';
+import { PromotionGateService, type GatePassed } from '../../evaluations/promotion-gate.service';
 import { aliasVersion, workersServing } from '../catalog/model-resolver';
 import { ServedModelsService } from '../catalog/served-models.service';
 
@@ -39,6 +40,7 @@ export class RolloutService {
     @Inject(RolloutStore) private readonly store: RolloutStore,
     @Inject(ServedModelsService) private readonly models: ServedModelsService,
     @Inject(AuditLogStore) private readonly audit: AuditLogStore,
+    @Inject(PromotionGateService) private readonly gate: PromotionGateService,
   ) {}
 
   async describe(name: string): Promise<ModelRollout> {
@@ -98,19 +100,51 @@ export class RolloutService {
     });
   }
 
-  /** The canary becomes stable and takes all traffic; the old stable is remembered for rollback. */
-  async promote(name: string, keyId: string, force = false): Promise<RolloutChange> {
+  /**
+   * The canary becomes stable and takes all traffic; the old stable is remembered for rollback.
+   * Under a promotion gate (issue 14) the canary is first compared with stable on the gate's
+   * dataset and refused (409 promotion_refused, with the figures) when it is worse beyond the
+   * margin; `force` skips the gate and needs a `reason`, which the change log and audit keep.
+   */
+  async promote(name: string, keyId: string, force = false, reason?: string): Promise<RolloutChange> {
     const { declared, served } = await this.model(name);
-    return this.change(name, keyId, 'promote', (state) => {
-      const canary = state.aliases.canary;
-      if (canary === undefined) throw new FathomError(ErrorCode.RolloutConflict, `${name} has no canary to promote.`);
-      if (!force) requireServed(name, canary, served);
-      const stable = aliasVersion(state, 'stable', declared);
-      if (stable !== undefined && stable !== canary) state.history.push(stable);
-      state.aliases = { stable: canary };
-      state.weights = { stable: 100, canary: 0 };
-      return state;
-    });
+    const before = (await this.store.get(name)) ?? DEFAULT_ROLLOUT;
+    const checkedCanary = before.aliases.canary;
+    const checkedStable = aliasVersion(before, 'stable', declared);
+    let passed: GatePassed | null = null;
+    if (force) {
+      if ((await this.gate.inForce(name, checkedCanary)) && !reason?.trim()) {
+        throw new FathomError(
+          ErrorCode.MissingField,
+          `${name} has a promotion gate: forcing past it needs a reason for the change log, e.g. {"reason": "gate dataset out of date; checked by hand"}.`,
+          { field: 'reason' },
+        );
+      }
+    } else if (checkedCanary !== undefined && checkedStable !== undefined && checkedStable !== checkedCanary) {
+      passed = await this.gate.check(name, checkedStable, checkedCanary, keyId);
+    }
+    const extra = { ...(reason?.trim() ? { reason: reason.trim() } : {}), ...(passed ? { gate: gateFigures(passed) } : {}) };
+    return this.change(
+      name,
+      keyId,
+      'promote',
+      (state) => {
+        const canary = state.aliases.canary;
+        if (canary === undefined) throw new FathomError(ErrorCode.RolloutConflict, `${name} has no canary to promote.`);
+        if (!force && canary !== checkedCanary)
+          throw new FathomError(
+            ErrorCode.RolloutConflict,
+            `${name}'s canary moved to ${canary} while its gate was checked: promote again.`,
+          );
+        if (!force) requireServed(name, canary, served);
+        const stable = aliasVersion(state, 'stable', declared);
+        if (stable !== undefined && stable !== canary) state.history.push(stable);
+        state.aliases = { stable: canary };
+        state.weights = { stable: 100, canary: 0 };
+        return state;
+      },
+      extra,
+    );
   }
 
   /** Stable goes back to the version it was before, with all traffic; any canary is dropped. */
@@ -132,8 +166,9 @@ export class RolloutService {
     keyId: string,
     action: RolloutChange['action'],
     apply: (state: RolloutState) => RolloutState,
+    extra: Pick<RolloutChange, 'reason' | 'gate'> = {},
   ): Promise<RolloutChange> {
-    const change = await this.store.update(name, keyId, action, apply);
+    const change = await this.store.update(name, keyId, action, apply, extra);
     // The admin key's id comes with the request's logger (authentication hook), as on all its lines.
     this.logger.log({
       msg: 'rollout changed',
@@ -154,6 +189,7 @@ export class RolloutService {
         details: {
           before: { aliases: change.before.aliases, weights: change.before.weights },
           after: { aliases: change.after.aliases, weights: change.after.weights },
+          ...extra,
         },
         traceId: activeTraceId() ?? null,
       })
@@ -175,4 +211,18 @@ function requireServed(name: string, version: string, served: KnownModel[]): voi
       `No worker serves ${name}@${version}: making it stable would fail every unpinned request. Start a worker for it, or add ?force=true.`,
     );
   }
+}
+
+/** A passed gate as the change log keeps it. */
+function gateFigures({ gate, comparison, metric }: GatePassed): NonNullable<RolloutChange['gate']> {
+  return {
+    dataset: `${comparison.dataset.name}@${comparison.dataset.version}`,
+    metric: metric.metric,
+    margin: gate.gate.margin,
+    stable: metric.a,
+    canary: metric.b,
+    ci95: metric.ci95,
+    pairs: comparison.pairs,
+    evaluations: [comparison.a.evaluation, comparison.b.evaluation],
+  };
 }

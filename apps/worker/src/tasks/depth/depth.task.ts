@@ -2,26 +2,34 @@ import type { TaskPipeline } from '../task-pipeline';
 import { pngArtifact } from '../task-pipeline';
 import { encodeDenseMap, normalizeDenseMap } from '../dense-map/dense-map.postprocess';
 import { denseMapValues } from '../dense-map/dense-map.values';
+import { encodeNpyFloat32, resizeFloatMap } from '../../imaging/float-map';
 import type { Size } from '../../imaging/resize-plan';
 
 /**
  * Relative inverse depth → a depth map PNG at the input's size (near = bright). The map stays at
- * the model's size until the encoder enlarges it, in the same pass that writes the PNG.
+ * the model's size until the encoder enlarges it, in the same pass that writes the PNG. An
+ * evaluation job also gets `raw`: the model's float32 output enlarged to the input's size, as .npy,
+ * which the metrics compare with metric ground truth.
  */
-export const depthTask: TaskPipeline<'depth', { map: Uint16Array; size: Size; min: number; max: number }> = {
+export const depthTask: TaskPipeline<'depth', { map: Uint16Array; size: Size; min: number; max: number; values?: Float32Array }> = {
   drawsOnInput: false,
 
-  async postprocess({ spec, output }) {
+  async postprocess({ spec, output, raw }) {
     const { values, size } = denseMapValues(output);
     const { normalized, min, max } = normalizeDenseMap(values, spec.output.range);
-    return { map: normalized, size, min, max };
+    return { map: normalized, size, min, max, ...(raw ? { values } : {}) };
   },
 
-  async encode({ map, size, min, max }, { image, options, modelInput, png: encoding }) {
+  async encode({ map, size, min, max, values }, { image, options, modelInput, png: encoding }) {
     const { png } = await encodeDenseMap(map, size, image, options, encoding);
+    const artifacts: Awaited<ReturnType<typeof depthTask.encode>>['artifacts'] = [pngArtifact('depth', png, image)];
+    if (values) {
+      const bytes = encodeNpyFloat32(resizeFloatMap(values, size, image), image);
+      artifacts.push({ name: 'raw', bytes, contentType: 'application/x-npy', extension: 'npy', width: image.width, height: image.height });
+    }
     return {
       primary: 'depth',
-      artifacts: [pngArtifact('depth', png, image)],
+      artifacts,
       summary: {
         task: 'depth',
         output: options.output,

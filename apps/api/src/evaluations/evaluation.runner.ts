@@ -1,0 +1,350 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { context, propagation, ROOT_CONTEXT, SpanKind, trace, type Context } from '@opentelemetry/api';
+import { ErrorCode, FathomError, type JobStatus } from '@fathom/contracts';
+import { EvaluationStore, type EvaluationRecord, type EvaluationSampleRecord } from '@fathom/database';
+import { latencySummary, SCORERS } from '@fathom/evaluation';
+import { API_CONFIG, type ApiConfig } from '../config/api.config';
+import { DatasetsService } from '../datasets/datasets.service';
+import { REDIS } from '../infrastructure/redis.providers';
+import { redisKeys, type RedisClient, type RedisKeys } from '@fathom/queue';
+import { JobCanceller } from '../jobs/job-canceller.service';
+import { JobReader } from '../jobs/job-reader.service';
+import { JobSubmitter } from '../jobs/job-submitter.service';
+import { ServedModelsService } from '../models/catalog/served-models.service';
+import { EvaluationReportWriter, type ReportContext } from './evaluation-report.writer';
+import { EvaluationsGateway } from './evaluations.gateway';
+import { EVALUATION_OPTIONS, PREDICTION_ARTIFACT, scoreOptionsOf, scoreSample } from './sample-scoring';
+
+/** How long a run's lease outlives its instance (renewed each pass): another instance resumes it after that. */
+const LEASE_MS = 15_000;
+const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+/** Between passes over a run's jobs in flight, and between looks for runs to drive. */
+const PASS_MS = 200;
+const CLAIM_MS = 1_000;
+
+/** Everything a run needs while it is driven, read once. */
+interface Run extends ReportContext {
+  record: EvaluationRecord;
+  reference: string;
+  traceContext: Context;
+}
+
+/**
+ * Drives evaluation runs (issue 14, ADR 0016). Each run is held by one API instance at a time (a
+ * Redis lease), which keeps a window of its samples in flight as ordinary jobs — pinned to the
+ * version the run was resolved to, at a lower priority than user jobs — scores each as it ends,
+ * and writes the aggregate and the report when none is left. Everything a run knows is in
+ * PostgreSQL (a sample's job id is written before its job is queued), so a run whose instance
+ * stops is resumed by whichever instance takes the lease next: jobs already queued are waited for,
+ * never queued twice.
+ */
+@Injectable()
+export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(EvaluationRunner.name);
+  private readonly owner = randomBytes(8).toString('hex');
+  private readonly driving = new Map<string, Promise<void>>();
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private readonly keys: RedisKeys;
+
+  constructor(
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @Inject(REDIS) private readonly redis: RedisClient,
+    @Inject(EvaluationStore) private readonly store: EvaluationStore,
+    @Inject(DatasetsService) private readonly datasets: DatasetsService,
+    @Inject(ServedModelsService) private readonly models: ServedModelsService,
+    @Inject(JobSubmitter) private readonly submitter: JobSubmitter,
+    @Inject(JobReader) private readonly reader: JobReader,
+    @Inject(JobCanceller) private readonly canceller: JobCanceller,
+    @Inject(EvaluationReportWriter) private readonly reports: EvaluationReportWriter,
+    @Inject(EvaluationsGateway) private readonly gateway: EvaluationsGateway,
+  ) {
+    this.keys = redisKeys(config.REDIS_PREFIX);
+  }
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.claim(), CLAIM_MS);
+    this.timer.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await Promise.allSettled(this.driving.values());
+  }
+
+  /** Starts driving a run now (just created), rather than at the next look. */
+  kick(id: string): void {
+    void this.take(id);
+  }
+
+  /** Takes the lease of every unfinished run nobody holds. */
+  private async claim(): Promise<void> {
+    if (this.stopped) return;
+    let ids: string[];
+    try {
+      ids = await this.store.claimable();
+    } catch {
+      return; // the database is down: try again at the next look
+    }
+    for (const id of ids) await this.take(id);
+  }
+
+  private async take(id: string): Promise<void> {
+    if (this.stopped || this.driving.has(id)) return;
+    const lease = this.keys.evaluationLease(id);
+    const taken = await this.redis.set(lease, this.owner, 'PX', LEASE_MS, 'NX').catch(() => null);
+    if (taken !== 'OK') return;
+    const driven = this.drive(id)
+      .catch((error: Error) =>
+        this.logger.error({ msg: 'evaluation run stopped by an error; resumed at the next look', evaluationId: id, error: error.message }),
+      )
+      .finally(() => {
+        this.driving.delete(id);
+        void this.redis.eval(RELEASE, 1, lease, this.owner).catch(() => undefined);
+      });
+    this.driving.set(id, driven);
+  }
+
+  private async drive(id: string): Promise<void> {
+    const record = await this.store.get(id);
+    if (!record || ['completed', 'failed', 'cancelled'].includes(record.state)) return;
+    let run: Run;
+    try {
+      run = await this.prepare(record);
+    } catch (error) {
+      await this.finishFailed(record, error);
+      return;
+    }
+    while (!this.stopped) {
+      if ((await this.redis.eval(RENEW, 1, this.keys.evaluationLease(id), this.owner, LEASE_MS)) !== 1) return; // another instance holds it now
+      const current = await this.store.get(id);
+      if (!current) return;
+      if (current.cancelRequested) return this.cancel(run);
+      const samples = await this.store.pendingSamples(id);
+      if (samples.length === 0) return this.complete(run);
+      const inFlight = samples.filter((s) => s.jobId !== null);
+      await Promise.all(inFlight.map((sample) => this.check(run, sample)));
+      const free = this.config.API_EVAL_WINDOW - inFlight.length;
+      for (const sample of samples.filter((s) => s.jobId === null).slice(0, Math.max(0, free))) {
+        const outcome = await this.submit(run, sample, randomUUID());
+        if (outcome === 'busy') break;
+      }
+      this.gateway.progress(await this.store.get(id));
+      await sleep(PASS_MS);
+    }
+  }
+
+  /** The dataset, the model's version and the run's trace, once per drive. */
+  private async prepare(record: EvaluationRecord): Promise<Run> {
+    const { record: datasetRecord, dataset, files } = await this.datasets.open(record.datasetId);
+    const reference = `${record.modelName}@${record.modelVersion}`;
+    const { model } = await this.models.resolve(reference, record.variant ?? undefined);
+    let traceParent = record.traceParent;
+    if (record.state === 'queued') {
+      // One trace per run: a span for the run, whose context every sample's job carries (also after a restart).
+      const span = trace
+        .getTracer('fathom')
+        .startSpan(
+          'evaluation',
+          {
+            kind: SpanKind.INTERNAL,
+            attributes: {
+              'fathom.evaluation.id': record.id,
+              'fathom.model': record.modelName,
+              'fathom.model.version': record.modelVersion,
+              'fathom.dataset': dataset.manifest.name,
+            },
+          },
+          ROOT_CONTEXT,
+        );
+      const carrier: Record<string, string> = {};
+      propagation.inject(trace.setSpan(ROOT_CONTEXT, span), carrier);
+      span.end();
+      traceParent = carrier.traceparent ?? null;
+      await this.store.markRunning(record.id, traceParent);
+    }
+    const traceContext = traceParent ? propagation.extract(ROOT_CONTEXT, { traceparent: traceParent }) : ROOT_CONTEXT;
+    return {
+      record,
+      task: dataset.manifest.task,
+      dataset,
+      datasetRecord,
+      files,
+      reference,
+      traceContext,
+      score: scoreOptionsOf(model, dataset),
+    };
+  }
+
+  /** Queues a sample's job, its id written first; 'busy' when the queue is full (tried again next pass). */
+  private async submit(run: Run, sample: EvaluationSampleRecord, jobId: string): Promise<'queued' | 'busy' | 'failed'> {
+    const entry = run.dataset.samples[sample.index];
+    if (!entry) {
+      await this.store.failedSample(run.record.id, sample.index, `the dataset has no sample ${sample.index}`);
+      return 'failed';
+    }
+    if (sample.jobId === null) await this.store.setJob(run.record.id, sample.index, jobId);
+    try {
+      const image = await run.files.read(entry.image);
+      await context.with(run.traceContext, () =>
+        trace
+          .getTracer('fathom')
+          .startActiveSpan(
+            'evaluation sample',
+            { attributes: { 'fathom.evaluation.id': run.record.id, 'fathom.evaluation.sample': entry.id } },
+            async (span) => {
+              try {
+                await this.submitter.submitEvaluationJob({
+                  jobId,
+                  reference: run.reference,
+                  variant: run.record.variant ?? undefined,
+                  image,
+                  filename: entry.image.split('/').pop() ?? entry.id,
+                  options: EVALUATION_OPTIONS[run.task],
+                  keyId: run.record.createdBy,
+                  evaluation: { id: run.record.id, sample: sample.index },
+                });
+              } finally {
+                span.end();
+              }
+            },
+          ),
+      );
+      return 'queued';
+    } catch (error) {
+      if (
+        error instanceof FathomError &&
+        (error.code === ErrorCode.QueueFull || error.code === ErrorCode.ServiceUnavailable || error.code === ErrorCode.StoreUnavailable)
+      ) {
+        return 'busy';
+      }
+      // The sample itself cannot run (an image the API refuses): scored as failed, the run goes on.
+      await this.store.failedSample(run.record.id, sample.index, messageOf(error));
+      return 'failed';
+    }
+  }
+
+  /** A sample whose job was queued: scored once it completed, failed once it failed, queued again when its job never made it. */
+  private async check(run: Run, sample: EvaluationSampleRecord): Promise<void> {
+    const jobId = sample.jobId!;
+    let status: JobStatus;
+    try {
+      status = await this.reader.status(jobId);
+    } catch (error) {
+      // Its id was written but the job never queued (the instance stopped in between): queue it now, under the same id.
+      if (error instanceof FathomError && error.code === ErrorCode.JobNotFound) await this.submit(run, sample, jobId);
+      else if (error instanceof FathomError && error.code === ErrorCode.JobExpired)
+        await this.store.failedSample(run.record.id, sample.index, 'its job expired before it was scored');
+      return;
+    }
+    if (status.state === 'failed' || status.state === 'cancelled') {
+      await this.store.failedSample(
+        run.record.id,
+        sample.index,
+        status.error ? `${status.error.code}: ${status.error.message}` : status.state,
+      );
+      return;
+    }
+    if (status.state !== 'completed') return;
+    try {
+      const { bytes, artifact } = await this.reader.result(jobId, PREDICTION_ARTIFACT[run.task]);
+      const entry = run.dataset.samples[sample.index]!;
+      const score = await scoreSample(run.task, { bytes, contentType: artifact.contentType }, entry, run.dataset, run.files, run.score);
+      await this.store.scored(run.record.id, sample.index, {
+        metrics: score.metrics,
+        stats: score.stats,
+        timings: status.timings ?? null,
+        executionProvider: status.executionProvider ?? null,
+      });
+    } catch (error) {
+      await this.store.failedSample(run.record.id, sample.index, `could not be scored: ${messageOf(error)}`);
+    }
+  }
+
+  /** Every sample ended: the aggregate, latency and throughput, the report; completed (failed when none could be scored). */
+  private async complete(run: Run): Promise<void> {
+    const { record } = run;
+    const samples = await this.store.samples(record.id);
+    const scored = samples.filter((s) => s.state === 'scored');
+    const providers = [...new Set(scored.map((s) => s.executionProvider).filter((p): p is string => !!p))];
+    const timings = scored.map((s) => s.timings).filter((t): t is Record<string, number> => t !== null);
+    const finishedAt = Date.now();
+    const startedAt = record.startedAt ? Date.parse(record.startedAt) : finishedAt;
+    if (scored.length === 0) {
+      await this.finishFailed(record, new Error(`none of the ${samples.length} samples could be scored (see samples.jsonl)`), samples);
+      return;
+    }
+    const aggregate = (
+      SCORERS[run.task] as { aggregate(stats: unknown[]): { metrics: Record<string, number>; details?: Record<string, unknown> } }
+    ).aggregate(scored.map((s) => s.stats));
+    const finished = {
+      state: 'completed' as const,
+      metrics: aggregate.metrics,
+      details: aggregate.details ?? null,
+      latency: latencySummary(timings),
+      throughput: finishedAt > startedAt ? scored.length / ((finishedAt - startedAt) / 1000) : null,
+      executionProviders: providers,
+      error: null,
+    };
+    const reportPrefix = await this.reports
+      .write({ ...record, ...finished, finishedAt: new Date(finishedAt).toISOString() }, samples, run)
+      .catch((error: Error) => {
+        this.logger.error({ msg: 'evaluation report could not be written', evaluationId: record.id, error: error.message });
+        return null;
+      });
+    await this.store.finish(record.id, { ...finished, reportPrefix });
+    this.logger.log({
+      msg: 'evaluation completed',
+      evaluationId: record.id,
+      model: run.reference,
+      dataset: run.dataset.manifest.name,
+      ...aggregate.metrics,
+    });
+    this.gateway.finished(await this.store.get(record.id));
+  }
+
+  private async cancel(run: Run): Promise<void> {
+    const samples = await this.store.pendingSamples(run.record.id);
+    await Promise.allSettled(samples.filter((s) => s.jobId).map((s) => this.canceller.cancel(s.jobId!, run.record.createdBy)));
+    const all = await this.store.samples(run.record.id);
+    const reportPrefix = await this.reports.write({ ...run.record, state: 'cancelled' }, all, run).catch(() => null);
+    await this.store.finish(run.record.id, {
+      state: 'cancelled',
+      metrics: null,
+      details: null,
+      latency: null,
+      throughput: null,
+      executionProviders: [],
+      error: 'cancelled',
+      reportPrefix,
+    });
+    this.gateway.finished(await this.store.get(run.record.id));
+  }
+
+  private async finishFailed(record: EvaluationRecord, error: unknown, samples?: EvaluationSampleRecord[]): Promise<void> {
+    this.logger.warn({ msg: 'evaluation failed', evaluationId: record.id, error: messageOf(error) });
+    await this.store.finish(record.id, {
+      state: 'failed',
+      metrics: null,
+      details: null,
+      latency: null,
+      throughput: null,
+      executionProviders: [],
+      error: messageOf(error),
+      reportPrefix: null,
+    });
+    void samples;
+    this.gateway.finished(await this.store.get(record.id));
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  ErrorCode,
+  FathomError,
+  FINISHED_EVALUATION_STATES,
+  type CompareBody,
+  type ComparisonView,
+  type CreateEvaluationBody,
+  type EvaluationView,
+} from '@fathom/contracts';
+import { DatasetStore, EvaluationStore, type DatasetRecord, type EvaluationRecord } from '@fathom/database';
+import { compareRuns } from '@fathom/evaluation';
+import { BlobStore } from '@fathom/storage';
+import type { Principal } from '../auth/principal';
+import { DatasetsService } from '../datasets/datasets.service';
+import { ServedModelsService } from '../models/catalog/served-models.service';
+import { REPORT_FILES } from './evaluation-report.writer';
+import { evaluationView, sampleResultOf } from './evaluation-views';
+import { EvaluationRunner } from './evaluation.runner';
+
+/** A comparison answered now, or the runs it waits for. */
+export type ComparisonOutcome = { ready: true; comparison: ComparisonView } | { ready: false; evaluations: EvaluationView[] };
+
+/**
+ * Evaluations (issue 14, ADR 0016): start a run of a model version on a dataset, read it, cancel it,
+ * serve its stored report and samples, and compare two versions' runs sample by sample.
+ */
+@Injectable()
+export class EvaluationsService {
+  constructor(
+    @Inject(EvaluationStore) private readonly store: EvaluationStore,
+    @Inject(DatasetStore) private readonly datasetStore: DatasetStore,
+    @Inject(DatasetsService) private readonly datasets: DatasetsService,
+    @Inject(ServedModelsService) private readonly models: ServedModelsService,
+    @Inject(EvaluationRunner) private readonly runner: EvaluationRunner,
+    @Inject(BlobStore) private readonly blobs: BlobStore,
+  ) {}
+
+  /** Starts a run (or, with `reuse`, answers the latest completed one of the same dataset version and model version). */
+  async create(body: CreateEvaluationBody, principal: Pick<Principal, 'keyId'>): Promise<{ view: EvaluationView; reused: boolean }> {
+    const dataset = await this.datasets.ensure(body.dataset);
+    const { model } = await this.models.resolve(body.model, body.variant);
+    if (model.task !== dataset.task) {
+      throw new FathomError(
+        ErrorCode.InvalidRequest,
+        `${dataset.name}@${dataset.version} is a ${dataset.task} dataset and ${model.name}@${model.version} a ${model.task} model: evaluate a ${dataset.task} model on it.`,
+      );
+    }
+    if (body.reuse) {
+      const earlier = await this.store.latestCompleted({
+        datasetId: dataset.id,
+        modelName: model.name,
+        modelVersion: model.version,
+        variant: model.variant ?? null,
+      });
+      if (earlier) return { view: evaluationView(earlier, dataset), reused: true };
+    }
+    const { dataset: loaded } = await this.datasets.open(dataset.id);
+    const id = randomUUID();
+    await this.store.create({
+      id,
+      datasetId: dataset.id,
+      modelReference: body.model,
+      modelName: model.name,
+      modelVersion: model.version,
+      variant: model.variant ?? null,
+      createdBy: principal.keyId,
+      samples: loaded.samples.map((s) => s.id),
+    });
+    this.runner.kick(id);
+    return { view: evaluationView((await this.store.get(id))!, dataset), reused: false };
+  }
+
+  async get(id: string): Promise<EvaluationView> {
+    const { record, dataset } = await this.record(id);
+    return evaluationView(record, dataset);
+  }
+
+  async list(filter: { model?: string; dataset?: string; limit: number }): Promise<EvaluationView[]> {
+    const records = await this.store.list(filter);
+    const datasets = new Map<string, DatasetRecord>();
+    const views: EvaluationView[] = [];
+    for (const record of records) {
+      let dataset = datasets.get(record.datasetId);
+      if (!dataset) {
+        dataset = (await this.datasetStore.get(record.datasetId)) ?? undefined;
+        if (!dataset) continue;
+        datasets.set(dataset.id, dataset);
+      }
+      views.push(evaluationView(record, dataset));
+    }
+    return views;
+  }
+
+  /** Asks the run to stop: its queued jobs are cancelled and it ends `cancelled` (a finished run is answered as it is). */
+  async cancel(id: string): Promise<EvaluationView> {
+    const { record, dataset } = await this.record(id);
+    if (FINISHED_EVALUATION_STATES.includes(record.state)) return evaluationView(record, dataset);
+    await this.store.requestCancel(id);
+    return evaluationView((await this.store.get(id))!, dataset);
+  }
+
+  /** The stored HTML report: there once the run has ended (completed, or cancelled with what it scored). */
+  async report(id: string): Promise<Buffer> {
+    const { record } = await this.record(id);
+    const html = record.reportPrefix ? await this.blobs.get(this.blobs.reportKey(id, REPORT_FILES.html)) : null;
+    if (!html) {
+      throw new FathomError(
+        ErrorCode.EvaluationNotFinished,
+        `Evaluation ${id} is ${record.state}${record.error ? ` (${record.error})` : ''}: its report is written when it completes. Follow ${`/v1/evaluations/${id}`}.`,
+        { state: record.state },
+      );
+    }
+    return html;
+  }
+
+  /** Every sample's line as it stands (also while the run goes on). */
+  async samples(id: string): Promise<string> {
+    await this.record(id);
+    const samples = await this.store.samples(id);
+    return samples.map((s) => JSON.stringify(sampleResultOf(s))).join('\n') + (samples.length ? '\n' : '');
+  }
+
+  /**
+   * b against a on one dataset: each one's latest completed run of that dataset version is reused,
+   * a missing one is started; the comparison is answered once both have completed.
+   */
+  async compare(body: CompareBody, principal: Pick<Principal, 'keyId'>): Promise<ComparisonOutcome> {
+    const runs = await Promise.all(
+      [body.a, body.b].map((model) =>
+        this.create({ dataset: body.dataset, model, ...(body.variant ? { variant: body.variant } : {}), reuse: true }, principal),
+      ),
+    );
+    const [a, b] = runs.map((r) => r.view) as [EvaluationView, EvaluationView];
+    if (a.state !== 'completed' || b.state !== 'completed') {
+      const failed = [a, b].find((v) => v.state === 'failed' || v.state === 'cancelled');
+      if (failed)
+        throw new FathomError(
+          ErrorCode.EvaluationNotFinished,
+          `The evaluation of ${failed.model.reference} ${failed.state}: ${failed.error ?? ''}. Start it again.`,
+          {
+            evaluation: failed.id,
+          },
+        );
+      return { ready: false, evaluations: [a, b] };
+    }
+    return { ready: true, comparison: await this.comparison(a, b, body.resamples) };
+  }
+
+  /** The paired comparison of two completed runs of one dataset version. */
+  async comparison(a: EvaluationView, b: EvaluationView, resamples: number): Promise<ComparisonView> {
+    const [samplesA, samplesB] = await Promise.all([this.store.samples(a.id), this.store.samples(b.id)]);
+    const scoredB = new Map(samplesB.filter((s) => s.state === 'scored').map((s) => [s.sample, s.stats]));
+    const pairs = samplesA.filter((s) => s.state === 'scored' && scoredB.has(s.sample));
+    if (pairs.length === 0) {
+      throw new FathomError(ErrorCode.EvaluationNotFinished, 'The two runs have no sample scored in both: nothing to compare.', {
+        a: a.id,
+        b: b.id,
+      });
+    }
+    const metrics = compareRuns(
+      a.dataset.task,
+      pairs.map((s) => s.stats),
+      pairs.map((s) => scoredB.get(s.sample)),
+      { resamples, seed: 1 },
+    );
+    return {
+      dataset: { name: a.dataset.name, version: a.dataset.version, task: a.dataset.task },
+      a: { evaluation: a.id, model: `${a.model.name}@${a.model.version}${a.model.variant ? `#${a.model.variant}` : ''}` },
+      b: { evaluation: b.id, model: `${b.model.name}@${b.model.version}${b.model.variant ? `#${b.model.variant}` : ''}` },
+      pairs: pairs.length,
+      resamples,
+      metrics,
+    };
+  }
+
+  private async record(id: string): Promise<{ record: EvaluationRecord; dataset: DatasetRecord }> {
+    const record = await this.store.get(id);
+    const dataset = record && (await this.datasetStore.get(record.datasetId));
+    if (!record || !dataset) throw new FathomError(ErrorCode.EvaluationNotFound, `No evaluation ${id}. See GET /v1/evaluations.`);
+    return { record, dataset };
+  }
+}

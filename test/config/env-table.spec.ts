@@ -7,6 +7,7 @@ import { WORKER_ENV_KEYS, workerEnvSchema } from '../../apps/worker/src/config/w
 import { START_ENV_KEYS, startEnvSchema } from '../../tools/start/start.config';
 import { MODELS_CLI_ENV_KEYS } from '../../tools/models/models.config';
 import { KEYS_CLI_ENV_KEYS } from '../../tools/keys/keys.config';
+import { EVAL_CLI_ENV_KEYS } from '../../tools/eval/eval.config';
 
 /** Each process's schema keys, under the name the README's "read by" column gives the process. */
 const PROCESSES: Record<string, string[]> = {
@@ -15,6 +16,7 @@ const PROCESSES: Record<string, string[]> = {
   start: START_ENV_KEYS,
   models: MODELS_CLI_ENV_KEYS,
   keys: KEYS_CLI_ENV_KEYS,
+  eval: EVAL_CLI_ENV_KEYS,
 };
 
 const readme = () => readFileSync(join(repoRoot(), 'README.md'), 'utf8');

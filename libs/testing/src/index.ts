@@ -7,3 +7,4 @@ export * from './onnx-run';
 export * from './test-database';
 export * from './s3-server';
 export * from './key-slot';
+export * from './numpy-python';

@@ -295,3 +295,27 @@ export function buildUpscaleStandInModel(opts: { tile: number | 'dynamic'; scale
     output: [valueInfo('output', ['batch_size', channels, out('height'), out('width')])],
   });
 }
+
+/**
+ * Depth Anything V2's signature with a known answer whatever the image: `values` ([height, width],
+ * row-major) plus 0 × the input's channel mean, so the input is read but changes nothing. For
+ * evaluations with an exact expected result: a model that outputs the ground truth, or a known
+ * transform of it. Only runs at height × width (give the manifest that fixed size).
+ */
+export function buildConstantDepthModel(values: Float32Array, height: number, width: number): Buffer {
+  if (values.length !== height * width) throw new Error(`${values.length} values for ${height}×${width}`);
+  return encodeModel({
+    name: 'constant-depth',
+    node: [
+      node('ReduceMean', ['pixel_values'], ['mean'], [ints('axes', [1]), int('keepdims', 0)]),
+      node('Mul', ['mean', 'zero'], ['nothing']),
+      node('Add', ['nothing', 'answer'], ['predicted_depth']),
+    ],
+    initializer: [
+      { name: 'zero', dataType: FLOAT, dims: [], floatData: [0] },
+      { name: 'answer', dataType: FLOAT, dims: [1, height, width], rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) },
+    ],
+    input: [valueInfo('pixel_values', [1, 3, height, width])],
+    output: [valueInfo('predicted_depth', [1, height, width])],
+  });
+}

@@ -76,18 +76,24 @@ export function depthMetrics(prediction: DepthPrediction, truth: DepthTruth, opt
     });
   }
   const range = options.depthRange;
-  const index: number[] = [];
+  // Gathered into typed arrays in one pass: a Middlebury map is millions of pixels.
+  const g = new Float64Array(n);
+  const p = new Float64Array(n);
+  let m = 0;
   let truthValid = 0;
   let maxDepth = 0;
   for (let i = 0; i < n; i++) {
-    const g = truth.depth[i]!;
+    const depth = truth.depth[i]!;
     if (truth.valid && truth.valid[i] === 0) continue;
-    if (!(Number.isFinite(g) && g > 0)) continue;
-    if (range && (g < range.min || g > range.max)) continue;
+    if (!(Number.isFinite(depth) && depth > 0)) continue;
+    if (range && (depth < range.min || depth > range.max)) continue;
     truthValid++;
-    if (!Number.isFinite(prediction.values[i]!)) continue;
-    index.push(i);
-    if (g > maxDepth) maxDepth = g;
+    const value = prediction.values[i]!;
+    if (!Number.isFinite(value)) continue;
+    g[m] = depth;
+    p[m] = value;
+    m++;
+    if (depth > maxDepth) maxDepth = depth;
   }
   if (truthValid === 0) {
     throw new FathomError(
@@ -95,20 +101,13 @@ export function depthMetrics(prediction: DepthPrediction, truth: DepthTruth, opt
       'the sample has no valid ground-truth depth (finite, > 0, inside the range, not masked out)',
     );
   }
-  if (index.length === 0) {
+  if (m === 0) {
     throw new FathomError(ErrorCode.InferenceFailed, 'the prediction has no finite value where the ground truth is valid');
   }
 
-  const m = index.length;
-  const g = new Float64Array(m);
-  const p = new Float64Array(m);
-  for (let k = 0; k < m; k++) {
-    g[k] = truth.depth[index[k]!]!;
-    p[k] = prediction.values[index[k]!]!;
-  }
   if ((options.depthOutput ?? 'relative-inverse') === 'relative-inverse') {
-    const disparity = g.map((v) => 1 / v);
-    const { scale, shift } = fitScaleAndShift(p, disparity);
+    const disparity = g.subarray(0, m).map((v) => 1 / v);
+    const { scale, shift } = fitScaleAndShift(p.subarray(0, m), disparity);
     const floor = 1 / (range ? range.max : maxDepth);
     for (let k = 0; k < m; k++) p[k] = 1 / Math.max(scale * p[k]! + shift, floor);
   } else {

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { io } from 'socket.io-client';
 import {
   EVALUATION_EVENTS,
@@ -14,6 +15,7 @@ import {
 } from '@fathom/contracts';
 import { decodeNpy } from '@fathom/evaluation';
 import { buildConstantDepthModel, buildHeatmapStandInModel, hasShared, numpyPython, repoRoot, sharedDir, sharedPath } from '@fathom/testing';
+import { encodeNpyFloat32 } from '../apps/worker/src/imaging/float-map';
 import { FathomStack, type ApiInstance } from './support/fathom-stack';
 
 /**
@@ -136,6 +138,8 @@ describe('evaluating model versions through the real queue', () => {
       const raw = Buffer.from(await (await fetch(`${api.url}/v1/jobs/${sample!.jobId}/result?artifact=raw`)).arrayBuffer());
       const dir = mkdtempSync(join(tmpdir(), 'fathom-eval-ref-'));
       writeFileSync(join(dir, 'prediction.npy'), raw);
+      const mask = await sharp(sharedPath(...MIDDLEBURY, 'valid_mask.png')).extractChannel(0).raw().toBuffer();
+      writeFileSync(join(dir, 'valid.npy'), encodeNpyFloat32(Float32Array.from(mask), { width: WIDTH, height: HEIGHT }));
       const reference = JSON.parse(
         execFileSync(
           numpyPython(),
@@ -143,7 +147,7 @@ describe('evaluating model versions through the real queue', () => {
             join(repoRoot(), 'libs/evaluation/reference/depth_reference.py'),
             join(dir, 'prediction.npy'),
             sharedPath(...MIDDLEBURY, 'depth_m.npy'),
-            sharedPath(...MIDDLEBURY, 'valid_mask.png'),
+            join(dir, 'valid.npy'),
             'relative-inverse',
           ],
           { encoding: 'utf8' },

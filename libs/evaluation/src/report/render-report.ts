@@ -307,7 +307,11 @@ function isoTime(time: Date | string): string {
 }
 
 function humanize(key: string): string {
-  return key.replace(/([a-z])([A-Z][a-z])/g, '$1 $2').replace(/([a-z])([A-Z]+)$/g, '$1 $2');
+  // perClassIoU → per class IoU: camel case split, plain words lowered, acronyms kept.
+  return key.replace(
+    /IoU|[A-Z][a-z]+|[A-Z]+(?![a-z])/g,
+    (word: string, offset: number) => (offset > 0 ? ' ' : '') + (/^[A-Z][a-z]+$/.test(word) ? word.toLowerCase() : word),
+  );
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -150,7 +150,7 @@ describe('the evaluation report', () => {
     };
     const html = renderReport({ evaluation: depthEvaluation(), samples, worst: [], comparison, generatedAt: new Date() });
     expect(html).toContain(
-      '<th scope="row">AbsRel</th><td class="num">0.1</td><td class="num">0.08123</td><td class="num">-0.01877</td><td class="num">[-0.03, -0.005]</td><td class="verdict verdict-better">better</td>',
+      '<th scope="row">AbsRel</th><td class="verdict verdict-better">better</td><td class="num">0.1</td><td class="num">0.08123</td><td class="num">-0.01877</td><td class="num">[-0.03, -0.005]</td>',
     );
   });
 

@@ -135,9 +135,10 @@ function metricsSection(task: TaskName, metrics: Record<string, number> | null):
 function comparisonSection(task: TaskName, comparison: ComparisonView): string {
   const rows = comparison.metrics.map((m) => {
     const label = metricOf(task, m.metric)?.label ?? m.metric;
-    return `<tr><th scope="row">${esc(label)}</th><td class="num">${esc(formatNumber(m.a))}</td><td class="num">${esc(formatNumber(m.b))}</td><td class="num">${esc(signed(m.delta))}</td><td class="num">[${esc(signed(m.ci95[0]))}, ${esc(signed(m.ci95[1]))}]</td><td class="verdict verdict-${esc(m.verdict)}">${esc(m.verdict)}</td><td class="hint">${esc(betterText(m.better))}</td></tr>`;
+    // The verdict comes first: on a phone the figures behind it may need a sideways scroll.
+    return `<tr><th scope="row">${esc(label)}</th><td class="verdict verdict-${esc(m.verdict)}">${esc(m.verdict)}</td><td class="num">${esc(formatNumber(m.a))}</td><td class="num">${esc(formatNumber(m.b))}</td><td class="num">${esc(signed(m.delta))}</td><td class="num">[${esc(signed(m.ci95[0]))}, ${esc(signed(m.ci95[1]))}]</td><td class="hint">${esc(betterText(m.better))}</td></tr>`;
   });
-  return `<section id="comparison"><h2>Comparison</h2><p>A = ${esc(comparison.a.model)} (evaluation ${esc(comparison.a.evaluation)}), B = ${esc(comparison.b.model)} (evaluation ${esc(comparison.b.evaluation)}), paired over ${comparison.pairs} samples, ${comparison.resamples} bootstrap resamples.</p><div class="scroll"><table><thead><tr><th>metric</th><th>A</th><th>B</th><th>B − A</th><th>95 % interval</th><th>B is</th><th></th></tr></thead><tbody>${rows.join('')}</tbody></table></div></section>`;
+  return `<section id="comparison"><h2>Comparison</h2><p>A = ${esc(comparison.a.model)} (evaluation ${esc(comparison.a.evaluation)}), B = ${esc(comparison.b.model)} (evaluation ${esc(comparison.b.evaluation)}), paired over ${comparison.pairs} samples, ${comparison.resamples} bootstrap resamples.</p><div class="scroll"><table><thead><tr><th>metric</th><th>B is</th><th>A</th><th>B</th><th>B − A</th><th>95 % interval</th><th></th></tr></thead><tbody>${rows.join('')}</tbody></table></div></section>`;
 }
 
 /** Largest confusion matrix drawn cell by cell; a bigger one is left to the JSON. */
@@ -189,7 +190,7 @@ function keyValueTable(entries: Array<[string, number | null]>): string {
 function matrixTable(matrix: number[][], labels: string[] | undefined): string {
   if (matrix.length > MAX_MATRIX_SIDE) return `<p class="note">${matrix.length} × ${matrix.length}: too large to draw here.</p>`;
   const name = (i: number) => labels?.[i] ?? String(i);
-  const head = `<tr><th class="corner">truth ＼ predicted</th>${matrix[0]!.map((_, j) => `<th>${esc(name(j))}</th>`).join('')}</tr>`;
+  const head = `<tr><th class="corner">truth ↓ predicted →</th>${matrix[0]!.map((_, j) => `<th>${esc(name(j))}</th>`).join('')}</tr>`;
   const rows = matrix.map(
     (row, i) =>
       `<tr><th scope="row">${esc(name(i))}</th>${row.map((v, j) => `<td class="num${i === j ? ' diagonal' : ''}">${cell(v)}</td>`).join('')}</tr>`,
@@ -216,7 +217,8 @@ function worstSection(task: TaskName, worst: readonly WorstSample[]): string {
     const figures = [panels.input, panels.prediction, panels.truth, ...(panels.error ? [panels.error] : [])].map(figure).join('');
     return `<article class="sample"><h3>#${sample.index} <span class="id">${esc(sample.sample)}</span></h3><p class="sample-metrics">${esc(sampleMetricsText(task, sample))}</p><div class="panels">${figures}</div></article>`;
   });
-  return `<section id="worst"><h2>The ${worst.length} worst samples</h2>${articles.join('')}</section>`;
+  const heading = worst.length === 1 ? 'The worst sample' : `The ${worst.length} worst samples`;
+  return `<section id="worst"><h2>${heading}</h2>${articles.join('')}</section>`;
 }
 
 function samplesSection(task: TaskName, samples: readonly SampleResult[]): string {

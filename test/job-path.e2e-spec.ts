@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { Redis } from 'ioredis';
 import { inferenceQueueName, type JobAccepted, type ModelListing } from '@fathom/contracts';
-import { colormapLut } from '../apps/worker/src/imaging/colormaps';
+import { colormapLut } from '@fathom/imaging';
 import { depthModelsDir, FathomStack, nextEvent, pollStatus, submit, subscribe } from './support/fathom-stack';
 
 /**

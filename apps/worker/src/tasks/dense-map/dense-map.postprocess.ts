@@ -1,6 +1,6 @@
 import sharp, { type Sharp } from 'sharp';
 import type { DenseMapOptions } from '@fathom/contracts';
-import { applyColormap } from '../../imaging/colormaps';
+import { applyColormap } from '@fathom/imaging';
 import { pngOptions, type PngEncoding } from '../../imaging/png-encoding';
 import { sameSize, type Size } from '../../imaging/resize-plan';
 import type { OutputSpec } from '@fathom/models';

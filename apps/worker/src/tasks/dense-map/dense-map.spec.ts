@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { colormapLut } from '../../imaging/colormaps';
+import { colormapLut } from '@fathom/imaging';
 import { DEFAULT_PNG_ENCODING } from '../../imaging/png-encoding';
 import { IMAGENET_MEAN, IMAGENET_STD, type InputSpec } from '@fathom/models';
 import { encodeDenseMap, normalizeDenseMap, resizeDenseMap } from './dense-map.postprocess';

@@ -1,6 +1,6 @@
 // Regenerates colormap-data.ts: 256 samples of each colormap from d3-scale-chromatic (whose
 // viridis/inferno/magma/plasma are matplotlib's tables and turbo is Google's polynomial).
-// Run: node apps/worker/src/imaging/colormaps.generate.mjs
+// Run: node libs/imaging/src/colormaps.generate.mjs
 import { writeFileSync } from 'node:fs';
 import { interpolateInferno, interpolateMagma, interpolatePlasma, interpolateTurbo, interpolateViridis } from 'd3-scale-chromatic';
 import { rgb } from 'd3-color';

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace, type Context } from '@opentelemetry/api';
 import { ErrorCode, FathomError, type JobStatus } from '@fathom/contracts';
-import { EvaluationStore, type EvaluationRecord, type EvaluationSampleRecord } from '@fathom/database';
+import { EvaluationStore, type EvaluationRecord, type EvaluationSampleRecord, type PendingSample } from '@fathom/database';
 import { latencySummary, SCORERS } from '@fathom/evaluation';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { DatasetsService } from '../datasets/datasets.service';
@@ -109,7 +109,7 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   private async drive(id: string): Promise<void> {
-    const record = await this.store.get(id);
+    const record = await this.store.find(id);
     if (!record || ['completed', 'failed', 'cancelled'].includes(record.state)) return;
     let run: Run;
     try {
@@ -120,7 +120,7 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
     }
     while (!this.stopped) {
       if ((await this.redis.eval(RENEW, 1, this.keys.evaluationLease(id), this.owner, LEASE_MS)) !== 1) return; // another instance holds it now
-      const current = await this.store.get(id);
+      const current = await this.store.find(id);
       if (!current) return;
       if (current.cancelRequested) return this.cancel(run);
       const samples = await this.store.pendingSamples(id);
@@ -132,7 +132,7 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
         const outcome = await this.submit(run, sample, randomUUID());
         if (outcome === 'busy') break;
       }
-      this.gateway.progress(await this.store.get(id));
+      this.gateway.progress((await this.store.find(id)) ?? null);
       await sleep(PASS_MS);
     }
   }
@@ -180,7 +180,7 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   /** Queues a sample's job, its id written first; 'busy' when the queue is full (tried again next pass). */
-  private async submit(run: Run, sample: EvaluationSampleRecord, jobId: string): Promise<'queued' | 'busy' | 'failed'> {
+  private async submit(run: Run, sample: PendingSample, jobId: string): Promise<'queued' | 'busy' | 'failed'> {
     const entry = run.dataset.samples[sample.index];
     if (!entry) {
       await this.store.failedSample(run.record.id, sample.index, `the dataset has no sample ${sample.index}`);
@@ -228,7 +228,7 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   /** A sample whose job was queued: scored once it completed, failed once it failed, queued again when its job never made it. */
-  private async check(run: Run, sample: EvaluationSampleRecord): Promise<void> {
+  private async check(run: Run, sample: PendingSample): Promise<void> {
     const jobId = sample.jobId!;
     let status: JobStatus;
     try {
@@ -303,7 +303,7 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
       dataset: run.dataset.manifest.name,
       ...aggregate.metrics,
     });
-    this.gateway.finished(await this.store.get(record.id));
+    this.gateway.finished((await this.store.find(record.id)) ?? null);
   }
 
   private async cancel(run: Run): Promise<void> {
@@ -321,7 +321,7 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
       error: 'cancelled',
       reportPrefix,
     });
-    this.gateway.finished(await this.store.get(run.record.id));
+    this.gateway.finished((await this.store.find(run.record.id)) ?? null);
   }
 
   private async finishFailed(record: EvaluationRecord, error: unknown, samples?: EvaluationSampleRecord[]): Promise<void> {
@@ -337,7 +337,7 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
       reportPrefix: null,
     });
     void samples;
-    this.gateway.finished(await this.store.get(record.id));
+    this.gateway.finished((await this.store.find(record.id)) ?? null);
   }
 }
 

@@ -103,7 +103,7 @@ export class EvaluationsGateway implements OnGatewayInit, OnModuleDestroy {
     for (const id of [...this.seen.keys()]) if (!ids.includes(id)) this.seen.delete(id);
     for (const id of ids) {
       try {
-        const record = await this.store.get(id);
+        const record = await this.store.find(id);
         if (!record || this.seen.get(id) === signature(record)) continue;
         if (FINISHED_EVALUATION_STATES.includes(record.state)) this.finished(record);
         else this.progress(record);

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
   ErrorCode,
@@ -57,9 +56,7 @@ export class EvaluationsService {
       if (earlier) return { view: evaluationView(earlier, dataset), reused: true };
     }
     const { dataset: loaded } = await this.datasets.open(dataset.id);
-    const id = randomUUID();
-    await this.store.create({
-      id,
+    const created = await this.store.create({
       datasetId: dataset.id,
       modelReference: body.model,
       modelName: model.name,
@@ -68,8 +65,8 @@ export class EvaluationsService {
       createdBy: principal.keyId,
       samples: loaded.samples.map((s) => s.id),
     });
-    this.runner.kick(id);
-    return { view: evaluationView((await this.store.get(id))!, dataset), reused: false };
+    this.runner.kick(created.id);
+    return { view: evaluationView(created, dataset), reused: false };
   }
 
   async get(id: string): Promise<EvaluationView> {
@@ -84,7 +81,7 @@ export class EvaluationsService {
     for (const record of records) {
       let dataset = datasets.get(record.datasetId);
       if (!dataset) {
-        dataset = (await this.datasetStore.get(record.datasetId)) ?? undefined;
+        dataset = await this.datasetStore.get(record.datasetId).catch(() => undefined);
         if (!dataset) continue;
         datasets.set(dataset.id, dataset);
       }
@@ -97,8 +94,7 @@ export class EvaluationsService {
   async cancel(id: string): Promise<EvaluationView> {
     const { record, dataset } = await this.record(id);
     if (FINISHED_EVALUATION_STATES.includes(record.state)) return evaluationView(record, dataset);
-    await this.store.requestCancel(id);
-    return evaluationView((await this.store.get(id))!, dataset);
+    return evaluationView((await this.store.requestCancel(id)) ?? record, dataset);
   }
 
   /** The stored HTML report: there once the run has ended (completed, or cancelled with what it scored). */
@@ -176,8 +172,8 @@ export class EvaluationsService {
   }
 
   private async record(id: string): Promise<{ record: EvaluationRecord; dataset: DatasetRecord }> {
-    const record = await this.store.get(id);
-    const dataset = record && (await this.datasetStore.get(record.datasetId));
+    const record = await this.store.find(id);
+    const dataset = record && (await this.datasetStore.get(record.datasetId).catch(() => undefined));
     if (!record || !dataset) throw new FathomError(ErrorCode.EvaluationNotFound, `No evaluation ${id}. See GET /v1/evaluations.`);
     return { record, dataset };
   }

@@ -139,7 +139,8 @@ export class DatasetStore {
   }
 }
 
-function datasetExists(name: string, version: string): FathomError {
+/** 409 dataset_exists for name@version, saying to bump the version. */
+export function datasetExists(name: string, version: string): FathomError {
   return new FathomError(
     ErrorCode.DatasetExists,
     `Dataset ${name}@${version} is registered already. A changed dataset needs a new version: bump "version" in its dataset.yaml and upload it again.`,

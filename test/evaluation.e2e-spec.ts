@@ -14,7 +14,15 @@ import {
   type SampleResult,
 } from '@fathom/contracts';
 import { decodeNpy } from '@fathom/evaluation';
-import { buildConstantDepthModel, buildHeatmapStandInModel, hasShared, numpyPython, repoRoot, sharedDir, sharedPath } from '@fathom/testing';
+import {
+  buildConstantDepthModel,
+  buildHeatmapStandInModel,
+  hasShared,
+  numpyPython,
+  repoRoot,
+  sharedDir,
+  sharedPath,
+} from '@fathom/testing';
 import { encodeNpyFloat32 } from '../apps/worker/src/imaging/float-map';
 import { FathomStack, type ApiInstance } from './support/fathom-stack';
 
@@ -38,7 +46,10 @@ async function json<T>(response: Response): Promise<T> {
 /** Starts an evaluation and polls it (as the CLI does) until it ends. */
 async function evaluate(api: ApiInstance, body: { dataset: string; model: string }, timeoutMs = 120_000): Promise<EvaluationView> {
   const started = await post(api, '/v1/evaluations', body);
-  expect({ status: started.status, location: started.headers.get('location') }).toEqual({ status: 202, location: expect.stringMatching(/^\/v1\/evaluations\//) });
+  expect({ status: started.status, location: started.headers.get('location') }).toEqual({
+    status: 202,
+    location: expect.stringMatching(/^\/v1\/evaluations\//),
+  });
   return waitForEnd(api, (await json<EvaluationView>(started)).id, timeoutMs);
 }
 
@@ -97,12 +108,27 @@ describe('evaluating model versions through the real queue', () => {
     if (hasShared(...MIDDLEBURY)) {
       truth = decodeNpy(readFileSync(sharedPath(...MIDDLEBURY, 'depth_m.npy'))).data as Float32Array;
       const filled = (f: (d: number) => number) => Float32Array.from(truth!, (d) => (Number.isFinite(d) && d > 0 ? f(d) : 1));
-      depthManifest(models, 'depth-exact', filled((d) => d), 'metric');
+      depthManifest(
+        models,
+        'depth-exact',
+        filled((d) => d),
+        'metric',
+      );
       // Relative inverse depth: 3 × disparity + 0.5. Alignment in disparity space must undo it.
-      depthManifest(models, 'depth-affine', filled((d) => 3 / d + 0.5), 'relative-inverse');
+      depthManifest(
+        models,
+        'depth-affine',
+        filled((d) => 3 / d + 0.5),
+        'relative-inverse',
+      );
       let seed = 7;
       const noise = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 0.5 + 0.1;
-      depthManifest(models, 'depth-noise', filled(() => noise()), 'relative-inverse');
+      depthManifest(
+        models,
+        'depth-noise',
+        filled(() => noise()),
+        'relative-inverse',
+      );
     }
     stack = await FathomStack.start();
     api = await stack.startApi({ API_DATASETS_SHARED_DIR: sharedDir() });
@@ -114,60 +140,83 @@ describe('evaluating model versions through the real queue', () => {
     const itWithScene = hasShared(...MIDDLEBURY) ? it : it.skip;
     if (!hasShared(...MIDDLEBURY)) console.log(`skipped: ${sharedPath(...MIDDLEBURY)} is absent`);
 
-    itWithScene('a metric model that outputs the ground truth scores AbsRel 0 and δ<1.25 of 1', async () => {
-      const view = await evaluate(api, { dataset: 'middlebury-motorcycle', model: 'depth-exact' });
-      expect(view).toMatchObject({ state: 'completed', progress: { total: 1, done: 1, failed: 0 }, executionProviders: ['cpu'] });
-      expect(view.metrics!['absRel']).toBeLessThan(1e-6);
-      expect(view.metrics!['rmse']).toBeLessThan(1e-5);
-      expect(view.metrics!['delta1']).toBe(1);
-    }, 120_000);
+    itWithScene(
+      'a metric model that outputs the ground truth scores AbsRel 0 and δ<1.25 of 1',
+      async () => {
+        const view = await evaluate(api, { dataset: 'middlebury-motorcycle', model: 'depth-exact' });
+        expect(view).toMatchObject({ state: 'completed', progress: { total: 1, done: 1, failed: 0 }, executionProviders: ['cpu'] });
+        expect(view.metrics!['absRel']).toBeLessThan(1e-6);
+        expect(view.metrics!['rmse']).toBeLessThan(1e-5);
+        expect(view.metrics!['delta1']).toBe(1);
+      },
+      120_000,
+    );
 
-    itWithScene('relative inverse depth, scaled and shifted, is aligned back: AbsRel ~0', async () => {
-      const view = await evaluate(api, { dataset: 'middlebury-motorcycle', model: 'depth-affine' });
-      expect(view.state).toBe('completed');
-      expect(view.metrics!['absRel']).toBeLessThan(1e-5);
-      expect(view.metrics!['delta1']).toBe(1);
-    }, 120_000);
+    itWithScene(
+      'relative inverse depth, scaled and shifted, is aligned back: AbsRel ~0',
+      async () => {
+        const view = await evaluate(api, { dataset: 'middlebury-motorcycle', model: 'depth-affine' });
+        expect(view.state).toBe('completed');
+        expect(view.metrics!['absRel']).toBeLessThan(1e-5);
+        expect(view.metrics!['delta1']).toBe(1);
+      },
+      120_000,
+    );
 
-    itWithScene('noise gets the numbers an independent NumPy computation gets, to 1e-6', async () => {
-      const view = await evaluate(api, { dataset: 'middlebury-motorcycle', model: 'depth-noise' });
-      expect(view.state).toBe('completed');
-      expect(view.metrics!['delta1']).toBeLessThan(0.9);
-      const [sample] = await samplesOf(api, view.id);
-      // The raw output the metrics read is the job's own artifact, there for anyone to check.
-      const raw = Buffer.from(await (await fetch(`${api.url}/v1/jobs/${sample!.jobId}/result?artifact=raw`)).arrayBuffer());
-      const dir = mkdtempSync(join(tmpdir(), 'fathom-eval-ref-'));
-      writeFileSync(join(dir, 'prediction.npy'), raw);
-      const mask = await sharp(sharedPath(...MIDDLEBURY, 'valid_mask.png')).extractChannel(0).raw().toBuffer();
-      writeFileSync(join(dir, 'valid.npy'), encodeNpyFloat32(Float32Array.from(mask), { width: WIDTH, height: HEIGHT }));
-      const reference = JSON.parse(
-        execFileSync(
-          numpyPython(),
-          [
-            join(repoRoot(), 'libs/evaluation/reference/depth_reference.py'),
-            join(dir, 'prediction.npy'),
-            sharedPath(...MIDDLEBURY, 'depth_m.npy'),
-            join(dir, 'valid.npy'),
-            'relative-inverse',
-          ],
-          { encoding: 'utf8' },
-        ),
-      ) as Record<string, number>;
-      for (const [metric, expected] of Object.entries(reference)) {
-        expect({ metric, close: Math.abs(view.metrics![metric]! - expected) <= 1e-6 * Math.max(1, Math.abs(expected)) }).toEqual({ metric, close: true });
-      }
-    }, 120_000);
+    itWithScene(
+      'noise gets the numbers an independent NumPy computation gets, to 1e-6',
+      async () => {
+        const view = await evaluate(api, { dataset: 'middlebury-motorcycle', model: 'depth-noise' });
+        expect(view.state).toBe('completed');
+        expect(view.metrics!['delta1']).toBeLessThan(0.9);
+        const [sample] = await samplesOf(api, view.id);
+        // The raw output the metrics read is the job's own artifact, there for anyone to check.
+        const raw = Buffer.from(await (await fetch(`${api.url}/v1/jobs/${sample!.jobId}/result?artifact=raw`)).arrayBuffer());
+        const dir = mkdtempSync(join(tmpdir(), 'fathom-eval-ref-'));
+        writeFileSync(join(dir, 'prediction.npy'), raw);
+        const mask = await sharp(sharedPath(...MIDDLEBURY, 'valid_mask.png'))
+          .extractChannel(0)
+          .raw()
+          .toBuffer();
+        writeFileSync(join(dir, 'valid.npy'), encodeNpyFloat32(Float32Array.from(mask), { width: WIDTH, height: HEIGHT }));
+        const reference = JSON.parse(
+          execFileSync(
+            numpyPython(),
+            [
+              join(repoRoot(), 'libs/evaluation/reference/depth_reference.py'),
+              join(dir, 'prediction.npy'),
+              sharedPath(...MIDDLEBURY, 'depth_m.npy'),
+              join(dir, 'valid.npy'),
+              'relative-inverse',
+            ],
+            { encoding: 'utf8' },
+          ),
+        ) as Record<string, number>;
+        for (const [metric, expected] of Object.entries(reference)) {
+          expect({ metric, close: Math.abs(view.metrics![metric]! - expected) <= 1e-6 * Math.max(1, Math.abs(expected)) }).toEqual({
+            metric,
+            close: true,
+          });
+        }
+      },
+      120_000,
+    );
 
-    itWithScene('the report is one HTML page with the sample as input, prediction, ground truth and error map', async () => {
-      const [view] = (await json<{ evaluations: EvaluationView[] }>(await fetch(`${api.url}/v1/evaluations?model=depth-noise`))).evaluations;
-      const report = await fetch(`${api.url}${view!.links.report}`);
-      expect(report.status).toBe(200);
-      expect(report.headers.get('content-type')).toMatch(/^text\/html/);
-      const html = await report.text();
-      expect(html).toContain('AbsRel');
-      expect(html.match(/<img [^>]*src="data:image\//g)?.length ?? 0).toBeGreaterThanOrEqual(4);
-      expect(html).not.toMatch(/src="https?:/);
-    }, 30_000);
+    itWithScene(
+      'the report is one HTML page with the sample as input, prediction, ground truth and error map',
+      async () => {
+        const [view] = (await json<{ evaluations: EvaluationView[] }>(await fetch(`${api.url}/v1/evaluations?model=depth-noise`)))
+          .evaluations;
+        const report = await fetch(`${api.url}${view!.links.report}`);
+        expect(report.status).toBe(200);
+        expect(report.headers.get('content-type')).toMatch(/^text\/html/);
+        const html = await report.text();
+        expect(html).toContain('AbsRel');
+        expect(html.match(/<img [^>]*src="data:image\//g)?.length ?? 0).toBeGreaterThanOrEqual(4);
+        expect(html).not.toMatch(/src="https?:/);
+      },
+      30_000,
+    );
   });
 
   it('the built-in text-lines set on the real PP-OCRv4 detector: precision, recall, F1 and latency per stage', async () => {
@@ -209,11 +258,19 @@ describe('evaluating model versions through the real queue', () => {
   }, 120_000);
 
   it('compares two versions sample by sample, with a bootstrap interval and a verdict', async () => {
-    let response = await post(api, '/v1/evaluations/compare', { dataset: 'text-lines', a: 'ppocr-v4-det@4.0.0', b: 'ppocr-v4-det@4.1.0-bad' });
+    let response = await post(api, '/v1/evaluations/compare', {
+      dataset: 'text-lines',
+      a: 'ppocr-v4-det@4.0.0',
+      b: 'ppocr-v4-det@4.1.0-bad',
+    });
     if (response.status === 202) {
       const { evaluations } = await json<{ evaluations: EvaluationView[] }>(response);
       for (const e of evaluations) await waitForEnd(api, e.id);
-      response = await post(api, '/v1/evaluations/compare', { dataset: 'text-lines', a: 'ppocr-v4-det@4.0.0', b: 'ppocr-v4-det@4.1.0-bad' });
+      response = await post(api, '/v1/evaluations/compare', {
+        dataset: 'text-lines',
+        a: 'ppocr-v4-det@4.0.0',
+        b: 'ppocr-v4-det@4.1.0-bad',
+      });
     }
     expect(response.status).toBe(200);
     const comparison = await json<ComparisonView>(response);
@@ -235,7 +292,9 @@ describe('evaluating model versions through the real queue', () => {
 
     const refused = await admin('/promote', 'POST');
     expect(refused.status).toBe(409);
-    const { error } = await json<{ error: { code: string; message: string; details: { comparison: { a: number; b: number; verdict: string } } } }>(refused);
+    const { error } = await json<{
+      error: { code: string; message: string; details: { comparison: { a: number; b: number; verdict: string } } };
+    }>(refused);
     expect(error.code).toBe('promotion_refused');
     expect(error.message).toMatch(/worse than stable .* on f1/);
     expect(error.details.comparison.b).toBeLessThan(error.details.comparison.a);

@@ -20,7 +20,7 @@ export class EvalClient {
   private async call<T>(method: string, path: string, body?: unknown, accept = 'application/json'): Promise<{ status: number; body: T }> {
     const headers: Record<string, string> = { accept };
     if (this.config.FATHOM_API_KEY) headers.authorization = `Bearer ${this.config.FATHOM_API_KEY}`;
-    let payload: BodyInit | undefined;
+    let payload: FormData | string | undefined;
     if (body instanceof FormData) payload = body;
     else if (body !== undefined) {
       headers['content-type'] = 'application/json';
@@ -30,7 +30,11 @@ export class EvalClient {
     try {
       response = await fetch(new URL(path, this.config.FATHOM_URL), { method, headers, body: payload });
     } catch (error) {
-      throw new ApiError(0, 'unreachable', `Could not reach the API at ${this.config.FATHOM_URL} (${(error as Error).message}). Start it with npm start, or set FATHOM_URL.`);
+      throw new ApiError(
+        0,
+        'unreachable',
+        `Could not reach the API at ${this.config.FATHOM_URL} (${(error as Error).message}). Start it with npm start, or set FATHOM_URL.`,
+      );
     }
     const text = await response.text();
     if (!response.ok) {
@@ -40,7 +44,12 @@ export class EvalClient {
       } catch {
         // not JSON: shown as text below
       }
-      throw new ApiError(response.status, parsed.error?.code ?? 'http_error', parsed.error?.message ?? `${response.status} ${text.slice(0, 200)}`, parsed.error?.details);
+      throw new ApiError(
+        response.status,
+        parsed.error?.code ?? 'http_error',
+        parsed.error?.message ?? `${response.status} ${text.slice(0, 200)}`,
+        parsed.error?.details,
+      );
     }
     return { status: response.status, body: (accept === 'application/json' ? JSON.parse(text) : text) as T };
   }
@@ -75,10 +84,19 @@ export class EvalClient {
     return (await this.call<string>('GET', `/v1/evaluations/${encodeURIComponent(id)}/samples`, undefined, 'application/x-ndjson')).body;
   }
 
-  async compare(body: { dataset: string; a: string; b: string; variant?: string }): Promise<
-    { ready: true; comparison: ComparisonView } | { ready: false; evaluations: EvaluationView[] }
-  > {
-    const { status, body: answer } = await this.call<ComparisonView | { evaluations: EvaluationView[] }>('POST', '/v1/evaluations/compare', body);
-    return status === 202 ? { ready: false, evaluations: (answer as { evaluations: EvaluationView[] }).evaluations } : { ready: true, comparison: answer as ComparisonView };
+  async compare(body: {
+    dataset: string;
+    a: string;
+    b: string;
+    variant?: string;
+  }): Promise<{ ready: true; comparison: ComparisonView } | { ready: false; evaluations: EvaluationView[] }> {
+    const { status, body: answer } = await this.call<ComparisonView | { evaluations: EvaluationView[] }>(
+      'POST',
+      '/v1/evaluations/compare',
+      body,
+    );
+    return status === 202
+      ? { ready: false, evaluations: (answer as { evaluations: EvaluationView[] }).evaluations }
+      : { ready: true, comparison: answer as ComparisonView };
   }
 }

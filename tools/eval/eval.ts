@@ -5,6 +5,7 @@
  */
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { buffer } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 import { Presets, SingleBar } from 'cli-progress';
 import { FINISHED_EVALUATION_STATES, type EvaluationView } from '@fathom/contracts';
@@ -48,7 +49,7 @@ async function datasetReference(client: EvalClient, argument: string): Promise<s
   const path = resolve(argument);
   const found = await stat(path).catch(() => null);
   if (!found) return argument;
-  const archive = found.isDirectory() ? await packFolder(path) : await readFile(path);
+  const archive = found.isDirectory() ? await buffer(await packFolder(path)) : await readFile(path);
   const filename = found.isDirectory() ? `${basename(path)}.tar` : basename(path);
   try {
     const dataset = await client.registerDataset(archive, filename);
@@ -68,7 +69,14 @@ async function datasetReference(client: EvalClient, argument: string): Promise<s
 async function follow(client: EvalClient, started: EvaluationView): Promise<EvaluationView> {
   const tty = process.stderr.isTTY === true;
   const bar = tty
-    ? new SingleBar({ format: `${started.model.reference} on ${started.dataset.name} [{bar}] {value}/{total} samples | {failed} failed | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true }, Presets.shades_classic)
+    ? new SingleBar(
+        {
+          format: `${started.model.reference} on ${started.dataset.name} [{bar}] {value}/{total} samples | {failed} failed | ETA {eta_formatted}`,
+          stream: process.stderr,
+          hideCursor: true,
+        },
+        Presets.shades_classic,
+      )
     : null;
   bar?.start(started.progress.total, started.progress.done, { failed: started.progress.failed });
   let interrupted = false;
@@ -99,11 +107,22 @@ async function follow(client: EvalClient, started: EvaluationView): Promise<Eval
   return view;
 }
 
-async function evaluate(client: EvalClient, dataset: string, values: { model?: string; variant?: string; out?: string; reuse?: boolean }): Promise<number> {
+async function evaluate(
+  client: EvalClient,
+  dataset: string,
+  values: { model?: string; variant?: string; out?: string; reuse?: boolean },
+): Promise<number> {
   if (!values.model) return usageError('--model is required: name, name@version or name@alias (see GET /v1/models)');
   const reference = await datasetReference(client, dataset);
-  const started = await client.startEvaluation({ dataset: reference, model: values.model, ...(values.variant ? { variant: values.variant } : {}), reuse: values.reuse === true });
-  console.error(`evaluation ${started.id}: ${started.progress.total} samples of ${started.dataset.name}@${started.dataset.version} on ${started.model.name}@${started.model.version}`);
+  const started = await client.startEvaluation({
+    dataset: reference,
+    model: values.model,
+    ...(values.variant ? { variant: values.variant } : {}),
+    reuse: values.reuse === true,
+  });
+  console.error(
+    `evaluation ${started.id}: ${started.progress.total} samples of ${started.dataset.name}@${started.dataset.version} on ${started.model.name}@${started.model.version}`,
+  );
   const view = await follow(client, started);
   console.log(evaluationTable(view));
   const out = resolve(values.out ?? join('evaluations', view.id));
@@ -141,7 +160,8 @@ async function datasets(client: EvalClient, operands: string[]): Promise<number>
     return 0;
   }
   if (sub !== undefined) return usageError(`unknown datasets command "${sub}"`);
-  for (const d of await client.datasets()) console.log(`${`${d.name}@${d.version}`.padEnd(32)} ${d.task.padEnd(15)} ${formatValue(d.samples).padStart(6)} samples  ${d.source}`);
+  for (const d of await client.datasets())
+    console.log(`${`${d.name}@${d.version}`.padEnd(32)} ${d.task.padEnd(15)} ${formatValue(d.samples).padStart(6)} samples  ${d.source}`);
   return 0;
 }
 

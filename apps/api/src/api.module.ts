@@ -8,6 +8,8 @@ import { ApiExceptionFilter } from './common/api-exception.filter';
 import { requestLogOptions } from './common/request-log';
 import type { TracingState } from './common/tracing';
 import type { ApiConfig } from './config/api.config';
+import { DatasetsModule } from './datasets/datasets.module';
+import { EvaluationsModule } from './evaluations/evaluations.module';
 import { DeploymentsModule } from './deployments/deployments.module';
 import { HealthModule } from './health/health.module';
 import { InfrastructureModule } from './infrastructure/infrastructure.module';
@@ -27,7 +29,18 @@ import { WebModule } from './web/web.module';
  * MetricsModule for ApiMetrics, CatalogModule for model resolution), and add that one module to
  * FEATURES below. A new Redis store goes in libs/queue and is provided in infrastructure/.
  */
-export const FEATURES = [KeysModule, JobsModule, ModelsModule, DeploymentsModule, RealtimeModule, HealthModule, MetricsModule, WebModule];
+export const FEATURES = [
+  KeysModule,
+  JobsModule,
+  ModelsModule,
+  DeploymentsModule,
+  DatasetsModule,
+  EvaluationsModule,
+  RealtimeModule,
+  HealthModule,
+  MetricsModule,
+  WebModule,
+];
 
 @Module({})
 export class ApiModule {

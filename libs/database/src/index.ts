@@ -5,3 +5,4 @@ export * from './migrator';
 export type { DatabaseSchema } from './schema';
 export * from './keys';
 export * from './deployments';
+export * from './evaluations';

@@ -190,18 +190,21 @@ describe.each([
     expect(await blobs.get('fathom:blob:input:job-1')).toBeNull();
   });
 
-  it("deletes a job's bytes older than the cutoff and keeps the rest, and never a deployment's weights", async () => {
+  it("deletes a job's bytes older than the cutoff and keeps the rest, and never a deployment's weights or a dataset's files", async () => {
     const sweptStore = backend.store('swept');
     const [old, fresh] = [sweptStore.resultKey('job-old', 'depth'), sweptStore.inputKey('job-fresh')];
     const weights = sweptStore.weightsKey('a'.repeat(64));
+    const datasetFile = sweptStore.datasetKey('dataset-1', 'images/0001.png');
     await Promise.all([
       sweptStore.put(old, Buffer.from('old')),
       sweptStore.put(fresh, Buffer.from('fresh')),
       sweptStore.put(weights, Buffer.from('onnx')),
+      sweptStore.put(datasetFile, Buffer.from('png')),
     ]);
     if (backend.age) {
       await backend.age(sweptStore, old, 2 * 86_400_000);
       await backend.age(sweptStore, weights, 30 * 86_400_000);
+      await backend.age(sweptStore, datasetFile, 30 * 86_400_000);
       expect(await sweptStore.deleteOlderThan(Date.now() - 86_400_000)).toBe(1);
       expect(await sweptStore.get(old)).toBeNull();
       expect((await sweptStore.get(fresh))?.toString()).toBe('fresh');
@@ -212,7 +215,23 @@ describe.each([
       expect(await sweptStore.get(fresh)).toBeNull();
     }
     expect((await sweptStore.get(weights))?.toString()).toBe('onnx');
+    expect((await sweptStore.get(datasetFile))?.toString()).toBe('png');
     expect(await blobs.get(blobs.inputKey('job-1'))).not.toBeNull(); // another prefix: untouched
+  });
+
+  it("keeps a dataset's files at one key per path, whatever characters the path holds", async () => {
+    const paths = ['images/0001.png', 'my images/été 1.png', '_x41', 'A', 'images/../x.png'];
+    const keys = paths.map((path) => blobs.datasetKey('dataset-2', path));
+    const hex = (name: string) => `_x${Buffer.from(name, 'utf8').toString('hex')}`;
+    expect(keys.slice(0, 3)).toEqual([
+      'fathom/dataset/dataset-2/images/0001.png',
+      `fathom/dataset/dataset-2/${hex('my images')}/${hex('été 1.png')}`,
+      `fathom/dataset/dataset-2/${hex('_x41')}`,
+    ]);
+    expect(new Set(keys).size).toBe(paths.length);
+    await Promise.all(keys.map((key, i) => blobs.put(key, Buffer.from(`file ${i}`))));
+    for (const [i, key] of keys.entries()) expect((await blobs.get(key))?.toString()).toBe(`file ${i}`);
+    expect(blobs.expiringPrefixes.some((prefix) => keys[0]!.startsWith(prefix))).toBe(false);
   });
 
   it('says store_unavailable (503, retry later) when the store cannot be used, and works again after', async () => {

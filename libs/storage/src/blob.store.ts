@@ -37,6 +37,21 @@ export abstract class BlobStore {
     return `${this.prefix}/reports/${evaluationId}/${file}`;
   }
 
+  /**
+   * A registered dataset's file (issue 14): kept as long as its row, never swept. `path` is the
+   * file's path in the dataset, `/`-separated; each folder or file name a key segment may not hold
+   * (spaces, other characters, a name starting with `_x`) is written as `_x` and its UTF-8 in hex,
+   * so any path in the dataset has one key and no two paths share one.
+   */
+  datasetKey(datasetId: string, path: string): string {
+    return `${this.datasetPrefix(datasetId)}${path.split('/').map(datasetKeySegment).join('/')}`;
+  }
+
+  /** Where a dataset's files are (`datasets.store_prefix`). */
+  datasetPrefix(datasetId: string): string {
+    return `${this.prefix}/dataset/${datasetId}/`;
+  }
+
   /** The folders retention applies to (the sweeper, the bucket's lifecycle rule): a job's bytes, never weights. */
   get expiringPrefixes(): string[] {
     return [`${this.prefix}/input/`, `${this.prefix}/result/`];
@@ -84,6 +99,10 @@ const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 export function isBlobKey(key: string): boolean {
   const segments = key.split('/');
   return segments.length >= 2 && segments.every((s) => SEGMENT.test(s) && s !== '..');
+}
+
+function datasetKeySegment(name: string): string {
+  return SEGMENT.test(name) && !name.startsWith('_x') ? name : `_x${Buffer.from(name, 'utf8').toString('hex')}`;
 }
 
 /** The key's segments, or a thrown Error for a key no caller of ours builds (a path escape, an odd character). */

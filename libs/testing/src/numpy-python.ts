@@ -6,7 +6,9 @@ import { spawnSync } from 'node:child_process';
  * has it). Throws, saying what to install, when there is none: a cross-check that cannot run fails.
  */
 export function numpyPython(): string {
-  const found = ['python3', '/usr/bin/python3'].find((python) => spawnSync(python, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0);
+  const found = ['python3', '/usr/bin/python3'].find(
+    (python) => spawnSync(python, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0,
+  );
   if (!found) {
     throw new Error(
       'No python3 with numpy (tried `python3` and `/usr/bin/python3`): install it with `sudo apt-get install python3-numpy` (.ci/run does) to cross-check the metrics',

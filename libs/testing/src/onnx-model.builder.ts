@@ -313,7 +313,12 @@ export function buildConstantDepthModel(values: Float32Array, height: number, wi
     ],
     initializer: [
       { name: 'zero', dataType: FLOAT, dims: [], floatData: [0] },
-      { name: 'answer', dataType: FLOAT, dims: [1, height, width], rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) },
+      {
+        name: 'answer',
+        dataType: FLOAT,
+        dims: [1, height, width],
+        rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+      },
     ],
     input: [valueInfo('pixel_values', [1, 3, height, width])],
     output: [valueInfo('predicted_depth', [1, height, width])],

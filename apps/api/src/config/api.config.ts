@@ -5,6 +5,7 @@ import {
   envInt,
   envItems,
   envKeys,
+  envOptionalString,
   envString,
   heartbeatEnv,
   imageLimitsEnv,
@@ -43,6 +44,17 @@ const apiOwnEnv = z.object({
   API_EVAL_WINDOW: envInt(4, { min: 1, max: 256 }),
   /** How long `promote` waits for its gate's evaluations before answering 409 promotion_refused ("still evaluating"). */
   API_GATE_WAIT_MS: envInt(120_000, { min: 0 }),
+  /**
+   * Largest dataset archive (.tar, .tar.gz or .zip) POST /v1/datasets takes, in bytes (413
+   * dataset_too_large above): streamed to disk, unpacked there, never held in memory.
+   */
+  API_MAX_DATASET_BYTES: envInt(512 * 1024 * 1024, { min: 1 }),
+  /**
+   * Where built-in datasets find what they are made from (the Middlebury scene under
+   * fixtures/depth/). Unset: `../shared` beside the working directory, when it exists; a built-in
+   * that needs it without it is 404 dataset_not_found saying what is missing.
+   */
+  API_DATASETS_SHARED_DIR: envOptionalString(),
   /** Jobs waiting per model queue before submissions get 503 + Retry-After. */
   API_MAX_QUEUE_DEPTH: envInt(1000, { min: 1 }),
   /**

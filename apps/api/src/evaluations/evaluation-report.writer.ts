@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { TaskName } from '@fathom/contracts';
 import type { DatasetRecord, EvaluationRecord, EvaluationSampleRecord } from '@fathom/database';
 import {
+  PREDICTION_ARTIFACT,
   readPrediction,
   readTruth,
   renderPanels,
@@ -14,7 +15,6 @@ import {
 import { BlobStore } from '@fathom/storage';
 import { JobReader } from '../jobs/job-reader.service';
 import { evaluationView, sampleResultOf } from './evaluation-views';
-import { PREDICTION_ARTIFACT } from './sample-scoring';
 
 /** How many of the worst samples the report shows as pictures. */
 const WORST_SHOWN = 8;
@@ -92,7 +92,7 @@ export class EvaluationReportWriter {
     const prediction = await readPrediction(run.task, {
       [PREDICTION_ARTIFACT[run.task]]: { bytes: raw.bytes, contentType: raw.artifact.contentType },
     });
-    const truth = await readTruth(run.task, entry, run.files, run.dataset.manifest);
+    const truth = await readTruth(run.task, entry, run.files, run.dataset);
     return renderPanels(run.task, {
       image,
       prediction,

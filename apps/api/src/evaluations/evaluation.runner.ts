@@ -14,7 +14,8 @@ import { JobSubmitter } from '../jobs/job-submitter.service';
 import { ServedModelsService } from '../models/catalog/served-models.service';
 import { EvaluationReportWriter, type ReportContext } from './evaluation-report.writer';
 import { EvaluationsGateway } from './evaluations.gateway';
-import { EVALUATION_OPTIONS, PREDICTION_ARTIFACT, scoreOptionsOf, scoreSample } from './sample-scoring';
+import { PREDICTION_ARTIFACT } from '@fathom/evaluation';
+import { EVALUATION_OPTIONS, scoreOptionsOf, scoreSample } from './sample-scoring';
 
 /** How long a run's lease outlives its instance (renewed each pass): another instance resumes it after that. */
 const LEASE_MS = 15_000;
@@ -145,21 +146,19 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
     let traceParent = record.traceParent;
     if (record.state === 'queued') {
       // One trace per run: a span for the run, whose context every sample's job carries (also after a restart).
-      const span = trace
-        .getTracer('fathom')
-        .startSpan(
-          'evaluation',
-          {
-            kind: SpanKind.INTERNAL,
-            attributes: {
-              'fathom.evaluation.id': record.id,
-              'fathom.model': record.modelName,
-              'fathom.model.version': record.modelVersion,
-              'fathom.dataset': dataset.manifest.name,
-            },
+      const span = trace.getTracer('fathom').startSpan(
+        'evaluation',
+        {
+          kind: SpanKind.INTERNAL,
+          attributes: {
+            'fathom.evaluation.id': record.id,
+            'fathom.model': record.modelName,
+            'fathom.model.version': record.modelVersion,
+            'fathom.dataset': dataset.manifest.name,
           },
-          ROOT_CONTEXT,
-        );
+        },
+        ROOT_CONTEXT,
+      );
       const carrier: Record<string, string> = {};
       propagation.inject(trace.setSpan(ROOT_CONTEXT, span), carrier);
       span.end();

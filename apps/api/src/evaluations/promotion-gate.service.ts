@@ -10,6 +10,7 @@ import {
 } from '@fathom/contracts';
 import { PromotionGateStore } from '@fathom/database';
 import { gateDecision } from '@fathom/evaluation';
+import { activeTraceId } from '@fathom/telemetry';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { DatasetsService } from '../datasets/datasets.service';
 import { ServedModelsService } from '../models/catalog/served-models.service';
@@ -74,12 +75,12 @@ export class PromotionGateService {
         field: 'dataset',
       });
     }
-    await this.gates.set(name, gate, actor);
+    await this.gates.set(name, gate, { actor, traceId: activeTraceId() ?? null });
     return gate;
   }
 
   async remove(name: string, actor: string): Promise<void> {
-    await this.gates.delete(name, actor);
+    await this.gates.delete(name, { actor, traceId: activeTraceId() ?? null });
   }
 
   /**

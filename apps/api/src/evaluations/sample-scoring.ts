@@ -1,5 +1,6 @@
-import type { ArtifactName, KnownModel, TaskName } from '@fathom/contracts';
+import type { KnownModel, TaskName } from '@fathom/contracts';
 import {
+  PREDICTION_ARTIFACT,
   readPrediction,
   readTruth,
   SCORERS,
@@ -9,15 +10,6 @@ import {
   type SampleScore,
   type ScoreOptions,
 } from '@fathom/evaluation';
-
-/** The artifact of an evaluation job that each task's metrics read (depth's float32 `raw`, not its picture). */
-export const PREDICTION_ARTIFACT: Record<TaskName, ArtifactName> = {
-  depth: 'raw',
-  segmentation: 'mask',
-  classification: 'labels',
-  'text-detection': 'boxes',
-  'image-to-image': 'image',
-};
 
 /** Task options every evaluation job gets over the model's defaults: what the metrics need returned. */
 export const EVALUATION_OPTIONS: Record<TaskName, Record<string, unknown>> = {
@@ -48,6 +40,6 @@ export async function scoreSample(
   options: ScoreOptions,
 ): Promise<SampleScore> {
   const prediction = await readPrediction(task, { [PREDICTION_ARTIFACT[task]]: artifact });
-  const truth = await readTruth(task, sample, files, dataset.manifest);
+  const truth = await readTruth(task, sample, files, dataset);
   return (SCORERS[task] as { score(p: unknown, t: unknown, o: ScoreOptions): SampleScore }).score(prediction, truth, options);
 }

@@ -4,9 +4,12 @@ import {
   ApiKeyStore,
   AuditLogStore,
   createDatabase,
+  DatasetStore,
   DeploymentStore,
+  EvaluationStore,
   MigrationError,
   migrateToLatest,
+  PromotionGateStore,
   type Database,
 } from '@fathom/database';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
@@ -53,4 +56,7 @@ export const databaseProviders: Provider[] = [
   { provide: ApiKeyStore, inject: [DATABASE], useFactory: (db: Database) => new ApiKeyStore(db) },
   { provide: AuditLogStore, inject: [DATABASE], useFactory: (db: Database) => new AuditLogStore(db) },
   { provide: DeploymentStore, inject: [DATABASE], useFactory: (db: Database) => new DeploymentStore(db) },
+  { provide: DatasetStore, inject: [DATABASE], useFactory: (db: Database) => new DatasetStore(db) },
+  { provide: EvaluationStore, inject: [DATABASE], useFactory: (db: Database) => new EvaluationStore(db) },
+  { provide: PromotionGateStore, inject: [DATABASE], useFactory: (db: Database) => new PromotionGateStore(db) },
 ];

@@ -51,4 +51,3 @@ export function alignDepth(prediction: DepthPrediction, truth: DepthTruth, optio
   for (let i = 0; i < aligned.length; i++) aligned[i] = 1 / Math.max(scale * prediction.values[i]! + shift, floor);
   return aligned;
 }
-

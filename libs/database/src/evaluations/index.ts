@@ -1,0 +1,3 @@
+export * from './dataset.store';
+export * from './evaluation.store';
+export * from './promotion-gate.store';

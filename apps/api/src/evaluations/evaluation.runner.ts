@@ -265,7 +265,7 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
 
   /** Every sample ended: the aggregate, latency and throughput, the report; completed (failed when none could be scored). */
   private async complete(run: Run): Promise<void> {
-    const { record } = run;
+    const record = (await this.store.find(run.record.id)) ?? run.record;
     const samples = await this.store.samples(record.id);
     const scored = samples.filter((s) => s.state === 'scored');
     const providers = [...new Set(scored.map((s) => s.executionProvider).filter((p): p is string => !!p))];

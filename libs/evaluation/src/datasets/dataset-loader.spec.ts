@@ -6,6 +6,7 @@ import { DatasetError } from './dataset-error';
 import { folderFiles } from './dataset-files';
 import { loadDataset, validateDataset } from './dataset-loader';
 import { encodeNpy } from './npy';
+import { palettePng } from './palette-png.fixture';
 import { readTruth } from './truth-readers';
 
 const rgb = (width: number, height: number) =>
@@ -22,6 +23,8 @@ const grey16 = (width: number, height: number, values: number[]) =>
     .toColourspace('grey16')
     .png()
     .toBuffer();
+
+const VOC_LIKE_PALETTE = Array.from({ length: 256 }, (_, i) => [(i * 37) % 256, (i * 91) % 256, i] as [number, number, number]);
 
 const folders: string[] = [];
 async function datasetFolder(files: Record<string, Buffer | string>): Promise<string> {
@@ -114,22 +117,26 @@ describe('a segmentation dataset', () => {
     const dir = await datasetFolder({
       'dataset.yaml':
         'name: pets\nversion: 1\ntask: segmentation\nlicence: CC0-1.0\nsegmentation: { labels: { file: labels.txt } }\nsamples:\n' +
-        '  - { image: a.png, classes: a.png.classes.png }\n  - { image: b.png, classes: b.classes.png }\n  - { image: b.png, id: rgb, classes: rgb.png }\n',
+        '  - { image: a.png, classes: a.png.classes.png }\n  - { image: b.png, classes: b.classes.png }\n  - { image: b.png, id: rgb, classes: rgb.png }\n' +
+        '  - { image: a.png, id: voc, classes: voc.png }\n',
       'labels.txt': 'background\ncat\ndog\n',
       'a.png': await rgb(3, 2),
       'a.png.classes.png': await grey8(3, 2, (i) => [0, 1, 2, 255, 0, 1][i]!),
       'b.png': await rgb(3, 2),
       'b.classes.png': await grey8(3, 2, (i) => (i === 4 ? 37 : 0)),
       'rgb.png': await rgb(3, 2),
+      'voc.png': palettePng(3, 2, 8, [0, 2, 2, 255, 1, 0], VOC_LIKE_PALETTE, [0, 4]),
     });
     const files = folderFiles(dir);
     const dataset = await loadDataset(files);
     expect([dataset.labels, dataset.ignoreIndex]).toEqual([['background', 'cat', 'dog'], 255]);
     const truth = await readTruth('segmentation', dataset.samples[0]!, files, dataset);
     expect([Array.from(truth.classes), truth.numClasses, truth.ignoreIndex]).toEqual([[0, 1, 2, 255, 0, 1], 3, 255]);
+    // VOC stores class maps as palette PNGs: the index is the class, whatever colour the palette gives it.
+    expect(Array.from((await readTruth('segmentation', dataset.samples[3]!, files, dataset)).classes)).toEqual([0, 2, 2, 255, 1, 0]);
     expect((await problemsOf(dir)).messages).toEqual([
       'dataset.yaml: samples[1].classes: "b.classes.png" has class 37 at (1, 1); there are 3 labels (0..2) and the ignore index is 255',
-      'dataset.yaml: samples[2].classes: "rgb.png" is a 3-channel PNG; class maps are greyscale PNGs (8 or 16 bits) whose values are class indices',
+      'dataset.yaml: samples[2].classes: "rgb.png" is a 3-channel PNG; class maps are PNGs whose values are class indices: greyscale (8 or 16 bits) or palette (as VOC\'s)',
     ]);
   });
 });

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -104,6 +104,18 @@ describe('dataset archives', () => {
     const tarBytes = await buffer(createTar({ cwd: source, portable: true }, ['dataset.yaml', 'a.json']));
     const tarError = await refusal(unpackArchive(Readable.from([tarBytes]), 'tar', join(work, 't'), LIMITS));
     expect(tarError.message).toBe('a.json: is a symbolic link; a dataset archive holds files and folders only');
+
+    const hard = await folder('hard', { 'dataset.yaml': MANIFEST, 'a.json': '[]' });
+    await link(join(hard, 'a.json'), join(hard, 'b.json'));
+    // Written to a file in one go (sync): tar's streaming Pack trips over a hard link read as a stream.
+    createTar({ cwd: hard, portable: true, file: join(work, 'hard.tar'), sync: true }, ['dataset.yaml', 'a.json', 'b.json']);
+    const hardBytes = await readFile(join(work, 'hard.tar'));
+    const hardError = await refusal(unpackArchive(Readable.from([hardBytes]), 'tar', join(work, 'h'), LIMITS));
+    expect(hardError.message).toBe('b.json: is a hard link; a dataset archive holds files and folders only');
+    // packFolder (the CLI's upload) packs a hard-linked file as a file, so the same folder goes through.
+    const packed = await unpackArchive(await packFolder(hard), 'tar', join(work, 'packed'), LIMITS);
+    expect(packed.files).toBe(3);
+    expect(await readFile(join(work, 'packed', 'b.json'), 'utf8')).toBe('[]');
   });
 
   it('refuses absolute and ".." paths in a tar', async () => {

@@ -63,9 +63,8 @@ export const textLines: BuiltinDataset = {
     for (let i = 0; i < COUNT; i++) {
       const [width, height] = random.pick(SIZES);
       const lines = random.int(1, 4);
-      const overlays: OverlayOptions[] = [];
-      const polygons: number[][][] = [];
-      let cursor = MARGIN + random.int(0, 40);
+      const placed: Array<{ overlay: Buffer; left: number; top: number; width: number; height: number }> = [];
+      let cursor = MARGIN;
       for (let l = 0; l < lines; l++) {
         const sizePx = random.int(16, 40);
         let words = random.int(2, 5);
@@ -73,17 +72,27 @@ export const textLines: BuiltinDataset = {
         while (ink.box.width > width - 2 * MARGIN && words > 1) ink = await inkOf(phrase(random, --words), sizePx, darkColour(random));
         if (ink.box.width > width - 2 * MARGIN || cursor + ink.box.height > height - MARGIN) break;
         const left = random.int(MARGIN, width - MARGIN - ink.box.width);
-        const top = cursor;
-        overlays.push({ input: ink.overlay, raw: { width: ink.box.width, height: ink.box.height, channels: 4 }, left, top });
-        const [x0, y0, x1, y1] = [left, top, left + ink.box.width, top + ink.box.height];
-        polygons.push([
+        placed.push({ overlay: ink.overlay, left, top: cursor, width: ink.box.width, height: ink.box.height });
+        cursor += ink.box.height + random.int(Math.round(sizePx * 0.4), 60);
+      }
+      // The block of lines moves down by a random part of the room left, so text is not always at the top.
+      const last = placed[placed.length - 1];
+      const shift = last ? random.int(0, height - MARGIN - (last.top + last.height)) : 0;
+      const overlays: OverlayOptions[] = placed.map((p) => ({
+        input: p.overlay,
+        raw: { width: p.width, height: p.height, channels: 4 },
+        left: p.left,
+        top: p.top + shift,
+      }));
+      const polygons = placed.map(({ left, top, width: w, height: h }) => {
+        const [x0, y0, x1, y1] = [left, top + shift, left + w, top + shift + h];
+        return [
           [x0, y0],
           [x1, y0],
           [x1, y1],
           [x0, y1],
-        ]);
-        cursor = y1 + random.int(Math.round(sizePx * 0.4), 60);
-      }
+        ];
+      });
       const png = await sharp(lightBackground(random, width, height), { raw: { width, height, channels: 3 } })
         .composite(overlays)
         .raw()

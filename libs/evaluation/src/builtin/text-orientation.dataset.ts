@@ -39,9 +39,10 @@ export const textOrientation: BuiltinDataset = {
       const upright = await sharp(lightBackground(random, width, HEIGHT), { raw: { width, height: HEIGHT, channels: 3 } })
         .composite([{ input: overlay, raw: { width: ink.box.width, height: inkHeight, channels: 4 }, left: padLeft, top }])
         .raw()
-        .toBuffer();
+        .toBuffer({ resolveWithObject: true });
       const label = i % 2 === 0 ? '0' : '180';
-      const image = sharp(upright, { raw: { width, height: HEIGHT, channels: 3 } });
+      // Composited over RGB the result has alpha (opaque): sharp's info says so, and it is dropped.
+      const image = sharp(upright.data, { raw: upright.info }).removeAlpha();
       const id = `line-${String(i + 1).padStart(2, '0')}`;
       await writeDatasetFile(
         destDir,

@@ -278,6 +278,13 @@ async function emptyFolder(dir: string): Promise<void> {
   for (const entry of await readdir(dir).catch(() => [] as string[])) await rm(join(dir, entry), { recursive: true, force: true });
 }
 
+/** tar's cache of hard-linked files that never remembers one: each is packed as a file, since unpacking refuses links. */
+class NoHardLinks<K, V> extends Map<K, V> {
+  override get(): V | undefined {
+    return undefined;
+  }
+}
+
 /** A folder as an uncompressed tar stream (the CLI uploads a dataset folder this way); files in sorted order. */
 export async function packFolder(dir: string): Promise<Readable> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
@@ -285,6 +292,6 @@ export async function packFolder(dir: string): Promise<Readable> {
     .filter((e) => e.isFile())
     .map((e) => relative(dir, join(e.parentPath, e.name)).split(sep).join('/'))
     .sort();
-  const pack = createTar({ cwd: dir, portable: true }, files);
+  const pack = createTar({ cwd: dir, portable: true, linkCache: new NoHardLinks() }, files);
   return Readable.from(pack as AsyncIterable<Buffer>, { objectMode: false });
 }

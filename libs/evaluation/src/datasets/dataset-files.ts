@@ -20,7 +20,7 @@ export function folderFiles(dir: string): DatasetFiles {
     return full;
   };
   return {
-    read: (path) => readFile(inside(path)),
+    read: async (path) => readFile(inside(path)),
     exists: async (path) => {
       try {
         return (await stat(inside(path))).isFile();

@@ -256,12 +256,14 @@ function checkPolygons(reader: SampleReader, truth: TextDetectionTruth, width: n
   // Annotations a pixel or two outside the picture are common (rounded corners of a box); far outside is a wrong file.
   const slackX = Math.max(2, width * 0.02);
   const slackY = Math.max(2, height * 0.02);
+  const file = typeof reader.sample.polygons === 'string' ? `"${reader.sample.polygons}": ` : '';
   for (const [p, polygon] of truth.polygons.entries()) {
-    if (polygon.length < 3) throw reader.problem('polygons', `polygon ${p} has ${polygon.length} points; a polygon has at least 3`);
+    if (polygon.length < 3) throw reader.problem('polygons', `${file}polygon ${p} has ${polygon.length} points; a polygon has at least 3`);
     for (const [x, y] of polygon) {
-      if (!Number.isFinite(x) || !Number.isFinite(y)) throw reader.problem('polygons', `polygon ${p} has a point that is not a number`);
+      if (!Number.isFinite(x) || !Number.isFinite(y))
+        throw reader.problem('polygons', `${file}polygon ${p} has a point that is not a number`);
       if (x < -slackX || y < -slackY || x > width + slackX || y > height + slackY) {
-        throw reader.problem('polygons', `polygon ${p} has the point (${x}, ${y}), outside the ${width}×${height} image`);
+        throw reader.problem('polygons', `${file}polygon ${p} has the point (${x}, ${y}), outside the ${width}×${height} image`);
       }
     }
   }

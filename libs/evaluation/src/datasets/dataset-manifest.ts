@@ -50,7 +50,7 @@ export const datasetSampleSchema = z
     depth: withExtension(['.png', '.npy'], 'a depth map').optional(),
     /** depth: non-zero where the truth is valid. */
     mask: withExtension(['.png'], 'a validity mask').optional(),
-    /** segmentation: class index per pixel, greyscale PNG, 8 or 16 bits. */
+    /** segmentation: class index per pixel: a greyscale PNG (8 or 16 bits) or a palette PNG (VOC). */
     classes: withExtension(['.png'], 'a class map').optional(),
     /** classification (or from classification.csv). */
     label: labelSchema.optional(),

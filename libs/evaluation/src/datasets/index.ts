@@ -8,3 +8,4 @@ export * from './prediction-readers';
 export * from './npy';
 export * from './images';
 export * from './archive';
+export * from './palette-png';

@@ -5,6 +5,7 @@ import { textPolygonsSchema, type TextPolygonInput } from './dataset-manifest';
 import type { DatasetSample, LoadedDataset } from './dataset-types';
 import { decodeGreyValues, decodeImagePixels, imageHeader } from './images';
 import { decodeNpy, npyImageSize } from './npy';
+import { decodePaletteIndices } from './palette-png';
 import type { DepthTruth, Polygon, SegmentationTruth, TextDetectionTruth, TruthOf } from '../types';
 
 export type TruthContext = Pick<LoadedDataset, 'manifestFile' | 'manifest' | 'labels' | 'ignoreIndex'>;
@@ -116,11 +117,24 @@ async function readSegmentationTruth(reader: SampleReader, dataset: TruthContext
   const path = reader.field('classes');
   const bytes = await reader.read('classes', path);
   const header = await headerOf(reader, 'classes', path, bytes);
-  if (header.format !== 'png' || header.palette || header.channels !== 1) {
-    const what = header.format !== 'png' ? `a ${header.format}` : header.palette ? 'a palette PNG' : `a ${header.channels}-channel PNG`;
-    throw reader.problem('classes', `"${path}" is ${what}; class maps are greyscale PNGs (8 or 16 bits) whose values are class indices`);
+  let map: { width: number; height: number; values: Uint8Array | Uint16Array };
+  if (header.format === 'png' && header.palette) {
+    try {
+      const { width, height, indices } = decodePaletteIndices(bytes);
+      map = { width, height, values: indices };
+    } catch (error) {
+      throw reader.problem('classes', `"${path}": ${(error as Error).message}`);
+    }
+  } else if (header.format !== 'png' || header.channels !== 1) {
+    const what = header.format !== 'png' ? `a ${header.format}` : `a ${header.channels}-channel PNG`;
+    throw reader.problem(
+      'classes',
+      `"${path}" is ${what}; class maps are PNGs whose values are class indices: greyscale (8 or 16 bits) or palette (as VOC's)`,
+    );
+  } else {
+    map = await decodeGreyValues(bytes);
   }
-  const { width, height, values } = await decodeGreyValues(bytes);
+  const { width, height, values } = map;
   const labels = dataset.labels ?? [];
   return { width, height, classes: values, ignoreIndex: dataset.ignoreIndex, numClasses: labels.length, labels };
 }

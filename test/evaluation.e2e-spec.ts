@@ -228,7 +228,9 @@ describe('evaluating model versions through the real queue', () => {
     expect(view.throughput).toBeGreaterThan(0);
     // The dashboards' quality panel reads it from /metrics.
     const metrics = await (await fetch(api.metricsUrl)).text();
-    expect(metrics).toMatch(/fathom_eval_metric\{model="ppocr-v4-det",version="4.0.0",dataset="text-lines@[^"]+",metric="f1"\} (0\.[89]\d*|1)\n/);
+    expect(metrics).toMatch(
+      /fathom_eval_metric\{model="ppocr-v4-det",version="4.0.0",dataset="text-lines@[^"]+",metric="f1"\} (0\.[89]\d*|1)\n/,
+    );
   }, 180_000);
 
   it('the built-in text-orientation set on the real PP-OCR orientation classifier: top-1 and the confusion matrix', async () => {

@@ -38,10 +38,11 @@ const apiOwnEnv = z.object({
    */
   API_MAX_WEIGHTS_BYTES: envInt(2 * 1024 * 1024 * 1024, { min: 1 }),
   /**
-   * Jobs one evaluation run keeps queued or running at once (issue 14): enough to keep the workers
-   * of a version busy, few enough that a user job never waits behind more than these.
+   * Jobs one evaluation run keeps queued or running per live worker of its version (issue 14): at
+   * 1, each worker keeps a free slot for user jobs (a worker holds 2 per inference thread), so the
+   * user's p95 stays within 1.5× (test/evaluation-load); higher runs faster and costs users more.
    */
-  API_EVAL_WINDOW: envInt(4, { min: 1, max: 256 }),
+  API_EVAL_JOBS_PER_WORKER: envInt(1, { min: 1, max: 64 }),
   /** How long `promote` waits for its gate's evaluations before answering 409 promotion_refused ("still evaluating"). */
   API_GATE_WAIT_MS: envInt(120_000, { min: 0 }),
   /**

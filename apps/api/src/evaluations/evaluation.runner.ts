@@ -1,16 +1,18 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace, type Context } from '@opentelemetry/api';
-import { ErrorCode, FathomError, type JobStatus } from '@fathom/contracts';
+import { ErrorCode, FathomError, type KnownModel } from '@fathom/contracts';
 import { EvaluationStore, type EvaluationRecord, type EvaluationSampleRecord, type PendingSample } from '@fathom/database';
 import { latencySummary, SCORERS } from '@fathom/evaluation';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { DatasetsService } from '../datasets/datasets.service';
 import { REDIS } from '../infrastructure/redis.providers';
 import { redisKeys, type RedisClient, type RedisKeys } from '@fathom/queue';
+import { QueueRegistry } from '../infrastructure/queue.registry';
 import { JobCanceller } from '../jobs/job-canceller.service';
-import { JobReader } from '../jobs/job-reader.service';
+import { JobReader, type JobSnapshot } from '../jobs/job-reader.service';
 import { JobSubmitter } from '../jobs/job-submitter.service';
+import { workersServing } from '../models/catalog/model-resolver';
 import { ServedModelsService } from '../models/catalog/served-models.service';
 import { EvaluationReportWriter, type ReportContext } from './evaluation-report.writer';
 import { EvaluationsGateway } from './evaluations.gateway';
@@ -21,15 +23,23 @@ import { EVALUATION_OPTIONS, scoreOptionsOf, scoreSample } from './sample-scorin
 const LEASE_MS = 15_000;
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
-/** Between passes over a run's jobs in flight, and between looks for runs to drive. */
-const PASS_MS = 200;
+/**
+ * A run's next pass starts when a job of its queue ends (the queue's event stream, which this
+ * instance reads anyway), or after this long at the latest; between looks for runs to drive, CLAIM_MS.
+ */
+const PASS_MS = 1_000;
 const CLAIM_MS = 1_000;
+/** How often a driven run renews its lease and reads its cancel flag (well inside LEASE_MS). */
+const RECHECK_MS = 1_000;
 
 /** Everything a run needs while it is driven, read once. */
 interface Run extends ReportContext {
   record: EvaluationRecord;
   reference: string;
   traceContext: Context;
+  /** The version's queue, whose job ends start the next pass. */
+  queue: string;
+  model: KnownModel;
 }
 
 /**
@@ -61,6 +71,7 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
     @Inject(JobCanceller) private readonly canceller: JobCanceller,
     @Inject(EvaluationReportWriter) private readonly reports: EvaluationReportWriter,
     @Inject(EvaluationsGateway) private readonly gateway: EvaluationsGateway,
+    @Inject(QueueRegistry) private readonly queues: QueueRegistry,
   ) {
     this.keys = redisKeys(config.REDIS_PREFIX);
   }
@@ -119,22 +130,66 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
       await this.finishFailed(record, error);
       return;
     }
+    // Woken when one of its own jobs ends: a run goes as fast as its jobs, not a polling interval,
+    // and user jobs ending on the same queue cost it nothing.
+    const mine = new Set<string>();
+    let wake: () => void = () => undefined;
+    const onEnd = ({ jobId }: { jobId: string }) => {
+      if (mine.has(jobId)) wake();
+    };
+    const events = await this.queues.queueEvents(run.queue).catch(() => null);
+    events?.on('completed', onEnd);
+    events?.on('failed', onEnd);
+    const nap = () =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, PASS_MS);
+        timer.unref();
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    try {
+      await this.passes(id, run, mine, nap);
+    } finally {
+      events?.off('completed', onEnd);
+      events?.off('failed', onEnd);
+    }
+  }
+
+  /**
+   * Passes over the run until it ends, its lease is lost or the instance stops. A pass reads the
+   * samples still open (one query), scores those whose jobs ended, and tops the window up; the lease
+   * and the cancel flag are read at most every RECHECK_MS. `mine`: the run's jobs in flight, kept
+   * for the waker; `nap` waits for one of them to end.
+   */
+  private async passes(id: string, run: Run, mine: Set<string>, nap: () => Promise<void>): Promise<void> {
+    let checkedAt = 0;
     while (!this.stopped) {
-      if ((await this.redis.eval(RENEW, 1, this.keys.evaluationLease(id), this.owner, LEASE_MS)) !== 1) return; // another instance holds it now
-      const current = await this.store.find(id);
-      if (!current) return;
-      if (current.cancelRequested) return this.cancel(run);
+      if (Date.now() - checkedAt >= RECHECK_MS) {
+        checkedAt = Date.now();
+        if ((await this.redis.eval(RENEW, 1, this.keys.evaluationLease(id), this.owner, LEASE_MS)) !== 1) return; // another instance holds it now
+        const current = await this.store.find(id);
+        if (!current) return;
+        if (current.cancelRequested) return this.cancel(run);
+      }
       const samples = await this.store.pendingSamples(id);
       if (samples.length === 0) return this.complete(run);
       const inFlight = samples.filter((s) => s.jobId !== null);
-      await Promise.all(inFlight.map((sample) => this.check(run, sample)));
-      const free = this.config.API_EVAL_WINDOW - inFlight.length;
+      mine.clear();
+      for (const s of inFlight) mine.add(s.jobId!);
+      const ended = (await Promise.all(inFlight.map((sample) => this.check(run, sample)))).filter(Boolean).length;
+      const workers = workersServing(await this.models.liveWorkers(), run.model);
+      const free = this.config.API_EVAL_JOBS_PER_WORKER * Math.max(1, workers) - (inFlight.length - ended);
       for (const sample of samples.filter((s) => s.jobId === null).slice(0, Math.max(0, free))) {
-        const outcome = await this.submit(run, sample, randomUUID());
+        const jobId = randomUUID();
+        mine.add(jobId);
+        const outcome = await this.submit(run, sample, jobId);
         if (outcome === 'busy') break;
       }
-      this.gateway.progress((await this.store.find(id)) ?? null);
-      await sleep(PASS_MS);
+      if (ended > 0) this.gateway.progress((await this.store.find(id)) ?? null);
+      // A sample that ended in this pass frees its place at once; otherwise wait for news.
+      if (ended === 0) await nap();
     }
   }
 
@@ -143,6 +198,7 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
     const { record: datasetRecord, dataset, files } = await this.datasets.open(record.datasetId);
     const reference = `${record.modelName}@${record.modelVersion}`;
     const { model } = await this.models.resolve(reference, record.variant ?? undefined);
+    const queue = model.queue;
     let traceParent = record.traceParent;
     if (record.state === 'queued') {
       // One trace per run: a span for the run, whose context every sample's job carries (also after a restart).
@@ -173,6 +229,8 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
       datasetRecord,
       files,
       reference,
+      queue,
+      model,
       traceContext,
       score: scoreOptionsOf(model, dataset),
     };
@@ -226,30 +284,33 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
     }
   }
 
-  /** A sample whose job was queued: scored once it completed, failed once it failed, queued again when its job never made it. */
-  private async check(run: Run, sample: PendingSample): Promise<void> {
+  /**
+   * A sample whose job was queued: scored once it completed, failed once it failed, queued again
+   * when its job never made it. True when the sample ended here.
+   */
+  private async check(run: Run, sample: PendingSample): Promise<boolean> {
     const jobId = sample.jobId!;
-    let status: JobStatus;
+    let snapshot: JobSnapshot;
     try {
-      status = await this.reader.status(jobId);
+      snapshot = await this.reader.snapshot(jobId);
     } catch (error) {
       // Its id was written but the job never queued (the instance stopped in between): queue it now, under the same id.
       if (error instanceof FathomError && error.code === ErrorCode.JobNotFound) await this.submit(run, sample, jobId);
-      else if (error instanceof FathomError && error.code === ErrorCode.JobExpired)
+      if (error instanceof FathomError && error.code === ErrorCode.JobExpired) {
         await this.store.failedSample(run.record.id, sample.index, 'its job expired before it was scored');
-      return;
+        return true;
+      }
+      return false;
     }
+    const { status } = snapshot;
     if (status.state === 'failed' || status.state === 'cancelled') {
-      await this.store.failedSample(
-        run.record.id,
-        sample.index,
-        status.error ? `${status.error.code}: ${status.error.message}` : status.state,
-      );
-      return;
+      const error = status.error ? `${status.error.code}: ${status.error.message}` : status.state;
+      await this.store.failedSample(run.record.id, sample.index, error);
+      return true;
     }
-    if (status.state !== 'completed') return;
+    if (status.state !== 'completed') return false;
     try {
-      const { bytes, artifact } = await this.reader.result(jobId, PREDICTION_ARTIFACT[run.task]);
+      const { bytes, artifact } = await this.reader.result(jobId, PREDICTION_ARTIFACT[run.task], snapshot);
       const entry = run.dataset.samples[sample.index]!;
       const score = await scoreSample(run.task, { bytes, contentType: artifact.contentType }, entry, run.dataset, run.files, run.score);
       await this.store.scored(run.record.id, sample.index, {
@@ -258,8 +319,10 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
         timings: status.timings ?? null,
         executionProvider: status.executionProvider ?? null,
       });
+      return true;
     } catch (error) {
       await this.store.failedSample(run.record.id, sample.index, `could not be scored: ${messageOf(error)}`);
+      return true;
     }
   }
 

@@ -117,7 +117,11 @@ export class PromotionGateService {
     const metric = comparison.metrics.find((m) => m.metric === gate.metric);
     if (!metric) throw new FathomError(ErrorCode.Internal, `The comparison has no ${gate.metric}.`);
     const decision = gateDecision(metric, gate.margin);
-    const figures = { gate, source: inForce.source, comparison: { ...metric, pairs: comparison.pairs, evaluations: { a: comparison.a, b: comparison.b } } };
+    const figures = {
+      gate,
+      source: inForce.source,
+      comparison: { ...metric, pairs: comparison.pairs, evaluations: { a: comparison.a, b: comparison.b } },
+    };
     if (!decision.passed) {
       this.logger.warn({ msg: 'promotion refused by its gate', model: name, ...figures });
       throw new FathomError(

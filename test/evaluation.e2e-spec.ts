@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,7 @@ import { FathomStack, type ApiInstance } from './support/fathom-stack';
  * through.
  */
 const MIDDLEBURY = ['fixtures', 'depth', 'middlebury2014_motorcycle'];
+const execFileAsync = promisify(execFile);
 const [WIDTH, HEIGHT] = [741, 500];
 
 async function post(api: ApiInstance, path: string, body: unknown): Promise<Response> {
@@ -69,6 +71,14 @@ async function samplesOf(api: ApiInstance, id: string): Promise<SampleResult[]> 
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as SampleResult);
+}
+
+/** `npm run eval -- …` as a user runs it (the built script), against `api`. */
+async function runEvalCli(api: ApiInstance, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return execFileAsync(process.execPath, [join(repoRoot(), 'dist/tools/eval/eval.js'), ...args], {
+    env: { ...process.env, FATHOM_URL: api.url },
+    encoding: 'utf8',
+  });
 }
 
 /** A MODELS_DIR manifest: a depth model at the scene's exact size (so its output is compared pixel for pixel). */
@@ -239,6 +249,22 @@ describe('evaluating model versions through the real queue', () => {
     expect(view.metrics!['top1']).toBeGreaterThan(0.8);
     expect(view.details).toHaveProperty('confusion');
   }, 180_000);
+
+  it('npm run eval prints the table and writes the report, the samples and the evaluation to a folder', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'fathom-eval-cli-'));
+    const { stdout, stderr } = await runEvalCli(api, ['text-orientation', '--model', 'ppocr-mobile-v2-cls', '--reuse', '--out', out]);
+    expect(stderr).toMatch(/evaluation \S+: 40 samples of text-orientation@\S+ on ppocr-mobile-v2-cls@2\.0\.0/);
+    expect(stdout).toMatch(/^top-1\s+0\.\d+\s+higher$/m);
+    expect(stdout).toMatch(/^inference\s+[\d.]+\s+[\d.]+$/m);
+    expect(readFileSync(join(out, 'samples.jsonl'), 'utf8').trim().split('\n')).toHaveLength(40);
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('<img');
+    expect((JSON.parse(readFileSync(join(out, 'evaluation.json'), 'utf8')) as EvaluationView).state).toBe('completed');
+  }, 120_000);
+
+  it('npm run eval -- compare prints each metric with its interval and verdict', async () => {
+    const { stdout } = await runEvalCli(api, ['compare', 'ppocr-v4-det@4.0.0', 'ppocr-v4-det@4.1.0-bad', '--dataset', 'text-lines']);
+    expect(stdout).toMatch(/^F1\s+\S+\s+\S+\s+-\S+\s+\[\S+, \S+\]\s+worse$/m);
+  }, 240_000);
 
   it('progress arrives over socket.io, and a run can be cancelled', async () => {
     const started = await json<EvaluationView>(await post(api, '/v1/evaluations', { dataset: 'text-lines', model: 'ppocr-v4-det' }));

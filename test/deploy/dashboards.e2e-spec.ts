@@ -1,9 +1,11 @@
-import { copyFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import type { JobAccepted } from '@fathom/contracts';
+import type { EvaluationView, JobAccepted } from '@fathom/contracts';
 import { buildSlowDepthModel } from '@fathom/testing';
+import { uploadDataset, writeFlatDepthDataset } from '../support/datasets';
 import { depthModelsDir, FathomStack, pollStatus, submit, subscribe, type ApiInstance, type JobsSocket } from '../support/fathom-stack';
 import { pollUntil, startPrometheus, type PrometheusServer, type PromQueryResponse } from '../support/prometheus-server';
 import { isDict, type Dict } from './deploy-files';
@@ -305,6 +307,8 @@ describe('deploy/grafana/dashboards: every query against a real Prometheus scrap
       await loadWave(api, socket, images, wave);
       await scrapedAfter(Date.now() / 1000);
     }
+    // One evaluation, for the models dashboard's quality panel (fathom_eval_metric).
+    await evaluateOnce(api);
     // Two more scrapes after the last wave: its metrics (the worker counts a job as it ends) are in.
     await scrapedAfter(Date.now() / 1000 + 1);
   }, 180_000);
@@ -375,6 +379,25 @@ async function loadImages(): Promise<LoadImages> {
     square: await solid(518, 518).png().toBuffer(),
     wide: await solid(600, 400).png().toBuffer(),
   };
+}
+
+/** Registers a three-sample depth dataset and evaluates depth-test on it, to the end. */
+async function evaluateOnce(api: ApiInstance): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fathom-dashboards-eval-'));
+  await writeFlatDepthDataset(dir, { name: 'flat-dashboards', samples: 3 });
+  await uploadDataset(api, dir);
+  const started = await fetch(`${api.url}/v1/evaluations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ dataset: 'flat-dashboards', model: 'depth-test' }),
+  });
+  expect(started.status).toBe(202);
+  const { id } = (await started.json()) as EvaluationView;
+  await pollUntil(
+    'the evaluation completed',
+    async () => ((await (await fetch(`${api.url}/v1/evaluations/${id}`)).json()) as EvaluationView).state === 'completed',
+    60_000,
+  );
 }
 
 /**

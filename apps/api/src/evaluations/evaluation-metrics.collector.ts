@@ -3,8 +3,8 @@ import { Gauge, type Registry } from 'prom-client';
 import { EvaluationStore } from '@fathom/database';
 import { METRICS_REGISTRY } from '../metrics/metrics.registry';
 
-/** Scrapes within this long of the last one reuse its reading (every API instance is scraped). */
-const CACHE_MS = 10_000;
+/** Scrapes within this long of the last one (several Prometheus servers) reuse its reading. */
+const CACHE_MS = 1_000;
 
 /**
  * `fathom_eval_metric{model,version,dataset,metric}`: each model version's latest completed

@@ -99,6 +99,6 @@ export class EvaluationReportWriter {
       ...(primary.artifact.contentType.startsWith('image/') ? { predictionImage: primary.bytes } : {}),
       truth,
       options: run.score,
-    } as never);
+    });
   }
 }

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace, type Context } from '@opentelemetry/api';
 import { ErrorCode, FathomError, type KnownModel } from '@fathom/contracts';
-import { EvaluationStore, type EvaluationRecord, type EvaluationSampleRecord, type PendingSample } from '@fathom/database';
+import { EvaluationStore, type EvaluationRecord, type PendingSample } from '@fathom/database';
 import { latencySummary, SCORERS } from '@fathom/evaluation';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { DatasetsService } from '../datasets/datasets.service';
@@ -336,7 +336,7 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
     const finishedAt = Date.now();
     const startedAt = record.startedAt ? Date.parse(record.startedAt) : finishedAt;
     if (scored.length === 0) {
-      await this.finishFailed(record, new Error(`none of the ${samples.length} samples could be scored (see samples.jsonl)`), samples);
+      await this.finishFailed(record, new Error(`none of the ${samples.length} samples could be scored (see samples.jsonl)`));
       return;
     }
     const aggregate = (
@@ -386,7 +386,7 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
     this.gateway.finished((await this.store.find(run.record.id)) ?? null);
   }
 
-  private async finishFailed(record: EvaluationRecord, error: unknown, samples?: EvaluationSampleRecord[]): Promise<void> {
+  private async finishFailed(record: EvaluationRecord, error: unknown): Promise<void> {
     this.logger.warn({ msg: 'evaluation failed', evaluationId: record.id, error: messageOf(error) });
     await this.store.finish(record.id, {
       state: 'failed',
@@ -398,15 +398,10 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
       error: messageOf(error),
       reportPrefix: null,
     });
-    void samples;
     this.gateway.finished((await this.store.find(record.id)) ?? null);
   }
 }
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

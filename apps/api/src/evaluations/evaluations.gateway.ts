@@ -115,7 +115,7 @@ export class EvaluationsGateway implements OnGatewayInit, OnModuleDestroy {
 
   private async view(record: EvaluationRecord): Promise<EvaluationView> {
     const dataset = await this.datasets.get(record.datasetId);
-    return evaluationView(record, dataset!);
+    return evaluationView(record, dataset);
   }
 }
 

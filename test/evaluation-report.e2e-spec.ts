@@ -164,8 +164,8 @@ describe('The evaluation report in a real browser', () => {
       worst,
       comparison: {
         dataset: { name: 'depth-demo', version: '1', task: 'depth' },
-        a: { evaluation: 'ev_stable', model: 'depth@1.0.0' },
-        b: { evaluation: 'ev_browser', model: 'depth@2.0.0' },
+        a: { evaluation: 'ev_stable', model: 'depth@1.0.0', failed: 0 },
+        b: { evaluation: 'ev_browser', model: 'depth@2.0.0', failed: 0 },
         pairs: 3,
         resamples: 2000,
         metrics: [{ metric: 'absRel', better: 'lower', a: 0.3, b: 0.34, delta: 0.04, ci95: [0.01, 0.07], verdict: 'worse' }],

@@ -239,7 +239,7 @@ describe('evaluating model versions through the real queue', () => {
     // The dashboards' quality panel reads it from /metrics.
     const metrics = await (await fetch(api.metricsUrl)).text();
     expect(metrics).toMatch(
-      /fathom_eval_metric\{model="ppocr-v4-det",version="4.0.0",dataset="text-lines@[^"]+",metric="f1"\} (0\.[89]\d*|1)\n/,
+      /fathom_eval_metric\{model="ppocr-v4-det",version="4.0.0",variant="",dataset="text-lines@[^"]+",metric="f1"\} (0\.[89]\d*|1)\n/,
     );
   }, 180_000);
 

@@ -148,7 +148,12 @@ async function compare(client: EvalClient, a: string, b: string, values: { datas
     }
     const pending = outcome.evaluations.filter((e) => !FINISHED_EVALUATION_STATES.includes(e.state));
     console.error(`waiting for ${pending.map((e) => `${e.model.reference} (${e.progress.done}/${e.progress.total})`).join(', ')}`);
-    await Promise.all(pending.map((e) => follow(client, e)));
+    const ended = await Promise.all(pending.map((e) => follow(client, e)));
+    const stopped = ended.find((e) => e.state !== 'completed');
+    if (stopped) {
+      console.error(`the evaluation of ${stopped.model.reference} ${stopped.state}${stopped.error ? `: ${stopped.error}` : ''}`);
+      return 1;
+    }
   }
 }
 

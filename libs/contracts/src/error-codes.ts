@@ -69,6 +69,8 @@ export const ErrorCode = {
   EvaluationNotFinished: 'evaluation_not_finished',
   /** The model's promotion gate found the canary worse than stable beyond its margin: the figures are in details. */
   PromotionRefused: 'promotion_refused',
+  /** The promotion gate's evaluations are still running: promote again when they end (their progress is in details). */
+  PromotionPending: 'promotion_pending',
   // conflicts
   ResultNotReady: 'result_not_ready',
   JobFailed: 'job_failed',

@@ -201,8 +201,9 @@ export type MetricComparison = z.infer<typeof metricComparisonSchema>;
 
 export const comparisonViewSchema = z.object({
   dataset: z.object({ name: z.string(), version: z.string(), task: taskNameSchema }),
-  a: z.object({ evaluation: z.string(), model: z.string() }),
-  b: z.object({ evaluation: z.string(), model: z.string() }),
+  /** Each run, with its samples that failed (not scored): a version that fails more samples is not judged on fewer. */
+  a: z.object({ evaluation: z.string(), model: z.string(), failed: z.number().int() }),
+  b: z.object({ evaluation: z.string(), model: z.string(), failed: z.number().int() }),
   /** Samples scored in both runs (the pairs). */
   pairs: z.number().int(),
   resamples: z.number().int(),

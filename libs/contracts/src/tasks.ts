@@ -74,6 +74,8 @@ export interface TaskDeclaration {
   options: z.ZodObject;
   /** What a job returns; the first is GET …/result's default unless an option picks another. */
   artifacts: readonly [string, ...string[]];
+  /** What an evaluation job (job data `evaluation`) returns besides: the raw output its metrics read (issue 14). */
+  evaluationArtifacts?: readonly [string, ...string[]];
   /** The result summary's fields beside `task`. */
   summary: z.ZodRawShape;
   /**
@@ -124,8 +126,9 @@ export const TASKS = {
   /** Relative inverse depth (Depth Anything V2 contract) → PNG depth map. */
   depth: {
     options: depthOptionsSchema,
-    /** raw: float32 model output at the input's size (.npy), only for evaluation jobs. */
-    artifacts: ['depth', 'raw'],
+    artifacts: ['depth'],
+    /** raw: the model's float32 output at the input's size (.npy), which the depth metrics read. */
+    evaluationArtifacts: ['raw'],
     summary: {
       output: denseMapOutputSchema,
       colormap: colormapNameSchema.optional(),
@@ -218,13 +221,21 @@ export function parseTaskOptions<T extends TaskName>(task: T, raw: unknown): Tas
   return taskOptionsSchemas[task].parse(raw ?? {}) as TaskOptionsMap[T];
 }
 
-/** Artifact names of one task. */
-export type TaskArtifactName<T extends TaskName> = (typeof TASKS)[T]['artifacts'][number];
-/** Every artifact name, in task order (a name two tasks share is listed once). */
-export const ARTIFACT_NAMES = [...new Set(TASK_NAMES.flatMap((task) => TASKS[task].artifacts))] as [
-  TaskArtifactName<TaskName>,
-  ...TaskArtifactName<TaskName>[],
-];
+/** Artifact names of one task, its evaluation jobs' ones included. */
+export type TaskArtifactName<T extends TaskName> = T extends TaskName
+  ? | (typeof TASKS)[T]['artifacts'][number]
+    | ((typeof TASKS)[T] extends { evaluationArtifacts: readonly (infer A extends string)[] } ? A : never)
+  : never;
+/**
+ * Every artifact name, in task order (a name two tasks share is listed once), then the ones only
+ * evaluation jobs return: the wire order clients saw before evaluations existed is kept.
+ */
+export const ARTIFACT_NAMES = [
+  ...new Set([
+    ...TASK_NAMES.flatMap((task) => TASKS[task].artifacts),
+    ...TASK_NAMES.flatMap((task): readonly string[] => (TASKS[task] as TaskDeclaration).evaluationArtifacts ?? []),
+  ]),
+] as [TaskArtifactName<TaskName>, ...TaskArtifactName<TaskName>[]];
 
 // Spelled out per task: TASKS[task] with a generic `task` would type as the union of all tasks.
 type SummarySchemas = { [T in TaskName]: z.ZodObject<{ task: z.ZodLiteral<T> } & Extract<(typeof TASKS)[T]['summary'], z.ZodRawShape>> };

@@ -12,3 +12,4 @@ export * from './stalled-jobs';
 export * from './in-flight.store';
 export * from './deployment-mirror';
 export * from './retired-jobs';
+export * from './redis-lease';

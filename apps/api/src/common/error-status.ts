@@ -37,6 +37,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.EvaluationNotFound]: 404,
   [ErrorCode.EvaluationNotFinished]: 409,
   [ErrorCode.PromotionRefused]: 409,
+  [ErrorCode.PromotionPending]: 409,
   [ErrorCode.RouteNotFound]: 404,
   [ErrorCode.JobExpired]: 410,
   [ErrorCode.ResultNotReady]: 409,

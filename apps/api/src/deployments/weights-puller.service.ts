@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { DeploymentStore, type DeploymentRecord, type DeploymentWeights } from '@fathom/database';
 import { downloadWeights, WeightsDownloadError } from '@fathom/models';
-import { redisKeys, type RedisClient } from '@fathom/queue';
+import { RedisLease, redisKeys, type RedisClient } from '@fathom/queue';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { REDIS } from '../infrastructure/redis.providers';
 import { DeploymentSync } from './deployment-sync.service';
@@ -15,9 +15,6 @@ import { partName, WeightsStorage } from './weights-storage';
 const PULL_LOCK_MS = 30_000;
 /** A URL that sends nothing for this long fails the pull. */
 const PULL_STALL_MS = 60_000;
-/** Renews the lock while it is ours; 0 when another instance holds it. */
-const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 /** The reconciler's and the pull's actor in the audit log. */
 export const API_ACTOR = { actor: 'api' } as const;
@@ -49,20 +46,16 @@ export class WeightsPuller implements OnApplicationShutdown {
   /** Starts pulling the deployment's weights here unless this or another instance is at it. */
   async offer(record: Pick<DeploymentRecord, 'id'>): Promise<void> {
     if (this.pulls.has(record.id)) return;
-    const key = this.keys.deploymentPull(record.id);
-    if ((await this.redis.set(key, this.owner, 'PX', PULL_LOCK_MS, 'NX')) !== 'OK') return;
+    const lease = await RedisLease.take(this.redis, this.keys.deploymentPull(record.id), this.owner, PULL_LOCK_MS);
+    if (!lease) return;
     const abort = new AbortController();
-    const renew = setInterval(() => {
-      this.redis.eval(RENEW, 1, key, this.owner, PULL_LOCK_MS).catch(() => undefined);
-    }, PULL_LOCK_MS / 3);
     const done = this.pull(record.id, abort.signal)
       .catch((error: Error) =>
         this.logger.warn({ msg: 'weights pull stopped; another instance resumes it', id: record.id, error: error.message }),
       )
       .finally(async () => {
-        clearInterval(renew);
         this.pulls.delete(record.id);
-        await this.redis.eval(RELEASE, 1, key, this.owner).catch(() => undefined);
+        await lease.release();
       });
     this.pulls.set(record.id, { done, abort });
   }

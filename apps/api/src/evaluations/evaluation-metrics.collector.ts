@@ -23,14 +23,15 @@ export class EvaluationMetricsCollector {
     new Gauge({
       name: 'fathom_eval_metric',
       help: "A model version's quality metric from its latest completed evaluation on a dataset (name@version).",
-      labelNames: ['model', 'version', 'dataset', 'metric'] as const,
+      labelNames: ['model', 'version', 'variant', 'dataset', 'metric'] as const,
       registers: [registry],
       async collect() {
         const rows = await read().catch(() => []);
         this.reset();
         for (const row of rows)
           for (const [metric, value] of Object.entries(row.metrics))
-            if (Number.isFinite(value)) this.set({ model: row.model, version: row.version, dataset: row.dataset, metric }, value);
+            if (Number.isFinite(value))
+              this.set({ model: row.model, version: row.version, variant: row.variant, dataset: row.dataset, metric }, value);
       },
     });
   }

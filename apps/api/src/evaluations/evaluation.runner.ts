@@ -1,13 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace, type Context } from '@opentelemetry/api';
-import { ErrorCode, FathomError, type KnownModel } from '@fathom/contracts';
+import { ErrorCode, FathomError, FINISHED_EVALUATION_STATES, type KnownModel } from '@fathom/contracts';
 import { EvaluationStore, type EvaluationRecord, type PendingSample } from '@fathom/database';
 import { latencySummary, SCORERS } from '@fathom/evaluation';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { DatasetsService } from '../datasets/datasets.service';
 import { REDIS } from '../infrastructure/redis.providers';
-import { redisKeys, type RedisClient, type RedisKeys } from '@fathom/queue';
+import { RedisLease, redisKeys, type RedisClient, type RedisKeys } from '@fathom/queue';
 import { QueueRegistry } from '../infrastructure/queue.registry';
 import { JobCanceller } from '../jobs/job-canceller.service';
 import { JobReader, type JobSnapshot } from '../jobs/job-reader.service';
@@ -19,18 +19,34 @@ import { EvaluationsGateway } from './evaluations.gateway';
 import { PREDICTION_ARTIFACT } from '@fathom/evaluation';
 import { EVALUATION_OPTIONS, scoreOptionsOf, scoreSample } from './sample-scoring';
 
-/** How long a run's lease outlives its instance (renewed each pass): another instance resumes it after that. */
+/** How long a run's lease outlives its instance (renewed on a timer): another instance resumes it after that. */
 const LEASE_MS = 15_000;
-const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 /**
  * A run's next pass starts when a job of its queue ends (the queue's event stream, which this
  * instance reads anyway), or after this long at the latest; between looks for runs to drive, CLAIM_MS.
  */
 const PASS_MS = 1_000;
 const CLAIM_MS = 1_000;
-/** How often a driven run renews its lease and reads its cancel flag (well inside LEASE_MS). */
+/** How long a run waits for its version to be resolvable again (workers back, the database up) before it fails. */
+const STALLED_MS = 10 * 60_000;
+/** How often a driven run reads its cancel flag. */
 const RECHECK_MS = 1_000;
+
+/**
+ * Failures that pass (the database, Redis or the store a moment away; the version's workers not
+ * back yet after a restart, or scaled to zero): the run waits and tries again, it is not failed.
+ */
+const PASSING: readonly string[] = [
+  ErrorCode.StoreUnavailable,
+  ErrorCode.ServiceUnavailable,
+  ErrorCode.ModelNotServed,
+  ErrorCode.QueueFull,
+];
+function passes(error: unknown): boolean {
+  // A FathomError with another code is the run's own (a model or dataset gone); anything else (a
+  // dropped connection, a timeout) is taken as passing.
+  return !(error instanceof FathomError) || PASSING.includes(error.code);
+}
 
 /** Everything a run needs while it is driven, read once. */
 interface Run extends ReportContext {
@@ -58,6 +74,8 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
   private readonly driving = new Map<string, Promise<void>>();
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  /** Runs that could not start for a passing reason, since when (STALLED_MS). */
+  private readonly waitingSince = new Map<string, number>();
   private readonly keys: RedisKeys;
 
   constructor(
@@ -106,30 +124,36 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
 
   private async take(id: string): Promise<void> {
     if (this.stopped || this.driving.has(id)) return;
-    const lease = this.keys.evaluationLease(id);
-    const taken = await this.redis.set(lease, this.owner, 'PX', LEASE_MS, 'NX').catch(() => null);
-    if (taken !== 'OK') return;
-    const driven = this.drive(id)
+    const lease = await RedisLease.take(this.redis, this.keys.evaluationLease(id), this.owner, LEASE_MS);
+    if (!lease) return;
+    const driven = this.drive(id, lease)
       .catch((error: Error) =>
-        this.logger.error({ msg: 'evaluation run stopped by an error; resumed at the next look', evaluationId: id, error: error.message }),
+        this.logger.warn({ msg: 'evaluation run paused by an error; resumed at the next look', evaluationId: id, error: error.message }),
       )
-      .finally(() => {
+      .finally(async () => {
         this.driving.delete(id);
-        void this.redis.eval(RELEASE, 1, lease, this.owner).catch(() => undefined);
+        await lease.release();
       });
     this.driving.set(id, driven);
   }
 
-  private async drive(id: string): Promise<void> {
+  private async drive(id: string, lease: RedisLease): Promise<void> {
     const record = await this.store.find(id);
-    if (!record || ['completed', 'failed', 'cancelled'].includes(record.state)) return;
+    if (!record || FINISHED_EVALUATION_STATES.includes(record.state)) return;
     let run: Run;
     try {
       run = await this.prepare(record);
     } catch (error) {
-      await this.finishFailed(record, error);
+      // Workers not back yet, a database blip: tried again at the next look, for STALLED_MS at most.
+      // A model or dataset gone: the run fails at once.
+      const since = this.waitingSince.get(id) ?? Date.now();
+      this.waitingSince.set(id, since);
+      if (passes(error) && Date.now() - since < STALLED_MS) throw error;
+      this.waitingSince.delete(id);
+      await this.finish(record, 'failed', passes(error) ? `${messageOf(error)} (for ${STALLED_MS / 60_000} minutes)` : messageOf(error));
       return;
     }
+    this.waitingSince.delete(id);
     // Woken when one of its own jobs ends: a run goes as fast as its jobs, not a polling interval,
     // and user jobs ending on the same queue cost it nothing.
     const mine = new Set<string>();
@@ -150,7 +174,7 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
         };
       });
     try {
-      await this.passes(id, run, mine, nap);
+      await this.passes(id, run, lease, mine, nap);
     } finally {
       events?.off('completed', onEnd);
       events?.off('failed', onEnd);
@@ -159,33 +183,32 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
 
   /**
    * Passes over the run until it ends, its lease is lost or the instance stops. A pass reads the
-   * samples still open (one query), scores those whose jobs ended, and tops the window up; the lease
-   * and the cancel flag are read at most every RECHECK_MS. `mine`: the run's jobs in flight, kept
-   * for the waker; `nap` waits for one of them to end.
+   * run's jobs in flight and, for the free places of its window, the next samples without a job
+   * (two bounded reads), scores the jobs that ended and tops the window up; the cancel flag is read
+   * at most every RECHECK_MS. `mine`: the run's jobs in flight, kept for the waker; `nap` waits for
+   * one of them to end.
    */
-  private async passes(id: string, run: Run, mine: Set<string>, nap: () => Promise<void>): Promise<void> {
+  private async passes(id: string, run: Run, lease: RedisLease, mine: Set<string>, nap: () => Promise<void>): Promise<void> {
     let checkedAt = 0;
-    while (!this.stopped) {
+    while (!this.stopped && !lease.lost) {
       if (Date.now() - checkedAt >= RECHECK_MS) {
         checkedAt = Date.now();
-        if ((await this.redis.eval(RENEW, 1, this.keys.evaluationLease(id), this.owner, LEASE_MS)) !== 1) return; // another instance holds it now
         const current = await this.store.find(id);
-        if (!current) return;
+        if (!current || FINISHED_EVALUATION_STATES.includes(current.state)) return;
         if (current.cancelRequested) return this.cancel(run);
       }
-      const samples = await this.store.pendingSamples(id);
-      if (samples.length === 0) return this.complete(run);
-      const inFlight = samples.filter((s) => s.jobId !== null);
+      const workers = workersServing(await this.models.liveWorkers(), run.model);
+      const window = this.config.API_EVAL_JOBS_PER_WORKER * Math.max(1, workers);
+      const { inFlight, next } = await this.store.openSamples(id, window);
+      if (inFlight.length === 0 && next.length === 0) return this.complete(run);
       mine.clear();
       for (const s of inFlight) mine.add(s.jobId!);
       const ended = (await Promise.all(inFlight.map((sample) => this.check(run, sample)))).filter(Boolean).length;
-      const workers = workersServing(await this.models.liveWorkers(), run.model);
-      const free = this.config.API_EVAL_JOBS_PER_WORKER * Math.max(1, workers) - (inFlight.length - ended);
-      for (const sample of samples.filter((s) => s.jobId === null).slice(0, Math.max(0, free))) {
+      for (const sample of next.slice(0, Math.max(0, window - (inFlight.length - ended)))) {
+        if (lease.lost) return;
         const jobId = randomUUID();
         mine.add(jobId);
-        const outcome = await this.submit(run, sample, jobId);
-        if (outcome === 'busy') break;
+        if ((await this.submit(run, sample, jobId)) === 'busy') break;
       }
       if (ended > 0) this.gateway.progress((await this.store.find(id)) ?? null);
       // A sample that ended in this pass frees its place at once; otherwise wait for news.
@@ -243,7 +266,9 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
       await this.store.failedSample(run.record.id, sample.index, `the dataset has no sample ${sample.index}`);
       return 'failed';
     }
-    if (sample.jobId === null) await this.store.setJob(run.record.id, sample.index, jobId);
+    // The id first, then the job: a restart in between finds the id and queues the job under it.
+    // Another instance that took this sample first keeps it (setJob only fills an empty id).
+    if (sample.jobId === null && !(await this.store.setJob(run.record.id, sample.index, jobId))) return 'queued';
     try {
       const image = await run.files.read(entry.image);
       await context.with(run.traceContext, () =>
@@ -272,12 +297,8 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
       );
       return 'queued';
     } catch (error) {
-      if (
-        error instanceof FathomError &&
-        (error.code === ErrorCode.QueueFull || error.code === ErrorCode.ServiceUnavailable || error.code === ErrorCode.StoreUnavailable)
-      ) {
-        return 'busy';
-      }
+      // Its id is written: the next pass finds no job under it and queues it again.
+      if (passes(error)) return 'busy';
       // The sample itself cannot run (an image the API refuses): scored as failed, the run goes on.
       await this.store.failedSample(run.record.id, sample.index, messageOf(error));
       return 'failed';
@@ -321,82 +342,68 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
       });
       return true;
     } catch (error) {
+      if (error instanceof FathomError && error.code === ErrorCode.StoreUnavailable) return false; // read again next pass
       await this.store.failedSample(run.record.id, sample.index, `could not be scored: ${messageOf(error)}`);
       return true;
     }
   }
 
-  /** Every sample ended: the aggregate, latency and throughput, the report; completed (failed when none could be scored). */
+  /** Every sample ended: completed with the aggregate (failed when none could be scored). */
   private async complete(run: Run): Promise<void> {
-    const record = (await this.store.find(run.record.id)) ?? run.record;
-    const samples = await this.store.samples(record.id);
+    await this.finish(run.record, 'completed', null, run);
+  }
+
+  /** Cancelled: its jobs still queued are cancelled; it ends with what it scored, and its report. */
+  private async cancel(run: Run): Promise<void> {
+    const { inFlight } = await this.store.openSamples(run.record.id, 0);
+    await Promise.allSettled(inFlight.map((s) => this.canceller.cancel(s.jobId!, run.record.createdBy)));
+    await this.finish(run.record, 'cancelled', 'cancelled', run);
+  }
+
+  /**
+   * Ends the run: the aggregate, latency and throughput of what was scored, the report (when the
+   * run got as far as a dataset), then the row. A run that scored nothing ends failed.
+   */
+  private async finish(at: EvaluationRecord, state: 'completed' | 'cancelled' | 'failed', error: string | null, run?: Run): Promise<void> {
+    const record = (await this.store.find(at.id)) ?? at;
+    const samples = run ? await this.store.samples(record.id) : [];
     const scored = samples.filter((s) => s.state === 'scored');
-    const providers = [...new Set(scored.map((s) => s.executionProvider).filter((p): p is string => !!p))];
-    const timings = scored.map((s) => s.timings).filter((t): t is Record<string, number> => t !== null);
+    if (state === 'completed' && scored.length === 0) {
+      state = 'failed';
+      error = `none of the ${samples.length} samples could be scored (see ${`/v1/evaluations/${record.id}/samples`})`;
+    }
     const finishedAt = Date.now();
     const startedAt = record.startedAt ? Date.parse(record.startedAt) : finishedAt;
-    if (scored.length === 0) {
-      await this.finishFailed(record, new Error(`none of the ${samples.length} samples could be scored (see samples.jsonl)`));
-      return;
-    }
-    const aggregate = (
-      SCORERS[run.task] as { aggregate(stats: unknown[]): { metrics: Record<string, number>; details?: Record<string, unknown> } }
-    ).aggregate(scored.map((s) => s.stats));
-    const finished = {
-      state: 'completed' as const,
-      metrics: aggregate.metrics,
-      details: aggregate.details ?? null,
-      latency: latencySummary(timings),
-      throughput: finishedAt > startedAt ? scored.length / ((finishedAt - startedAt) / 1000) : null,
-      executionProviders: providers,
-      error: null,
+    const aggregate =
+      run && scored.length > 0
+        ? (
+            SCORERS[run.task] as { aggregate(stats: unknown[]): { metrics: Record<string, number>; details?: Record<string, unknown> } }
+          ).aggregate(scored.map((s) => s.stats))
+        : null;
+    const outcome = {
+      state,
+      metrics: aggregate?.metrics ?? null,
+      details: aggregate?.details ?? null,
+      latency: scored.length ? latencySummary(scored.map((s) => s.timings).filter((t): t is Record<string, number> => t !== null)) : null,
+      throughput: scored.length && finishedAt > startedAt ? scored.length / ((finishedAt - startedAt) / 1000) : null,
+      executionProviders: [...new Set(scored.map((s) => s.executionProvider).filter((p): p is string => !!p))],
+      error,
     };
-    const reportPrefix = await this.reports
-      .write({ ...record, ...finished, finishedAt: new Date(finishedAt).toISOString() }, samples, run)
-      .catch((error: Error) => {
-        this.logger.error({ msg: 'evaluation report could not be written', evaluationId: record.id, error: error.message });
-        return null;
-      });
-    await this.store.finish(record.id, { ...finished, reportPrefix });
+    const reportPrefix = run
+      ? await this.reports
+          .write({ ...record, ...outcome, finishedAt: new Date(finishedAt).toISOString() }, samples, run)
+          .catch((e: Error) => {
+            this.logger.error({ msg: 'evaluation report could not be written', evaluationId: record.id, error: e.message });
+            return null;
+          })
+      : null;
+    await this.store.finish(record.id, { ...outcome, reportPrefix });
     this.logger.log({
-      msg: 'evaluation completed',
+      msg: `evaluation ${state}`,
       evaluationId: record.id,
-      model: run.reference,
-      dataset: run.dataset.manifest.name,
-      ...aggregate.metrics,
-    });
-    this.gateway.finished((await this.store.find(record.id)) ?? null);
-  }
-
-  private async cancel(run: Run): Promise<void> {
-    const samples = await this.store.pendingSamples(run.record.id);
-    await Promise.allSettled(samples.filter((s) => s.jobId).map((s) => this.canceller.cancel(s.jobId!, run.record.createdBy)));
-    const all = await this.store.samples(run.record.id);
-    const reportPrefix = await this.reports.write({ ...run.record, state: 'cancelled' }, all, run).catch(() => null);
-    await this.store.finish(run.record.id, {
-      state: 'cancelled',
-      metrics: null,
-      details: null,
-      latency: null,
-      throughput: null,
-      executionProviders: [],
-      error: 'cancelled',
-      reportPrefix,
-    });
-    this.gateway.finished((await this.store.find(run.record.id)) ?? null);
-  }
-
-  private async finishFailed(record: EvaluationRecord, error: unknown): Promise<void> {
-    this.logger.warn({ msg: 'evaluation failed', evaluationId: record.id, error: messageOf(error) });
-    await this.store.finish(record.id, {
-      state: 'failed',
-      metrics: null,
-      details: null,
-      latency: null,
-      throughput: null,
-      executionProviders: [],
-      error: messageOf(error),
-      reportPrefix: null,
+      model: `${record.modelName}@${record.modelVersion}`,
+      error,
+      ...outcome.metrics,
     });
     this.gateway.finished((await this.store.find(record.id)) ?? null);
   }

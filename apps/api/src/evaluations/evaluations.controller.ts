@@ -77,32 +77,32 @@ export class EvaluationsController {
   @ApiQuery({ name: 'model', required: false })
   @ApiQuery({ name: 'dataset', required: false })
   @ApiQuery({ name: 'limit', required: false, description: '1–500 (default 50)' })
-  async list(@Query() query: unknown): Promise<{ evaluations: EvaluationView[] }> {
-    return { evaluations: await this.evaluations.list(listQuerySchema.parse(query)) };
+  async list(@Query() query: unknown, @CurrentPrincipal() principal: Principal): Promise<{ evaluations: EvaluationView[] }> {
+    return { evaluations: await this.evaluations.list(listQuerySchema.parse(query), principal) };
   }
 
   @Get(':id')
   @RequireScopes('jobs:read')
   @ApiOperation({ summary: 'An evaluation: state, progress, metrics, per-class details, latency per stage, throughput' })
   @ApiResponse({ status: 404, type: ErrorBodyDto, description: 'evaluation_not_found' })
-  get(@Param('id') id: string): Promise<EvaluationView> {
-    return this.evaluations.get(id);
+  get(@Param('id') id: string, @CurrentPrincipal() principal: Principal): Promise<EvaluationView> {
+    return this.evaluations.get(id, principal);
   }
 
   @Get(':id/report')
   @RequireScopes('jobs:read')
   @ApiOperation({ summary: 'The self-contained HTML report (worst samples as input / prediction / ground truth / error map)' })
   @ApiResponse({ status: 409, type: ErrorBodyDto, description: 'evaluation_not_finished' })
-  async report(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
-    const html = await this.evaluations.report(id);
+  async report(@Param('id') id: string, @CurrentPrincipal() principal: Principal, @Res() reply: FastifyReply): Promise<void> {
+    const html = await this.evaluations.report(id, principal);
     await reply.header('Content-Type', 'text/html; charset=utf-8').header('Content-Security-Policy', REPORT_CSP).send(html);
   }
 
   @Get(':id/samples')
   @RequireScopes('jobs:read')
   @ApiOperation({ summary: "Every sample's metrics, job id, error and timings, one JSON object per line (also while running)" })
-  async samples(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
-    const lines = await this.evaluations.samples(id);
+  async samples(@Param('id') id: string, @CurrentPrincipal() principal: Principal, @Res() reply: FastifyReply): Promise<void> {
+    const lines = await this.evaluations.samples(id, principal);
     await reply.header('Content-Type', 'application/x-ndjson; charset=utf-8').send(lines);
   }
 
@@ -110,7 +110,7 @@ export class EvaluationsController {
   @RequireScopes('jobs:write')
   @HttpCode(202)
   @ApiOperation({ summary: 'Cancel a run: its queued jobs are cancelled, it ends `cancelled` with what it scored' })
-  cancel(@Param('id') id: string): Promise<EvaluationView> {
-    return this.evaluations.cancel(id);
+  cancel(@Param('id') id: string, @CurrentPrincipal() principal: Principal): Promise<EvaluationView> {
+    return this.evaluations.cancel(id, principal);
   }
 }

@@ -92,7 +92,9 @@ export class EvaluationsGateway implements OnGatewayInit, OnModuleDestroy {
     this.seen.set(record.id, signature(record));
     const to = this.namespace?.to(room(record.id));
     to?.emit(EVALUATION_EVENTS.progress, progressOf(record));
-    void this.view(record).then((view) => to?.emit(EVALUATION_EVENTS.finished, view));
+    void this.view(record)
+      .then((view) => to?.emit(EVALUATION_EVENTS.finished, view))
+      .catch((error: Error) => this.logger.debug({ msg: 'evaluation end not sent', evaluationId: record.id, error: error.message }));
   }
 
   /** Reads the runs this instance's sockets follow; sends what changed since it last looked. */

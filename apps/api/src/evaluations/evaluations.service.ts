@@ -36,8 +36,11 @@ export class EvaluationsService {
     @Inject(BlobStore) private readonly blobs: BlobStore,
   ) {}
 
-  /** Starts a run (or, with `reuse`, answers the latest completed one of the same dataset version and model version). */
-  async create(body: CreateEvaluationBody, principal: Pick<Principal, 'keyId'>): Promise<{ view: EvaluationView; reused: boolean }> {
+  /**
+   * Starts a run (or, with `reuse`, answers the latest completed one of the same dataset version
+   * and model version; `reuseRunning`: one still going counts too).
+   */
+  async create(body: CreateEvaluationBody, principal: Caller, reuseRunning = false): Promise<{ view: EvaluationView; reused: boolean }> {
     const dataset = await this.datasets.ensure(body.dataset);
     const { model } = await this.models.resolve(body.model, body.variant);
     if (model.task !== dataset.task) {
@@ -46,13 +49,18 @@ export class EvaluationsService {
         `${dataset.name}@${dataset.version} is a ${dataset.task} dataset and ${model.name}@${model.version} a ${model.task} model: evaluate a ${dataset.task} model on it.`,
       );
     }
-    if (body.reuse) {
-      const earlier = await this.store.latestCompleted({
-        datasetId: dataset.id,
-        modelName: model.name,
-        modelVersion: model.version,
-        variant: model.variant ?? null,
-      });
+    if (body.reuse || reuseRunning) {
+      // Only the caller's own runs, unless it is an admin (a key sees the runs it started).
+      const earlier = await this.store.latestCompleted(
+        {
+          datasetId: dataset.id,
+          modelName: model.name,
+          modelVersion: model.version,
+          variant: model.variant ?? null,
+          ...(isAdmin(principal) ? {} : { createdBy: principal.keyId }),
+        },
+        reuseRunning,
+      );
       if (earlier) return { view: evaluationView(earlier, dataset), reused: true };
     }
     const { dataset: loaded } = await this.datasets.open(dataset.id);
@@ -69,13 +77,13 @@ export class EvaluationsService {
     return { view: evaluationView(created, dataset), reused: false };
   }
 
-  async get(id: string): Promise<EvaluationView> {
-    const { record, dataset } = await this.record(id);
+  async get(id: string, principal: Caller): Promise<EvaluationView> {
+    const { record, dataset } = await this.record(id, principal);
     return evaluationView(record, dataset);
   }
 
-  async list(filter: { model?: string; dataset?: string; limit: number }): Promise<EvaluationView[]> {
-    const records = await this.store.list(filter);
+  async list(filter: { model?: string; dataset?: string; limit: number }, principal: Caller): Promise<EvaluationView[]> {
+    const records = await this.store.list({ ...filter, ...(isAdmin(principal) ? {} : { createdBy: principal.keyId }) });
     const datasets = new Map<string, DatasetRecord>();
     const views: EvaluationView[] = [];
     for (const record of records) {
@@ -91,15 +99,15 @@ export class EvaluationsService {
   }
 
   /** Asks the run to stop: its queued jobs are cancelled and it ends `cancelled` (a finished run is answered as it is). */
-  async cancel(id: string): Promise<EvaluationView> {
-    const { record, dataset } = await this.record(id);
+  async cancel(id: string, principal: Caller): Promise<EvaluationView> {
+    const { record, dataset } = await this.record(id, principal);
     if (FINISHED_EVALUATION_STATES.includes(record.state)) return evaluationView(record, dataset);
     return evaluationView((await this.store.requestCancel(id)) ?? record, dataset);
   }
 
   /** The stored HTML report: there once the run has ended (completed, or cancelled with what it scored). */
-  async report(id: string): Promise<Buffer> {
-    const { record } = await this.record(id);
+  async report(id: string, principal: Caller): Promise<Buffer> {
+    const { record } = await this.record(id, principal);
     const html = record.reportPrefix ? await this.blobs.get(this.blobs.reportKey(id, REPORT_FILES.html)) : null;
     if (!html) {
       throw new FathomError(
@@ -112,8 +120,8 @@ export class EvaluationsService {
   }
 
   /** Every sample's line as it stands (also while the run goes on). */
-  async samples(id: string): Promise<string> {
-    await this.record(id);
+  async samples(id: string, principal: Caller): Promise<string> {
+    await this.record(id, principal);
     const samples = await this.store.samples(id);
     return samples.map((s) => JSON.stringify(sampleResultOf(s))).join('\n') + (samples.length ? '\n' : '');
   }
@@ -122,10 +130,11 @@ export class EvaluationsService {
    * b against a on one dataset: each one's latest completed run of that dataset version is reused,
    * a missing one is started; the comparison is answered once both have completed.
    */
-  async compare(body: CompareBody, principal: Pick<Principal, 'keyId'>): Promise<ComparisonOutcome> {
+  async compare(body: CompareBody, principal: Caller): Promise<ComparisonOutcome> {
+    // A run of each side still going is waited for, not started again (a client polling compare starts nothing new).
     const runs = await Promise.all(
       [body.a, body.b].map((model) =>
-        this.create({ dataset: body.dataset, model, ...(body.variant ? { variant: body.variant } : {}), reuse: true }, principal),
+        this.create({ dataset: body.dataset, model, ...(body.variant ? { variant: body.variant } : {}), reuse: true }, principal, true),
       ),
     );
     const [a, b] = runs.map((r) => r.view) as [EvaluationView, EvaluationView];
@@ -163,18 +172,41 @@ export class EvaluationsService {
     );
     return {
       dataset: { name: a.dataset.name, version: a.dataset.version, task: a.dataset.task },
-      a: { evaluation: a.id, model: `${a.model.name}@${a.model.version}${a.model.variant ? `#${a.model.variant}` : ''}` },
-      b: { evaluation: b.id, model: `${b.model.name}@${b.model.version}${b.model.variant ? `#${b.model.variant}` : ''}` },
+      a: {
+        evaluation: a.id,
+        model: `${a.model.name}@${a.model.version}${a.model.variant ? `#${a.model.variant}` : ''}`,
+        failed: a.progress.failed,
+      },
+      b: {
+        evaluation: b.id,
+        model: `${b.model.name}@${b.model.version}${b.model.variant ? `#${b.model.variant}` : ''}`,
+        failed: b.progress.failed,
+      },
       pairs: pairs.length,
       resamples,
       metrics,
     };
   }
 
-  private async record(id: string): Promise<{ record: EvaluationRecord; dataset: DatasetRecord }> {
+  /** A run the caller may see: its own, or any with models:admin; another key's is answered as one that never existed. */
+  async record(id: string, principal: Caller): Promise<{ record: EvaluationRecord; dataset: DatasetRecord }> {
     const record = await this.store.find(id);
     const dataset = record && (await this.datasetStore.get(record.datasetId).catch(() => undefined));
-    if (!record || !dataset) throw new FathomError(ErrorCode.EvaluationNotFound, `No evaluation ${id}. See GET /v1/evaluations.`);
+    if (!record || !dataset || !mayRead(principal, record)) {
+      throw new FathomError(ErrorCode.EvaluationNotFound, `No evaluation ${id}. See GET /v1/evaluations.`);
+    }
     return { record, dataset };
   }
+}
+
+/** Who asks: the key, and whether it has models:admin (which sees every run). */
+export type Caller = Pick<Principal, 'keyId' | 'scopes'>;
+
+function isAdmin(principal: Caller): boolean {
+  return principal.scopes.includes('models:admin');
+}
+
+/** A key sees the runs it started; models:admin sees every run. */
+export function mayRead(principal: Caller, record: Pick<EvaluationRecord, 'createdBy'>): boolean {
+  return isAdmin(principal) || record.createdBy === principal.keyId;
 }

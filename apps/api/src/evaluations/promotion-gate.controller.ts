@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Put } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ErrorCode, FathomError, type PromotionGate } from '@fathom/contracts';
+import type { PromotionGate } from '@fathom/contracts';
 import { CurrentPrincipal } from '../auth/principal.decorator';
 import type { Principal } from '../auth/principal';
 import { RequireScopes } from '../auth/scopes.decorator';
@@ -18,15 +18,11 @@ export class PromotionGateController {
   constructor(@Inject(PromotionGateService) private readonly gates: PromotionGateService) {}
 
   @Get(':name/gate')
-  @ApiOperation({ summary: "The gate in force: set here, or the canary's manifest's `evaluation.gate`" })
-  async get(@Param('name') name: string): Promise<{ gate: PromotionGate; source: 'admin' | 'manifest' }> {
-    const inForce = await this.gates.inForce(name);
-    if (!inForce)
-      throw new FathomError(
-        ErrorCode.RouteNotFound,
-        `${name} has no promotion gate set here. PUT one: {"dataset":…, "metric":…, "margin":…}.`,
-      );
-    return inForce;
+  @ApiOperation({
+    summary: "The gate in force for the current canary: set here, or the canary's manifest's `evaluation.gate`; null when none",
+  })
+  async get(@Param('name') name: string): Promise<{ gate: PromotionGate | null; source: 'admin' | 'manifest' | null }> {
+    return (await this.gates.inForce(name, await this.gates.canaryOf(name))) ?? { gate: null, source: null };
   }
 
   @Put(':name/gate')

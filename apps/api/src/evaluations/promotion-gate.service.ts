@@ -9,6 +9,7 @@ import {
   type PromotionGate,
 } from '@fathom/contracts';
 import { PromotionGateStore } from '@fathom/database';
+import { RolloutStore } from '@fathom/queue';
 import { gateDecision } from '@fathom/evaluation';
 import { activeTraceId } from '@fathom/telemetry';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
@@ -47,6 +48,7 @@ export class PromotionGateService {
     @Inject(ServedModelsService) private readonly models: ServedModelsService,
     @Inject(DatasetsService) private readonly datasets: DatasetsService,
     @Inject(EvaluationsService) private readonly evaluations: EvaluationsService,
+    @Inject(RolloutStore) private readonly rollouts: RolloutStore,
   ) {}
 
   /** The gate in force for `name`, judged by the candidate version's manifest when no admin gate is set. */
@@ -57,6 +59,11 @@ export class PromotionGateService {
     const { declared } = await this.models.declarations(name);
     const manifest = declared.find((m) => m.version === candidateVersion && !m.variant)?.evaluation?.gate;
     return manifest ? { gate: manifest, source: 'manifest' } : null;
+  }
+
+  /** The model's canary version now, if it has one. */
+  async canaryOf(name: string): Promise<string | undefined> {
+    return (await this.rollouts.get(name))?.aliases.canary;
   }
 
   /** Sets (or replaces) the model's gate; the dataset and the metric must fit the model's task. */
@@ -95,11 +102,12 @@ export class PromotionGateService {
     const body = { dataset: gate.dataset, a: `${name}@${stable}`, b: `${name}@${canary}`, resamples: 2_000 };
     const deadline = Date.now() + this.config.API_GATE_WAIT_MS;
     for (;;) {
-      const outcome = await this.evaluations.compare(body, { keyId });
+      // Promotion is an admin's (models:admin): its comparison may reuse any key's runs.
+      const outcome = await this.evaluations.compare(body, { keyId, scopes: ['models:admin'] });
       if (outcome.ready) return this.judge(name, inForce, outcome.comparison);
       if (Date.now() >= deadline) {
         throw new FathomError(
-          ErrorCode.PromotionRefused,
+          ErrorCode.PromotionPending,
           `The promotion gate of ${name} is still evaluating ${stable} and ${canary} on ${gate.dataset}: promote again when the evaluations complete.`,
           {
             state: 'evaluating',
@@ -122,6 +130,15 @@ export class PromotionGateService {
       source: inForce.source,
       comparison: { ...metric, pairs: comparison.pairs, evaluations: { a: comparison.a, b: comparison.b } },
     };
+    if (comparison.b.failed > comparison.a.failed) {
+      // Judged on the samples both scored, a canary that fails more of them would look no worse.
+      throw new FathomError(
+        ErrorCode.PromotionRefused,
+        `${comparison.b.model} failed ${comparison.b.failed} samples of ${comparison.dataset.name}@${comparison.dataset.version} that stable ${comparison.a.model} ` +
+          `failed ${comparison.a.failed} of: see /v1/evaluations/${comparison.b.evaluation}/samples for why. Fix the canary, or promote with ?force=true and {"reason": "…"}.`,
+        figures,
+      );
+    }
     if (!decision.passed) {
       this.logger.warn({ msg: 'promotion refused by its gate', model: name, ...figures });
       throw new FathomError(

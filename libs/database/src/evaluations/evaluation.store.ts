@@ -168,7 +168,9 @@ export class EvaluationStore {
   }
 
   /** Runs newest first, optionally of one model (name), one dataset (by name or id). */
-  list(filter: { model?: string; dataset?: string; datasetId?: string; limit?: number } = {}): Promise<EvaluationRecord[]> {
+  list(
+    filter: { model?: string; dataset?: string; datasetId?: string; createdBy?: string; limit?: number } = {},
+  ): Promise<EvaluationRecord[]> {
     return withDatabase(async () => {
       let query = this.db
         .selectFrom('evaluations')
@@ -177,6 +179,7 @@ export class EvaluationStore {
         .orderBy('id', 'desc')
         .limit(filter.limit ?? 100);
       if (filter.model !== undefined) query = query.where('model_name', '=', filter.model);
+      if (filter.createdBy !== undefined) query = query.where('created_by', '=', filter.createdBy);
       if (filter.datasetId !== undefined) query = query.where('dataset_id', '=', filter.datasetId);
       if (filter.dataset !== undefined) {
         const name = filter.dataset;
@@ -230,6 +233,8 @@ export class EvaluationStore {
         .set({ job_id: jobId, state: 'queued' })
         .where('evaluation_id', '=', evaluationId)
         .where('index', '=', index)
+        // Only a sample without a job: two instances racing for it queue one job, not two.
+        .where('job_id', 'is', null)
         .where('state', 'not in', SAMPLE_FINISHED)
         .executeTakeFirst();
       return result.numUpdatedRows > 0n;
@@ -256,6 +261,31 @@ export class EvaluationStore {
   }
 
   /** Samples still to score (pending or queued, with their job ids), in order. */
+  /**
+   * What a runner's pass needs, in two bounded reads: the samples whose jobs are queued (at most the
+   * window), and the next `limit` samples without a job, in order. Both empty: every sample ended.
+   */
+  openSamples(evaluationId: string, limit: number): Promise<{ inFlight: PendingSample[]; next: PendingSample[] }> {
+    return withDatabase(async () => {
+      const row = (r: { index: number; sample: string; job_id: string | null; state: string }): PendingSample => ({
+        index: r.index,
+        sample: r.sample,
+        jobId: r.job_id,
+        state: r.state as EvaluationSampleState,
+      });
+      const base = this.db
+        .selectFrom('evaluation_samples')
+        .select(['index', 'sample', 'job_id', 'state'])
+        .where('evaluation_id', '=', evaluationId)
+        .where('state', 'not in', SAMPLE_FINISHED);
+      const [inFlight, next] = await Promise.all([
+        base.where('job_id', 'is not', null).orderBy('index').execute(),
+        base.where('job_id', 'is', null).orderBy('index').limit(Math.max(0, limit)).execute(),
+      ]);
+      return { inFlight: inFlight.map(row), next: next.map(row) };
+    });
+  }
+
   pendingSamples(evaluationId: string): Promise<PendingSample[]> {
     return withDatabase(async () => {
       const rows = await this.db
@@ -323,12 +353,14 @@ export class EvaluationStore {
    * Each model version's latest completed run on each dataset version (`fathom_eval_metric`):
    * model, version, the dataset as name@version, and its metrics.
    */
-  latestPerVersion(): Promise<Array<{ model: string; version: string; dataset: string; metrics: Record<string, number> }>> {
+  latestPerVersion(): Promise<
+    Array<{ model: string; version: string; variant: string; dataset: string; metrics: Record<string, number> }>
+  > {
     return withDatabase(async () => {
       const rows = await this.db
         .selectFrom('evaluations as e')
         .innerJoin('datasets as d', 'd.id', 'e.dataset_id')
-        .select(['e.model_name', 'e.model_version', 'd.name', 'd.version', 'e.metrics'])
+        .select(['e.model_name', 'e.model_version', 'e.variant', 'd.name', 'd.version', 'e.metrics'])
         .distinctOn(['e.model_name', 'e.model_version', 'e.variant', 'e.dataset_id'])
         .where('e.state', '=', 'completed')
         .where('e.metrics', 'is not', null)
@@ -341,19 +373,29 @@ export class EvaluationStore {
       return rows.map((r) => ({
         model: r.model_name,
         version: r.model_version,
+        variant: r.variant ?? '',
         dataset: `${r.name}@${r.version}`,
         metrics: r.metrics ?? {},
       }));
     });
   }
 
-  /** The newest completed run of this model version (and variant; null = the base) on this dataset version, to reuse. */
-  latestCompleted(of: {
-    datasetId: string;
-    modelName: string;
-    modelVersion: string;
-    variant?: string | null;
-  }): Promise<EvaluationRecord | undefined> {
+  /**
+   * The newest completed run of this model version (and variant; null = the base) on this dataset
+   * version, to reuse; `running`: one still queued or running counts too (a comparison waits for it
+   * rather than start another).
+   */
+  latestCompleted(
+    of: {
+      datasetId: string;
+      modelName: string;
+      modelVersion: string;
+      variant?: string | null;
+      /** Only runs this key started. */
+      createdBy?: string;
+    },
+    running = false,
+  ): Promise<EvaluationRecord | undefined> {
     return withDatabase(async () => {
       const row = await this.db
         .selectFrom('evaluations')
@@ -362,7 +404,8 @@ export class EvaluationStore {
         .where('model_name', '=', of.modelName)
         .where('model_version', '=', of.modelVersion)
         .where('variant', 'is not distinct from', of.variant ?? null)
-        .where('state', '=', 'completed')
+        .where('state', 'in', running ? ['completed', 'queued', 'running'] : ['completed'])
+        .$if(of.createdBy !== undefined, (q) => q.where('created_by', '=', of.createdBy!))
         .orderBy('created_at', 'desc')
         .orderBy('id', 'desc')
         .limit(1)

@@ -142,8 +142,8 @@ describe('the evaluation report', () => {
   it('shows a comparison with its interval and verdict', () => {
     const comparison: ComparisonView = {
       dataset: { name: 'middlebury-2014', version: '1', task: 'depth' },
-      a: { evaluation: 'ev_1', model: 'depth@1.0.0' },
-      b: { evaluation: 'ev_123', model: 'depth@2.1.0' },
+      a: { evaluation: 'ev_1', model: 'depth@1.0.0', failed: 0 },
+      b: { evaluation: 'ev_123', model: 'depth@2.1.0', failed: 0 },
       pairs: 3,
       resamples: 2000,
       metrics: [{ metric: 'absRel', better: 'lower', a: 0.1, b: 0.08123456, delta: -0.01876544, ci95: [-0.03, -0.005], verdict: 'better' }],

@@ -368,3 +368,48 @@ describe('an evaluation run survives its API instance', () => {
     expect(new Set(samples.map((s) => s.jobId)).size).toBe(samples.length);
   }, 300_000);
 });
+
+describe('whose evaluations a key sees (API_AUTH=keys)', () => {
+  let stack: FathomStack;
+  afterAll(() => stack?.stop());
+
+  it("a key sees and cancels the runs it started, another key's are 404, models:admin sees all", async () => {
+    stack = await FathomStack.start();
+    const alice = await stack.createKey('alice', ['jobs:read', 'jobs:write']);
+    const bob = await stack.createKey('bob', ['jobs:read', 'jobs:write']);
+    const admin = await stack.createKey('ops', ['jobs:read', 'models:admin']);
+    const api = await stack.startApi({ API_AUTH: 'keys' });
+    await stack.startWorker();
+    const as = (key: { key: string }, path: string, init: RequestInit = {}) =>
+      fetch(`${api.url}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${key.key}` } });
+
+    const started = await as(alice, '/v1/evaluations', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ dataset: 'text-orientation', model: 'ppocr-mobile-v2-cls' }),
+    });
+    expect(started.status).toBe(202);
+    const { id } = (await started.json()) as EvaluationView;
+
+    const bobs = await as(bob, `/v1/evaluations/${id}`);
+    expect({ status: bobs.status, code: ((await bobs.json()) as { error: { code: string } }).error.code }).toEqual({
+      status: 404,
+      code: 'evaluation_not_found',
+    });
+    expect((await as(bob, `/v1/evaluations/${id}`, { method: 'DELETE' })).status).toBe(404);
+    expect((await as(bob, `/v1/evaluations/${id}/samples`)).status).toBe(404);
+    expect(((await (await as(bob, '/v1/evaluations')).json()) as { evaluations: EvaluationView[] }).evaluations).toEqual([]);
+    const bobSocket = io(`${api.url}${EVALUATIONS_NAMESPACE}`, { transports: ['websocket'], auth: { token: bob.key } });
+    try {
+      expect(await bobSocket.emitWithAck(EVALUATION_EVENTS.subscribe, { evaluationId: id })).toMatchObject({ ok: false });
+    } finally {
+      bobSocket.disconnect();
+    }
+
+    expect((await as(admin, `/v1/evaluations/${id}`)).status).toBe(200);
+    const mine = (await (await as(alice, '/v1/evaluations')).json()) as { evaluations: EvaluationView[] };
+    expect(mine.evaluations.map((e) => e.id)).toEqual([id]);
+    const cancelled = await as(alice, `/v1/evaluations/${id}`, { method: 'DELETE' });
+    expect(cancelled.status).toBe(202);
+  }, 120_000);
+});

@@ -12,7 +12,9 @@ import {
 import { DatasetStore, EvaluationStore, type EvaluationRecord } from '@fathom/database';
 import { Authenticator, presentedKey } from '../auth/authenticator';
 import { mapError } from '../common/api-exception.filter';
+import type { Principal } from '../auth/principal';
 import { evaluationView } from './evaluation-views';
+import { mayRead } from './evaluation-access';
 
 /** How often each instance reads the runs its sockets follow (a run may be driven by another instance). */
 const WATCH_MS = 500;
@@ -51,6 +53,7 @@ export class EvaluationsGateway implements OnGatewayInit, OnModuleDestroy {
             throw new FathomError(ErrorCode.Forbidden, 'This key lacks the scope jobs:read that /evaluations needs.', {
               scopes: ['jobs:read'],
             });
+          (socket.data as { principal?: Principal }).principal = principal;
           next();
         })
         .catch((error: unknown) => {
@@ -71,8 +74,10 @@ export class EvaluationsGateway implements OnGatewayInit, OnModuleDestroy {
     const id = (body as { evaluationId?: unknown } | null)?.evaluationId;
     if (typeof id !== 'string' || id === '')
       return { ok: false, error: { code: ErrorCode.InvalidRequest, message: 'Send {"evaluationId": "<id>"}.' } };
-    const record = await this.store.get(id).catch(() => null);
-    if (!record)
+    const record = await this.store.find(id).catch(() => undefined);
+    const principal = (socket.data as { principal?: Principal }).principal;
+    // Another key's run is answered as one that never existed, as over REST.
+    if (!record || !principal || !mayRead(principal, record))
       return { ok: false, error: { code: ErrorCode.EvaluationNotFound, message: `No evaluation ${id}. See GET /v1/evaluations.` } };
     await socket.join(room(id));
     socket.emit(EVALUATION_EVENTS.progress, progressOf(record));

@@ -11,9 +11,9 @@ import {
 import { DatasetStore, EvaluationStore, type DatasetRecord, type EvaluationRecord } from '@fathom/database';
 import { compareRuns } from '@fathom/evaluation';
 import { BlobStore } from '@fathom/storage';
-import type { Principal } from '../auth/principal';
 import { DatasetsService } from '../datasets/datasets.service';
 import { ServedModelsService } from '../models/catalog/served-models.service';
+import { isAdmin, mayRead, type Caller } from './evaluation-access';
 import { REPORT_FILES } from './evaluation-report.writer';
 import { evaluationView, sampleResultOf } from './evaluation-views';
 import { EvaluationRunner } from './evaluation.runner';
@@ -197,16 +197,4 @@ export class EvaluationsService {
     }
     return { record, dataset };
   }
-}
-
-/** Who asks: the key, and whether it has models:admin (which sees every run). */
-export type Caller = Pick<Principal, 'keyId' | 'scopes'>;
-
-function isAdmin(principal: Caller): boolean {
-  return principal.scopes.includes('models:admin');
-}
-
-/** A key sees the runs it started; models:admin sees every run. */
-export function mayRead(principal: Caller, record: Pick<EvaluationRecord, 'createdBy'>): boolean {
-  return isAdmin(principal) || record.createdBy === principal.keyId;
 }

@@ -1,18 +1,10 @@
 import { Inject, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer, type OnGatewayInit } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
-import {
-  ErrorCode,
-  EVALUATION_EVENTS,
-  EVALUATIONS_NAMESPACE,
-  FathomError,
-  FINISHED_EVALUATION_STATES,
-  type EvaluationView,
-} from '@fathom/contracts';
+import { ErrorCode, EVALUATION_EVENTS, EVALUATIONS_NAMESPACE, FINISHED_EVALUATION_STATES, type EvaluationView } from '@fathom/contracts';
 import { DatasetStore, EvaluationStore, type EvaluationRecord } from '@fathom/database';
-import { Authenticator, presentedKey } from '../auth/authenticator';
-import { mapError } from '../common/api-exception.filter';
-import type { Principal } from '../auth/principal';
+import { Authenticator } from '../auth/authenticator';
+import { authenticateSockets, socketPrincipal } from '../auth/socket-authentication';
 import { evaluationView } from './evaluation-views';
 import { mayRead } from './evaluation-access';
 
@@ -41,26 +33,7 @@ export class EvaluationsGateway implements OnGatewayInit, OnModuleDestroy {
   ) {}
 
   afterInit(namespace: Namespace): void {
-    namespace.use((socket, next) => {
-      const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
-      const key = typeof token === 'string' && token !== '' ? token : presentedKey(socket.handshake.headers);
-      this.authenticator
-        .authenticate(key)
-        .then((principal) => {
-          if (!principal)
-            throw new FathomError(ErrorCode.Unauthorized, 'Send an API key in the handshake: io(url, { auth: { token: key } }).');
-          if (!principal.scopes.includes('jobs:read'))
-            throw new FathomError(ErrorCode.Forbidden, 'This key lacks the scope jobs:read that /evaluations needs.', {
-              scopes: ['jobs:read'],
-            });
-          (socket.data as { principal?: Principal }).principal = principal;
-          next();
-        })
-        .catch((error: unknown) => {
-          const { error: body } = mapError(error).body;
-          next(Object.assign(new Error(body.message), { data: body }));
-        });
-    });
+    authenticateSockets(namespace, this.authenticator, 'jobs:read');
     this.timer = setInterval(() => void this.watch(), WATCH_MS);
     this.timer.unref();
   }
@@ -75,7 +48,7 @@ export class EvaluationsGateway implements OnGatewayInit, OnModuleDestroy {
     if (typeof id !== 'string' || id === '')
       return { ok: false, error: { code: ErrorCode.InvalidRequest, message: 'Send {"evaluationId": "<id>"}.' } };
     const record = await this.store.find(id).catch(() => undefined);
-    const principal = (socket.data as { principal?: Principal }).principal;
+    const principal = socketPrincipal(socket);
     // Another key's run is answered as one that never existed, as over REST.
     if (!record || !principal || !mayRead(principal, record))
       return { ok: false, error: { code: ErrorCode.EvaluationNotFound, message: `No evaluation ${id}. See GET /v1/evaluations.` } };

@@ -21,8 +21,8 @@ import {
   type JobServerEvents,
   type JobStatus,
 } from '@fathom/contracts';
-import { Authenticator, LOCAL_PRINCIPAL, presentedKey } from '../auth/authenticator';
-import type { Principal } from '../auth/principal';
+import { Authenticator, LOCAL_PRINCIPAL } from '../auth/authenticator';
+import { authenticateSockets, socketPrincipal } from '../auth/socket-authentication';
 import { mapError } from '../common/api-exception.filter';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { JobReader } from '../jobs/job-reader.service';
@@ -67,22 +67,7 @@ export class JobsGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
    * whose `data` is {code, message}. The socket then acts as its key for every subscribe.
    */
   afterInit(namespace: Namespace): void {
-    namespace.use((socket, next) => {
-      const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
-      const key = typeof token === 'string' && token !== '' ? token : presentedKey(socket.handshake.headers);
-      this.authenticator
-        .authenticate(key)
-        .then((principal) => {
-          if (!principal)
-            throw new FathomError(ErrorCode.Unauthorized, 'Send an API key in the handshake: io(url, { auth: { token: key } }).');
-          (socket.data as { principal?: Principal }).principal = principal;
-          next();
-        })
-        .catch((error: unknown) => {
-          const { error: body } = mapError(error).body;
-          next(Object.assign(new Error(body.message), { data: body }));
-        });
-    });
+    authenticateSockets(namespace, this.authenticator);
   }
 
   handleConnection(): void {
@@ -113,7 +98,7 @@ export class JobsGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     // Subscribes in flight hold their slot: a burst cannot pass the cap before its joins land.
     pending.add(jobId);
     try {
-      const principal = (socket.data as { principal?: Principal }).principal ?? LOCAL_PRINCIPAL;
+      const principal = socketPrincipal(socket) ?? LOCAL_PRINCIPAL;
       if (!principal.scopes.includes('jobs:read')) {
         throw new FathomError(ErrorCode.Forbidden, 'This key lacks the scope jobs:read subscribing needs.', { scopes: ['jobs:read'] });
       }

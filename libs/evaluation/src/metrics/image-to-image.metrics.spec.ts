@@ -25,6 +25,15 @@ describe('image-to-image metrics', () => {
     ).toBeCloseTo(10 * Math.log10((255 * 255) / 48), 12);
   });
 
+  it('score a colour result against a grey target on its luma: a grey photo returned as RGB is a perfect answer', () => {
+    const grey = image(16, 16, 1, (i) => (i * 37) % 256);
+    const asRgb = image(16, 16, 3, (i) => grey.pixels[Math.floor(i / 3)]!);
+    expect(imageToImageScorer.score(asRgb, grey, {}).metrics).toEqual({ psnr: PSNR_CAP_DB, ssim: 1 });
+    // Off by 5 in every channel: the luma is off by 5 too.
+    const brighter = image(16, 16, 3, (i) => grey.pixels[Math.floor(i / 3)]! + 5 - (grey.pixels[Math.floor(i / 3)]! > 250 ? 10 : 0));
+    expect(imageToImageScorer.score(brighter, grey, {}).metrics['psnr']).toBeCloseTo(10 * Math.log10((255 * 255) / 25), 9);
+  });
+
   it('cap the PSNR of identical images at 100 dB, which JSON can carry', () => {
     expect(psnr(pattern, pattern)).toBe(PSNR_CAP_DB);
   });

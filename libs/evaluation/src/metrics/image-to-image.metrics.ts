@@ -58,6 +58,12 @@ function luma(image: ImagePixels): Float64Array {
   return y;
 }
 
+/** One channel: grey as it is, RGB as its BT.601 luma rounded to 8 bits. */
+export function greyOf(image: ImagePixels): ImagePixels {
+  if (image.channels === 1) return image;
+  return { width: image.width, height: image.height, channels: 1, pixels: Uint8Array.from(luma(image), (y) => Math.round(y)) };
+}
+
 const WEIGHTS = (() => {
   const w = Array.from({ length: 2 * SSIM_RADIUS + 1 }, (_, i) => Math.exp(-((i - SSIM_RADIUS) ** 2) / (2 * SSIM_SIGMA ** 2)));
   const sum = w.reduce((a, b) => a + b, 0);
@@ -122,6 +128,9 @@ export function ssim(prediction: ImagePixels, truth: ImagePixels): number {
 /** The aggregate is the mean of the per-image PSNR and SSIM, as image-restoration papers report them. */
 export const imageToImageScorer: TaskScorer<'image-to-image', ImageToImageStats> = {
   score(prediction, truth): SampleScore<ImageToImageStats> {
+    // A grey target and a colour result (the worker writes RGB; a model that enlarges Y alone keeps
+    // the input's grey) are compared on one channel: the colour one's luma.
+    if (prediction.channels !== truth.channels) [prediction, truth] = [greyOf(prediction), greyOf(truth)];
     const stats = { psnr: psnr(prediction, truth), ssim: ssim(prediction, truth) };
     return { metrics: { ...stats }, stats };
   },

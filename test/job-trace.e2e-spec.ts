@@ -1,5 +1,9 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import sharp from 'sharp';
-import type { JobAccepted, JobStatus } from '@fathom/contracts';
+import type { EvaluationView, JobAccepted, JobStatus, SampleResult } from '@fathom/contracts';
+import { uploadDataset, writeFlatDepthDataset } from './support/datasets';
 import { depthModelsDir, FathomStack, nextEvent, submit, subscribe } from './support/fathom-stack';
 import { attribute, OtlpReceiver, SPAN_KIND, type ReceivedSpan } from './support/otlp-receiver';
 
@@ -77,5 +81,39 @@ describe('one trace per job, from the upload to the WebSocket push', () => {
       .filter((line) => line.includes(`"jobId":"${id}"`));
     expect(jobLines.length).toBeGreaterThan(0);
     for (const line of jobLines) expect(line).toContain(`"traceId":"${traceId}"`);
+  });
+  it('an evaluation run is one trace: the run, each sample queued under it, and the worker running each', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fathom-trace-eval-'));
+    await writeFlatDepthDataset(dir, { name: 'flat-trace', samples: 3 });
+    await uploadDataset(stack.api, dir);
+    const started = await fetch(`${stack.api.url}/v1/evaluations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ dataset: 'flat-trace', model: 'depth-test' }),
+    });
+    const { id, links } = (await started.json()) as EvaluationView;
+    for (;;) {
+      const view = (await (await fetch(`${stack.api.url}${links.self}`)).json()) as EvaluationView;
+      if (view.state === 'completed') break;
+      expect(['queued', 'running']).toContain(view.state);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const run = await receiver.span((s) => s.name === 'evaluation' && attribute(s, 'fathom.evaluation.id') === id, 'evaluation');
+    const lines = (await (await fetch(`${stack.api.url}${links.samples}`)).text()).trim().split('\n');
+    expect(lines).toHaveLength(3);
+    for (const line of lines) {
+      const { jobId, sample } = JSON.parse(line) as SampleResult;
+      const queued = await receiver.span(
+        (s) => s.name === 'evaluation sample' && attribute(s, 'fathom.evaluation.sample') === sample,
+        `evaluation sample ${sample}`,
+      );
+      expect(queued).toMatchObject({ traceId: run.traceId, parentSpanId: run.spanId, service: 'fathom-api' });
+      const producer = await receiver.span((s) => s.parentSpanId === queued.spanId && s.name.startsWith('add infer.'), `add for ${sample}`);
+      const consumer = await receiver.span((s) => s.parentSpanId === producer.spanId, `process for ${sample}`);
+      expect(consumer).toMatchObject({ traceId: run.traceId, service: 'fathom-worker', kind: SPAN_KIND.CONSUMER });
+      // The job's status names the run's trace, as a user job's names its own.
+      const status = (await (await fetch(`${stack.api.url}/v1/jobs/${jobId}`)).json()) as JobStatus;
+      expect(status.traceId).toBe(run.traceId);
+    }
   });
 });

@@ -56,8 +56,13 @@ async function ranMigrations(db: Database): Promise<string[]> {
   }
 }
 
-/** Kysely's tables or lock row created by another process at the same moment (no migration ran). */
+/**
+ * Kysely's tables or lock row created by another process at the same moment (no migration ran):
+ * 23505 / 42P07. On the embedded server (PGlite, one session behind the socket) several clients'
+ * extended-protocol messages can interleave, and one loses its unnamed prepared statement (26000):
+ * no migration ran either, and the next try goes through.
+ */
 function lostTheCreationRace(error: unknown, results: ReadonlyArray<{ status: string }>): boolean {
   const code = (error as { code?: unknown }).code;
-  return results.every((r) => r.status === 'NotExecuted') && (code === '23505' || code === '42P07');
+  return results.every((r) => r.status === 'NotExecuted') && (code === '23505' || code === '42P07' || code === '26000');
 }

@@ -39,8 +39,8 @@ const apiOwnEnv = z.object({
   API_MAX_WEIGHTS_BYTES: envInt(2 * 1024 * 1024 * 1024, { min: 1 }),
   /**
    * Jobs one evaluation run keeps queued or running per live worker of its version (issue 14): at
-   * 1, each worker keeps a free slot for user jobs (a worker holds 2 per inference thread), so the
-   * user's p95 stays within 1.5× (test/evaluation-load); higher runs faster and costs users more.
+   * 1, each worker keeps a free slot for user jobs (a worker holds 2 per inference thread); a run
+   * also queues nothing while a user job waits or runs on the version (ADR 0016).
    */
   API_EVAL_JOBS_PER_WORKER: envInt(1, { min: 1, max: 64 }),
   /** How long `promote` waits for its gate's evaluations before answering 409 promotion_refused ("still evaluating"). */

@@ -204,7 +204,15 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
       mine.clear();
       for (const s of inFlight) mine.add(s.jobId!);
       const ended = (await Promise.all(inFlight.map((sample) => this.check(run, sample)))).filter(Boolean).length;
-      for (const sample of next.slice(0, Math.max(0, window - (inFlight.length - ended)))) {
+      const running = inFlight.length - ended;
+      // Yield to users: while a user job waits or runs on the version, no new sample is queued (the
+      // run's own jobs are prioritized, never 'waiting'; more active jobs than its own are users').
+      const counts = await this.queues
+        .queue(run.queue)
+        .getJobCounts('waiting', 'active')
+        .catch(() => ({ waiting: 0, active: 0 }));
+      const usersBusy = (counts.waiting ?? 0) > 0 || (counts.active ?? 0) > running;
+      for (const sample of next.slice(0, usersBusy ? 0 : Math.max(0, window - running))) {
         if (lease.lost) return;
         const jobId = randomUUID();
         mine.add(jobId);

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -32,7 +31,16 @@ export class FilesystemBlobStore extends BlobStore {
 
   async putStream(key: string, source: Readable | AsyncIterable<Buffer>, options: { maxBytes: number }): Promise<StreamedBlob> {
     const metered = meteredSource(key, source, options.maxBytes);
-    await this.staged(key, (staging) => pipeline(metered.chunks, createWriteStream(staging)), metered.failure);
+    await this.staged(
+      key,
+      async (staging) => {
+        // Opened before the pipeline, not lazily by it: a source that fails at once would otherwise
+        // be cleaned up before the stream's own open created the file, leaving it behind.
+        const file = await open(staging, 'w');
+        await pipeline(metered.chunks, file.createWriteStream());
+      },
+      metered.failure,
+    );
     return metered.result();
   }
 

@@ -1,11 +1,24 @@
 import sharp from 'sharp';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { buildDepthStandInModel } from '@fathom/testing';
 import { bearer, depthModelsDir, FathomStack } from './support/fathom-stack';
 import { launchBrowser, watchedPage } from './support/browser';
 
 /** An <img>'s decoded size (the tests compile without the DOM's types). */
 type Size = { naturalWidth: number; naturalHeight: number };
+
+/**
+ * Until the image is decoded at `width`. Not page.waitForFunction with a string: when its first look
+ * finds it false, Playwright polls by evaluating that string in the page, which the page's CSP
+ * (no 'unsafe-eval') rightly blocks; locator.evaluate runs through the DevTools protocol instead.
+ */
+async function untilWidth(image: Locator, width: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await image.evaluate((element) => (element as unknown as Size).naturalWidth)) !== width) {
+    if (Date.now() > deadline) throw new Error(`the image is not ${width} px wide after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 /**
  * The web page in a real browser (Debian's Chromium, driven by playwright-core), as a newcomer uses
@@ -44,7 +57,7 @@ describe('The web page in a real browser', () => {
     const result = page.locator('img[alt="depth result"]');
     await result.waitFor();
     // The depth map is decoded and drawn at the input's size (it came through an authorised fetch as a blob).
-    await page.waitForFunction(`document.querySelector('img[alt="depth result"]').naturalWidth === 64`);
+    await untilWidth(result, 64);
     expect(await result.evaluate((image) => [(image as unknown as Size).naturalWidth, (image as unknown as Size).naturalHeight])).toEqual([
       64, 48,
     ]);
@@ -111,7 +124,7 @@ describe('The web page in a real browser, with API keys on', () => {
     await page.click('#submit');
     await page.locator('#status', { hasText: /^completed / }).waitFor({ timeout: 30_000 });
     // An <img src> cannot send the key: the page fetched the bytes with it and shows them as a blob: URL.
-    await page.waitForFunction(`document.querySelector('img[alt="depth result"]')?.naturalWidth === 40`);
+    await untilWidth(page.locator('img[alt="depth result"]'), 40);
     expect(await page.locator('img[alt="depth result"]').getAttribute('src')).toMatch(/^blob:/);
     expect(await page.locator('#keyForm').isHidden()).toBe(true);
     // The failed loads: the models list asked for before the key was entered, and the Models view's

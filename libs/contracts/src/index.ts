@@ -14,3 +14,4 @@ export * from './image-format';
 export * from './api-keys';
 export * from './deployments';
 export * from './evaluations';
+export * from './prediction-features';

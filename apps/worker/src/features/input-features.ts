@@ -1,0 +1,145 @@
+import {
+  CLIPPED_BLACK_MAX,
+  CLIPPED_WHITE_MIN,
+  HISTOGRAM_BINS,
+  HISTOGRAM_LENGTH,
+  type ImageFormat,
+  type InputFeatures,
+} from '@fathom/contracts';
+
+/** Interleaved 8-bit RGB, row-major. */
+export interface RgbPixels {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/** What the worker knows of the upload besides its pixels. */
+export interface UploadMeta {
+  bytes: number;
+  format: ImageFormat;
+  /** Size as displayed (EXIF orientation applied). */
+  width: number;
+  height: number;
+  /** EXIF orientation tag; 1 when absent. */
+  orientation?: number;
+}
+
+export interface PixelStats {
+  meanLuma: number;
+  contrast: number;
+  sharpness: number;
+  colourfulness: number;
+  saturation: number;
+  clipped: number;
+  histogram: number[];
+}
+
+// Luma is kept as an exact integer ×1000 (BT.601's coefficients have three decimals), so sums,
+// the Laplacian and the clipped test are exact and a flat image's variances are exactly 0.
+const LUMA_SCALE = 1000;
+const BLACK_MAX = CLIPPED_BLACK_MAX * LUMA_SCALE;
+const WHITE_MIN = CLIPPED_WHITE_MIN * LUMA_SCALE;
+const BIN_SHIFT = 8 - Math.log2(HISTOGRAM_BINS);
+
+/**
+ * Pixel statistics of an image, in one pass over the pixels plus one over luma for the Laplacian.
+ * Values depend on the resolution the pixels are at (sharpness above all): compare images at the
+ * same size (the worker's model-input pixels).
+ */
+export function pixelStats({ data, width, height }: RgbPixels): PixelStats {
+  const n = width * height;
+  if (n <= 0 || data.length < n * 3) throw new Error(`expected ${width}×${height} RGB pixels (${n * 3} bytes), got ${data.length} bytes`);
+  const luma = new Int32Array(n);
+  const histogram = new Float64Array(HISTOGRAM_LENGTH);
+  // Sums of values less the first pixel's (shifted data): variances without cancellation.
+  const lumaK = 299 * data[0]! + 587 * data[1]! + 114 * data[2]!;
+  const rgK = data[0]! - data[1]!;
+  const ybK = (data[0]! + data[1]!) / 2 - data[2]!;
+  let lumaSum = 0;
+  let lumaSq = 0;
+  let rgSum = 0;
+  let rgSq = 0;
+  let ybSum = 0;
+  let ybSq = 0;
+  let saturationSum = 0;
+  let clipped = 0;
+  for (let i = 0, p = 0; i < n; i++, p += 3) {
+    const r = data[p]!;
+    const g = data[p + 1]!;
+    const b = data[p + 2]!;
+    // BT.601 luma (ITU-R BT.601: Y = 0.299 R + 0.587 G + 0.114 B), ×1000.
+    const y = 299 * r + 587 * g + 114 * b;
+    luma[i] = y;
+    const dy = y - lumaK;
+    lumaSum += dy;
+    lumaSq += dy * dy;
+    if (y <= BLACK_MAX || y >= WHITE_MIN) clipped++;
+    // Hasler & Süsstrunk 2003 opponent channels: rg = R − G, yb = ½(R + G) − B.
+    const rg = r - g - rgK;
+    const yb = (r + g) / 2 - b - ybK;
+    rgSum += rg;
+    rgSq += rg * rg;
+    ybSum += yb;
+    ybSq += yb * yb;
+    // HSV saturation (max − min) / max, 0 for black.
+    const max = r > g ? (r > b ? r : b) : g > b ? g : b;
+    const min = r < g ? (r < b ? r : b) : g < b ? g : b;
+    if (max > 0) saturationSum += (max - min) / max;
+    histogram[r >> BIN_SHIFT]!++;
+    histogram[HISTOGRAM_BINS + (g >> BIN_SHIFT)]!++;
+    histogram[2 * HISTOGRAM_BINS + (b >> BIN_SHIFT)]!++;
+  }
+  const lumaMean = lumaSum / n;
+  const rgMean = rgSum / n;
+  const ybMean = ybSum / n;
+  const rgVar = Math.max(0, rgSq / n - rgMean * rgMean);
+  const ybVar = Math.max(0, ybSq / n - ybMean * ybMean);
+  const rgMu = rgMean + rgK;
+  const ybMu = ybMean + ybK;
+  return {
+    meanLuma: (lumaMean + lumaK) / LUMA_SCALE,
+    // RMS contrast (Peli 1990): the standard deviation of luma.
+    contrast: Math.sqrt(Math.max(0, lumaSq / n - lumaMean * lumaMean)) / LUMA_SCALE,
+    sharpness: laplacianVariance(luma, width, height) / (LUMA_SCALE * LUMA_SCALE),
+    // Hasler & Süsstrunk 2003: σ_rgyb + 0.3 · μ_rgyb.
+    colourfulness: Math.sqrt(rgVar + ybVar) + 0.3 * Math.sqrt(rgMu * rgMu + ybMu * ybMu),
+    saturation: saturationSum / n,
+    clipped: clipped / n,
+    histogram: Array.from(histogram, (count) => count / n),
+  };
+}
+
+/**
+ * Variance of the 3×3 Laplacian [0 1 0; 1 −4 1; 0 1 0] over interior pixels only (OpenCV's
+ * cv2.Laplacian(ksize=1).var() blur measure, Pech-Pacheco et al. 2000, without border padding);
+ * 0 for an image without interior pixels.
+ */
+export function laplacianVariance(luma: Int32Array, width: number, height: number): number {
+  if (width < 3 || height < 3) return 0;
+  const count = (width - 2) * (height - 2);
+  let sum = 0;
+  let sq = 0;
+  for (let y = 1; y < height - 1; y++) {
+    for (let x = 1, i = y * width + 1; x < width - 1; x++, i++) {
+      const l = luma[i - width]! + luma[i + width]! + luma[i - 1]! + luma[i + 1]! - 4 * luma[i]!;
+      sum += l;
+      sq += l * l;
+    }
+  }
+  const mean = sum / count;
+  return Math.max(0, sq / count - mean * mean);
+}
+
+/** A job's input features: the upload's facts and its pixels' statistics. */
+export function inputFeatures(rgb: RgbPixels, meta: UploadMeta): InputFeatures {
+  return {
+    bytes: meta.bytes,
+    format: meta.format,
+    width: meta.width,
+    height: meta.height,
+    megapixels: (meta.width * meta.height) / 1e6,
+    orientation: meta.orientation ?? 1,
+    ...pixelStats(rgb),
+  };
+}

@@ -62,6 +62,23 @@ describe('input features of an image', () => {
     expect(stats.saturation).toBeCloseTo(0.25, 12);
   });
 
+  it('saturation is right whichever channel is largest or smallest', () => {
+    const orders = [
+      [30, 120, 240],
+      [30, 240, 120],
+      [120, 30, 240],
+      [120, 240, 30],
+      [240, 30, 120],
+      [240, 120, 30],
+      [90, 90, 180],
+      [180, 90, 90],
+    ] as const;
+    for (const colour of orders) {
+      const expected = (Math.max(...colour) - Math.min(...colour)) / Math.max(...colour);
+      expect(pixelStats(image(1, 1, () => colour)).saturation).toBeCloseTo(expected, 12);
+    }
+  });
+
   it('half black, half mid-grey: half the pixels are clipped', () => {
     expect(pixelStats(image(4, 4, (x) => grey(x < 2 ? 0 : 128))).clipped).toBe(0.5);
   });

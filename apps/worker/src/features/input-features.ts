@@ -41,6 +41,11 @@ const LUMA_SCALE = 1000;
 const BLACK_MAX = CLIPPED_BLACK_MAX * LUMA_SCALE;
 const WHITE_MIN = CLIPPED_WHITE_MIN * LUMA_SCALE;
 const BIN_SHIFT = 8 - Math.log2(HISTOGRAM_BINS);
+// Module-local copies: an imported binding is a getter call in compiled CommonJS, per pixel in the loop.
+const G_BINS = HISTOGRAM_BINS;
+const B_BINS = 2 * HISTOGRAM_BINS;
+/** 1 / max for each 8-bit max: a table look-up instead of a division per pixel. */
+const RECIPROCAL = Float64Array.from({ length: 256 }, (_, max) => (max > 0 ? 1 / max : 0));
 
 /**
  * Pixel statistics of an image, in one pass over the pixels plus one over luma for the Laplacian.
@@ -51,11 +56,12 @@ export function pixelStats({ data, width, height }: RgbPixels): PixelStats {
   const n = width * height;
   if (n <= 0 || data.length < n * 3) throw new Error(`expected ${width}×${height} RGB pixels (${n * 3} bytes), got ${data.length} bytes`);
   const luma = new Int32Array(n);
-  const histogram = new Float64Array(HISTOGRAM_LENGTH);
-  // Sums of values less the first pixel's (shifted data): variances without cancellation.
+  const histogram = new Uint32Array(HISTOGRAM_LENGTH);
+  // Sums of values less the first pixel's (shifted data): variances without cancellation. yb is
+  // kept doubled (R + G − 2B) so that everything in the loop is an integer.
   const lumaK = 299 * data[0]! + 587 * data[1]! + 114 * data[2]!;
   const rgK = data[0]! - data[1]!;
-  const ybK = (data[0]! + data[1]!) / 2 - data[2]!;
+  const yb2K = data[0]! + data[1]! - 2 * data[2]!;
   let lumaSum = 0;
   let lumaSq = 0;
   let rgSum = 0;
@@ -74,29 +80,35 @@ export function pixelStats({ data, width, height }: RgbPixels): PixelStats {
     const dy = y - lumaK;
     lumaSum += dy;
     lumaSq += dy * dy;
-    if (y <= BLACK_MAX || y >= WHITE_MIN) clipped++;
+    // Branch-free (sign bits): noisy photos would mispredict a branch here and in max/min below.
+    clipped += 1 - (((BLACK_MAX - y) >>> 31) & ((y - WHITE_MIN) >>> 31));
     // Hasler & Süsstrunk 2003 opponent channels: rg = R − G, yb = ½(R + G) − B.
     const rg = r - g - rgK;
-    const yb = (r + g) / 2 - b - ybK;
+    const yb = r + g - 2 * b - yb2K;
     rgSum += rg;
     rgSq += rg * rg;
     ybSum += yb;
     ybSq += yb * yb;
     // HSV saturation (max − min) / max, 0 for black.
-    const max = r > g ? (r > b ? r : b) : g > b ? g : b;
-    const min = r < g ? (r < b ? r : b) : g < b ? g : b;
-    if (max > 0) saturationSum += (max - min) / max;
+    const dRG = r - g;
+    const maxRG = g + (dRG & ~(dRG >> 31));
+    const minRG = g + (dRG & (dRG >> 31));
+    const dMax = maxRG - b;
+    const dMin = minRG - b;
+    const max = b + (dMax & ~(dMax >> 31));
+    const min = b + (dMin & (dMin >> 31));
+    saturationSum += (max - min) * RECIPROCAL[max]!;
     histogram[r >> BIN_SHIFT]!++;
-    histogram[HISTOGRAM_BINS + (g >> BIN_SHIFT)]!++;
-    histogram[2 * HISTOGRAM_BINS + (b >> BIN_SHIFT)]!++;
+    histogram[G_BINS + (g >> BIN_SHIFT)]!++;
+    histogram[B_BINS + (b >> BIN_SHIFT)]!++;
   }
   const lumaMean = lumaSum / n;
   const rgMean = rgSum / n;
   const ybMean = ybSum / n;
   const rgVar = Math.max(0, rgSq / n - rgMean * rgMean);
-  const ybVar = Math.max(0, ybSq / n - ybMean * ybMean);
+  const ybVar = Math.max(0, ybSq / n - ybMean * ybMean) / 4;
   const rgMu = rgMean + rgK;
-  const ybMu = ybMean + ybK;
+  const ybMu = (ybMean + yb2K) / 2;
   return {
     meanLuma: (lumaMean + lumaK) / LUMA_SCALE,
     // RMS contrast (Peli 1990): the standard deviation of luma.

@@ -80,6 +80,7 @@ export function pixelStats({ data, width, height }: RgbPixels): PixelStats {
     const dy = y - lumaK;
     lumaSum += dy;
     lumaSq += dy * dy;
+    // Clipped: luma ≤ 2 (black) or ≥ 253 (white) of 255, both ends counted together.
     // Branch-free (sign bits): noisy photos would mispredict a branch here and in max/min below.
     clipped += 1 - (((BLACK_MAX - y) >>> 31) & ((y - WHITE_MIN) >>> 31));
     // Hasler & Süsstrunk 2003 opponent channels: rg = R − G, yb = ½(R + G) − B.
@@ -89,7 +90,7 @@ export function pixelStats({ data, width, height }: RgbPixels): PixelStats {
     rgSq += rg * rg;
     ybSum += yb;
     ybSq += yb * yb;
-    // HSV saturation (max − min) / max, 0 for black.
+    // HSV saturation (Smith 1978): (max − min) / max, 0 for black.
     const dRG = r - g;
     const maxRG = g + (dRG & ~(dRG >> 31));
     const minRG = g + (dRG & (dRG >> 31));

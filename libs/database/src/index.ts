@@ -6,3 +6,4 @@ export type { DatabaseSchema } from './schema';
 export * from './keys';
 export * from './deployments';
 export * from './evaluations';
+export * from './predictions';

@@ -13,6 +13,7 @@ export interface DatabaseSchema {
   evaluations: EvaluationsTable;
   evaluation_samples: EvaluationSamplesTable;
   promotion_gates: PromotionGatesTable;
+  predictions: PredictionsTable;
 }
 
 /** Set by the database on insert, never written after. */
@@ -148,4 +149,33 @@ export interface PromotionGatesTable {
   margin: number;
   updated_at: ColumnType<Date, Date | undefined, Date>;
   updated_by: string;
+}
+
+/** 0005_predictions: one finished job (issue 15); features per libs/contracts prediction-features.ts. */
+export interface PredictionsTable {
+  job_id: string;
+  finished_at: Date;
+  submitted_at: Date | null;
+  model: string;
+  version: string;
+  variant: string | null;
+  route: string;
+  task: string;
+  key_id: string | null;
+  /** completed | failed | cancelled */
+  status: string;
+  error_code: string | null;
+  timings: Json<Record<string, number> | null>;
+  execution_provider: string | null;
+  trace_id: string | null;
+  input_features: Json<unknown>;
+  output_features: Json<unknown>;
+  evaluation_id: string | null;
+  /** up | down */
+  feedback_rating: string | null;
+  feedback_comment: string | null;
+  /** Left out on insert: feedback comes later, from the job's owner. */
+  feedback_correction: ColumnType<unknown, string | undefined, string>;
+  feedback_at: Date | null;
+  feedback_by: string | null;
 }

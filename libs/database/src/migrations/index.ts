@@ -3,6 +3,7 @@ import { apiKeysMigration } from './0001-api-keys';
 import { auditLogMigration } from './0002-audit-log';
 import { deploymentsMigration } from './0003-deployments';
 import { evaluationsMigration } from './0004-evaluations';
+import { predictionsMigration } from './0005-predictions';
 
 /**
  * Every migration, in order. A name is `NNNN_what` and, once released, never changes (the
@@ -15,4 +16,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0002_audit_log': auditLogMigration,
   '0003_deployments': deploymentsMigration,
   '0004_evaluations': evaluationsMigration,
+  '0005_predictions': predictionsMigration,
 };

@@ -1,0 +1,2 @@
+export * from './prediction.store';
+export * from './prediction-writer';

@@ -1,0 +1,133 @@
+import { DATABASE_ENGINES, type TestDatabase } from '@fathom/testing';
+import { createDatabase, type Database } from '../database';
+import { migrateToLatest } from '../migrator';
+import { PredictionStore, type NewPrediction } from './prediction.store';
+
+const settings = (url: string) => ({
+  url,
+  poolSize: 4,
+  statementTimeoutMs: 5_000,
+  connectTimeoutMs: 5_000,
+  applicationName: 'fathom-test',
+});
+
+const minute = (n: number) => new Date(Date.UTC(2026, 11, 7, 12, n)).toISOString();
+
+/** A finished depth job of key-alice at 12:<minute>. */
+function prediction(jobId: string, at: number, overrides: Partial<NewPrediction> = {}): NewPrediction {
+  return {
+    jobId,
+    finishedAt: minute(at),
+    submittedAt: minute(at),
+    model: 'depth',
+    version: '1.0.0',
+    variant: null,
+    route: 'depth',
+    task: 'depth-estimation',
+    keyId: 'key-alice',
+    status: 'completed',
+    errorCode: null,
+    timings: { decode: 3, infer: 40, total: 50 },
+    executionProvider: 'cpu',
+    traceId: `trace-${jobId}`,
+    inputFeatures: null,
+    outputFeatures: null,
+    evaluationId: null,
+    ...overrides,
+  };
+}
+
+describe.each(DATABASE_ENGINES)('the prediction log, on %s', (_engine, createDatabaseForTest) => {
+  let database: TestDatabase;
+  let db: Database;
+  let store: PredictionStore;
+
+  beforeAll(async () => {
+    database = await createDatabaseForTest();
+  });
+  afterAll(() => database.drop());
+  beforeEach(async () => {
+    await database.reset();
+    db = createDatabase(settings(database.url));
+    await migrateToLatest(db);
+    store = new PredictionStore(db);
+  });
+  afterEach(() => db.destroy());
+
+  const jobIds = async (query: Parameters<PredictionStore['page']>[0]) => (await store.page(query)).rows.map((row) => row.jobId);
+
+  it('logs a finished job once, however often its write is retried, and reads it back as written', async () => {
+    const failed = prediction('j2', 2, { status: 'failed', errorCode: 'inference_failed', executionProvider: null });
+    expect(await store.insertMany([prediction('j1', 1), failed])).toBe(2);
+    expect(await store.insertMany([prediction('j1', 1, { model: 'other' }), failed, prediction('j3', 3)])).toBe(1);
+
+    const { rows, next } = await store.page({ limit: 10 });
+    expect(rows.map((row) => row.jobId)).toEqual(['j1', 'j2', 'j3']);
+    expect(rows[0]).toEqual({ ...prediction('j1', 1), feedback: null });
+    expect(rows[1]).toMatchObject({ status: 'failed', errorCode: 'inference_failed', executionProvider: null });
+    expect(next).toBeUndefined();
+    expect(await store.insertMany([])).toBe(0);
+  });
+
+  it('pages oldest first by finish time then job id, and the cursor walks every row exactly once', async () => {
+    // j-b and j-a finish in the same millisecond: the job id orders them.
+    await store.insertMany([prediction('j-c', 3), prediction('j-b', 2), prediction('j-a', 2), prediction('j-d', 4), prediction('j-e', 5)]);
+
+    const first = await store.page({ limit: 2 });
+    expect(first.rows.map((row) => row.jobId)).toEqual(['j-a', 'j-b']);
+    const second = await store.page({ limit: 2, after: first.next });
+    expect(second.rows.map((row) => row.jobId)).toEqual(['j-c', 'j-d']);
+    const third = await store.page({ limit: 2, after: second.next });
+    expect(third.rows.map((row) => row.jobId)).toEqual(['j-e']);
+    expect(third.next).toBeUndefined();
+
+    const exported: string[][] = [];
+    for await (const rows of store.stream({}, 2)) exported.push(rows.map((row) => row.jobId));
+    expect(exported).toEqual([['j-a', 'j-b'], ['j-c', 'j-d'], ['j-e']]);
+    await expect(store.page({ limit: 2, after: 'not-a-cursor' })).rejects.toThrow(/send the "next" of the previous page/);
+  });
+
+  it('filters by model, version, time window, status and key', async () => {
+    await store.insertMany([
+      prediction('p1', 1),
+      prediction('p2', 2, { version: '2.0.0' }),
+      prediction('p3', 3, { model: 'segment', route: 'segment', task: 'segmentation' }),
+      prediction('p4', 4, { status: 'cancelled' }),
+      prediction('p5', 5, { keyId: 'key-bob' }),
+    ]);
+
+    expect(await jobIds({ model: 'depth', limit: 10 })).toEqual(['p1', 'p2', 'p4', 'p5']);
+    expect(await jobIds({ model: 'depth', version: '2.0.0', limit: 10 })).toEqual(['p2']);
+    // from is inclusive, to exclusive.
+    expect(await jobIds({ from: minute(2), to: minute(4), limit: 10 })).toEqual(['p2', 'p3']);
+    expect(await jobIds({ status: 'cancelled', limit: 10 })).toEqual(['p4']);
+    expect(await jobIds({ keyId: 'key-bob', limit: 10 })).toEqual(['p5']);
+    expect(await jobIds({ model: 'depth', status: 'failed', limit: 10 })).toEqual([]);
+  });
+
+  it("takes feedback from the job's own key only", async () => {
+    await store.insertMany([prediction('j1', 1)]);
+
+    expect(await store.setFeedback('j1', 'key-bob', { rating: 'down' })).toBeUndefined();
+    expect(await store.setFeedback('missing', 'key-alice', { rating: 'down' })).toBeUndefined();
+    expect((await store.page({ limit: 1 })).rows[0]?.feedback).toBeNull();
+
+    const correction = { label: 'cat' };
+    const row = await store.setFeedback('j1', 'key-alice', { rating: 'down', comment: 'it is a cat', correction });
+    expect(row?.feedback).toMatchObject({ rating: 'down', comment: 'it is a cat', correction, by: 'key-alice' });
+    expect((await store.page({ limit: 1 })).rows[0]?.feedback).toEqual(row?.feedback);
+
+    // Changing one's mind replaces the feedback.
+    const again = await store.setFeedback('j1', 'key-alice', { rating: 'up' });
+    expect(again?.feedback).toMatchObject({ rating: 'up', comment: null, correction: null });
+  });
+
+  it("deletes only the model's rows older than the cutoff, a batch per statement, and counts them", async () => {
+    const old = Array.from({ length: 7 }, (_, i) => prediction(`old-${i}`, i));
+    await store.insertMany([...old, prediction('recent', 30), prediction('other-model-old', 1, { model: 'segment' })]);
+
+    expect(await store.deleteOlderThan({ model: 'depth', before: minute(10), batch: 3 })).toBe(7);
+    expect(await jobIds({ limit: 10 })).toEqual(['other-model-old', 'recent']);
+    expect(await store.deleteOlderThan({ model: 'depth', before: minute(10), batch: 3 })).toBe(0);
+  });
+});

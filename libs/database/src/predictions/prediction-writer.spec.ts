@@ -142,6 +142,25 @@ describe('the prediction writer, on PostgreSQL', () => {
     expect(seen).toEqual({ written: 14, dropped: 11, errors: 0 });
     await writer.close();
   });
+
+  it('retries a failed write on its own, backing off, until the rows land', async () => {
+    await database.reset();
+    const { seen, ...callbacks } = counts();
+    const writer = new PredictionWriter(store, { flushMs: 10, maxBackoffMs: 80, ...callbacks });
+
+    addRows(writer, 0, 3);
+    await waitFor(() => seen.errors >= 3);
+    // Waits of 10, 20, 40, 80, 80… ms between tries: far fewer than one try per 10 ms tick.
+    const errorsBefore = seen.errors;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(seen.errors - errorsBefore).toBeLessThanOrEqual(4);
+
+    await migrateToLatest(db);
+    await waitFor(() => seen.written === 3);
+    expect(await loggedJobIds(store)).toEqual([0, 1, 2].map((i) => finished(i).jobId));
+    expect(writer.buffered).toBe(0);
+    await writer.close();
+  });
 });
 
 describe('the prediction writer, with the embedded database paused and resumed', () => {

@@ -8,3 +8,4 @@ export * from './test-database';
 export * from './s3-server';
 export * from './key-slot';
 export * from './numpy-python';
+export * from './migrated-database';

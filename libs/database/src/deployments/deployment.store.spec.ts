@@ -1,16 +1,8 @@
-import { DATABASE_ENGINES, type TestDatabase } from '@fathom/testing';
+import { DATABASE_ENGINES, migratedDatabasePerTest } from '@fathom/testing';
 import { ErrorCode, FathomError } from '@fathom/contracts';
-import { createDatabase, type Database } from '../database';
-import { migrateToLatest } from '../migrator';
+import type { Database } from '../database';
 import { deploymentId, DeploymentStore, type NewDeployment } from './deployment.store';
 
-const settings = (url: string) => ({
-  url,
-  poolSize: 8,
-  statementTimeoutMs: 5_000,
-  connectTimeoutMs: 5_000,
-  applicationName: 'fathom-test',
-});
 const ops = { actor: 'key-ops', traceId: 'trace-1', address: '10.0.0.7' };
 const sha = (c: string) => c.repeat(64);
 
@@ -35,21 +27,14 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 }
 
 describe.each(DATABASE_ENGINES)('the deployments registry, on %s', (_engine, createDatabaseForTest) => {
-  let database: TestDatabase;
   let db: Database;
   let store: DeploymentStore;
 
-  beforeAll(async () => {
-    database = await createDatabaseForTest();
-  });
-  afterAll(() => database.drop());
-  beforeEach(async () => {
-    await database.reset();
-    db = createDatabase(settings(database.url));
-    await migrateToLatest(db);
+  const each = migratedDatabasePerTest(createDatabaseForTest);
+  beforeEach(() => {
+    db = each.db;
     store = new DeploymentStore(db);
   });
-  afterEach(() => db.destroy());
 
   it('registers a version once while it is live, and again once it failed or was retired', async () => {
     const first = await store.create(depth('1.0.0'), ops);

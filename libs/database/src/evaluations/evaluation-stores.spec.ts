@@ -1,19 +1,11 @@
-import { DATABASE_ENGINES, type TestDatabase } from '@fathom/testing';
+import { DATABASE_ENGINES, migratedDatabasePerTest } from '@fathom/testing';
 import { ErrorCode, FathomError } from '@fathom/contracts';
-import { createDatabase, type Database } from '../database';
+import type { Database } from '../database';
 import { AuditLogStore } from '../keys/audit-log.store';
-import { migrateToLatest } from '../migrator';
 import { DatasetStore, type NewDataset } from './dataset.store';
 import { EvaluationStore } from './evaluation.store';
 import { PromotionGateStore } from './promotion-gate.store';
 
-const settings = (url: string) => ({
-  url,
-  poolSize: 8,
-  statementTimeoutMs: 5_000,
-  connectTimeoutMs: 5_000,
-  applicationName: 'fathom-test',
-});
 const admin = { actor: 'key-admin', traceId: 'trace-1', address: '10.0.0.7' };
 
 const lines = (version: string): NewDataset => ({
@@ -42,25 +34,18 @@ async function failureOf(promise: Promise<unknown>): Promise<{ code: string; mes
 const score = (absRel: number) => ({ metrics: { absRel }, stats: { n: 1, absRel }, timings: { total: 12 }, executionProvider: 'cpu' });
 
 describe.each(DATABASE_ENGINES)('datasets, evaluation runs and promotion gates, on %s', (_engine, createDatabaseForTest) => {
-  let database: TestDatabase;
   let db: Database;
   let datasets: DatasetStore;
   let evaluations: EvaluationStore;
   let gates: PromotionGateStore;
 
-  beforeAll(async () => {
-    database = await createDatabaseForTest();
-  });
-  afterAll(() => database.drop());
-  beforeEach(async () => {
-    await database.reset();
-    db = createDatabase(settings(database.url));
-    await migrateToLatest(db);
+  const each = migratedDatabasePerTest(createDatabaseForTest);
+  beforeEach(() => {
+    db = each.db;
     datasets = new DatasetStore(db);
     evaluations = new EvaluationStore(db);
     gates = new PromotionGateStore(db);
   });
-  afterEach(() => db.destroy());
 
   const runOf = (datasetId: string, version = '1.0.0', variant: string | null = null) =>
     evaluations.create({

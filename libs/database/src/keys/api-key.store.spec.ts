@@ -1,39 +1,24 @@
-import { DATABASE_ENGINES, type TestDatabase } from '@fathom/testing';
+import { DATABASE_ENGINES, migratedDatabasePerTest } from '@fathom/testing';
 import { ErrorCode } from '@fathom/contracts';
-import { createDatabase, type Database } from '../database';
-import { migrateToLatest } from '../migrator';
+import type { Database } from '../database';
 import { ApiKeyStore } from './api-key.store';
 import { ApiKeyVerifier } from './api-key.verifier';
 import { AuditLogStore } from './audit-log.store';
 import { parseApiKey } from './api-key-token';
 
-const settings = (url: string) => ({
-  url,
-  poolSize: 4,
-  statementTimeoutMs: 5_000,
-  connectTimeoutMs: 5_000,
-  applicationName: 'fathom-test',
-});
 const cli = { actor: 'cli:ops' };
 
 describe.each(DATABASE_ENGINES)('API keys, on %s', (_engine, createDatabaseForTest) => {
-  let database: TestDatabase;
   let db: Database;
   let keys: ApiKeyStore;
   let audit: AuditLogStore;
 
-  beforeAll(async () => {
-    database = await createDatabaseForTest();
-  });
-  afterAll(() => database.drop());
-  beforeEach(async () => {
-    await database.reset();
-    db = createDatabase(settings(database.url));
-    await migrateToLatest(db);
+  const each = migratedDatabasePerTest(createDatabaseForTest);
+  beforeEach(() => {
+    db = each.db;
     keys = new ApiKeyStore(db);
     audit = new AuditLogStore(db);
   });
-  afterEach(() => db.destroy());
 
   it('creates a key whose secret is shown once and stored only as a digest', async () => {
     const created = await keys.create(

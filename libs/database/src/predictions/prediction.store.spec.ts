@@ -1,15 +1,6 @@
-import { DATABASE_ENGINES, type TestDatabase } from '@fathom/testing';
-import { createDatabase, type Database } from '../database';
-import { migrateToLatest } from '../migrator';
+import { DATABASE_ENGINES, migratedDatabasePerTest } from '@fathom/testing';
+import type { Database } from '../database';
 import { PredictionStore, type NewPrediction } from './prediction.store';
-
-const settings = (url: string) => ({
-  url,
-  poolSize: 4,
-  statementTimeoutMs: 5_000,
-  connectTimeoutMs: 5_000,
-  applicationName: 'fathom-test',
-});
 
 const minute = (n: number) => new Date(Date.UTC(2026, 11, 7, 12, n)).toISOString();
 
@@ -38,21 +29,14 @@ function prediction(jobId: string, at: number, overrides: Partial<NewPrediction>
 }
 
 describe.each(DATABASE_ENGINES)('the prediction log, on %s', (_engine, createDatabaseForTest) => {
-  let database: TestDatabase;
   let db: Database;
   let store: PredictionStore;
 
-  beforeAll(async () => {
-    database = await createDatabaseForTest();
-  });
-  afterAll(() => database.drop());
-  beforeEach(async () => {
-    await database.reset();
-    db = createDatabase(settings(database.url));
-    await migrateToLatest(db);
+  const each = migratedDatabasePerTest(createDatabaseForTest);
+  beforeEach(() => {
+    db = each.db;
     store = new PredictionStore(db);
   });
-  afterEach(() => db.destroy());
 
   const jobIds = async (query: Parameters<PredictionStore['page']>[0]) => (await store.page(query)).rows.map((row) => row.jobId);
 

@@ -42,7 +42,7 @@ const PASSING: readonly string[] = [
   ErrorCode.ModelNotServed,
   ErrorCode.QueueFull,
 ];
-function passes(error: unknown): boolean {
+function isPassing(error: unknown): boolean {
   // A FathomError with another code is the run's own (a model or dataset gone); anything else (a
   // dropped connection, a timeout) is taken as passing.
   return !(error instanceof FathomError) || PASSING.includes(error.code);
@@ -148,9 +148,9 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
       // A model or dataset gone: the run fails at once.
       const since = this.waitingSince.get(id) ?? Date.now();
       this.waitingSince.set(id, since);
-      if (passes(error) && Date.now() - since < STALLED_MS) throw error;
+      if (isPassing(error) && Date.now() - since < STALLED_MS) throw error;
       this.waitingSince.delete(id);
-      await this.finish(record, 'failed', passes(error) ? `${messageOf(error)} (for ${STALLED_MS / 60_000} minutes)` : messageOf(error));
+      await this.finish(record, 'failed', isPassing(error) ? `${messageOf(error)} (for ${STALLED_MS / 60_000} minutes)` : messageOf(error));
       return;
     }
     this.waitingSince.delete(id);
@@ -306,7 +306,7 @@ export class EvaluationRunner implements OnApplicationBootstrap, OnModuleDestroy
       return 'queued';
     } catch (error) {
       // Its id is written: the next pass finds no job under it and queues it again.
-      if (passes(error)) return 'busy';
+      if (isPassing(error)) return 'busy';
       // The sample itself cannot run (an image the API refuses): scored as failed, the run goes on.
       await this.store.failedSample(run.record.id, sample.index, messageOf(error));
       return 'failed';

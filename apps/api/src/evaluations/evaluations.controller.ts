@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@ne
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { compareBodySchema, createEvaluationBodySchema, type ComparisonView, type EvaluationView } from '@fathom/contracts';
+import { REPORT_CSP } from '@fathom/evaluation';
 import { CurrentPrincipal } from '../auth/principal.decorator';
 import type { Principal } from '../auth/principal';
 import { RequireScopes } from '../auth/scopes.decorator';
@@ -14,9 +15,6 @@ const listQuerySchema = z.object({
   dataset: z.string().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
-
-/** The report is one self-contained page: inline styles and data: images, nothing else. */
-const REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
 
 /** Evaluations (issue 14): a model version's quality on a dataset, measured through the real queue. */
 @ApiTags('evaluations')

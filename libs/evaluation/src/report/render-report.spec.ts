@@ -102,7 +102,9 @@ describe('the evaluation report', () => {
     for (const src of sources) expect(src).toMatch(/^data:image\/(png|jpeg);base64,[A-Za-z0-9+/]+=*$/);
     expect(html).not.toMatch(/https?:\/\//);
     expect(html).not.toMatch(/<(script|link|iframe)\b/);
-    expect(html).toContain(`content="default-src 'none'; img-src data:; style-src 'unsafe-inline'"`);
+    expect(html).toContain(
+      `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'">`,
+    );
   });
 
   it('lists every sample worst first — failed, then the highest AbsRel — and caps the table with a note', () => {

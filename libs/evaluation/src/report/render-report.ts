@@ -30,6 +30,12 @@ export interface ReportInput {
 }
 
 /**
+ * What the report may load: its inline styles and data: images, nothing else. In the page itself
+ * (for a copy opened from disk) and as the header the API serves it with.
+ */
+export const REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
+
+/**
  * One self-contained HTML page: inline CSS, pictures as data: URIs, no script and nothing fetched
  * (its CSP says so), readable offline and on a phone. Every text from outside — sample names,
  * labels, errors — is escaped.
@@ -53,7 +59,7 @@ export function renderReport({ evaluation, samples, worst, comparison, generated
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy" content="${REPORT_CSP}">
 <title>${esc(`Evaluation: ${title}`)}</title>
 <style>${STYLE}</style>
 </head>

@@ -135,6 +135,7 @@ export class InferencePipeline {
           width: input.image.width,
           height: input.image.height,
           executionProvider: loaded.executionProvider,
+          features: {},
         },
       });
     } catch (error) {

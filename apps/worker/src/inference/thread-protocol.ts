@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { ErrorCode, ExecutionProvider, JobStage, ResultSummary, TaskOptions } from '@fathom/contracts';
+import type { ErrorCode, ExecutionProvider, InputFeatures, JobStage, OutputFeatures, ResultSummary, TaskOptions } from '@fathom/contracts';
 import type { PngEncoding } from '../imaging/png-encoding';
 import type { EncodedArtifact } from '../tasks/task-pipeline';
 import type { ModelSpec } from '@fathom/models';
@@ -95,6 +95,14 @@ export interface RunOutput {
   height: number;
   summary: ResultSummary;
   executionProvider: ExecutionProvider;
+  /** What the prediction log keeps of the job (issue 15); a feature that could not be computed is left out, never failing the job. */
+  features: PredictionFeatures;
+}
+
+/** A job's features for the prediction log: the input's (model-input pixels) and the output's (per task). */
+export interface PredictionFeatures {
+  input?: InputFeatures;
+  output?: OutputFeatures;
 }
 
 export type ThreadMessage =

@@ -17,6 +17,7 @@ import { JobsModule } from './jobs/jobs.module';
 import { KeysModule } from './keys/keys.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ModelsModule } from './models/models.module';
+import { PredictionsModule } from './predictions/predictions.module';
 import { RealtimeModule } from './realtime/realtime.module';
 import { WebModule } from './web/web.module';
 
@@ -36,6 +37,7 @@ export const FEATURES = [
   DeploymentsModule,
   DatasetsModule,
   EvaluationsModule,
+  PredictionsModule,
   RealtimeModule,
   HealthModule,
   MetricsModule,

@@ -15,6 +15,8 @@ import {
   createRedisConnection,
   DeploymentMirror,
   InFlightStore,
+  PredictionStream,
+  PredictionWriter,
   RedisAvailability,
   WorkerRegistry,
   type RedisClient,
@@ -42,6 +44,7 @@ import { modelLabels, WorkerMetrics } from './metrics/worker.metrics';
 import type { ModelSelection } from './models/model-selection';
 import { consumerConcurrency, servedModel } from './models/served-model';
 import { InferenceProcessor } from './processors/inference.processor';
+import { PredictionLog } from './predictions/prediction-log';
 import { QueueConsumers } from './processors/queue-consumers';
 
 export const LOGGER = Symbol('LOGGER');
@@ -76,6 +79,7 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     @Inject(RedisAvailability) private readonly availability: RedisAvailability,
     @Inject(BlobStore) private readonly blobs: BlobStore,
     @Inject(DeploymentWatcher) private readonly deployments: DeploymentWatcher,
+    @Inject(PredictionLog) private readonly predictions: PredictionLog,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -139,6 +143,9 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     await this.heartbeat.withdraw().catch(() => undefined);
     await this.consumers.close();
     await this.pool.close();
+    // The finished jobs' records still buffered go to Redis before its connection closes.
+    const unlogged = await this.predictions.close();
+    if (unlogged > 0) this.logger.warn({ msg: 'prediction records not handed to Redis at shutdown', records: unlogged });
     await this.blobs.close();
     this.availability.stop();
     await this.redis.quit().catch(() => this.redis.disconnect());
@@ -228,20 +235,41 @@ export class WorkerModule {
           useFactory: (metrics: WorkerMetrics, pool: InferencePool) => new InferencePoolCollector(metrics.registry, pool),
         },
         {
+          // Records go to the Redis stream in batches, off the job path; while Redis does not take
+          // them they wait here, a few thousand at most (the stream itself holds PREDICTION_BUFFER).
+          provide: PredictionLog,
+          inject: [REDIS, WorkerMetrics],
+          useFactory: (redis: RedisClient, metrics: WorkerMetrics) => {
+            const stream = new PredictionStream(redis, config.REDIS_PREFIX, config.PREDICTION_BUFFER);
+            const writer = new PredictionWriter(
+              { write: (records) => stream.append(records) },
+              {
+                flushMs: 200,
+                batchSize: 100,
+                maxBuffered: 5_000,
+                onDropped: (count) => metrics.predictionRecordsDropped(count),
+                onError: (error) => logger.debug({ msg: 'prediction records not handed to Redis yet', error: (error as Error).message }),
+              },
+            );
+            return new PredictionLog(writer, metrics, logger);
+          },
+        },
+        {
           provide: JobExecutionService,
-          inject: [InferencePool, BlobStore, WorkerMetrics],
-          useFactory: (pool: InferencePool, blobs: BlobStore, metrics: WorkerMetrics) =>
-            new JobExecutionService(pool, blobs, config.WORKER_ID, logger, metrics),
+          inject: [InferencePool, BlobStore, WorkerMetrics, PredictionLog],
+          useFactory: (pool: InferencePool, blobs: BlobStore, metrics: WorkerMetrics, predictions: PredictionLog) =>
+            new JobExecutionService(pool, blobs, config.WORKER_ID, logger, metrics, predictions),
         },
         {
           provide: InferenceProcessor,
-          inject: [JobExecutionService, WorkerMetrics, REDIS],
-          useFactory: (execution: JobExecutionService, metrics: WorkerMetrics, redis: RedisClient) =>
+          inject: [JobExecutionService, WorkerMetrics, REDIS, PredictionLog],
+          useFactory: (execution: JobExecutionService, metrics: WorkerMetrics, redis: RedisClient, predictions: PredictionLog) =>
             new InferenceProcessor(
               execution,
               metrics,
               logger,
               new InFlightStore(redis, config.REDIS_PREFIX, new BullmqLayout(redis, config.REDIS_PREFIX), config.STORAGE_RETENTION_SECONDS),
+              predictions,
             ),
         },
         {

@@ -191,8 +191,18 @@ export const telemetryEnv = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: envOptionalString(),
 });
 
-/** Every long-running process (API, worker): Redis, retention, logs and traces. */
-export const serviceEnv = redisEnv.extend(storageEnv.shape).extend(telemetryEnv.shape);
+/**
+ * The prediction log's buffer (issue 15, ADR 0017): the most finished jobs' records the Redis
+ * stream holds while PostgreSQL is away (workers append, the API trims nothing it has not
+ * written); beyond it the oldest are dropped and counted (fathom_predictions_dropped_total,
+ * alert FathomPredictionsDropped). ~1.5 KB each in Redis.
+ */
+export const predictionLogEnv = z.object({
+  PREDICTION_BUFFER: envInt(50_000, { min: 100, max: 10_000_000 }),
+});
+
+/** Every long-running process (API, worker): Redis, retention, logs and traces, the prediction log's buffer. */
+export const serviceEnv = redisEnv.extend(storageEnv.shape).extend(telemetryEnv.shape).extend(predictionLogEnv.shape);
 export type ServiceEnv = z.infer<typeof serviceEnv>;
 
 /**

@@ -53,6 +53,11 @@ const jobBase = z.object({
    * output its metrics need (depth: float32 `raw`, .npy at the input's size). Absent on user jobs.
    */
   evaluation: z.object({ id: z.string().min(1), sample: z.number().int().nonnegative() }).optional(),
+  /**
+   * `reference`: an image profiled for a model version's drift reference (issue 15, `npm run drift
+   * -- reference <folder>`): logged like any job, but never part of the production window drift compares.
+   */
+  purpose: z.literal('reference').optional(),
 });
 
 /**

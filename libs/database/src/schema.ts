@@ -14,6 +14,7 @@ export interface DatabaseSchema {
   evaluation_samples: EvaluationSamplesTable;
   promotion_gates: PromotionGatesTable;
   predictions: PredictionsTable;
+  drift_references: DriftReferencesTable;
 }
 
 /** Set by the database on insert, never written after. */
@@ -171,6 +172,8 @@ export interface PredictionsTable {
   input_features: Json<unknown>;
   output_features: Json<unknown>;
   evaluation_id: string | null;
+  /** production | evaluation | reference (0006_drift; rows before it are production). */
+  purpose: ColumnType<string, string | undefined, string>;
   /** up | down */
   feedback_rating: string | null;
   feedback_comment: string | null;
@@ -178,4 +181,15 @@ export interface PredictionsTable {
   feedback_correction: ColumnType<unknown, string | undefined, string>;
   feedback_at: Date | null;
   feedback_by: string | null;
+}
+
+/** 0006_drift: the reference profile a model version's production features are compared with. */
+export interface DriftReferencesTable {
+  model: string;
+  version: string;
+  source: Json<unknown>;
+  profile: Json<unknown>;
+  rows: number;
+  created_at: CreatedAt;
+  created_by: string;
 }

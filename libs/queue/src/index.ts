@@ -13,3 +13,4 @@ export * from './in-flight.store';
 export * from './deployment-mirror';
 export * from './retired-jobs';
 export * from './redis-lease';
+export * from './predictions';

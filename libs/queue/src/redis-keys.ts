@@ -32,6 +32,12 @@ export function redisKeys(prefix: string) {
     watchedJob: (jobId: string) => `${prefix}:watched:{${jobId}}`,
     /** A key's jobs queued or running (sorted set of [queue, jobId] by admission time), for its quota. */
     inFlight: (keyId: string) => `${prefix}:in-flight:${keyId}`,
+    /**
+     * The prediction log on its way to PostgreSQL (issue 15, ADR 0017): a stream of finished jobs'
+     * records and the count of records dropped by its bound, one tag so one script writes both.
+     */
+    predictions: `${prefix}:{predictions}`,
+    predictionsDropped: `${prefix}:{predictions}:dropped`,
     /** Claimed by the one API instance that counts a job's end no client heard (a script reads watchedJob with it). */
     unheardEvent: (jobId: string, event: string) => `${prefix}:unheard:{${jobId}}:${event}`,
   };

@@ -9,3 +9,4 @@ export * from './s3-server';
 export * from './key-slot';
 export * from './numpy-python';
 export * from './migrated-database';
+export * from './tcp-proxy';

@@ -8,6 +8,7 @@ import {
   DeploymentStore,
   EvaluationStore,
   MigrationError,
+  PredictionStore,
   migrateToLatest,
   PromotionGateStore,
   type Database,
@@ -59,4 +60,5 @@ export const databaseProviders: Provider[] = [
   { provide: DatasetStore, inject: [DATABASE], useFactory: (db: Database) => new DatasetStore(db) },
   { provide: EvaluationStore, inject: [DATABASE], useFactory: (db: Database) => new EvaluationStore(db) },
   { provide: PromotionGateStore, inject: [DATABASE], useFactory: (db: Database) => new PromotionGateStore(db) },
+  { provide: PredictionStore, inject: [DATABASE], useFactory: (db: Database) => new PredictionStore(db) },
 ];

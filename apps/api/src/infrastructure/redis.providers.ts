@@ -7,6 +7,7 @@ import {
   IdempotencyStore,
   InFlightStore,
   JobRecordStore,
+  PredictionStream,
   RedisAvailability,
   RolloutStore,
   WorkerRegistry,
@@ -79,6 +80,11 @@ export const redisProviders: Provider[] = [
     provide: BullmqLayout,
     inject: [REDIS, API_CONFIG],
     useFactory: (redis: RedisClient, c: ApiConfig) => new BullmqLayout(redis, c.REDIS_PREFIX),
+  },
+  {
+    provide: PredictionStream,
+    inject: [REDIS, API_CONFIG],
+    useFactory: (redis: RedisClient, c: ApiConfig) => new PredictionStream(redis, c.REDIS_PREFIX, c.PREDICTION_BUFFER),
   },
   {
     provide: InFlightStore,

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, FathomError, type JobStatus } from '@fathom/contracts';
-import { InFlightStore, JobRecordStore } from '@fathom/queue';
+import { ErrorCode, FathomError, inferenceJobDataSchema, upgradeJobData, type JobStatus } from '@fathom/contracts';
+import { InFlightStore, JobRecordStore, PredictionStream, predictionRecord } from '@fathom/queue';
 import { BlobStore } from '@fathom/storage';
 import { QueueRegistry } from '../infrastructure/queue.registry';
 import { ApiMetrics } from '../metrics/api-metrics';
@@ -18,6 +18,7 @@ export class JobCanceller {
     @Inject(BlobStore) private readonly blobs: BlobStore,
     @Inject(InFlightStore) private readonly inFlight: InFlightStore,
     @Inject(ApiMetrics) private readonly metrics: ApiMetrics,
+    @Inject(PredictionStream) private readonly predictions: PredictionStream,
   ) {}
 
   /** `keyId`: the caller's key; another key's job is 404 job_not_found. */
@@ -45,8 +46,18 @@ export class JobCanceller {
       owner !== undefined ? this.inFlight.ended(owner, { id: jobId, queue: record.queue }) : undefined,
     ]);
     this.metrics.jobCancelled(record.model);
+    this.logCancellation(job.data, cancelledAt);
     this.logger.log({ msg: 'job cancelled', jobId, traceId: record.traceId, keyId });
     return this.reader.status(jobId);
+  }
+
+  /** The prediction log's record of a job cancelled while queued (no worker saw it); a Redis failure here only logs. */
+  private logCancellation(raw: unknown, cancelledAt: number): void {
+    const data = inferenceJobDataSchema.safeParse(upgradeJobData(raw));
+    if (!data.success) return;
+    this.predictions
+      .append([predictionRecord(data.data, { status: 'cancelled', finishedAt: cancelledAt })])
+      .catch((e: Error) => this.logger.warn({ msg: 'cancelled job not logged', jobId: data.data.jobId, error: e.message }));
   }
 
   private notCancellable(jobId: string, state: string): FathomError {

@@ -8,6 +8,7 @@ import { activeTraceId } from '@fathom/telemetry';
 import { InferenceError, StageTimeoutError, type InferencePool } from '../inference/inference.pool';
 import type { RunOutput } from '../inference/thread-protocol';
 import { modelLabels, type WorkerMetrics } from '../metrics/worker.metrics';
+import type { PredictionLog } from '../predictions/prediction-log';
 import { JobError } from './job.errors';
 import type { JobStageTracker } from './job-stage.tracker';
 
@@ -50,6 +51,8 @@ export class JobExecutionService {
     private readonly workerId: string,
     private readonly logger: Logger,
     private readonly metrics: WorkerMetrics,
+    /** Where a run's features wait for the job's end to be recorded (the prediction log). */
+    private readonly predictions?: Pick<PredictionLog, 'note'>,
   ) {}
 
   async execute(attempt: JobAttempt): Promise<InferenceResult> {
@@ -117,6 +120,7 @@ export class JobExecutionService {
       throw new JobError(code, (error as Error).message, true, { cause: error });
     }
 
+    this.predictions?.note(data.jobId, output.features);
     stages.enter('store');
     const artifacts = await Promise.all(
       output.artifacts.map(async (artifact) => {

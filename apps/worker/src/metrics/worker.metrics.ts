@@ -132,6 +132,19 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  private readonly predictionsDropped = new Counter({
+    name: 'fathom_predictions_dropped_total',
+    help: 'Prediction-log records dropped before reaching PostgreSQL: here, records the worker could not hand to Redis within its buffer (stage="worker").',
+    labelNames: ['stage'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly predictionsUnlogged = new Counter({
+    name: 'fathom_predictions_unlogged_total',
+    help: 'Finished jobs whose data did not read as the job contract, so no prediction record could be made.',
+    registers: [this.registry],
+  });
+
   constructor(
     /** The first of ORT_EXECUTION_PROVIDERS: what every session asks for. */
     private readonly requestedProvider: string,
@@ -193,5 +206,14 @@ export class WorkerMetrics {
 
   jobFailed(labels: ModelLabels, code: ErrorCode, final: boolean): void {
     this.jobsFailed.inc({ ...labels, code, final: String(final) });
+  }
+
+  /** Records the worker's buffer pushed out while Redis did not take them. */
+  predictionRecordsDropped(count: number): void {
+    this.predictionsDropped.inc({ stage: 'worker' }, count);
+  }
+
+  predictionNotLogged(): void {
+    this.predictionsUnlogged.inc();
   }
 }

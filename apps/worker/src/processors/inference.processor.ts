@@ -17,6 +17,7 @@ import { JobProgressReporter } from '../jobs/job-progress.reporter';
 import { JobStageTracker } from '../jobs/job-stage.tracker';
 import { isFinalFailure, JobError } from '../jobs/job.errors';
 import { modelLabels, type WorkerMetrics } from '../metrics/worker.metrics';
+import type { PredictionLog } from '../predictions/prediction-log';
 import { JobStageSpans } from '../tracing/job-stage.spans';
 
 /**
@@ -32,6 +33,8 @@ export class InferenceProcessor {
     private readonly logger: Logger,
     /** Where the API counts each key's jobs in flight: an ended job gives its place back. */
     private readonly inFlight: InFlightStore,
+    /** The prediction log: a record per job once BullMQ has recorded its end. */
+    private readonly predictions?: Pick<PredictionLog, 'ended'>,
   ) {}
 
   async process(job: Job<InferenceJobData, InferenceResult>, model: QueueModel): Promise<InferenceResult> {
@@ -75,6 +78,7 @@ export class InferenceProcessor {
   /** BullMQ has recorded that the job will not run again (completed, or failed with no retry to come). */
   async ended(job: EndedJob): Promise<void> {
     const jobId = job.data.jobId ?? job.id ?? '';
+    this.predictions?.ended(job);
     const { keyId } = job.data;
     const blobKey = job.data.input?.blobKey;
     await Promise.all([
@@ -94,6 +98,10 @@ interface EndedJob {
   id?: string;
   queueName: string;
   data: { jobId?: string; keyId?: string; input?: { blobKey?: string } };
+  /** What the prediction log reads: when it ended, and how. */
+  finishedOn?: number;
+  failedReason?: string;
+  returnvalue?: unknown;
 }
 
 /** A known failure as BullMQ keeps it (`[code] message`), unrecoverable when no retry can help; anything else as it is. */

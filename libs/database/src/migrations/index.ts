@@ -4,6 +4,7 @@ import { auditLogMigration } from './0002-audit-log';
 import { deploymentsMigration } from './0003-deployments';
 import { evaluationsMigration } from './0004-evaluations';
 import { predictionsMigration } from './0005-predictions';
+import { driftMigration } from './0006-drift';
 
 /**
  * Every migration, in order. A name is `NNNN_what` and, once released, never changes (the
@@ -17,4 +18,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0003_deployments': deploymentsMigration,
   '0004_evaluations': evaluationsMigration,
   '0005_predictions': predictionsMigration,
+  '0006_drift': driftMigration,
 };

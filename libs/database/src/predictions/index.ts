@@ -1,2 +1,1 @@
 export * from './prediction.store';
-export * from './prediction-writer';

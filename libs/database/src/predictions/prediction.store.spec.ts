@@ -14,7 +14,7 @@ function prediction(jobId: string, at: number, overrides: Partial<NewPrediction>
     version: '1.0.0',
     variant: null,
     route: 'depth',
-    task: 'depth-estimation',
+    task: 'depth',
     keyId: 'key-alice',
     status: 'completed',
     errorCode: null,
@@ -24,6 +24,7 @@ function prediction(jobId: string, at: number, overrides: Partial<NewPrediction>
     inputFeatures: null,
     outputFeatures: null,
     evaluationId: null,
+    purpose: 'production',
     ...overrides,
   };
 }

@@ -1,32 +1,20 @@
 import { sql, type Selectable } from 'kysely';
-import type { InputFeatures, OutputFeatures } from '@fathom/contracts';
+import type {
+  FeedbackRating,
+  InputFeatures,
+  OutputFeatures,
+  PredictionPurpose,
+  PredictionRecord,
+  PredictionStatus,
+} from '@fathom/contracts';
 import type { Database } from '../database';
 import { withDatabase } from '../database-errors';
 import type { PredictionsTable } from '../schema';
 
-export type PredictionStatus = 'completed' | 'failed' | 'cancelled';
-export type FeedbackRating = 'up' | 'down';
+export type { FeedbackRating, PredictionPurpose, PredictionStatus } from '@fathom/contracts';
 
-/** One finished job in the prediction log (issue 15). Times are ISO strings. */
-export interface PredictionRow {
-  jobId: string;
-  finishedAt: string;
-  submittedAt: string | null;
-  model: string;
-  version: string;
-  variant: string | null;
-  route: string;
-  task: string;
-  keyId: string | null;
-  status: PredictionStatus;
-  errorCode: string | null;
-  timings: Record<string, number> | null;
-  executionProvider: string | null;
-  traceId: string | null;
-  inputFeatures: InputFeatures | null;
-  outputFeatures: OutputFeatures | null;
-  /** Set on an evaluation's jobs: logged, but marked so drift and exports can leave them out. */
-  evaluationId: string | null;
+/** One finished job in the prediction log (issue 15), with its owner's feedback when given. */
+export interface PredictionRow extends PredictionRecord {
   feedback: PredictionFeedback | null;
 }
 
@@ -38,8 +26,8 @@ export interface PredictionFeedback {
   by: string;
 }
 
-/** What the worker logs: a row without feedback (that comes later, from the job's owner). */
-export type NewPrediction = Omit<PredictionRow, 'feedback'>;
+/** A row as logged: without feedback (that comes later, from the job's owner). */
+export type NewPrediction = PredictionRecord;
 
 export interface PredictionFilter {
   model?: string;
@@ -50,6 +38,10 @@ export interface PredictionFilter {
   to?: Date | string;
   status?: PredictionStatus;
   keyId?: string;
+  purpose?: PredictionPurpose;
+  /** Only these jobs. */
+  jobIds?: readonly string[];
+  evaluationId?: string;
 }
 
 export interface PredictionPageQuery extends PredictionFilter {
@@ -99,6 +91,9 @@ export class PredictionStore {
       if (query.version !== undefined) select = select.where('version', '=', query.version);
       if (query.status !== undefined) select = select.where('status', '=', query.status);
       if (query.keyId !== undefined) select = select.where('key_id', '=', query.keyId);
+      if (query.purpose !== undefined) select = select.where('purpose', '=', query.purpose);
+      if (query.evaluationId !== undefined) select = select.where('evaluation_id', '=', query.evaluationId);
+      if (query.jobIds !== undefined) select = select.where('job_id', 'in', query.jobIds.length > 0 ? [...query.jobIds] : ['']);
       if (query.from !== undefined) select = select.where('finished_at', '>=', new Date(query.from));
       if (query.to !== undefined) select = select.where('finished_at', '<', new Date(query.to));
       if (after !== undefined) {
@@ -209,6 +204,7 @@ function toTable(row: NewPrediction) {
     input_features: JSON.stringify(row.inputFeatures),
     output_features: JSON.stringify(row.outputFeatures),
     evaluation_id: row.evaluationId,
+    purpose: row.purpose,
   };
 }
 
@@ -231,6 +227,7 @@ function toRow(row: Selectable<PredictionsTable>): PredictionRow {
     inputFeatures: row.input_features as InputFeatures | null,
     outputFeatures: row.output_features as OutputFeatures | null,
     evaluationId: row.evaluation_id,
+    purpose: row.purpose as PredictionPurpose,
     feedback:
       row.feedback_rating === null
         ? null

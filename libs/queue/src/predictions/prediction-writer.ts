@@ -1,4 +1,9 @@
-import type { NewPrediction, PredictionStore } from './prediction.store';
+import type { PredictionRecord } from '@fathom/contracts';
+
+/** Where the writer's batches go: the worker's is the prediction stream in Redis (PredictionStream.append). */
+export interface PredictionSink {
+  write(rows: readonly PredictionRecord[]): Promise<unknown>;
+}
 
 export interface PredictionWriterOptions {
   /** How often buffered rows are written (ms). */
@@ -29,8 +34,8 @@ export class PredictionWriter {
   private readonly maxBuffered: number;
   private readonly maxBackoffMs: number;
   /** Oldest first; rows being written are in `inFlight`, not here. */
-  private queue: NewPrediction[] = [];
-  private inFlight: NewPrediction[] = [];
+  private queue: PredictionRecord[] = [];
+  private inFlight: PredictionRecord[] = [];
   /** The oldest rows in flight beyond the bound: dropped if their write fails, kept if it succeeds. */
   private doomed = 0;
   private running: Promise<boolean> | undefined;
@@ -40,7 +45,7 @@ export class PredictionWriter {
   private closed = false;
 
   constructor(
-    private readonly store: Pick<PredictionStore, 'insertMany'>,
+    private readonly sink: PredictionSink,
     private readonly options: PredictionWriterOptions = {},
   ) {
     this.flushMs = options.flushMs ?? 1_000;
@@ -56,7 +61,7 @@ export class PredictionWriter {
   }
 
   /** Queues a row; never throws and never waits on the database. */
-  add(row: NewPrediction): void {
+  add(row: PredictionRecord): void {
     try {
       if (this.closed) {
         this.dropped(1);
@@ -103,7 +108,7 @@ export class PredictionWriter {
     while (this.queue.length > 0) {
       this.inFlight = this.queue.splice(0, this.batchSize);
       try {
-        await this.store.insertMany(this.inFlight);
+        await this.sink.write(this.inFlight);
       } catch (error) {
         // Back at the front, oldest first, less those the bound pushed out meanwhile.
         const doomed = this.doomed;

@@ -1,8 +1,10 @@
 import { createTestDatabase, startEmbeddedTestDatabase, type TestDatabase } from '@fathom/testing';
-import { createDatabase, type Database } from '../database';
-import { migrateToLatest } from '../migrator';
-import { PredictionStore, type NewPrediction } from './prediction.store';
-import { PredictionWriter } from './prediction-writer';
+import type { PredictionRecord } from '@fathom/contracts';
+import { createDatabase, migrateToLatest, PredictionStore, type Database } from '@fathom/database';
+import { PredictionWriter, type PredictionSink } from './prediction-writer';
+
+/** The simplest sink to watch rows land in: the prediction log itself (the worker's sink is the Redis stream). */
+const into = (store: PredictionStore): PredictionSink => ({ write: (rows) => store.insertMany(rows) });
 
 // Short timeouts: an unreachable database fails a write within a second, not five.
 const settings = (url: string) => ({
@@ -13,7 +15,7 @@ const settings = (url: string) => ({
   applicationName: 'fathom-test',
 });
 
-const finished = (i: number): NewPrediction => ({
+const finished = (i: number): PredictionRecord => ({
   jobId: `job-${String(i).padStart(5, '0')}`,
   finishedAt: new Date(Date.UTC(2026, 11, 7, 12, 0, 0, i)).toISOString(),
   submittedAt: null,
@@ -21,7 +23,7 @@ const finished = (i: number): NewPrediction => ({
   version: '1.0.0',
   variant: null,
   route: 'depth',
-  task: 'depth-estimation',
+  task: 'depth',
   keyId: 'key-alice',
   status: 'completed',
   errorCode: null,
@@ -31,6 +33,7 @@ const finished = (i: number): NewPrediction => ({
   inputFeatures: null,
   outputFeatures: null,
   evaluationId: null,
+  purpose: 'production',
 });
 
 /** Adds n rows and says how long the n calls to add() took in all (ms). */
@@ -75,7 +78,7 @@ describe('the prediction writer, on PostgreSQL', () => {
 
   it('writes buffered rows in batches: on flush, on its timer, and when a batch is full', async () => {
     const { seen, ...callbacks } = counts();
-    const writer = new PredictionWriter(store, { flushMs: 50, batchSize: 3, ...callbacks });
+    const writer = new PredictionWriter(into(store), { flushMs: 50, batchSize: 3, ...callbacks });
 
     addRows(writer, 0, 2);
     expect(writer.buffered).toBe(2);
@@ -97,7 +100,7 @@ describe('the prediction writer, on PostgreSQL', () => {
   it('returns from add() at once when the database refuses connections, keeping the rows', async () => {
     const { seen, ...callbacks } = counts();
     const away = createDatabase(settings('postgres://postgres@127.0.0.1:1/none'));
-    const writer = new PredictionWriter(new PredictionStore(away), { flushMs: 60_000, batchSize: 4, ...callbacks });
+    const writer = new PredictionWriter(into(new PredictionStore(away)), { flushMs: 60_000, batchSize: 4, ...callbacks });
 
     // Two full batches start writes that fail (connection refused): add() waited for neither.
     expect(addRows(writer, 0, 8)).toBeLessThan(50);
@@ -113,7 +116,7 @@ describe('the prediction writer, on PostgreSQL', () => {
     // A database without the table (not migrated yet): every write fails until it is.
     await database.reset();
     const { seen, ...callbacks } = counts();
-    const writer = new PredictionWriter(store, { flushMs: 60_000, batchSize: 4, maxBuffered: 10, ...callbacks });
+    const writer = new PredictionWriter(into(store), { flushMs: 60_000, batchSize: 4, maxBuffered: 10, ...callbacks });
 
     addRows(writer, 0, 25);
     expect(await writer.flush()).toBe(false);
@@ -130,7 +133,7 @@ describe('the prediction writer, on PostgreSQL', () => {
   it('loses nothing when the rows pushed past the bound were already being written and their write succeeds', async () => {
     await db.deleteFrom('predictions').execute();
     const { seen, ...callbacks } = counts();
-    const writer = new PredictionWriter(store, { flushMs: 60_000, batchSize: 4, maxBuffered: 10, ...callbacks });
+    const writer = new PredictionWriter(into(store), { flushMs: 60_000, batchSize: 4, maxBuffered: 10, ...callbacks });
 
     // The 4th add starts writing rows 0–3; the 21 added meanwhile overflow the bound by 15:
     // rows 0–3 (in flight) are only marked, rows 4–14 go.
@@ -146,7 +149,7 @@ describe('the prediction writer, on PostgreSQL', () => {
   it('retries a failed write on its own, backing off, until the rows land', async () => {
     await database.reset();
     const { seen, ...callbacks } = counts();
-    const writer = new PredictionWriter(store, { flushMs: 10, maxBackoffMs: 80, ...callbacks });
+    const writer = new PredictionWriter(into(store), { flushMs: 10, maxBackoffMs: 80, ...callbacks });
 
     addRows(writer, 0, 3);
     await waitFor(() => seen.errors >= 3);
@@ -181,7 +184,7 @@ describe('the prediction writer, with the embedded database paused and resumed',
   it('returns from add() at once while the database hangs, keeps the rows, and writes them once it is back', async () => {
     const store = new PredictionStore(db);
     const { seen, ...callbacks } = counts();
-    const writer = new PredictionWriter(store, { flushMs: 60_000, batchSize: 5, maxBuffered: 100, ...callbacks });
+    const writer = new PredictionWriter(into(store), { flushMs: 60_000, batchSize: 5, maxBuffered: 100, ...callbacks });
 
     database.pause?.();
     const took = addRows(writer, 0, 12);

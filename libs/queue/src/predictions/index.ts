@@ -1,0 +1,3 @@
+export * from './prediction-stream';
+export * from './prediction-writer';
+export * from './prediction-record';

@@ -15,3 +15,4 @@ export * from './api-keys';
 export * from './deployments';
 export * from './evaluations';
 export * from './prediction-features';
+export * from './drift';

@@ -20,6 +20,8 @@ export class DriftMonitor implements OnApplicationBootstrap, OnApplicationShutdo
   private lease: RedisLease | null = null;
   private timer?: NodeJS.Timeout;
   private round?: Promise<void>;
+  /** `model@version side` flagged in the last round: what is logged is the change. */
+  private readonly flagged = new Set<string>();
 
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
@@ -58,10 +60,25 @@ export class DriftMonitor implements OnApplicationBootstrap, OnApplicationShutdo
     try {
       const scored = await this.drift.allDrift();
       this.metrics.roundScored(scored.map(({ model, version, drift }) => ({ model, version, rows: drift.window.rows, report: drift.report })));
+      // Logged when a side starts or stops drifting, not every round.
       for (const { model, version, drift } of scored) {
-        const { scores, flagged } = drift.report ?? { scores: null, flagged: null };
-        if (flagged?.input || flagged?.output)
-          this.logger.warn({ msg: 'drift', model, version, scores, windowPredictions: drift.window.rows });
+        for (const side of ['input', 'output'] as const) {
+          const key = `${model}@${version} ${side}`;
+          const flagged = drift.report?.flagged[side] === true;
+          if (flagged === this.flagged.has(key)) continue;
+          if (flagged) this.flagged.add(key);
+          else this.flagged.delete(key);
+          const top = drift.report?.features.filter((f) => f.side === side && f.drift !== null).sort((a, b) => b.drift! - a.drift!)[0];
+          this.logger[flagged ? 'warn' : 'log']({
+            msg: flagged ? `${side} drift` : `${side} drift over`,
+            model,
+            version,
+            score: drift.report?.scores[side] ?? null,
+            feature: top?.name,
+            psi: top?.psi,
+            windowPredictions: drift.window.rows,
+          });
+        }
       }
     } catch (error) {
       // The database or Redis away: the gauges keep the last round's values until the next round.

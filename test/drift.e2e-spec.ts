@@ -1,7 +1,11 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import type { JobAccepted } from '@fathom/contracts';
 import { buildSlowDepthModel } from '@fathom/testing';
 import type { VersionDrift } from '../apps/api/src/drift/drift.service';
+import { uploadDataset, writeFlatDepthDataset } from './support/datasets';
 import { depthModelsDir, FathomStack, LOAD_TEST_LIMITS_ENV } from './support/fathom-stack';
 
 const SIDE = 64;
@@ -42,23 +46,36 @@ describe('drift: a model version watched against the data it was built for', () 
     stack = await FathomStack.start();
     await stack.startApi({ API_DRIFT_INTERVAL_MS: '300', ...LOAD_TEST_LIMITS_ENV });
     const manifest = { input: { resize: { mode: 'fixed', width: SIDE, height: SIDE } } };
-    await stack.startWorker({ MODELS_DIR: depthModelsDir(buildSlowDepthModel({ side: SIDE, matmulLayers: 1 }), 'camera', manifest), WORKER_BUILTIN_MODELS: 'false' });
+    await stack.startWorker({
+      MODELS_DIR: depthModelsDir(buildSlowDepthModel({ side: SIDE, matmulLayers: 1 }), 'camera', manifest),
+      WORKER_BUILTIN_MODELS: 'false',
+    });
   }, 120_000);
   afterAll(() => stack?.stop());
 
-  /** Submits `count` frames (as reference profiling when `purpose` says so) and waits for every one to complete. */
+  /** Submits `count` frames (as reference profiling when `purpose` says so), ten at a time, and waits for every one to complete. */
   async function run(count: number, opts: { dim?: number; purpose?: 'reference' } = {}): Promise<string[]> {
+    const frames = [];
+    for (let i = 0; i < count; i++) frames.push(await frame(random, opts.dim));
     const ids: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const form = new FormData();
-      form.append('model', 'camera');
-      if (opts.purpose) form.append('purpose', opts.purpose);
-      form.append('image', new Blob([new Uint8Array(await frame(random, opts.dim))], { type: 'image/png' }), `frame-${i}.png`);
-      const response = await fetch(`${stack.api.url}/v1/jobs`, { method: 'POST', body: form });
-      expect(response.status).toBe(202);
-      ids.push(((await response.json()) as JobAccepted).id);
+    for (let start = 0; start < count; start += 10) {
+      const batch = frames.slice(start, start + 10);
+      ids.push(
+        ...(await Promise.all(
+          batch.map(async (image, i) => {
+            const form = new FormData();
+            form.append('model', 'camera');
+            if (opts.purpose) form.append('purpose', opts.purpose);
+            form.append('image', new Blob([new Uint8Array(image)], { type: 'image/png' }), `frame-${start + i}.png`);
+            const response = await fetch(`${stack.api.url}/v1/jobs`, { method: 'POST', body: form });
+            expect(response.status).toBe(202);
+            const { id } = (await response.json()) as JobAccepted;
+            expect((await stack.jobEnd(id)).state).toBe('completed');
+            return id;
+          }),
+        )),
+      );
     }
-    for (const id of ids) expect((await stack.jobEnd(id)).state).toBe('completed');
     return ids;
   }
 
@@ -135,5 +152,47 @@ describe('drift: a model version watched against the data it was built for', () 
     }
     expect(score).toBeGreaterThan(0.2);
     expect(await metric(/^fathom_drift_psi\{model="camera",version="1.0.0",feature="input.meanLuma"\} (\S+)$/m)).toBeGreaterThan(0.2);
+  }, 300_000);
+
+  it("re-baselines from the version's own first days of production, or from an evaluation run's samples", async () => {
+    const put = (source: object) =>
+      fetch(`${stack.api.url}/v1/admin/models/camera/versions/1.0.0/drift-reference`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ source }),
+      });
+    // Every production prediction so far (400: the same frames, then the dark ones) is in its first day.
+    const firstDay = await put({ firstDays: 1 });
+    expect(firstDay.status).toBe(200);
+    expect(await firstDay.json()).toMatchObject({ rows: 400, source: { firstDays: 1 } });
+
+    // An evaluation's samples are logged as such (never production), and can be the reference.
+    const dir = mkdtempSync(join(tmpdir(), 'fathom-drift-dataset-'));
+    await writeFlatDepthDataset(dir, { name: 'flat-frames', samples: 200, width: SIDE, height: SIDE });
+    await uploadDataset(stack.api, dir);
+    const started = await fetch(`${stack.api.url}/v1/evaluations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ dataset: 'flat-frames', model: 'camera' }),
+    });
+    expect(started.status).toBe(202);
+    const { id } = (await started.json()) as { id: string };
+    const deadline = Date.now() + 240_000;
+    let state = 'queued';
+    while (!['completed', 'failed', 'cancelled'].includes(state) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      state = ((await (await fetch(`${stack.api.url}/v1/evaluations/${id}`)).json()) as { state: string }).state;
+    }
+    expect(state).toBe('completed');
+    const fromEvaluation = await put({ evaluation: id });
+    expect(fromEvaluation.status).toBe(200);
+    expect(await fromEvaluation.json()).toMatchObject({ rows: 200, source: { evaluation: id } });
+    // The window is still production's: the evaluation's 200 samples are not in it.
+    expect((await drift()).window.rows).toBe(200);
+    const stored = (await (await fetch(`${stack.api.url}/v1/admin/models/camera/versions/1.0.0/drift-reference`)).json()) as {
+      profile: { rows: number; features: Array<{ name: string }> };
+    };
+    expect(stored.profile.rows).toBe(200);
+    expect(stored.profile.features.map((f) => f.name)).toEqual(expect.arrayContaining(['input.meanLuma', 'output.range']));
   }, 300_000);
 });

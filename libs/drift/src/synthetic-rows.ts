@@ -8,14 +8,17 @@ import type { DriftRow } from './features';
  * catch applied to them as they act on pixels.
  */
 
+// Module-level copies: under jest's vm context each global look-up (Math) is slow, and the specs make millions.
+const { PI, cos, exp, floor, imul, log, max, min, pow, round, sqrt } = Math;
+
 /** mulberry32, a small seeded 32-bit PRNG uniform in [0, 1): libs/evaluation's, copied so drift does not depend on evaluation. */
 export function mulberry32(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    t = imul(t ^ (t >>> 15), t | 1);
+    t ^= t + imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
@@ -26,7 +29,7 @@ export class Synthetic {
   /** Standard normal (Box–Muller). */
   normal(mean = 0, sd = 1): number {
     const u = 1 - this.random();
-    return mean + sd * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.random());
+    return mean + sd * sqrt(-2 * log(u)) * cos(2 * PI * this.random());
   }
 
   pick<T>(choices: readonly (readonly [T, number])[]): T {
@@ -74,7 +77,7 @@ const ORIENTATIONS: readonly (readonly [number, number])[] = [
   [8, 1],
 ];
 
-const clamp = (x: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, x));
+const clamp = (x: number, lo: number, hi: number): number => min(hi, max(lo, x));
 
 export function inputFeatures(s: Synthetic, scene: Scene = {}): InputFeatures {
   const exposure = scene.exposure ?? 1;
@@ -84,14 +87,14 @@ export function inputFeatures(s: Synthetic, scene: Scene = {}): InputFeatures {
   const luma = clamp(s.normal(scene.indoor ? 95 : 125, scene.indoor ? 30 : LUMA_SD) + (scene.lumaShiftSd ?? 0) * LUMA_SD, 0, 255);
   const meanLuma = luma * exposure;
   const contrast = clamp(s.normal(55, 12), 1, 127.5) * exposure;
-  const sharpness = Math.exp(s.normal(Math.log(400), 0.7)) * exposure * exposure * blur;
+  const sharpness = exp(s.normal(log(400), 0.7)) * exposure * exposure * blur;
   const colourfulness = clamp(s.normal(scene.indoor ? 28 : 45, scene.indoor ? 10 : 15), 0, 200) * exposure;
   const saturation = clamp(s.normal(scene.indoor ? 0.24 : 0.34, 0.1), 0, 1);
   // Most photos clip nothing; underexposure crushes the shadows.
-  const clippedBase = s.random() < 0.6 ? 0 : -Math.log(1 - s.random()) * 0.02;
+  const clippedBase = s.random() < 0.6 ? 0 : -log(1 - s.random()) * 0.02;
   const clipped = clamp(clippedBase + (exposure < 1 ? (1 - exposure) * 0.1 * s.random() : 0), 0, 1);
   // JPEG bytes grow with pixels and detail.
-  const bytes = Math.round(megapixels * clamp(s.normal(300_000, 80_000), 50_000, 1e6) * Math.pow(blur, 0.15) * (0.8 + 0.2 * exposure));
+  const bytes = round(megapixels * clamp(s.normal(300_000, 80_000), 50_000, 1e6) * pow(blur, 0.15) * (0.8 + 0.2 * exposure));
   return {
     bytes,
     format: s.pick(FORMATS),
@@ -113,7 +116,7 @@ export function inputFeatures(s: Synthetic, scene: Scene = {}): InputFeatures {
 function histogram(meanLuma: number, contrast: number): number[] {
   const width = 256 / HISTOGRAM_BINS;
   const channel = Array.from({ length: HISTOGRAM_BINS }, (_, b) =>
-    Math.exp(-(((b + 0.5) * width - meanLuma) ** 2) / (2 * Math.max(contrast, 4) ** 2)),
+    exp(-(((b + 0.5) * width - meanLuma) ** 2) / (2 * max(contrast, 4) ** 2)),
   );
   const sum = channel.reduce((a, b) => a + b, 0);
   const shares = channel.map((v) => v / sum);
@@ -122,7 +125,7 @@ function histogram(meanLuma: number, contrast: number): number[] {
 
 /** Text detection's output: a share of images without text, whose meanScore is null. */
 export function textDetectionOutput(s: Synthetic): TaskOutputFeatures<'text-detection'> {
-  const boxes = s.random() < 0.3 ? 0 : 1 + Math.floor(-Math.log(1 - s.random()) * 6);
+  const boxes = s.random() < 0.3 ? 0 : 1 + floor(-log(1 - s.random()) * 6);
   return {
     task: 'text-detection',
     boxes,

@@ -3,29 +3,8 @@ import { ApiBearerAuth, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTag
 import type { FastifyReply } from 'fastify';
 import { RequireScopes } from '../auth/scopes.decorator';
 import { ErrorBodyDto } from '../common/dto/error-body.dto';
-import { EXPORT_FORMATS, parsePredictionQuery, PredictionPageDto, QUERY_DOCS, type ExportFormat } from './dto/prediction-query.dto';
+import { EXPORT_FORMATS, negotiateFormat, parsePredictionQuery, PredictionPageDto, QUERY_DOCS } from './dto/prediction-query.dto';
 import { PredictionExportService } from './prediction-export.service';
-
-const MEDIA_TYPES: Record<string, ExportFormat> = {
-  'application/json': 'json',
-  'application/x-ndjson': 'ndjson',
-  'application/ndjson': 'ndjson',
-  'text/csv': 'csv',
-};
-
-/** `format` when given, else the Accept header's most wanted of JSON, NDJSON and CSV (by q), else JSON. */
-export function negotiateFormat(format: ExportFormat | undefined, accept: string | undefined): ExportFormat {
-  if (format !== undefined) return format;
-  let best: { format: ExportFormat; q: number } | undefined;
-  for (const range of (accept ?? '').split(',')) {
-    const [type = '', ...params] = range.split(';').map((part) => part.trim().toLowerCase());
-    const candidate = MEDIA_TYPES[type];
-    if (candidate === undefined) continue;
-    const q = Number(params.find((param) => param.startsWith('q='))?.slice(2) ?? 1);
-    if (q > 0 && (best === undefined || q > best.q)) best = { format: candidate, q };
-  }
-  return best?.format ?? 'json';
-}
 
 /** The prediction log (issue 15) for admins: a page of it, or all of it as NDJSON or CSV. */
 @ApiTags('predictions')

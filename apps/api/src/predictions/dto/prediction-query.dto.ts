@@ -75,6 +75,27 @@ export function parsePredictionQuery(query: unknown): PredictionQuery {
   return parsed.data;
 }
 
+const MEDIA_TYPES: Record<string, ExportFormat> = {
+  'application/json': 'json',
+  'application/x-ndjson': 'ndjson',
+  'application/ndjson': 'ndjson',
+  'text/csv': 'csv',
+};
+
+/** `format` when given, else the Accept header's most wanted of JSON, NDJSON and CSV (by q), else JSON. */
+export function negotiateFormat(format: ExportFormat | undefined, accept: string | undefined): ExportFormat {
+  if (format !== undefined) return format;
+  let best: { format: ExportFormat; q: number } | undefined;
+  for (const range of (accept ?? '').split(',')) {
+    const [type = '', ...params] = range.split(';').map((part) => part.trim().toLowerCase());
+    const candidate = MEDIA_TYPES[type];
+    if (candidate === undefined) continue;
+    const q = Number(params.find((param) => param.startsWith('q='))?.slice(2) ?? 1);
+    if (q > 0 && (best === undefined || q > best.q)) best = { format: candidate, q };
+  }
+  return best?.format ?? 'json';
+}
+
 /** A row of the log as the export sends it. */
 const predictionRowSchema = predictionRecordSchema.extend({
   feedback: z

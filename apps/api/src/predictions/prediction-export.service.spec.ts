@@ -63,7 +63,7 @@ describe('an export of the prediction log, on PostgreSQL', () => {
     // A slow client: while it is busy elsewhere (200 round trips to the database), the export waits for it.
     for (let i = 0; i < 200; i += 1) await each.db.selectFrom('predictions').select('job_id').where('job_id', '=', 'job-00000').execute();
     expect(store.pagesRead).toBeLessThanOrEqual(2);
-    for (let next = await chunks.next(); !next.done; next = await chunks.next()) received(next.value as Buffer);
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) received(next.value);
     expect(Math.max(...ahead)).toBeLessThanOrEqual(2);
     // And all of it came, in order, each row once.
     expect(lines).toBe(ROWS);

@@ -234,6 +234,27 @@ describe('GET /v1/predictions and retention: the prediction log for admins', () 
     ]);
   });
 
+  it('is in the OpenAPI document with its filters, its three formats and its page', async () => {
+    type Operation = {
+      parameters: Array<{ name: string }>;
+      responses: Record<string, { content?: Record<string, unknown> }>;
+    };
+    const doc = (await (await fetch(`${api.url}/docs/openapi.json`)).json()) as { paths: Record<string, { get?: Operation }> };
+    const get = doc.paths['/v1/predictions']?.get;
+    expect(get?.parameters.map((p) => p.name).sort()).toEqual([
+      'cursor',
+      'format',
+      'from',
+      'limit',
+      'model',
+      'purpose',
+      'status',
+      'to',
+      'version',
+    ]);
+    expect(Object.keys(get?.responses['200']?.content ?? {})).toEqual(['application/json', 'application/x-ndjson', 'text/csv']);
+  });
+
   it('answers a bad request with 400 invalid_request naming the parameter and what to send', async () => {
     const cases: Array<[string, RegExp]> = [
       ['?cursor=not-a-cursor', /"cursor".*`next` of the previous page/],

@@ -5,6 +5,13 @@ import { aliasNameSchema } from './rollout';
 import { deploymentStateSchema, workerDeploymentReportSchema } from './deployments';
 import { depthOutputKindSchema, promotionGateSchema } from './evaluations';
 
+/**
+ * A model's prediction-log settings (the manifest's `predictions`, issue 15): `retentionDays`, how
+ * long its rows are kept (API_PREDICTION_RETENTION_DAYS when unset).
+ */
+export const predictionLogSettingsSchema = z.object({ retentionDays: z.number().int().min(1).max(36_500) });
+export type PredictionLogSettings = z.infer<typeof predictionLogSettingsSchema>;
+
 /** A model version (or one of its variants) as a worker knows it from its manifest. */
 export const knownModelSchema = z.object({
   name: z.string(),
@@ -18,6 +25,8 @@ export const knownModelSchema = z.object({
   defaults: z.record(z.string(), z.unknown()).optional(),
   /** From the manifest's `evaluation`: a depth model's output kind and the promotion gate (issue 14). */
   evaluation: z.object({ depth: depthOutputKindSchema.optional(), gate: promotionGateSchema.optional() }).optional(),
+  /** From the manifest's `predictions`: how long the model's prediction-log rows are kept (issue 15). */
+  predictions: predictionLogSettingsSchema.optional(),
   input: z.object({ name: z.string(), description: z.string() }),
 });
 export type KnownModel = z.infer<typeof knownModelSchema>;

@@ -14,6 +14,7 @@ export function knownModelOf(spec: ModelSpec): KnownModel {
     description: spec.description,
     defaults: spec.defaults,
     ...(spec.evaluation ? { evaluation: spec.evaluation } : {}),
+    ...(spec.predictions ? { predictions: spec.predictions } : {}),
     input: { name: spec.input.name, description: describeInput(spec) },
   };
 }

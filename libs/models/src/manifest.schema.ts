@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { depthOutputKindSchema, promotionGateSchema, TASKS, taskNameSchema, taskOptionsSchemas } from '@fathom/contracts';
+import {
+  depthOutputKindSchema,
+  predictionLogSettingsSchema,
+  promotionGateSchema,
+  TASKS,
+  taskNameSchema,
+  taskOptionsSchemas,
+} from '@fathom/contracts';
 
 /**
  * A model manifest (`*.model.yaml`, `*.model.yml` or `*.model.json`): one version of one model.
@@ -148,6 +155,8 @@ export const modelManifestSchema = z
      * `gate` what a canary must meet against stable before `promote` (dataset, metric, margin).
      */
     evaluation: z.object({ depth: depthOutputKindSchema.optional(), gate: promotionGateSchema.optional() }).strict().optional(),
+    /** The prediction log (issue 15): `retentionDays`, how long the model's rows are kept (API_PREDICTION_RETENTION_DAYS when unset). */
+    predictions: predictionLogSettingsSchema.strict().optional(),
   })
   .strict()
   .superRefine((manifest, ctx) => {

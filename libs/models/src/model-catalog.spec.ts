@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { knownModelOf } from './known-models';
 import { loadCatalog, loadManifestsDir, missingWeights, readManifestFile, specKey, specsFromManifest } from './model-catalog';
 
 function modelsDir(files: Record<string, string>): string {
@@ -164,6 +165,19 @@ describe('model catalog', () => {
     expect(() =>
       loadCatalog({ builtin: false, modelsDir: manifest({ task: 'image-to-image', input: { channels: 'YUV' } }), cacheDir }),
     ).toThrow(/input\.channels/);
+  });
+
+  it("declares the prediction log's retention a manifest states, and refuses one that is not a whole number of days", () => {
+    const dir = modelsDir({
+      'kept.model.yaml': 'name: kept\nversion: "1"\ntask: depth\nweights: w.onnx\npredictions: { retentionDays: 7 }',
+      'plain.model.yaml': 'name: plain\nversion: "1"\ntask: depth\nweights: w.onnx',
+    });
+    expect(loadManifestsDir(dir, cacheDir).map((s) => [s.name, knownModelOf(s).predictions])).toEqual([
+      ['kept', { retentionDays: 7 }],
+      ['plain', undefined],
+    ]);
+    const bad = modelsDir({ 'm.model.yaml': 'name: m\nversion: "1"\ntask: depth\nweights: w.onnx\npredictions: { retentionDays: 0.5 }' });
+    expect(() => loadCatalog({ builtin: false, modelsDir: bad, cacheDir })).toThrow(/predictions\.retentionDays/);
   });
 
   it('names both files when a model version is declared twice', () => {

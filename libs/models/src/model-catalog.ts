@@ -70,6 +70,7 @@ export function specsFromManifest(manifest: ModelManifest, opts: { manifestFile:
     labels,
     defaults: manifest.defaults,
     ...(manifest.evaluation ? { evaluation: manifest.evaluation } : {}),
+    ...(manifest.predictions ? { predictions: manifest.predictions } : {}),
     description: manifest.description,
     manifestFile: opts.manifestFile,
   };

@@ -1,4 +1,4 @@
-import type { KnownModel, TaskName } from '@fathom/contracts';
+import type { KnownModel, PredictionLogSettings, TaskName } from '@fathom/contracts';
 
 /** How an image is resized to a model's input. */
 export type ResizeSpec =
@@ -110,6 +110,8 @@ export interface ModelSpec {
   defaults?: Record<string, unknown>;
   /** How the version is evaluated: a depth model's output kind, the promotion gate (issue 14). */
   evaluation?: ModelEvaluation;
+  /** The prediction log's settings for the model: its rows' retention (issue 15). */
+  predictions?: PredictionLogSettings;
   description?: string;
   /** The manifest file this came from, named in every message about the model. */
   manifestFile: string;

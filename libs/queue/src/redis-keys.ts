@@ -28,6 +28,8 @@ export function redisKeys(prefix: string) {
     driftMonitor: `${prefix}:drift-monitor`,
     /** Held (with a TTL, renewed) by the one API instance driving an evaluation run (ADR 0016). */
     evaluationLease: (evaluationId: string) => `${prefix}:evaluation-lease:${evaluationId}`,
+    /** Held by the one API instance deleting expired prediction-log rows this round (taken for the round's interval). */
+    predictionRetention: `${prefix}:prediction-retention`,
     /** Where Fathom before the cluster layout kept a model's rollout: read when the tagged key is not there yet. */
     untaggedRollout: (model: string) => `${prefix}:rollout:${model}`,
     /** Set while any client, on any API instance, is subscribed to the job's events. */

@@ -45,6 +45,15 @@ export class RedisLease {
     }
   }
 
+  /**
+   * Stops renewing without giving the lease back: it stays taken until its TTL runs out, so a
+   * periodic job that holds it for a round keeps other instances from starting another round
+   * within the period.
+   */
+  keep(): void {
+    clearInterval(this.timer);
+  }
+
   async release(): Promise<void> {
     clearInterval(this.timer);
     await this.redis.eval(RELEASE, 1, this.key, this.owner).catch(() => undefined);

@@ -71,6 +71,7 @@ describe('who may call each route', () => {
       'GET /v1/keys': 'keys:admin',
       'GET /v1/keys/:id': 'keys:admin',
       'GET /v1/models': 'any key',
+      'GET /v1/predictions': 'models:admin',
       'POST /v1/admin/models': 'models:admin',
       'POST /v1/admin/models/:name/promote': 'models:admin',
       'POST /v1/admin/models/:name/rollback': 'models:admin',

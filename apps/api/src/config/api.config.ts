@@ -62,6 +62,13 @@ const apiOwnEnv = z.object({
    * that needs it without it is 404 dataset_not_found saying what is missing.
    */
   API_DATASETS_SHARED_DIR: envOptionalString(),
+  /**
+   * Days a model's prediction-log rows are kept (issue 15) unless its manifest says otherwise
+   * (`predictions: { retentionDays }`); older rows are deleted in batches.
+   */
+  API_PREDICTION_RETENTION_DAYS: envInt(30, { min: 1, max: 36_500 }),
+  /** How often one API instance deletes expired prediction-log rows (ms). */
+  API_PREDICTION_RETENTION_INTERVAL_MS: envInt(3_600_000, { min: 100 }),
   /** Jobs waiting per model queue before submissions get 503 + Retry-After. */
   API_MAX_QUEUE_DEPTH: envInt(1000, { min: 1 }),
   /**

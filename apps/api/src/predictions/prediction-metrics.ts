@@ -13,6 +13,7 @@ export class PredictionMetrics {
   private readonly written: Counter<never>;
   private readonly writeFailures: Counter<never>;
   private readonly invalid: Counter<never>;
+  private readonly deleted: Counter<'model'>;
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry, @Inject(PredictionStream) stream: PredictionStream) {
     const registers = [registry];
@@ -29,6 +30,12 @@ export class PredictionMetrics {
     this.invalid = new Counter({
       name: 'fathom_predictions_invalid_total',
       help: 'Stream entries that did not read as a prediction record (removed, with a warning naming the entry).',
+      registers,
+    });
+    this.deleted = new Counter({
+      name: 'fathom_predictions_deleted_total',
+      help: "Prediction-log rows this API instance deleted as older than their model's retention.",
+      labelNames: ['model'] as const,
       registers,
     });
     new Gauge({
@@ -68,5 +75,9 @@ export class PredictionMetrics {
 
   recordsInvalid(count: number): void {
     this.invalid.inc(count);
+  }
+
+  expiredRowsDeleted(model: string, count: number): void {
+    this.deleted.inc({ model }, count);
   }
 }

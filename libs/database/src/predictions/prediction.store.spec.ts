@@ -161,4 +161,15 @@ describe.each(DATABASE_ENGINES)('the prediction log, on %s', (_engine, createDat
     expect(await jobIds({ limit: 10 })).toEqual(['other-model-old', 'recent']);
     expect(await store.deleteOlderThan({ model: 'depth', before: minute(10), batch: 3 })).toBe(0);
   });
+
+  it('names every model with rows in the log, once each, and none once the log is empty', async () => {
+    expect(await store.models()).toEqual([]);
+    await store.insertMany([
+      prediction('a', 1, { model: 'segment' }),
+      prediction('b', 2),
+      prediction('c', 3, { model: 'segment', version: '2.0.0' }),
+      prediction('d', 4, { model: 'classify' }),
+    ]);
+    expect(await store.models()).toEqual(['classify', 'depth', 'segment']);
+  });
 });

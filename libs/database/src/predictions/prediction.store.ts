@@ -188,6 +188,24 @@ export class PredictionStore {
   }
 
   /**
+   * Every model with rows in the log, by name: one index probe per model (a loose index scan over
+   * predictions_by_model), not a scan of the log.
+   */
+  async models(): Promise<string[]> {
+    const { rows } = await withDatabase(() =>
+      sql<{ model: string }>`
+        WITH RECURSIVE models(model) AS (
+          (SELECT model FROM predictions ORDER BY model LIMIT 1)
+          UNION ALL
+          SELECT (SELECT p.model FROM predictions p WHERE p.model > models.model ORDER BY p.model LIMIT 1)
+          FROM models WHERE models.model IS NOT NULL
+        )
+        SELECT model FROM models WHERE model IS NOT NULL`.execute(this.db),
+    );
+    return rows.map((row) => row.model);
+  }
+
+  /**
    * Deletes a model's rows finished before `before`, `batch` rows per statement so that no
    * statement holds many locks or runs long; returns how many went.
    */

@@ -48,6 +48,7 @@ describe('who may call each route', () => {
       'DELETE /v1/admin/models/:name/:version': 'models:admin',
       'DELETE /v1/admin/models/:name/aliases/canary': 'models:admin',
       'DELETE /v1/admin/models/:name/gate': 'models:admin',
+      'DELETE /v1/admin/models/:name/versions/:version/drift-reference': 'models:admin',
       'DELETE /v1/evaluations/:id': 'jobs:write',
       'DELETE /v1/jobs/:id': 'jobs:write',
       'DELETE /v1/keys/:id': 'keys:admin',
@@ -58,6 +59,7 @@ describe('who may call each route', () => {
       'GET /v1/admin/models/:name': 'models:admin',
       'GET /v1/admin/models/:name/:version': 'models:admin',
       'GET /v1/admin/models/:name/gate': 'models:admin',
+      'GET /v1/admin/models/:name/versions/:version/drift-reference': 'models:admin',
       'GET /v1/audit': 'keys:admin',
       'GET /v1/datasets': 'jobs:read',
       'GET /v1/datasets/:name': 'jobs:read',
@@ -71,6 +73,7 @@ describe('who may call each route', () => {
       'GET /v1/keys': 'keys:admin',
       'GET /v1/keys/:id': 'keys:admin',
       'GET /v1/models': 'any key',
+      'GET /v1/models/:name/drift': 'any key',
       'GET /v1/predictions': 'models:admin',
       'POST /v1/admin/models': 'models:admin',
       'POST /v1/admin/models/:name/promote': 'models:admin',
@@ -84,6 +87,7 @@ describe('who may call each route', () => {
       'PUT /v1/admin/models/:name/:version': 'models:admin',
       'PUT /v1/admin/models/:name/aliases/:alias': 'models:admin',
       'PUT /v1/admin/models/:name/gate': 'models:admin',
+      'PUT /v1/admin/models/:name/versions/:version/drift-reference': 'models:admin',
       'PUT /v1/admin/models/:name/weights': 'models:admin',
     });
   });

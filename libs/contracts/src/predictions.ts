@@ -64,3 +64,23 @@ export const feedbackRequestSchema = z
   })
   .strict();
 export type FeedbackRequest = z.infer<typeof feedbackRequestSchema>;
+
+/** Feedback as stored on a job's row: the last the job's owner sent. */
+export const storedFeedbackSchema = z.object({
+  rating: feedbackRatingSchema,
+  comment: z.string().nullable(),
+  correction: z.unknown(),
+  /** When it was last sent. */
+  at: isoTime,
+  /** The key that sent it (the job's owner). */
+  by: z.string(),
+});
+export type StoredFeedback = z.infer<typeof storedFeedbackSchema>;
+
+/** POST /v1/jobs/:id/feedback answers the feedback as stored, with the model version it rates. */
+export const feedbackResponseSchema = z.object({
+  jobId: z.string(),
+  model: z.object({ name: z.string(), version: z.string() }),
+  feedback: storedFeedbackSchema,
+});
+export type FeedbackResponse = z.infer<typeof feedbackResponseSchema>;

@@ -1,18 +1,20 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { FeedbackRating } from '@fathom/contracts';
 import { PredictionStream } from '@fathom/queue';
 import { METRICS_REGISTRY } from '../metrics/metrics.registry';
 
 /**
  * The prediction log's metrics (docs/metrics.md, Prediction log): what this instance wrote, and —
  * read from Redis at scrape time, the same on every instance — what waits in the stream and what
- * its bound dropped (max by () across instances in queries and alerts).
+ * its bound dropped (max by () across instances in queries and alerts); and the feedback owners gave.
  */
 @Injectable()
 export class PredictionMetrics {
   private readonly written: Counter<never>;
   private readonly writeFailures: Counter<never>;
   private readonly invalid: Counter<never>;
+  private readonly feedback: Counter<'model' | 'version' | 'rating'>;
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry, @Inject(PredictionStream) stream: PredictionStream) {
     const registers = [registry];
@@ -29,6 +31,12 @@ export class PredictionMetrics {
     this.invalid = new Counter({
       name: 'fathom_predictions_invalid_total',
       help: 'Stream entries that did not read as a prediction record (removed, with a warning naming the entry).',
+      registers,
+    });
+    this.feedback = new Counter({
+      name: 'fathom_feedback_total',
+      help: "Feedback taken from jobs' owners (POST /v1/jobs/:id/feedback), by the rated job's model version and the rating; a changed mind counts again.",
+      labelNames: ['model', 'version', 'rating'] as const,
       registers,
     });
     new Gauge({
@@ -68,5 +76,10 @@ export class PredictionMetrics {
 
   recordsInvalid(count: number): void {
     this.invalid.inc(count);
+  }
+
+  /** Feedback stored on a job's row: the labels are the row's (the version that answered). */
+  feedbackGiven(model: string, version: string, rating: FeedbackRating): void {
+    this.feedback.inc({ model, version, rating });
   }
 }

@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
+import { JobsModule } from '../jobs/jobs.module';
 import { MetricsModule } from '../metrics/metrics.module';
+import { FeedbackController } from './feedback.controller';
+import { FeedbackService } from './feedback.service';
 import { PredictionIngester } from './prediction-ingester.service';
 import { PredictionMetrics } from './prediction-metrics';
 
@@ -8,8 +11,9 @@ import { PredictionMetrics } from './prediction-metrics';
  * PostgreSQL (PredictionIngester), its export and its owners' feedback.
  */
 @Module({
-  imports: [MetricsModule],
-  providers: [PredictionIngester, PredictionMetrics],
+  imports: [MetricsModule, JobsModule],
+  controllers: [FeedbackController],
+  providers: [PredictionIngester, PredictionMetrics, FeedbackService],
   exports: [PredictionMetrics],
 })
 export class PredictionsModule {}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 import type { FeedbackResponse, JobAccepted } from '@fathom/contracts';
 import { createDatabase, PredictionStore, type Database, type PredictionRow } from '@fathom/database';
-import { buildSlowDepthModel } from '@fathom/testing';
+import { buildSlowDepthModel, startTcpProxy, type TcpProxy } from '@fathom/testing';
 import { bearer, depthModelsDir, FathomStack, submit, type ApiInstance } from './support/fathom-stack';
 
 /** The stand-in runs only on SIDE × SIDE inputs, for a few seconds: long enough to be rated while it runs. */
@@ -67,7 +67,7 @@ describe("feedback on a job: its owner's rating lands on the job's row in the pr
     bob = await stack.createKey('bob', ['jobs:write', 'jobs:read']);
     api = await stack.startApi({ API_AUTH: 'keys', API_JOB_ATTEMPTS: '1' });
     await stack.startWorker({
-      MODELS_DIR: depthModelsDir(buildSlowDepthModel({ side: SIDE, matmulLayers: 1000 }), MODEL),
+      MODELS_DIR: depthModelsDir(buildSlowDepthModel({ side: SIDE, matmulLayers: 600 }), MODEL),
       WORKER_BUILTIN_MODELS: 'false',
       WORKER_CONCURRENCY: '1',
     });
@@ -168,4 +168,91 @@ describe("feedback on a job: its owner's rating lands on the job's row in the pr
     // None of them was stored.
     expect((await loggedRow(jobId)).feedback).toBeNull();
   });
+});
+
+describe('feedback while PostgreSQL is away: refused with Retry-After, never dropped unsaid', () => {
+  let stack: FathomStack;
+  let proxy: TcpProxy;
+  let db: Database;
+
+  beforeAll(async () => {
+    stack = await FathomStack.start();
+    const server = new URL(stack.database.url);
+    proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
+    // The API reaches PostgreSQL only through the proxy, so cutting it is PostgreSQL going away.
+    await stack.startApi({ DATABASE_URL: proxy.proxied(stack.database.url) });
+    await stack.startWorker({
+      MODELS_DIR: depthModelsDir(buildSlowDepthModel({ side: 64, matmulLayers: 1 }), 'fast', {
+        input: { resize: { mode: 'fixed', width: 64, height: 64 } },
+      }),
+      WORKER_BUILTIN_MODELS: 'false',
+    });
+    db = createDatabase({
+      url: stack.database.url,
+      poolSize: 1,
+      statementTimeoutMs: 5_000,
+      connectTimeoutMs: 2_000,
+      applicationName: 'fathom-test',
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await db?.destroy();
+    await proxy?.close();
+    await stack?.stop();
+  });
+
+  it('answers 503 with Retry-After while the row cannot be written; a client that retries as told gets it stored', async () => {
+    const image = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
+    const send = () =>
+      fetch(`${stack.api.url}/v1/jobs/${job.id}/feedback`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ rating: 'down', comment: 'rated during the outage' }),
+      });
+    // One job before the outage: the API has read what a submission needs from PostgreSQL (the catalog).
+    const first = await submit(stack.api, { image, model: 'fast' });
+    expect(first.status).toBe(202);
+    await stack.jobEnd(((await first.json()) as JobAccepted).id);
+    await proxy.cut();
+    // The job runs and ends without PostgreSQL; its record waits in Redis.
+    const submitted = await submit(stack.api, { image, model: 'fast' });
+    expect(submitted.status).toBe(202);
+    const job = (await submitted.json()) as JobAccepted;
+    expect((await stack.jobEnd(job.id)).state).toBe('completed');
+    const refused: Array<{ status: number; retryAfter: string | null; code: string }> = [];
+    try {
+      const during = await send();
+      refused.push({
+        status: during.status,
+        retryAfter: during.headers.get('retry-after'),
+        code: ((await during.json()) as ErrorReply).error.code,
+      });
+    } finally {
+      await proxy.restore();
+    }
+    // What a client does with a 503: waits Retry-After and sends again, until it is stored.
+    let answer: Response | undefined;
+    for (let attempt = 0; attempt < 30; attempt++) {
+      const response = await send();
+      if (response.status !== 503) {
+        answer = response;
+        break;
+      }
+      const retryAfter = response.headers.get('retry-after');
+      refused.push({ status: 503, retryAfter, code: ((await response.json()) as ErrorReply).error.code });
+      await new Promise((resolve) => setTimeout(resolve, Number(retryAfter) * 1000));
+    }
+    expect(refused[0]).toEqual({ status: 503, retryAfter: expect.stringMatching(/^\d+$/), code: 'store_unavailable' });
+    for (const r of refused)
+      expect(r).toEqual({
+        status: 503,
+        retryAfter: expect.stringMatching(/^\d+$/),
+        code: expect.stringMatching(/^(store_unavailable|prediction_not_logged)$/),
+      });
+    expect(answer?.status).toBe(200);
+    const { rows } = await new PredictionStore(db).page({ jobIds: [job.id], limit: 1 });
+    expect(rows[0]?.feedback).toMatchObject({ rating: 'down', comment: 'rated during the outage', by: 'local' });
+  }, 120_000);
 });

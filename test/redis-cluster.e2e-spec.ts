@@ -2,6 +2,7 @@ import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { DEFAULT_KEY_PREFIX, inferenceQueueName, type JobAccepted, type JobStatus } from '@fathom/contracts';
+import { createDatabase, PredictionStore } from '@fathom/database';
 import { createRedisConnection, DEFAULT_REDIS_TIMEOUTS, RolloutStore, WorkerRegistry } from '@fathom/queue';
 import { clusterKeySlot } from '@fathom/testing';
 import {
@@ -98,6 +99,26 @@ describe('Fathom on a three-master Redis Cluster', () => {
     for (const job of jobs) expect((await subscribe(socket, job.id)).ok).toBe(true);
     const events = await Promise.all(completions);
     expect(events.map((e) => e.jobId).sort()).toEqual(jobs.map((j) => j.id).sort());
+    // Their prediction records crossed the cluster too (the stream and its drop counter share a slot) into PostgreSQL.
+    const db = createDatabase({
+      url: stack.database.url,
+      poolSize: 1,
+      statementTimeoutMs: 5_000,
+      connectTimeoutMs: 2_000,
+      applicationName: 'fathom-test',
+    });
+    try {
+      const log = new PredictionStore(db);
+      const deadline = Date.now() + 15_000;
+      let logged: string[] = [];
+      while (logged.length < jobs.length && Date.now() < deadline) {
+        logged = (await log.page({ jobIds: jobs.map((j) => j.id), limit: 100 })).rows.map((row) => row.jobId);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(logged.sort()).toEqual(jobs.map((j) => j.id).sort());
+    } finally {
+      await db.destroy();
+    }
   });
 
   it("loses no acknowledged job when the master of a queue's slot is SIGKILLed and restarted mid-run", async () => {

@@ -9,6 +9,7 @@ import { requestLogOptions } from './common/request-log';
 import type { TracingState } from './common/tracing';
 import type { ApiConfig } from './config/api.config';
 import { DatasetsModule } from './datasets/datasets.module';
+import { DriftModule } from './drift/drift.module';
 import { EvaluationsModule } from './evaluations/evaluations.module';
 import { DeploymentsModule } from './deployments/deployments.module';
 import { HealthModule } from './health/health.module';
@@ -38,6 +39,7 @@ export const FEATURES = [
   DatasetsModule,
   EvaluationsModule,
   PredictionsModule,
+  DriftModule,
   RealtimeModule,
   HealthModule,
   MetricsModule,

@@ -244,7 +244,8 @@ export class WorkerModule {
             const writer = new PredictionWriter(
               { write: (records) => stream.append(records) },
               {
-                flushMs: 200,
+                // Short: a SIGKILLed worker loses what it had not handed over (SIGTERM flushes it).
+                flushMs: 25,
                 batchSize: 100,
                 maxBuffered: 5_000,
                 onDropped: (count) => metrics.predictionRecordsDropped(count),

@@ -71,6 +71,10 @@ export const ErrorCode = {
   PromotionRefused: 'promotion_refused',
   /** The promotion gate's evaluations are still running: promote again when they end (their progress is in details). */
   PromotionPending: 'promotion_pending',
+  // drift (issue 15)
+  /** The source picked too few completed predictions with features for a reference profile: details say how many, and how many it needs. */
+  ReferenceTooSmall: 'reference_too_small',
+  DriftReferenceNotFound: 'drift_reference_not_found',
   // conflicts
   ResultNotReady: 'result_not_ready',
   JobFailed: 'job_failed',

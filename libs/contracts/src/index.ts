@@ -16,3 +16,4 @@ export * from './deployments';
 export * from './evaluations';
 export * from './prediction-features';
 export * from './predictions';
+export * from './drift';

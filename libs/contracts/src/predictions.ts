@@ -84,3 +84,19 @@ export const feedbackResponseSchema = z.object({
   feedback: storedFeedbackSchema,
 });
 export type FeedbackResponse = z.infer<typeof feedbackResponseSchema>;
+
+/**
+ * Where a model version's drift reference comes from (PUT /v1/admin/models/:name/versions/:version/drift-reference):
+ * an evaluation run's samples, jobs profiled for it (`npm run drift -- reference <folder>`), or a
+ * time window of the version's own production log ("its first 7 days").
+ */
+export const driftReferenceSourceSchema = z.union([
+  z.object({ evaluation: z.string().min(1) }).strict(),
+  z.object({ jobs: z.array(z.string().min(1)).min(1).max(100_000) }).strict(),
+  z
+    .object({ from: isoTime, to: isoTime })
+    .strict()
+    .refine((w) => new Date(w.from) < new Date(w.to), { message: '`from` must be before `to`' }),
+  z.object({ firstDays: z.number().positive().max(365) }).strict(),
+]);
+export type DriftReferenceSource = z.infer<typeof driftReferenceSourceSchema>;

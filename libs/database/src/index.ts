@@ -7,3 +7,4 @@ export * from './keys';
 export * from './deployments';
 export * from './evaluations';
 export * from './predictions';
+export * from './drift';

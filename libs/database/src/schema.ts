@@ -190,6 +190,7 @@ export interface DriftReferencesTable {
   source: Json<unknown>;
   profile: Json<unknown>;
   rows: number;
-  created_at: CreatedAt;
+  /** When the profile was (re)built: a replaced reference gets a new time. */
+  created_at: ColumnType<Date, Date | undefined, Date>;
   created_by: string;
 }

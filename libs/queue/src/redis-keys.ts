@@ -24,6 +24,8 @@ export function redisKeys(prefix: string) {
     deploymentChanges: `${prefix}:{deployments}:changes`,
     /** Held (with a TTL, renewed) by the one API instance pulling a deployment's weights from their URL. */
     deploymentPull: (deploymentId: string) => `${prefix}:deployment-pull:${deploymentId}`,
+    /** Held (with a TTL, renewed) by the one API instance scoring drift each round (ADR 0017). */
+    driftMonitor: `${prefix}:drift-monitor`,
     /** Held (with a TTL, renewed) by the one API instance driving an evaluation run (ADR 0016). */
     evaluationLease: (evaluationId: string) => `${prefix}:evaluation-lease:${evaluationId}`,
     /** Where Fathom before the cluster layout kept a model's rollout: read when the tagged key is not there yet. */

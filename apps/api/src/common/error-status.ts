@@ -38,6 +38,8 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.EvaluationNotFinished]: 409,
   [ErrorCode.PromotionRefused]: 409,
   [ErrorCode.PromotionPending]: 409,
+  [ErrorCode.ReferenceTooSmall]: 422,
+  [ErrorCode.DriftReferenceNotFound]: 404,
   [ErrorCode.RouteNotFound]: 404,
   [ErrorCode.JobExpired]: 410,
   [ErrorCode.ResultNotReady]: 409,

@@ -43,6 +43,12 @@ const apiOwnEnv = z.object({
    * also queues nothing while a user job waits or runs on the version (ADR 0016).
    */
   API_EVAL_JOBS_PER_WORKER: envInt(1, { min: 1, max: 64 }),
+  /** How often the drift monitor compares each served version's recent predictions with its reference (one instance per round, ADR 0017). */
+  API_DRIFT_INTERVAL_MS: envInt(60_000, { min: 100 }),
+  /** Drift's window: a version's latest completed production predictions, this many at most (a score needs 200). */
+  API_DRIFT_WINDOW: envInt(200, { min: 200, max: 100_000 }),
+  /** Predictions older than this are out of drift's window, however few remain (seconds). */
+  API_DRIFT_MAX_AGE_SECONDS: envInt(86_400, { min: 60 }),
   /** How long `promote` waits for its gate's evaluations before answering 409 promotion_refused ("still evaluating"). */
   API_GATE_WAIT_MS: envInt(120_000, { min: 0 }),
   /**

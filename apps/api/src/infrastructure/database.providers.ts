@@ -6,6 +6,7 @@ import {
   createDatabase,
   DatasetStore,
   DeploymentStore,
+  DriftReferenceStore,
   EvaluationStore,
   MigrationError,
   PredictionStore,
@@ -61,4 +62,5 @@ export const databaseProviders: Provider[] = [
   { provide: EvaluationStore, inject: [DATABASE], useFactory: (db: Database) => new EvaluationStore(db) },
   { provide: PromotionGateStore, inject: [DATABASE], useFactory: (db: Database) => new PromotionGateStore(db) },
   { provide: PredictionStore, inject: [DATABASE], useFactory: (db: Database) => new PredictionStore(db) },
+  { provide: DriftReferenceStore, inject: [DATABASE], useFactory: (db: Database) => new DriftReferenceStore(db) },
 ];

@@ -268,6 +268,7 @@ export class JobSubmitter {
     const { model: reference } = form;
     if (!reference) throw new FathomError(ErrorCode.MissingField, 'The `model` field is missing. See GET /v1/models.', { field: 'model' });
     const deadline = parseDeadline({ field: form.deadline, header: deadlineHeader }, Date.now(), this.config.STORAGE_RETENTION_SECONDS);
+    checkPurpose(form.purpose, principal);
     if (idempotencyKey === undefined) return this.accept(jobId, form, reference, deadline, principal);
 
     // The key is checked first: a retry gets its job back even if the model stopped being served since.
@@ -381,6 +382,7 @@ export class JobSubmitter {
       ...(deadline !== undefined ? { deadline } : {}),
       traceId,
       keyId,
+      ...(form.purpose === 'reference' ? { purpose: 'reference' } : {}),
     } as InferenceJobData; // options were parsed with this task's schema above
     // Admission first: a refused upload writes nothing to Redis (under overload, refused inputs
     // written and taken back again were most of Redis's traffic). The limit is soft: submissions
@@ -534,6 +536,20 @@ function jobModelOf(model: KnownModel, route: ModelRoute): ModelRef & { route: M
 }
 
 /** What the client asked for, not what it was routed to: a retry must match even when a canary split sends it elsewhere. */
+/**
+ * The `purpose` field: only `reference` (an image profiled for a drift reference, `npm run drift --
+ * reference <folder>`), and only from a models:admin key, since it keeps the job out of what drift watches.
+ */
+function checkPurpose(purpose: string | undefined, principal: Principal): void {
+  if (purpose === undefined) return;
+  if (purpose !== 'reference')
+    throw new FathomError(ErrorCode.InvalidRequest, `Unknown purpose "${purpose}": send purpose=reference, or leave the field out.`, {
+      field: 'purpose',
+    });
+  if (principal.authenticated && !principal.scopes.includes('models:admin'))
+    throw new FathomError(ErrorCode.Forbidden, 'purpose=reference needs a key with the models:admin scope.', { field: 'purpose' });
+}
+
 function fingerprintOf(form: UploadForm<ReceivedImage>): string {
   // The image by its SHA-256 (counted as it streamed): the bytes themselves are never all in memory.
   return createHash('sha256')

@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { readdirSync } from 'node:fs';
 import { hasShared, readFixture, sharedPath } from '@fathom/testing';
 import type { ResizeSpec } from '@fathom/models';
-import { decodeResized, decodeToRgb, ImageDecodeError, resizeRgb, type RgbImage } from './image-decoder';
+import { decodeFull, decodeResized, decodeToRgb, ImageDecodeError, resizeRgb, type RgbImage } from './image-decoder';
 import { planModelInputSize } from './resize-plan';
 
 const LIMIT = { maxPixels: 40e6 };
@@ -58,6 +58,18 @@ describe('decodeToRgb: any accepted upload becomes 8-bit RGB as displayed', () =
       expect([image.width, image.height]).toEqual([1800, 1200]);
     });
 
+    it('says what the header said, both ways of decoding: JPEG, orientation 6', async () => {
+      const bytes = readFixture('fixtures', 'images', 'exif_orientation6_landscape.jpg');
+      const full = await decodeFull(bytes, LIMIT);
+      const resized = await decodeResized(bytes, { ...LIMIT, sizeFor: () => ({ width: 90, height: 60 }) });
+      for (const { header, displayed } of [full, resized]) {
+        expect([header, displayed]).toEqual([
+          { format: 'jpeg', orientation: 6 },
+          { width: 1800, height: 1200 },
+        ]);
+      }
+    });
+
     it('keeps a 16-bit grey gradient a gradient', async () => {
       const image = await decodeToRgb(readFixture('fixtures', 'bad', 'png_16bit_gray_gradient_256x64.png'), LIMIT);
       const row = Array.from({ length: 256 }, (_, x) => pixel(image, x, 10)[0]!);
@@ -93,8 +105,11 @@ describe('decodeResized: decoded straight to the size a model needs', () => {
     })
       .png()
       .toBuffer();
-    const { rgb, displayed } = await decodeResized(rgba, { ...LIMIT, sizeFor: () => ({ width: 8, height: 1 }) });
-    expect(displayed).toEqual({ width: 4, height: 1 });
+    const { rgb, displayed, header } = await decodeResized(rgba, { ...LIMIT, sizeFor: () => ({ width: 8, height: 1 }) });
+    expect([displayed, header]).toEqual([
+      { width: 4, height: 1 },
+      { format: 'png', orientation: 1 },
+    ]);
     expect(pixel(rgb, 0, 0)).toEqual([200, 100, 50]);
   });
 

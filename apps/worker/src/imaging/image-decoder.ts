@@ -1,5 +1,5 @@
-import sharp, { type Sharp } from 'sharp';
-import { DECODE_FAIL_ON, ErrorCode, imageFormatFromSharp } from '@fathom/contracts';
+import sharp, { type Metadata, type Sharp } from 'sharp';
+import { DECODE_FAIL_ON, ErrorCode, imageFormatFromSharp, type ImageFormat } from '@fathom/contracts';
 import { sameSize, type Size } from './resize-plan';
 
 export interface RgbImage {
@@ -7,6 +7,21 @@ export interface RgbImage {
   data: Buffer;
   width: number;
   height: number;
+}
+
+/** What the decoder read from the upload's header besides its size: the prediction log keeps it (issue 15). */
+export interface UploadHeader {
+  /** The format sharp found, when it is one Fathom accepts (imageFormatFromSharp). */
+  format: ImageFormat | undefined;
+  /** EXIF orientation tag, 1 (as stored) when absent or not one of the 8 the tag allows. */
+  orientation: number;
+}
+
+/** Decoded pixels, the size the image is displayed at (EXIF orientation applied) and what its header said. */
+export interface DecodedImage {
+  rgb: RgbImage;
+  displayed: Size;
+  header: UploadHeader;
 }
 
 /** The image cannot be decoded: bad input, never retried. */
@@ -24,7 +39,16 @@ export class ImageDecodeError extends Error {
  * PIL's convert('RGB') and cv2.imread do in the Depth Anything reference code.
  */
 export async function decodeToRgb(input: Buffer, opts: { maxPixels: number }): Promise<RgbImage> {
-  return decoding(async () => toRgb(await pipelineFor(input, opts)));
+  return (await decodeFull(input, opts)).rgb;
+}
+
+/** decodeToRgb, with what the header said: the one metadata read the decoding needs anyway. */
+export async function decodeFull(input: Buffer, opts: { maxPixels: number }): Promise<DecodedImage> {
+  return decoding(async () => {
+    const header = await sharp(input).metadata();
+    const rgb = await toRgb(pipelineFor(input, opts, header));
+    return { rgb, displayed: { width: rgb.width, height: rgb.height }, header: uploadHeader(header) };
+  });
 }
 
 /**
@@ -35,25 +59,22 @@ export async function decodeToRgb(input: Buffer, opts: { maxPixels: number }): P
  * JPEG shrunk less than 4×, which decodes faster in full (3024×2268 → 960×736 here: 65 ms
  * against 158 ms in one pass).
  */
-export async function decodeResized(
-  input: Buffer,
-  opts: { maxPixels: number; sizeFor: (displayed: Size) => Size },
-): Promise<{ rgb: RgbImage; displayed: Size }> {
+export async function decodeResized(input: Buffer, opts: { maxPixels: number; sizeFor: (displayed: Size) => Size }): Promise<DecodedImage> {
   return decoding(async () => {
     const header = await sharp(input).metadata();
     const displayed = { width: header.autoOrient?.width ?? header.width, height: header.autoOrient?.height ?? header.height };
     const size = opts.sizeFor(displayed);
     const shrink = Math.min(displayed.width / size.width, displayed.height / size.height);
     if (header.hasAlpha || (header.format === 'jpeg' && shrink < JPEG_SHRINK_ON_LOAD)) {
-      const full = await toRgb(await pipelineFor(input, opts, header.format));
-      return { rgb: await resizeRgb(full, size), displayed };
+      const full = await toRgb(pipelineFor(input, opts, header));
+      return { rgb: await resizeRgb(full, size), displayed, header: uploadHeader(header) };
     }
-    const resized = (await pipelineFor(input, opts, header.format)).resize(size.width, size.height, {
+    const resized = pipelineFor(input, opts, header).resize(size.width, size.height, {
       fit: 'fill',
       kernel: 'cubic',
       fastShrinkOnLoad: false,
     });
-    return { rgb: await toRgb(resized), displayed };
+    return { rgb: await toRgb(resized), displayed, header: uploadHeader(header) };
   });
 }
 
@@ -75,10 +96,18 @@ export async function resizeRgb(rgb: RgbImage, size: Size): Promise<RgbImage> {
 }
 
 /** A sharp pipeline that decodes strictly for the format (corrupt data fails) within the pixel limit. */
-async function pipelineFor(input: Buffer, opts: { maxPixels: number }, knownFormat?: string): Promise<Sharp> {
-  const format = imageFormatFromSharp(knownFormat ?? (await sharp(input).metadata()).format);
+function pipelineFor(input: Buffer, opts: { maxPixels: number }, header: Metadata): Sharp {
+  const format = imageFormatFromSharp(header.format);
   const failOn = format ? DECODE_FAIL_ON[format] : 'error';
   return sharp(input, { failOn, limitInputPixels: opts.maxPixels, pages: 1 }).autoOrient();
+}
+
+function uploadHeader(header: Metadata): UploadHeader {
+  const { orientation } = header;
+  return {
+    format: imageFormatFromSharp(header.format),
+    orientation: orientation !== undefined && Number.isInteger(orientation) && orientation >= 1 && orientation <= 8 ? orientation : 1,
+  };
 }
 
 async function toRgb(image: Sharp): Promise<RgbImage> {

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import { ErrorCode, type JobStage } from '@fathom/contracts';
+import { ErrorCode, type InputFeatures, type JobStage } from '@fathom/contracts';
+import { jobInputFeatures, jobOutputFeatures } from '../features/job-features';
 import { ImageDecodeError } from '../imaging/image-decoder';
 import type { PngEncoding } from '../imaging/png-encoding';
 import type { PreparedInput } from '../tasks/model-input.preprocess';
@@ -14,7 +15,10 @@ import { stageClockNow, type RunRequest, type ThreadMessage, type ThreadStage } 
 export interface PreparedJob {
   request: RunRequest;
   loaded: LoadedSession;
-  input: PreparedInput;
+  /** Without the pixels the input's features were computed on: they are not held while the job waits. */
+  input: Omit<PreparedInput, 'forFeatures'>;
+  /** Undefined when they could not be computed (the job goes on without them). */
+  inputFeatures: InputFeatures | undefined;
   /** Only inputs of one model and tensor shape stack into a batch. */
   batchKey: string;
   report: JobReport;
@@ -81,13 +85,15 @@ export class InferencePipeline {
     }
     try {
       report.enter('decode');
-      const input = await prepareTaskInput(
+      const { forFeatures, ...input } = await prepareTaskInput(
         Buffer.from(request.input.buffer, request.input.byteOffset, request.input.byteLength),
         loaded.spec,
         { maxPixels: this.options.maxPixels, onPreprocess: () => report.enter('preprocess') },
       );
+      // Part of the preprocess stage, on the pixels already at the model's input size.
+      const inputFeatures = jobInputFeatures(forFeatures, { bytes: request.input.byteLength, displayed: input.image });
       report.waiting();
-      return { request, loaded, input, report, batchKey: `${request.modelKey} ${input.tensor.dims.join('×')}` };
+      return { request, loaded, input, inputFeatures, report, batchKey: `${request.modelKey} ${input.tensor.dims.join('×')}` };
     } catch (error) {
       report.failed(error);
       return undefined;
@@ -116,16 +122,18 @@ export class InferencePipeline {
 
   /** Post-process and encode one job's share of a batch's output, and hand the result back. */
   private async finish(job: PreparedJob, output: TensorView): Promise<void> {
-    const { request, loaded, input, report } = job;
+    const { request, loaded, input, inputFeatures, report } = job;
     try {
       report.enter('postprocess');
-      const result = await finishTask(loaded.spec, input, {
+      const { features, ...result } = await finishTask(loaded.spec, input, {
         options: request.options,
         raw: request.raw === true,
         output,
         png: this.options.png,
         onEncode: () => report.enter('encode'),
       });
+      // Part of the encode stage: the task's numbers (and an image-to-image's output pixels) are still at hand.
+      const outputFeatures = jobOutputFeatures(features);
       this.post({
         type: 'done',
         requestId: request.requestId,
@@ -135,7 +143,10 @@ export class InferencePipeline {
           width: input.image.width,
           height: input.image.height,
           executionProvider: loaded.executionProvider,
-          features: {},
+          features: {
+            ...(inputFeatures ? { input: inputFeatures } : {}),
+            ...(outputFeatures ? { output: outputFeatures } : {}),
+          },
         },
       });
     } catch (error) {

@@ -1,4 +1,4 @@
-import { decodeResized, decodeToRgb, resizeRgb, type RgbImage } from '../imaging/image-decoder';
+import { decodeFull, decodeResized, resizeRgb, type RgbImage, type UploadHeader } from '../imaging/image-decoder';
 import { lumaPlane } from '../imaging/ycbcr';
 import { planModelInputSize, type Size } from '../imaging/resize-plan';
 import type { InputSpec } from '@fathom/models';
@@ -17,6 +17,18 @@ export interface PreparedInput {
   image: Size;
   /** The full-size pixels, for tasks that draw on the input (keepPixels). */
   rgb?: RgbImage;
+  /** What the input's features (issue 15) are computed on; dropped once they are. */
+  forFeatures: FeatureSource;
+}
+
+/**
+ * The pixels the input's features are computed on — the model's input size wherever the model has
+ * one (the same for every job of a model, so that sharpness and the like compare across jobs) —
+ * and what the decoder read from the header.
+ */
+export interface FeatureSource {
+  pixels: RgbImage;
+  header: UploadHeader;
 }
 
 /**
@@ -30,21 +42,27 @@ export async function prepareModelInput(
   opts: { maxPixels: number; keepPixels: boolean; onPreprocess?: () => void },
 ): Promise<PreparedInput> {
   if (opts.keepPixels) {
-    const rgb = await decodeToRgb(bytes, opts);
+    const { rgb, displayed, header } = await decodeFull(bytes, opts);
     opts.onPreprocess?.();
-    return { tensor: await buildInputTensor(rgb, input), image: { width: rgb.width, height: rgb.height }, rgb };
+    const pixels = await modelSizePixels(rgb, input);
+    return { tensor: tensorFromPixels(pixels, input), image: displayed, rgb, forFeatures: { pixels, header } };
   }
-  const { rgb, displayed } = await decodeResized(bytes, {
+  const { rgb, displayed, header } = await decodeResized(bytes, {
     maxPixels: opts.maxPixels,
     sizeFor: ({ width, height }) => planModelInputSize(width, height, input.resize),
   });
   opts.onPreprocess?.();
-  return { tensor: tensorFromPixels(rgb, input), image: displayed };
+  return { tensor: tensorFromPixels(rgb, input), image: displayed, forFeatures: { pixels: rgb, header } };
 }
 
 /** RGB → the model's input: resized (bicubic) to its planned size, then as tensorFromPixels. */
 export async function buildInputTensor(rgb: RgbImage, input: InputSpec): Promise<InputTensor> {
-  return tensorFromPixels(await resizeRgb(rgb, planModelInputSize(rgb.width, rgb.height, input.resize)), input);
+  return tensorFromPixels(await modelSizePixels(rgb, input), input);
+}
+
+/** RGB resized (bicubic) to the size the model's input is planned at. */
+function modelSizePixels(rgb: RgbImage, input: InputSpec): Promise<RgbImage> {
+  return resizeRgb(rgb, planModelInputSize(rgb.width, rgb.height, input.resize));
 }
 
 /** Pixels already at the model's size → RGB, BGR or Y, (x/255 − mean)/std, NCHW or NHWC. */

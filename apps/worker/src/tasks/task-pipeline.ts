@@ -1,4 +1,4 @@
-import type { ArtifactName, TaskArtifactName, TaskName, TaskOptionsMap, TaskSummary } from '@fathom/contracts';
+import type { ArtifactName, TaskArtifactName, TaskName, TaskOptionsMap, TaskOutputFeatures, TaskSummary } from '@fathom/contracts';
 import type { RgbImage } from '../imaging/image-decoder';
 import type { PngEncoding } from '../imaging/png-encoding';
 import type { Size } from '../imaging/resize-plan';
@@ -42,6 +42,12 @@ export interface TaskResult<T extends TaskName = TaskName> {
   primary: TaskArtifactName<T>;
   artifacts: EncodedArtifact<TaskArtifactName<T>>[];
   summary: TaskSummary<T>;
+  /**
+   * The output's features for the prediction log (issue 15), from the numbers this task already
+   * holds. Computed when called, apart from the result: the pipeline calls it where a feature that
+   * throws leaves the log without it instead of failing the job.
+   */
+  features: () => TaskOutputFeatures<T>;
 }
 
 /**

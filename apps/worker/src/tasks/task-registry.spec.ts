@@ -44,4 +44,20 @@ describe('an upload prepared for its model’s task', () => {
       ]);
     }
   });
+
+  it('gives every task’s input features the model-size pixels (16×8 here) and what the header said', async () => {
+    const bytes = await upload;
+    for (const task of ['segmentation', 'depth', 'text-detection', 'classification'] as const) {
+      const { forFeatures } = await prepareTaskInput(bytes, spec(task), { maxPixels: 40e6 });
+      const { data, width, height } = forFeatures.pixels;
+      // #336699 everywhere: a resize of one colour is that colour.
+      expect([task, width, height, forFeatures.header, [...new Set(data)].sort((a, b) => a - b)]).toEqual([
+        task,
+        16,
+        8,
+        { format: 'png', orientation: 1 },
+        [0x33, 0x66, 0x99],
+      ]);
+    }
+  });
 });

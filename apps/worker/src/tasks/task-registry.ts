@@ -35,7 +35,7 @@ export function prepareTaskInput(
 /** The model's output → the task's artifacts: post-processing, then encoding (`onEncode` marks the step between). */
 export async function finishTask(
   spec: ModelSpec,
-  prepared: PreparedInput,
+  prepared: Pick<PreparedInput, 'tensor' | 'image' | 'rgb'>,
   job: { options: TaskOptions; raw?: boolean; output: TensorView; png: PngEncoding; onEncode?: () => void },
 ): Promise<TaskResult> {
   const pipeline = TASK_PIPELINES[spec.task];

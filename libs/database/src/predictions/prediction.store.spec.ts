@@ -1,8 +1,26 @@
+import type { InputFeatures } from '@fathom/contracts';
 import { DATABASE_ENGINES, migratedDatabasePerTest } from '@fathom/testing';
 import type { Database } from '../database';
 import { PredictionStore, type NewPrediction } from './prediction.store';
 
 const minute = (n: number) => new Date(Date.UTC(2026, 11, 7, 12, n)).toISOString();
+
+/** A flat grey upload's features. */
+const FLAT_INPUT: InputFeatures = {
+  bytes: 100,
+  format: 'png',
+  width: 4,
+  height: 4,
+  megapixels: 0.000016,
+  orientation: 1,
+  meanLuma: 128,
+  contrast: 0,
+  sharpness: 0,
+  colourfulness: 0,
+  saturation: 0,
+  clipped: 0,
+  histogram: [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0],
+};
 
 /** A finished depth job of key-alice at 12:<minute>. */
 function prediction(jobId: string, at: number, overrides: Partial<NewPrediction> = {}): NewPrediction {
@@ -88,6 +106,34 @@ describe.each(DATABASE_ENGINES)('the prediction log, on %s', (_engine, createDat
     expect(await jobIds({ status: 'cancelled', limit: 10 })).toEqual(['p4']);
     expect(await jobIds({ keyId: 'key-bob', limit: 10 })).toEqual(['p5']);
     expect(await jobIds({ model: 'depth', status: 'failed', limit: 10 })).toEqual([]);
+  });
+
+  it("reads drift's rows: a version's latest production window, and a reference's rows by evaluation, jobs or time", async () => {
+    const luma = (meanLuma: number) => ({ ...FLAT_INPUT, meanLuma });
+    await store.insertMany([
+      prediction('w1', 1, { inputFeatures: luma(10) }),
+      prediction('w2', 2, { inputFeatures: luma(20) }),
+      prediction('w3', 3, { inputFeatures: luma(30) }),
+      prediction('w4', 4, { inputFeatures: luma(40), status: 'failed' }),
+      prediction('e1', 5, { inputFeatures: luma(50), purpose: 'evaluation', evaluationId: 'run-1' }),
+      prediction('r1', 6, { inputFeatures: luma(60), purpose: 'reference' }),
+      prediction('v2', 7, { inputFeatures: luma(70), version: '2.0.0' }),
+    ]);
+    const lumas = (rows: Array<{ input: { meanLuma: number } | null }>) => rows.map((row) => row.input?.meanLuma);
+
+    // Completed production jobs of the version only, newest first, `limit` at most, none before `since`.
+    expect(lumas(await store.latestFeatures({ model: 'depth', version: '1.0.0', limit: 2 }))).toEqual([30, 20]);
+    expect(lumas(await store.latestFeatures({ model: 'depth', version: '1.0.0', limit: 10, since: new Date(minute(2)) }))).toEqual([
+      30, 20,
+    ]);
+    // A reference's rows, oldest first: an evaluation's samples, profiled jobs, a window of production.
+    expect(lumas(await store.features({ model: 'depth', version: '1.0.0', evaluationId: 'run-1' }, 100))).toEqual([50]);
+    expect(lumas(await store.features({ model: 'depth', version: '1.0.0', jobIds: ['r1', 'w1', 'v2'] }, 100))).toEqual([10, 60]);
+    expect(
+      lumas(await store.features({ model: 'depth', version: '1.0.0', purpose: 'production', from: minute(2), to: minute(4) }, 100)),
+    ).toEqual([20, 30]);
+    expect(await store.firstFinished('depth', '1.0.0')).toBe(minute(1));
+    expect(await store.firstFinished('depth', '9.9.9')).toBeUndefined();
   });
 
   it("takes feedback from the job's own key only", async () => {

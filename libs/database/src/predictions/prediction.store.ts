@@ -18,6 +18,13 @@ export interface PredictionRow extends PredictionRecord {
   feedback: PredictionFeedback | null;
 }
 
+/** A logged job's features: what drift reads. */
+export interface PredictionFeaturesRow {
+  input: InputFeatures | null;
+  output: OutputFeatures | null;
+  finishedAt: string;
+}
+
 export interface PredictionFeedback {
   rating: FeedbackRating;
   comment: string | null;
@@ -109,6 +116,45 @@ export class PredictionStore {
     const page = rows.slice(0, limit).map(toRow);
     const last = page.at(-1);
     return { rows: page, next: rows.length > limit && last !== undefined ? encodeCursor(last) : undefined };
+  }
+
+  /**
+   * The features of a model version's latest completed production jobs, newest first: drift's
+   * window, `limit` rows at most, none finished before `since`.
+   */
+  async latestFeatures(spec: { model: string; version: string; limit: number; since?: Date }): Promise<PredictionFeaturesRow[]> {
+    const rows = await withDatabase(() => {
+      let select = this.db
+        .selectFrom('predictions')
+        .select(['input_features', 'output_features', 'finished_at'])
+        .where('model', '=', spec.model)
+        .where('version', '=', spec.version)
+        .where('purpose', '=', 'production')
+        .where('status', '=', 'completed');
+      if (spec.since) select = select.where('finished_at', '>=', spec.since);
+      return select.orderBy('finished_at', 'desc').limit(Math.max(1, Math.floor(spec.limit))).execute();
+    });
+    return rows.map(toFeaturesRow);
+  }
+
+  /** The features of the completed jobs a filter picks (a drift reference's rows), oldest first, `limit` at most. */
+  async features(filter: PredictionFilter, limit: number): Promise<PredictionFeaturesRow[]> {
+    const { rows } = await this.page({ ...filter, status: 'completed', limit });
+    return rows.map((row) => ({ input: row.inputFeatures, output: row.outputFeatures, finishedAt: row.finishedAt }));
+  }
+
+  /** When the version's first production job finished (a "first N days" reference starts there). */
+  async firstFinished(model: string, version: string): Promise<string | undefined> {
+    const row = await withDatabase(() =>
+      this.db
+        .selectFrom('predictions')
+        .select((eb) => eb.fn.min('finished_at').as('first'))
+        .where('model', '=', model)
+        .where('version', '=', version)
+        .where('purpose', '=', 'production')
+        .executeTakeFirst(),
+    );
+    return row?.first ? iso(row.first as Date) : undefined;
   }
 
   /** Pages of the filtered log, oldest first, for export. */
@@ -205,6 +251,14 @@ function toTable(row: NewPrediction) {
     output_features: JSON.stringify(row.outputFeatures),
     evaluation_id: row.evaluationId,
     purpose: row.purpose,
+  };
+}
+
+function toFeaturesRow(row: { input_features: unknown; output_features: unknown; finished_at: Date }): PredictionFeaturesRow {
+  return {
+    input: row.input_features as InputFeatures | null,
+    output: row.output_features as OutputFeatures | null,
+    finishedAt: iso(row.finished_at),
   };
 }
 

@@ -29,5 +29,11 @@ export const UPLOAD_FORM_SCHEMA: SchemaObject = {
       description: `${DEADLINE_FORMAT} (or the X-Deadline header). A job still queued when it passes is dropped with deadline_exceeded; a running one is not interrupted.`,
       example: '30',
     },
+    purpose: {
+      type: 'string',
+      enum: ['reference'],
+      description:
+        '`reference` (models:admin keys only): the image is profiled for a drift reference (`npm run drift -- reference <folder>`), logged but never part of the production window drift compares.',
+    },
   },
 };

@@ -16,10 +16,12 @@ export interface UploadForm<Image> {
   variant: string | undefined;
   /** When the client stops caring (see parseDeadline), as sent. */
   deadline: string | undefined;
+  /** `reference`: an image profiled for a drift reference (models:admin), kept out of drift's production window. */
+  purpose: string | undefined;
 }
 
-const KNOWN_FIELDS = new Set(['model', 'options', 'variant', 'deadline']);
-const FIELD_LIST = 'image (file), model, variant, options (JSON), deadline';
+const KNOWN_FIELDS = new Set(['model', 'options', 'variant', 'deadline', 'purpose']);
+const FIELD_LIST = 'image (file), model, variant, options (JSON), deadline, purpose';
 
 /** The longest text field (`options` in practice): a longer one is refused, never cut. */
 export const MAX_FIELD_BYTES = 64 * 1024;
@@ -92,6 +94,7 @@ async function readParts<Image>(request: FastifyRequest, maxImageBytes: number, 
     options: fields.options,
     variant: fields.variant || undefined,
     deadline: fields.deadline,
+    purpose: fields.purpose || undefined,
   };
 }
 

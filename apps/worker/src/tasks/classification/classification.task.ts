@@ -1,3 +1,4 @@
+import { classificationOutputFeatures } from '../../features/output-features';
 import { jsonArtifact, type TaskPipeline } from '../task-pipeline';
 
 export interface Ranked {
@@ -30,17 +31,23 @@ export function topK(probabilities: ArrayLike<number>, k: number, labels: readon
 }
 
 /** Class scores [N,C] → top-k labels with probabilities; softmax only when the model outputs logits. */
-export const classificationTask: TaskPipeline<'classification', Ranked[]> = {
+export const classificationTask: TaskPipeline<'classification', { top: Ranked[]; probabilities: ArrayLike<number> }> = {
   drawsOnInput: false,
 
   async postprocess({ spec, output, options }) {
     const classes = output.dims[output.dims.length - 1] ?? 0;
     const scores = output.data.subarray(0, classes);
     const probabilities = spec.output.kind === 'logits' ? softmax(scores) : scores;
-    return topK(probabilities, options.topK, spec.labels);
+    // The full vector is kept for the output's features (entropy), which the top k cannot give.
+    return { top: topK(probabilities, options.topK, spec.labels), probabilities };
   },
 
-  async encode(top, { modelInput }) {
-    return { primary: 'labels', artifacts: [jsonArtifact('labels', { top })], summary: { task: 'classification', top, modelInput } };
+  async encode({ top, probabilities }, { spec, modelInput }) {
+    return {
+      primary: 'labels',
+      artifacts: [jsonArtifact('labels', { top })],
+      summary: { task: 'classification', top, modelInput },
+      features: () => classificationOutputFeatures(probabilities, spec.labels),
+    };
   },
 };

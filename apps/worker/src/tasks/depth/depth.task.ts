@@ -3,6 +3,7 @@ import { pngArtifact } from '../task-pipeline';
 import { encodeDenseMap, normalizeDenseMap } from '../dense-map/dense-map.postprocess';
 import { denseMapValues } from '../dense-map/dense-map.values';
 import { encodeNpyFloat32, resizeFloatMap } from '../../imaging/float-map';
+import { depthOutputFeatures } from '../../features/output-features';
 import type { Size } from '../../imaging/resize-plan';
 
 /**
@@ -11,19 +12,20 @@ import type { Size } from '../../imaging/resize-plan';
  * evaluation job also gets `raw`: the model's float32 output enlarged to the input's size, as .npy,
  * which the metrics compare with metric ground truth.
  */
-export const depthTask: TaskPipeline<'depth', { map: Uint16Array; size: Size; min: number; max: number; values?: Float32Array }> = {
+export const depthTask: TaskPipeline<'depth', { map: Uint16Array; size: Size; min: number; max: number; values: Float32Array }> = {
   drawsOnInput: false,
 
-  async postprocess({ spec, output, raw }) {
+  async postprocess({ spec, output }) {
     const { values, size } = denseMapValues(output);
     const { normalized, min, max } = normalizeDenseMap(values, spec.output.range);
-    return { map: normalized, size, min, max, ...(raw ? { values } : {}) };
+    // The float map is kept for the output's features (before normalisation), and for `raw`.
+    return { map: normalized, size, min, max, values };
   },
 
-  async encode({ map, size, min, max, values }, { image, options, modelInput, png: encoding }) {
+  async encode({ map, size, min, max, values }, { image, options, modelInput, raw, png: encoding }) {
     const { png } = await encodeDenseMap(map, size, image, options, encoding);
     const artifacts: Awaited<ReturnType<typeof depthTask.encode>>['artifacts'] = [pngArtifact('depth', png, image)];
-    if (values) {
+    if (raw) {
       const bytes = encodeNpyFloat32(resizeFloatMap(values, size, image), image);
       artifacts.push({ name: 'raw', bytes, contentType: 'application/x-npy', extension: 'npy', width: image.width, height: image.height });
     }
@@ -38,6 +40,7 @@ export const depthTask: TaskPipeline<'depth', { map: Uint16Array; size: Size; mi
         max,
         modelInput,
       },
+      features: () => depthOutputFeatures(values),
     };
   },
 };

@@ -2,9 +2,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { TaskSummary } from '@fathom/contracts';
+import type { TaskOutputFeatures, TaskSummary } from '@fathom/contracts';
 import { NO_BATCHING, type ModelSpec, type ResizeSpec, type TilingSpec } from '@fathom/models';
 import { buildUpscaleStandInModel, runOnnx, writeModel } from '@fathom/testing';
+import { imageToImageOutputFeatures } from '../../features/output-features';
+import { pixelStats } from '../../features/input-features';
 import { DEFAULT_PNG_ENCODING } from '../../imaging/png-encoding';
 import { finishTask, prepareTaskInput } from '../task-registry';
 
@@ -32,7 +34,7 @@ async function enlarge(model: ModelSpec, upload: Buffer) {
   const result = await finishTask(model, prepared, { options: {}, output: output!, png: DEFAULT_PNG_ENCODING });
   const artifact = result.artifacts[0]!;
   const png = await sharp(artifact.bytes).raw().toBuffer({ resolveWithObject: true });
-  return { result, artifact, png, summary: result.summary as TaskSummary<'image-to-image'> };
+  return { prepared, result, artifact, png, summary: result.summary as TaskSummary<'image-to-image'> };
 }
 
 /** A 100×70 image: grey ramps, or a smooth colour field. */
@@ -67,7 +69,7 @@ describe('image-to-image: an upload enlarged by the model, tile by tile', () => 
 
   it('returns a PNG 3× the upload whose every pixel is the source pixel’s (a grey image stays grey)', async () => {
     const source = await upload(false);
-    const { artifact, png, summary } = await enlarge(spec(tiled, fixed32, { maxTiles: 99, overlap: 8 }), source);
+    const { prepared, result, artifact, png, summary } = await enlarge(spec(tiled, fixed32, { maxTiles: 99, overlap: 8 }), source);
     expect([artifact.name, artifact.contentType, artifact.width, artifact.height]).toEqual(['image', 'image/png', 300, 210]);
     expect(summary).toEqual({
       task: 'image-to-image',
@@ -86,6 +88,14 @@ describe('image-to-image: an upload enlarged by the model, tile by tile', () => 
       }
     }
     expect(wrong).toBe(0);
+    // The prediction log's features: the input's on the decoded upload the tiles are cut from, the
+    // output's on the returned pixels; every pixel repeated 3 × 3 keeps the mean, contrast and histogram.
+    expect(prepared.forFeatures.pixels).toMatchObject({ width: 100, height: 70, data: original });
+    const features = result.features() as TaskOutputFeatures<'image-to-image'>;
+    expect(features).toEqual(imageToImageOutputFeatures({ data: png.data, width: 300, height: 210 }, 3));
+    const source100 = pixelStats({ data: original, width: 100, height: 70 });
+    expect(features).toMatchObject({ task: 'image-to-image', width: 300, height: 210, scale: 3 });
+    expect([features.meanLuma, features.contrast]).toEqual([expect.closeTo(source100.meanLuma, 9), expect.closeTo(source100.contrast, 9)]);
   });
 
   it('keeps the colours: Y from the model, Cb and Cr enlarged bicubically', async () => {

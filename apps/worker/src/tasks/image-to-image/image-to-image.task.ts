@@ -7,6 +7,7 @@ import { planModelInputSize, sameSize, type Size } from '../../imaging/resize-pl
 import { chromaPixels, mergeYCbCr } from '../../imaging/ycbcr';
 import { tensorFromPixels, type InputTensor, type PreparedInput } from '../model-input.preprocess';
 import { inputPixels, pngArtifact, type TaskPipeline } from '../task-pipeline';
+import { imageToImageOutputFeatures } from '../../features/output-features';
 import { cropTile, fitToTiles, planTiles, stitchTiles, type TilePlan } from './tiles';
 
 /**
@@ -74,9 +75,13 @@ export const imageToImageTask: TaskPipeline<'image-to-image', Enlarged> = {
   drawsOnInput: true,
 
   async prepare(bytes, spec, opts): Promise<PreparedInput> {
-    const { rgb, displayed } = await decodeResized(bytes, { maxPixels: opts.maxPixels, sizeFor: (size) => enlargedSize(spec, size) });
+    const { rgb, displayed, header } = await decodeResized(bytes, {
+      maxPixels: opts.maxPixels,
+      sizeFor: (size) => enlargedSize(spec, size),
+    });
     opts.onPreprocess?.();
-    return { tensor: tilesTensor(rgb, spec), image: displayed, rgb };
+    // The input's features on the pixels the tiles are cut from: the model sees the image at this size, tile by tile.
+    return { tensor: tilesTensor(rgb, spec), image: displayed, rgb, forFeatures: { pixels: rgb, header } };
   },
 
   async postprocess(input) {
@@ -129,6 +134,7 @@ export const imageToImageTask: TaskPipeline<'image-to-image', Enlarged> = {
         tiles,
         modelInput,
       },
+      features: () => imageToImageOutputFeatures({ data: pixels, ...size }, scale),
     };
   },
 };

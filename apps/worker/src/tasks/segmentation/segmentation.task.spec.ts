@@ -84,6 +84,14 @@ describe('segmentation', () => {
     const cutout = await artifactPixels(byName.cutout!.bytes);
     expect(cutout.channels).toBe(4);
     expect([cutout.data[3], cutout.data[7]]).toEqual([0, 255]);
+    // The prediction log's features: the same shares, by label.
+    expect(result.features()).toEqual({
+      task: 'segmentation',
+      shares: { cat: 0.75, background: 0.25 },
+      topLabel: 'cat',
+      topShare: 0.75,
+      classesPresent: 2,
+    });
   });
 
   it('resizes the class map back to the input with nearest-neighbour, so no class is invented', async () => {
@@ -104,5 +112,7 @@ describe('segmentation', () => {
     expect([...(await sharp(byName.mask!.bytes).extractChannel(0).raw().toBuffer())]).toEqual([0, 255, 255, 255, 0, 255, 255, 255]);
     const cutout = await artifactPixels(byName.cutout!.bytes);
     expect([cutout.data[3], cutout.data[7], cutout.data[11]]).toEqual([0, 128, 255]);
+    // No labels in the manifest: the binary model's own two, foreground being 6 of the 8 pixels (sigmoid(0) = ½ counts).
+    expect(result.features()).toMatchObject({ shares: { background: 0.25, foreground: 0.75 }, topLabel: 'foreground', classesPresent: 2 });
   });
 });

@@ -3,6 +3,7 @@ import type { RgbImage } from '../../imaging/image-decoder';
 import { sameSize } from '../../imaging/resize-plan';
 import { normalizeDenseMap, resizeDenseMap } from '../dense-map/dense-map.postprocess';
 import { pngOptions } from '../../imaging/png-encoding';
+import { segmentationOutputFeatures } from '../../features/output-features';
 import { inputPixels, jsonArtifact, pngArtifact, type TaskPipeline } from '../task-pipeline';
 import { argmaxClasses, backgroundIndex, classCounts, classScores, sigmoid, vocPalette } from './class-maps';
 
@@ -100,6 +101,7 @@ export const segmentationTask: TaskPipeline<'segmentation', Segmented> = {
         classes: shares.slice(0, 5).map(({ index, label, share }) => ({ index, label, share })),
         modelInput,
       },
+      features: () => segmentationOutputFeatures(counts, labels),
     };
   },
 };

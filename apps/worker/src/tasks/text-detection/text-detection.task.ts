@@ -3,6 +3,7 @@ import { jsonArtifact, pngArtifact } from '../task-pipeline';
 import { encodeDenseMap, normalizeDenseMap } from '../dense-map/dense-map.postprocess';
 import { denseMapValues } from '../dense-map/dense-map.values';
 import { detectTextBoxes, type TextBox } from './db-boxes';
+import { textDetectionOutputFeatures } from '../../features/output-features';
 import type { Size } from '../../imaging/resize-plan';
 
 const round1 = (v: number) => Math.round(v * 10) / 10;
@@ -41,6 +42,8 @@ export const textDetectionTask: TaskPipeline<'text-detection', { boxes: TextBox[
         pngArtifact('heatmap', png, image),
       ],
       summary: { task: 'text-detection', boxes: boxes.length, modelInput },
+      // Boxes in the input's pixels (scaled in postprocess), scores unrounded.
+      features: () => textDetectionOutputFeatures(boxes, image),
     };
   },
 };

@@ -1,0 +1,198 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import type { JobAccepted } from '@fathom/contracts';
+import { buildSlowDepthModel } from '@fathom/testing';
+import type { VersionDrift } from '../apps/api/src/drift/drift.service';
+import { uploadDataset, writeFlatDepthDataset } from './support/datasets';
+import { depthModelsDir, FathomStack, LOAD_TEST_LIMITS_ENV } from './support/fathom-stack';
+
+const SIDE = 64;
+
+/** A seeded generator (mulberry32): the same frames every run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A camera's frames, more or less: a random brightness and colour cast under sensor noise; `dim` scales the light. */
+async function frame(random: () => number, dim = 1): Promise<Buffer> {
+  const base = 70 + random() * 110;
+  const cast = [0, 1, 2].map(() => base + (random() - 0.5) * 40);
+  const sigma = 10 + random() * 25;
+  const pixels = Buffer.alloc(SIDE * SIDE * 3);
+  for (let i = 0; i < pixels.length; i++) {
+    // Roughly normal noise: the sum of three uniforms, centred.
+    const noise = (random() + random() + random() - 1.5) * 2 * sigma;
+    pixels[i] = Math.round(Math.min(255, Math.max(0, (cast[i % 3]! + noise) * dim)));
+  }
+  return sharp(pixels, { raw: { width: SIDE, height: SIDE, channels: 3 } })
+    .png()
+    .toBuffer();
+}
+
+describe('drift: a model version watched against the data it was built for', () => {
+  let stack: FathomStack;
+  const random = seeded(15);
+
+  beforeAll(async () => {
+    stack = await FathomStack.start();
+    await stack.startApi({ API_DRIFT_INTERVAL_MS: '300', ...LOAD_TEST_LIMITS_ENV });
+    const manifest = { input: { resize: { mode: 'fixed', width: SIDE, height: SIDE } } };
+    await stack.startWorker({
+      MODELS_DIR: depthModelsDir(buildSlowDepthModel({ side: SIDE, matmulLayers: 1 }), 'camera', manifest),
+      WORKER_BUILTIN_MODELS: 'false',
+    });
+  }, 120_000);
+  afterAll(() => stack?.stop());
+
+  /** Submits `count` frames (as reference profiling when `purpose` says so), ten at a time, and waits for every one to complete. */
+  async function run(count: number, opts: { dim?: number; purpose?: 'reference' } = {}): Promise<string[]> {
+    const frames = [];
+    for (let i = 0; i < count; i++) frames.push(await frame(random, opts.dim));
+    const ids: string[] = [];
+    for (let start = 0; start < count; start += 10) {
+      const batch = frames.slice(start, start + 10);
+      ids.push(
+        ...(await Promise.all(
+          batch.map(async (image, i) => {
+            const form = new FormData();
+            form.append('model', 'camera');
+            if (opts.purpose) form.append('purpose', opts.purpose);
+            form.append('image', new Blob([new Uint8Array(image)], { type: 'image/png' }), `frame-${start + i}.png`);
+            const response = await fetch(`${stack.api.url}/v1/jobs`, { method: 'POST', body: form });
+            expect(response.status).toBe(202);
+            const { id } = (await response.json()) as JobAccepted;
+            expect((await stack.jobEnd(id)).state).toBe('completed');
+            return id;
+          }),
+        )),
+      );
+    }
+    return ids;
+  }
+
+  async function drift(): Promise<VersionDrift> {
+    const response = await fetch(`${stack.api.url}/v1/models/camera/drift`);
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { versions: VersionDrift[] }).versions[0]!;
+  }
+
+  /** Waits until every row of `ids` is in the prediction log (the drift window reads PostgreSQL). */
+  async function logged(count: number): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    while ((await drift()).window.rows < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+
+  async function metric(pattern: RegExp): Promise<number | undefined> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const match = pattern.exec(await (await fetch(stack.api.metricsUrl)).text());
+      if (match) return Number(match[1]);
+      if (Date.now() > deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  it('refuses a reference from too few predictions, saying how many it needs', async () => {
+    const ids = await run(5, { purpose: 'reference' });
+    const response = await fetch(`${stack.api.url}/v1/admin/models/camera/versions/1.0.0/drift-reference`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ source: { jobs: ids } }),
+    });
+    expect(response.status).toBe(422);
+    expect(await response.json()).toMatchObject({ error: { code: 'reference_too_small', details: { rows: 5, needs: 200 } } });
+  });
+
+  it('scores production like the reference as no drift, and darker frames as input drift, over REST and on /metrics', async () => {
+    const referenceJobs = await run(260, { purpose: 'reference' });
+    const put = await fetch(`${stack.api.url}/v1/admin/models/camera/versions/1.0.0/drift-reference`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ source: { jobs: referenceJobs } }),
+    });
+    expect(put.status).toBe(200);
+    expect(await put.json()).toMatchObject({ rows: 260, source: { jobs: referenceJobs } });
+
+    // Reference profiling is not production: the window is still empty, and no score is given.
+    expect(await drift()).toMatchObject({ window: { rows: 0 }, report: { scores: { input: null, output: null } } });
+
+    await run(200);
+    await logged(200);
+    const same = await drift();
+    expect(same.window.rows).toBe(200);
+    expect(same.report!.flagged).toEqual({ input: false, output: false });
+    expect(same.report!.scores.input).toBeLessThanOrEqual(0.2);
+    // Each feature's histogram, reference beside production, with its bins' labels.
+    const luma = same.report!.features.find((f) => f.name === 'input.meanLuma')!;
+    expect(luma.bins.length).toBe(luma.reference.length);
+    expect(luma.production.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    expect(await metric(/^fathom_drift_score\{model="camera",version="1.0.0",side="input"\} (\S+)$/m)).toBeLessThanOrEqual(0.2);
+
+    // The light goes: the window fills with darker frames.
+    await run(200, { dim: 0.5 });
+    await logged(200);
+    const dark = await drift();
+    expect(dark.report!.flagged.input).toBe(true);
+    expect(dark.report!.scores.input).toBeGreaterThan(0.2);
+    expect(dark.report!.features.find((f) => f.name === 'input.meanLuma')!.drift).toBeGreaterThan(0.2);
+    const deadline = Date.now() + 10_000;
+    let score = await metric(/^fathom_drift_score\{model="camera",version="1.0.0",side="input"\} (\S+)$/m);
+    while ((score ?? 0) <= 0.2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      score = await metric(/^fathom_drift_score\{model="camera",version="1.0.0",side="input"\} (\S+)$/m);
+    }
+    expect(score).toBeGreaterThan(0.2);
+    expect(await metric(/^fathom_drift_psi\{model="camera",version="1.0.0",feature="input.meanLuma"\} (\S+)$/m)).toBeGreaterThan(0.2);
+  }, 300_000);
+
+  it("re-baselines from the version's own first days of production, or from an evaluation run's samples", async () => {
+    const put = (source: object) =>
+      fetch(`${stack.api.url}/v1/admin/models/camera/versions/1.0.0/drift-reference`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ source }),
+      });
+    // Every production prediction so far (400: the same frames, then the dark ones) is in its first day.
+    const firstDay = await put({ firstDays: 1 });
+    expect(firstDay.status).toBe(200);
+    expect(await firstDay.json()).toMatchObject({ rows: 400, source: { firstDays: 1 } });
+
+    // An evaluation's samples are logged as such (never production), and can be the reference.
+    const dir = mkdtempSync(join(tmpdir(), 'fathom-drift-dataset-'));
+    await writeFlatDepthDataset(dir, { name: 'flat-frames', samples: 200, width: SIDE, height: SIDE });
+    await uploadDataset(stack.api, dir);
+    const started = await fetch(`${stack.api.url}/v1/evaluations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ dataset: 'flat-frames', model: 'camera' }),
+    });
+    expect(started.status).toBe(202);
+    const { id } = (await started.json()) as { id: string };
+    const deadline = Date.now() + 240_000;
+    let state = 'queued';
+    while (!['completed', 'failed', 'cancelled'].includes(state) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      state = ((await (await fetch(`${stack.api.url}/v1/evaluations/${id}`)).json()) as { state: string }).state;
+    }
+    expect(state).toBe('completed');
+    const fromEvaluation = await put({ evaluation: id });
+    expect(fromEvaluation.status).toBe(200);
+    expect(await fromEvaluation.json()).toMatchObject({ rows: 200, source: { evaluation: id } });
+    // The window is still production's: the evaluation's 200 samples are not in it.
+    expect((await drift()).window.rows).toBe(200);
+    const stored = (await (await fetch(`${stack.api.url}/v1/admin/models/camera/versions/1.0.0/drift-reference`)).json()) as {
+      profile: { rows: number; features: Array<{ name: string }> };
+    };
+    expect(stored.profile.rows).toBe(200);
+    expect(stored.profile.features.map((f) => f.name)).toEqual(expect.arrayContaining(['input.meanLuma', 'output.range']));
+  }, 300_000);
+});

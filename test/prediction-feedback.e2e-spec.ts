@@ -168,6 +168,15 @@ describe("feedback on a job: its owner's rating lands on the job's row in the pr
     // None of them was stored.
     expect((await loggedRow(jobId)).feedback).toBeNull();
   });
+
+  it('is documented in the OpenAPI document: its body, its answer and its refusals', async () => {
+    const doc = (await (await fetch(`${api.url}/docs/openapi.json`)).json()) as {
+      paths: Record<string, { post?: { requestBody?: unknown; responses?: Record<string, unknown> } }>;
+    };
+    const route = doc.paths['/v1/jobs/{id}/feedback']?.post;
+    expect(Object.keys(route?.responses ?? {}).sort()).toEqual(['200', '400', '404', '409', '410', '503']);
+    expect(JSON.stringify(route?.requestBody)).toMatch(/Feedback/);
+  });
 });
 
 describe('feedback while PostgreSQL is away: refused with Retry-After, never dropped unsaid', () => {

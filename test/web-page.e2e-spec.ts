@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import type { Browser, Locator, Page } from 'playwright-core';
+import { createDatabase, PredictionStore } from '@fathom/database';
 import { buildDepthStandInModel } from '@fathom/testing';
 import { bearer, depthModelsDir, FathomStack } from './support/fathom-stack';
 import { launchBrowser, watchedPage } from './support/browser';
@@ -82,6 +83,7 @@ describe('The web page in a real browser, with API keys on', () => {
   let stack: FathomStack;
   let browser: Browser;
   let key: string;
+  let keyId: string;
   let adminKey: string;
 
   /** What a user does when the page asks for a key. */
@@ -96,7 +98,7 @@ describe('The web page in a real browser, with API keys on', () => {
 
   beforeAll(async () => {
     [stack, browser] = await Promise.all([FathomStack.start(), launchBrowser()]);
-    ({ key } = await stack.createKey('web', ['jobs:write', 'jobs:read']));
+    ({ key, id: keyId } = await stack.createKey('web', ['jobs:write', 'jobs:read']));
     ({ key: adminKey } = await stack.createKey('ops', ['models:admin', 'jobs:read', 'jobs:write']));
     await stack.startApi({ API_AUTH: 'keys' });
     await stack.startWorker({ MODELS_DIR: depthModelsDir(), WORKER_BUILTIN_MODELS: 'false' });
@@ -106,7 +108,7 @@ describe('The web page in a real browser, with API keys on', () => {
     await stack?.stop();
   });
 
-  it('asks for a key, then lists the models, runs a photo and shows its result fetched with the key', async () => {
+  it('asks for a key, then lists the models, runs a photo, shows its result fetched with the key, and takes a thumbs down on it', async () => {
     const { page, complaints } = await watchedPage(browser);
     await page.goto(stack.api.url);
     await page.locator('#keyForm').waitFor({ state: 'visible', timeout: 30_000 });
@@ -127,6 +129,28 @@ describe('The web page in a real browser, with API keys on', () => {
     await untilWidth(page.locator('img[alt="depth result"]'), 40);
     expect(await page.locator('img[alt="depth result"]').getAttribute('src')).toMatch(/^blob:/);
     expect(await page.locator('#keyForm').isHidden()).toBe(true);
+
+    // The result was wrong: thumbs down, sent with the key; the page shows which was chosen.
+    const jobId = /^completed (\S+)/.exec((await page.locator('#status').textContent()) ?? '')![1]!;
+    await page.click('#rateDown');
+    await page.locator('#rateDown[aria-pressed="true"]').waitFor({ timeout: 15_000 });
+    expect(await page.locator('#rateUp').getAttribute('aria-pressed')).toBe('false');
+    expect(await page.locator('#feedbackNote').textContent()).toMatch(/rated wrong/);
+    // And the job's row in the prediction log carries it, from this key.
+    const db = createDatabase({
+      url: stack.database.url,
+      poolSize: 1,
+      statementTimeoutMs: 5_000,
+      connectTimeoutMs: 2_000,
+      applicationName: 'fathom-test',
+    });
+    try {
+      const { rows } = await new PredictionStore(db).page({ jobIds: [jobId], limit: 1 });
+      expect(rows[0]).toMatchObject({ jobId, model: 'depth-test', keyId: keyId, feedback: { rating: 'down', comment: null, by: keyId } });
+    } finally {
+      await db.destroy();
+    }
+
     // The failed loads: the models list asked for before the key was entered, and the Models view's
     // one question whether this key may administer deployments (it may not).
     expect(complaints).toEqual({ cspViolations: [], errors: ['401 /v1/models', '403 /v1/admin/models'] });

@@ -403,7 +403,8 @@ async function evaluateOnce(api: ApiInstance): Promise<void> {
 /**
  * One wave: four depth-test jobs (PNG and JPEG of several sizes, two followed over socket.io), a
  * square-only job that completes and one that fails on both attempts, and one bad upload (not an
- * image on even waves, an unknown model on odd ones). Returns when every accepted job has ended.
+ * image on even waves, an unknown model on odd ones). Returns when every accepted job has ended
+ * and three of them are rated.
  */
 async function loadWave(api: ApiInstance, socket: JobsSocket, images: LoadImages, wave: number): Promise<void> {
   const accept = async (form: Parameters<typeof submit>[1], follow = false) => {
@@ -429,4 +430,13 @@ async function loadWave(api: ApiInstance, socket: JobsSocket, images: LoadImages
   expect(bad.status).toBeLessThan(500);
   const ended = await Promise.all(jobs.map((id) => pollStatus(api, id, ['completed', 'failed'], 30_000)));
   expect(ended.map((s) => s.state)).toEqual(['completed', 'completed', 'completed', 'completed', 'completed', 'failed']);
+  // Feedback on three of the five results, for the Feedback row (fathom_feedback_total): both ratings on each model.
+  const rate = (id: string, rating: 'up' | 'down') =>
+    fetch(`${api.url}/v1/jobs/${id}/feedback`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ rating }),
+    });
+  const rated = await Promise.all([rate(jobs[0], 'up'), rate(jobs[2], 'down'), rate(jobs[4], wave % 2 === 0 ? 'up' : 'down')]);
+  expect(rated.map((r) => r.status)).toEqual([200, 200, 200]);
 }

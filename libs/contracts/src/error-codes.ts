@@ -91,6 +91,11 @@ export const ErrorCode = {
   ServiceUnavailable: 'service_unavailable',
   /** Redis (queues, job records, blobs) did not answer in time or could not be reached; retry later. */
   StoreUnavailable: 'store_unavailable',
+  /**
+   * The job has finished but its prediction-log record has not reached PostgreSQL yet (the log runs
+   * seconds behind, longer after an outage): send the feedback again after Retry-After.
+   */
+  PredictionNotLogged: 'prediction_not_logged',
   // job failures reported by workers
   InputExpired: 'input_expired',
   InferenceFailed: 'inference_failed',

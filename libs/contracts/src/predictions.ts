@@ -65,6 +65,26 @@ export const feedbackRequestSchema = z
   .strict();
 export type FeedbackRequest = z.infer<typeof feedbackRequestSchema>;
 
+/** Feedback as stored on a job's row: the last the job's owner sent. */
+export const storedFeedbackSchema = z.object({
+  rating: feedbackRatingSchema,
+  comment: z.string().nullable(),
+  correction: z.unknown(),
+  /** When it was last sent. */
+  at: isoTime,
+  /** The key that sent it (the job's owner). */
+  by: z.string(),
+});
+export type StoredFeedback = z.infer<typeof storedFeedbackSchema>;
+
+/** POST /v1/jobs/:id/feedback answers the feedback as stored, with the model version it rates. */
+export const feedbackResponseSchema = z.object({
+  jobId: z.string(),
+  model: z.object({ name: z.string(), version: z.string() }),
+  feedback: storedFeedbackSchema,
+});
+export type FeedbackResponse = z.infer<typeof feedbackResponseSchema>;
+
 /**
  * Where a model version's drift reference comes from (PUT /v1/admin/models/:name/versions/:version/drift-reference):
  * an evaluation run's samples, jobs profiled for it (`npm run drift -- reference <folder>`), or a
@@ -72,9 +92,7 @@ export type FeedbackRequest = z.infer<typeof feedbackRequestSchema>;
  */
 export const driftReferenceSourceSchema = z.union([
   z.object({ evaluation: z.string().min(1) }).strict(),
-  z
-    .object({ jobs: z.array(z.string().min(1)).min(1).max(100_000) })
-    .strict(),
+  z.object({ jobs: z.array(z.string().min(1)).min(1).max(100_000) }).strict(),
   z
     .object({ from: isoTime, to: isoTime })
     .strict()

@@ -83,6 +83,7 @@ describe('who may call each route', () => {
       'POST /v1/evaluations/compare': 'jobs:write',
       'POST /v1/infer': 'jobs:write',
       'POST /v1/jobs': 'jobs:write',
+      'POST /v1/jobs/:id/feedback': 'jobs:write',
       'POST /v1/keys': 'keys:admin',
       'PUT /v1/admin/models/:name/:version': 'models:admin',
       'PUT /v1/admin/models/:name/aliases/:alias': 'models:admin',

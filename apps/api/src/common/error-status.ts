@@ -52,6 +52,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.SubscriptionLimit]: 429,
   [ErrorCode.ServiceUnavailable]: 503,
   [ErrorCode.StoreUnavailable]: 503,
+  [ErrorCode.PredictionNotLogged]: 503,
   [ErrorCode.InputExpired]: 410,
   [ErrorCode.InferenceFailed]: 500,
   [ErrorCode.WorkerLost]: 500,

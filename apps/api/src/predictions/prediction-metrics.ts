@@ -1,12 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { FeedbackRating } from '@fathom/contracts';
 import { PredictionStream } from '@fathom/queue';
 import { METRICS_REGISTRY } from '../metrics/metrics.registry';
 
 /**
  * The prediction log's metrics (docs/metrics.md, Prediction log): what this instance wrote, and —
  * read from Redis at scrape time, the same on every instance — what waits in the stream and what
- * its bound dropped (max by () across instances in queries and alerts).
+ * its bound dropped (max by () across instances in queries and alerts); and the feedback owners gave.
  */
 @Injectable()
 export class PredictionMetrics {
@@ -14,6 +15,7 @@ export class PredictionMetrics {
   private readonly writeFailures: Counter<never>;
   private readonly invalid: Counter<never>;
   private readonly deleted: Counter<'model'>;
+  private readonly feedback: Counter<'model' | 'version' | 'rating'>;
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry, @Inject(PredictionStream) stream: PredictionStream) {
     const registers = [registry];
@@ -36,6 +38,12 @@ export class PredictionMetrics {
       name: 'fathom_predictions_deleted_total',
       help: "Prediction-log rows this API instance deleted as older than their model's retention.",
       labelNames: ['model'] as const,
+      registers,
+    });
+    this.feedback = new Counter({
+      name: 'fathom_feedback_total',
+      help: "Feedback taken from jobs' owners (POST /v1/jobs/:id/feedback), by the rated job's model version and the rating; a changed mind counts again.",
+      labelNames: ['model', 'version', 'rating'] as const,
       registers,
     });
     new Gauge({
@@ -79,5 +87,10 @@ export class PredictionMetrics {
 
   expiredRowsDeleted(model: string, count: number): void {
     this.deleted.inc({ model }, count);
+  }
+
+  /** Feedback stored on a job's row: the labels are the row's (the version that answered). */
+  feedbackGiven(model: string, version: string, rating: FeedbackRating): void {
+    this.feedback.inc({ model, version, rating });
   }
 }

@@ -71,7 +71,8 @@ export class DriftMetrics {
         if (feature.drift !== null) this.driftEstimate.set({ model, version, feature: feature.name }, feature.drift);
         feature.bins.forEach((bin, i) => {
           this.share.set({ model, version, feature: feature.name, bin, distribution: 'reference' }, feature.reference[i] ?? 0);
-          if (feature.count > 0) this.share.set({ model, version, feature: feature.name, bin, distribution: 'production' }, feature.production[i] ?? 0);
+          if (feature.count > 0)
+            this.share.set({ model, version, feature: feature.name, bin, distribution: 'production' }, feature.production[i] ?? 0);
         });
       }
     }

@@ -59,7 +59,9 @@ export class DriftMonitor implements OnApplicationBootstrap, OnApplicationShutdo
     }
     try {
       const scored = await this.drift.allDrift();
-      this.metrics.roundScored(scored.map(({ model, version, drift }) => ({ model, version, rows: drift.window.rows, report: drift.report })));
+      this.metrics.roundScored(
+        scored.map(({ model, version, drift }) => ({ model, version, rows: drift.window.rows, report: drift.report })),
+      );
       // Logged when a side starts or stops drifting, not every round.
       for (const { model, version, drift } of scored) {
         for (const side of ['input', 'output'] as const) {

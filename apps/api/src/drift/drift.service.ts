@@ -83,7 +83,15 @@ export class DriftService {
     const { declared } = await this.models.declarations(name);
     const references = (await this.references.list()).filter((r) => r.model === name);
     const versions = [...new Set([...declared.map((m) => m.version), ...references.map((r) => r.version)])].sort();
-    return Promise.all(versions.map((version) => this.versionDrift(name, version, references.find((r) => r.version === version))));
+    return Promise.all(
+      versions.map((version) =>
+        this.versionDrift(
+          name,
+          version,
+          references.find((r) => r.version === version),
+        ),
+      ),
+    );
   }
 
   /** The versions with a reference, each compared with its window (the monitor's round). */
@@ -117,7 +125,8 @@ export class DriftService {
   private async referenceRows(model: string, version: string, source: DriftReferenceSource): Promise<PredictionFeaturesRow[]> {
     if ('evaluation' in source) return this.predictions.features({ model, version, evaluationId: source.evaluation }, MAX_REFERENCE_ROWS);
     if ('jobs' in source) return this.predictions.features({ model, version, jobIds: source.jobs }, MAX_REFERENCE_ROWS);
-    if ('from' in source) return this.predictions.features({ model, version, purpose: 'production', from: source.from, to: source.to }, MAX_REFERENCE_ROWS);
+    if ('from' in source)
+      return this.predictions.features({ model, version, purpose: 'production', from: source.from, to: source.to }, MAX_REFERENCE_ROWS);
     const first = await this.predictions.firstFinished(model, version);
     if (first === undefined) return [];
     const to = new Date(new Date(first).getTime() + source.firstDays * DAY_MS);
@@ -128,7 +137,10 @@ export class DriftService {
     const { declared } = await this.models.declarations(name);
     const model = declared.find((m) => m.version === version);
     if (!model) {
-      throw new FathomError(ErrorCode.ModelNotFound, `${name} has no version "${version}": use one of ${[...new Set(declared.map((m) => m.version))].join(', ')}.`);
+      throw new FathomError(
+        ErrorCode.ModelNotFound,
+        `${name} has no version "${version}": use one of ${[...new Set(declared.map((m) => m.version))].join(', ')}.`,
+      );
     }
     return model.task;
   }

@@ -102,7 +102,12 @@ export class PredictionIngester implements OnApplicationBootstrap, OnApplication
   private async write(entries: StreamedPrediction[]): Promise<void> {
     const valid = entries.flatMap((entry) => ('record' in entry ? [entry.record] : []));
     const invalid = entries.filter((entry) => 'invalid' in entry);
-    for (const entry of invalid) this.logger.warn({ msg: 'prediction stream entry removed: not a record', id: entry.id, reason: (entry as { invalid: string }).invalid });
+    for (const entry of invalid)
+      this.logger.warn({
+        msg: 'prediction stream entry removed: not a record',
+        id: entry.id,
+        reason: (entry as { invalid: string }).invalid,
+      });
     try {
       if (valid.length > 0) await this.store.insertMany(valid);
     } catch (error) {

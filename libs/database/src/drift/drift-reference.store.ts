@@ -35,11 +35,16 @@ export class DriftReferenceStore {
 
   /** Every version with a reference (the drift monitor's list). */
   list(): Promise<DriftReferenceRecord[]> {
-    return withDatabase(async () => (await this.db.selectFrom('drift_references').selectAll().orderBy('model').orderBy('version').execute()).map(toRecord));
+    return withDatabase(async () =>
+      (await this.db.selectFrom('drift_references').selectAll().orderBy('model').orderBy('version').execute()).map(toRecord),
+    );
   }
 
   /** Sets (or replaces) a version's reference. */
-  set(spec: { model: string; version: string; source: DriftReferenceSource; profile: ReferenceProfile }, by: ChangeActor): Promise<DriftReferenceRecord> {
+  set(
+    spec: { model: string; version: string; source: DriftReferenceSource; profile: ReferenceProfile },
+    by: ChangeActor,
+  ): Promise<DriftReferenceRecord> {
     return withDatabase(() =>
       this.db.transaction().execute(async (trx) => {
         const values = {

@@ -132,7 +132,10 @@ export class PredictionStore {
         .where('purpose', '=', 'production')
         .where('status', '=', 'completed');
       if (spec.since) select = select.where('finished_at', '>=', spec.since);
-      return select.orderBy('finished_at', 'desc').limit(Math.max(1, Math.floor(spec.limit))).execute();
+      return select
+        .orderBy('finished_at', 'desc')
+        .limit(Math.max(1, Math.floor(spec.limit)))
+        .execute();
     });
     return rows.map(toFeaturesRow);
   }
@@ -154,7 +157,7 @@ export class PredictionStore {
         .where('purpose', '=', 'production')
         .executeTakeFirst(),
     );
-    return row?.first ? iso(row.first as Date) : undefined;
+    return row?.first ? iso(row.first) : undefined;
   }
 
   /** Pages of the filtered log, oldest first, for export. */

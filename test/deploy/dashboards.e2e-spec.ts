@@ -5,8 +5,19 @@ import sharp from 'sharp';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { EvaluationView, JobAccepted } from '@fathom/contracts';
 import { buildSlowDepthModel } from '@fathom/testing';
+import type { VersionDrift } from '../../apps/api/src/drift/drift.service';
+import { cameraModelsDir, runCameraFrames, seeded } from '../support/camera-frames';
 import { uploadDataset, writeFlatDepthDataset } from '../support/datasets';
-import { depthModelsDir, FathomStack, pollStatus, submit, subscribe, type ApiInstance, type JobsSocket } from '../support/fathom-stack';
+import {
+  depthModelsDir,
+  FathomStack,
+  LOAD_TEST_LIMITS_ENV,
+  pollStatus,
+  submit,
+  subscribe,
+  type ApiInstance,
+  type JobsSocket,
+} from '../support/fathom-stack';
 import { pollUntil, startPrometheus, type PrometheusServer, type PromQueryResponse } from '../support/prometheus-server';
 import { isDict, type Dict } from './deploy-files';
 import {
@@ -35,6 +46,8 @@ const DATASOURCE = { type: 'prometheus', uid: 'prometheus' };
 /** What Grafana would put in place of the variables. 1m covers the whole load (1 s scrapes). */
 const VARIABLE_VALUES: Record<string, string> = {
   model: '.*',
+  version: '.*',
+  feature: '.*',
   __rate_interval: '1m',
   __interval: '1m',
   __interval_ms: '60000',
@@ -46,14 +59,15 @@ const VARIABLE_VALUES: Record<string, string> = {
 const queryName = (q: PanelQuery) => `${q.dashboard} › ${q.panel} › ${q.refId}: ${q.expr.replace(/\s+/g, ' ')}`;
 
 describe('deploy/grafana/dashboards: structure', () => {
-  it('holds the three dashboards, and every file is valid JSON', () => {
+  it('holds the four dashboards, and every file is valid JSON', () => {
     expect(files.map((f) => ({ file: f.file, error: f.error }))).toEqual(
-      ['models.json', 'queue-and-workers.json', 'service-overview.json'].map((file) => ({ file, error: undefined })),
+      ['drift.json', 'models.json', 'queue-and-workers.json', 'service-overview.json'].map((file) => ({ file, error: undefined })),
     );
   });
 
   it('each has a stable uid of its own, a title, the fathom tag, no database id, and the Grafana 11 schema', () => {
     expect(dashboards.map((d) => [d.file, d.json['uid']])).toEqual([
+      ['drift.json', 'fathom-drift'],
       ['models.json', 'fathom-models'],
       ['queue-and-workers.json', 'fathom-queue-workers'],
       ['service-overview.json', 'fathom-service-overview'],
@@ -171,6 +185,29 @@ describe('deploy/grafana/dashboards: structure', () => {
     }
   });
 
+  it('the drift dashboard picks a model, a version with a reference and a feature, and draws the 0.2 drift line on each score', () => {
+    const drift = dashboards.find((d) => d.file === 'drift.json')!.json;
+    const variables = (isDict(drift['templating']) ? drift['templating']['list'] : []) as Dict[];
+    expect(variables.map((v) => [v['name'], v['definition']])).toEqual([
+      ['model', 'label_values(fathom_jobs_submitted_total, model)'],
+      ['version', 'label_values(fathom_drift_window_predictions{model=~"$model"}, version)'],
+      ['feature', 'label_values(fathom_drift_bin_share{model=~"$model", version=~"$version"}, feature)'],
+    ]);
+    const panel = (title: string) => panelsOf(drift).find((p) => p['title'] === title)!;
+    for (const title of ['Input drift score', 'Output drift score', 'PSI per feature']) {
+      const defaults = (panel(title)['fieldConfig'] as { defaults: { thresholds: { steps: { value: number | null }[] }; custom: Dict } })
+        .defaults;
+      expect({ title, line: defaults.custom['thresholdsStyle'], at: defaults.thresholds.steps.map((s) => s.value) }).toEqual({
+        title,
+        line: { mode: 'dashed' },
+        at: [null, 0.2],
+      });
+    }
+    const histogram = panel('Reference versus production: $model $version $feature');
+    expect(histogram['type']).toBe('barchart');
+    expect(targetsOf(histogram)[0]!['expr']).toMatch(/by \(bin, distribution\) \(fathom_drift_bin_share\{.*feature=~"\$feature"\}\)/);
+  });
+
   it('use only metrics that docs/metrics.md defines (histogram series of its histograms), prom-client’s defaults, or up', async () => {
     const documented = documentedMetrics();
     const defaults = new Registry();
@@ -196,19 +233,22 @@ describe('deploy/grafana/dashboards: structure', () => {
     }
   });
 
-  it('select each fathom_ metric from the scrape job that serves it: job="fathom-api" or job="fathom-worker"', () => {
+  it('select each fathom_ metric from a scrape job that serves it: job="fathom-api" or job="fathom-worker"', () => {
     // The launcher's job is the one docs/metrics.md suggests; the compose stack has no launcher.
     const jobOf: Record<string, string> = { API: 'fathom-api', Worker: 'fathom-worker', Launcher: 'fathom-launcher' };
     const documented = documentedMetrics();
     expect(new Set(documented.map((m) => m.servedBy))).toEqual(new Set(Object.keys(jobOf)));
     for (const q of queries) {
       for (const s of selectorsIn(q.expr).filter((sel) => sel.metric.startsWith('fathom_'))) {
-        const base = documented.find((m) => m.name === s.metric || (m.type === 'histogram' && s.metric.startsWith(`${m.name}_`)));
+        // fathom_predictions_dropped_total is served by both, with a stage each: either job is right.
+        const servers = documented
+          .filter((m) => m.name === s.metric || (m.type === 'histogram' && s.metric.startsWith(`${m.name}_`)))
+          .map((m) => jobOf[m.servedBy]);
         const job = /\bjob="([^"]+)"/.exec(s.matchers)?.[1];
         expect({ query: queryName(q), selector: s.text, job }).toEqual({
           query: queryName(q),
           selector: s.text,
-          job: base ? jobOf[base.servedBy] : 'a documented metric',
+          job: job !== undefined && servers.includes(job) ? job : (servers[0] ?? 'a documented metric'),
         });
       }
     }
@@ -243,6 +283,7 @@ const NO_DATA_UNDER_THIS_LOAD: { metric: string; matcher?: string; why: string }
   { metric: 'fathom_http_request_duration_seconds_count', matcher: 'status_class="5xx"', why: 'no request fails on the server side' },
   { metric: 'fathom_jobs_cancelled_total', why: 'no job is cancelled' },
   { metric: 'fathom_execution_provider_fallbacks_total', why: 'the worker asks for the CPU provider and gets it' },
+  { metric: 'fathom_predictions_dropped_total', matcher: 'stage="worker"', why: 'Redis takes every record the worker hands it' },
 ];
 const expectedNoData = (metric: string, matchers: string) =>
   NO_DATA_UNDER_THIS_LOAD.find((n) => n.metric === metric && (!n.matcher || matchers.includes(n.matcher)));
@@ -276,7 +317,13 @@ describe('deploy/grafana/dashboards: every query against a real Prometheus scrap
   beforeAll(async () => {
     stack = await FathomStack.start();
     // Two attempts, short backoff: the failing jobs give failed attempts, retried and final, quickly.
-    const api = await stack.startApi({ API_JOB_ATTEMPTS: '2', API_JOB_BACKOFF_MS: '20' });
+    // Drift rounds every 300 ms, so the drift dashboard's load is scored as soon as it is logged.
+    const api = await stack.startApi({
+      API_JOB_ATTEMPTS: '2',
+      API_JOB_BACKOFF_MS: '20',
+      API_DRIFT_INTERVAL_MS: '300',
+      ...LOAD_TEST_LIMITS_ENV,
+    });
     const worker = await stack.startWorker({
       MODELS_DIR: modelsDir(),
       WORKER_BUILTIN_MODELS: 'false',
@@ -309,6 +356,8 @@ describe('deploy/grafana/dashboards: every query against a real Prometheus scrap
     }
     // One evaluation, for the models dashboard's quality panel (fathom_eval_metric).
     await evaluateOnce(api);
+    // A drift reference and a scored production window, for the drift dashboard.
+    await driftLoad(stack);
     // Two more scrapes after the last wave: its metrics (the worker counts a job as it ends) are in.
     await scrapedAfter(Date.now() / 1000 + 1);
   }, 180_000);
@@ -319,7 +368,30 @@ describe('deploy/grafana/dashboards: every query against a real Prometheus scrap
   });
 
   it('the $model variable lists the models the load used', async () => {
-    expect((await prometheus!.labelValues('model', 'fathom_jobs_submitted_total')).sort()).toEqual(['depth-test', 'square-only']);
+    expect((await prometheus!.labelValues('model', 'fathom_jobs_submitted_total')).sort()).toEqual(['camera', 'depth-test', 'square-only']);
+  });
+
+  it('the $version and $feature variables list the camera’s version and its features', async () => {
+    expect(await prometheus!.labelValues('version', 'fathom_drift_window_predictions')).toEqual(['1.0.0']);
+    expect(await prometheus!.labelValues('feature', 'fathom_drift_bin_share{model="camera"}')).toEqual(
+      expect.arrayContaining(['input.meanLuma', 'input.contrast', 'output.p50']),
+    );
+  });
+
+  it('the drift dashboard shows the camera’s score under the 0.2 line and its histograms coinciding: its production is its reference', async () => {
+    const score = await query('max by (model, version) (fathom_drift_score{job="fathom-api", side="input"})');
+    expect(score.data!.result.map((s) => [s.metric['model'], s.metric['version'], Number(s.value[1]) <= 0.2])).toEqual([
+      ['camera', '1.0.0', true],
+    ]);
+    const shares = await query('fathom_drift_bin_share{job="fathom-api", model="camera", feature="input.meanLuma"}');
+    const byBin = (distribution: string): Record<string, number> =>
+      Object.fromEntries(
+        shares
+          .data!.result.filter((s) => s.metric['distribution'] === distribution)
+          .map((s) => [s.metric['bin'] ?? '', Number(s.value[1])]),
+      );
+    expect(Object.values(byBin('reference')).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    expect(byBin('production')).toEqual(byBin('reference'));
   });
 
   it.each(queries.map((q) => [queryName(q), q] as const))('%s', async (_name, q) => {
@@ -356,12 +428,48 @@ describe('deploy/grafana/dashboards: every query against a real Prometheus scrap
   });
 });
 
-/** The depth stand-in (any size) and a model that only runs on 518×518 inputs: other sizes fail in inference. */
+/**
+ * The depth stand-in (any size), a model that only runs on 518×518 inputs (other sizes fail in
+ * inference), and `camera`, a fixed 64×64 one for the drift load.
+ */
 function modelsDir(): string {
   const dir = depthModelsDir();
   const squareOnly = depthModelsDir(buildSlowDepthModel({ side: 518, matmulLayers: 1 }), 'square-only');
-  for (const file of readdirSync(squareOnly)) copyFileSync(join(squareOnly, file), join(dir, file));
+  const camera = cameraModelsDir();
+  for (const other of [squareOnly, camera]) for (const file of readdirSync(other)) copyFileSync(join(other, file), join(dir, file));
   return dir;
+}
+
+/** Smallest reference and window drift scores (API_DRIFT_WINDOW's least). */
+const DRIFT_MINIMUM = 200;
+
+/**
+ * The drift dashboard's load, as small as drift allows: 200 camera frames in production, made the
+ * version's reference with PUT …/drift-reference from its first day of production, so the same 200
+ * are the reference and the scored window. Returns when the API's /metrics carries the score.
+ */
+async function driftLoad(stack: FathomStack): Promise<void> {
+  await runCameraFrames(stack, seeded(15), DRIFT_MINIMUM, { concurrency: 20 });
+  await pollUntil('the frames in the prediction log', async () => (await drift(stack.api)).window.rows >= DRIFT_MINIMUM, 30_000);
+  const put = await fetch(`${stack.api.url}/v1/admin/models/camera/versions/1.0.0/drift-reference`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ source: { firstDays: 1 } }),
+  });
+  expect(put.status).toBe(200);
+  await pollUntil('the window scored', async () => (await drift(stack.api)).report?.scores.input != null, 30_000);
+  await pollUntil(
+    'the input drift score on /metrics',
+    async () =>
+      /^fathom_drift_score\{model="camera",version="1.0.0",side="input"\} /m.test(await (await fetch(stack.api.metricsUrl)).text()),
+    10_000,
+  );
+}
+
+/** The camera's drift as GET /v1/models/camera/drift shows it (a window of 0 rows before it has a reference). */
+async function drift(api: ApiInstance): Promise<Pick<VersionDrift, 'report'> & { window: { rows: number } }> {
+  const view = (await (await fetch(`${api.url}/v1/models/camera/drift`)).json()) as { versions: VersionDrift[] };
+  return view.versions[0] ?? { window: { rows: 0 }, report: null };
 }
 
 interface LoadImages {

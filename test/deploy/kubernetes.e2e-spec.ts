@@ -103,6 +103,7 @@ describe('deploy/kubernetes: the overlays render and validate', () => {
   it.each(each)('%s renders the API, a worker pool, its ScaledObject and the dashboards', (_overlay, all) => {
     expect(all.map(describeObject).sort()).toEqual(
       [
+        'ConfigMap/fathom-dashboard-drift',
         'ConfigMap/fathom-dashboard-models',
         'ConfigMap/fathom-dashboard-queue-and-workers',
         'ConfigMap/fathom-dashboard-service-overview',

@@ -63,16 +63,21 @@ describe('Prometheus config and alert rules (promtool)', () => {
 describe('alert rules: what an operator gets with each alert', () => {
   const rules = alertRules();
 
-  it('cover every alert the observability issue asks for, and the ones review added (a full queue, HTTP 5xx)', () => {
+  it('cover every alert the observability and drift issues ask for, and the ones review added (a full queue, HTTP 5xx)', () => {
     expect(rules.map((r) => r.alert).sort()).toEqual(
       [
+        'FathomDriftMonitorStalled',
         'FathomExecutionProviderFallback',
         'FathomFailureSpike',
         'FathomHighErrorRatio',
         'FathomHighHttpErrorRatio',
+        'FathomInputDrift',
         'FathomJobLatencyHigh',
         'FathomNoInstanceUp',
         'FathomNoWorkerForModel',
+        'FathomOutputDrift',
+        'FathomPredictionLogBacklog',
+        'FathomPredictionsDropped',
         'FathomQueueBacklogGrowing',
         'FathomQueueFull',
         'FathomQueueOldestJobTooOld',
@@ -150,6 +155,13 @@ describe('alert rules: what an operator gets with each alert', () => {
         expect({ alert: rule.alert, metric, uses, underMax }).toEqual({ alert: rule.alert, metric, uses, underMax: uses });
       }
     }
+  });
+  it('count dropped prediction-log records once: the stream’s cluster-wide total under max by, the workers’ own summed', () => {
+    const dropped = rules.find((r) => r.alert === 'FathomPredictionsDropped')!.expr;
+    const stream = 'fathom_predictions_dropped_total{job="fathom-api", stage="stream"}';
+    expect(dropped.split(stream).length - 1).toBe(1);
+    expect(dropped).toContain(`max by (stage) (increase(${stream}[10m]))`);
+    expect(dropped).toMatch(/sum by \(stage\) \(\s*\(\s*fathom_predictions_dropped_total\{job="fathom-worker", stage="worker"\}/);
   });
 });
 

@@ -1,42 +1,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import type { JobAccepted } from '@fathom/contracts';
-import { buildSlowDepthModel } from '@fathom/testing';
 import type { VersionDrift } from '../apps/api/src/drift/drift.service';
 import { uploadDataset, writeFlatDepthDataset } from './support/datasets';
-import { depthModelsDir, FathomStack, LOAD_TEST_LIMITS_ENV } from './support/fathom-stack';
+import { CAMERA_SIDE, cameraFrame, cameraModelsDir, seeded } from './support/camera-frames';
+import { FathomStack, LOAD_TEST_LIMITS_ENV } from './support/fathom-stack';
 
-const SIDE = 64;
-
-/** A seeded generator (mulberry32): the same frames every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A camera's frames, more or less: a random brightness and colour cast under sensor noise; `dim` scales the light. */
-async function frame(random: () => number, dim = 1): Promise<Buffer> {
-  const base = 70 + random() * 110;
-  const cast = [0, 1, 2].map(() => base + (random() - 0.5) * 40);
-  const sigma = 10 + random() * 25;
-  const pixels = Buffer.alloc(SIDE * SIDE * 3);
-  for (let i = 0; i < pixels.length; i++) {
-    // Roughly normal noise: the sum of three uniforms, centred.
-    const noise = (random() + random() + random() - 1.5) * 2 * sigma;
-    pixels[i] = Math.round(Math.min(255, Math.max(0, (cast[i % 3]! + noise) * dim)));
-  }
-  return sharp(pixels, { raw: { width: SIDE, height: SIDE, channels: 3 } })
-    .png()
-    .toBuffer();
-}
+const SIDE = CAMERA_SIDE;
 
 describe('drift: a model version watched against the data it was built for', () => {
   let stack: FathomStack;
@@ -45,9 +16,8 @@ describe('drift: a model version watched against the data it was built for', () 
   beforeAll(async () => {
     stack = await FathomStack.start();
     await stack.startApi({ API_DRIFT_INTERVAL_MS: '300', ...LOAD_TEST_LIMITS_ENV });
-    const manifest = { input: { resize: { mode: 'fixed', width: SIDE, height: SIDE } } };
     await stack.startWorker({
-      MODELS_DIR: depthModelsDir(buildSlowDepthModel({ side: SIDE, matmulLayers: 1 }), 'camera', manifest),
+      MODELS_DIR: cameraModelsDir(),
       WORKER_BUILTIN_MODELS: 'false',
     });
   }, 120_000);
@@ -56,7 +26,7 @@ describe('drift: a model version watched against the data it was built for', () 
   /** Submits `count` frames (as reference profiling when `purpose` says so), ten at a time, and waits for every one to complete. */
   async function run(count: number, opts: { dim?: number; purpose?: 'reference' } = {}): Promise<string[]> {
     const frames = [];
-    for (let i = 0; i < count; i++) frames.push(await frame(random, opts.dim));
+    for (let i = 0; i < count; i++) frames.push(await cameraFrame(random, opts.dim));
     const ids: string[] = [];
     for (let start = 0; start < count; start += 10) {
       const batch = frames.slice(start, start + 10);

@@ -45,7 +45,7 @@ export class DriftMetrics {
     });
     this.share = new Gauge({
       name: 'fathom_drift_bin_share',
-      help: 'Share of a feature’s values in one bin (its label), distribution="reference" or "production": the training-versus-production histograms.',
+      help: 'Share of a feature’s values in one bin ("03 12.5–40": its position, then its range or category), distribution="reference" or "production": the training-versus-production histograms.',
       labelNames: ['model', 'version', 'feature', 'bin', 'distribution'] as const,
       registers,
     });
@@ -69,7 +69,9 @@ export class DriftMetrics {
       for (const feature of report.features) {
         if (feature.psi !== null) this.psi.set({ model, version, feature: feature.name }, feature.psi);
         if (feature.drift !== null) this.driftEstimate.set({ model, version, feature: feature.name }, feature.drift);
-        feature.bins.forEach((bin, i) => {
+        feature.bins.forEach((label, i) => {
+          // Numbered, so a dashboard that orders bins by their label's text orders them by value.
+          const bin = `${String(i + 1).padStart(2, '0')} ${label}`;
           this.share.set({ model, version, feature: feature.name, bin, distribution: 'reference' }, feature.reference[i] ?? 0);
           if (feature.count > 0)
             this.share.set({ model, version, feature: feature.name, bin, distribution: 'production' }, feature.production[i] ?? 0);

@@ -4,6 +4,9 @@
  * for its model (prepareTaskInput), run (one onnxruntime session.run) and finished (finishTask),
  * which is the job's compute; then its input features (jobInputFeatures, on the model-input
  * pixels) and output features (jobOutputFeatures, on the task's numbers), contract checks included.
+ * Pixel statistics (an input's, an image-to-image output's) are taken on the image reduced to
+ * ≤ 256 px a side (PIXEL_STATS_MAX_SIDE), so their cost is one cheap pass over the pixels plus a
+ * fixed amount. inference.pool.features.spec pins that these calls are what the thread returns.
  *
  *   npm run build && node dist/tools/features-cost.js
  *

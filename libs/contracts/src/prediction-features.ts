@@ -12,6 +12,14 @@ import { TASK_NAMES, type TaskName } from './tasks';
 export const HISTOGRAM_BINS = 8;
 /** The histogram's length: R's 8 bins, then G's, then B's. */
 export const HISTOGRAM_LENGTH = 3 * HISTOGRAM_BINS;
+/**
+ * Pixel statistics (pixelStatsShape, the histogram included) describe the image reduced to fit
+ * within this many pixels a side (area average, aspect kept, never enlarged): the model-input
+ * pixels for an input, the returned image for an image-to-image output. Their cost then does not
+ * grow with the image, and an image and a larger copy of it get the same numbers. Changing it
+ * changes what every feature means (sharpness above all): drift references must be profiled again.
+ */
+export const PIXEL_STATS_MAX_SIDE = 256;
 /** Luma at or below this (of 255) is clipped black. */
 export const CLIPPED_BLACK_MAX = 2;
 /** Luma at or above this (of 255) is clipped white. */
@@ -24,7 +32,8 @@ const HISTOGRAM_SUM_TOLERANCE = 1e-6;
 
 /**
  * Colour histogram, 24 numbers: bin b of channel c is at c·8 + b (c: 0 R, 1 G, 2 B); bin b holds
- * values 32·b … 32·b + 31. Each channel's 8 shares sum to 1.
+ * values 32·b … 32·b + 31. Each channel's 8 shares sum to 1. Of the image at ≤ 256 px a side, as
+ * the statistics below.
  */
 export const colourHistogramSchema = z
   .array(fraction)
@@ -37,13 +46,19 @@ export const colourHistogramSchema = z
     { message: 'each channel’s 8 bins must sum to 1' },
   );
 
-/** Statistics of an image's pixels, shared by the input's features and an image-to-image output's. */
+/**
+ * Statistics of an image's pixels, shared by the input's features and an image-to-image output's:
+ * all of them of the image at ≤ PIXEL_STATS_MAX_SIDE (256) px a side, not at its own size.
+ */
 export const pixelStatsShape = {
   /** Mean BT.601 luma, 0..255. */
   meanLuma: z.number().min(0).max(255),
   /** RMS contrast: standard deviation of luma, 0..127.5. */
   contrast: nonNegative,
-  /** Variance of the 3×3 Laplacian of luma over interior pixels (OpenCV's blur measure); 0 when flat. */
+  /**
+   * Variance of the 3×3 Laplacian of luma over interior pixels (OpenCV's blur measure) of the image
+   * at ≤ 256 px a side: detail finer than that scale is averaged away first. 0 when flat.
+   */
   sharpness: nonNegative,
   /** Hasler & Süsstrunk 2003 colourfulness, on 0..255 channels; 0 for greys. */
   colourfulness: nonNegative,

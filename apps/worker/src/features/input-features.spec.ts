@@ -1,5 +1,6 @@
 import { inputFeaturesSchema, HISTOGRAM_LENGTH } from '@fathom/contracts';
-import { inputFeatures, pixelStats, type RgbPixels } from './input-features';
+import { imageStats, inputFeatures, pixelStats, type RgbPixels } from './input-features';
+import { boxDownsample } from './working-size';
 
 /** An image whose pixel at (x, y) is colour(x, y). */
 function image(width: number, height: number, colour: (x: number, y: number) => readonly [number, number, number]): RgbPixels {
@@ -119,5 +120,60 @@ describe('input features of an image', () => {
       { bytes: 1, format: 'png', width: 2, height: 2, orientation: 6 },
     );
     expect(inputFeaturesSchema.parse(rotated).orientation).toBe(6);
+  });
+});
+
+describe('input features describe the image at ≤ 256 px a side, whatever its size', () => {
+  /** A photo-like 1024×768: smooth gradients, a bright disc with an edge, and a one-pixel ±6 checkerboard texture. */
+  const large = image(1024, 768, (x, y) => {
+    const texture = ((x + y) % 2) * 12 - 6;
+    const disc = (x - 600) ** 2 + (y - 300) ** 2 < 150 ** 2 ? 80 : 0;
+    const clamp = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
+    return [clamp(x / 5 + disc + texture), clamp(y / 4 + texture), clamp(120 + disc / 2 - texture)];
+  });
+
+  it('a large flat image stays flat: its luma, no contrast or sharpness, one bin per channel', () => {
+    const stats = imageStats(image(2000, 1500, () => [200, 100, 50]));
+    expect(stats).toMatchObject({
+      contrast: 0,
+      sharpness: 0,
+      clipped: 0,
+      meanLuma: expect.closeTo(124.2, 9),
+      saturation: expect.closeTo(0.75, 9),
+    });
+    expect(stats.histogram).toEqual(
+      histogramOf([
+        [200 >> 5, 1],
+        [8 + (100 >> 5), 1],
+        [16 + (50 >> 5), 1],
+      ]),
+    );
+  });
+
+  it('an image within 256 px is described as it is', () => {
+    const small = image(200, 150, (x, y) => [x, y, (x * y) % 256]);
+    expect(imageStats(small)).toEqual(pixelStats(small));
+  });
+
+  it('a large image and its 2× box-reduced copy get close features (both are reduced to 256×192 first)', () => {
+    const half = boxDownsample(large, 512);
+    expect([half.width, half.height]).toEqual([512, 384]);
+    const a = imageStats(large);
+    const b = imageStats(half);
+    // The copy's pixels were rounded to 8 bits once more on the way: within one level per channel.
+    expect(Math.abs(a.meanLuma - b.meanLuma)).toBeLessThan(1);
+    for (const name of ['contrast', 'sharpness', 'colourfulness', 'saturation'] as const) {
+      expect({ name, ratio: b[name] / a[name] }).toEqual({ name, ratio: expect.closeTo(1, 2) });
+    }
+    expect(Math.abs(a.clipped - b.clipped)).toBeLessThan(0.01);
+    a.histogram.forEach((share, i) => expect(Math.abs(share - b.histogram[i]!)).toBeLessThan(0.01));
+  });
+
+  it('sharpness is measured at that one scale: unlike at full size, the large image and its copy agree', () => {
+    // At their own sizes the one-pixel texture makes the large image look far sharper than its copy (which averaged it away).
+    const full = pixelStats(large).sharpness;
+    const halfFull = pixelStats(boxDownsample(large, 512)).sharpness;
+    expect(full / halfFull).toBeGreaterThan(100);
+    expect(imageStats(large).sharpness / imageStats(boxDownsample(large, 512)).sharpness).toBeCloseTo(1, 2);
   });
 });

@@ -3,16 +3,13 @@ import {
   CLIPPED_WHITE_MIN,
   HISTOGRAM_BINS,
   HISTOGRAM_LENGTH,
+  PIXEL_STATS_MAX_SIDE,
   type ImageFormat,
   type InputFeatures,
 } from '@fathom/contracts';
+import { boxDownsample, type RgbPixels } from './working-size';
 
-/** Interleaved 8-bit RGB, row-major. */
-export interface RgbPixels {
-  data: Uint8Array;
-  width: number;
-  height: number;
-}
+export type { RgbPixels } from './working-size';
 
 /** What the worker knows of the upload besides its pixels. */
 export interface UploadMeta {
@@ -49,8 +46,8 @@ const RECIPROCAL = Float64Array.from({ length: 256 }, (_, max) => (max > 0 ? 1 /
 
 /**
  * Pixel statistics of an image, in one pass over the pixels plus one over luma for the Laplacian.
- * Values depend on the resolution the pixels are at (sharpness above all): compare images at the
- * same size (the worker's model-input pixels).
+ * Values depend on the resolution the pixels are at (sharpness above all): the features use
+ * imageStats, which first brings every image to the contract's working size.
  */
 export function pixelStats({ data, width, height }: RgbPixels): PixelStats {
   const n = width * height;
@@ -144,7 +141,17 @@ export function laplacianVariance(luma: Int32Array, width: number, height: numbe
   return Math.max(0, sq / count - mean * mean);
 }
 
-/** A job's input features: the upload's facts and its pixels' statistics. */
+/**
+ * Pixel statistics of the image at the contract's working size (within PIXEL_STATS_MAX_SIDE², by
+ * boxDownsample): what the prediction log keeps, for inputs and image-to-image outputs alike. The
+ * cost no longer grows with the image (one cheap pass over it, then statistics on ≤ 256² pixels),
+ * and sharpness is the Laplacian's variance at that one scale, so images of different sizes compare.
+ */
+export function imageStats(rgb: RgbPixels): PixelStats {
+  return pixelStats(boxDownsample(rgb, PIXEL_STATS_MAX_SIDE));
+}
+
+/** A job's input features: the upload's facts and its pixels' statistics (imageStats). */
 export function inputFeatures(rgb: RgbPixels, meta: UploadMeta): InputFeatures {
   return {
     bytes: meta.bytes,
@@ -153,6 +160,6 @@ export function inputFeatures(rgb: RgbPixels, meta: UploadMeta): InputFeatures {
     height: meta.height,
     megapixels: (meta.width * meta.height) / 1e6,
     orientation: meta.orientation ?? 1,
-    ...pixelStats(rgb),
+    ...imageStats(rgb),
   };
 }

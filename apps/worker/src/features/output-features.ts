@@ -1,5 +1,5 @@
 import type { TaskOutputFeatures } from '@fathom/contracts';
-import { pixelStats, type RgbPixels } from './input-features';
+import { imageStats, type RgbPixels } from './input-features';
 
 /** Share of the map's range at either end counted as near or far. */
 const END_SHARE = 0.1;
@@ -206,8 +206,8 @@ export function unionArea(rects: ReadonlyArray<{ x0: number; x1: number; y0: num
   return total;
 }
 
-/** Image-to-image features: the returned image's size, the model's scale and its pixel statistics. */
+/** Image-to-image features: the returned image's size, the model's scale and its pixel statistics (imageStats, at ≤ 256 px). */
 export function imageToImageOutputFeatures(output: RgbPixels, scale: number): TaskOutputFeatures<'image-to-image'> {
-  const { histogram: _histogram, ...stats } = pixelStats(output);
+  const { histogram: _histogram, ...stats } = imageStats(output);
   return { task: 'image-to-image', width: output.width, height: output.height, scale, ...stats };
 }

@@ -9,7 +9,7 @@ import type { TensorView } from '../tasks/task-pipeline';
 import { finishTask, prepareTaskInput } from '../tasks/task-registry';
 import { splitBatch, stackBatch } from './batched-tensors';
 import type { LoadedSession, OnnxSessionRegistry } from './onnx-session.registry';
-import { stageClockNow, type RunRequest, type ThreadMessage, type ThreadStage } from './thread-protocol';
+import { stageClockNow, type FeatureSide, type RunRequest, type ThreadMessage, type ThreadStage } from './thread-protocol';
 
 /** A job decoded and preprocessed, waiting for its batch. */
 export interface PreparedJob {
@@ -134,6 +134,7 @@ export class InferencePipeline {
       });
       // Part of the encode stage: the task's numbers (and an image-to-image's output pixels) are still at hand.
       const outputFeatures = jobOutputFeatures(features);
+      const skipped: FeatureSide[] = [...(inputFeatures ? [] : ['input' as const]), ...(outputFeatures ? [] : ['output' as const])];
       this.post({
         type: 'done',
         requestId: request.requestId,
@@ -146,6 +147,7 @@ export class InferencePipeline {
           features: {
             ...(inputFeatures ? { input: inputFeatures } : {}),
             ...(outputFeatures ? { output: outputFeatures } : {}),
+            ...(skipped.length > 0 ? { skipped } : {}),
           },
         },
       });

@@ -4,12 +4,21 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { HISTOGRAM_BINS, parseTaskOptions, type TaskOutputFeatures } from '@fathom/contracts';
 import { modelManifestSchema, specKey, specsFromManifest, type ModelSpec } from '@fathom/models';
-import { buildConstantDepthModel, buildDepthStandInModel, buildHeatmapStandInModel, itWithShared } from '@fathom/testing';
+import {
+  buildConstantDepthModel,
+  buildDepthStandInModel,
+  buildHeatmapStandInModel,
+  buildUpscaleStandInModel,
+  itWithShared,
+  runOnnx,
+} from '@fathom/testing';
 import { inputFeatures } from '../features/input-features';
+import { jobInputFeatures, jobOutputFeatures } from '../features/job-features';
 import { depthOutputFeatures, textDetectionOutputFeatures } from '../features/output-features';
 import { decodeResized } from '../imaging/image-decoder';
 import { DEFAULT_PNG_ENCODING } from '../imaging/png-encoding';
 import { planModelInputSize } from '../imaging/resize-plan';
+import { finishTask, prepareTaskInput } from '../tasks/task-registry';
 import { InferencePool } from './inference.pool';
 
 /**
@@ -39,12 +48,19 @@ describe('a job run through the pool comes back with its input and output featur
     task: 'text-detection',
     input: { resize: { mode: 'keep-aspect', multiple: 32, target: 64, fit: 'upper-bound', maxSide: 64 } },
   });
+  // ×3, tile by tile: a 300×200 upload comes back 900×600, both sides' statistics then on ≤ 256 px.
+  const upscale = spec('upscale', buildUpscaleStandInModel({ tile: 32, scale: 3 }), {
+    task: 'image-to-image',
+    input: { channels: 'Y', resize: { mode: 'fixed', width: 32, height: 32 }, scaling: 'unit' },
+    output: { range: { kind: 'fixed', min: 0, max: 1 } },
+    tiling: { maxTiles: 200, overlap: 8 },
+  });
   let pool: InferencePool;
 
   beforeAll(async () => {
     pool = new InferencePool(
       {
-        models: [depth, constant, text],
+        models: [depth, constant, text, upscale],
         intraOpThreads: 1,
         executionProviders: ['cpu'],
         maxPixels: 40e6,
@@ -175,5 +191,35 @@ describe('a job run through the pool comes back with its input and output featur
     expect([output.width, output.height]).toEqual([40, 30]);
     expect(output.features.input).toBeUndefined();
     expect(output.features.output).toMatchObject({ task: 'depth', range: 0 });
+    // Said, so that the main thread counts it (fathom_prediction_features_skipped_total).
+    expect(output.features.skipped).toEqual(['input']);
+  });
+
+  it('computes, on the thread, exactly what tools/features-cost.ts times: jobInputFeatures and jobOutputFeatures on the job’s own pixels', async () => {
+    const pixels = Buffer.alloc(300 * 200 * 3);
+    for (let i = 0; i < 300 * 200; i++) pixels.fill((i % 300) + Math.floor(i / 300) / 2, i * 3, i * 3 + 3);
+    const upload = await sharp(pixels, { raw: { width: 300, height: 200, channels: 3 } })
+      .png()
+      .toBuffer();
+    const { features } = await run(upscale, upload);
+    expect(features.skipped).toBeUndefined();
+
+    // The tool's steps: prepare, run the model, finish, then the two feature calls it times.
+    const prepared = await prepareTaskInput(upload, upscale, { maxPixels: 40e6 });
+    const { output } = await runOnnx(upscale.weights, { input: prepared.tensor });
+    const result = await finishTask(upscale, prepared, {
+      options: parseTaskOptions('image-to-image', undefined),
+      output: output!,
+      png: DEFAULT_PNG_ENCODING,
+    });
+    expect(features.input).toEqual(jobInputFeatures(prepared.forFeatures, { bytes: upload.length, displayed: prepared.image }));
+    expect(features.output).toEqual(jobOutputFeatures(result.features));
+    // Both described at the working size (the 300×200 input and the 900×600 output, both at 256×171):
+    // the output, each pixel the input's repeated 3 × 3, looks the same as the input there.
+    expect(prepared.forFeatures.pixels).toMatchObject({ width: 300, height: 200 });
+    const out = features.output as TaskOutputFeatures<'image-to-image'>;
+    expect(out).toMatchObject({ task: 'image-to-image', width: 900, height: 600, scale: 3 });
+    expect(out.meanLuma).toBeCloseTo(features.input!.meanLuma, 0);
+    expect(out.contrast / features.input!.contrast).toBeCloseTo(1, 1);
   });
 });

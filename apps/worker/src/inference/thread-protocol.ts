@@ -99,10 +99,15 @@ export interface RunOutput {
   features: PredictionFeatures;
 }
 
+/** Which of a job's features: the input's or the output's. */
+export type FeatureSide = 'input' | 'output';
+
 /** A job's features for the prediction log: the input's (model-input pixels) and the output's (per task). */
 export interface PredictionFeatures {
   input?: InputFeatures;
   output?: OutputFeatures;
+  /** The sides whose computation threw or broke the contract, so left out: counted by the main thread (fathom_prediction_features_skipped_total). */
+  skipped?: FeatureSide[];
 }
 
 export type ThreadMessage =

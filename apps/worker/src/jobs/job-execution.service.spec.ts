@@ -102,6 +102,23 @@ describe('JobExecutionService: one attempt at a job', () => {
     expect(await blobs.get(attempt.data.input.blobKey)).toBeNull();
   });
 
+  it('counts a job whose input features were left out, by model and side, and still completes it', async () => {
+    const skipped = () => metrics.registry.getSingleMetricAsString('fathom_prediction_features_skipped_total');
+    const png = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#406080' } })
+      .png()
+      .toBuffer();
+    await service.execute(await upload(png));
+    expect(await skipped()).not.toContain('side=');
+    // An SVG: sharp decodes it, but the prediction log names no such format, so the input side is skipped.
+    const svg = Buffer.from(
+      '<svg xmlns="http://www.w3.org/2000/svg" width="48" height="48"><rect width="48" height="48" fill="#406080"/></svg>',
+    );
+    const result = await service.execute(await upload(svg));
+    expect(result).toMatchObject({ primary: 'depth' });
+    expect(await skipped()).toContain('fathom_prediction_features_skipped_total{model="square",version="1.0.0",side="input"} 1');
+    expect(await skipped()).not.toContain('side="output"');
+  });
+
   it('fails the attempt retryably when the store cannot be read or written, and for good only when the input is gone', async () => {
     const image = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#406080' } })
       .png()

@@ -120,6 +120,7 @@ export class JobExecutionService {
       throw new JobError(code, (error as Error).message, true, { cause: error });
     }
 
+    if (output.features.skipped) this.metrics.predictionFeaturesSkipped(modelLabels(attempt.model), output.features.skipped);
     this.predictions?.note(data.jobId, output.features);
     stages.enter('store');
     const artifacts = await Promise.all(

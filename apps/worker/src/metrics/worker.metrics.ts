@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ErrorCode, TaskName } from '@fathom/contracts';
-import type { LoadedModel, StageTimes } from '../inference/thread-protocol';
+import type { FeatureSide, LoadedModel, StageTimes } from '../inference/thread-protocol';
 
 /**
  * Durations in seconds, 5 ms (a stage on a small image) … 2 min (a large image on CPU behind a
@@ -145,6 +145,13 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  private readonly featuresSkipped = new Counter({
+    name: 'fathom_prediction_features_skipped_total',
+    help: 'Runs whose input or output features (side) threw or broke the contract: the job went on, its prediction record without them.',
+    labelNames: ['model', 'version', 'side'] as const,
+    registers: [this.registry],
+  });
+
   constructor(
     /** The first of ORT_EXECUTION_PROVIDERS: what every session asks for. */
     private readonly requestedProvider: string,
@@ -215,5 +222,10 @@ export class WorkerMetrics {
 
   predictionNotLogged(): void {
     this.predictionsUnlogged.inc();
+  }
+
+  /** A run left out some of its prediction features (RunOutput.features.skipped); the job itself went on. */
+  predictionFeaturesSkipped(labels: ModelLabels, sides: readonly FeatureSide[]): void {
+    for (const side of sides) this.featuresSkipped.inc({ model: labels.model, version: labels.version, side });
   }
 }

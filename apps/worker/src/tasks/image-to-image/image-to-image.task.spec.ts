@@ -89,13 +89,16 @@ describe('image-to-image: an upload enlarged by the model, tile by tile', () => 
     }
     expect(wrong).toBe(0);
     // The prediction log's features: the input's on the decoded upload the tiles are cut from, the
-    // output's on the returned pixels; every pixel repeated 3 × 3 keeps the mean, contrast and histogram.
+    // output's on the returned pixels; every pixel repeated 3 × 3 keeps the mean and contrast.
     expect(prepared.forFeatures.pixels).toMatchObject({ width: 100, height: 70, data: original });
     const features = result.features() as TaskOutputFeatures<'image-to-image'>;
     expect(features).toEqual(imageToImageOutputFeatures({ data: png.data, width: 300, height: 210 }, 3));
     const source100 = pixelStats({ data: original, width: 100, height: 70 });
     expect(features).toMatchObject({ task: 'image-to-image', width: 300, height: 210, scale: 3 });
-    expect([features.meanLuma, features.contrast]).toEqual([expect.closeTo(source100.meanLuma, 9), expect.closeTo(source100.contrast, 9)]);
+    // The 300×210 output is described at the working size, 256×179 (the 100×70 source as it is):
+    // blocks there straddle the 3 × 3 repeats, so the mean and contrast match to a fraction of a level.
+    expect(features.meanLuma).toBeCloseTo(source100.meanLuma, 0);
+    expect(features.contrast / source100.contrast).toBeCloseTo(1, 2);
   });
 
   it('keeps the colours: Y from the model, Cb and Cr enlarged bicubically', async () => {

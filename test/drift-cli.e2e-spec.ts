@@ -145,6 +145,23 @@ describe('npm run drift: a reference from a folder of images, then the drift sta
     expect(dark.stderr).toContain('drift is flagged');
   }, 300_000);
 
+  it('sets a reference from the first days of production, or from a window of it, and takes one source at a time', async () => {
+    // The production so far: the 400 predictions of the test above.
+    const firstDays = await drift(['reference', '--first-days', '1', '--model', 'camera@1.0.0']);
+    expect(firstDays.code).toBe(0);
+    expect(firstDays.stdout).toContain('camera@1.0.0: drift reference of 400 predictions (the first 1 day of production)');
+
+    const from = new Date(Date.now() - 3_600_000).toISOString();
+    const to = new Date(Date.now() + 60_000).toISOString();
+    const window = await drift(['reference', '--from', from, '--to', to, '--model', 'camera@1.0.0']);
+    expect(window.code).toBe(0);
+    expect(window.stdout).toContain(`drift reference of 400 predictions (production from ${from} to ${to})`);
+
+    const both = await drift(['reference', '/some/folder', '--first-days', '3', '--model', 'camera@1.0.0']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('give exactly one source');
+  });
+
   it('fails with the API’s message for a model it does not know', async () => {
     const run = await drift(['status', 'no-such-model']);
     expect(run.code).toBe(1);

@@ -26,7 +26,7 @@ export function describeSource(source: DriftReferenceSource): string {
   if ('jobs' in source) return `${source.jobs.length} profiled images`;
   if ('evaluation' in source) return `evaluation ${source.evaluation}`;
   if ('from' in source) return `production from ${source.from} to ${source.to}`;
-  return `the first ${source.firstDays} days of production`;
+  return `the first ${source.firstDays} day${source.firstDays === 1 ? '' : 's'} of production`;
 }
 
 /** The reference just set: its rows and source, then each feature's bins and the reference's share in each. */

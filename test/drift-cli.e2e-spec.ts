@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { JobAccepted } from '@fathom/contracts';
-import { buildSlowDepthModel, repoRoot } from '@fathom/testing';
-import { cameraFrame, seeded } from './support/camera-frames';
-import { depthModelsDir, FathomStack, LOAD_TEST_LIMITS_ENV } from './support/fathom-stack';
+import { repoRoot } from '@fathom/testing';
+import { cameraFrame, cameraModelsDir, seeded } from './support/camera-frames';
+import { FathomStack, LOAD_TEST_LIMITS_ENV } from './support/fathom-stack';
 
-const SIDE = 64;
 const REFERENCE_IMAGES = 210;
 
 interface CliRun {
@@ -25,9 +24,8 @@ describe('npm run drift: a reference from a folder of images, then the drift sta
   beforeAll(async () => {
     stack = await FathomStack.start();
     await stack.startApi({ API_DRIFT_INTERVAL_MS: '300', ...LOAD_TEST_LIMITS_ENV });
-    const manifest = { input: { resize: { mode: 'fixed', width: SIDE, height: SIDE } } };
     await stack.startWorker({
-      MODELS_DIR: depthModelsDir(buildSlowDepthModel({ side: SIDE, matmulLayers: 1 }), 'camera', manifest),
+      MODELS_DIR: cameraModelsDir(),
       WORKER_BUILTIN_MODELS: 'false',
       WORKER_CONCURRENCY: '4',
     });
@@ -55,7 +53,7 @@ describe('npm run drift: a reference from a folder of images, then the drift sta
   async function folderOf(count: number): Promise<string> {
     const folder = mkdtempSync(join(tmpdir(), 'fathom-drift-cli-'));
     folders.push(folder);
-    for (let i = 0; i < count; i++) writeFileSync(join(folder, `frame-${String(i).padStart(3, '0')}.png`), await cameraFrame(random, SIDE));
+    for (let i = 0; i < count; i++) writeFileSync(join(folder, `frame-${String(i).padStart(3, '0')}.png`), await cameraFrame(random));
     return folder;
   }
 
@@ -65,7 +63,7 @@ describe('npm run drift: a reference from a folder of images, then the drift sta
     for (let i = 0; i < count; i++) {
       const form = new FormData();
       form.append('model', 'camera');
-      form.append('image', new Blob([new Uint8Array(await cameraFrame(random, SIDE, dim))], { type: 'image/png' }), `frame-${i}.png`);
+      form.append('image', new Blob([new Uint8Array(await cameraFrame(random, dim))], { type: 'image/png' }), `frame-${i}.png`);
       const response = await fetch(`${stack.api.url}/v1/jobs`, { method: 'POST', body: form });
       expect(response.status).toBe(202);
       ids.push(((await response.json()) as JobAccepted).id);
@@ -109,10 +107,10 @@ describe('npm run drift: a reference from a folder of images, then the drift sta
     const folder = await folderOf(REFERENCE_IMAGES);
     writeFileSync(join(folder, 'notes.txt'), 'shot on the north gate camera, March');
     writeFileSync(join(folder, 'broken.png'), Buffer.from('this is not a PNG at all'));
-    const whole = await cameraFrame(random, SIDE);
+    const whole = await cameraFrame(random);
     writeFileSync(join(folder, 'truncated.png'), whole.subarray(0, whole.length / 2));
     mkdirSync(join(folder, 'nested'));
-    writeFileSync(join(folder, 'nested', 'deeper.png'), await cameraFrame(random, SIDE));
+    writeFileSync(join(folder, 'nested', 'deeper.png'), await cameraFrame(random));
 
     const set = await drift(['reference', folder, '--model', 'camera@1.0.0', '--concurrency', '8']);
     expect(set.stderr).toMatch(/skipped notes\.txt: not an image/);

@@ -10,6 +10,7 @@ import { machineInfo } from './bench-machine';
 import { writeBenchmarksDoc, writeResultsJson, type BenchRun } from './bench-report';
 import { capacityScenario } from './capacity.scenario';
 import { ceilingScenario } from './ceiling.scenario';
+import { driftScenario } from './drift.scenario';
 import { endToEndScenario } from './end-to-end.scenario';
 import { horizontalScalingScenario } from './horizontal-scaling.scenario';
 import { memoryScenario } from './memory.scenario';
@@ -53,6 +54,11 @@ const SCENARIOS: Array<{
     name: 'capacity',
     run: (ctx) => capacityScenario(ctx),
     fullRunsOnly: 'it runs 2,000 jobs (two windows, a second API) and times PostgreSQL inserts',
+  },
+  {
+    name: 'drift',
+    run: (ctx) => driftScenario(ctx),
+    fullRunsOnly: 'it sends 2,200 photo crops through the stack (a pool of 600, then 4 shifts of 200 after 200 unshifted each)',
   },
   { name: 'recovery', run: (ctx) => recoveryScenario(ctx), fullRunsOnly: 'its kills wait out real locks' },
   { name: 'soak', run: (ctx) => soakScenario(ctx), fullRunsOnly: 'it runs for minutes: 2,000 jobs, a kill every 10 s' },

@@ -13,7 +13,8 @@ export interface ScenarioResult {
     | 'soak'
     | 'scaling'
     | 'capacity'
-    | 'uploads';
+    | 'uploads'
+    | 'drift';
   model: string;
   /** Set when the model stands in for another: the report says so next to the figure. */
   standIn?: string;

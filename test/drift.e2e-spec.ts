@@ -56,9 +56,12 @@ describe('drift: a model version watched against the data it was built for', () 
   }
 
   /** Waits until every row of `ids` is in the prediction log (the drift window reads PostgreSQL). */
-  async function logged(count: number): Promise<void> {
+  /** Waits until the window holds `count` predictions, all finished at or after `since` when given. */
+  async function logged(count: number, since?: Date): Promise<void> {
     const deadline = Date.now() + 20_000;
-    while ((await drift()).window.rows < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    const filled = ({ window }: VersionDrift) =>
+      window.rows >= count && (!since || (window.from !== null && new Date(window.from) >= since));
+    while (!filled(await drift()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
   }
 
   async function metric(pattern: RegExp): Promise<number | undefined> {
@@ -108,8 +111,10 @@ describe('drift: a model version watched against the data it was built for', () 
     expect(await metric(/^fathom_drift_score\{model="camera",version="1.0.0",side="input"\} (\S+)$/m)).toBeLessThanOrEqual(0.2);
 
     // The light goes: the window fills with darker frames.
+    const darkFrom = new Date();
     await run(200, { dim: 0.5 });
-    await logged(200);
+    // Only the dark frames in the window: its oldest prediction finished after they began.
+    await logged(200, darkFrom);
     const dark = await drift();
     expect(dark.report!.flagged.input).toBe(true);
     expect(dark.report!.scores.input).toBeGreaterThan(0.2);

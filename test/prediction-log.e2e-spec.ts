@@ -1,6 +1,7 @@
 import sharp from 'sharp';
-import type { JobAccepted, JobStatus } from '@fathom/contracts';
+import { DEFAULT_KEY_PREFIX, type JobAccepted, type JobStatus } from '@fathom/contracts';
 import { createDatabase, PredictionStore, type Database, type PredictionRow } from '@fathom/database';
+import { createRedisConnection, PredictionStream } from '@fathom/queue';
 import { buildSlowDepthModel, startTcpProxy, type TcpProxy } from '@fathom/testing';
 import { depthModelsDir, FathomStack, LOAD_TEST_LIMITS_ENV, submit } from './support/fathom-stack';
 
@@ -101,6 +102,71 @@ describe('the prediction log: every finished job becomes a row in PostgreSQL', (
       outputFeatures: null,
     });
   });
+});
+
+describe('the prediction log keeps flowing past a record PostgreSQL refuses, and past Redis losing its data', () => {
+  let stack: FathomStack;
+  let log: ReturnType<typeof openLog>;
+  let image: Buffer;
+
+  beforeAll(async () => {
+    stack = await FathomStack.start();
+    await stack.startApi();
+    await stack.startWorker({
+      MODELS_DIR: depthModelsDir(buildSlowDepthModel({ side: 64, matmulLayers: 1 }), 'fast', {
+        input: { resize: { mode: 'fixed', width: 64, height: 64 } },
+      }),
+    });
+    log = openLog(stack.database.url);
+    image = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
+  }, 120_000);
+  afterAll(async () => {
+    await log?.db.destroy();
+    await stack?.stop();
+  });
+
+  async function completedJob(): Promise<string> {
+    const { id } = await accepted(await submit(stack.api, { image, model: 'fast' }));
+    expect((await stack.jobEnd(id)).state).toBe('completed');
+    return id;
+  }
+
+  it('removes a record whose text PostgreSQL cannot store (a NUL character), with a warning, and writes the rest of its batch', async () => {
+    const redis = createRedisConnection(stack.redis.url, 'commands');
+    try {
+      const template = await loggedRow(log.store, await completedJob());
+      const { feedback: _feedback, ...record } = template;
+      await new PredictionStream(redis, DEFAULT_KEY_PREFIX).append([
+        { ...record, jobId: 'poisoned', errorCode: 'nul\u0000byte' },
+        { ...record, jobId: 'healthy' },
+      ]);
+      expect((await loggedRow(log.store, 'healthy')).jobId).toBe('healthy');
+      await stack.api.process.waitForLine(/prediction record removed: PostgreSQL refused its data.*"jobId":"poisoned"/, 10_000);
+      expect((await log.store.page({ jobIds: ['poisoned'], limit: 1 })).rows).toEqual([]);
+      // And the log goes on.
+      await loggedRow(log.store, await completedJob());
+      const metrics = await (await fetch(stack.api.metricsUrl)).text();
+      expect(metrics).toMatch(/^fathom_predictions_invalid_total 1$/m);
+    } finally {
+      await redis.quit();
+    }
+  });
+
+  it('logs again after Redis restarts without its data (its consumer group gone with it)', async () => {
+    await stack.redis.restart({ kill: true });
+    // The API and the worker reconnect; the first jobs may meet them still reconnecting.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await loggedRow(log.store, await completedJob(), 15_000);
+        break;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+      }
+    }
+  }, 90_000);
 });
 
 describe('PostgreSQL stops for 30 s under load', () => {

@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Presets, SingleBar } from 'cli-progress';
-import { MIN_REFERENCE_ROWS, TERMINAL_STATES, type DriftReferenceSource, type JobStatus } from '@fathom/contracts';
+import { MAX_REFERENCE_ROWS, MIN_REFERENCE_ROWS, TERMINAL_STATES, type DriftReferenceSource, type JobStatus } from '@fathom/contracts';
 import { ConfigError, loadConfig } from '@fathom/config';
 import { evalCliEnvSchema } from '../eval/eval.config';
 import { ApiError, DriftClient, type ReferenceView } from './drift-client';
@@ -188,10 +188,16 @@ async function referenceFromFolder(
     return FAILED;
   }
   const model = `${target.name}@${target.version}`;
-  console.error(`profiling ${images.length} images from ${folder} with ${model} (${concurrency} at a time)`);
-  const { ids, skipped } = await profile(client, model, root, images, concurrency);
+  // A reference holds MAX_REFERENCE_ROWS at most: a larger folder is sampled evenly (every k-th file, in name order).
+  const chosen = images.length > MAX_REFERENCE_ROWS ? everyKth(images, MAX_REFERENCE_ROWS) : images;
+  if (chosen.length < images.length)
+    console.error(
+      `${images.length} images: profiling ${chosen.length} of them, evenly spread (a reference holds ${MAX_REFERENCE_ROWS} at most)`,
+    );
+  console.error(`profiling ${chosen.length} images from ${folder} with ${model} (${concurrency} at a time)`);
+  const { ids, skipped } = await profile(client, model, root, chosen, concurrency);
   for (const { file, reason } of skipped) console.error(`skipped ${file}: ${reason}`);
-  console.error(`${ids.length} of ${images.length} images profiled${skipped.length ? `, ${skipped.length} skipped` : ''}`);
+  console.error(`${ids.length} of ${chosen.length} images profiled${skipped.length ? `, ${skipped.length} skipped` : ''}`);
   if (ids.length < MIN_REFERENCE_ROWS) {
     console.error(
       `drift: only ${ids.length} images were profiled; a reference needs at least ${MIN_REFERENCE_ROWS}: the reference was not set.`,
@@ -298,3 +304,8 @@ main(process.argv.slice(2)).then(
     process.exit(FAILED);
   },
 );
+
+/** `count` of `items`, evenly spread: every k-th for a fractional k. */
+function everyKth<T>(items: readonly T[], count: number): T[] {
+  return Array.from({ length: count }, (_, i) => items[Math.floor((i * items.length) / count)]!);
+}

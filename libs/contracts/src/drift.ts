@@ -17,6 +17,8 @@ export const DRIFT_PSI_THRESHOLD = 0.2;
 export const MIN_DRIFT_WINDOW = 200;
 /** Fewest rows (on a side) a reference profile is built from. */
 export const MIN_REFERENCE_ROWS = 200;
+/** Most rows a reference profile is built from (a source with more is sampled evenly; `npm run drift -- reference` profiles this many images at most). */
+export const MAX_REFERENCE_ROWS = 20_000;
 /** Most bins per feature (numeric or categorical, "other" and "none" included). */
 export const MAX_DRIFT_BINS = 10;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_REFERENCE_ROWS } from './drift';
 import { inputFeaturesSchema, outputFeaturesSchema } from './prediction-features';
 
 /**
@@ -92,7 +93,7 @@ export type FeedbackResponse = z.infer<typeof feedbackResponseSchema>;
  */
 export const driftReferenceSourceSchema = z.union([
   z.object({ evaluation: z.string().min(1) }).strict(),
-  z.object({ jobs: z.array(z.string().min(1)).min(1).max(100_000) }).strict(),
+  z.object({ jobs: z.array(z.string().min(1)).min(1).max(MAX_REFERENCE_ROWS) }).strict(),
   z
     .object({ from: isoTime, to: isoTime })
     .strict()

@@ -14,6 +14,9 @@ const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
 export class RedisLease {
   private timer?: NodeJS.Timeout;
   private lostIt = false;
+  private kept = false;
+  /** When it was taken or last renewed. */
+  private renewedAt = Date.now();
 
   private constructor(
     private readonly redis: RedisClient,
@@ -32,13 +35,16 @@ export class RedisLease {
     return lease;
   }
 
+  /** True once a renewal found it held by another, or no renewal has got through for a whole lease (it may have expired and been taken). */
   get lost(): boolean {
-    return this.lostIt;
+    return this.lostIt || (this.timer !== undefined && !this.kept && Date.now() - this.renewedAt > this.ttlMs);
   }
 
   private async renew(): Promise<void> {
     // An unanswered renewal is not a loss: the next one may get through before the lease expires.
+    const asked = Date.now();
     const renewed = await this.redis.eval(RENEW, 1, this.key, this.owner, this.ttlMs).catch(() => null);
+    if (renewed === 1) this.renewedAt = asked;
     if (renewed === 0) {
       this.lostIt = true;
       clearInterval(this.timer);
@@ -51,6 +57,7 @@ export class RedisLease {
    * within the period.
    */
   keep(): void {
+    this.kept = true;
     clearInterval(this.timer);
   }
 

@@ -20,8 +20,15 @@ export class DriftController {
       "Each version's drift: its reference, its latest production window, PSI per feature with both histograms, and a score per side (input, output; above 0.2 is drift)",
   })
   @ApiResponse({ status: 404, type: ErrorBodyDto, description: 'model_not_found' })
-  async get(@Param('name') name: string): Promise<{ model: string; versions: VersionDrift[] }> {
-    return { model: name, versions: await this.drift.modelDrift(name) };
+  async get(@Param('name') name: string, @CurrentPrincipal() principal: Principal): Promise<{ model: string; versions: VersionDrift[] }> {
+    const versions = await this.drift.modelDrift(name);
+    const admin = !principal.authenticated || principal.scopes.includes('models:admin');
+    if (admin) return { model: name, versions };
+    // Where a reference came from (job ids, an evaluation, who set it) is an admin's business.
+    return {
+      model: name,
+      versions: versions.map((v) => (v.reference ? { ...v, reference: { rows: v.reference.rows, createdAt: v.reference.createdAt } } : v)),
+    };
   }
 }
 

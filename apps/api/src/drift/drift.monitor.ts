@@ -50,7 +50,11 @@ export class DriftMonitor implements OnApplicationBootstrap, OnApplicationShutdo
 
   /** One round: keep (or take) the lease, then score; without it, export nothing. */
   async tick(): Promise<void> {
-    if (this.lease?.lost) this.lease = null;
+    if (this.lease?.lost) {
+      // Its timer stops; the key is deleted only if it is still ours.
+      void this.lease.release();
+      this.lease = null;
+    }
     // The lease outlives a few missed rounds, not many: another instance takes over within ~3 intervals.
     this.lease ??= await RedisLease.take(this.redis, this.key, this.owner, Math.max(5_000, 3 * this.config.API_DRIFT_INTERVAL_MS));
     if (!this.lease) {
@@ -59,6 +63,11 @@ export class DriftMonitor implements OnApplicationBootstrap, OnApplicationShutdo
     }
     try {
       const scored = await this.drift.allDrift();
+      // Lost while scoring (another instance may be exporting now): export nothing this round.
+      if (this.lease.lost) {
+        this.metrics.clear();
+        return;
+      }
       this.metrics.roundScored(
         scored.map(({ model, version, drift }) => ({ model, version, rows: drift.window.rows, report: drift.report })),
       );

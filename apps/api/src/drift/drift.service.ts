@@ -3,6 +3,7 @@ import {
   driftReferenceSourceSchema,
   ErrorCode,
   FathomError,
+  MAX_REFERENCE_ROWS,
   MIN_REFERENCE_ROWS,
   type DriftReferenceSource,
   type DriftReport,
@@ -14,17 +15,15 @@ import { activeTraceId } from '@fathom/telemetry';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
 import { ServedModelsService } from '../models/catalog/served-models.service';
 
-/** The most rows a reference is built from (the oldest first, for a time window). */
-export const MAX_REFERENCE_ROWS = 20_000;
-
 const DAY_MS = 86_400_000;
 
 /** A version's reference, as the API shows it (the profile's bins are in each report). */
 export interface ReferenceView {
-  source: DriftReferenceSource;
+  /** Left out for keys without models:admin (the admin's job ids, evaluation id and key id stay with admins). */
+  source?: DriftReferenceSource;
   rows: number;
   createdAt: string;
-  createdBy: string;
+  createdBy?: string;
 }
 
 /** GET /v1/models/:name/drift: per version, its reference and its latest window compared with it. */
@@ -33,6 +32,8 @@ export interface VersionDrift {
   reference: ReferenceView | null;
   window: { rows: number; from: string | null; to: string | null };
   report: DriftReport | null;
+  /** Why a version with a reference has no report (a stored profile that no longer reads, rows it cannot score). */
+  problem?: string;
 }
 
 /**
@@ -114,11 +115,22 @@ export class DriftService {
       limit: this.config.API_DRIFT_WINDOW,
       since: new Date(Date.now() - this.config.API_DRIFT_MAX_AGE_SECONDS * 1000),
     });
+    let report: DriftReport | null = null;
+    let problem = reference?.problem;
+    if (reference?.profile) {
+      try {
+        report = compareWithReference(reference.profile, rows);
+      } catch (error) {
+        // One version's odd rows or profile never stop the others' scores.
+        problem = `not scored: ${error instanceof Error ? error.message : String(error)}`;
+      }
+    }
     return {
       version,
       reference: reference ? view(reference) : null,
       window: { rows: rows.length, from: rows.at(-1)?.finishedAt ?? null, to: rows[0]?.finishedAt ?? null },
-      report: reference ? compareWithReference(reference.profile, rows) : null,
+      report,
+      ...(problem ? { problem } : {}),
     };
   }
 
@@ -126,11 +138,15 @@ export class DriftService {
     if ('evaluation' in source) return this.predictions.features({ model, version, evaluationId: source.evaluation }, MAX_REFERENCE_ROWS);
     if ('jobs' in source) return this.predictions.features({ model, version, jobIds: source.jobs }, MAX_REFERENCE_ROWS);
     if ('from' in source)
-      return this.predictions.features({ model, version, purpose: 'production', from: source.from, to: source.to }, MAX_REFERENCE_ROWS);
+      return this.predictions.features(
+        { model, version, purpose: 'production', from: source.from, to: source.to },
+        MAX_REFERENCE_ROWS,
+        'sample',
+      );
     const first = await this.predictions.firstFinished(model, version);
     if (first === undefined) return [];
     const to = new Date(new Date(first).getTime() + source.firstDays * DAY_MS);
-    return this.predictions.features({ model, version, purpose: 'production', from: first, to }, MAX_REFERENCE_ROWS);
+    return this.predictions.features({ model, version, purpose: 'production', from: first, to }, MAX_REFERENCE_ROWS, 'sample');
   }
 
   private async taskOf(name: string, version: string): Promise<TaskName> {

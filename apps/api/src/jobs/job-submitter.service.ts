@@ -535,7 +535,6 @@ function jobModelOf(model: KnownModel, route: ModelRoute): ModelRef & { route: M
   return { name: model.name, version: model.version, task: model.task, ...(model.variant ? { variant: model.variant } : {}), route };
 }
 
-/** What the client asked for, not what it was routed to: a retry must match even when a canary split sends it elsewhere. */
 /**
  * The `purpose` field: only `reference` (an image profiled for a drift reference, `npm run drift --
  * reference <folder>`), and only from a models:admin key, since it keeps the job out of what drift watches.
@@ -550,9 +549,13 @@ function checkPurpose(purpose: string | undefined, principal: Principal): void {
     throw new FathomError(ErrorCode.Forbidden, 'purpose=reference needs a key with the models:admin scope.', { field: 'purpose' });
 }
 
+/** What the client asked for, not what it was routed to: a retry must match even when a canary split sends it elsewhere. */
 function fingerprintOf(form: UploadForm<ReceivedImage>): string {
   // The image by its SHA-256 (counted as it streamed): the bytes themselves are never all in memory.
-  return createHash('sha256')
-    .update(`${form.model}\n${form.variant ?? ''}\n${form.options ?? ''}\n${form.image.sha256}`)
-    .digest('hex');
+  return (
+    createHash('sha256')
+      // `purpose` only when sent, so the fingerprints of requests without it are what they always were.
+      .update(`${form.model}\n${form.variant ?? ''}\n${form.options ?? ''}\n${form.image.sha256}${form.purpose ? `\n${form.purpose}` : ''}`)
+      .digest('hex')
+  );
 }

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { PredictionStore } from '@fathom/database';
+import type { PredictionRecord } from '@fathom/contracts';
 import { createRedisConnection, PredictionStream, RedisAvailability, type RedisClient, type StreamedPrediction } from '@fathom/queue';
 import { redisSettings } from '@fathom/config';
 import { API_CONFIG, type ApiConfig } from '../config/api.config';
@@ -87,6 +88,8 @@ export class PredictionIngester implements OnApplicationBootstrap, OnApplication
         failures = 0;
       } catch (error) {
         failures += 1;
+        // Redis may have lost its data (and the group with it): the next try makes sure it exists.
+        groupReady = false;
         if (failures === 1 || failures % 20 === 0)
           this.logger.warn({
             msg: 'prediction records not written yet; they wait in Redis and are retried',
@@ -98,25 +101,48 @@ export class PredictionIngester implements OnApplicationBootstrap, OnApplication
     }
   }
 
-  /** Inserts the valid records, then acknowledges them and the invalid ones; throws (nothing acknowledged) when the insert fails. */
+  /**
+   * Inserts the valid records, then acknowledges them and the rest; throws (nothing acknowledged)
+   * when the insert fails for a reason a retry can cure (PostgreSQL away, a missing table). A batch
+   * refused for its data (a value PostgreSQL cannot store) is inserted record by record, and the
+   * records refused on their own are removed with a warning, so one bad record never blocks the log.
+   */
   private async write(entries: StreamedPrediction[]): Promise<void> {
-    const valid = entries.flatMap((entry) => ('record' in entry ? [entry.record] : []));
-    const invalid = entries.filter((entry) => 'invalid' in entry);
+    const valid = entries.flatMap((entry) => ('record' in entry ? [entry] : []));
+    const invalid = entries.flatMap((entry) => ('invalid' in entry ? [entry] : []));
     for (const entry of invalid)
-      this.logger.warn({
-        msg: 'prediction stream entry removed: not a record',
-        id: entry.id,
-        reason: (entry as { invalid: string }).invalid,
-      });
+      this.logger.warn({ msg: 'prediction stream entry removed: not a record', id: entry.id, reason: entry.invalid });
+    let refused: typeof valid = [];
     try {
-      if (valid.length > 0) await this.store.insertMany(valid);
+      if (valid.length > 0) await this.store.insertMany(valid.map((entry) => entry.record));
     } catch (error) {
       this.metrics.writeFailed();
-      throw error;
+      if (!isDataError(error)) throw error;
+      refused = await this.insertOneByOne(valid);
     }
     await this.stream.done(entries.map((entry) => entry.id));
-    this.metrics.recordsWritten(valid.length);
-    if (invalid.length > 0) this.metrics.recordsInvalid(invalid.length);
+    this.metrics.recordsWritten(valid.length - refused.length);
+    if (invalid.length + refused.length > 0) this.metrics.recordsInvalid(invalid.length + refused.length);
+  }
+
+  /** The records PostgreSQL refuses for their data, each logged; throws when it refuses one for another reason. */
+  private async insertOneByOne<E extends { id: string; record: PredictionRecord }>(entries: E[]): Promise<E[]> {
+    const refused: E[] = [];
+    for (const entry of entries) {
+      try {
+        await this.store.insertMany([entry.record]);
+      } catch (error) {
+        if (!isDataError(error)) throw error;
+        refused.push(entry);
+        this.logger.warn({
+          msg: 'prediction record removed: PostgreSQL refused its data',
+          id: entry.id,
+          jobId: entry.record.jobId,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }
+    return refused;
   }
 
   private sleep(ms: number): Promise<void> {
@@ -128,4 +154,10 @@ export class PredictionIngester implements OnApplicationBootstrap, OnApplication
       };
     });
   }
+}
+
+/** PostgreSQL refused the values themselves (SQLSTATE class 22, data exception; 23, a constraint): retrying cannot help. */
+function isDataError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|23)/.test(code);
 }

@@ -55,10 +55,22 @@ export class PredictionRetention implements OnApplicationBootstrap, OnApplicatio
 
   /** One round, when this instance takes its lease; rows deleted per model (null: another instance's round). */
   async roundIfLeader(now = Date.now()): Promise<Map<string, number> | null> {
-    const lease = await RedisLease.take(this.redis, this.key, this.owner, this.config.API_PREDICTION_RETENTION_INTERVAL_MS);
+    // A little shorter than the interval: the next tick finds it expired, not a millisecond from it.
+    const lease = await RedisLease.take(
+      this.redis,
+      this.key,
+      this.owner,
+      Math.floor(this.config.API_PREDICTION_RETENTION_INTERVAL_MS * 0.9),
+    );
     if (!lease) return null;
     try {
       const deleted = new Map<string, number>();
+      // No model declared at all is Redis having lost its catalog, or nothing started yet, not every
+      // model retired: deleting by the default then could take rows a manifest keeps longer.
+      if ((await this.models.listings()).length === 0) {
+        this.logger.warn({ msg: 'prediction retention skipped: no model is declared yet (workers not up, or Redis lost its catalog)' });
+        return deleted;
+      }
       for (const model of await this.store.models()) {
         if (lease.lost) break;
         const days = await this.retentionDays(model);

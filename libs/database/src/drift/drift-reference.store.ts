@@ -11,7 +11,9 @@ export interface DriftReferenceRecord {
   model: string;
   version: string;
   source: DriftReferenceSource;
-  profile: ReferenceProfile;
+  /** Null when the stored profile no longer reads as the contract's (`problem` says why): the version is not scored until it is rebuilt. */
+  profile: ReferenceProfile | null;
+  problem?: string;
   rows: number;
   createdAt: string;
   createdBy: string;
@@ -104,9 +106,19 @@ function toRecord(row: Selectable<DriftReferencesTable>): DriftReferenceRecord {
     model: row.model,
     version: row.version,
     source: row.source as DriftReferenceSource,
-    profile: referenceProfileSchema.parse(row.profile),
+    ...profileOf(row.profile),
     rows: row.rows,
     createdAt: new Date(row.created_at).toISOString(),
     createdBy: row.created_by,
+  };
+}
+
+function profileOf(stored: unknown): { profile: ReferenceProfile | null; problem?: string } {
+  const parsed = referenceProfileSchema.safeParse(stored);
+  if (parsed.success) return { profile: parsed.data };
+  const issue = parsed.error.issues[0];
+  return {
+    profile: null,
+    problem: `the stored profile does not match this version of Fathom (${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}): set the reference again`,
   };
 }

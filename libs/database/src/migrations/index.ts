@@ -5,6 +5,7 @@ import { deploymentsMigration } from './0003-deployments';
 import { evaluationsMigration } from './0004-evaluations';
 import { predictionsMigration } from './0005-predictions';
 import { driftMigration } from './0006-drift';
+import { predictionIndexesMigration } from './0007-prediction-indexes';
 
 /**
  * Every migration, in order. A name is `NNNN_what` and, once released, never changes (the
@@ -19,4 +20,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0004_evaluations': evaluationsMigration,
   '0005_predictions': predictionsMigration,
   '0006_drift': driftMigration,
+  '0007_prediction_indexes': predictionIndexesMigration,
 };

@@ -93,16 +93,7 @@ export class PredictionStore {
     const limit = Math.max(1, Math.floor(query.limit));
     const after = query.after === undefined ? undefined : decodeCursor(query.after);
     const rows = await withDatabase(() => {
-      let select = this.db.selectFrom('predictions').selectAll();
-      if (query.model !== undefined) select = select.where('model', '=', query.model);
-      if (query.version !== undefined) select = select.where('version', '=', query.version);
-      if (query.status !== undefined) select = select.where('status', '=', query.status);
-      if (query.keyId !== undefined) select = select.where('key_id', '=', query.keyId);
-      if (query.purpose !== undefined) select = select.where('purpose', '=', query.purpose);
-      if (query.evaluationId !== undefined) select = select.where('evaluation_id', '=', query.evaluationId);
-      if (query.jobIds !== undefined) select = select.where('job_id', 'in', query.jobIds.length > 0 ? [...query.jobIds] : ['']);
-      if (query.from !== undefined) select = select.where('finished_at', '>=', new Date(query.from));
-      if (query.to !== undefined) select = select.where('finished_at', '<', new Date(query.to));
+      let select = this.filtered(query).selectAll();
       if (after !== undefined) {
         select = select.where(sql<boolean>`(finished_at, job_id) > (${new Date(after.at)}::timestamptz, ${after.jobId})`);
       }
@@ -130,7 +121,9 @@ export class PredictionStore {
         .where('model', '=', spec.model)
         .where('version', '=', spec.version)
         .where('purpose', '=', 'production')
-        .where('status', '=', 'completed');
+        .where('status', '=', 'completed')
+        // A row whose features could not be computed says nothing of drift: it does not take a window place.
+        .where((eb) => eb.or([eb('input_features', 'is not', null), eb('output_features', 'is not', null)]));
       if (spec.since) select = select.where('finished_at', '>=', spec.since);
       return select
         .orderBy('finished_at', 'desc')
@@ -140,10 +133,35 @@ export class PredictionStore {
     return rows.map(toFeaturesRow);
   }
 
-  /** The features of the completed jobs a filter picks (a drift reference's rows), oldest first, `limit` at most. */
-  async features(filter: PredictionFilter, limit: number): Promise<PredictionFeaturesRow[]> {
-    const { rows } = await this.page({ ...filter, status: 'completed', limit });
-    return rows.map((row) => ({ input: row.inputFeatures, output: row.outputFeatures, finishedAt: row.finishedAt }));
+  /**
+   * The features of the completed jobs a filter picks (a drift reference's rows), `limit` at most:
+   * the oldest, or with `sample` an even sample across the whole filter (ordered by a hash of the
+   * job id), so a busy week's reference is not its first few hours.
+   */
+  async features(filter: PredictionFilter, limit: number, order: 'oldest' | 'sample' = 'oldest'): Promise<PredictionFeaturesRow[]> {
+    const rows = await withDatabase(() => {
+      const select = this.filtered({ ...filter, status: 'completed' })
+        .select(['input_features', 'output_features', 'finished_at'])
+        .where((eb) => eb.or([eb('input_features', 'is not', null), eb('output_features', 'is not', null)]));
+      const ordered = order === 'sample' ? select.orderBy(sql`md5(job_id)`) : select.orderBy('finished_at').orderBy('job_id');
+      return ordered.limit(Math.max(1, Math.floor(limit))).execute();
+    });
+    return rows.map(toFeaturesRow);
+  }
+
+  /** The rows a filter picks. */
+  private filtered(query: PredictionFilter) {
+    let select = this.db.selectFrom('predictions');
+    if (query.model !== undefined) select = select.where('model', '=', query.model);
+    if (query.version !== undefined) select = select.where('version', '=', query.version);
+    if (query.status !== undefined) select = select.where('status', '=', query.status);
+    if (query.keyId !== undefined) select = select.where('key_id', '=', query.keyId);
+    if (query.purpose !== undefined) select = select.where('purpose', '=', query.purpose);
+    if (query.evaluationId !== undefined) select = select.where('evaluation_id', '=', query.evaluationId);
+    if (query.jobIds !== undefined) select = select.where('job_id', 'in', query.jobIds.length > 0 ? [...query.jobIds] : ['']);
+    if (query.from !== undefined) select = select.where('finished_at', '>=', new Date(query.from));
+    if (query.to !== undefined) select = select.where('finished_at', '<', new Date(query.to));
+    return select;
   }
 
   /** When the version's first production job finished (a "first N days" reference starts there). */

@@ -25,7 +25,7 @@ const record = (i: number): PredictionRecord => ({
 });
 
 const ids = (entries: StreamedPrediction[]) =>
-  entries.map((entry) => ('record' in entry ? entry.record.jobId : `invalid: ${entry.invalid}`));
+  entries.map((entry) => ('record' in entry ? entry.record.jobId : 'invalid' in entry ? `invalid: ${entry.invalid}` : 'gone'));
 
 describe('the prediction stream (records on their way to PostgreSQL)', () => {
   let server: RedisServerHandle;
@@ -78,6 +78,20 @@ describe('the prediction stream (records on their way to PostgreSQL)', () => {
     expect(await stream.length()).toBe(5);
     expect(await stream.dropped()).toBe(3);
     expect(ids(await stream.read('api', { count: 10 }))).toEqual(['job-4', 'job-5', 'job-6', 'job-7', 'job-8']);
+  });
+
+  it('hands back a record the bound trimmed while its consumer still held it as gone, to acknowledge', async () => {
+    const stream = new PredictionStream(redis, 'fathom', 2);
+    await stream.ensureGroup();
+    await stream.append([record(1)]);
+    const [held] = await stream.read('api', { count: 1 });
+    // PostgreSQL away meanwhile: newer records push the held one out.
+    await stream.append([record(2), record(3)]);
+    expect(await stream.dropped()).toBe(1);
+    expect(await stream.read('api', { count: 10, pending: true })).toEqual([{ id: held!.id, gone: true }]);
+    await stream.done([held!.id]);
+    expect(await stream.read('api', { count: 10, pending: true })).toEqual([]);
+    expect(ids(await stream.read('api', { count: 10 }))).toEqual(['job-2', 'job-3']);
   });
 
   it('reports an entry that is not a record instead of failing the batch', async () => {

@@ -23,10 +23,15 @@ interface AppendCommand {
   fathomAppendPredictions(stream: string, dropped: string, bound: number, ...records: string[]): Promise<number>;
 }
 
-/** A record read from the stream: its id (to acknowledge) and the record, or why it could not be read. */
-export type StreamedPrediction = { id: string; record: PredictionRecord } | { id: string; invalid: string };
+/**
+ * A record read from the stream: its id (to acknowledge) and the record, why it could not be read,
+ * or `gone`: a record this consumer was handed whose entry the bound trimmed since (already counted
+ * as dropped), which is only to be acknowledged.
+ */
+export type StreamedPrediction = { id: string; record: PredictionRecord } | { id: string; invalid: string } | { id: string; gone: true };
 
-type RawEntry = [id: string, fields: string[]] | null;
+/** Redis 7 answers a pending entry that was trimmed as [id, null]; XAUTOCLAIM lists them apart. */
+type RawEntry = [id: string, fields: string[] | null] | null;
 
 /**
  * The prediction log's way from whoever saw a job end (a worker, or the API for a cancellation) to
@@ -122,6 +127,7 @@ export class PredictionStream {
 function parseEntry(entry: RawEntry): StreamedPrediction[] {
   if (entry === null) return [];
   const [id, fields] = entry;
+  if (fields === null) return [{ id, gone: true }];
   const index = fields.indexOf('r');
   const json = index >= 0 ? fields[index + 1] : undefined;
   if (json === undefined) return [{ id, invalid: 'no record field' }];

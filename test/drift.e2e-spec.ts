@@ -74,26 +74,38 @@ describe('drift: a model version watched against the data it was built for', () 
     }
   }
 
+  /**
+   * PUTs the version's reference, again until it holds `rows` predictions: a job's row reaches
+   * PostgreSQL a moment after the job ends, so a PUT right after the last one may find it missing
+   * (as `npm run drift -- reference` does too).
+   */
+  async function setReference(source: object, rows: number): Promise<{ status: number; body: Record<string, unknown> }> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const response = await fetch(`${stack.api.url}/v1/admin/models/camera/versions/1.0.0/drift-reference`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ source }),
+      });
+      const body = (await response.json()) as { rows?: number; error?: { details?: { rows?: number } } };
+      const found = body.rows ?? body.error?.details?.rows;
+      if (found === rows || Date.now() > deadline) return { status: response.status, body };
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
   it('refuses a reference from too few predictions, saying how many it needs', async () => {
     const ids = await run(5, { purpose: 'reference' });
-    const response = await fetch(`${stack.api.url}/v1/admin/models/camera/versions/1.0.0/drift-reference`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ source: { jobs: ids } }),
-    });
-    expect(response.status).toBe(422);
-    expect(await response.json()).toMatchObject({ error: { code: 'reference_too_small', details: { rows: 5, needs: 200 } } });
+    const { status, body } = await setReference({ jobs: ids }, 5);
+    expect(status).toBe(422);
+    expect(body).toMatchObject({ error: { code: 'reference_too_small', details: { rows: 5, needs: 200 } } });
   });
 
   it('scores production like the reference as no drift, and darker frames as input drift, over REST and on /metrics', async () => {
     const referenceJobs = await run(260, { purpose: 'reference' });
-    const put = await fetch(`${stack.api.url}/v1/admin/models/camera/versions/1.0.0/drift-reference`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ source: { jobs: referenceJobs } }),
-    });
+    const put = await setReference({ jobs: referenceJobs }, 260);
     expect(put.status).toBe(200);
-    expect(await put.json()).toMatchObject({ rows: 260, source: { jobs: referenceJobs } });
+    expect(put.body).toMatchObject({ rows: 260, source: { jobs: referenceJobs } });
 
     // Reference profiling is not production: the window is still empty, and no score is given.
     expect(await drift()).toMatchObject({ window: { rows: 0 }, report: { scores: { input: null, output: null } } });
@@ -130,16 +142,10 @@ describe('drift: a model version watched against the data it was built for', () 
   }, 300_000);
 
   it("re-baselines from the version's own first days of production, or from an evaluation run's samples", async () => {
-    const put = (source: object) =>
-      fetch(`${stack.api.url}/v1/admin/models/camera/versions/1.0.0/drift-reference`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ source }),
-      });
     // Every production prediction so far (400: the same frames, then the dark ones) is in its first day.
-    const firstDay = await put({ firstDays: 1 });
+    const firstDay = await setReference({ firstDays: 1 }, 400);
     expect(firstDay.status).toBe(200);
-    expect(await firstDay.json()).toMatchObject({ rows: 400, source: { firstDays: 1 } });
+    expect(firstDay.body).toMatchObject({ rows: 400, source: { firstDays: 1 } });
 
     // An evaluation's samples are logged as such (never production), and can be the reference.
     const dir = mkdtempSync(join(tmpdir(), 'fathom-drift-dataset-'));
@@ -159,9 +165,9 @@ describe('drift: a model version watched against the data it was built for', () 
       state = ((await (await fetch(`${stack.api.url}/v1/evaluations/${id}`)).json()) as { state: string }).state;
     }
     expect(state).toBe('completed');
-    const fromEvaluation = await put({ evaluation: id });
+    const fromEvaluation = await setReference({ evaluation: id }, 200);
     expect(fromEvaluation.status).toBe(200);
-    expect(await fromEvaluation.json()).toMatchObject({ rows: 200, source: { evaluation: id } });
+    expect(fromEvaluation.body).toMatchObject({ rows: 200, source: { evaluation: id } });
     // The window is still production's: the evaluation's 200 samples are not in it.
     expect((await drift()).window.rows).toBe(200);
     const stored = (await (await fetch(`${stack.api.url}/v1/admin/models/camera/versions/1.0.0/drift-reference`)).json()) as {

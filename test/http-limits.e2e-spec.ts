@@ -147,7 +147,7 @@ describe('HTTP limits: slow clients are cut off, every limit answers with its ow
     expect(response.status).toBe(400);
     const error = await errorOf(response);
     expect(error.code).toBe('too_many_fields');
-    expect(error.message).toContain('more than 4 fields');
+    expect(error.message).toContain('more than 5 fields');
   });
 
   it('refuses a second file with 400 too_many_files, naming the limit', async () => {

@@ -137,7 +137,7 @@ describe("a worker's /metrics: what an operator sees after a few jobs and one ba
   });
 
   it('names, types and labels every fathom_ metric as docs/metrics.md does, and has all of them', () => {
-    expect(documentedMetrics('Worker').size).toBe(19);
+    expect(documentedMetrics('Worker').size).toBe(20);
     expectServedAsDocumented(scrape, 'Worker');
   });
 });

@@ -1,5 +1,5 @@
 import type { DriftReferenceSource, DriftReport, JobAccepted, JobStatus, ReferenceProfile } from '@fathom/contracts';
-import { ApiError } from '../eval/eval-client';
+import { ApiError, apiErrorOf } from '../eval/eval-client';
 import type { EvalCliConfig } from '../eval/eval.config';
 
 export { ApiError };
@@ -64,20 +64,7 @@ export class DriftClient {
       }
       break;
     }
-    if (!response.ok) {
-      let parsed: { error?: { code?: string; message?: string; details?: unknown } } = {};
-      try {
-        parsed = JSON.parse(text) as typeof parsed;
-      } catch {
-        // not JSON: shown as text below
-      }
-      throw new ApiError(
-        response.status,
-        parsed.error?.code ?? 'http_error',
-        parsed.error?.message ?? `${response.status} ${text.slice(0, 200)}`,
-        parsed.error?.details,
-      );
-    }
+    if (!response.ok) throw apiErrorOf(response.status, text);
     return { status: response.status, body: JSON.parse(text) as T };
   }
 

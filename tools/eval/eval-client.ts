@@ -13,6 +13,22 @@ export class ApiError extends Error {
   }
 }
 
+/** The API's error body (`{error: {code, message, details}}`) as an ApiError; a body that is not one is shown as text. */
+export function apiErrorOf(status: number, text: string): ApiError {
+  let parsed: { error?: { code?: string; message?: string; details?: unknown } } = {};
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch {
+    // not JSON: shown as text below
+  }
+  return new ApiError(
+    status,
+    parsed.error?.code ?? 'http_error',
+    parsed.error?.message ?? `${status} ${text.slice(0, 200)}`,
+    parsed.error?.details,
+  );
+}
+
 /** The few API calls `npm run eval` makes: the CLI drives the API like any client, never a private path. */
 export class EvalClient {
   constructor(private readonly config: EvalCliConfig) {}
@@ -37,20 +53,7 @@ export class EvalClient {
       );
     }
     const text = await response.text();
-    if (!response.ok) {
-      let parsed: { error?: { code?: string; message?: string; details?: unknown } } = {};
-      try {
-        parsed = JSON.parse(text) as typeof parsed;
-      } catch {
-        // not JSON: shown as text below
-      }
-      throw new ApiError(
-        response.status,
-        parsed.error?.code ?? 'http_error',
-        parsed.error?.message ?? `${response.status} ${text.slice(0, 200)}`,
-        parsed.error?.details,
-      );
-    }
+    if (!response.ok) throw apiErrorOf(response.status, text);
     return { status: response.status, body: (accept === 'application/json' ? JSON.parse(text) : text) as T };
   }
 

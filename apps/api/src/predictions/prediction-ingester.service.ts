@@ -13,6 +13,8 @@ const BATCH = 500;
 const BLOCK_MS = 1_000;
 /** Records another instance took and has not written for this long are taken over (it died). */
 const CLAIM_IDLE_MS = 60_000;
+/** A consumer that has read nothing for this long and holds nothing is forgotten. */
+const FORGET_IDLE_MS = 3_600_000;
 /** Waits after a failed write: 0.5 s doubling to 30 s. */
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 30_000;
@@ -82,6 +84,8 @@ export class PredictionIngester implements OnApplicationBootstrap, OnApplication
         if (records.length === 0 && Date.now() - this.lastClaim >= CLAIM_IDLE_MS) {
           this.lastClaim = Date.now();
           records = await this.stream.claimStale(this.consumer, CLAIM_IDLE_MS, BATCH);
+          // Consumers of instances long gone, holding nothing (a restart takes a new name): out of the group's list.
+          await this.stream.forgetIdleConsumers(this.consumer, FORGET_IDLE_MS);
         }
         if (records.length === 0) records = await this.reader!.read(this.consumer, { count: BATCH, blockMs: BLOCK_MS });
         if (records.length > 0) await this.write(records);

@@ -69,6 +69,18 @@ describe('the prediction stream (records on their way to PostgreSQL)', () => {
     expect(await stream.claimStale('other-api', 60_000, 10)).toEqual([]);
   });
 
+  it('forgets consumers that hold nothing and have been idle a while (instances that restarted), never one holding records', async () => {
+    const stream = new PredictionStream(redis, 'fathom', 100);
+    await stream.ensureGroup();
+    await stream.append([record(1), record(2)]);
+    await stream.read('old-holding', { count: 1 });
+    await stream.read('old-empty', { count: 1 }).then((entries) => stream.done(entries.map((e) => e.id)));
+    await stream.read('me', { count: 1 }).then((entries) => stream.done(entries.map((e) => e.id)));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(await stream.forgetIdleConsumers('me', 20)).toEqual(['old-empty']);
+    expect(await stream.forgetIdleConsumers('me', 20)).toEqual([]);
+  });
+
   it('keeps at most its bound, dropping the oldest and counting every one dropped', async () => {
     const stream = new PredictionStream(redis, 'fathom', 5);
     await stream.ensureGroup();

@@ -102,6 +102,23 @@ export class PredictionStream {
     return (reply[1] ?? []).flatMap(parseEntry);
   }
 
+  /**
+   * Removes from the group the consumers that hold no record and have not read for `idleMs` (API
+   * instances that restarted under a new name), other than `self`; returns their names.
+   */
+  async forgetIdleConsumers(self: string, idleMs: number): Promise<string[]> {
+    const reply = (await this.redis.call('XINFO', 'CONSUMERS', this.keys.predictions, PREDICTION_GROUP)) as Array<Array<string | number>>;
+    const idle = reply
+      .map((fields) => {
+        const info = new Map<string, string | number>();
+        for (let i = 0; i + 1 < fields.length; i += 2) info.set(String(fields[i]), fields[i + 1]!);
+        return { name: String(info.get('name')), pending: Number(info.get('pending')), idle: Number(info.get('idle')) };
+      })
+      .filter((c) => c.name !== self && c.pending === 0 && c.idle > idleMs);
+    for (const { name } of idle) await this.redis.call('XGROUP', 'DELCONSUMER', this.keys.predictions, PREDICTION_GROUP, name);
+    return idle.map((c) => c.name);
+  }
+
   /** The records are in the database: acknowledged and removed, in one transaction. */
   async done(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;

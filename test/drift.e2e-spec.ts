@@ -1,10 +1,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { JobAccepted } from '@fathom/contracts';
 import type { VersionDrift } from '../apps/api/src/drift/drift.service';
 import { uploadDataset, writeFlatDepthDataset } from './support/datasets';
-import { CAMERA_SIDE, cameraFrame, cameraModelsDir, seeded } from './support/camera-frames';
+import { CAMERA_SIDE, cameraModelsDir, runCameraFrames, seeded } from './support/camera-frames';
 import { FathomStack, LOAD_TEST_LIMITS_ENV } from './support/fathom-stack';
 
 const SIDE = CAMERA_SIDE;
@@ -23,31 +22,9 @@ describe('drift: a model version watched against the data it was built for', () 
   }, 120_000);
   afterAll(() => stack?.stop());
 
-  /** Submits `count` frames (as reference profiling when `purpose` says so), ten at a time, and waits for every one to complete. */
-  async function run(count: number, opts: { dim?: number; purpose?: 'reference' } = {}): Promise<string[]> {
-    const frames = [];
-    for (let i = 0; i < count; i++) frames.push(await cameraFrame(random, opts.dim));
-    const ids: string[] = [];
-    for (let start = 0; start < count; start += 10) {
-      const batch = frames.slice(start, start + 10);
-      ids.push(
-        ...(await Promise.all(
-          batch.map(async (image, i) => {
-            const form = new FormData();
-            form.append('model', 'camera');
-            if (opts.purpose) form.append('purpose', opts.purpose);
-            form.append('image', new Blob([new Uint8Array(image)], { type: 'image/png' }), `frame-${start + i}.png`);
-            const response = await fetch(`${stack.api.url}/v1/jobs`, { method: 'POST', body: form });
-            expect(response.status).toBe(202);
-            const { id } = (await response.json()) as JobAccepted;
-            expect((await stack.jobEnd(id)).state).toBe('completed');
-            return id;
-          }),
-        )),
-      );
-    }
-    return ids;
-  }
+  /** Submits `count` frames, ten at a time (as reference profiling when `purpose` says so), and waits for every one to complete. */
+  const run = (count: number, opts: { dim?: number; purpose?: 'reference' } = {}) =>
+    runCameraFrames(stack, random, count, { ...opts, concurrency: 10 });
 
   async function drift(): Promise<VersionDrift> {
     const response = await fetch(`${stack.api.url}/v1/models/camera/drift`);

@@ -37,7 +37,7 @@ describe('the prediction log: every finished job becomes a row in PostgreSQL', (
   beforeAll(async () => {
     stack = await FathomStack.start();
     await stack.startApi({ API_JOB_ATTEMPTS: '1' });
-    const modelsDir = depthModelsDir(buildSlowDepthModel({ side: SIDE, matmulLayers: 300 }), 'square-only');
+    const modelsDir = depthModelsDir(buildSlowDepthModel({ side: SIDE, matmulLayers: 1500 }), 'square-only');
     await stack.startWorker({ MODELS_DIR: modelsDir, WORKER_BUILTIN_MODELS: 'false', WORKER_CONCURRENCY: '1' });
     log = openLog(stack.database.url);
     square = await sharp({ create: { width: SIDE, height: SIDE, channels: 3, background: { r: 40, g: 120, b: 200 } } })
@@ -89,7 +89,10 @@ describe('the prediction log: every finished job becomes a row in PostgreSQL', (
       .png()
       .toBuffer();
     const failing = await accepted(await submit(stack.api, { image: wide, model: 'square-only' }));
-    // Queued behind it on the one worker slot, and cancelled before its turn.
+    // The one worker slot busy with a slow job (the failing one fails at once), so the next job
+    // waits its turn and is cancelled while queued.
+    const busy = await accepted(await submit(stack.api, { image: square, model: 'square-only' }));
+    await stack.jobStarted(busy.id);
     const queued = await accepted(await submit(stack.api, { image: square, model: 'square-only' }));
     expect((await fetch(`${stack.api.url}/v1/jobs/${queued.id}`, { method: 'DELETE' })).status).toBe(200);
     expect(await stack.jobEnd(failing.id)).toMatchObject({ state: 'failed', error: { code: 'inference_failed' } });
